@@ -1,0 +1,35 @@
+// Every bound in one place (TigerBeetle style): queues, batches, payloads, TTLs.
+// Units go last in names.
+
+export const limits = {
+  /** Largest NATS or HTTP payload accepted, bytes. */
+  payloadBytesMax: 64 * 1024,
+  /** Lines in one basket. */
+  basketLinesMax: 500,
+  /** Tenders in one basket. */
+  basketTendersMax: 32,
+  /** Length of any id (event, request, customer, card, sku...). */
+  idLengthMax: 128,
+  /** Commands waiting per partition before new ones are refused with OVERLOADED. */
+  partitionQueueMax: 8192,
+  /** Commands handed to a worker in one micro-batch (one LMDB write transaction). */
+  batchSizeMax: 512,
+  /** JetStream messages fetched per pull. */
+  streamFetchMax: 1024,
+  /** JetStream messages delivered and not yet acknowledged. */
+  streamAckPendingMax: 8192,
+  /** JetStream ack wait before redelivery, ms. */
+  streamAckWaitMs: 30_000,
+  /** Default hold lifetime, ms. */
+  holdTtlMsDefault: 120_000,
+  /** Longest hold lifetime a request may ask for, ms. */
+  holdTtlMsMax: 24 * 3600_000,
+  /** Statement entries per request. */
+  statementLimitMax: 1000,
+  /** Days of daily turnover kept per customer (covers the longest tier window). */
+  turnoverDaysKept: 400,
+  /** Programmes installed at once. */
+  programmesMax: 1000,
+  /** Rules per programme. */
+  rulesPerProgrammeMax: 200,
+} as const;

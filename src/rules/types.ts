@@ -1,0 +1,91 @@
+// The rule engine's inputs and outputs. Pure data: no I/O, no clocks. The ledger builds
+// a Basket and CustomerFacts, the engine returns an Accrual, the ledger writes it.
+
+/** One basket line as the engine sees it (already validated by the codec). */
+export interface BasketLine {
+  lineId: string;
+  sku: string;
+  /** Quantity, > 0 (may be fractional for weighed goods, at most 3 decimals). */
+  qty: number;
+  /** Unit price, integer minor units. */
+  unitPrice: number;
+  /** Line amount actually paid, integer minor units (the codec fills it: line.amount ?? round(qty*unitPrice)). */
+  amount: number;
+  category: string | null;
+  promo: boolean;
+}
+
+export interface Tender {
+  type: string;
+  /** Integer minor units. */
+  amount: number;
+}
+
+export interface Basket {
+  eventId: string;
+  /** Epoch ms UTC: every time-based rule is evaluated at this instant, never at wall time. */
+  at: number;
+  storeId: string;
+  channel: string;
+  terminalId: string | null;
+  /** ISO 4217. */
+  currency: string;
+  lines: BasketLine[];
+  tenders: Tender[];
+  /** Basket total, integer minor units (the codec fills it: event.total ?? sum of line amounts). */
+  total: number;
+}
+
+export interface CustomerFacts {
+  customerId: string;
+  /** Customer groups, e.g. ["VIP"], ["staff"], ["distributor-north"]. */
+  groups: string[];
+  /**
+   * Turnover (integer minor units, returns deducted) over each rolling window the plan
+   * asks for (plan.turnoverWindowsDays), ending at basket.at, keyed by window length in days.
+   */
+  turnoverByWindowDays: Record<number, number>;
+}
+
+export interface BreakdownItem {
+  programme: string;
+  /** The programme version that earned it. */
+  version: number;
+  /** Rule kind: "spend", "sku", "category", "visit", "tender", "threshold", "multiplier", "period", "tier", "cap", "rounding". */
+  rule: string;
+  /** Index of the rule in the programme's rules[] (absent for "cap"/"rounding"). */
+  ruleIndex?: number;
+  /** Integer points (or minor units for a stored-value account) this item contributed. */
+  amount: number;
+  /** The lines that contributed, when the rule is line based. */
+  lines?: string[];
+}
+
+/** What one programme earned on one account. */
+export interface ProgrammeAccrual {
+  programme: string;
+  version: number;
+  account: string;
+  /** Integer, after multipliers, rounding and cap. */
+  earned: number;
+  /** Integer share of `earned` attributed to each line (sum of lineEarned + basketEarned === earned). */
+  lineEarned: Record<string, number>;
+  /** The part of `earned` not attributable to a line (visit, threshold, tender...). */
+  basketEarned: number;
+}
+
+export interface Accrual {
+  /** Total earned over all accounts: for display; ledger uses `programmes`. */
+  earned: number;
+  /** One per selected programme (at most one per account, see selection). */
+  programmes: ProgrammeAccrual[];
+  breakdown: BreakdownItem[];
+}
+
+export type ProgrammeSelection = "strongestScope" | "bestForCustomer";
+
+export interface EvaluateOptions {
+  selection: ProgrammeSelection;
+  /** IANA time zone used by period rules when a programme names none, e.g. "Europe/Warsaw". */
+  timeZone: string;
+}
