@@ -1,0 +1,88 @@
+// Starts a local `nats-server` child with JetStream on loopback: the embedded default
+// when no nats.url is configured, and the real server every test and bench runs against.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+
+const CANDIDATES = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
+
+/** Path of the nats-server binary, or null when it is not installed. */
+export function findNatsServer(): string | null {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir && existsSync(`${dir}/nats-server`)) return `${dir}/nats-server`;
+  }
+  return CANDIDATES.find((p) => existsSync(p)) ?? null;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface NatsServerHandle {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface NatsServerOptions {
+  /** JetStream store directory. */
+  storeDir: string;
+  /** 0 or absent: any free port. */
+  port?: number;
+  /** How long to wait for the server to accept connections, ms. */
+  startTimeoutMs?: number;
+}
+
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
+  const bin = findNatsServer();
+  if (!bin) {
+    throw new Error(
+      "nats-server is not installed. Run `npx loyaltyd setup` (as root it runs `apt-get install -y nats-server`), " +
+        "or install Debian's nats-server package yourself, or set nats.url to an existing server.",
+    );
+  }
+  mkdirSync(opts.storeDir, { recursive: true });
+  const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+  const child = spawn(
+    bin,
+    ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", opts.storeDir],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nats-server exited at start: ${stderr}`);
+    if (/Server is ready/.test(stderr)) break;
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`nats-server did not become ready: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
