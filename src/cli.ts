@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// Entry point: `loyaltyd serve | demo | setup`. Parses arguments, nothing else.
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig, type Config } from "./config/config.js";
+import { startEngine } from "./engine.js";
+import { createLogger } from "./observe/logger.js";
+import { ensureNatsServer } from "./setup.js";
+
+const USAGE = `usage: loyaltyd <command> [--config FILE]
+
+commands:
+  serve   run the engine (no nats.url configured: starts its own nats-server with JetStream)
+  demo    the embedded default plus the built-in POS simulator
+  setup   install Debian's nats-server when it is missing
+
+Every config key can also be set by an environment variable: LOYALTYD_ + the key
+upper-cased with dots as underscores (LOYALTYD_HTTP_PORT, LOYALTYD_NATS_URL, ...).`;
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  if (command === "setup") return ensureNatsServer((s) => console.log(s)) ? 0 : 1;
+  if (command !== "serve" && command !== "demo") {
+    console.error(`unknown command ${command}\n\n${USAGE}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig({
+      file: values.config,
+      overrides: command === "demo" ? demoOverrides() : {},
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 78;
+    }
+    throw err;
+  }
+  if (!config.nats.url && !ensureNatsServer((s) => console.error(s))) return 69;
+  const log = createLogger(config.logLevel);
+  const engine = await startEngine(config, log);
+  let stopSimulator: (() => Promise<void>) | null = null;
+  if (config.simulator) {
+    const { startSimulator } = await import("./simulator/simulator.js");
+    const sim = await startSimulator({
+      nc: engine.nc,
+      ratePerSec: config.simulatorRate,
+      customers: config.simulatorCustomers,
+      log: (line: string) => log.info({ simulator: true }, line),
+    });
+    stopSimulator = () => sim.stop();
+    log.info(
+      { metrics: `http://${config.http.host}:${engine.httpPort}/metrics` },
+      `demo running: ${config.simulatorRate} POS events/s; Ctrl-C stops it`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  log.info("shutting down");
+  if (stopSimulator) await stopSimulator();
+  await engine.close();
+  return 0;
+}
+
+/** The demo: everything embedded, the simulator on, unless the environment says otherwise. */
+function demoOverrides(): Record<string, unknown> {
+  const env = process.env;
+  const o: Record<string, unknown> = {};
+  if (env.LOYALTYD_SIMULATOR === undefined) o.simulator = true;
+  return o;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,63 @@
+// Bytes -> typed command (or typed error), and reply -> bytes in the request's encoding.
+// A payload whose first byte is `{` is JSON; anything else is plain MessagePack.
+import { createHash } from "node:crypto";
+import { Packr, Unpackr } from "msgpackr";
+import type { z } from "zod";
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import { VERB_SCHEMAS, type Verb, type VerbInput } from "./schema.js";
+
+export type Encoding = "json" | "msgpack";
+
+// Plain MessagePack on the wire: no records, no msgpackr extensions.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const BRACE = 0x7b;
+
+export function encodingOf(bytes: Uint8Array): Encoding {
+  return bytes.length > 0 && bytes[0] === BRACE ? "json" : "msgpack";
+}
+
+/** Bytes -> plain value. Throws PAYLOAD_TOO_LARGE or BAD_REQUEST. */
+export function decodeBytes(bytes: Uint8Array, encoding: Encoding = encodingOf(bytes)): unknown {
+  if (bytes.length > limits.payloadBytesMax) {
+    throw new LoyaltyError("PAYLOAD_TOO_LARGE", `payload is ${bytes.length} bytes; the limit is ${limits.payloadBytesMax}`);
+  }
+  if (bytes.length === 0) throw new LoyaltyError("BAD_REQUEST", "empty payload");
+  try {
+    if (encoding === "json") return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"));
+    return unpackr.unpack(bytes);
+  } catch {
+    throw new LoyaltyError("BAD_REQUEST", `payload is not valid ${encoding === "json" ? "JSON" : "MessagePack"}`);
+  }
+}
+
+export function encodeReply(value: unknown, encoding: Encoding): Uint8Array {
+  return encoding === "json" ? Buffer.from(JSON.stringify(value)) : packr.pack(value);
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+/** Plain value -> validated input of the verb. Throws VALIDATION naming the field. */
+export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new LoyaltyError("BAD_REQUEST", "the payload must be an object");
+  }
+  const result = (VERB_SCHEMAS[verb] as z.ZodType).safeParse(value);
+  if (result.success) return result.data as VerbInput<V>;
+  const issue = result.error.issues[0]!;
+  const unknown = (issue as { keys?: string[] }).keys?.[0];
+  const path = unknown ? [...issue.path, unknown] : issue.path;
+  const field = fieldPath(path) || "(payload)";
+  const message = unknown ? `unknown field ${field}` : `${field}: ${issue.message}`;
+  throw new LoyaltyError("VALIDATION", message, field);
+}
+
+/** Content hash for idempotency: same id + same content -> same reply. */
+export function contentHash(value: unknown): string {
+  return createHash("sha1").update(JSON.stringify(value)).digest("base64url");
+}

@@ -1,0 +1,155 @@
+// The wire messages, as zod schemas: validated once at the edge, trusted inside.
+import { z } from "zod";
+import { limits } from "../limits.js";
+
+export const id = z.string().regex(/^[^\x00-\x1F\x7F]{1,128}$/, "must be 1-128 printable characters");
+const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
+const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
+const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +48601234567");
+const qty = z
+  .number()
+  .positive()
+  .max(1_000_000)
+  .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, "at most 3 decimals");
+
+export const customerRef = z.union([
+  z.object({ customerId: id }).strict(),
+  z.object({ card: id }).strict(),
+  z.object({ phone }).strict(),
+]);
+export type CustomerRef = z.infer<typeof customerRef>;
+
+const saleLine = z
+  .object({
+    lineId: id,
+    sku: id,
+    qty,
+    unitPrice: minorUnits,
+    /** Amount actually paid for the line, after discounts; default round(qty * unitPrice). */
+    amount: minorUnits.optional(),
+    category: id.optional(),
+    promo: z.boolean().default(false),
+  })
+  .strict();
+
+const tender = z.object({ type: id, amount: minorUnits }).strict();
+
+export const saleEvent = z
+  .object({
+    type: z.literal("sale"),
+    eventId: id,
+    at: epochMs,
+    storeId: id,
+    channel: id.default("store"),
+    terminalId: id.optional(),
+    customer: customerRef,
+    currency,
+    lines: z.array(saleLine).min(1).max(limits.basketLinesMax),
+    tenders: z.array(tender).max(limits.basketTendersMax).default([]),
+    total: minorUnits.optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const seen = new Set<string>();
+    e.lines.forEach((l, i) => {
+      if (seen.has(l.lineId)) ctx.addIssue({ code: "custom", path: ["lines", i, "lineId"], message: "duplicate lineId" });
+      seen.add(l.lineId);
+    });
+  });
+export type SaleEvent = z.infer<typeof saleEvent>;
+
+export const returnEvent = z
+  .object({
+    type: z.literal("return"),
+    eventId: id,
+    originalEventId: id,
+    at: epochMs,
+    storeId: id.optional(),
+    terminalId: id.optional(),
+    lines: z.array(z.object({ lineId: id, qty }).strict()).min(1).max(limits.basketLinesMax).optional(),
+  })
+  .strict();
+export type ReturnEvent = z.infer<typeof returnEvent>;
+
+export const voidEvent = z
+  .object({
+    type: z.literal("void"),
+    eventId: id,
+    originalEventId: id,
+    at: epochMs,
+    storeId: id.optional(),
+    terminalId: id.optional(),
+  })
+  .strict();
+export type VoidEvent = z.infer<typeof voidEvent>;
+
+export const posEvent = z.discriminatedUnion("type", [saleEvent, returnEvent, voidEvent]);
+export type PosEvent = z.infer<typeof posEvent>;
+
+export const balanceRequest = z.object({ customer: customerRef, asOf: epochMs.optional() }).strict();
+
+export const enrollRequest = z
+  .object({
+    requestId: id,
+    profile: z
+      .object({
+        name: z.string().max(200).optional(),
+        phone: phone.optional(),
+        email: z.string().email().max(254).optional(),
+        birthday: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD").optional(),
+        consents: z.record(z.string().max(64), z.boolean()).optional(),
+      })
+      .strict()
+      .default({}),
+    card: id.optional(),
+    group: id.optional(),
+    attributes: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+  })
+  .strict();
+
+export const statementRequest = z
+  .object({
+    customer: customerRef,
+    from: epochMs.optional(),
+    to: epochMs.optional(),
+    limit: z.number().int().min(1).max(limits.statementLimitMax).default(100),
+  })
+  .strict();
+
+export const authorizeRequest = z
+  .object({
+    requestId: id,
+    customer: customerRef,
+    account: id.default("points"),
+    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    value: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    currency: currency.optional(),
+    ttlMs: z.number().int().min(1000).max(limits.holdTtlMsMax).optional(),
+  })
+  .strict()
+  .refine((r) => (r.amount === undefined) !== (r.value === undefined), {
+    message: "exactly one of amount or value is required",
+    path: ["amount"],
+  });
+
+export const captureRequest = z
+  .object({ requestId: id, holdId: id, amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional() })
+  .strict();
+
+export const releaseRequest = z.object({ requestId: id, holdId: id }).strict();
+
+export const VERB_SCHEMAS = {
+  accrue: posEvent,
+  quote: saleEvent,
+  balance: balanceRequest,
+  enroll: enrollRequest,
+  statement: statementRequest,
+  authorize: authorizeRequest,
+  capture: captureRequest,
+  release: releaseRequest,
+} as const;
+
+export type Verb = keyof typeof VERB_SCHEMAS;
+export const VERBS = Object.keys(VERB_SCHEMAS) as Verb[];
+export type VerbInput<V extends Verb> = z.infer<(typeof VERB_SCHEMAS)[V]>;

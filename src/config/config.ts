@@ -1,0 +1,119 @@
+// Configuration: defaults <- file (JSON or YAML) <- LOYALTYD_* environment, validated
+// once at start (errors name the key), then frozen.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
+
+export const configSchema = z
+  .object({
+    nats: z.object({ url: z.string().url().nullable().default(null) }).strict().default({ url: null }),
+    dataDir: z.string().min(1).default("./data"),
+    http: z
+      .object({
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        host: z.string().min(1).default("127.0.0.1"),
+      })
+      .strict()
+      .default({ port: 8080, host: "127.0.0.1" }),
+    adminToken: z.string().min(8).nullable().default(null),
+    programmesDir: z.string().min(1).default("./config/programmes"),
+    partitions: z.coerce.number().int().min(1).max(64).default(2),
+    /** "workers": one single-thread Piscina pool per partition; "inline": all partitions on the main thread. */
+    executor: z.enum(["workers", "inline"]).default("inline"),
+    simulator: onOff.default(false),
+    simulatorRate: z.coerce.number().int().min(1).max(100_000).default(200),
+    simulatorCustomers: z.coerce.number().int().min(1).max(10_000_000).default(2000),
+    enrolOnUnknownPhone: onOff.default(true),
+    programmeSelection: z.enum(["strongestScope", "bestForCustomer"]).default("strongestScope"),
+    timeZone: z.string().min(1).default("UTC"),
+    returns: z.object({ whenSpent: z.enum(["negative", "clamp"]).default("negative") }).strict().default({ whenSpent: "negative" }),
+    holdTtlMsDefault: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
+    stream: onOff.default(true),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .strict();
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Every leaf key, dotted, for the environment mapping. */
+const LEAF_KEYS = [
+  "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor",
+  "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
+  "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel",
+] as const;
+
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`invalid configuration: ${key}: ${message}`);
+  }
+}
+
+/** LOYALTYD_ + key upper-cased, dots as underscores (dataDir -> LOYALTYD_DATADIR); LOYALTYD_DATA_DIR is accepted too. */
+export function envNamesFor(key: string): string[] {
+  const literal = "LOYALTYD_" + key.replace(/\./g, "_").toUpperCase();
+  const snake = "LOYALTYD_" + key.replace(/\./g, "_").replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+  return literal === snake ? [literal] : [literal, snake];
+}
+
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split(".");
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    if (typeof node[p] !== "object" || node[p] === null) node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function readFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError("--config", `cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const parsed: unknown = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the top level must be an object");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError("--config", `cannot parse ${file}: ${(err as Error).message}`);
+  }
+}
+
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): Config {
+  const raw: Record<string, unknown> = opts.file ? readFile(opts.file) : {};
+  const env = opts.env ?? process.env;
+  for (const key of LEAF_KEYS) {
+    for (const name of envNamesFor(key)) {
+      const v = env[name];
+      if (v !== undefined && v !== "") {
+        setPath(raw, key, key === "nats.url" || key === "adminToken" ? v : coerceScalar(v));
+        break;
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(opts.overrides ?? {})) setPath(raw, k, v);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const unknown = (issue as { keys?: string[] }).keys?.[0];
+    const path = unknown ? [...issue.path, unknown] : issue.path;
+    const key = path.length ? path.join(".") : "(root)";
+    throw new ConfigError(key, issue.message);
+  }
+  const cfg = result.data;
+  cfg.dataDir = resolve(cfg.dataDir);
+  cfg.programmesDir = resolve(cfg.programmesDir);
+  return Object.freeze(cfg);
+}
+
+function coerceScalar(v: string): unknown {
+  if (v === "true" || v === "false" || v === "on" || v === "off") return v;
+  if (/^-?\d+$/.test(v)) return Number(v);
+  return v;
+}

@@ -1,0 +1,126 @@
+// Wires the pipeline: NATS (own child or configured) -> ingest (rpc, stream, http) ->
+// router -> partitions -> ledger; emit replies, results and notifications; observe.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import type { FastifyInstance } from "fastify";
+import type { Config } from "./config/config.js";
+import { loadProgrammesDir, listProgrammes } from "./admin/programmes.js";
+import { notifier } from "./emit/notify.js";
+import { Handler } from "./ingest/handler.js";
+import { createHttp } from "./ingest/http.js";
+import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
+import { startRpc } from "./ingest/rpc.js";
+import { startStream, type StreamConsumer } from "./ingest/stream.js";
+import { closeStore, openStore } from "./ledger/store.js";
+import type { LedgerOptions } from "./ledger/ledger.js";
+import type { Logger } from "./observe/logger.js";
+import { createMetrics } from "./observe/metrics.js";
+import { createExecutor } from "./partition/executor.js";
+import { Partitions } from "./partition/partitions.js";
+import { Router } from "./partition/router.js";
+import { partitionOf } from "./partition/hash.js";
+
+export interface Engine {
+  natsUrl: string;
+  httpPort: number;
+  nc: NatsConnection;
+  close(): Promise<void>;
+}
+
+/** How often the sweeper looks for holds past their expiry, ms. */
+const HOLD_SWEEP_MS = 1000;
+const HOLD_SWEEP_BATCH_MAX = 1000;
+
+export async function startEngine(config: Config, log: Logger): Promise<Engine> {
+  const metrics = createMetrics();
+  mkdirSync(config.dataDir, { recursive: true });
+  let natsServer: NatsServerHandle | null = null;
+  let natsUrl = config.nats.url;
+  if (!natsUrl) {
+    natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream") });
+    natsUrl = natsServer.url;
+    log.info({ natsUrl, pid: natsServer.child.pid }, "started embedded nats-server with JetStream");
+  }
+  const nc = await connect({ servers: natsUrl, name: "loyaltyd", maxReconnectAttempts: -1 });
+
+  const ledgerPath = join(config.dataDir, "ledger");
+  const store = openStore(ledgerPath);
+  const installed = await loadProgrammesDir(store, config.programmesDir, Date.now());
+  log.info({ programmes: installed.map((p) => `${p.id}@${p.version}`), dir: config.programmesDir }, "programmes loaded");
+  metrics.programmesLoaded.set(listProgrammes(store).length);
+
+  const options: LedgerOptions = {
+    selection: config.programmeSelection,
+    timeZone: config.timeZone,
+    enrolOnUnknownPhone: config.enrolOnUnknownPhone,
+    whenSpent: config.returns.whenSpent,
+    holdTtlMsDefault: config.holdTtlMsDefault,
+  };
+  const executor = createExecutor(config.executor, config.partitions, ledgerPath, store, options);
+  let fatal = false;
+  const partitions = new Partitions(executor, config.partitions, metrics, log, (err) => {
+    // A broken invariant: stop, and let the supervisor restart from durable state.
+    fatal = true;
+    log.fatal({ err }, "invariant broken; exiting");
+    setTimeout(() => process.exit(70), 100);
+  });
+  const router = new Router(store, config.partitions, config.executor === "workers");
+  const handler = new Handler(router, partitions, metrics, log, notifier(nc, metrics));
+
+  const subs = startRpc(nc, handler, metrics, log);
+  let stream: StreamConsumer | null = null;
+  if (config.stream) stream = await startStream(nc, handler, partitions, metrics, log);
+
+  const http: FastifyInstance = createHttp({
+    handler,
+    store,
+    metrics,
+    log,
+    adminToken: config.adminToken,
+    now: Date.now,
+    onProgrammesChanged: () => metrics.programmesLoaded.set(listProgrammes(store).length),
+    readiness: () => ({
+      nats: !nc.isClosed(),
+      stream: !config.stream || (stream?.bound() ?? false),
+      lmdb: !fatal,
+      programmes: listProgrammes(store).length > 0,
+    }),
+  });
+  await http.listen({ port: config.http.port, host: config.http.host });
+  const addr = http.server.address();
+  const httpPort = typeof addr === "object" && addr ? addr.port : config.http.port;
+
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    store.env.resetReadTxn();
+    let n = 0;
+    for (const { key, value: customerId } of store.holdsByExpiry.getRange({ end: [now, "\uffff"] })) {
+      if (++n > HOLD_SWEEP_BATCH_MAX) break;
+      partitions
+        .submit(partitionOf(customerId, config.partitions), { verb: "expireHold", input: { holdId: key[1] }, hash: "" })
+        .catch(() => undefined);
+    }
+  }, HOLD_SWEEP_MS);
+  sweeper.unref();
+
+  log.info({ httpPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir }, "ready");
+
+  return {
+    natsUrl,
+    httpPort,
+    nc,
+    async close() {
+      clearInterval(sweeper);
+      await http.close();
+      if (stream) await stream.stop();
+      for (const s of subs) s.unsubscribe();
+      await partitions.drain();
+      await executor.close();
+      await nc.drain().catch(() => undefined);
+      await closeStore(store);
+      if (natsServer) await natsServer.stop();
+      log.info("stopped");
+    },
+  };
+}

@@ -1,0 +1,118 @@
+// HTTP: `POST /v1/<verb>` (the same handlers as NATS), admin programme routes behind
+// the bearer token, `/metrics`, `/healthz`, `/readyz`. Bodies are JSON.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { timingSafeEqual } from "node:crypto";
+import { VERBS, type Verb } from "../codec/schema.js";
+import { decodeBytes } from "../codec/codec.js";
+import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode } from "../errors.js";
+import { installProgramme, listProgrammes, retireProgramme } from "../admin/programmes.js";
+import type { Store } from "../ledger/store.js";
+import type { Logger } from "../observe/logger.js";
+import type { Metrics } from "../observe/metrics.js";
+import type { Handler } from "./handler.js";
+
+export interface HttpDeps {
+  handler: Handler;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  adminToken: string | null;
+  readiness: () => Record<string, boolean>;
+  onProgrammesChanged: () => void;
+  now: () => number;
+}
+
+const VERB_SET: ReadonlySet<string> = new Set(VERBS);
+
+function sendReply(res: FastifyReply, reply: Record<string, unknown>): FastifyReply {
+  const code = reply.ok === false ? ((reply.error as { code: ErrorCode }).code ?? "INTERNAL") : null;
+  return res.code(code ? httpStatusOf(code) : 200).send(reply);
+}
+
+function sendError(res: FastifyReply, err: unknown): FastifyReply {
+  const wire = toWireError(err);
+  return res.code(httpStatusOf(wire.code)).send(failure(wire));
+}
+
+function authorised(req: FastifyRequest, token: string | null): boolean {
+  if (!token) return false;
+  const header = req.headers.authorization ?? "";
+  const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}
+
+export function createHttp(deps: HttpDeps): FastifyInstance {
+  const { handler, store, metrics, log } = deps;
+  // Our codec enforces the payload limit with a typed error; fastify's own limit is a backstop.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, res) => {
+    const code: ErrorCode = err.statusCode === 413 ? "PAYLOAD_TOO_LARGE" : (err.statusCode ?? 500) < 500 ? "BAD_REQUEST" : "INTERNAL";
+    if (code === "INTERNAL") log.error({ err }, "http error");
+    return sendError(res, new LoyaltyError(code, err.message));
+  });
+  app.setNotFoundHandler((req, res) => sendError(res, new LoyaltyError("BAD_REQUEST", `no route ${req.method} ${req.url}`)));
+
+  app.post<{ Params: { verb: string } }>("/v1/:verb", async (req, res) => {
+    const started = performance.now();
+    const verb = req.params.verb;
+    if (!VERB_SET.has(verb)) return sendError(res, new LoyaltyError("BAD_REQUEST", `unknown verb ${verb}`));
+    const body = req.body as Buffer | undefined;
+    let value: unknown;
+    try {
+      value = decodeBytes(body ?? Buffer.alloc(0), "json");
+    } catch (err) {
+      metrics.rejected.labels("http", toWireError(err).code).inc();
+      return sendError(res, err);
+    }
+    const reply = await handler.handleValue("http", verb as Verb, value);
+    metrics.requestDuration.labels("http", verb).observe((performance.now() - started) / 1000);
+    return sendReply(res, reply);
+  });
+
+  const admin = async (req: FastifyRequest, res: FastifyReply) => {
+    if (!authorised(req, deps.adminToken)) {
+      metrics.rejected.labels("http", "UNAUTHORIZED").inc();
+      return sendError(res, new LoyaltyError("UNAUTHORIZED", deps.adminToken ? undefined : "admin is disabled: set adminToken"));
+    }
+  };
+
+  app.get("/v1/admin/programmes", { preHandler: admin }, async () => ({ ok: true, programmes: listProgrammes(store) }));
+  app.get<{ Params: { id: string } }>("/v1/admin/programmes/:id", { preHandler: admin }, async (req, res) => {
+    const p = listProgrammes(store).find((x) => x.id === req.params.id);
+    return p ? { ok: true, ...p } : sendError(res, new LoyaltyError("VALIDATION", `no programme ${req.params.id}`, "id"));
+  });
+  app.put<{ Params: { id: string } }>("/v1/admin/programmes/:id", { preHandler: admin }, async (req, res) => {
+    try {
+      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
+      const installed = await installProgramme(store, req.params.id, body, deps.now());
+      deps.onProgrammesChanged();
+      log.info({ programme: installed.id, version: installed.version }, "programme installed");
+      return { ok: true, id: installed.id, version: installed.version };
+    } catch (err) {
+      return sendError(res, err);
+    }
+  });
+  app.delete<{ Params: { id: string } }>("/v1/admin/programmes/:id", { preHandler: admin }, async (req, res) => {
+    const removed = await retireProgramme(store, req.params.id);
+    if (!removed) return sendError(res, new LoyaltyError("VALIDATION", `no programme ${req.params.id}`, "id"));
+    deps.onProgrammesChanged();
+    log.info({ programme: req.params.id }, "programme retired");
+    return { ok: true, id: req.params.id, retired: true };
+  });
+
+  app.get("/metrics", async (_req, res) => {
+    res.header("content-type", metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get("/healthz", async () => ({ ok: true }));
+  app.get("/readyz", async (_req, res) => {
+    const checks = deps.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    return res.code(ready ? 200 : 503).send({ ok: ready, checks });
+  });
+  return app;
+}

@@ -1,0 +1,33 @@
+// NATS request/reply: `loyalty.rpc.<verb>`, JSON or plain MessagePack, the reply in the
+// request's encoding. A queue group lets several instances share the load.
+import type { NatsConnection, Subscription } from "nats";
+import { encodeReply, encodingOf } from "../codec/codec.js";
+import { VERBS, type Verb } from "../codec/schema.js";
+import type { Metrics } from "../observe/metrics.js";
+import type { Logger } from "../observe/logger.js";
+import type { Handler } from "./handler.js";
+
+export const RPC_PREFIX = "loyalty.rpc.";
+const QUEUE_GROUP = "loyaltyd";
+
+export function startRpc(nc: NatsConnection, handler: Handler, metrics: Metrics, log: Logger): Subscription[] {
+  return VERBS.map((verb) => {
+    const histogram = metrics.requestDuration.labels("rpc", verb);
+    return nc.subscribe(`${RPC_PREFIX}${verb}`, {
+      queue: QUEUE_GROUP,
+      callback: (err, msg) => {
+        if (err) {
+          log.error({ err, verb }, "rpc subscription error");
+          return;
+        }
+        if (!msg.reply) return;
+        const started = performance.now();
+        const encoding = encodingOf(msg.data);
+        void handler.handleBytes("rpc", verb as Verb, msg.data, encoding).then((reply) => {
+          msg.respond(encodeReply(reply, encoding));
+          histogram.observe((performance.now() - started) / 1000);
+        });
+      },
+    });
+  });
+}

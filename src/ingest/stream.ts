@@ -1,0 +1,125 @@
+// The durable ingest: a pull consumer on JetStream stream LOYALTY_EVENTS. Each event
+// is acknowledged only after its ledger effect is durable; a redelivery after a crash
+// meets the idempotency record and changes nothing. Results go to loyalty.results.<storeId>.
+import {
+  AckPolicy,
+  DeliverPolicy,
+  nanos,
+  StorageType,
+  type ConsumerMessages,
+  type JsMsg,
+  type NatsConnection,
+} from "nats";
+import { encodeReply, encodingOf } from "../codec/codec.js";
+import { limits } from "../limits.js";
+import type { Logger } from "../observe/logger.js";
+import type { Metrics } from "../observe/metrics.js";
+import type { Partitions } from "../partition/partitions.js";
+import type { Handler } from "./handler.js";
+
+export const STREAM = "LOYALTY_EVENTS";
+export const EVENTS_SUBJECT = "loyalty.events.>";
+export const CONSUMER = "loyaltyd";
+const RESULTS_PREFIX = "loyalty.results.";
+
+export async function ensureStream(nc: NatsConnection): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    await jsm.streams.info(STREAM);
+  } catch {
+    await jsm.streams.add({
+      name: STREAM,
+      subjects: [EVENTS_SUBJECT],
+      storage: StorageType.File,
+      // Nats-Msg-Id = eventId: re-sends within the window are dropped by the server itself.
+      duplicate_window: nanos(10 * 60_000),
+    });
+  }
+  try {
+    await jsm.consumers.info(STREAM, CONSUMER);
+  } catch {
+    await jsm.consumers.add(STREAM, {
+      durable_name: CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(limits.streamAckWaitMs),
+      max_ack_pending: limits.streamAckPendingMax,
+      filter_subject: EVENTS_SUBJECT,
+    });
+  }
+}
+
+export interface StreamConsumer {
+  stop(): Promise<void>;
+  bound(): boolean;
+}
+
+export async function startStream(
+  nc: NatsConnection,
+  handler: Handler,
+  partitions: Partitions,
+  metrics: Metrics,
+  log: Logger,
+): Promise<StreamConsumer> {
+  await ensureStream(nc);
+  const js = nc.jetstream();
+  const consumer = await js.consumers.get(STREAM, CONSUMER);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: limits.streamFetchMax });
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  let stopped = false;
+
+  const process = async (m: JsMsg): Promise<void> => {
+    const encoding = encodingOf(m.data);
+    const reply = await handler.handleBytes("stream", "accrue", m.data, encoding);
+    if (reply.ok === false && (reply.error as { code?: string }).code === "OVERLOADED") {
+      m.nak(500); // not applied: let JetStream redeliver it later
+      return;
+    }
+    const storeId = m.subject.slice("loyalty.events.".length) || "unknown";
+    nc.publish(RESULTS_PREFIX + storeId, encodeReply(reply, encoding));
+    m.ack();
+    metrics.streamDuration.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      inFlight++;
+      void process(m)
+        .catch((err) => log.error({ err }, "stream message failed"))
+        .finally(() => {
+          inFlight--;
+          if (wake) {
+            wake();
+            wake = null;
+          }
+        });
+      // Backpressure: stop pulling while the partitions are full.
+      while (!stopped && (inFlight >= limits.streamAckPendingMax || !partitions.hasRoom(limits.batchSizeMax))) {
+        await new Promise<void>((r) => (wake = r));
+      }
+    }
+  })();
+
+  const lagTimer = setInterval(() => {
+    consumer
+      .info(true)
+      .then((info) => {
+        metrics.consumerLag.set(info.num_pending);
+        metrics.consumerAckPending.set(info.num_ack_pending);
+      })
+      .catch(() => undefined);
+  }, 2000);
+  lagTimer.unref();
+
+  return {
+    bound: () => !stopped,
+    async stop() {
+      stopped = true;
+      clearInterval(lagTimer);
+      await messages.close();
+      await loop.catch(() => undefined);
+      while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
+}

@@ -1,0 +1,652 @@
+// The ledger's state machine: applies a micro-batch of commands in one LMDB write
+// transaction (each command in a child transaction, so a failing command leaves no
+// trace), and resolves only once the batch is durable.
+import { ABORT } from "lmdb";
+import type { VerbInput, Verb, PosEvent, SaleEvent, CustomerRef } from "../codec/schema.js";
+import { LoyaltyError, toWireError } from "../errors.js";
+import { limits } from "../limits.js";
+import { compile, type Plan } from "../rules/compile.js";
+import { evaluate } from "../rules/evaluate.js";
+import { parseProgramme, type Programme } from "../rules/programme.js";
+import type { Basket, CustomerFacts, Accrual } from "../rules/types.js";
+import type { Account, Customer, Entry, Hold, SaleRecord, Store } from "./store.js";
+
+export interface LedgerOptions {
+  selection: "strongestScope" | "bestForCustomer";
+  timeZone: string;
+  enrolOnUnknownPhone: boolean;
+  whenSpent: "negative" | "clamp";
+  holdTtlMsDefault: number;
+}
+
+export interface Command {
+  verb: Verb | "expireHold";
+  input: unknown;
+  /** Content hash for idempotent verbs. */
+  hash: string;
+}
+
+export interface Notification {
+  kind: string;
+  payload: Record<string, unknown>;
+}
+
+export interface Outcome {
+  reply: Record<string, unknown>;
+  notifications: Notification[];
+}
+
+type Reply = Record<string, unknown>;
+const DAY_MS = 86_400_000;
+const PRIMARY_ACCOUNT = "points";
+
+export class Ledger {
+  private plan: Plan | null = null;
+  private planVersion = -1;
+  private seq = 0;
+  private customerSeq = 0;
+  private holdSeq = 0;
+  private notes: Notification[] = [];
+
+  constructor(
+    readonly store: Store,
+    readonly options: LedgerOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Applies commands in order in one durable transaction; one outcome per command. */
+  async applyBatch(commands: Command[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = new Array(commands.length);
+    const { env, meta } = this.store;
+    let fatal: unknown = null;
+    await env.transaction(() => {
+      this.refreshPlan();
+      this.seq = meta.get("seq") ?? 0;
+      this.customerSeq = meta.get("customerSeq") ?? 0;
+      this.holdSeq = meta.get("holdSeq") ?? 0;
+      const now = this.now();
+      try {
+        for (let i = 0; i < commands.length; i++) outcomes[i] = this.applyOne(commands[i]!, now);
+      } catch (err) {
+        // A broken invariant: abort the whole batch, nothing of it is written.
+        fatal = err;
+        return ABORT;
+      }
+      meta.put("seq", this.seq);
+      meta.put("customerSeq", this.customerSeq);
+      meta.put("holdSeq", this.holdSeq);
+    });
+    if (fatal) throw fatal;
+    await env.flushed;
+    return outcomes;
+  }
+
+  private applyOne(cmd: Command, now: number): Outcome {
+    this.notes = [];
+    const marks = { seq: this.seq, customerSeq: this.customerSeq, holdSeq: this.holdSeq };
+    try {
+      const reply = this.store.env.transactionSync(() => this.dispatch(cmd, now));
+      return { reply, notifications: this.notes };
+    } catch (err) {
+      if ((err as { fatal?: boolean }).fatal) throw err;
+      // The child transaction rolled back: so do the counters it advanced.
+      Object.assign(this, marks);
+      return { reply: { ok: false, error: toWireError(err), ...idOf(cmd) }, notifications: [] };
+    }
+  }
+
+  private dispatch(cmd: Command, now: number): Reply {
+    switch (cmd.verb) {
+      case "accrue":
+        return this.idempotent(`ev:${(cmd.input as PosEvent).eventId}`, cmd.hash, () => this.accrue(cmd.input as PosEvent));
+      case "quote":
+        return this.quote(cmd.input as SaleEvent);
+      case "balance":
+        return this.balance(cmd.input as VerbInput<"balance">);
+      case "statement":
+        return this.statement(cmd.input as VerbInput<"statement">);
+      case "enroll": {
+        const input = cmd.input as VerbInput<"enroll">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.enroll(input, now));
+      }
+      case "authorize": {
+        const input = cmd.input as VerbInput<"authorize">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.authorize(input, now));
+      }
+      case "capture": {
+        const input = cmd.input as VerbInput<"capture">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.capture(input, now));
+      }
+      case "release": {
+        const input = cmd.input as VerbInput<"release">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.release(input, now));
+      }
+      case "expireHold":
+        return this.expireHold(cmd.input as { holdId: string }, now);
+    }
+  }
+
+  /** Same id + same content -> the first reply with duplicate: true; other content -> IDEMPOTENCY_CONFLICT. */
+  private idempotent(key: string, hash: string, effect: () => Reply): Reply {
+    const seen = this.store.idem.get(key);
+    if (seen) {
+      if (seen.h !== hash) throw new LoyaltyError("IDEMPOTENCY_CONFLICT", `${key.slice(3)} was already used with other content`);
+      return { ...seen.r, duplicate: true };
+    }
+    const reply = effect();
+    this.store.idem.put(key, { h: hash, r: reply });
+    return reply;
+  }
+
+  // ---- programmes ---------------------------------------------------------------
+
+  /** Recompiles the plan when an admin change bumped the programme-set version (atomic per batch). */
+  private refreshPlan(): void {
+    const version = this.store.meta.get("programmesVersion") ?? 0;
+    if (this.plan && version === this.planVersion) return;
+    const list: { programme: Programme; version: number }[] = [];
+    for (const { value } of this.store.programmes.getRange()) {
+      list.push({ programme: parseProgramme(value.programme), version: value.version });
+    }
+    this.plan = compile(list, { selection: this.options.selection, timeZone: this.options.timeZone });
+    this.planVersion = version;
+  }
+
+  private currentPlan(): Plan {
+    if (!this.plan) this.refreshPlan();
+    return this.plan!;
+  }
+
+  // ---- customers ----------------------------------------------------------------
+
+  private findCustomer(ref: CustomerRef): Customer | null {
+    const { customers, cards, phones } = this.store;
+    if ("customerId" in ref) return customers.get(ref.customerId) ?? null;
+    if ("card" in ref) {
+      const card = cards.get(ref.card);
+      if (!card) return null;
+      if (card.status === "blocked") throw new LoyaltyError("CARD_BLOCKED", `card ${ref.card} is blocked`, "customer.card");
+      return customers.get(card.customerId) ?? null;
+    }
+    const id = phones.get(ref.phone);
+    return id ? (customers.get(id) ?? null) : null;
+  }
+
+  private requireCustomer(ref: CustomerRef, field = "customer"): Customer {
+    const c = this.findCustomer(ref);
+    if (!c) throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(ref)}`, field);
+    return c;
+  }
+
+  private newCustomer(profile: Customer["profile"], origin: string, now: number): Customer {
+    this.customerSeq += 1;
+    const c: Customer = {
+      id: `cu_${this.customerSeq.toString(36).padStart(6, "0")}`,
+      profile,
+      groups: [],
+      attributes: {},
+      cards: [],
+      createdAt: now,
+      origin,
+    };
+    return c;
+  }
+
+  private enroll(input: VerbInput<"enroll">, now: number): Reply {
+    const { customers, cards, phones } = this.store;
+    if (input.card && cards.get(input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
+    const phone = input.profile.phone;
+    if (phone && phones.get(phone)) throw new LoyaltyError("VALIDATION", `phone ${phone} already belongs to a customer`, "profile.phone");
+    const c = this.newCustomer(input.profile, "enroll", now);
+    if (input.group) c.groups = [input.group];
+    if (input.attributes) c.attributes = input.attributes;
+    if (input.card) {
+      c.cards = [input.card];
+      cards.put(input.card, { customerId: c.id, status: "active" });
+    }
+    if (phone) phones.put(phone, c.id);
+    customers.put(c.id, c);
+    this.notify("enrolled", { customerId: c.id, via: "enroll", card: input.card ?? null, phone: phone ?? null, at: now });
+    return { ok: true, customerId: c.id };
+  }
+
+  /** A sale's customer: known, or enrolled now when it carries an unknown phone (configurable). */
+  private saleCustomer(event: SaleEvent): Customer {
+    const found = this.findCustomer(event.customer);
+    if (found) return found;
+    if ("phone" in event.customer && this.options.enrolOnUnknownPhone) {
+      const c = this.newCustomer({ phone: event.customer.phone }, "phone", event.at);
+      this.store.phones.put(event.customer.phone, c.id);
+      this.store.customers.put(c.id, c);
+      this.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, phone: event.customer.phone, at: event.at });
+      return c;
+    }
+    throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");
+  }
+
+  // ---- accounts and entries -------------------------------------------------------
+
+  private account(customerId: string, account: string): Account {
+    return this.store.accounts.get([customerId, account]) ?? { balance: 0, held: 0 };
+  }
+
+  /** Appends an entry and moves the cached balance in the same transaction. */
+  private post(e: Omit<Entry, "seq">): Account {
+    const acc = this.account(e.customerId, e.account);
+    acc.balance += e.amount;
+    assertSafe(acc.balance);
+    this.seq += 1;
+    const entry: Entry = { seq: this.seq, ...e };
+    this.store.entries.put(this.seq, entry);
+    this.store.byCustomer.put([e.customerId, this.seq], this.seq);
+    this.store.accounts.put([e.customerId, e.account], acc);
+    return acc;
+  }
+
+  private accountsOf(customerId: string): { account: string; state: Account }[] {
+    const out: { account: string; state: Account }[] = [];
+    for (const { key, value } of this.store.accounts.getRange({ start: [customerId, ""], end: [customerId, "\uffff"] })) {
+      out.push({ account: key[1], state: value });
+    }
+    return out;
+  }
+
+  // ---- accrual ------------------------------------------------------------------
+
+  private accrue(event: PosEvent): Reply {
+    if (event.type === "sale") return this.sale(event);
+    return this.reverse(event);
+  }
+
+  private basketOf(event: SaleEvent): Basket {
+    const lines = event.lines.map((l) => ({
+      lineId: l.lineId,
+      sku: l.sku,
+      qty: l.qty,
+      unitPrice: l.unitPrice,
+      amount: l.amount ?? Math.round(l.qty * l.unitPrice),
+      category: l.category ?? null,
+      promo: l.promo,
+    }));
+    const total = event.total ?? lines.reduce((s, l) => s + l.amount, 0);
+    return {
+      eventId: event.eventId,
+      at: event.at,
+      storeId: event.storeId,
+      channel: event.channel,
+      terminalId: event.terminalId ?? null,
+      currency: event.currency,
+      lines,
+      tenders: event.tenders,
+      total,
+    };
+  }
+
+  private factsOf(c: Customer, at: number, plan: Plan): CustomerFacts {
+    const turnoverByWindowDays: Record<number, number> = {};
+    if (plan.turnoverWindowsDays.length > 0) {
+      const days = this.store.turnover.get(c.id) ?? [];
+      const today = Math.floor(at / DAY_MS);
+      for (const w of plan.turnoverWindowsDays) {
+        let sum = 0;
+        for (const [day, amount] of days) if (day > today - w && day <= today) sum += amount;
+        turnoverByWindowDays[w] = sum;
+      }
+    }
+    return { customerId: c.id, groups: c.groups, turnoverByWindowDays };
+  }
+
+  /** Daily turnover buckets, pruned to the longest window we keep. */
+  private addTurnover(customerId: string, at: number, amount: number): void {
+    if (amount === 0) return;
+    const day = Math.floor(at / DAY_MS);
+    const days = (this.store.turnover.get(customerId) ?? []).filter(([d]) => d > day - limits.turnoverDaysKept);
+    const bucket = days.find(([d]) => d === day);
+    if (bucket) bucket[1] += amount;
+    else days.push([day, amount]);
+    this.store.turnover.put(customerId, days);
+  }
+
+  private sale(event: SaleEvent): Reply {
+    const customer = this.saleCustomer(event);
+    const plan = this.currentPlan();
+    const basket = this.basketOf(event);
+    const accrual = evaluate(plan, basket, this.factsOf(customer, event.at, plan));
+    const perAccount = new Map<string, number>();
+    for (const p of accrual.programmes) {
+      if (p.earned === 0) continue;
+      this.post({
+        at: event.at,
+        customerId: customer.id,
+        account: p.account,
+        kind: "accrual",
+        amount: p.earned,
+        cause: `sale ${event.eventId} at ${event.storeId}`,
+        eventId: event.eventId,
+        programme: p.programme,
+        version: p.version,
+      });
+      perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
+    }
+    this.addTurnover(customer.id, event.at, basket.total);
+    const record: SaleRecord = {
+      customerId: customer.id,
+      at: event.at,
+      storeId: event.storeId,
+      currency: event.currency,
+      lines: Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }])),
+      programmes: accrual.programmes.map((p) => ({
+        programme: p.programme,
+        version: p.version,
+        account: p.account,
+        earned: p.earned,
+        lineEarned: p.lineEarned,
+        basketEarned: p.basketEarned,
+      })),
+      returnedQty: {},
+      taken: accrual.programmes.map(() => ({})),
+      voided: false,
+    };
+    this.store.sales.put(event.eventId, record);
+    if (accrual.earned > 0) {
+      this.notify("earned", { customerId: customer.id, eventId: event.eventId, earned: accrual.earned, at: event.at });
+    }
+    return this.accrualReply(event.eventId, "sale", customer.id, accrual.earned, perAccount, accrual.breakdown);
+  }
+
+  private accrualReply(
+    eventId: string,
+    type: string,
+    customerId: string,
+    earned: number,
+    perAccount: Map<string, number>,
+    breakdown: unknown[],
+  ): Reply {
+    const accounts = this.accountsOf(customerId).map(({ account, state }) => ({
+      account,
+      earned: perAccount.get(account) ?? 0,
+      balance: state.balance,
+      available: state.balance - state.held,
+    }));
+    const primary = accounts.find((a) => a.account === PRIMARY_ACCOUNT) ?? accounts[0] ?? { balance: 0, available: 0 };
+    return { ok: true, type, eventId, customerId, earned, balance: primary.balance, available: primary.available, accounts, breakdown, duplicate: false };
+  }
+
+  /** Returns and voids take back what the returned lines earned, never more than the sale earned. */
+  private reverse(event: Extract<PosEvent, { type: "return" | "void" }>): Reply {
+    const sale = this.store.sales.get(event.originalEventId);
+    if (!sale) throw new LoyaltyError("UNKNOWN_EVENT", `no sale ${event.originalEventId}`, "originalEventId");
+    if (sale.voided) throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was voided`, "originalEventId");
+    const returning: Record<string, number> = {};
+    if (event.type === "return" && event.lines) {
+      event.lines.forEach((l, i) => {
+        const sold = sale.lines[l.lineId];
+        if (!sold) throw new LoyaltyError("VALIDATION", `sale ${event.originalEventId} has no line ${l.lineId}`, `lines[${i}].lineId`);
+        const left = sold.qty - (sale.returnedQty[l.lineId] ?? 0) - (returning[l.lineId] ?? 0);
+        if (l.qty > left + 1e-9) {
+          throw new LoyaltyError("RETURN_EXCEEDS_SALE", `line ${l.lineId}: returning ${l.qty}, ${left} left to return`, `lines[${i}].qty`);
+        }
+        returning[l.lineId] = (returning[l.lineId] ?? 0) + l.qty;
+      });
+    } else {
+      for (const [lineId, sold] of Object.entries(sale.lines)) {
+        const left = sold.qty - (sale.returnedQty[lineId] ?? 0);
+        if (left > 1e-9) returning[lineId] = left;
+      }
+      if (event.type === "return" && Object.keys(returning).length === 0) {
+        throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was already returned in full`, "originalEventId");
+      }
+    }
+    let turnoverBack = 0;
+    for (const [lineId, q] of Object.entries(returning)) {
+      const sold = sale.lines[lineId]!;
+      const before = sale.returnedQty[lineId] ?? 0;
+      sale.returnedQty[lineId] = before + q;
+      turnoverBack += share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
+    }
+    const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (sale.returnedQty[id] ?? 0) >= l.qty - 1e-9);
+    const perAccount = new Map<string, number>();
+    let takenTotal = 0;
+    sale.programmes.forEach((p, i) => {
+      const taken = sale.taken[i]!;
+      let amount = 0;
+      for (const lineId of Object.keys(returning)) {
+        const target = share(p.lineEarned[lineId] ?? 0, sale.returnedQty[lineId]!, sale.lines[lineId]!.qty);
+        amount += target - (taken[lineId] ?? 0);
+        taken[lineId] = target;
+      }
+      if (fullyReturned || event.type === "void") {
+        amount += p.basketEarned - (taken[""] ?? 0);
+        taken[""] = p.basketEarned;
+      }
+      if (amount === 0) return;
+      const acc = this.account(sale.customerId, p.account);
+      const takeBack = this.options.whenSpent === "clamp" ? Math.min(amount, Math.max(0, acc.balance - acc.held)) : amount;
+      if (takeBack > 0) {
+        this.post({
+          at: event.at,
+          customerId: sale.customerId,
+          account: p.account,
+          kind: event.type,
+          amount: -takeBack,
+          cause: `${event.type} ${event.eventId} of sale ${event.originalEventId}`,
+          eventId: event.eventId,
+          programme: p.programme,
+          version: p.version,
+        });
+      }
+      perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
+      takenTotal += takeBack;
+    });
+    if (event.type === "void") sale.voided = true;
+    this.addTurnover(sale.customerId, event.at, -turnoverBack);
+    this.store.sales.put(event.originalEventId, sale);
+    const reply = this.accrualReply(event.eventId, event.type, sale.customerId, -takenTotal, perAccount, []);
+    return { ...reply, originalEventId: event.originalEventId };
+  }
+
+  // ---- reads ----------------------------------------------------------------------
+
+  private quote(event: SaleEvent): Reply {
+    const plan = this.currentPlan();
+    const customer = this.findCustomer(event.customer);
+    const facts: CustomerFacts = customer
+      ? this.factsOf(customer, event.at, plan)
+      : { customerId: "", groups: [], turnoverByWindowDays: Object.fromEntries(plan.turnoverWindowsDays.map((w) => [w, 0])) };
+    if (!customer && !("phone" in event.customer && this.options.enrolOnUnknownPhone)) {
+      throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");
+    }
+    const accrual: Accrual = evaluate(plan, this.basketOf(event), facts);
+    const acc = customer ? this.account(customer.id, PRIMARY_ACCOUNT) : { balance: 0, held: 0 };
+    const available = acc.balance - acc.held;
+    const rate = plan.redemptionFor(PRIMARY_ACCOUNT);
+    return {
+      ok: true,
+      customerId: customer?.id ?? null,
+      earned: accrual.earned,
+      breakdown: accrual.breakdown,
+      balance: acc.balance,
+      available,
+      redeemable: { points: Math.max(0, available), value: rate ? Math.max(0, available) * rate.pointValue : 0, currency: rate?.currency ?? null },
+    };
+  }
+
+  private balance(input: VerbInput<"balance">): Reply {
+    const c = this.requireCustomer(input.customer);
+    const accounts = this.accountsOf(c.id).map(({ account, state }) => {
+      const balance = input.asOf === undefined ? state.balance : this.balanceAsOf(c.id, account, input.asOf);
+      const held = input.asOf === undefined ? state.held : 0;
+      return { account, unit: account === PRIMARY_ACCOUNT ? "points" : account, balance, held, available: balance - held, expiring: [] };
+    });
+    return { ok: true, customerId: c.id, groups: c.groups, accounts };
+  }
+
+  private balanceAsOf(customerId: string, account: string, asOf: number): number {
+    let sum = 0;
+    for (const { value: seq } of this.store.byCustomer.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
+      const e = this.store.entries.get(seq);
+      if (e && e.account === account && e.at <= asOf) sum += e.amount;
+    }
+    return sum;
+  }
+
+  private statement(input: VerbInput<"statement">): Reply {
+    const c = this.requireCustomer(input.customer);
+    const entries: Reply[] = [];
+    for (const { value: seq } of this.store.byCustomer.getRange({ start: [c.id, 0], end: [c.id, Number.MAX_SAFE_INTEGER] })) {
+      const e = this.store.entries.get(seq);
+      if (!e || (input.from !== undefined && e.at < input.from) || (input.to !== undefined && e.at > input.to)) continue;
+      entries.push(entryView(e));
+      if (entries.length >= input.limit) break;
+    }
+    return { ok: true, customerId: c.id, entries };
+  }
+
+  // ---- holds ----------------------------------------------------------------------
+
+  private authorize(input: VerbInput<"authorize">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    let amount = input.amount;
+    let value: number | null = null;
+    if (amount === undefined) {
+      const rate = this.currentPlan().redemptionFor(input.account);
+      if (!rate) throw new LoyaltyError("VALIDATION", `account ${input.account} has no conversion rate`, "value");
+      if (input.currency && input.currency !== rate.currency) {
+        throw new LoyaltyError("VALIDATION", `account ${input.account} redeems in ${rate.currency}`, "currency");
+      }
+      value = input.value!;
+      // Points needed to cover the value, rounded up so the hold never covers less than asked.
+      amount = Math.ceil(value / rate.pointValue);
+    }
+    const acc = this.account(c.id, input.account);
+    const available = acc.balance - acc.held;
+    if (amount > available) {
+      return { ok: true, approved: false, reason: "INSUFFICIENT_BALANCE", customerId: c.id, requested: amount, available };
+    }
+    this.holdSeq += 1;
+    const ttl = input.ttlMs ?? this.options.holdTtlMsDefault;
+    const hold: Hold = {
+      holdId: `h_${this.holdSeq.toString(36).padStart(6, "0")}`,
+      customerId: c.id,
+      account: input.account,
+      amount,
+      value,
+      status: "open",
+      captured: 0,
+      createdAt: now,
+      expiresAt: now + ttl,
+    };
+    acc.held += amount;
+    this.store.accounts.put([c.id, input.account], acc);
+    this.store.holds.put(hold.holdId, hold);
+    this.store.holdsByExpiry.put([hold.expiresAt, hold.holdId], c.id);
+    return {
+      ok: true,
+      approved: true,
+      holdId: hold.holdId,
+      customerId: c.id,
+      account: input.account,
+      amount,
+      value,
+      available: acc.balance - acc.held,
+      expiresAt: hold.expiresAt,
+    };
+  }
+
+  private openHold(holdId: string, now: number): Hold {
+    const hold = this.store.holds.get(holdId);
+    if (!hold) throw new LoyaltyError("UNKNOWN_HOLD", `no hold ${holdId}`, "holdId");
+    if (hold.status === "open" && now >= hold.expiresAt) {
+      this.closeHold(hold, "expired");
+    }
+    if (hold.status === "expired") throw new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId");
+    if (hold.status !== "open") throw new LoyaltyError("HOLD_CLOSED", `hold ${holdId} is ${hold.status}`, "holdId");
+    return hold;
+  }
+
+  /** Frees the held amount; the caller posts any captured part. */
+  private closeHold(hold: Hold, status: Hold["status"]): Account {
+    const acc = this.account(hold.customerId, hold.account);
+    acc.held -= hold.amount;
+    assertInvariant(acc.held >= 0, `held went negative for ${hold.customerId}`);
+    hold.status = status;
+    this.store.accounts.put([hold.customerId, hold.account], acc);
+    this.store.holds.put(hold.holdId, hold);
+    this.store.holdsByExpiry.remove([hold.expiresAt, hold.holdId]);
+    return acc;
+  }
+
+  private capture(input: VerbInput<"capture">, now: number): Reply {
+    const hold = this.openHold(input.holdId, now);
+    const captured = input.amount ?? hold.amount;
+    if (captured > hold.amount) {
+      throw new LoyaltyError("CAPTURE_EXCEEDS_HOLD", `capture ${captured} exceeds the held ${hold.amount}`, "amount");
+    }
+    this.closeHold(hold, "captured");
+    hold.captured = captured;
+    this.store.holds.put(hold.holdId, hold);
+    const acc = this.post({
+      at: now,
+      customerId: hold.customerId,
+      account: hold.account,
+      kind: "redemption",
+      amount: -captured,
+      cause: `capture ${input.requestId} of hold ${hold.holdId}`,
+      holdId: hold.holdId,
+    });
+    return { ok: true, holdId: hold.holdId, customerId: hold.customerId, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
+  }
+
+  private release(input: VerbInput<"release">, now: number): Reply {
+    const hold = this.openHold(input.holdId, now);
+    const acc = this.closeHold(hold, "released");
+    return { ok: true, holdId: hold.holdId, customerId: hold.customerId, released: hold.amount, balance: acc.balance, available: acc.balance - acc.held };
+  }
+
+  /** The sweeper's command: expire one hold if it is still open and past its time. */
+  private expireHold(input: { holdId: string }, now: number): Reply {
+    const hold = this.store.holds.get(input.holdId);
+    if (!hold || hold.status !== "open" || now < hold.expiresAt) return { ok: true, expired: false };
+    this.closeHold(hold, "expired");
+    return { ok: true, expired: true, holdId: hold.holdId };
+  }
+
+  private notify(kind: string, payload: Record<string, unknown>): void {
+    this.notes.push({ kind, payload });
+  }
+}
+
+/** Cumulative proportional share, floored: the sum over partial returns never exceeds the whole. */
+export function share(whole: number, part: number, of: number): number {
+  if (part >= of - 1e-9) return whole;
+  return Math.floor((whole * part) / of + 1e-9);
+}
+
+function entryView(e: Entry): Reply {
+  const v: Reply = { seq: e.seq, at: e.at, kind: e.kind, amount: e.amount, account: e.account, cause: e.cause };
+  if (e.eventId) v.eventId = e.eventId;
+  if (e.holdId) v.holdId = e.holdId;
+  if (e.programme) v.programme = e.programme;
+  if (e.version !== undefined) v.version = e.version;
+  return v;
+}
+
+function idOf(cmd: Command): Reply {
+  const input = cmd.input as { eventId?: string; requestId?: string };
+  if (input?.eventId) return { eventId: input.eventId };
+  if (input?.requestId) return { requestId: input.requestId };
+  return {};
+}
+
+function assertSafe(n: number): void {
+  assertInvariant(Number.isSafeInteger(n), `amount ${n} is not a safe integer`);
+}
+
+/** A broken invariant is not an operating error: crash, let the supervisor restart from durable state. */
+function assertInvariant(cond: boolean, what: string): asserts cond {
+  if (!cond) {
+    const err = new Error(`invariant broken: ${what}`);
+    (err as Error & { fatal: boolean }).fatal = true;
+    throw err;
+  }
+}

@@ -1,0 +1,136 @@
+// The LMDB environment and its tables. Keys are laid out so appends go to the end of
+// the B-tree (entries by a global sequence) with secondary indexes by customer.
+import { open, type Database, type RootDatabase } from "lmdb";
+
+export interface Customer {
+  id: string;
+  profile: { name?: string; phone?: string; email?: string; birthday?: string; consents?: Record<string, boolean> };
+  groups: string[];
+  attributes: Record<string, string | number | boolean>;
+  cards: string[];
+  createdAt: number;
+  /** How the customer came to be: "enroll" or "phone" (enrolled at a sale). */
+  origin: string;
+}
+
+export interface Card {
+  customerId: string;
+  status: "active" | "blocked";
+}
+
+export interface Account {
+  balance: number;
+  held: number;
+}
+
+export interface Entry {
+  seq: number;
+  at: number;
+  customerId: string;
+  account: string;
+  /** accrual | return | void | redemption | expiry | adjustment | conversion */
+  kind: string;
+  amount: number;
+  /** Human-readable cause: "sale s-1", "return r-1 of s-1", "capture of h_12"... */
+  cause: string;
+  eventId?: string;
+  holdId?: string;
+  programme?: string;
+  version?: number;
+}
+
+export interface SaleProgramme {
+  programme: string;
+  version: number;
+  account: string;
+  earned: number;
+  lineEarned: Record<string, number>;
+  basketEarned: number;
+}
+
+export interface SaleRecord {
+  customerId: string;
+  at: number;
+  storeId: string;
+  currency: string;
+  lines: Record<string, { qty: number; amount: number }>;
+  programmes: SaleProgramme[];
+  /** Quantity returned so far per line. */
+  returnedQty: Record<string, number>;
+  /** Points taken back so far, per programme index, per line ("" = basket-level). */
+  taken: Record<string, number>[];
+  voided: boolean;
+}
+
+export interface Hold {
+  holdId: string;
+  customerId: string;
+  account: string;
+  amount: number;
+  value: number | null;
+  status: "open" | "captured" | "released" | "expired";
+  captured: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface IdemRecord {
+  /** Content hash of the first request. */
+  h: string;
+  /** The first reply. */
+  r: Record<string, unknown>;
+}
+
+export interface StoredProgramme {
+  version: number;
+  programme: unknown;
+  installedAt: number;
+}
+
+export interface Store {
+  env: RootDatabase;
+  customers: Database<Customer, string>;
+  cards: Database<Card, string>;
+  phones: Database<string, string>;
+  accounts: Database<Account, [string, string]>;
+  entries: Database<Entry, number>;
+  byCustomer: Database<number, [string, number]>;
+  idem: Database<IdemRecord, string>;
+  sales: Database<SaleRecord, string>;
+  holds: Database<Hold, string>;
+  holdsByExpiry: Database<string, [number, string]>;
+  turnover: Database<[number, number][], string>;
+  programmes: Database<StoredProgramme, string>;
+  /** Every version ever installed, so any entry can say which version earned it. */
+  programmeHistory: Database<StoredProgramme, [string, number]>;
+  meta: Database<number, string>;
+}
+
+export function openStore(path: string): Store {
+  // lmdb-js batches async transactions into shared commits; overlappingSync lets a
+  // commit's fsync overlap the next one, so durability is awaited with env.flushed.
+  const env = open({ path, maxDbs: 32, mapSize: 1024 ** 3 });
+  const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name });
+  return {
+    env,
+    customers: db("customers"),
+    cards: db("cards"),
+    phones: db("phones"),
+    accounts: db("accounts"),
+    entries: db("entries"),
+    byCustomer: db("byCustomer"),
+    idem: db("idem"),
+    sales: db("sales"),
+    holds: db("holds"),
+    holdsByExpiry: db("holdsByExpiry"),
+    turnover: db("turnover"),
+    programmes: db("programmes"),
+    programmeHistory: db("programmeHistory"),
+    meta: db("meta"),
+  };
+}
+
+export async function closeStore(store: Store): Promise<void> {
+  await store.env.flushed;
+  await store.env.close();
+}

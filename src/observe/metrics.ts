@@ -1,0 +1,84 @@
+// Every Prometheus metric, declared once, units in names. Label values are a small fixed
+// set (verb, type, outcome code, partition), never built from input.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "loyalty_process_" });
+  const latencyBuckets = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+  return {
+    registry,
+    events: new Counter({
+      name: "loyalty_events_total",
+      help: "Commands processed, by source (rpc, http, stream), type/verb and outcome (ok, duplicate or an error code)",
+      labelNames: ["source", "type", "outcome"] as const,
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: "loyalty_rejected_total",
+      help: "Requests refused before reaching a partition, by source and error code",
+      labelNames: ["source", "code"] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: "loyalty_request_duration_seconds",
+      help: "Request/reply latency from receipt to reply, by source and verb",
+      labelNames: ["source", "verb"] as const,
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    streamDuration: new Histogram({
+      name: "loyalty_stream_event_duration_seconds",
+      help: "JetStream event latency from the stream timestamp to the durable result",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: "loyalty_batch_size",
+      help: "Commands per micro-batch (one LMDB write transaction)",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    commitDuration: new Histogram({
+      name: "loyalty_lmdb_commit_duration_seconds",
+      help: "Time to apply and durably commit one micro-batch",
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "loyalty_partition_queue_depth",
+      help: "Commands waiting per partition",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    workerBusy: new Counter({
+      name: "loyalty_partition_busy_seconds_total",
+      help: "Time each partition spent applying batches (rate() of it is the partition's utilisation)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: "loyalty_stream_consumer_pending_messages",
+      help: "JetStream messages not yet delivered to the engine's consumer",
+      registers: [registry],
+    }),
+    consumerAckPending: new Gauge({
+      name: "loyalty_stream_consumer_ack_pending_messages",
+      help: "JetStream messages delivered and not yet acknowledged",
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: "loyalty_notifications_total",
+      help: "Notifications published, by kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    programmesLoaded: new Gauge({
+      name: "loyalty_programmes_loaded",
+      help: "Programmes currently installed",
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,72 @@
+// Where a partition's micro-batches run: on the main thread ("inline") or on one
+// single-thread Piscina pool per partition ("workers"). Same interface, so the faster
+// design on a given machine is a configuration choice (see bench/RESULTS.md).
+import { fileURLToPath } from "node:url";
+import { Piscina } from "piscina";
+import { Ledger, type Command, type LedgerOptions, type Outcome } from "../ledger/ledger.js";
+import { openStore, type Store } from "../ledger/store.js";
+
+export interface Executor {
+  run(partition: number, commands: Command[]): Promise<Outcome[]>;
+  close(): Promise<void>;
+}
+
+export interface WorkerData {
+  ledgerPath: string;
+  options: LedgerOptions;
+}
+
+export class InlineExecutor implements Executor {
+  private readonly ledger: Ledger;
+  constructor(store: Store, options: LedgerOptions, now?: () => number) {
+    this.ledger = new Ledger(store, options, now);
+  }
+  run(_partition: number, commands: Command[]): Promise<Outcome[]> {
+    return this.ledger.applyBatch(commands);
+  }
+  async close(): Promise<void> {}
+}
+
+/** The compiled worker, whether this module runs from src/ (tests) or dist/src/. */
+function workerFile(): string {
+  const here = import.meta.url;
+  const url = here.endsWith(".ts") ? new URL("../../dist/src/partition/worker.js", here) : new URL("./worker.js", here);
+  return fileURLToPath(url);
+}
+
+export class WorkerExecutor implements Executor {
+  private readonly pools: Piscina[];
+  constructor(partitions: number, data: WorkerData) {
+    // One thread per partition and one task at a time: a partition's batches apply in order.
+    this.pools = Array.from(
+      { length: partitions },
+      () =>
+        new Piscina({
+          filename: workerFile(),
+          minThreads: 1,
+          maxThreads: 1,
+          concurrentTasksPerWorker: 1,
+          idleTimeout: Number.MAX_SAFE_INTEGER,
+          workerData: data,
+        }),
+    );
+  }
+  run(partition: number, commands: Command[]): Promise<Outcome[]> {
+    return this.pools[partition]!.run(commands) as Promise<Outcome[]>;
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.destroy()));
+  }
+}
+
+export function createExecutor(
+  kind: "inline" | "workers",
+  partitions: number,
+  ledgerPath: string,
+  store: Store,
+  options: LedgerOptions,
+): Executor {
+  return kind === "workers" ? new WorkerExecutor(partitions, { ledgerPath, options }) : new InlineExecutor(store, options);
+}
+
+export { openStore };

@@ -1,0 +1,93 @@
+// Per-partition bounded queues feeding the executor in micro-batches: one batch in
+// flight per partition (so a customer's commands apply in arrival order), the next one
+// gathering meanwhile. A full queue refuses with OVERLOADED instead of growing memory.
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import type { Command, Outcome } from "../ledger/ledger.js";
+import type { Metrics } from "../observe/metrics.js";
+import type { Logger } from "../observe/logger.js";
+import type { Executor } from "./executor.js";
+
+interface Waiting {
+  command: Command;
+  resolve: (o: Outcome) => void;
+  reject: (e: unknown) => void;
+}
+
+class Partition {
+  queue: Waiting[] = [];
+  busy = false;
+  constructor(readonly index: number) {}
+}
+
+export class Partitions {
+  private readonly parts: Partition[];
+  private readonly depthGauges;
+  private readonly busyCounters;
+  private closing = false;
+
+  constructor(
+    private readonly executor: Executor,
+    readonly count: number,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly onFatal: (err: unknown) => void,
+  ) {
+    this.parts = Array.from({ length: count }, (_, i) => new Partition(i));
+    this.depthGauges = this.parts.map((p) => metrics.queueDepth.labels(String(p.index)));
+    this.busyCounters = this.parts.map((p) => metrics.workerBusy.labels(String(p.index)));
+  }
+
+  /** Whether a partition can take `n` more commands right now (for stream backpressure). */
+  hasRoom(n: number): boolean {
+    return this.parts.every((p) => p.queue.length + n <= limits.partitionQueueMax);
+  }
+
+  submit(partition: number, command: Command): Promise<Outcome> {
+    const part = this.parts[partition]!;
+    if (this.closing) return Promise.reject(new LoyaltyError("OVERLOADED", "the engine is shutting down"));
+    if (part.queue.length >= limits.partitionQueueMax) {
+      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.queue.length} commands waiting`));
+    }
+    return new Promise<Outcome>((resolve, reject) => {
+      part.queue.push({ command, resolve, reject });
+      this.depthGauges[partition]!.set(part.queue.length);
+      if (!part.busy) this.pump(part);
+    });
+  }
+
+  private pump(part: Partition): void {
+    if (part.busy || part.queue.length === 0) return;
+    part.busy = true;
+    // Yield one turn so that commands arriving in the same tick share the batch.
+    setImmediate(() => void this.runBatch(part));
+  }
+
+  private async runBatch(part: Partition): Promise<void> {
+    const batch = part.queue.splice(0, limits.batchSizeMax);
+    this.depthGauges[part.index]!.set(part.queue.length);
+    const started = performance.now();
+    try {
+      const outcomes = await this.executor.run(part.index, batch.map((w) => w.command));
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.commitDuration.observe(seconds);
+      this.metrics.batchSize.observe(batch.length);
+      this.busyCounters[part.index]!.inc(seconds);
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outcomes[i]!);
+    } catch (err) {
+      // The batch was aborted as a whole: nothing of it was written.
+      this.log.fatal({ err, partition: part.index }, "batch failed; nothing of it was applied");
+      for (const w of batch) w.reject(new LoyaltyError("INTERNAL"));
+      this.onFatal(err);
+    } finally {
+      part.busy = false;
+      this.pump(part);
+    }
+  }
+
+  /** Stops taking commands and waits until every queued one has been applied. */
+  async drain(): Promise<void> {
+    this.closing = true;
+    while (this.parts.some((p) => p.busy || p.queue.length > 0)) await new Promise((r) => setTimeout(r, 5));
+  }
+}

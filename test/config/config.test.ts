@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, envNamesFor, loadConfig } from "../../src/config/config.js";
+
+function keyOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.key;
+    throw err;
+  }
+  throw new Error("did not throw");
+}
+
+describe("configuration", () => {
+  it("has defaults for the embedded run", () => {
+    const c = loadConfig({ env: {} });
+    expect(c).toMatchObject({ nats: { url: null }, http: { port: 8080, host: "127.0.0.1" }, partitions: 2, simulator: false });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("maps LOYALTYD_ variables onto keys, dots as underscores", () => {
+    expect(envNamesFor("http.port")).toEqual(["LOYALTYD_HTTP_PORT"]);
+    expect(envNamesFor("dataDir")).toEqual(["LOYALTYD_DATADIR", "LOYALTYD_DATA_DIR"]);
+    const c = loadConfig({ env: { LOYALTYD_HTTP_PORT: "0", LOYALTYD_NATS_URL: "nats://127.0.0.1:4222", LOYALTYD_SIMULATOR: "on", LOYALTYD_DATA_DIR: "/tmp/x" } });
+    expect(c).toMatchObject({ http: { port: 0 }, nats: { url: "nats://127.0.0.1:4222" }, simulator: true, dataDir: "/tmp/x" });
+  });
+
+  it("reads JSON and YAML files", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+    writeFileSync(join(dir, "a.yaml"), "partitions: 4\nhttp:\n  port: 9000\n");
+    writeFileSync(join(dir, "a.json"), JSON.stringify({ partitions: 3 }));
+    expect(loadConfig({ file: join(dir, "a.yaml"), env: {} })).toMatchObject({ partitions: 4, http: { port: 9000 } });
+    expect(loadConfig({ file: join(dir, "a.json"), env: {} }).partitions).toBe(3);
+  });
+
+  it("stops with an error naming the key", () => {
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_HTTP_PORT: "70000" } }))).toBe("http.port");
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_PARTITIONS: "zero" } }))).toBe("partitions");
+    expect(keyOf(() => loadConfig({ env: {}, overrides: { colour: "red" } }))).toBe("colour");
+    expect(keyOf(() => loadConfig({ env: {}, overrides: { "http.colour": "red" } }))).toBe("http.colour");
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_NATS_URL: "not a url" } }))).toBe("nats.url");
+  });
+});

@@ -1,0 +1,147 @@
+// Starts a real nats-server on a free port and a real engine over a temp LMDB dir;
+// tears both down. Also a child-process engine for the crash test.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import { Packr, Unpackr } from "msgpackr";
+import { loadConfig } from "../../src/config/config.js";
+import { startEngine, type Engine } from "../../src/engine.js";
+import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
+import { createLogger } from "../../src/observe/logger.js";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const ADMIN_TOKEN = "test-admin-token";
+
+export interface TestEnv {
+  dir: string;
+  nats: NatsServerHandle;
+  nc: NatsConnection;
+  engine: Engine;
+  http: string;
+  rpc<T = Record<string, any>>(verb: string, body: unknown): Promise<T>;
+  rpcPack<T = Record<string, any>>(verb: string, body: unknown): Promise<T>;
+  post<T = Record<string, any>>(path: string, body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+export function tempDir(prefix = "loyaltyd-test-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes programme files into a fresh directory. */
+export function programmesDir(dir: string, programmes: Record<string, unknown>[]): string {
+  const p = join(dir, "programmes");
+  mkdirSync(p, { recursive: true });
+  for (const prog of programmes) writeFileSync(join(p, `${(prog as { id: string }).id}.json`), JSON.stringify(prog));
+  return p;
+}
+
+export const BASE_PROGRAMME = {
+  id: "base",
+  name: "Base",
+  account: "points",
+  currency: "EUR",
+  rules: [{ kind: "spend", per: 100, points: 1 }],
+  redemption: { pointValue: 1, currency: "EUR" },
+};
+
+const packr = new Packr({ useRecords: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+export async function startTestEnv(overrides: Record<string, unknown> = {}, programmes = [BASE_PROGRAMME]): Promise<TestEnv> {
+  const dir = tempDir();
+  const nats = await startNatsServer({ storeDir: join(dir, "js") });
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      "nats.url": nats.url,
+      dataDir: join(dir, "data"),
+      programmesDir: programmesDir(dir, programmes),
+      "http.port": 0,
+      adminToken: ADMIN_TOKEN,
+      logLevel: "silent",
+      ...overrides,
+    },
+  });
+  const engine = await startEngine(config, createLogger("silent"));
+  const nc = await connect({ servers: nats.url });
+  const http = `http://127.0.0.1:${engine.httpPort}`;
+  return {
+    dir,
+    nats,
+    nc,
+    engine,
+    http,
+    async rpc(verb, body) {
+      const m = await nc.request(`loyalty.rpc.${verb}`, Buffer.from(JSON.stringify(body)), { timeout: 10_000 });
+      return JSON.parse(Buffer.from(m.data).toString());
+    },
+    async rpcPack(verb, body) {
+      const m = await nc.request(`loyalty.rpc.${verb}`, packr.pack(body), { timeout: 10_000 });
+      return unpackr.unpack(m.data);
+    },
+    async post(path, body, headers = {}) {
+      const res = await fetch(http + path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: typeof body === "string" ? body : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    },
+    async stop() {
+      await nc.close();
+      await engine.close();
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function sale(eventId: string, customer: Record<string, string>, lines: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
+  return {
+    type: "sale",
+    eventId,
+    at: Date.UTC(2026, 0, 5, 12, 0, 0),
+    storeId: "s01",
+    channel: "store",
+    terminalId: "t1",
+    customer,
+    currency: "EUR",
+    lines,
+    ...extra,
+  };
+}
+
+export function line(lineId: string, qty: number, unitPrice: number, extra: Record<string, unknown> = {}) {
+  return { lineId, sku: `SKU-${lineId}`, qty, unitPrice, category: "drinks", ...extra };
+}
+
+/** An engine in its own process (for kill -9). Resolves when it logs "ready". */
+export async function spawnEngine(env: Record<string, string>): Promise<{ child: ChildProcess; httpPort: number }> {
+  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (d) => (err += d));
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`engine did not start: ${err}\n${out.slice(-2000)}`)), 20_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      for (const l of out.split("\n")) {
+        if (!l.includes('"msg":"ready"')) continue;
+        clearTimeout(timer);
+        resolvePromise({ child, httpPort: JSON.parse(l).httpPort });
+        return;
+      }
+      if (out.length > 100_000) out = out.slice(-10_000);
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`engine exited with ${code}: ${err}`));
+    });
+  });
+}
