@@ -6,6 +6,7 @@ import {
   DeliverPolicy,
   nanos,
   StorageType,
+  type ConsumerInfo,
   type ConsumerMessages,
   type JsMsg,
   type NatsConnection,
@@ -35,16 +36,33 @@ export async function ensureStream(nc: NatsConnection): Promise<void> {
       duplicate_window: nanos(10 * 60_000),
     });
   }
+  const config = {
+    durable_name: CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(limits.streamAckWaitMs),
+    max_ack_pending: limits.streamAckPendingMax,
+    filter_subject: EVENTS_SUBJECT,
+  };
+  let existing: ConsumerInfo | null = null;
   try {
-    await jsm.consumers.info(STREAM, CONSUMER);
+    existing = await jsm.consumers.info(STREAM, CONSUMER);
   } catch {
+    existing = null;
+  }
+  if (!existing) {
+    await jsm.consumers.add(STREAM, { ...config, deliver_policy: DeliverPolicy.All });
+    return;
+  }
+  if (existing.num_ack_pending > 0) {
+    // Messages delivered to a previous run (that crashed) would only come back after
+    // ack_wait. Restart the consumer just above its ack floor instead: everything not
+    // acknowledged is delivered now; what was applied but not acked meets its
+    // idempotency record and is answered as a duplicate.
+    await jsm.consumers.delete(STREAM, CONSUMER);
     await jsm.consumers.add(STREAM, {
-      durable_name: CONSUMER,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(limits.streamAckWaitMs),
-      max_ack_pending: limits.streamAckPendingMax,
-      filter_subject: EVENTS_SUBJECT,
+      ...config,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: existing.ack_floor.stream_seq + 1,
     });
   }
 }
