@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
+import { limits } from "./limits.js";
 import { loadProgrammesDir, listProgrammes } from "./admin/programmes.js";
 import { notifier } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
@@ -13,7 +14,7 @@ import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js"
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { closeStore, openStore } from "./ledger/store.js";
-import type { LedgerOptions } from "./ledger/ledger.js";
+import { NOTICED, type LedgerOptions } from "./ledger/ledger.js";
 import type { Logger } from "./observe/logger.js";
 import { createMetrics } from "./observe/metrics.js";
 import { createExecutor } from "./partition/executor.js";
@@ -28,9 +29,6 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** How often the sweeper looks for holds past their expiry, ms. */
-const HOLD_SWEEP_MS = 1000;
-const HOLD_SWEEP_BATCH_MAX = 1000;
 
 export async function startEngine(config: Config, log: Logger): Promise<Engine> {
   const metrics = createMetrics();
@@ -56,6 +54,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     enrolOnUnknownPhone: config.enrolOnUnknownPhone,
     whenSpent: config.returns.whenSpent,
     holdTtlMsDefault: config.holdTtlMsDefault,
+    expiryNoticeMs: config.expiry.noticeDays * 86_400_000,
   };
   const executor = createExecutor(config.executor, config.partitions, ledgerPath, store, options);
   let fatal = false;
@@ -66,7 +65,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     setTimeout(() => process.exit(70), 100);
   });
   const router = new Router(store, config.partitions, config.executor === "workers");
-  const handler = new Handler(router, partitions, metrics, log, notifier(nc, metrics));
+  const publishNotifications = notifier(nc, metrics);
+  const handler = new Handler(router, partitions, metrics, log, publishNotifications);
 
   const subs = startRpc(nc, handler, metrics, log);
   let stream: StreamConsumer | null = null;
@@ -96,13 +96,32 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     store.env.resetReadTxn();
     let n = 0;
     for (const { key, value: customerId } of store.holdsByExpiry.getRange({ end: [now, "\uffff"] })) {
-      if (++n > HOLD_SWEEP_BATCH_MAX) break;
+      if (++n > limits.holdSweepBatchMax) break;
       partitions
         .submit(partitionOf(customerId, config.partitions), { verb: "expireHold", input: { holdId: key[1] }, hash: "" })
         .catch(() => undefined);
     }
-  }, HOLD_SWEEP_MS);
+  }, limits.holdSweepMs);
   sweeper.unref();
+
+  // Points expiry: customers with lots past their time or entering the notice window.
+  const expirySweeper = setInterval(() => {
+    const now = Date.now();
+    store.env.resetReadTxn();
+    const customers = new Set<string>();
+    for (const { key, value } of store.lotsByExpiry.getRange({ end: [now + options.expiryNoticeMs, "\uffff"] })) {
+      if (value === NOTICED && key[0] > now) continue;
+      customers.add(key[1]);
+      if (customers.size >= limits.expirySweepCustomersMax) break;
+    }
+    for (const customerId of customers) {
+      partitions
+        .submit(partitionOf(customerId, config.partitions), { verb: "sweepExpiry", input: { customerId }, hash: "" })
+        .then((o) => publishNotifications(o.notifications))
+        .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
+    }
+  }, config.expiry.sweepMs);
+  expirySweeper.unref();
 
   log.info({ httpPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir }, "ready");
 
@@ -112,6 +131,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     nc,
     async close() {
       clearInterval(sweeper);
+      clearInterval(expirySweeper);
       await http.close();
       if (stream) await stream.stop();
       for (const s of subs) s.unsubscribe();

@@ -24,6 +24,12 @@ export const limits = {
   holdTtlMsDefault: 120_000,
   /** Longest hold lifetime a request may ask for, ms. */
   holdTtlMsMax: 24 * 3600_000,
+  /** How often the sweeper looks for holds past their expiry, ms. */
+  holdSweepMs: 1000,
+  /** Holds expired per sweep at most. */
+  holdSweepBatchMax: 1000,
+  /** Customers whose points expiry is swept per sweep at most. */
+  expirySweepCustomersMax: 2000,
   /** Statement entries per request. */
   statementLimitMax: 1000,
   /** Days of daily turnover kept per customer (covers the longest tier window). */

@@ -87,7 +87,7 @@ export async function loadProgrammesDir(store: Store, dir: string, now: number):
     try {
       out.push(await installProgramme(store, id, body, now));
     } catch (err) {
-      if (err instanceof LoyaltyError) throw new Error(`programmesDir: ${path}: ${err.field ?? ""}: ${err.message}`);
+      if (err instanceof LoyaltyError) throw new Error(`programmesDir: ${path}: ${err.message}`);
       throw err;
     }
   }

@@ -2,10 +2,9 @@
 // A payload whose first byte is `{` is JSON; anything else is plain MessagePack.
 import { createHash } from "node:crypto";
 import { Packr, Unpackr } from "msgpackr";
-import type { z } from "zod";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
-import { VERB_SCHEMAS, type Verb, type VerbInput } from "./schema.js";
+import { schemaOf, type Verb, type VerbInput } from "./schema.js";
 
 export type Encoding = "json" | "msgpack";
 
@@ -47,7 +46,7 @@ export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> 
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new LoyaltyError("BAD_REQUEST", "the payload must be an object");
   }
-  const result = (VERB_SCHEMAS[verb] as z.ZodType).safeParse(value);
+  const result = schemaOf(verb).safeParse(value);
   if (result.success) return result.data as VerbInput<V>;
   const issue = result.error.issues[0]!;
   const unknown = (issue as { keys?: string[] }).keys?.[0];

@@ -139,6 +139,35 @@ export const captureRequest = z
 
 export const releaseRequest = z.object({ requestId: id, holdId: id }).strict();
 
+/** Converts points into a stored-value (prepaid) balance at the points account's rate. */
+export const convertRequest = z
+  .object({
+    requestId: id,
+    customer: customerRef,
+    from: id.default("points"),
+    to: id.default("prepaid"),
+    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  })
+  .strict()
+  .refine((r) => r.from !== r.to, { message: "from and to must differ", path: ["to"] });
+
+/** A manual adjustment (admin only): always with a reason and an operator. */
+export const adjustRequest = z
+  .object({
+    requestId: id,
+    customer: customerRef,
+    account: id.default("points"),
+    amount: z
+      .number()
+      .int()
+      .min(-Number.MAX_SAFE_INTEGER)
+      .max(Number.MAX_SAFE_INTEGER)
+      .refine((n) => n !== 0, "must not be zero"),
+    reason: z.string().min(1).max(500),
+    operator: id,
+  })
+  .strict();
+
 export const VERB_SCHEMAS = {
   accrue: posEvent,
   quote: saleEvent,
@@ -148,8 +177,21 @@ export const VERB_SCHEMAS = {
   authorize: authorizeRequest,
   capture: captureRequest,
   release: releaseRequest,
+  convert: convertRequest,
 } as const;
 
-export type Verb = keyof typeof VERB_SCHEMAS;
-export const VERBS = Object.keys(VERB_SCHEMAS) as Verb[];
-export type VerbInput<V extends Verb> = z.infer<(typeof VERB_SCHEMAS)[V]>;
+/** Verbs reachable only through the admin API (bearer token). */
+export const ADMIN_VERB_SCHEMAS = {
+  adjust: adjustRequest,
+} as const;
+
+const ALL_SCHEMAS = { ...VERB_SCHEMAS, ...ADMIN_VERB_SCHEMAS };
+
+/** Terminal verbs: NATS loyalty.rpc.<verb> and HTTP POST /v1/<verb>. */
+export type PublicVerb = keyof typeof VERB_SCHEMAS;
+export type Verb = keyof typeof ALL_SCHEMAS;
+export const VERBS = Object.keys(VERB_SCHEMAS) as PublicVerb[];
+export type VerbInput<V extends Verb> = z.infer<(typeof ALL_SCHEMAS)[V]>;
+export function schemaOf(verb: Verb): z.ZodType {
+  return ALL_SCHEMAS[verb];
+}

@@ -32,6 +32,13 @@ export const configSchema = z
     returns: z.object({ whenSpent: z.enum(["negative", "clamp"]).default("negative") }).strict().default({ whenSpent: "negative" }),
     holdTtlMsDefault: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
     stream: onOff.default(true),
+    expiry: z
+      .object({
+        noticeDays: z.coerce.number().int().min(0).max(366).default(30),
+        sweepMs: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+      })
+      .strict()
+      .default({ noticeDays: 30, sweepMs: 60_000 }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .strict();
@@ -42,7 +49,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 const LEAF_KEYS = [
   "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
-  "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel",
+  "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
 ] as const;
 
 export class ConfigError extends Error {

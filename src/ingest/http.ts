@@ -104,6 +104,18 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
     return { ok: true, id: req.params.id, retired: true };
   });
 
+  app.post("/v1/admin/adjustments", { preHandler: admin }, async (req, res) => {
+    let value: unknown;
+    try {
+      value = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
+    } catch (err) {
+      return sendError(res, err);
+    }
+    const reply = await handler.handleValue("http", "adjust", value);
+    if (reply.ok) log.info({ adjustment: value }, "manual adjustment");
+    return sendReply(res, reply);
+  });
+
   app.get("/metrics", async (_req, res) => {
     res.header("content-type", metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -17,10 +17,12 @@ export interface LedgerOptions {
   enrolOnUnknownPhone: boolean;
   whenSpent: "negative" | "clamp";
   holdTtlMsDefault: number;
+  /** How long before points expire the "expiring" notification goes out, ms. */
+  expiryNoticeMs: number;
 }
 
 export interface Command {
-  verb: Verb | "expireHold";
+  verb: Verb | "expireHold" | "sweepExpiry";
   input: unknown;
   /** Content hash for idempotent verbs. */
   hash: string;
@@ -39,6 +41,9 @@ export interface Outcome {
 type Reply = Record<string, unknown>;
 const DAY_MS = 86_400_000;
 const PRIMARY_ACCOUNT = "points";
+/** lotsByExpiry values: the lot's notice is still due / went out. */
+export const NOTICE_DUE = 1;
+export const NOTICED = 2;
 
 export class Ledger {
   private plan: Plan | null = null;
@@ -121,8 +126,18 @@ export class Ledger {
         const input = cmd.input as VerbInput<"release">;
         return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.release(input, now));
       }
+      case "convert": {
+        const input = cmd.input as VerbInput<"convert">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.convert(input, now));
+      }
+      case "adjust": {
+        const input = cmd.input as VerbInput<"adjust">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.adjust(input, now));
+      }
       case "expireHold":
         return this.expireHold(cmd.input as { holdId: string }, now);
+      case "sweepExpiry":
+        return this.sweepExpiry(cmd.input as { customerId: string }, now);
     }
   }
 
@@ -313,7 +328,9 @@ export class Ledger {
     const basket = this.basketOf(event);
     const accrual = evaluate(plan, basket, this.factsOf(customer, event.at, plan));
     const perAccount = new Map<string, number>();
+    const lots: ([number, number] | null)[] = [];
     for (const p of accrual.programmes) {
+      lots.push(null);
       if (p.earned === 0) continue;
       this.post({
         at: event.at,
@@ -326,6 +343,10 @@ export class Ledger {
         programme: p.programme,
         version: p.version,
       });
+      if (p.earned > 0 && p.expiresAt !== null) {
+        this.addLot(customer.id, p.account, p.expiresAt, this.seq, p.earned, event.eventId);
+        lots[lots.length - 1] = [p.expiresAt, this.seq];
+      }
       perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
     }
     this.addTurnover(customer.id, event.at, basket.total);
@@ -343,6 +364,7 @@ export class Ledger {
         lineEarned: p.lineEarned,
         basketEarned: p.basketEarned,
       })),
+      lots,
       returnedQty: {},
       taken: accrual.programmes.map(() => ({})),
       voided: false,
@@ -434,6 +456,7 @@ export class Ledger {
           programme: p.programme,
           version: p.version,
         });
+        this.consumeLots(sale.customerId, p.account, takeBack, sale.lots?.[i] ?? null);
       }
       perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
       takenTotal += takeBack;
@@ -476,7 +499,8 @@ export class Ledger {
     const accounts = this.accountsOf(c.id).map(({ account, state }) => {
       const balance = input.asOf === undefined ? state.balance : this.balanceAsOf(c.id, account, input.asOf);
       const held = input.asOf === undefined ? state.held : 0;
-      return { account, unit: account === PRIMARY_ACCOUNT ? "points" : account, balance, held, available: balance - held, expiring: [] };
+      const unit = this.currentPlan().unitFor(account) ?? "points";
+      return { account, unit, balance, held, available: balance - held, expiring: this.expiring(c.id, account, input.asOf) };
     });
     return { ok: true, customerId: c.id, groups: c.groups, accounts };
   }
@@ -594,6 +618,7 @@ export class Ledger {
       cause: `capture ${input.requestId} of hold ${hold.holdId}`,
       holdId: hold.holdId,
     });
+    this.consumeLots(hold.customerId, hold.account, captured, null);
     return { ok: true, holdId: hold.holdId, customerId: hold.customerId, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
   }
 
@@ -609,6 +634,133 @@ export class Ledger {
     if (!hold || hold.status !== "open" || now < hold.expiresAt) return { ok: true, expired: false };
     this.closeHold(hold, "expired");
     return { ok: true, expired: true, holdId: hold.holdId };
+  }
+
+  // ---- expiry lots -------------------------------------------------------------------
+
+  private addLot(customerId: string, account: string, expiresAt: number, seq: number, amount: number, eventId: string): void {
+    this.store.lots.put([customerId, account, expiresAt, seq], { r: amount, e: eventId, n: false });
+    this.store.lotsByExpiry.put([expiresAt, customerId, account, seq], NOTICE_DUE);
+  }
+
+  private dropLot(customerId: string, account: string, expiresAt: number, seq: number): void {
+    this.store.lots.remove([customerId, account, expiresAt, seq]);
+    this.store.lotsByExpiry.remove([expiresAt, customerId, account, seq]);
+  }
+
+  /**
+   * Points leave expiring lots oldest-expiry first (a return first from its own sale's
+   * lot); points beyond the lots came from non-expiring programmes.
+   */
+  private consumeLots(customerId: string, account: string, amount: number, prefer: [number, number] | null): void {
+    let left = amount;
+    const take = (expiresAt: number, seq: number, lot: { r: number; e: string; n: boolean }) => {
+      const used = Math.min(lot.r, left);
+      left -= used;
+      if (used === lot.r) this.dropLot(customerId, account, expiresAt, seq);
+      else this.store.lots.put([customerId, account, expiresAt, seq], { ...lot, r: lot.r - used });
+    };
+    if (prefer) {
+      const lot = this.store.lots.get([customerId, account, prefer[0], prefer[1]]);
+      if (lot) take(prefer[0], prefer[1], lot);
+    }
+    if (left <= 0) return;
+    const range = this.store.lots.getRange({ start: [customerId, account, 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] });
+    for (const { key, value } of [...range]) {
+      if (left <= 0) break;
+      take(key[2], key[3], value);
+    }
+  }
+
+  /** Points expiring, grouped by instant, soonest first (asOf: those still unexpired then). */
+  private expiring(customerId: string, account: string, asOf: number | undefined): { amount: number; at: number }[] {
+    const byAt = new Map<number, number>();
+    for (const { key, value } of this.store.lots.getRange({ start: [customerId, account, asOf ?? 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] })) {
+      byAt.set(key[2], (byAt.get(key[2]) ?? 0) + value.r);
+      if (byAt.size >= 20) break;
+    }
+    return [...byAt].map(([at, amount]) => ({ amount, at }));
+  }
+
+  /**
+   * The expiry sweeper's command for one customer: expires lots past their time (never
+   * below what open holds need) and sends one "expiring" notice per lot entering the
+   * notice window. Idempotent: expired lots are gone, noticed lots are marked.
+   */
+  private sweepExpiry(input: { customerId: string }, now: number): Reply {
+    const { customerId } = input;
+    let expired = 0;
+    const notices = new Map<string, { amount: number; at: number }>();
+    const lots = [...this.store.lots.getRange({ start: [customerId, "", 0, 0], end: [customerId, "\uffff", 0, 0] })];
+    for (const { key, value } of lots) {
+      const [, account, expiresAt, seq] = key;
+      if (expiresAt <= now) {
+        const acc = this.account(customerId, account);
+        const amount = Math.min(value.r, Math.max(0, acc.balance - acc.held));
+        if (amount > 0) {
+          this.post({
+            at: expiresAt,
+            customerId,
+            account,
+            kind: "expiry",
+            amount: -amount,
+            cause: `expiry of points earned by ${value.e}`,
+            eventId: value.e,
+          });
+        }
+        this.dropLot(customerId, account, expiresAt, seq);
+        expired += amount;
+      } else if (!value.n && expiresAt <= now + this.options.expiryNoticeMs) {
+        const n = notices.get(account) ?? { amount: 0, at: expiresAt };
+        n.amount += value.r;
+        n.at = Math.min(n.at, expiresAt);
+        notices.set(account, n);
+        this.store.lots.put(key, { ...value, n: true });
+        this.store.lotsByExpiry.put([expiresAt, customerId, account, seq], NOTICED);
+      }
+    }
+    for (const [account, n] of notices) this.notify("expiring", { customerId, account, amount: n.amount, expiresAt: n.at });
+    return { ok: true, customerId, expired };
+  }
+
+  // ---- conversions and adjustments ------------------------------------------------------
+
+  /** Points -> stored value at the points account's rate (value = points x pointValue, exact). */
+  private convert(input: VerbInput<"convert">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    const rate = this.currentPlan().redemptionFor(input.from);
+    if (!rate) throw new LoyaltyError("VALIDATION", `account ${input.from} has no conversion rate`, "from");
+    const from = this.account(c.id, input.from);
+    if (input.amount > from.balance - from.held) {
+      return { ok: true, approved: false, reason: "INSUFFICIENT_BALANCE", customerId: c.id, requested: input.amount, available: from.balance - from.held };
+    }
+    const value = input.amount * rate.pointValue;
+    assertSafe(value);
+    const cause = `conversion ${input.requestId}: ${input.amount} ${input.from} -> ${value} ${rate.currency} ${input.to}`;
+    const after = this.post({ at: now, customerId: c.id, account: input.from, kind: "conversion", amount: -input.amount, cause });
+    this.consumeLots(c.id, input.from, input.amount, null);
+    const credited = this.post({ at: now, customerId: c.id, account: input.to, kind: "conversion", amount: value, cause });
+    return {
+      ok: true,
+      approved: true,
+      customerId: c.id,
+      from: { account: input.from, amount: -input.amount, balance: after.balance, available: after.balance - after.held },
+      to: { account: input.to, amount: value, currency: rate.currency, balance: credited.balance, available: credited.balance - credited.held },
+    };
+  }
+
+  private adjust(input: VerbInput<"adjust">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    const acc = this.post({
+      at: now,
+      customerId: c.id,
+      account: input.account,
+      kind: "adjustment",
+      amount: input.amount,
+      cause: `adjustment ${input.requestId} by ${input.operator}: ${input.reason}`,
+    });
+    if (input.amount < 0) this.consumeLots(c.id, input.account, -input.amount, null);
+    return { ok: true, customerId: c.id, account: input.account, amount: input.amount, balance: acc.balance, available: acc.balance - acc.held };
   }
 
   private notify(kind: string, payload: Record<string, unknown>): void {

@@ -55,6 +55,8 @@ export interface SaleRecord {
   currency: string;
   lines: Record<string, { qty: number; amount: number }>;
   programmes: SaleProgramme[];
+  /** Per programme: the lot its points went into ([expiresAt, seq]), or null (no expiry). */
+  lots: ([number, number] | null)[];
   /** Quantity returned so far per line. */
   returnedQty: Record<string, number>;
   /** Points taken back so far, per programme index, per line ("" = basket-level). */
@@ -72,6 +74,16 @@ export interface Hold {
   captured: number;
   createdAt: number;
   expiresAt: number;
+}
+
+/** Points of one accrual that expire together; consumed oldest-expiry first. */
+export interface Lot {
+  /** Points of the lot not yet spent, taken back or expired. */
+  r: number;
+  /** The event that earned them. */
+  e: string;
+  /** Whether the "expiring soon" notification went out. */
+  n: boolean;
 }
 
 export interface IdemRecord {
@@ -98,6 +110,10 @@ export interface Store {
   idem: Database<IdemRecord, string>;
   sales: Database<SaleRecord, string>;
   holds: Database<Hold, string>;
+  /** [customerId, account, expiresAt, entry seq] -> lot. */
+  lots: Database<Lot, [string, string, number, number]>;
+  /** [expiresAt, customerId, account, entry seq] -> 1: what the expiry sweeper scans. */
+  lotsByExpiry: Database<number, [number, string, string, number]>;
   holdsByExpiry: Database<string, [number, string]>;
   turnover: Database<[number, number][], string>;
   programmes: Database<StoredProgramme, string>;
@@ -122,6 +138,8 @@ export function openStore(path: string): Store {
     idem: db("idem"),
     sales: db("sales"),
     holds: db("holds"),
+    lots: db("lots"),
+    lotsByExpiry: db("lotsByExpiry"),
     holdsByExpiry: db("holdsByExpiry"),
     turnover: db("turnover"),
     programmes: db("programmes"),

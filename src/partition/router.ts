@@ -27,6 +27,8 @@ export class Router {
       case "balance":
       case "statement":
       case "authorize":
+      case "convert":
+      case "adjust":
         return { partition: this.ofKey(this.customerKey(input.customer as CustomerRef)), keys: [] };
       case "capture":
       case "release": {
