@@ -2,7 +2,7 @@
 // router -> partitions -> ledger; emit replies, results and notifications; observe.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { connect, type NatsConnection } from "nats";
+import { connect, Events, type NatsConnection } from "nats";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { limits } from "./limits.js";
@@ -38,9 +38,17 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
   if (!natsUrl) {
     natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream") });
     natsUrl = natsServer.url;
-    log.info({ natsUrl, pid: natsServer.child.pid }, "started embedded nats-server with JetStream");
+    log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
   }
   const nc = await connect({ servers: natsUrl, name: "loyaltyd", maxReconnectAttempts: -1 });
+  let natsConnected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === Events.Disconnect) natsConnected = false;
+      if (s.type === Events.Reconnect) natsConnected = true;
+      if (s.type === Events.Disconnect || s.type === Events.Reconnect) log.warn({ nats: s.type, data: s.data }, "nats connection");
+    }
+  })();
 
   const ledgerPath = join(config.dataDir, "ledger");
   const store = openStore(ledgerPath);
@@ -81,7 +89,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     now: Date.now,
     onProgrammesChanged: () => metrics.programmesLoaded.set(listProgrammes(store).length),
     readiness: () => ({
-      nats: !nc.isClosed(),
+      nats: natsConnected && !nc.isClosed(),
       stream: !config.stream || (stream?.bound() ?? false),
       lmdb: !fatal,
       programmes: listProgrammes(store).length > 0,

@@ -20,6 +20,10 @@ export const limits = {
   streamAckPendingMax: 8192,
   /** JetStream ack wait before redelivery, ms. */
   streamAckWaitMs: 30_000,
+  /** Delay before JetStream redelivers an event refused with OVERLOADED or INTERNAL, ms. */
+  streamRetryDelayMs: 500,
+  /** Deliveries of an event that keeps failing with INTERNAL before its error result is published and it is acked. */
+  streamInternalRetriesMax: 5,
   /** Default hold lifetime, ms. */
   holdTtlMsDefault: 120_000,
   /** Longest hold lifetime a request may ask for, ms. */

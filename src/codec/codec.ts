@@ -57,6 +57,7 @@ export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> 
 }
 
 /** Content hash for idempotency: same id + same content -> same reply. */
-export function contentHash(value: unknown): string {
-  return createHash("sha1").update(JSON.stringify(value)).digest("base64url");
+export function contentHash(verb: string, value: unknown): string {
+  // The verb is part of the content: a capture and a release with one request id differ.
+  return createHash("sha1").update(verb).update("\n").update(JSON.stringify(value)).digest("base64url");
 }

@@ -2,7 +2,8 @@
 import { z } from "zod";
 import { limits } from "../limits.js";
 
-export const id = z.string().regex(/^[^\x00-\x1F\x7F]{1,128}$/, "must be 1-128 printable characters");
+// Printable: no control, format, private-use or unassigned code points; length in code points.
+export const id = z.string().regex(/^[^\p{C}]{1,128}$/u, "must be 1-128 printable characters");
 const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
 const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");

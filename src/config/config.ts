@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { isTimeZone } from "../rules/time.js";
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 
@@ -28,7 +29,11 @@ export const configSchema = z
     simulatorCustomers: z.coerce.number().int().min(1).max(10_000_000).default(2000),
     enrolOnUnknownPhone: onOff.default(true),
     programmeSelection: z.enum(["strongestScope", "bestForCustomer"]).default("strongestScope"),
-    timeZone: z.string().min(1).default("UTC"),
+    timeZone: z
+      .string()
+      .min(1)
+      .refine(isTimeZone, "must be an IANA time zone such as Europe/Warsaw")
+      .default("UTC"),
     returns: z.object({ whenSpent: z.enum(["negative", "clamp"]).default("negative") }).strict().default({ whenSpent: "negative" }),
     holdTtlMsDefault: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
     stream: onOff.default(true),

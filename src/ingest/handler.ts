@@ -42,7 +42,7 @@ export class Handler {
     let partition: number;
     try {
       const input = validate(verb, value) as Record<string, unknown>;
-      command = { verb, input, hash: IDEMPOTENT.has(verb) ? contentHash(input) : "" };
+      command = { verb, input, hash: IDEMPOTENT.has(verb) ? contentHash(verb, input) : "" };
       ({ partition, keys } = this.router.route(verb, input));
     } catch (err) {
       return this.refused(source, verb, err, value);

@@ -63,6 +63,10 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  // Never leave an orphan server behind, whatever way this process ends.
+  const killOnExit = () => child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  void exited.then(() => process.off("exit", killOnExit));
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nats-server exited at start: ${stderr}`);

@@ -90,8 +90,13 @@ export async function startStream(
   const process = async (m: JsMsg): Promise<void> => {
     const encoding = encodingOf(m.data);
     const reply = await handler.handleBytes("stream", "accrue", m.data, encoding);
-    if (reply.ok === false && (reply.error as { code?: string }).code === "OVERLOADED") {
-      m.nak(500); // not applied: let JetStream redeliver it later
+    const code = reply.ok === false ? (reply.error as { code?: string }).code : undefined;
+    if (code === "OVERLOADED") {
+      m.nak(limits.streamRetryDelayMs); // not applied: JetStream redelivers it later
+      return;
+    }
+    if (code === "INTERNAL" && m.info.redeliveryCount < limits.streamInternalRetriesMax) {
+      m.nak(limits.streamRetryDelayMs); // not applied (the command rolled back): try again
       return;
     }
     const storeId = m.subject.slice("loyalty.events.".length) || "unknown";

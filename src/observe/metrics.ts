@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "loyalty_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "loyalty_" });
   const latencyBuckets = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
   return {
     registry,
@@ -16,7 +16,7 @@ export function createMetrics() {
     }),
     rejected: new Counter({
       name: "loyalty_rejected_total",
-      help: "Requests refused before reaching a partition, by source and error code",
+      help: "Requests answered with an error, by source and error code",
       labelNames: ["source", "code"] as const,
       registers: [registry],
     }),

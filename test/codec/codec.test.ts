@@ -57,6 +57,8 @@ describe("codec", () => {
     ["an empty basket", { lines: [] }, "lines"],
     ["a duplicate line id", { lines: [sale.lines[0], sale.lines[0]] }, "lines[1].lineId"],
     ["an over-long id", { eventId: "x".repeat(129) }, "eventId"],
+    ["an id with a control character", { eventId: "s\u0007" }, "eventId"],
+    ["an id with an invisible format character", { eventId: "s\u200b1" }, "eventId"],
     ["a bad phone", { customer: { phone: "601234567" } }, "customer.phone"],
     ["a missing time", { at: undefined }, "at"],
   ])("refuses %s naming the field", (_what, patch, field) => {
@@ -75,7 +77,9 @@ describe("codec", () => {
   });
 
   it("hashes equal content equally and other content differently", () => {
-    expect(contentHash(validate("accrue", sale))).toBe(contentHash(validate("accrue", { ...sale })));
-    expect(contentHash(validate("accrue", sale))).not.toBe(contentHash(validate("accrue", { ...sale, at: 1 })));
+    expect(contentHash("accrue", validate("accrue", sale))).toBe(contentHash("accrue", validate("accrue", { ...sale })));
+    expect(contentHash("accrue", validate("accrue", sale))).not.toBe(contentHash("accrue", validate("accrue", { ...sale, at: 1 })));
+    const hold = { requestId: "r", holdId: "h" };
+    expect(contentHash("capture", validate("capture", hold))).not.toBe(contentHash("release", validate("release", hold)));
   });
 });

@@ -42,5 +42,6 @@ describe("configuration", () => {
     expect(keyOf(() => loadConfig({ env: {}, overrides: { colour: "red" } }))).toBe("colour");
     expect(keyOf(() => loadConfig({ env: {}, overrides: { "http.colour": "red" } }))).toBe("http.colour");
     expect(keyOf(() => loadConfig({ env: { LOYALTYD_NATS_URL: "not a url" } }))).toBe("nats.url");
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_TIMEZONE: "Mars/Olympus" } }))).toBe("timeZone");
   });
 });
