@@ -30,10 +30,15 @@ export function runsFor(quick: boolean): number {
 /**
  * Runs a case `runs` times; each run returns named figures; the result summarises each
  * figure over the runs. A figure missing from a run (e.g. skipped) is summarised over the rest.
+ * With `budgetMs`, no new run starts once another one would likely end past the budget
+ * (at least one run always happens): long cases keep the whole bench within minutes.
  */
-export async function repeat(runs: number, runOnce: (run: number) => Promise<Figures>): Promise<Record<string, Summary>> {
+export async function repeat(runs: number, runOnce: (run: number) => Promise<Figures>, budgetMs = Infinity): Promise<Record<string, Summary>> {
   const collected = new Map<string, number[]>();
+  const t0 = performance.now();
   for (let run = 0; run < runs; run++) {
+    const elapsed = performance.now() - t0;
+    if (run > 0 && elapsed + elapsed / run > budgetMs) break;
     const figures = await runOnce(run);
     for (const [name, value] of Object.entries(figures)) {
       if (!Number.isFinite(value)) continue;

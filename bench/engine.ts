@@ -1,0 +1,329 @@
+// The engine's figures, measured through the wire contract only: JetStream accrual
+// throughput, rpc.accrue / rpc.authorize latency and throughput, HTTP accrue / authorize.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
+import { connect, type NatsConnection } from "nats";
+import { freePort, startNatsServer } from "../src/ingest/nats-server.js";
+import { cardOf, createBasketGenerator, enrolRequests, type BasketGenerator } from "../src/simulator/baskets.js";
+import { mulberry32 } from "../src/simulator/random.js";
+import { decodeReply, encodeJson, NO_RESPONDERS, requestJson, runPool } from "../src/simulator/wire.js";
+import { prefill, streamLastSeq, type Outgoing } from "./jetstream.js";
+import { httpLoad, requestFigures, requestLoad } from "./load.js";
+import type { BenchSize } from "./raw.js";
+import { repeat, type Figures, type Summary } from "./stats.js";
+
+export interface EngineContext {
+  size: BenchSize;
+  runs: number;
+  root: string;
+  log: (line: string) => void;
+}
+
+export type EngineOutcome = { skipped: string } | { figures: Record<string, Summary>; notes: string[] };
+
+const READY_TIMEOUT_MS = 60_000;
+/** The stream case fails when no new result arrives for this long. */
+const STALL_MS = 30_000;
+const ENROL_CONCURRENCY = 64;
+const ADMIN_TOKEN = "bench-admin-token";
+
+// ---- The engine under test, as a child process ----
+
+interface Engine {
+  child: ChildProcess;
+  httpPort: number;
+  /** Last stdout/stderr lines, for the error message when something goes wrong. */
+  tail(): string;
+  stop(): Promise<void>;
+}
+
+/** Three programmes as PERFORMANCE.md's stream goal names: a base, a category bonus on another account, a VIP one nobody matches. */
+function writeProgrammes(dir: string): void {
+  const scope = { customers: [], groups: [], skus: [], categories: [], stores: [], channels: [] };
+  const common = { currency: "EUR", validFrom: null, validTo: null, promoItemsEarn: false, rounding: "floor", capPerEvent: null, expiry: { afterDays: 365 }, redemption: { pointValue: 1, currency: "EUR" } };
+  const programmes = [
+    { id: "base", name: "Base", account: "points", ...common, scope, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "visit", points: 10 }, { kind: "threshold", minTotal: 10000, points: 50 }] },
+    { id: "drinks", name: "Drinks club", account: "drinks", ...common, scope: { ...scope, categories: ["drinks"] }, rules: [{ kind: "category", category: "drinks", per: 100, points: 2 }, { kind: "sku", sku: "DRK-001", pointsPerUnit: 5 }] },
+    { id: "vip", name: "VIP", account: "points", ...common, scope: { ...scope, groups: ["VIP"] }, rules: [{ kind: "spend", per: 100, points: 2 }, { kind: "multiplier", groups: ["VIP"], factor: 2 }] },
+  ];
+  mkdirSync(dir, { recursive: true });
+  for (const p of programmes) writeFileSync(join(dir, `${p.id}.json`), JSON.stringify(p, null, 2));
+}
+
+async function startEngine(cli: string, natsUrl: string, tmp: string, root: string): Promise<Engine> {
+  const programmesDir = join(tmp, "programmes");
+  writeProgrammes(programmesDir);
+  const env = {
+    ...process.env,
+    LOYALTYD_NATS_URL: natsUrl,
+    LOYALTYD_DATA_DIR: join(tmp, "data"),
+    LOYALTYD_HTTP_PORT: String(await freePort()),
+    LOYALTYD_HTTP_HOST: "127.0.0.1",
+    LOYALTYD_PROGRAMMES_DIR: programmesDir,
+    LOYALTYD_PARTITIONS: process.env.LOYALTYD_PARTITIONS ?? "2",
+    LOYALTYD_SIMULATOR: "off",
+    LOYALTYD_ADMIN_TOKEN: ADMIN_TOKEN,
+  };
+  const child = spawn(process.execPath, [cli, "serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  const keep = (line: string): void => {
+    lines.push(line);
+    if (lines.length > 40) lines.shift();
+  };
+  // Both pipes are read to the end: an unread pipe would block the engine once its buffer fills.
+  createInterface({ input: child.stderr! }).on("line", keep);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const httpPort = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`engine not ready after ${READY_TIMEOUT_MS} ms:\n${lines.join("\n")}`)), READY_TIMEOUT_MS);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`engine exited at start (code ${code}, signal ${signal}):\n${lines.join("\n")}`));
+    });
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      keep(line);
+      if (!line.includes('"ready"')) return;
+      try {
+        const rec = JSON.parse(line) as { msg?: unknown; httpPort?: unknown };
+        if (rec.msg === "ready" && typeof rec.httpPort === "number") {
+          clearTimeout(timer);
+          resolve(rec.httpPort);
+        }
+      } catch {
+        // not a JSON log line: keep waiting
+      }
+    });
+  });
+  return {
+    child,
+    httpPort,
+    tail: () => lines.join("\n"),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGCONT"); // in case a stream run was interrupted while it was paused
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function enrolCustomers(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Record<string, number> }> {
+  const failed: Record<string, number> = {};
+  let ok = 0;
+  await runPool(enrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
+    const r = await requestJson(nc, "loyalty.rpc.enroll", req);
+    if (r.ok) ok++;
+    else failed[r.error.code] = (failed[r.error.code] ?? 0) + 1;
+  });
+  return { ok, failed };
+}
+
+const salesGenerator = (seed: number, customers: number, prefix: string, duplicate: number): BasketGenerator =>
+  createBasketGenerator({
+    seed,
+    customers,
+    linesMin: 5,
+    linesMax: 5,
+    clock: Date.now,
+    idPrefix: prefix,
+    rates: { duplicate, return: 0, void: 0, phone: 0 },
+  });
+
+const runTag = (): string => Date.now().toString(36);
+
+// ---- (1) JetStream accrual throughput ----
+
+/** The contract's stream name. */
+const EVENTS_STREAM = "LOYALTY_EVENTS";
+/** Full mode warms up with this many events and sizes the timed runs from the rate it sees. */
+const CALIBRATION_EVENTS = 10_000;
+/** A timed stream run aims at this duration when the engine is too slow for the full event count, s. */
+const STREAM_RUN_TARGET_S = 20;
+
+interface StreamRunResult {
+  figures: Figures;
+  eventsPerSec: number;
+}
+
+/**
+ * The engine is paused (SIGSTOP) while the events are published, so it then drains a
+ * pre-filled stream like the ideal pipeline does, instead of racing the publisher for the
+ * two cores. Timed from SIGCONT to the last expected result.
+ */
+async function streamRun(nc: NatsConnection, engine: Engine, customers: number, events: number, seed: number, tag: string, notes: string[]): Promise<StreamRunResult> {
+  const gen = salesGenerator(seed, customers, `${tag}-${runTag()}-`, 0.02);
+  const jsm = await nc.jetstreamManager();
+  const expected = new Set<string>();
+  const errors: Record<string, number> = {};
+  let lastResultMs = 0;
+  const sub = nc.subscribe("loyalty.results.>", {
+    callback: (err, msg) => {
+      if (err) return;
+      const r = decodeReply(msg.data);
+      if (!r.ok) errors[r.error.code] = (errors[r.error.code] ?? 0) + 1;
+      if (typeof r.eventId === "string" && expected.delete(r.eventId)) lastResultMs = performance.now();
+    },
+  });
+  try {
+    await nc.flush();
+    const next = (): Outgoing => {
+      const g = gen.next();
+      if (!g.duplicate) expected.add(g.event.eventId);
+      return { subject: `loyalty.events.${g.storeId}`, data: encodeJson(g.event), msgID: g.event.eventId };
+    };
+    engine.child.kill("SIGSTOP");
+    let stored = 0;
+    let publishPerSec = 0;
+    try {
+      const before = await streamLastSeq(jsm, EVENTS_STREAM);
+      publishPerSec = await prefill(nc, events, next);
+      stored = (await streamLastSeq(jsm, EVENTS_STREAM)) - before;
+    } finally {
+      engine.child.kill("SIGCONT");
+    }
+    const resumedMs = performance.now();
+    const timed = expected.size;
+    // The re-sent copies fall in the stream's duplicate window: only originals are stored, each gets one result.
+    if (stored !== timed) throw new Error(`${tag}: the stream stored ${stored} messages for ${timed} distinct events`);
+    const drained = (): boolean => {
+      if (engine.child.exitCode !== null || engine.child.signalCode !== null) throw new Error(`${tag}: the engine exited (${engine.child.exitCode ?? engine.child.signalCode})`);
+      return expected.size === 0;
+    };
+    await waitUntil(drained, () => lastResultMs || resumedMs, () => `${tag}: ${expected.size}/${timed} results missing; error results ${JSON.stringify(errors)}`);
+    const eventsPerSec = timed / ((lastResultMs - resumedMs) / 1000);
+    const errorText = Object.keys(errors).length > 0 ? `; error results ${JSON.stringify(errors)}` : "";
+    notes.push(`${tag}: ${timed} events (+${events - timed} re-sent) pre-filled at ${publishPerSec.toFixed(0)}/s, drained at ${eventsPerSec.toFixed(0)}/s${errorText}`);
+    return { figures: { "engine.stream.eventsPerSec": eventsPerSec }, eventsPerSec };
+  } finally {
+    sub.unsubscribe();
+  }
+}
+
+/** Full mode: a warm-up run that also sizes the timed runs so that a slow engine cannot stretch the bench to an hour. */
+async function benchStream(ctx: EngineContext, nc: NatsConnection, engine: Engine, notes: string[]): Promise<Record<string, Summary>> {
+  let events = ctx.size.engineStreamEvents;
+  if (events > CALIBRATION_EVENTS) {
+    const warm = await streamRun(nc, engine, ctx.size.customers, CALIBRATION_EVENTS, 2999, "stream warm-up", notes);
+    const affordable = Math.round((warm.eventsPerSec * STREAM_RUN_TARGET_S) / 1000) * 1000;
+    if (affordable < events) {
+      events = Math.max(CALIBRATION_EVENTS, affordable);
+      notes.push(`stream runs use ${events} events, not ${ctx.size.engineStreamEvents}: the engine drained ~${warm.eventsPerSec.toFixed(0)}/s in the warm-up`);
+    }
+  }
+  return repeat(ctx.runs, async (run) => (await streamRun(nc, engine, ctx.size.customers, events, 3000 + run, `stream run ${run}`, notes)).figures, ctx.size.longCaseBudgetMs);
+}
+
+/** Polls `done`; fails when nothing moved for STALL_MS since `lastProgressMs()`. */
+async function waitUntil(done: () => boolean, lastProgressMs: () => number, stallMessage: () => string): Promise<void> {
+  while (!done()) {
+    if (performance.now() - lastProgressMs() > STALL_MS) throw new Error(stallMessage());
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+// ---- (2)-(4) request/reply and HTTP ----
+
+function accrueBody(gen: BasketGenerator): () => Uint8Array {
+  return () => encodeJson(gen.sale());
+}
+
+function authorizeBody(customers: number, prefix: string, seed: number): () => unknown {
+  const rng = mulberry32(seed);
+  let n = 0;
+  // A short TTL: the holds this load leaves open expire instead of piling up.
+  return () => ({ requestId: `${prefix}${++n}`, customer: { card: cardOf(rng.int(1, customers)) }, amount: 1, ttlMs: 5000 });
+}
+
+async function rpcRun(ctx: EngineContext, nc: NatsConnection, verb: string, body: () => Uint8Array, notes: string[]): Promise<Figures> {
+  const base = { nc, subject: `loyalty.rpc.${verb}`, durationMs: ctx.size.requestMs, warmupMs: ctx.size.warmupMs, body, checkOk: true };
+  const c1 = await requestLoad({ ...base, concurrency: 1 });
+  const c64 = await requestLoad({ ...base, concurrency: 64 });
+  for (const [label, r] of [["c1", c1], ["c64", c64]] as const) {
+    if (r.failures > 0) notes.push(`rpc.${verb} ${label}: ${r.failures}/${r.requests} failed ${JSON.stringify(r.failuresByCode)}`);
+  }
+  return { ...requestFigures(`engine.rpc.${verb}.c1`, c1, false), ...requestFigures(`engine.rpc.${verb}.c64`, c64, true) };
+}
+
+async function httpRun(ctx: EngineContext, engine: Engine, verb: string, body: () => string, notes: string[]): Promise<Figures> {
+  const r = await httpLoad({ url: `http://127.0.0.1:${engine.httpPort}`, path: `/v1/${verb}`, connections: 64, durationSec: ctx.size.httpSec, warmupSec: ctx.size.httpWarmupSec, body });
+  if (r.non2xx > 0 || r.errors > 0) notes.push(`http ${verb}: ${r.non2xx} non-2xx, ${r.errors} errors of ${r.requests}; status ${JSON.stringify(r.statusCodes)}`);
+  return { [`engine.http.${verb}.c64.reqPerSec`]: r.reqPerSec, [`engine.http.${verb}.c64.p50Ms`]: r.p50Ms, [`engine.http.${verb}.c64.p99Ms`]: r.p99Ms };
+}
+
+/** Whether the engine serves authorize: no responder or a decode-level error means not (yet). */
+async function probeAuthorize(nc: NatsConnection, httpPort: number, body: unknown): Promise<{ rpc: string | null; http: string | null }> {
+  const r = await requestJson(nc, "loyalty.rpc.authorize", body, 2000);
+  const rpc = r.ok ? null : r.error.code === NO_RESPONDERS || r.error.code.startsWith("NATS_") || r.error.code === "BAD_REQUEST" ? `rpc reply ${r.error.code}` : null;
+  let http: string | null = null;
+  try {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/v1/authorize`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (res.status === 404 || res.status === 405) http = `HTTP ${res.status}`;
+    await res.arrayBuffer();
+  } catch (err) {
+    http = `HTTP ${String(err)}`;
+  }
+  return { rpc, http };
+}
+
+async function measure(ctx: EngineContext, nc: NatsConnection, engine: Engine, notes: string[]): Promise<Record<string, Summary>> {
+  ctx.log(`engine: JetStream accrual, ${ctx.size.engineStreamEvents} events per run`);
+  const stream = await benchStream(ctx, nc, engine, notes);
+  ctx.log("engine: rpc.accrue at 1 and 64 in flight");
+  const rpcGen = salesGenerator(4000, ctx.size.customers, `rpc-${runTag()}-`, 0);
+  const rpcAccrue = await repeat(ctx.runs, () => rpcRun(ctx, nc, "accrue", accrueBody(rpcGen), notes));
+  ctx.log("engine: HTTP POST /v1/accrue, autocannon, 64 connections");
+  const httpGen = salesGenerator(5000, ctx.size.customers, `http-${runTag()}-`, 0);
+  const httpAccrue = await repeat(ctx.runs, () => httpRun(ctx, engine, "accrue", () => JSON.stringify(httpGen.sale()), notes));
+  const tag = runTag();
+  const azRpc = authorizeBody(ctx.size.customers, `az-rpc-${tag}-`, 6000);
+  const azHttp = authorizeBody(ctx.size.customers, `az-http-${tag}-`, 6001);
+  const probe = await probeAuthorize(nc, engine.httpPort, authorizeBody(ctx.size.customers, `az-probe-${tag}-`, 6002)());
+  let authorize: Record<string, Summary> = {};
+  if (probe.rpc) notes.push(`rpc.authorize skipped: ${probe.rpc}`);
+  else {
+    ctx.log("engine: rpc.authorize at 1 and 64 in flight");
+    authorize = await repeat(ctx.runs, () => rpcRun(ctx, nc, "authorize", () => encodeJson(azRpc()), notes));
+  }
+  if (probe.http) notes.push(`HTTP /v1/authorize skipped: ${probe.http}`);
+  else {
+    ctx.log("engine: HTTP POST /v1/authorize, autocannon, 64 connections");
+    authorize = { ...authorize, ...(await repeat(ctx.runs, () => httpRun(ctx, engine, "authorize", () => JSON.stringify(azHttp()), notes))) };
+  }
+  return { ...stream, ...rpcAccrue, ...httpAccrue, ...authorize };
+}
+
+/** Starts nats-server and the built engine, enrols the customers, measures, and cleans up. */
+export async function benchEngine(ctx: EngineContext): Promise<EngineOutcome> {
+  // The engine built by the same tsc run as this file: <outDir>/bench/engine.js -> <outDir>/src/cli.js.
+  const cli = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+  if (!existsSync(cli)) return { skipped: `${cli} does not exist (build the engine first: npx tsc -p .)` };
+  const tmp = mkdtempSync(join(tmpdir(), "loyaltyd-bench-engine-"));
+  const nats = await startNatsServer({ storeDir: join(tmp, "nats") });
+  let engine: Engine | null = null;
+  let nc: NatsConnection | null = null;
+  try {
+    engine = await startEngine(cli, nats.url, tmp, ctx.root);
+    nc = await connect({ servers: nats.url });
+    const t0 = performance.now();
+    const enrol = await enrolCustomers(nc, ctx.size.customers);
+    const secs = (performance.now() - t0) / 1000;
+    ctx.log(`engine: enrolled ${enrol.ok}/${ctx.size.customers} customers in ${secs.toFixed(1)} s (${(enrol.ok / secs).toFixed(0)}/s); failed ${JSON.stringify(enrol.failed)}`);
+    if (enrol.ok < ctx.size.customers * 0.99) throw new Error(`enrolment failed: ${JSON.stringify(enrol.failed)}\n${engine.tail()}`);
+    const notes: string[] = [`enrolled ${enrol.ok} customers at ${(enrol.ok / secs).toFixed(0)}/s`];
+    const figures = await measure(ctx, nc, engine, notes);
+    return { figures, notes };
+  } catch (err) {
+    const tail = engine ? `\n--- engine log tail ---\n${engine.tail()}` : "";
+    throw new Error(`${(err as Error).message}${tail}`);
+  } finally {
+    await nc?.close();
+    await engine?.stop();
+    await nats.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}

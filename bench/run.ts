@@ -1,0 +1,194 @@
+// The bench runner: machine line, raw limits, engine and rule cases, one table with ratios
+// to the raw limits of this same run, and dated rows appended to bench/RESULTS.md.
+//   node --expose-gc dist/bench/run.js        full (5 runs per case)
+//   BENCH_QUICK=1 node dist/bench/run.js      seconds; prints only (BENCH_WRITE=1 to record)
+//   BENCH_ONLY=raw,engine,rules               a subset of the groups
+import { appendFileSync, existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { benchEngine } from "./engine.js";
+import { machineInfo, machineLine, machineShort, repoRoot } from "./machine.js";
+import { benchRaw, benchSize } from "./raw.js";
+import { repeat, runsFor, type Summary } from "./stats.js";
+
+interface RuleFigure {
+  programmes: number;
+  basketsPerSec: number;
+  usPerBasket: number;
+}
+
+type BenchRules = (opts: { quick: boolean }) => Promise<RuleFigure[]>;
+
+/** Figure -> the raw figure of the same run it is compared with (median ÷ median). */
+const RATIOS: readonly [figure: string, raw: string][] = [
+  ["engine.stream.eventsPerSec", "raw.pipeline.eventsPerSec"],
+  ["engine.rpc.accrue.c1.p50Ms", "raw.nats.c1.p50Ms"],
+  ["engine.rpc.accrue.c1.p99Ms", "raw.nats.c1.p99Ms"],
+  ["engine.rpc.accrue.c1.p999Ms", "raw.nats.c1.p999Ms"],
+  // PERFORMANCE.md sets the accrue latency goal against req/reply + one durable LMDB write.
+  ["engine.rpc.accrue.c1.p50Ms", "raw.natsLmdb.c1.p50Ms"],
+  ["engine.rpc.accrue.c1.p99Ms", "raw.natsLmdb.c1.p99Ms"],
+  ["engine.rpc.accrue.c64.reqPerSec", "raw.nats.c64.reqPerSec"],
+  ["engine.rpc.accrue.c64.p50Ms", "raw.nats.c64.p50Ms"],
+  ["engine.rpc.accrue.c64.p99Ms", "raw.nats.c64.p99Ms"],
+  ["engine.rpc.authorize.c1.p50Ms", "raw.nats.c1.p50Ms"],
+  ["engine.rpc.authorize.c1.p99Ms", "raw.nats.c1.p99Ms"],
+  ["engine.rpc.authorize.c64.reqPerSec", "raw.nats.c64.reqPerSec"],
+  ["engine.rpc.authorize.c64.p99Ms", "raw.nats.c64.p99Ms"],
+  ["engine.http.accrue.c64.reqPerSec", "raw.http.c64.reqPerSec"],
+  ["engine.http.accrue.c64.p99Ms", "raw.http.c64.p99Ms"],
+  ["engine.http.authorize.c64.reqPerSec", "raw.http.c64.reqPerSec"],
+  ["engine.http.authorize.c64.p99Ms", "raw.http.c64.p99Ms"],
+];
+
+const RESULTS_HEADER = `# loyaltyd benchmark results
+
+One row per figure per full \`npm run bench\` run (\`node --expose-gc dist/bench/run.js\`),
+appended by the runner. Quick runs (\`BENCH_QUICK=1\`) are not recorded unless \`BENCH_WRITE=1\`.
+How we measure: docs/PERFORMANCE.md.
+
+Columns:
+- **date**: when the run started (UTC).
+- **commit**: \`git rev-parse --short HEAD\`; \`-dirty\` when tracked files had uncommitted changes.
+- **machine**: CPU model × cores, memory, Node, nats-server, and the nats / lmdb / piscina package versions.
+- **case**: \`<group>.<case>.<metric>\`. Groups: \`raw\` (the limits, measured in the same run),
+  \`engine\` (through the wire contract only), \`rules\` (the rule engine, in process).
+  \`c1\` / \`c64\`: requests in flight. The metric names its unit: \`PerSec\` (per second), \`Ms\`
+  (milliseconds; p50/p99/p999 = percentiles from HDR histograms), \`Us\` (microseconds).
+  - \`raw.nats\`: NATS request/reply to an echo responder on its own thread, payload the size of a 5-line accrue basket.
+  - \`raw.natsLmdb\`: the same, the responder doing one durable LMDB read-modify-write before replying.
+  - \`raw.js\`: JetStream async publish with Nats-Msg-Id; pull-consume with explicit acks.
+  - \`raw.lmdb\`: balance read-modify-write + one entry at an append-only key, 1000 per durable transaction.
+  - \`raw.pipeline\`: the ideal pipeline: pull-consume, JSON decode, 1 pt per 1.00, one durable LMDB
+    transaction per batch (balances, entries, stream sequence), then ack.
+  - \`raw.http\`: autocannon against a node:http echo server on its own thread, 64 connections.
+  - \`engine.stream\`: events pre-published to \`loyalty.events.<store>\` while the engine is paused
+    (SIGSTOP; 5-line baskets, 100 k customers, 2 % re-sent duplicates), timed from resume (SIGCONT)
+    to the last result on \`loyalty.results.>\`. 200 k events per run, fewer when a 10 k warm-up shows
+    the engine cannot drain them in ~20 s (the run's notes say so). \`raw.js\` / \`raw.pipeline\`: 100 k per run.
+- **runs**: how many runs the figure summarises (5 in full mode; fewer when a long case hit its time budget).
+- **median / min / max**: over those runs.
+- **ratio to raw**: this figure's median ÷ the named raw figure's median, same run.
+  Throughput: higher is better. Latency: lower is better.
+
+| date | commit | machine | case | runs | median | min | max | ratio to raw |
+|---|---|---|---|---|---|---|---|---|
+`;
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function loadRules(): Promise<BenchRules | null> {
+  // A variable specifier: bench/rules.ts is written separately and may not exist yet.
+  const specifier = "./rules.js";
+  try {
+    const mod = (await import(specifier)) as { benchRules?: unknown };
+    return typeof mod.benchRules === "function" ? (mod.benchRules as BenchRules) : null;
+  } catch (err) {
+    if ((err as { code?: string }).code === "ERR_MODULE_NOT_FOUND") return null;
+    throw err;
+  }
+}
+
+async function benchRulesCase(quick: boolean, runs: number, budgetMs: number): Promise<Record<string, Summary> | null> {
+  const benchRules = await loadRules();
+  if (!benchRules) return null;
+  // benchRules repeats internally too: the budget keeps 5 outer runs from taking minutes.
+  return repeat(runs, async () => {
+    const out: Record<string, number> = {};
+    for (const f of await benchRules({ quick })) {
+      out[`rules.p${f.programmes}.basketsPerSec`] = f.basketsPerSec;
+      out[`rules.p${f.programmes}.usPerBasket`] = f.usPerBasket;
+    }
+    return out;
+  }, budgetMs);
+}
+
+function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return "—";
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(3);
+}
+
+function ratioText(name: string, all: Record<string, Summary>): string {
+  return RATIOS.filter(([f]) => f === name)
+    .flatMap(([, raw]) => {
+      const r = all[raw];
+      const f = all[name];
+      return r && f && r.median > 0 ? [`${(f.median / r.median).toFixed(2)}× ${raw}`] : [];
+    })
+    .join("; ");
+}
+
+function printTable(all: Record<string, Summary>): void {
+  const rows = Object.entries(all).map(([name, s]) => [name, String(s.runs.length), formatNumber(s.median), formatNumber(s.min), formatNumber(s.max), ratioText(name, all)]);
+  const head = ["case", "runs", "median", "min", "max", "ratio to raw"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i >= 1 && i <= 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  log(line(head));
+  log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) log(line(r));
+}
+
+function appendResults(path: string, all: Record<string, Summary>, date: string, commit: string, machine: string): void {
+  if (!existsSync(path)) writeFileSync(path, RESULTS_HEADER);
+  const rows = Object.entries(all).map(
+    ([name, s]) => `| ${date} | ${commit} | ${machine} | ${name} | ${s.runs.length} | ${formatNumber(s.median)} | ${formatNumber(s.min)} | ${formatNumber(s.max)} | ${ratioText(name, all) || "—"} |`,
+  );
+  appendFileSync(path, rows.join("\n") + "\n");
+}
+
+async function main(): Promise<number> {
+  const quick = process.env.BENCH_QUICK === "1";
+  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules").split(",").map((s) => s.trim()));
+  const root = repoRoot();
+  const machine = machineInfo();
+  const runs = runsFor(quick);
+  const size = benchSize(quick);
+  const startedMs = performance.now();
+  log(`machine: ${machineLine(machine)}`);
+  log(`mode: ${quick ? "quick" : "full"}, ${runs} run(s) per case${(globalThis as { gc?: unknown }).gc ? "" : " (without --expose-gc)"}`);
+  let all: Record<string, Summary> = {};
+  const notes: string[] = [];
+  let failed = false;
+  if (only.has("raw")) all = { ...all, ...(await benchRaw({ size, runs, log })) };
+  if (only.has("engine")) {
+    try {
+      const outcome = await benchEngine({ size, runs, root, log });
+      if ("skipped" in outcome) notes.push(`engine cases skipped: ${outcome.skipped}`);
+      else {
+        all = { ...all, ...outcome.figures };
+        notes.push(...outcome.notes);
+      }
+    } catch (err) {
+      failed = true;
+      notes.push(`engine cases FAILED: ${(err as Error).message}`);
+    }
+  }
+  if (only.has("rules")) {
+    log("rules: benchRules (bench/rules.ts)");
+    const rules = await benchRulesCase(quick, runs, size.longCaseBudgetMs);
+    if (rules) all = { ...all, ...rules };
+    else notes.push("rule cases skipped: bench/rules.ts (dist/bench/rules.js) with a benchRules export is missing");
+  }
+  log("");
+  log(`machine: ${machineLine(machine)}`);
+  printTable(all);
+  for (const n of notes) log(`note: ${n}`);
+  log(`bench took ${((performance.now() - startedMs) / 1000).toFixed(0)} s`);
+  if (!quick || process.env.BENCH_WRITE === "1") {
+    const path = join(root, "bench", "RESULTS.md");
+    appendResults(path, all, machine.date, machine.commit, machineShort(machine));
+    log(`appended ${Object.keys(all).length} rows to ${path}`);
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,102 @@
+// The simulator against a real nats-server and a stub engine that speaks the contract:
+// it enrols, paces publishes, times results by eventId, and probes request/reply.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AckPolicy, connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findNatsServer, startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
+import type { PosEvent } from "../../src/simulator/baskets.js";
+import { startSimulator } from "../../src/simulator/simulator.js";
+import { encodeJson } from "../../src/simulator/wire.js";
+
+const decoder = new TextDecoder();
+
+/** Answers the verbs the simulator uses and turns each stream event into a result; voids fail, to exercise the error path. */
+async function startStubEngine(nc: NatsConnection): Promise<{ enrolled: Set<string>; stop(): Promise<void> }> {
+  const enrolled = new Set<string>();
+  nc.subscribe("loyalty.rpc.enroll", {
+    callback: (_e, m) => {
+      const req = JSON.parse(decoder.decode(m.data)) as { card: string };
+      enrolled.add(req.card);
+      m.respond(encodeJson({ ok: true, customerId: `cust-${req.card}` }));
+    },
+  });
+  for (const verb of ["balance", "quote"]) {
+    nc.subscribe(`loyalty.rpc.${verb}`, { callback: (_e, m) => m.respond(encodeJson({ ok: true, earned: 0, accounts: [] })) });
+  }
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name: "LOYALTY_EVENTS", subjects: ["loyalty.events.>"] });
+  await jsm.consumers.add("LOYALTY_EVENTS", { durable_name: "stub", ack_policy: AckPolicy.Explicit });
+  const consumer = await nc.jetstream().consumers.get("LOYALTY_EVENTS", "stub");
+  const messages = await consumer.consume({
+    callback: (m) => {
+      const ev = JSON.parse(decoder.decode(m.data)) as PosEvent;
+      const store = m.subject.slice("loyalty.events.".length);
+      const result =
+        ev.type === "void"
+          ? { ok: false, error: { code: "UNKNOWN_EVENT", message: "stub" }, eventId: ev.eventId }
+          : { ok: true, eventId: ev.eventId, customerId: "x", earned: 3, duplicate: false };
+      nc.publish(`loyalty.results.${store}`, encodeJson(result));
+      m.ack();
+    },
+  });
+  return { enrolled, stop: async () => void (await messages.close()) };
+}
+
+describe.skipIf(findNatsServer() === null)("simulator", () => {
+  let tmp: string;
+  let server: NatsServerHandle;
+  let engineNc: NatsConnection;
+  let simNc: NatsConnection;
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "loyaltyd-sim-"));
+    server = await startNatsServer({ storeDir: join(tmp, "nats") });
+    engineNc = await connect({ servers: server.url });
+    simNc = await connect({ servers: server.url });
+  });
+
+  afterAll(async () => {
+    await simNc?.close();
+    await engineNc?.close();
+    await server?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("enrols the card customers, publishes at the rate and times every result", async () => {
+    const engine = await startStubEngine(engineNc);
+    const lines: string[] = [];
+    const sim = await startSimulator({
+      nc: simNc,
+      ratePerSec: 400,
+      customers: 30,
+      seed: 5,
+      summaryEveryMs: 250,
+      log: (l) => lines.push(l),
+      rates: { void: 0.05 },
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    await sim.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    const s = sim.stats();
+    await engine.stop();
+
+    expect(engine.enrolled.size).toBe(30);
+    expect(s.enrolled).toBe(30);
+    // 1.5 s at 400/s, give or take a tick and the shutdown.
+    expect(s.published).toBeGreaterThan(450);
+    expect(s.published).toBeLessThan(700);
+    expect(s.publishFailed).toBe(0);
+    expect(s.results).toBeGreaterThan(0.8 * (s.published - s.duplicatesSent));
+    expect(s.earned).toBe(3 * s.resultsOk);
+    expect(s.latencyP50Ms).toBeGreaterThan(0);
+    expect(s.latencyP99Ms).toBeGreaterThanOrEqual(s.latencyP50Ms);
+    expect(s.duplicatesDeduped).toBe(s.duplicatesSent);
+    expect(s.errorsByCode.UNKNOWN_EVENT ?? 0).toBeGreaterThan(0);
+    expect(s.rpcOk).toBeGreaterThan(0);
+    expect(s.rpcFailed).toBe(0);
+    expect(lines[0]).toMatch(/enrolled 30\/30/);
+    expect(lines.some((l) => /published \d+\/s, results \d+\/s, latency p50 [\d.]+ ms p99 [\d.]+ ms, earned \d+ pts/.test(l))).toBe(true);
+  }, 20_000);
+});
