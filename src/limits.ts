@@ -38,6 +38,10 @@ export const limits = {
   statementLimitMax: 1000,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
   turnoverDaysKept: 400,
+  /** Rows in one product-card CSV import. */
+  productImportRowsMax: 200_000,
+  /** Largest admin import body, bytes. */
+  importBytesMax: 32 * 1024 * 1024,
   /** Programmes installed at once. */
   programmesMax: 1000,
   /** Rules per programme. */

@@ -6,6 +6,8 @@ import { VERBS, type Verb } from "../codec/schema.js";
 import { decodeBytes } from "../codec/codec.js";
 import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode } from "../errors.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../admin/programmes.js";
+import { importProductsCsv, listProducts, putProduct, removeProduct } from "../admin/products.js";
+import { limits } from "../limits.js";
 import type { Store } from "../ledger/store.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -102,6 +104,33 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
     deps.onProgrammesChanged();
     log.info({ programme: req.params.id }, "programme retired");
     return { ok: true, id: req.params.id, retired: true };
+  });
+
+  app.put<{ Params: { sku: string } }>("/v1/admin/products/:sku", { preHandler: admin }, async (req, res) => {
+    try {
+      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
+      return { ok: true, product: await putProduct(store, req.params.sku, body) };
+    } catch (err) {
+      return sendError(res, err);
+    }
+  });
+  app.get<{ Querystring: { limit?: string } }>("/v1/admin/products", { preHandler: admin }, async (req) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
+    return { ok: true, products: listProducts(store, limit) };
+  });
+  app.delete<{ Params: { sku: string } }>("/v1/admin/products/:sku", { preHandler: admin }, async (req, res) => {
+    if (!(await removeProduct(store, req.params.sku))) return sendError(res, new LoyaltyError("VALIDATION", `no product ${req.params.sku}`, "sku"));
+    return { ok: true, sku: req.params.sku, removed: true };
+  });
+  app.post("/v1/admin/products/import", { preHandler: admin, bodyLimit: limits.importBytesMax }, async (req, res) => {
+    try {
+      const text = ((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8");
+      const result = await importProductsCsv(store, text);
+      log.info(result, "product card imported");
+      return { ok: true, ...result };
+    } catch (err) {
+      return sendError(res, err);
+    }
   });
 
   app.post("/v1/admin/adjustments", { preHandler: admin }, async (req, res) => {

@@ -163,7 +163,9 @@ export class Ledger {
     for (const { value } of this.store.programmes.getRange()) {
       list.push({ programme: parseProgramme(value.programme), version: value.version });
     }
-    this.plan = compile(list, { selection: this.options.selection, timeZone: this.options.timeZone });
+    const card = new Map<string, { pointsPerUnit?: number; pointsPrice?: number }>();
+    for (const { key, value } of this.store.products.getRange()) card.set(key, value);
+    this.plan = compile(list, { selection: this.options.selection, timeZone: this.options.timeZone }, card);
     this.planVersion = version;
   }
 

@@ -86,6 +86,17 @@ export interface Lot {
   n: boolean;
 }
 
+/** The product card: what the rule engine and the rewards need to know of a SKU. */
+export interface Product {
+  sku: string;
+  name?: string;
+  category?: string;
+  /** Points earned per unit sold (productCard rules). */
+  pointsPerUnit?: number;
+  /** Points price when the product is redeemed for points. */
+  pointsPrice?: number;
+}
+
 export interface IdemRecord {
   /** Content hash of the first request. */
   h: string;
@@ -119,6 +130,7 @@ export interface Store {
   programmes: Database<StoredProgramme, string>;
   /** Every version ever installed, so any entry can say which version earned it. */
   programmeHistory: Database<StoredProgramme, [string, number]>;
+  products: Database<Product, string>;
   meta: Database<number, string>;
 }
 
@@ -144,6 +156,7 @@ export function openStore(path: string): Store {
     turnover: db("turnover"),
     programmes: db("programmes"),
     programmeHistory: db("programmeHistory"),
+    products: db("products"),
     meta: db("meta"),
   };
 }

@@ -138,7 +138,7 @@ const scopeSchema = z.strictObject({
 const expirySchema = z.union([
   z.strictObject({ afterDays: z.number().int().min(1, "must be at least 1 day").max(36_500) }),
   z.strictObject({ atYearEnd: z.literal(true) }),
-]);
+], { error: 'must be {"afterDays": N}, {"atYearEnd": true} or null' });
 
 const redemptionSchema = z.strictObject({
   /** Minor units of `currency` that one point buys (integer; 1 = one cent per point). */
@@ -189,11 +189,13 @@ export function fieldPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Unknown value -> validated Programme, or a VALIDATION error naming the first bad field. */
+/** Unknown value -> validated Programme, or a VALIDATION error naming the first bad field (unknown fields first). */
 export function parseProgramme(input: unknown): Programme {
   const result = programmeSchema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  // A typo shows up twice (an unknown key and a missing one): name the typo, it is the cause.
+  const issues = result.error.issues;
+  const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0]!;
   // An unknown key is reported on its parent object; name the key itself so the typo is obvious.
   const unknownKey = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
   const path = unknownKey === undefined ? issue.path : [...issue.path, unknownKey];

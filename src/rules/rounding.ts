@@ -34,6 +34,7 @@ export function roundWith(mode: RoundingCode, value: number): number {
 }
 
 let taken = new Uint8Array(64);
+let fractions = new Float64Array(64);
 
 /**
  * Splits the integer `target` into integers out[0..n) that follow quotas[0..n) (which sum to
@@ -42,23 +43,26 @@ let taken = new Uint8Array(64);
  * smallest fractional parts (ties: higher index first). Deterministic and exact: sum(out) === target.
  */
 export function largestRemainder(target: number, quotas: Float64Array, n: number, out: Float64Array): void {
+  if (fractions.length < n) {
+    fractions = new Float64Array(n * 2);
+    taken = new Uint8Array(n * 2);
+  }
   let assigned = 0;
   for (let i = 0; i < n; i++) {
     const q = snapToInteger(quotas[i]!);
     const f = Math.floor(q);
     out[i] = f;
+    fractions[i] = q - f;
     assigned += f;
   }
   let left = target - assigned;
-  if (left === 0 || n === 0) return;
-  if (taken.length < n) taken = new Uint8Array(n * 2);
   const step = left > 0 ? 1 : -1;
-  while (left !== 0) {
+  while (left !== 0 && n > 0) {
     // One round hands at most one unit to each item; a further round starts afresh.
     taken.fill(0, 0, n);
     const rounds = Math.min(Math.abs(left), n);
     for (let k = 0; k < rounds; k++) {
-      const pick = step > 0 ? largestFraction(quotas, n) : smallestFraction(quotas, n);
+      const pick = step > 0 ? largestFraction(n) : smallestFraction(n);
       taken[pick] = 1;
       out[pick] = out[pick]! + step;
       left -= step;
@@ -66,34 +70,25 @@ export function largestRemainder(target: number, quotas: Float64Array, n: number
   }
 }
 
-function fractionOf(quotas: Float64Array, i: number): number {
-  const q = snapToInteger(quotas[i]!);
-  return q - Math.floor(q);
-}
-
-function largestFraction(quotas: Float64Array, n: number): number {
+function largestFraction(n: number): number {
   let best = -1;
   let bestFraction = -1;
   for (let i = 0; i < n; i++) {
-    if (taken[i] === 1) continue;
-    const f = fractionOf(quotas, i);
-    if (f > bestFraction) {
+    if (taken[i] === 0 && fractions[i]! > bestFraction) {
       best = i;
-      bestFraction = f;
+      bestFraction = fractions[i]!;
     }
   }
   return best;
 }
 
-function smallestFraction(quotas: Float64Array, n: number): number {
+function smallestFraction(n: number): number {
   let best = -1;
   let bestFraction = 2;
   for (let i = n - 1; i >= 0; i--) {
-    if (taken[i] === 1) continue;
-    const f = fractionOf(quotas, i);
-    if (f < bestFraction) {
+    if (taken[i] === 0 && fractions[i]! < bestFraction) {
       best = i;
-      bestFraction = f;
+      bestFraction = fractions[i]!;
     }
   }
   return best;

@@ -51,7 +51,12 @@ export interface BreakdownItem {
   programme: string;
   /** The programme version that earned it. */
   version: number;
-  /** Rule kind: "spend", "sku", "category", "visit", "tender", "threshold", "multiplier", "period", "tier", "cap", "rounding". */
+  /**
+   * Rule kind: "spend", "sku", "category", "productCard", "visit", "tender", "threshold",
+   * "multiplier", "period", "tier", or "cap" (what capPerEvent removed, negative). A factor
+   * rule's amount is the uplift it adds; a factor below 1 gives a negative amount.
+   * ("rounding" is reserved: rounding differences are split over the rule items instead.)
+   */
   rule: string;
   /** Index of the rule in the programme's rules[] (absent for "cap"/"rounding"). */
   ruleIndex?: number;
@@ -72,6 +77,8 @@ export interface ProgrammeAccrual {
   lineEarned: Record<string, number>;
   /** The part of `earned` not attributable to a line (visit, threshold, tender...). */
   basketEarned: number;
+  /** When these points expire (epoch ms), from the programme's `expiry`; null = never. */
+  expiresAt: number | null;
 }
 
 export interface Accrual {

@@ -1,0 +1,499 @@
+// Programmes -> evaluation Plan, once per programme-set version: rules indexed by sku and
+// category, scopes turned into sets, per-account facts resolved, scratch buffers sized,
+// so that evaluate() does lookups and arithmetic only.
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import type { Programme, Rule } from "./programme.js";
+import { roundingModes, type RoundingCode } from "./rounding.js";
+import { isTimeZone } from "./time.js";
+import type { EvaluateOptions } from "./types.js";
+
+export type ScopeKind = "customer" | "group" | "sku" | "category" | "store" | "channel" | "all";
+
+/** Scope strength, strongest first: the order in which a programme beats another on the same account. */
+export const scopeStrength: Readonly<Record<ScopeKind, number>> = {
+  customer: 6,
+  group: 5,
+  sku: 4,
+  category: 3,
+  store: 2,
+  channel: 1,
+  all: 0,
+};
+
+export interface Redemption {
+  /** Minor units of `currency` that one point buys. */
+  pointValue: number;
+  currency: string;
+}
+
+export type AccountUnit = "points" | "money";
+
+/** What the rest of loyaltyd may know about a programme in the plan. */
+export interface PlanProgramme {
+  id: string;
+  version: number;
+  account: string;
+  unit: AccountUnit;
+  currency: string;
+  scope: ScopeKind;
+}
+
+export interface ProductCardEntry {
+  pointsPerUnit?: number;
+  pointsPrice?: number;
+}
+
+export interface Plan {
+  readonly options: Readonly<EvaluateOptions>;
+  /** Tier windows (days) the caller must supply turnover for, ascending. */
+  readonly turnoverWindowsDays: readonly number[];
+  /** Programmes in evaluation order (id ascending). */
+  readonly programmes: readonly PlanProgramme[];
+  /** Accounts that any programme credits, ascending. */
+  readonly accounts: readonly string[];
+  /** Conversion rate of an account: from the first programme (id ascending) on it that states one. */
+  redemptionFor(account: string): Redemption | null;
+  /** Unit of an account ("points" or stored-value "money"), null when no programme credits it. */
+  unitFor(account: string): AccountUnit | null;
+  /** Engine internals: only evaluate.ts reads these. */
+  readonly compiled: CompiledSet;
+}
+
+// ---- internal shapes (read by evaluate.ts) ----------------------------------------------
+
+/** A line-based additive rule: per unit (per === 0) or `points` per `per` minor units. */
+export interface LineRule {
+  ruleIndex: number;
+  kind: "spend" | "sku" | "category" | "productCard";
+  /** Matching key for sku/category rules; "" for spend/productCard. */
+  key: string;
+  per: number;
+  points: number;
+  pointsPerUnit: number;
+}
+
+/** One entry of the global sku/category index: which programmes it concerns. */
+export interface IndexEntry {
+  /** Programmes whose line scope names this sku/category. */
+  scopes: number[];
+  /** Line rules keyed on this sku/category, tagged with their programme. */
+  rules: IndexedRule[];
+  /** Product-card points per unit for this sku (0 when none), used by productCard rules. */
+  cardPointsPerUnit: number;
+}
+
+export interface IndexedRule {
+  programme: number;
+  per: number;
+  points: number;
+  pointsPerUnit: number;
+}
+
+export interface SpendRule { ruleIndex: number; per: number; points: number }
+export interface VisitRule { ruleIndex: number; points: number }
+export interface TenderRule { ruleIndex: number; tender: string; per: number; points: number }
+export interface ThresholdRule { ruleIndex: number; minTotal: number; minQty: number; points: number }
+
+/** multiplier / period / tier: everything that either multiplies or adds a time-based bonus. */
+export interface ConditionalRule {
+  ruleIndex: number;
+  kind: "multiplier" | "period" | "tier";
+  /** multiplier: the customer must be in one of these. */
+  groups: ReadonlySet<string> | null;
+  /** period: [from, to) epoch ms. */
+  from: number;
+  to: number;
+  /** period: bit (1 << isoWeekday) per allowed weekday; 0 = any day. */
+  weekdayMask: number;
+  /** period: local hours [hourStart, hourEnd), wrapping past midnight when start > end; -1 = any hour. */
+  hourStart: number;
+  hourEnd: number;
+  /** multiplier / period-with-factor: the factor; 1 for a bonus period. */
+  factor: number;
+  /** period-with-points: the bonus; 0 otherwise. */
+  points: number;
+  /** tier */
+  windowDays: number;
+  tierMinSpend: readonly number[];
+  tierFactor: readonly number[];
+}
+
+export interface CompiledProgramme {
+  index: number;
+  id: string;
+  version: number;
+  account: string;
+  accountIndex: number;
+  currency: string;
+  zone: string;
+  zoneIndex: number;
+  strength: number;
+  validFrom: number;
+  validTo: number;
+  customers: ReadonlySet<string> | null;
+  groups: ReadonlySet<string> | null;
+  stores: ReadonlySet<string> | null;
+  channels: ReadonlySet<string> | null;
+  skus: ReadonlySet<string> | null;
+  categories: ReadonlySet<string> | null;
+  lineScoped: boolean;
+  promoItemsEarn: boolean;
+  rounding: RoundingCode;
+  cap: number;
+  expiryAfterDays: number;
+  expiryAtYearEnd: boolean;
+  ruleCount: number;
+  ruleKinds: readonly Rule["kind"][];
+  spend: readonly SpendRule[];
+  /** sku / category / productCard rules, for the per-line attribution pass. */
+  lineRules: readonly LineRule[];
+  visit: readonly VisitRule[];
+  tender: readonly TenderRule[];
+  threshold: readonly ThresholdRule[];
+  /** In rule order: factors multiply in this order, bonuses add. */
+  conditional: readonly ConditionalRule[];
+  hasProductCard: boolean;
+}
+
+/** Reusable buffers: evaluate() is synchronous, so one set per plan (per worker thread) is safe. */
+export interface Scratch {
+  headerOk: Uint8Array;
+  lineRaw: Float64Array;
+  eligibleAmount: Float64Array;
+  eligibleQty: Float64Array;
+  eligibleCount: Float64Array;
+  lineStamp: Float64Array;
+  lineSerial: number;
+  earned: Float64Array;
+  value: Float64Array;
+  bestByAccount: Int32Array;
+  zoneStamp: Float64Array;
+  zoneWeekday: Int8Array;
+  zoneHour: Int8Array;
+  evalSerial: number;
+  /** Set by programmeValue(): the parts of the last programme's value. */
+  lastLineBase: number;
+  lastBasketBase: number;
+  lastFactor: number;
+  /** Basket aggregates of the current evaluation: all lines, and lines that are not promo. */
+  allAmount: number;
+  allQty: number;
+  allCount: number;
+  plainAmount: number;
+  plainQty: number;
+  plainCount: number;
+  /** Attribution buffers (per rule, per line); grown when a basket is larger. */
+  ruleRaw: Float64Array;
+  ruleFactor: Float64Array;
+  itemQuota: Float64Array;
+  itemOut: Float64Array;
+  lineWeight: Float64Array;
+  lineQuota: Float64Array;
+  lineOut: Float64Array;
+}
+
+export interface CompiledSet {
+  programmes: readonly CompiledProgramme[];
+  accounts: readonly string[];
+  zones: readonly string[];
+  skuIndex: ReadonlyMap<string, IndexEntry>;
+  categoryIndex: ReadonlyMap<string, IndexEntry>;
+  /** Programme index once per productCard rule (card points are looked up per line). */
+  productCardProgrammes: Int32Array;
+  lineScopedAny: boolean;
+  promoEarn: Uint8Array;
+  lineScoped: Uint8Array;
+  scratch: Scratch;
+}
+
+// ---- compile -----------------------------------------------------------------------------
+
+/** Builds the evaluation plan. Throws VALIDATION on a set that cannot be evaluated. */
+export function compile(
+  programmes: readonly { programme: Programme; version: number }[],
+  options: EvaluateOptions,
+  productCard?: ReadonlyMap<string, ProductCardEntry>,
+): Plan {
+  checkSet(programmes, options);
+  const sorted = [...programmes].sort((a, b) => (a.programme.id < b.programme.id ? -1 : a.programme.id > b.programme.id ? 1 : 0));
+  const accounts = [...new Set(sorted.map((p) => p.programme.account))].sort();
+  const zones = [...new Set(sorted.map((p) => p.programme.timeZone ?? options.timeZone))].sort();
+  const compiled = sorted.map((p, i) => compileProgramme(p.programme, p.version, i, accounts, zones, options));
+  const skuIndex = new Map<string, IndexEntry>();
+  const categoryIndex = new Map<string, IndexEntry>();
+  for (const p of compiled) indexProgramme(p, skuIndex, categoryIndex);
+  // One entry per productCard rule: two such rules in a programme add twice, like any rule.
+  const productCardProgrammes = Int32Array.from(compiled.flatMap((p) => p.lineRules.filter((r) => r.kind === "productCard").map(() => p.index)));
+  if (productCardProgrammes.length > 0 && productCard) indexProductCard(productCard, skuIndex);
+  const set: CompiledSet = {
+    programmes: compiled,
+    accounts,
+    zones,
+    skuIndex,
+    categoryIndex,
+    productCardProgrammes,
+    lineScopedAny: compiled.some((p) => p.lineScoped),
+    promoEarn: Uint8Array.from(compiled.map((p) => (p.promoItemsEarn ? 1 : 0))),
+    lineScoped: Uint8Array.from(compiled.map((p) => (p.lineScoped ? 1 : 0))),
+    scratch: newScratch(compiled.length, accounts.length, zones.length),
+  };
+  return planOf(sorted.map((p) => p.programme), set, options);
+}
+
+function checkSet(programmes: readonly { programme: Programme; version: number }[], options: EvaluateOptions): void {
+  if (programmes.length > limits.programmesMax) {
+    throw new LoyaltyError("VALIDATION", `at most ${limits.programmesMax} programmes may be installed`, "programmes");
+  }
+  if (!isTimeZone(options.timeZone)) {
+    throw new LoyaltyError("VALIDATION", `timeZone: unknown IANA time zone ${options.timeZone}`, "timeZone");
+  }
+  const seen = new Set<string>();
+  for (const { programme } of programmes) {
+    if (seen.has(programme.id)) throw new LoyaltyError("VALIDATION", `programme id ${programme.id} appears twice`, "id");
+    seen.add(programme.id);
+  }
+}
+
+function planOf(programmes: readonly Programme[], set: CompiledSet, options: EvaluateOptions): Plan {
+  const redemptions = new Map<string, Redemption>();
+  const units = new Map<string, AccountUnit>();
+  for (const p of programmes) {
+    if (p.redemption && !redemptions.has(p.account)) redemptions.set(p.account, { ...p.redemption });
+    if (!units.has(p.account)) units.set(p.account, p.unit);
+  }
+  const windows = new Set<number>();
+  for (const p of programmes) for (const r of p.rules) if (r.kind === "tier") windows.add(r.windowDays);
+  const listed: PlanProgramme[] = set.programmes.map((c, i) => ({
+    id: c.id,
+    version: c.version,
+    account: c.account,
+    unit: programmes[i]!.unit,
+    currency: c.currency,
+    scope: scopeKindOf(programmes[i]!),
+  }));
+  return {
+    options: Object.freeze({ ...options }),
+    turnoverWindowsDays: Object.freeze([...windows].sort((a, b) => a - b)),
+    programmes: Object.freeze(listed),
+    accounts: set.accounts,
+    redemptionFor: (account) => redemptions.get(account) ?? null,
+    unitFor: (account) => units.get(account) ?? null,
+    compiled: set,
+  };
+}
+
+/** The strongest scope dimension a programme restricts. */
+export function scopeKindOf(p: Programme): ScopeKind {
+  const s = p.scope;
+  if (s.customers.length > 0) return "customer";
+  if (s.groups.length > 0) return "group";
+  if (s.skus.length > 0) return "sku";
+  if (s.categories.length > 0) return "category";
+  if (s.stores.length > 0) return "store";
+  if (s.channels.length > 0) return "channel";
+  return "all";
+}
+
+function setOrNull(values: readonly string[]): ReadonlySet<string> | null {
+  return values.length === 0 ? null : new Set(values);
+}
+
+/** Rules of one programme sorted by how evaluate() uses them. */
+interface RuleLists {
+  spend: SpendRule[];
+  lineRules: LineRule[];
+  visit: VisitRule[];
+  tender: TenderRule[];
+  threshold: ThresholdRule[];
+  conditional: ConditionalRule[];
+}
+
+function compileProgramme(
+  p: Programme,
+  version: number,
+  index: number,
+  accounts: readonly string[],
+  zones: readonly string[],
+  options: EvaluateOptions,
+): CompiledProgramme {
+  const zone = p.timeZone ?? options.timeZone;
+  const lists: RuleLists = { spend: [], lineRules: [], visit: [], tender: [], threshold: [], conditional: [] };
+  p.rules.forEach((rule, ruleIndex) => compileRule(lists, rule, ruleIndex));
+  return {
+    index,
+    id: p.id,
+    version,
+    account: p.account,
+    accountIndex: accounts.indexOf(p.account),
+    currency: p.currency,
+    zone,
+    zoneIndex: zones.indexOf(zone),
+    strength: scopeStrength[scopeKindOf(p)],
+    validFrom: p.validFrom ?? -Infinity,
+    validTo: p.validTo ?? Infinity,
+    customers: setOrNull(p.scope.customers),
+    groups: setOrNull(p.scope.groups),
+    stores: setOrNull(p.scope.stores),
+    channels: setOrNull(p.scope.channels),
+    skus: setOrNull(p.scope.skus),
+    categories: setOrNull(p.scope.categories),
+    lineScoped: p.scope.skus.length > 0 || p.scope.categories.length > 0,
+    promoItemsEarn: p.promoItemsEarn,
+    rounding: roundingModes[p.rounding],
+    cap: p.capPerEvent ?? Infinity,
+    expiryAfterDays: p.expiry && "afterDays" in p.expiry ? p.expiry.afterDays : 0,
+    expiryAtYearEnd: p.expiry !== null && "atYearEnd" in p.expiry,
+    ruleCount: p.rules.length,
+    ruleKinds: p.rules.map((r) => r.kind),
+    ...lists,
+    hasProductCard: p.rules.some((r) => r.kind === "productCard"),
+  };
+}
+
+function compileRule(out: RuleLists, rule: Rule, ruleIndex: number): void {
+  switch (rule.kind) {
+    case "spend":
+      out.spend.push({ ruleIndex, per: rule.per, points: rule.points });
+      out.lineRules.push({ ruleIndex, kind: "spend", key: "", per: rule.per, points: rule.points, pointsPerUnit: 0 });
+      return;
+    case "sku":
+      out.lineRules.push({ ruleIndex, kind: "sku", key: rule.sku, ...unitOrAmount(rule) });
+      return;
+    case "category":
+      out.lineRules.push({ ruleIndex, kind: "category", key: rule.category, ...unitOrAmount(rule) });
+      return;
+    case "productCard":
+      out.lineRules.push({ ruleIndex, kind: "productCard", key: "", per: 0, points: 0, pointsPerUnit: 0 });
+      return;
+    case "visit":
+      out.visit.push({ ruleIndex, points: rule.points });
+      return;
+    case "tender":
+      out.tender.push({ ruleIndex, tender: rule.tender, per: rule.per, points: rule.points });
+      return;
+    case "threshold":
+      out.threshold.push({ ruleIndex, minTotal: rule.minTotal ?? 0, minQty: rule.minQty ?? 0, points: rule.points });
+      return;
+    case "multiplier":
+      out.conditional.push({ ...noCondition(ruleIndex, "multiplier"), groups: new Set(rule.groups), factor: rule.factor });
+      return;
+    case "period":
+      out.conditional.push(compilePeriod(rule, ruleIndex));
+      return;
+    case "tier":
+      out.conditional.push({
+        ...noCondition(ruleIndex, "tier"),
+        windowDays: rule.windowDays,
+        tierMinSpend: rule.tiers.map((t) => t.minSpend),
+        tierFactor: rule.tiers.map((t) => t.factor),
+      });
+      return;
+  }
+}
+
+function unitOrAmount(rule: { pointsPerUnit?: number | undefined; per?: number | undefined; points?: number | undefined }): {
+  per: number;
+  points: number;
+  pointsPerUnit: number;
+} {
+  return rule.pointsPerUnit !== undefined
+    ? { per: 0, points: 0, pointsPerUnit: rule.pointsPerUnit }
+    : { per: rule.per!, points: rule.points!, pointsPerUnit: 0 };
+}
+
+function noCondition(ruleIndex: number, kind: ConditionalRule["kind"]): ConditionalRule {
+  return {
+    ruleIndex,
+    kind,
+    groups: null,
+    from: -Infinity,
+    to: Infinity,
+    weekdayMask: 0,
+    hourStart: -1,
+    hourEnd: -1,
+    factor: 1,
+    points: 0,
+    windowDays: 0,
+    tierMinSpend: [],
+    tierFactor: [],
+  };
+}
+
+function compilePeriod(rule: Extract<Rule, { kind: "period" }>, ruleIndex: number): ConditionalRule {
+  let weekdayMask = 0;
+  for (const d of rule.weekdays ?? []) weekdayMask |= 1 << d;
+  return {
+    ...noCondition(ruleIndex, "period"),
+    from: rule.validFrom ?? -Infinity,
+    to: rule.validTo ?? Infinity,
+    weekdayMask,
+    hourStart: rule.hours ? rule.hours[0] : -1,
+    hourEnd: rule.hours ? rule.hours[1] : -1,
+    factor: rule.factor ?? 1,
+    points: rule.points ?? 0,
+  };
+}
+
+function entryOf(index: Map<string, IndexEntry>, key: string): IndexEntry {
+  let e = index.get(key);
+  if (e === undefined) {
+    e = { scopes: [], rules: [], cardPointsPerUnit: 0 };
+    index.set(key, e);
+  }
+  return e;
+}
+
+function indexProgramme(p: CompiledProgramme, skuIndex: Map<string, IndexEntry>, categoryIndex: Map<string, IndexEntry>): void {
+  for (const sku of p.skus ?? []) entryOf(skuIndex, sku).scopes.push(p.index);
+  for (const category of p.categories ?? []) entryOf(categoryIndex, category).scopes.push(p.index);
+  for (const r of p.lineRules) {
+    if (r.kind !== "sku" && r.kind !== "category") continue;
+    const index = r.kind === "sku" ? skuIndex : categoryIndex;
+    entryOf(index, r.key).rules.push({ programme: p.index, per: r.per, points: r.points, pointsPerUnit: r.pointsPerUnit });
+  }
+}
+
+function indexProductCard(card: ReadonlyMap<string, ProductCardEntry>, skuIndex: Map<string, IndexEntry>): void {
+  for (const [sku, entry] of card) {
+    const ppu = entry.pointsPerUnit;
+    // The card is admin data validated at import; a missing or non-positive figure earns nothing.
+    if (ppu === undefined || !Number.isFinite(ppu) || ppu <= 0) continue;
+    entryOf(skuIndex, sku).cardPointsPerUnit = ppu;
+  }
+}
+
+function newScratch(programmes: number, accounts: number, zones: number): Scratch {
+  return {
+    headerOk: new Uint8Array(programmes),
+    lineRaw: new Float64Array(programmes),
+    eligibleAmount: new Float64Array(programmes),
+    eligibleQty: new Float64Array(programmes),
+    eligibleCount: new Float64Array(programmes),
+    lineStamp: new Float64Array(programmes),
+    lineSerial: 0,
+    earned: new Float64Array(programmes),
+    value: new Float64Array(programmes),
+    bestByAccount: new Int32Array(accounts),
+    zoneStamp: new Float64Array(zones),
+    zoneWeekday: new Int8Array(zones),
+    zoneHour: new Int8Array(zones),
+    evalSerial: 0,
+    lastLineBase: 0,
+    lastBasketBase: 0,
+    lastFactor: 1,
+    allAmount: 0,
+    allQty: 0,
+    allCount: 0,
+    plainAmount: 0,
+    plainQty: 0,
+    plainCount: 0,
+    ruleRaw: new Float64Array(limits.rulesPerProgrammeMax),
+    ruleFactor: new Float64Array(limits.rulesPerProgrammeMax),
+    itemQuota: new Float64Array(limits.rulesPerProgrammeMax),
+    itemOut: new Float64Array(limits.rulesPerProgrammeMax),
+    lineWeight: new Float64Array(limits.basketLinesMax + 1),
+    lineQuota: new Float64Array(limits.basketLinesMax + 1),
+    lineOut: new Float64Array(limits.basketLinesMax + 1),
+  };
+}
