@@ -3,7 +3,11 @@ import { z } from "zod";
 import { limits } from "../limits.js";
 
 // Printable: no control, format, private-use or unassigned code points; length in code points.
-export const id = z.string().regex(/^[^\p{C}]{1,128}$/u, "must be 1-128 printable characters");
+// "__proto__" is refused: it cannot round-trip through plain objects and storage.
+export const id = z
+  .string()
+  .regex(/^[^\p{C}]{1,128}$/u, "must be 1-128 printable characters")
+  .refine((s) => s !== "__proto__", "is reserved");
 const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
 const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");

@@ -1,9 +1,8 @@
 // The ledger's state machine: applies a micro-batch of commands in one LMDB write
 // transaction (each command in a child transaction, so a failing command leaves no
 // trace), and resolves only once the batch is durable.
-import { ABORT } from "lmdb";
 import type { VerbInput, Verb, PosEvent, SaleEvent, CustomerRef } from "../codec/schema.js";
-import { LoyaltyError, toWireError } from "../errors.js";
+import { LoyaltyError, failure, toWireError } from "../errors.js";
 import { limits } from "../limits.js";
 import { compile, type Plan } from "../rules/compile.js";
 import { evaluate } from "../rules/evaluate.js";
@@ -59,7 +58,13 @@ export class Ledger {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Applies commands in order in one durable transaction; one outcome per command. */
+  /**
+   * Applies commands in order in one durable transaction; one outcome per command.
+   * A broken invariant stops the batch at the command that broke it: that command's
+   * child transaction rolls back, the ones before it stay applied and consistent
+   * (counters included), and the batch rejects so the caller crashes and restarts
+   * from durable state; clients retrying meet their idempotency records.
+   */
   async applyBatch(commands: Command[]): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(commands.length);
     const { env, meta } = this.store;
@@ -70,12 +75,14 @@ export class Ledger {
       this.customerSeq = meta.get("customerSeq") ?? 0;
       this.holdSeq = meta.get("holdSeq") ?? 0;
       const now = this.now();
-      try {
-        for (let i = 0; i < commands.length; i++) outcomes[i] = this.applyOne(commands[i]!, now);
-      } catch (err) {
-        // A broken invariant: abort the whole batch, nothing of it is written.
-        fatal = err;
-        return ABORT;
+      for (let i = 0; i < commands.length && fatal === null; i++) {
+        const marks = { seq: this.seq, customerSeq: this.customerSeq, holdSeq: this.holdSeq };
+        try {
+          outcomes[i] = this.applyOne(commands[i]!, now);
+        } catch (err) {
+          Object.assign(this, marks);
+          fatal = err;
+        }
       }
       meta.put("seq", this.seq);
       meta.put("customerSeq", this.customerSeq);
@@ -86,6 +93,7 @@ export class Ledger {
     return outcomes;
   }
 
+  /** One command in its own child transaction: an operating error leaves no trace. Rethrows broken invariants. */
   private applyOne(cmd: Command, now: number): Outcome {
     this.notes = [];
     const marks = { seq: this.seq, customerSeq: this.customerSeq, holdSeq: this.holdSeq };
@@ -149,7 +157,8 @@ export class Ledger {
       return { ...seen.r, duplicate: true };
     }
     const reply = effect();
-    this.store.idem.put(key, { h: hash, r: reply });
+    // A refusal that still changed state (a hold found expired) is not the request's effect: a retry re-evaluates it.
+    if (reply.ok !== false) this.store.idem.put(key, { h: hash, r: reply });
     return reply;
   }
 
@@ -404,17 +413,17 @@ export class Ledger {
     const returning: Record<string, number> = {};
     if (event.type === "return" && event.lines) {
       event.lines.forEach((l, i) => {
-        const sold = sale.lines[l.lineId];
+        const sold = own(sale.lines, l.lineId);
         if (!sold) throw new LoyaltyError("VALIDATION", `sale ${event.originalEventId} has no line ${l.lineId}`, `lines[${i}].lineId`);
-        const left = sold.qty - (sale.returnedQty[l.lineId] ?? 0) - (returning[l.lineId] ?? 0);
+        const left = sold.qty - (own(sale.returnedQty, l.lineId) ?? 0) - (own(returning, l.lineId) ?? 0);
         if (l.qty > left + 1e-9) {
           throw new LoyaltyError("RETURN_EXCEEDS_SALE", `line ${l.lineId}: returning ${l.qty}, ${left} left to return`, `lines[${i}].qty`);
         }
-        returning[l.lineId] = (returning[l.lineId] ?? 0) + l.qty;
+        returning[l.lineId] = (own(returning, l.lineId) ?? 0) + l.qty;
       });
     } else {
       for (const [lineId, sold] of Object.entries(sale.lines)) {
-        const left = sold.qty - (sale.returnedQty[lineId] ?? 0);
+        const left = sold.qty - (own(sale.returnedQty, lineId) ?? 0);
         if (left > 1e-9) returning[lineId] = left;
       }
       if (event.type === "return" && Object.keys(returning).length === 0) {
@@ -423,24 +432,24 @@ export class Ledger {
     }
     let turnoverBack = 0;
     for (const [lineId, q] of Object.entries(returning)) {
-      const sold = sale.lines[lineId]!;
-      const before = sale.returnedQty[lineId] ?? 0;
+      const sold = own(sale.lines, lineId)!;
+      const before = own(sale.returnedQty, lineId) ?? 0;
       sale.returnedQty[lineId] = before + q;
       turnoverBack += share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
     }
-    const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (sale.returnedQty[id] ?? 0) >= l.qty - 1e-9);
+    const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
     const perAccount = new Map<string, number>();
     let takenTotal = 0;
     sale.programmes.forEach((p, i) => {
       const taken = sale.taken[i]!;
       let amount = 0;
       for (const lineId of Object.keys(returning)) {
-        const target = share(p.lineEarned[lineId] ?? 0, sale.returnedQty[lineId]!, sale.lines[lineId]!.qty);
-        amount += target - (taken[lineId] ?? 0);
+        const target = share(own(p.lineEarned, lineId) ?? 0, own(sale.returnedQty, lineId)!, own(sale.lines, lineId)!.qty);
+        amount += target - (own(taken, lineId) ?? 0);
         taken[lineId] = target;
       }
       if (fullyReturned || event.type === "void") {
-        amount += p.basketEarned - (taken[""] ?? 0);
+        amount += p.basketEarned - (own(taken, "") ?? 0);
         taken[""] = p.basketEarned;
       }
       if (amount === 0) return;
@@ -466,7 +475,7 @@ export class Ledger {
     if (event.type === "void") sale.voided = true;
     this.addTurnover(sale.customerId, event.at, -turnoverBack);
     this.store.sales.put(event.originalEventId, sale);
-    const reply = this.accrualReply(event.eventId, event.type, sale.customerId, -takenTotal, perAccount, []);
+    const reply = this.accrualReply(event.eventId, event.type, sale.customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);
     return { ...reply, originalEventId: event.originalEventId };
   }
 
@@ -579,11 +588,17 @@ export class Ledger {
     };
   }
 
-  private openHold(holdId: string, now: number): Hold {
+  /**
+   * The hold, if it is still open. A hold past its time is expired here and now (its
+   * points come back) and the refusal is returned rather than thrown, so that expiry
+   * is committed even though the request fails.
+   */
+  private openHold(holdId: string, now: number): Hold | Reply {
     const hold = this.store.holds.get(holdId);
     if (!hold) throw new LoyaltyError("UNKNOWN_HOLD", `no hold ${holdId}`, "holdId");
     if (hold.status === "open" && now >= hold.expiresAt) {
       this.closeHold(hold, "expired");
+      return failure(new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId").toWire());
     }
     if (hold.status === "expired") throw new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId");
     if (hold.status !== "open") throw new LoyaltyError("HOLD_CLOSED", `hold ${holdId} is ${hold.status}`, "holdId");
@@ -604,6 +619,7 @@ export class Ledger {
 
   private capture(input: VerbInput<"capture">, now: number): Reply {
     const hold = this.openHold(input.holdId, now);
+    if (!isHold(hold)) return { ...hold, requestId: input.requestId };
     const captured = input.amount ?? hold.amount;
     if (captured > hold.amount) {
       throw new LoyaltyError("CAPTURE_EXCEEDS_HOLD", `capture ${captured} exceeds the held ${hold.amount}`, "amount");
@@ -626,6 +642,7 @@ export class Ledger {
 
   private release(input: VerbInput<"release">, now: number): Reply {
     const hold = this.openHold(input.holdId, now);
+    if (!isHold(hold)) return { ...hold, requestId: input.requestId };
     const acc = this.closeHold(hold, "released");
     return { ok: true, holdId: hold.holdId, customerId: hold.customerId, released: hold.amount, balance: acc.balance, available: acc.balance - acc.held };
   }
@@ -774,6 +791,15 @@ export class Ledger {
 export function share(whole: number, part: number, of: number): number {
   if (part >= of - 1e-9) return whole;
   return Math.floor((whole * part) / of + 1e-9);
+}
+
+function isHold(h: Hold | Reply): h is Hold {
+  return typeof (h as Hold).holdId === "string" && (h as Hold).status !== undefined;
+}
+
+/** Own properties only: keys come from clients, and "constructor" must not find Object's. */
+function own<T>(record: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function entryView(e: Entry): Reply {

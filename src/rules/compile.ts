@@ -146,8 +146,10 @@ export interface CompiledProgramme {
   ruleCount: number;
   ruleKinds: readonly Rule["kind"][];
   spend: readonly SpendRule[];
-  /** sku / category / productCard rules, for the per-line attribution pass. */
+  /** spend / sku / category / productCard rules, for the per-line attribution pass. */
   lineRules: readonly LineRule[];
+  /** ruleIndex -> position in lineRules, or -1 for a basket-level rule. */
+  lineRuleSlot: readonly number[];
   visit: readonly VisitRule[];
   tender: readonly TenderRule[];
   threshold: readonly ThresholdRule[];
@@ -347,6 +349,7 @@ function compileProgramme(
     ruleCount: p.rules.length,
     ruleKinds: p.rules.map((r) => r.kind),
     ...lists,
+    lineRuleSlot: p.rules.map((_, i) => lists.lineRules.findIndex((r) => r.ruleIndex === i)),
     hasProductCard: p.rules.some((r) => r.kind === "productCard"),
   };
 }

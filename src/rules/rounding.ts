@@ -12,16 +12,16 @@ export function snapToInteger(value: number): number {
 
 /** Drops the fractional remainder (it is not carried over to the next event). */
 export function roundFloor(value: number): number {
-  return Math.floor(snapToInteger(value));
+  return Math.floor(snapToInteger(value)) + 0; // + 0 turns -0 into 0
 }
 
 /** Half up: 2.5 -> 3, 2.4999 -> 2. */
 export function roundHalfUp(value: number): number {
-  return Math.floor(snapToInteger(value + 0.5));
+  return Math.floor(snapToInteger(value + 0.5)) + 0;
 }
 
 export function roundCeil(value: number): number {
-  return Math.ceil(snapToInteger(value));
+  return Math.ceil(snapToInteger(value)) + 0;
 }
 
 export const roundingModes = { floor: 0, round: 1, ceil: 2 } as const;
@@ -33,63 +33,101 @@ export function roundWith(mode: RoundingCode, value: number): number {
   return roundCeil(value);
 }
 
-let taken = new Uint8Array(64);
 let fractions = new Float64Array(64);
+let work = new Float64Array(64);
 
 /**
  * Splits the integer `target` into integers out[0..n) that follow quotas[0..n) (which sum to
- * about `target`): each gets floor(quota), then the difference goes one unit at a time to the
+ * about `target`): each gets floor(quota), then the difference goes one unit each to the
  * largest fractional parts (ties: lower index first); a negative difference is taken from the
  * smallest fractional parts (ties: higher index first). Deterministic and exact: sum(out) === target.
+ * Runs in O(n) on average: the cut-off fraction is found by quickselect, not by sorting.
  */
 export function largestRemainder(target: number, quotas: Float64Array, n: number, out: Float64Array): void {
   if (fractions.length < n) {
     fractions = new Float64Array(n * 2);
-    taken = new Uint8Array(n * 2);
+    work = new Float64Array(n * 2);
   }
   let assigned = 0;
   for (let i = 0; i < n; i++) {
     const q = snapToInteger(quotas[i]!);
-    const f = Math.floor(q);
+    const f = Math.floor(q) + 0;
     out[i] = f;
     fractions[i] = q - f;
     assigned += f;
   }
   let left = target - assigned;
-  const step = left > 0 ? 1 : -1;
-  while (left !== 0 && n > 0) {
-    // One round hands at most one unit to each item; a further round starts afresh.
-    taken.fill(0, 0, n);
-    const rounds = Math.min(Math.abs(left), n);
-    for (let k = 0; k < rounds; k++) {
-      const pick = step > 0 ? largestFraction(n) : smallestFraction(n);
-      taken[pick] = 1;
-      out[pick] = out[pick]! + step;
-      left -= step;
-    }
+  if (left === 0 || n === 0) return;
+  // More units than items (only with pathological quotas): whole rounds first.
+  const rounds = Math.trunc(left / n);
+  if (rounds !== 0) {
+    for (let i = 0; i < n; i++) out[i] = out[i]! + rounds;
+    left -= rounds * n;
   }
+  if (left > 0) giveToLargest(left, n, out);
+  else if (left < 0) takeFromSmallest(-left, n, out);
 }
 
-function largestFraction(n: number): number {
-  let best = -1;
-  let bestFraction = -1;
+/** +1 to the `k` items with the largest fractions (0 < k < n); equal fractions: lower index first. */
+function giveToLargest(k: number, n: number, out: Float64Array): void {
+  // The k-th largest fraction is the (n-k)-th smallest.
+  const cut = kthSmallest(n, n - k);
+  let given = 0;
   for (let i = 0; i < n; i++) {
-    if (taken[i] === 0 && fractions[i]! > bestFraction) {
-      best = i;
-      bestFraction = fractions[i]!;
+    if (fractions[i]! > cut) {
+      out[i] = out[i]! + 1;
+      given += 1;
     }
   }
-  return best;
+  for (let i = 0; i < n && given < k; i++) {
+    if (fractions[i] === cut) {
+      out[i] = out[i]! + 1;
+      given += 1;
+    }
+  }
 }
 
-function smallestFraction(n: number): number {
-  let best = -1;
-  let bestFraction = 2;
-  for (let i = n - 1; i >= 0; i--) {
-    if (taken[i] === 0 && fractions[i]! < bestFraction) {
-      best = i;
-      bestFraction = fractions[i]!;
+/** -1 from the `k` items with the smallest fractions (0 < k < n); equal fractions: higher index first. */
+function takeFromSmallest(k: number, n: number, out: Float64Array): void {
+  const cut = kthSmallest(n, k - 1);
+  let taken = 0;
+  for (let i = 0; i < n; i++) {
+    if (fractions[i]! < cut) {
+      out[i] = out[i]! - 1;
+      taken += 1;
     }
   }
-  return best;
+  for (let i = n - 1; i >= 0 && taken < k; i--) {
+    if (fractions[i] === cut) {
+      out[i] = out[i]! - 1;
+      taken += 1;
+    }
+  }
+}
+
+/** The value of rank `rank` (0-based, ascending) among fractions[0..n): iterative quickselect on a copy. */
+function kthSmallest(n: number, rank: number): number {
+  for (let i = 0; i < n; i++) work[i] = fractions[i]!;
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = work[(lo + hi) >>> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (work[i]! < pivot) i++;
+      while (work[j]! > pivot) j--;
+      if (i <= j) {
+        const t = work[i]!;
+        work[i] = work[j]!;
+        work[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (rank <= j) hi = j;
+    else if (rank >= i) lo = i;
+    else return work[rank]!;
+  }
+  return work[rank]!;
 }
