@@ -65,7 +65,14 @@ export async function startTestEnv(overrides: Record<string, unknown> = {}, prog
       ...overrides,
     },
   });
-  const engine = await startEngine(config, createLogger("silent"));
+  let engine: Engine;
+  try {
+    engine = await startEngine(config, createLogger("silent"));
+  } catch (err) {
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const nc = await connect({ servers: nats.url });
   const http = `http://127.0.0.1:${engine.httpPort}`;
   return {
@@ -128,7 +135,10 @@ export async function spawnEngine(env: Record<string, string>): Promise<{ child:
   let err = "";
   child.stderr!.on("data", (d) => (err += d));
   return new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`engine did not start: ${err}\n${out.slice(-2000)}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`engine did not start: ${err}\n${out.slice(-2000)}`));
+    }, 20_000);
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       for (const l of out.split("\n")) {
