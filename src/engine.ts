@@ -31,7 +31,6 @@ export interface Engine {
 
 
 export async function startEngine(config: Config, log: Logger): Promise<Engine> {
-  const metrics = createMetrics();
   mkdirSync(config.dataDir, { recursive: true });
   let natsServer: NatsServerHandle | null = null;
   let natsUrl = config.nats.url;
@@ -40,6 +39,17 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     natsUrl = natsServer.url;
     log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
   }
+  try {
+    return await startPipeline(config, log, natsUrl, natsServer);
+  } catch (err) {
+    // A start-up failure leaves no server behind.
+    await natsServer?.stop();
+    throw err;
+  }
+}
+
+async function startPipeline(config: Config, log: Logger, natsUrl: string, natsServer: NatsServerHandle | null): Promise<Engine> {
+  const metrics = createMetrics();
   const nc = await connect({ servers: natsUrl, name: "loyaltyd", maxReconnectAttempts: -1 });
   let natsConnected = true;
   void (async () => {
