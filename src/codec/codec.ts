@@ -1,6 +1,6 @@
 // Bytes -> typed command (or typed error), and reply -> bytes in the request's encoding.
 // A payload whose first byte is `{` is JSON; anything else is plain MessagePack.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { Packr, Unpackr } from "msgpackr";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
@@ -59,5 +59,5 @@ export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> 
 /** Content hash for idempotency: same id + same content -> same reply. */
 export function contentHash(verb: string, value: unknown): string {
   // The verb is part of the content: a capture and a release with one request id differ.
-  return createHash("sha1").update(verb).update("\n").update(JSON.stringify(value)).digest("base64url");
+  return hash("sha1", `${verb}\n${JSON.stringify(value)}`, "base64url");
 }

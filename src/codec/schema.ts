@@ -4,19 +4,12 @@ import { limits } from "../limits.js";
 
 // Printable: no control, format, private-use or unassigned code points; length in code points.
 // "__proto__" is refused: it cannot round-trip through plain objects and storage.
-export const id = z
-  .string()
-  .regex(/^[^\p{C}]{1,128}$/u, "must be 1-128 printable characters")
-  .refine((s) => s !== "__proto__", "is reserved");
+export const id = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,128}$/u, "must be 1-128 printable characters (and not __proto__)");
 const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
 const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +48601234567");
-const qty = z
-  .number()
-  .positive()
-  .max(1_000_000)
-  .refine((q) => Math.abs(q * 1000 - Math.round(q * 1000)) < 1e-6, "at most 3 decimals");
+const qty = z.number().positive().max(1_000_000).multipleOf(0.001, "at most 3 decimals");
 
 export const customerRef = z.union([
   z.object({ customerId: id }).strict(),
