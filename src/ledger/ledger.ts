@@ -265,16 +265,20 @@ export class Ledger {
     const entry: Entry = { seq: this.seq, ...e };
     this.store.entries.put(this.seq, entry);
     this.store.byCustomer.put([e.customerId, this.seq], this.seq);
-    this.store.accounts.put([e.customerId, e.account], acc);
+    this.saveAccount(e.customerId, e.account, acc);
     return acc;
   }
 
+  /** Every account write goes through here, so the customer's list of accounts stays complete. */
+  private saveAccount(customerId: string, account: string, acc: Account): void {
+    this.store.accounts.put([customerId, account], acc);
+    const names = this.store.accountNames.get(customerId) ?? [];
+    if (!names.includes(account)) this.store.accountNames.put(customerId, [...names, account].sort());
+  }
+
   private accountsOf(customerId: string): { account: string; state: Account }[] {
-    const out: { account: string; state: Account }[] = [];
-    for (const { key, value } of this.store.accounts.getRange({ start: [customerId, ""], end: [customerId, "\uffff"] })) {
-      out.push({ account: key[1], state: value });
-    }
-    return out;
+    const names = this.store.accountNames.get(customerId) ?? [];
+    return names.map((account) => ({ account, state: this.account(customerId, account) }));
   }
 
   // ---- accrual ------------------------------------------------------------------
@@ -572,7 +576,7 @@ export class Ledger {
       expiresAt: now + ttl,
     };
     acc.held += amount;
-    this.store.accounts.put([c.id, input.account], acc);
+    this.saveAccount(c.id, input.account, acc);
     this.store.holds.put(hold.holdId, hold);
     this.store.holdsByExpiry.put([hold.expiresAt, hold.holdId], c.id);
     return {
@@ -611,7 +615,7 @@ export class Ledger {
     acc.held -= hold.amount;
     assertInvariant(acc.held >= 0, `held went negative for ${hold.customerId}`);
     hold.status = status;
-    this.store.accounts.put([hold.customerId, hold.account], acc);
+    this.saveAccount(hold.customerId, hold.account, acc);
     this.store.holds.put(hold.holdId, hold);
     this.store.holdsByExpiry.remove([hold.expiresAt, hold.holdId]);
     return acc;

@@ -116,6 +116,8 @@ export interface Store {
   cards: Database<Card, string>;
   phones: Database<string, string>;
   accounts: Database<Account, [string, string]>;
+  /** customerId -> the names of the customer's accounts (reading a few keys beats a range scan). */
+  accountNames: Database<string[], string>;
   entries: Database<Entry, number>;
   byCustomer: Database<number, [string, number]>;
   idem: Database<IdemRecord, string>;
@@ -145,6 +147,7 @@ export function openStore(path: string): Store {
     cards: db("cards"),
     phones: db("phones"),
     accounts: db("accounts"),
+    accountNames: db("accountNames"),
     entries: db("entries"),
     byCustomer: db("byCustomer"),
     idem: db("idem"),

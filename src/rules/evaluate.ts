@@ -324,6 +324,8 @@ function detailProgramme(
   ensureCapacity(s, lines.length);
   s.ruleRaw.fill(0, 0, prog.ruleCount);
   s.ruleFactor.fill(0, 0, prog.ruleCount);
+  // The lines each line rule drew points from, for the breakdown.
+  const ruleLines: string[][] = prog.lineRules.map(() => []);
   let amount = 0, qty = 0, lineBase = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -331,19 +333,24 @@ function detailProgramme(
     if (!lineInProgramme(prog, line)) continue;
     amount += line.amount;
     qty += line.qty;
-    for (const r of prog.lineRules) {
+    let weight = 0;
+    for (let k = 0; k < prog.lineRules.length; k++) {
+      const r = prog.lineRules[k]!;
       const raw = lineRuleRaw(set, r, line);
+      if (raw <= 0) continue;
       s.ruleRaw[r.ruleIndex] = s.ruleRaw[r.ruleIndex]! + raw;
-      s.lineWeight[i] = s.lineWeight[i]! + raw;
+      weight += raw;
+      ruleLines[k]!.push(line.lineId);
     }
-    lineBase += s.lineWeight[i]!;
+    s.lineWeight[i] = weight;
+    lineBase += weight;
   }
   const value = programmeValue(prog, set, s, lineBase, amount, qty, basket, customer, s.ruleRaw, s.ruleFactor);
   assertSameValue(prog, value, s.value[prog.index]!);
   const rounded = roundWith(prog.rounding, value);
   const earned = Math.min(rounded, prog.cap);
   const { lineEarned, basketEarned } = attributeLines(s, lines, earned);
-  pushBreakdown(set, s, prog, basket, rounded, earned, breakdown);
+  pushBreakdown(s, prog, ruleLines, rounded, earned, breakdown);
   return {
     programme: prog.id,
     version: prog.version,
@@ -367,8 +374,9 @@ function attributeLines(s: Scratch, lines: readonly BasketLine[], earned: number
   const n = lines.length;
   // The factor multiplies every contribution alike, so raw shares are the factored shares.
   const total = s.lastLineBase + s.lastBasketBase;
-  for (let i = 0; i < n; i++) s.lineQuota[i] = total > 0 ? (earned * s.lineWeight[i]!) / total : 0;
-  s.lineQuota[n] = total > 0 ? (earned * s.lastBasketBase) / total : earned;
+  const scale = total > 0 ? earned / total : 0;
+  for (let i = 0; i < n; i++) s.lineQuota[i] = s.lineWeight[i]! * scale;
+  s.lineQuota[n] = total > 0 ? s.lastBasketBase * scale : earned;
   largestRemainder(earned, s.lineQuota, n + 1, s.lineOut);
   // A prototype-less object: a third of the cost of a plain one for 20 line-id keys (measured),
   // and no inherited keys to collide with a line id such as "constructor".
@@ -383,18 +391,15 @@ function attributeLines(s: Scratch, lines: readonly BasketLine[], earned: number
   return { lineEarned, basketEarned: s.lineOut[n]! };
 }
 
-const lineBased = new Set(["spend", "sku", "category", "productCard"]);
-
 /**
  * Breakdown of one programme: additive rules at their raw value, each applied factor as the
  * uplift it adds (in rule order), split to integers summing to the rounded value; then a
  * "cap" item for what the cap removed.
  */
 function pushBreakdown(
-  set: CompiledSet,
   s: Scratch,
   prog: CompiledProgramme,
-  basket: Basket,
+  ruleLines: readonly string[][],
   rounded: number,
   earned: number,
   out: BreakdownItem[],
@@ -419,17 +424,11 @@ function pushBreakdown(
     const r = rules[k]!;
     const kind = prog.ruleKinds[r]!;
     const item: BreakdownItem = { programme: prog.id, version: prog.version, rule: kind, ruleIndex: r, amount: s.itemOut[k]! };
-    if (lineBased.has(kind)) item.lines = contributingLines(set, prog, basket.lines, r);
+    const slot = prog.lineRuleSlot[r]!;
+    if (slot >= 0) item.lines = ruleLines[slot]!;
     out.push(item);
   }
   if (earned !== rounded) out.push({ programme: prog.id, version: prog.version, rule: "cap", amount: earned - rounded });
-}
-
-function contributingLines(set: CompiledSet, prog: CompiledProgramme, lines: readonly BasketLine[], ruleIndex: number): string[] {
-  const rule = prog.lineRules.find((r) => r.ruleIndex === ruleIndex)!;
-  const ids: string[] = [];
-  for (const line of lines) if (lineInProgramme(prog, line) && lineRuleRaw(set, rule, line) > 0) ids.push(line.lineId);
-  return ids;
 }
 
 function expiresAt(prog: CompiledProgramme, at: number): number | null {

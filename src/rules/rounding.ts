@@ -7,7 +7,9 @@ const integerTolerance = 1e-9;
 /** 7.000000000000001 (700 * 0.01) -> 7; anything farther from an integer is returned unchanged. */
 export function snapToInteger(value: number): number {
   const nearest = Math.round(value);
-  return Math.abs(value - nearest) <= integerTolerance * Math.max(1, Math.abs(value)) ? nearest : value;
+  const gap = value - nearest;
+  const magnitude = value > 1 ? value : value < -1 ? -value : 1;
+  return gap <= integerTolerance * magnitude && gap >= -integerTolerance * magnitude ? nearest : value;
 }
 
 /** Drops the fractional remainder (it is not carried over to the next event). */
