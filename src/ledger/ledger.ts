@@ -66,6 +66,17 @@ export class Ledger {
    * from durable state; clients retrying meet their idempotency records.
    */
   async applyBatch(commands: Command[]): Promise<Outcome[]> {
+    const { outcomes, durable } = await this.commitBatch(commands);
+    await durable;
+    return outcomes;
+  }
+
+  /**
+   * Like applyBatch, but resolves as soon as the batch is committed (visible), with a
+   * promise for when it is durable: the caller may start the next batch while this
+   * one's fsync runs, and must not reply before `durable` resolves.
+   */
+  async commitBatch(commands: Command[]): Promise<{ outcomes: Outcome[]; durable: Promise<unknown> }> {
     const outcomes: Outcome[] = new Array(commands.length);
     const { env, meta } = this.store;
     let fatal: unknown = null;
@@ -89,8 +100,7 @@ export class Ledger {
       meta.put("holdSeq", this.holdSeq);
     });
     if (fatal) throw fatal;
-    await env.flushed;
-    return outcomes;
+    return { outcomes, durable: env.flushed };
   }
 
   /** One command in its own child transaction: an operating error leaves no trace. Rethrows broken invariants. */

@@ -6,8 +6,15 @@ import { Piscina } from "piscina";
 import { Ledger, type Command, type LedgerOptions, type Outcome } from "../ledger/ledger.js";
 import { openStore, type Store } from "../ledger/store.js";
 
+export interface Committed {
+  outcomes: Outcome[];
+  /** Resolves once the batch is durable; replies wait for it. */
+  durable: Promise<unknown>;
+}
+
 export interface Executor {
-  run(partition: number, commands: Command[]): Promise<Outcome[]>;
+  /** Resolves once the batch is committed (the next batch of the partition may start). */
+  run(partition: number, commands: Command[]): Promise<Committed>;
   close(): Promise<void>;
 }
 
@@ -21,8 +28,8 @@ export class InlineExecutor implements Executor {
   constructor(store: Store, options: LedgerOptions, now?: () => number) {
     this.ledger = new Ledger(store, options, now);
   }
-  run(_partition: number, commands: Command[]): Promise<Outcome[]> {
-    return this.ledger.applyBatch(commands);
+  run(_partition: number, commands: Command[]): Promise<Committed> {
+    return this.ledger.commitBatch(commands);
   }
   async close(): Promise<void> {}
 }
@@ -51,8 +58,10 @@ export class WorkerExecutor implements Executor {
         }),
     );
   }
-  run(partition: number, commands: Command[]): Promise<Outcome[]> {
-    return this.pools[partition]!.run(commands) as Promise<Outcome[]>;
+  async run(partition: number, commands: Command[]): Promise<Committed> {
+    // The worker replies once its batch is durable.
+    const outcomes = (await this.pools[partition]!.run(commands)) as Outcome[];
+    return { outcomes, durable: Promise.resolve() };
   }
   async close(): Promise<void> {
     await Promise.all(this.pools.map((p) => p.destroy()));

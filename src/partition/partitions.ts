@@ -6,7 +6,7 @@ import { limits } from "../limits.js";
 import type { Command, Outcome } from "../ledger/ledger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Logger } from "../observe/logger.js";
-import type { Executor } from "./executor.js";
+import type { Committed, Executor } from "./executor.js";
 
 interface Waiting {
   command: Command;
@@ -25,6 +25,7 @@ export class Partitions {
   private readonly depthGauges;
   private readonly busyCounters;
   private closing = false;
+  private inFlightDurable = 0;
 
   constructor(
     private readonly executor: Executor,
@@ -67,27 +68,40 @@ export class Partitions {
     const batch = part.queue.splice(0, limits.batchSizeMax);
     this.depthGauges[part.index]!.set(part.queue.length);
     const started = performance.now();
+    let committed: Committed;
     try {
-      const outcomes = await this.executor.run(part.index, batch.map((w) => w.command));
-      const seconds = (performance.now() - started) / 1000;
-      this.metrics.commitDuration.observe(seconds);
-      this.metrics.batchSize.observe(batch.length);
-      this.busyCounters[part.index]!.inc(seconds);
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(outcomes[i]!);
+      committed = await this.executor.run(part.index, batch.map((w) => w.command));
     } catch (err) {
-      // The batch was aborted as a whole: nothing of it was written.
-      this.log.fatal({ err, partition: part.index }, "batch failed; nothing of it was applied");
-      for (const w of batch) w.reject(new LoyaltyError("INTERNAL"));
-      this.onFatal(err);
-    } finally {
-      part.busy = false;
-      this.pump(part);
+      this.failed(part, batch, err);
+      return;
     }
+    // Committed: the partition's next batch may apply while this one's fsync runs.
+    this.busyCounters[part.index]!.inc((performance.now() - started) / 1000);
+    part.busy = false;
+    this.pump(part);
+    this.inFlightDurable++;
+    try {
+      await committed.durable;
+      this.metrics.commitDuration.observe((performance.now() - started) / 1000);
+      this.metrics.batchSize.observe(batch.length);
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.outcomes[i]!);
+    } catch (err) {
+      this.failed(part, batch, err);
+    } finally {
+      this.inFlightDurable--;
+    }
+  }
+
+  private failed(part: Partition, batch: Waiting[], err: unknown): void {
+    this.log.fatal({ err, partition: part.index }, "batch failed; its replies are withheld");
+    for (const w of batch) w.reject(new LoyaltyError("INTERNAL"));
+    part.busy = false;
+    this.onFatal(err);
   }
 
   /** Stops taking commands and waits until every queued one has been applied. */
   async drain(): Promise<void> {
     this.closing = true;
-    while (this.parts.some((p) => p.busy || p.queue.length > 0)) await new Promise((r) => setTimeout(r, 5));
+    while (this.inFlightDurable > 0 || this.parts.some((p) => p.busy || p.queue.length > 0)) await new Promise((r) => setTimeout(r, 5));
   }
 }
