@@ -155,7 +155,8 @@ export interface CompiledProgramme {
   threshold: readonly ThresholdRule[];
   /** In rule order: factors multiply in this order, bonuses add. */
   conditional: readonly ConditionalRule[];
-  hasProductCard: boolean;
+  /** No visit/threshold/tender/multiplier/period/tier rule: the value is the line base alone. */
+  lineRulesOnly: boolean;
 }
 
 /** Reusable buffers: evaluate() is synchronous, so one set per plan (per worker thread) is safe. */
@@ -170,6 +171,8 @@ export interface Scratch {
   earned: Float64Array;
   value: Float64Array;
   bestByAccount: Int32Array;
+  /** Strength of the strongest programme found to apply so far, per account (strongestScope pruning). */
+  strongestByAccount: Int8Array;
   zoneStamp: Float64Array;
   zoneWeekday: Int8Array;
   zoneHour: Int8Array;
@@ -177,7 +180,6 @@ export interface Scratch {
   /** Set by programmeValue(): the parts of the last programme's value. */
   lastLineBase: number;
   lastBasketBase: number;
-  lastFactor: number;
   /** Basket aggregates of the current evaluation: all lines, and lines that are not promo. */
   allAmount: number;
   allQty: number;
@@ -204,6 +206,8 @@ export interface CompiledSet {
   /** Programme index once per productCard rule (card points are looked up per line). */
   productCardProgrammes: Int32Array;
   lineScopedAny: boolean;
+  /** Programme indices, strongest scope first (then id): the order pass 1 values them in. */
+  strengthOrder: Int32Array;
   promoEarn: Uint8Array;
   lineScoped: Uint8Array;
   scratch: Scratch;
@@ -236,6 +240,7 @@ export function compile(
     categoryIndex,
     productCardProgrammes,
     lineScopedAny: compiled.some((p) => p.lineScoped),
+    strengthOrder: Int32Array.from([...compiled].sort((a, b) => b.strength - a.strength || a.index - b.index).map((p) => p.index)),
     promoEarn: Uint8Array.from(compiled.map((p) => (p.promoItemsEarn ? 1 : 0))),
     lineScoped: Uint8Array.from(compiled.map((p) => (p.lineScoped ? 1 : 0))),
     scratch: newScratch(compiled.length, accounts.length, zones.length),
@@ -261,7 +266,7 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
   const redemptions = new Map<string, Redemption>();
   const units = new Map<string, AccountUnit>();
   for (const p of programmes) {
-    if (p.redemption && !redemptions.has(p.account)) redemptions.set(p.account, { ...p.redemption });
+    if (p.redemption && !redemptions.has(p.account)) redemptions.set(p.account, Object.freeze({ ...p.redemption }));
     if (!units.has(p.account)) units.set(p.account, p.unit);
   }
   const windows = new Set<number>();
@@ -350,7 +355,7 @@ function compileProgramme(
     ruleKinds: p.rules.map((r) => r.kind),
     ...lists,
     lineRuleSlot: p.rules.map((_, i) => lists.lineRules.findIndex((r) => r.ruleIndex === i)),
-    hasProductCard: p.rules.some((r) => r.kind === "productCard"),
+    lineRulesOnly: lists.visit.length + lists.threshold.length + lists.tender.length + lists.conditional.length === 0,
   };
 }
 
@@ -478,13 +483,13 @@ function newScratch(programmes: number, accounts: number, zones: number): Scratc
     earned: new Float64Array(programmes),
     value: new Float64Array(programmes),
     bestByAccount: new Int32Array(accounts),
+    strongestByAccount: new Int8Array(accounts),
     zoneStamp: new Float64Array(zones),
     zoneWeekday: new Int8Array(zones),
     zoneHour: new Int8Array(zones),
     evalSerial: 0,
     lastLineBase: 0,
     lastBasketBase: 0,
-    lastFactor: 1,
     allAmount: 0,
     allQty: 0,
     allCount: 0,

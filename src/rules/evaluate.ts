@@ -18,7 +18,7 @@ export function evaluate(plan: Plan, basket: Basket, customer: CustomerFacts): A
   s.evalSerial += 1;
   checkHeaders(set, s, basket, customer);
   scanLines(set, s, basket.lines);
-  valueAll(set, s, basket, customer);
+  valueAll(set, s, basket, customer, plan.options.selection === "strongestScope");
   selectPerAccount(set, s, plan.options.selection);
   return buildAccrual(set, s, basket, customer);
 }
@@ -119,28 +119,49 @@ function addIndexedRules(set: CompiledSet, s: Scratch, entry: IndexEntry, line: 
   }
 }
 
-/** Value, rounding and cap of every eligible programme; earned = -1 marks "does not apply". */
-function valueAll(set: CompiledSet, s: Scratch, basket: Basket, customer: CustomerFacts): void {
+/**
+ * Value, rounding and cap of every eligible programme; earned = -1 marks "does not apply".
+ * Under strongestScope a programme is not valued once a stronger one applies on its account:
+ * it could not win (programmes are visited strongest first).
+ */
+function valueAll(set: CompiledSet, s: Scratch, basket: Basket, customer: CustomerFacts, prune: boolean): void {
   const programmes = set.programmes;
-  for (let p = 0; p < programmes.length; p++) {
-    s.earned[p] = -1;
+  const order = set.strengthOrder;
+  s.earned.fill(-1);
+  s.strongestByAccount.fill(-1);
+  for (let k = 0; k < order.length; k++) {
+    const p = order[k]!;
     if (s.headerOk[p] === 0) continue;
     const prog = programmes[p]!;
+    if (prune && s.strongestByAccount[prog.accountIndex]! > prog.strength) continue;
     const scoped = set.lineScoped[p] === 1;
     const promoEarn = set.promoEarn[p] === 1;
     const count = scoped ? s.eligibleCount[p]! : promoEarn ? s.allCount : s.plainCount;
     if (count === 0) continue;
     const amount = scoped ? s.eligibleAmount[p]! : promoEarn ? s.allAmount : s.plainAmount;
-    const qty = scoped ? s.eligibleQty[p]! : promoEarn ? s.allQty : s.plainQty;
     let lineBase = s.lineRaw[p]!;
-    for (let k = 0; k < prog.spend.length; k++) {
-      const r = prog.spend[k]!;
+    for (let j = 0; j < prog.spend.length; j++) {
+      const r = prog.spend[j]!;
       lineBase += (amount * r.points) / r.per;
     }
-    const value = programmeValue(prog, set, s, lineBase, amount, qty, basket, customer, null, null);
+    let value: number;
+    if (prog.lineRulesOnly) value = checkedValue(prog, lineBase);
+    else {
+      const qty = scoped ? s.eligibleQty[p]! : promoEarn ? s.allQty : s.plainQty;
+      value = programmeValue(prog, set, s, lineBase, amount, qty, basket, customer, null, null);
+    }
     s.value[p] = value;
     s.earned[p] = Math.min(roundWith(prog.rounding, value), prog.cap);
+    if (s.strongestByAccount[prog.accountIndex]! < prog.strength) s.strongestByAccount[prog.accountIndex] = prog.strength;
   }
+}
+
+/** A value outside [0, earnedPerEventMax] (or NaN) is a misconfiguration or a corrupt basket. */
+function checkedValue(prog: CompiledProgramme, value: number): number {
+  if (!(value >= 0 && value <= earnedPerEventMax)) {
+    throw new LoyaltyError("VALIDATION", `programme ${prog.id} would award ${value} for this basket`, "lines");
+  }
+  return value;
 }
 
 /**
@@ -193,12 +214,7 @@ function programmeValue(
   }
   s.lastLineBase = lineBase;
   s.lastBasketBase = basketBase;
-  s.lastFactor = factor;
-  const value = (lineBase + basketBase) * factor;
-  if (!(value >= 0 && value <= earnedPerEventMax)) {
-    throw new LoyaltyError("VALIDATION", `programme ${prog.id} would award ${value} for this basket`, "lines");
-  }
-  return value;
+  return checkedValue(prog, (lineBase + basketBase) * factor);
 }
 
 function tenderSum(basket: Basket, type: string): number {

@@ -35,6 +35,8 @@ export function roundWith(mode: RoundingCode, value: number): number {
   return roundCeil(value);
 }
 
+// Scratch reused across calls (one module instance per worker thread; the split is
+// synchronous), grown when a basket is larger: the hot path allocates nothing.
 let fractions = new Float64Array(64);
 let work = new Float64Array(64);
 
