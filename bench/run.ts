@@ -111,8 +111,13 @@ function formatNumber(v: number): string {
   return v.toFixed(3);
 }
 
+/** engine.<executor>.x -> engine.x: every executor's figure is compared with the same raw limit. */
+function generic(name: string): string {
+  return name.replace(/^engine\.(inline|workers)\./, "engine.");
+}
+
 function ratioText(name: string, all: Record<string, Summary>): string {
-  return RATIOS.filter(([f]) => f === name)
+  return RATIOS.filter(([f]) => f === generic(name))
     .flatMap(([, raw]) => {
       const r = all[raw];
       const f = all[name];
@@ -153,17 +158,21 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   let failed = false;
   if (only.has("raw")) all = { ...all, ...(await benchRaw({ size, runs, log })) };
-  if (only.has("engine")) {
+  // The same engine cases for each executor: which design is faster on this machine is a measurement.
+  const executors = (process.env.BENCH_EXECUTORS ?? "inline,workers").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const executor of only.has("engine") ? executors : []) {
+    process.env.LOYALTYD_EXECUTOR = executor;
+    log(`engine: executor ${executor}`);
     try {
       const outcome = await benchEngine({ size, runs, root, log });
-      if ("skipped" in outcome) notes.push(`engine cases skipped: ${outcome.skipped}`);
+      if ("skipped" in outcome) notes.push(`engine cases (${executor}) skipped: ${outcome.skipped}`);
       else {
-        all = { ...all, ...outcome.figures };
-        notes.push(...outcome.notes);
+        for (const [name, summary] of Object.entries(outcome.figures)) all[name.replace(/^engine\./, `engine.${executor}.`)] = summary;
+        notes.push(...outcome.notes.map((n) => `${executor}: ${n}`));
       }
     } catch (err) {
       failed = true;
-      notes.push(`engine cases FAILED: ${(err as Error).message}`);
+      notes.push(`engine cases (${executor}) FAILED: ${(err as Error).message}`);
     }
   }
   if (only.has("rules")) {

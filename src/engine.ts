@@ -14,13 +14,22 @@ import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js"
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { closeStore, openStore } from "./ledger/store.js";
-import { NOTICED, type LedgerOptions } from "./ledger/ledger.js";
+import { NOTICED, type Command, type LedgerOptions, type Notification, type Outcome } from "./ledger/ledger.js";
+import type { Store } from "./ledger/store.js";
 import type { Logger } from "./observe/logger.js";
 import { createMetrics } from "./observe/metrics.js";
-import { createExecutor } from "./partition/executor.js";
+import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router } from "./partition/router.js";
 import { partitionOf } from "./partition/hash.js";
+
+export interface EngineOptions {
+  /**
+   * The engine's clock (hold and voucher expiry, sweepers, admin timestamps), for tests
+   * to drive. Only the inline executor's ledger follows it; worker threads use wall time.
+   */
+  now?: () => number;
+}
 
 export interface Engine {
   natsUrl: string;
@@ -30,7 +39,7 @@ export interface Engine {
 }
 
 
-export async function startEngine(config: Config, log: Logger): Promise<Engine> {
+export async function startEngine(config: Config, log: Logger, engineOptions: EngineOptions = {}): Promise<Engine> {
   mkdirSync(config.dataDir, { recursive: true });
   let natsServer: NatsServerHandle | null = null;
   let natsUrl = config.nats.url;
@@ -40,7 +49,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
   }
   try {
-    return await startPipeline(config, log, natsUrl, natsServer);
+    return await startPipeline(config, log, natsUrl, natsServer, engineOptions.now ?? Date.now);
   } catch (err) {
     // A start-up failure leaves no server behind.
     await natsServer?.stop();
@@ -48,7 +57,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
   }
 }
 
-async function startPipeline(config: Config, log: Logger, natsUrl: string, natsServer: NatsServerHandle | null): Promise<Engine> {
+async function startPipeline(config: Config, log: Logger, natsUrl: string, natsServer: NatsServerHandle | null, now: () => number): Promise<Engine> {
   const metrics = createMetrics();
   const nc = await connect({ servers: natsUrl, name: "loyaltyd", maxReconnectAttempts: -1 });
   let natsConnected = true;
@@ -62,7 +71,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
 
   const ledgerPath = join(config.dataDir, "ledger");
   const store = openStore(ledgerPath);
-  const installed = await loadProgrammesDir(store, config.programmesDir, Date.now());
+  const installed = await loadProgrammesDir(store, config.programmesDir, now());
   log.info({ programmes: installed.map((p) => `${p.id}@${p.version}`), dir: config.programmesDir }, "programmes loaded");
   metrics.programmesLoaded.set(listProgrammes(store).length);
 
@@ -74,7 +83,8 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     holdTtlMsDefault: config.holdTtlMsDefault,
     expiryNoticeMs: config.expiry.noticeDays * 86_400_000,
   };
-  const executor = createExecutor(config.executor, config.partitions, ledgerPath, store, options);
+  const executor =
+    config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);
   let fatal = false;
   const partitions = new Partitions(executor, config.partitions, metrics, log, (err) => {
     // A broken invariant: stop, and let the supervisor restart from durable state.
@@ -96,7 +106,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     metrics,
     log,
     adminToken: config.adminToken,
-    now: Date.now,
+    now,
     onProgrammesChanged: () => metrics.programmesLoaded.set(listProgrammes(store).length),
     readiness: () => ({
       nats: natsConnected && !nc.isClosed(),
@@ -109,35 +119,13 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   const addr = http.server.address();
   const httpPort = typeof addr === "object" && addr ? addr.port : config.http.port;
 
-  const sweeper = setInterval(() => {
-    const now = Date.now();
-    store.env.resetReadTxn();
-    let n = 0;
-    for (const { key, value: customerId } of store.holdsByExpiry.getRange({ end: [now, "\uffff"] })) {
-      if (++n > limits.holdSweepBatchMax) break;
-      partitions
-        .submit(partitionOf(customerId, config.partitions), { verb: "expireHold", input: { holdId: key[1] }, hash: "" })
-        .catch(() => undefined);
-    }
-  }, limits.holdSweepMs);
+  const submit = (customerId: string, command: Command): Promise<Outcome> => partitions.submit(partitionOf(customerId, config.partitions), command);
+  const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
+  const sweeper = setInterval(() => sweepHolds(sweepDeps), limits.holdSweepMs);
   sweeper.unref();
-
-  // Points expiry: customers with lots past their time or entering the notice window.
   const expirySweeper = setInterval(() => {
-    const now = Date.now();
-    store.env.resetReadTxn();
-    const customers = new Set<string>();
-    for (const { key, value } of store.lotsByExpiry.getRange({ end: [now + options.expiryNoticeMs, "\uffff"] })) {
-      if (value === NOTICED && key[0] > now) continue;
-      customers.add(key[1]);
-      if (customers.size >= limits.expirySweepCustomersMax) break;
-    }
-    for (const customerId of customers) {
-      partitions
-        .submit(partitionOf(customerId, config.partitions), { verb: "sweepExpiry", input: { customerId }, hash: "" })
-        .then((o) => publishNotifications(o.notifications))
-        .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
-    }
+    sweepPointsExpiry(sweepDeps);
+    sweepVouchers(sweepDeps);
   }, config.expiry.sweepMs);
   expirySweeper.unref();
 
@@ -161,4 +149,64 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
       log.info("stopped");
     },
   };
+}
+
+interface SweepDeps {
+  store: Store;
+  submit: (customerId: string, command: Command) => Promise<Outcome>;
+  publishNotifications: (n: Notification[]) => void;
+  log: Logger;
+  now: () => number;
+  expiryNoticeMs: number;
+}
+
+/** Holds past their time: each expired by its customer's partition. */
+function sweepHolds({ store, submit, now }: SweepDeps): void {
+  const t = now();
+  store.env.resetReadTxn();
+  let n = 0;
+  for (const { key, value: customerId } of store.holdsByExpiry.getRange({ end: [t, "\uffff"] })) {
+    if (++n > limits.holdSweepBatchMax) break;
+    submit(customerId, { verb: "expireHold", input: { holdId: key[1] }, hash: "" }).catch(() => undefined);
+  }
+}
+
+/** Points expiry: customers with lots past their time or entering the notice window. */
+function sweepPointsExpiry({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps): void {
+  const t = now();
+  store.env.resetReadTxn();
+  const customers = new Set<string>();
+  for (const { key, value } of store.lotsByExpiry.getRange({ end: [t + expiryNoticeMs, "\uffff"] })) {
+    if (value === NOTICED && key[0] > t) continue;
+    customers.add(key[1]);
+    if (customers.size >= limits.expirySweepCustomersMax) break;
+  }
+  for (const customerId of customers) {
+    submit(customerId, { verb: "sweepExpiry", input: { customerId }, hash: "" })
+      .then((o) => publishNotifications(o.notifications))
+      .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
+  }
+}
+
+/**
+ * Vouchers past their time (to mark expired) or entering the notice window (to notify
+ * once). Both indexes hold only vouchers with something still to do.
+ */
+function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps): void {
+  const t = now();
+  store.env.resetReadTxn();
+  const due = new Map<string, string>();
+  const collect = (range: Iterable<{ key: [number, string]; value: string }>) => {
+    for (const { key, value: customerId } of range) {
+      if (due.size >= limits.voucherSweepBatchMax) return;
+      due.set(key[1], customerId);
+    }
+  };
+  collect(store.vouchersByExpiry.getRange({ end: [t, "\uffff"] }));
+  collect(store.voucherNotices.getRange({ end: [t + expiryNoticeMs, "\uffff"] }));
+  for (const [code, customerId] of due) {
+    submit(customerId, { verb: "sweepVoucher", input: { code }, hash: "" })
+      .then((o) => publishNotifications(o.notifications))
+      .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
+  }
 }

@@ -17,6 +17,11 @@ export const ERROR_CODES = {
   UNAUTHORIZED: { status: 401, message: "missing or wrong bearer token" },
   OVERLOADED: { status: 503, message: "the engine is at capacity; retry later" },
   INTERNAL: { status: 500, message: "internal error" },
+  UNKNOWN_REWARD: { status: 404, message: "no such reward" },
+  UNKNOWN_OFFER: { status: 404, message: "no such voucher offer" },
+  UNKNOWN_VOUCHER: { status: 404, message: "no such voucher" },
+  VOUCHER_EXPIRED: { status: 409, message: "the voucher has expired" },
+  VOUCHER_USED: { status: 409, message: "the voucher was already used" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

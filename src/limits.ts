@@ -34,6 +34,8 @@ export const limits = {
   holdSweepBatchMax: 1000,
   /** Customers whose points expiry is swept per sweep at most. */
   expirySweepCustomersMax: 2000,
+  /** Distinct expiry instants listed in a balance's `expiring`. */
+  expiringListedMax: 20,
   /** Statement entries per request. */
   statementLimitMax: 1000,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
@@ -46,4 +48,30 @@ export const limits = {
   programmesMax: 1000,
   /** Rules per programme. */
   rulesPerProgrammeMax: 200,
+  /** Rows one admin listing (products, rewards, voucher offers) returns at most. */
+  adminListMax: 10_000,
+  /** Rewards in the catalogue. */
+  rewardsMax: 100_000,
+  /** Seasonal price windows per reward. */
+  seasonalPricesMax: 50,
+  /** Points price of a reward or product, and points cost of a voucher offer, at most. */
+  pointsPriceMax: 1_000_000_000,
+  /** Units of one reward in one redemption. */
+  rewardQtyMax: 1000,
+  /** Stock of one reward at most. */
+  rewardStockMax: 1_000_000_000,
+  /** Voucher offers installed at once. */
+  voucherOffersMax: 10_000,
+  /** Longest voucher validity, days. */
+  voucherValidDaysMax: 3660,
+  /** Characters of a voucher code (Crockford base32, 5 bits each: 12 -> 60 random bits). */
+  voucherCodeLength: 12,
+  /** Fresh codes drawn before giving up on a collision (a broken random source, not bad luck). */
+  voucherCodeAttemptsMax: 8,
+  /** Vouchers one `vouchers` request lists at most. */
+  vouchersListMax: 1000,
+  /** How far in the past a redeemVoucher `at` may lie (a till that was offline), ms. */
+  voucherUseLateMsMax: 7 * 86_400_000,
+  /** Vouchers noticed or expired per sweep at most. */
+  voucherSweepBatchMax: 2000,
 } as const;

@@ -5,9 +5,9 @@ import { limits } from "../limits.js";
 // Printable: no control, format, private-use or unassigned code points; length in code points.
 // "__proto__" is refused: it cannot round-trip through plain objects and storage.
 export const id = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,128}$/u, "must be 1-128 printable characters (and not __proto__)");
-const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
-const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
+export const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
+export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +48601234567");
 const qty = z.number().positive().max(1_000_000).multipleOf(0.001, "at most 3 decimals");
 
@@ -166,6 +166,48 @@ export const adjustRequest = z
   })
   .strict();
 
+const ttlMs = z.number().int().min(1000).max(limits.holdTtlMsMax);
+
+/** A two-phase redemption of a catalogue reward (or of a product at its card's points price). */
+export const redeemRewardRequest = z
+  .object({
+    requestId: id,
+    customer: customerRef,
+    rewardId: id.optional(),
+    sku: id.optional(),
+    qty: z.number().int().min(1).max(limits.rewardQtyMax).default(1),
+    ttlMs: ttlMs.optional(),
+  })
+  .strict()
+  .refine((r) => (r.rewardId === undefined) !== (r.sku === undefined), {
+    message: "exactly one of rewardId or sku is required",
+    path: ["rewardId"],
+  });
+
+export const buyVoucherRequest = z.object({ requestId: id, customer: customerRef, offerId: id }).strict();
+
+/** Codes are matched without the spaces, dashes and case a till operator may type. */
+const voucherCode = id.transform((c) => c.replace(/[\s-]/g, "").toUpperCase());
+
+export const redeemVoucherRequest = z
+  .object({
+    requestId: id,
+    code: voucherCode,
+    /** The sale the voucher pays for, recorded with the use. */
+    eventId: id.optional(),
+    /** When the voucher is used (the sale's time); default the engine's clock. */
+    at: epochMs.optional(),
+  })
+  .strict();
+
+export const vouchersRequest = z
+  .object({
+    customer: customerRef,
+    status: z.enum(["active", "used", "expired"]).optional(),
+    limit: z.number().int().min(1).max(limits.vouchersListMax).default(100),
+  })
+  .strict();
+
 export const VERB_SCHEMAS = {
   accrue: posEvent,
   quote: saleEvent,
@@ -176,6 +218,10 @@ export const VERB_SCHEMAS = {
   capture: captureRequest,
   release: releaseRequest,
   convert: convertRequest,
+  redeemReward: redeemRewardRequest,
+  buyVoucher: buyVoucherRequest,
+  redeemVoucher: redeemVoucherRequest,
+  vouchers: vouchersRequest,
 } as const;
 
 /** Verbs reachable only through the admin API (bearer token). */

@@ -14,7 +14,9 @@ export type Source = "rpc" | "http" | "stream";
 export type Reply = Record<string, unknown>;
 
 /** Verbs whose effect is recorded against a request or event id. */
-const IDEMPOTENT: ReadonlySet<Verb> = new Set<Verb>(["accrue", "enroll", "authorize", "capture", "release", "convert", "adjust"]);
+const IDEMPOTENT: ReadonlySet<Verb> = new Set<Verb>([
+  "accrue", "enroll", "authorize", "capture", "release", "convert", "adjust", "redeemReward", "buyVoucher", "redeemVoucher",
+]);
 
 export class Handler {
   constructor(

@@ -1,5 +1,6 @@
-// HTTP: `POST /v1/<verb>` (the same handlers as NATS), admin programme routes behind
-// the bearer token, `/metrics`, `/healthz`, `/readyz`. Bodies are JSON.
+// HTTP: `POST /v1/<verb>` (the same handlers as NATS), admin routes (programmes, product
+// card, rewards, voucher offers, adjustments) behind the bearer token, `/metrics`,
+// `/healthz`, `/readyz`. Bodies are JSON.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { timingSafeEqual } from "node:crypto";
 import { VERBS, type Verb } from "../codec/schema.js";
@@ -7,6 +8,8 @@ import { decodeBytes } from "../codec/codec.js";
 import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode } from "../errors.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../admin/programmes.js";
 import { importProductsCsv, listProducts, putProduct, removeProduct } from "../admin/products.js";
+import { getReward, listRewards, putReward, removeReward } from "../admin/rewards.js";
+import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../admin/vouchers.js";
 import { limits } from "../limits.js";
 import type { Store } from "../ledger/store.js";
 import type { Logger } from "../observe/logger.js";
@@ -34,6 +37,69 @@ function sendReply(res: FastifyReply, reply: Record<string, unknown>): FastifyRe
 function sendError(res: FastifyReply, err: unknown): FastifyReply {
   const wire = toWireError(err);
   return res.code(httpStatusOf(wire.code)).send(failure(wire));
+}
+
+function jsonBody(req: FastifyRequest): unknown {
+  return decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
+}
+
+/** `?limit=` of an admin listing, clamped to 1..adminListMax (default 1000). */
+function listLimit(query: { limit?: string }): number {
+  return Math.min(Math.max(Number(query.limit ?? 1000) || 1000, 1), limits.adminListMax);
+}
+
+type AdminGuard = (req: FastifyRequest, res: FastifyReply) => Promise<unknown>;
+
+/** The rewards catalogue and voucher offers: PUT/GET/DELETE one, GET all. */
+function registerCatalogueRoutes(app: FastifyInstance, deps: HttpDeps, admin: AdminGuard): void {
+  const { store, log } = deps;
+  type ById = { Params: { id: string } };
+  type Listing = { Querystring: { limit?: string } };
+  const attempt = async <T>(res: FastifyReply, fn: () => Promise<T> | T) => {
+    try {
+      return await fn();
+    } catch (err) {
+      return sendError(res, err);
+    }
+  };
+
+  app.get<Listing>("/v1/admin/rewards", { preHandler: admin }, async (req) => ({ ok: true, rewards: listRewards(store, listLimit(req.query), deps.now()) }));
+  app.get<ById>("/v1/admin/rewards/:id", { preHandler: admin }, (req, res) =>
+    attempt(res, () => ({ ok: true, reward: getReward(store, req.params.id, deps.now()) })),
+  );
+  app.put<ById>("/v1/admin/rewards/:id", { preHandler: admin }, (req, res) =>
+    attempt(res, async () => {
+      const reward = await putReward(store, req.params.id, jsonBody(req), deps.now());
+      log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
+      return { ok: true, reward };
+    }),
+  );
+  app.delete<ById>("/v1/admin/rewards/:id", { preHandler: admin }, (req, res) =>
+    attempt(res, async () => {
+      await removeReward(store, req.params.id);
+      log.info({ reward: req.params.id }, "reward removed");
+      return { ok: true, id: req.params.id, removed: true };
+    }),
+  );
+
+  app.get<Listing>("/v1/admin/voucher-offers", { preHandler: admin }, async (req) => ({ ok: true, offers: listVoucherOffers(store, listLimit(req.query)) }));
+  app.get<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, (req, res) =>
+    attempt(res, () => ({ ok: true, offer: getVoucherOffer(store, req.params.id) })),
+  );
+  app.put<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, (req, res) =>
+    attempt(res, async () => {
+      const offer = await putVoucherOffer(store, req.params.id, jsonBody(req), deps.now());
+      log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
+      return { ok: true, offer };
+    }),
+  );
+  app.delete<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, (req, res) =>
+    attempt(res, async () => {
+      await removeVoucherOffer(store, req.params.id);
+      log.info({ offer: req.params.id }, "voucher offer removed");
+      return { ok: true, id: req.params.id, removed: true };
+    }),
+  );
 }
 
 function authorised(req: FastifyRequest, token: string | null): boolean {
@@ -114,10 +180,10 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
       return sendError(res, err);
     }
   });
-  app.get<{ Querystring: { limit?: string } }>("/v1/admin/products", { preHandler: admin }, async (req) => {
-    const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
-    return { ok: true, products: listProducts(store, limit) };
-  });
+  app.get<{ Querystring: { limit?: string } }>("/v1/admin/products", { preHandler: admin }, async (req) => ({
+    ok: true,
+    products: listProducts(store, listLimit(req.query)),
+  }));
   app.delete<{ Params: { sku: string } }>("/v1/admin/products/:sku", { preHandler: admin }, async (req, res) => {
     if (!(await removeProduct(store, req.params.sku))) return sendError(res, new LoyaltyError("VALIDATION", `no product ${req.params.sku}`, "sku"));
     return { ok: true, sku: req.params.sku, removed: true };
@@ -132,6 +198,8 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
       return sendError(res, err);
     }
   });
+
+  registerCatalogueRoutes(app, deps, admin);
 
   app.post("/v1/admin/adjustments", { preHandler: admin }, async (req, res) => {
     let value: unknown;

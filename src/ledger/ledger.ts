@@ -8,7 +8,8 @@ import { compile, type Plan } from "../rules/compile.js";
 import { evaluate } from "../rules/evaluate.js";
 import { parseProgramme, type Programme } from "../rules/programme.js";
 import type { Basket, CustomerFacts, Accrual } from "../rules/types.js";
-import type { Account, Customer, Entry, Hold, SaleRecord, Store } from "./store.js";
+import { priceAt, randomVoucherCode, termsOf, voucherView, daysLeft } from "./redemption.js";
+import type { Account, Customer, Entry, HeldItem, Hold, SaleRecord, Store, Voucher, VoucherOffer } from "./store.js";
 
 export interface LedgerOptions {
   selection: "strongestScope" | "bestForCustomer";
@@ -16,12 +17,12 @@ export interface LedgerOptions {
   enrolOnUnknownPhone: boolean;
   whenSpent: "negative" | "clamp";
   holdTtlMsDefault: number;
-  /** How long before points expire the "expiring" notification goes out, ms. */
+  /** How long before points (and vouchers) expire the "expiring" notification goes out, ms. */
   expiryNoticeMs: number;
 }
 
 export interface Command {
-  verb: Verb | "expireHold" | "sweepExpiry";
+  verb: Verb | "expireHold" | "sweepExpiry" | "sweepVoucher";
   input: unknown;
   /** Content hash for idempotent verbs. */
   hash: string;
@@ -152,8 +153,24 @@ export class Ledger {
         const input = cmd.input as VerbInput<"adjust">;
         return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.adjust(input, now));
       }
+      case "redeemReward": {
+        const input = cmd.input as VerbInput<"redeemReward">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.redeemReward(input, now));
+      }
+      case "buyVoucher": {
+        const input = cmd.input as VerbInput<"buyVoucher">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.buyVoucher(input, now));
+      }
+      case "redeemVoucher": {
+        const input = cmd.input as VerbInput<"redeemVoucher">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.redeemVoucher(input, now));
+      }
+      case "vouchers":
+        return this.vouchers(cmd.input as VerbInput<"vouchers">, now);
       case "expireHold":
         return this.expireHold(cmd.input as { holdId: string }, now);
+      case "sweepVoucher":
+        return this.sweepVoucher(cmd.input as { code: string }, now);
       case "sweepExpiry":
         return this.sweepExpiry(cmd.input as { customerId: string }, now);
     }
@@ -357,7 +374,7 @@ export class Ledger {
     for (const p of accrual.programmes) {
       lots.push(null);
       if (p.earned === 0) continue;
-      this.post({
+      const after = this.post({
         at: event.at,
         customerId: customer.id,
         account: p.account,
@@ -368,8 +385,10 @@ export class Ledger {
         programme: p.programme,
         version: p.version,
       });
-      if (p.earned > 0 && p.expiresAt !== null) {
-        this.addLot(customer.id, p.account, p.expiresAt, this.seq, p.earned, event.eventId);
+      // Points that only pay back a negative balance never expire: the lot holds the rest.
+      const lotAmount = Math.min(p.earned, Math.max(0, after.balance));
+      if (lotAmount > 0 && p.expiresAt !== null) {
+        this.addLot(customer.id, p.account, p.expiresAt, this.seq, lotAmount, event.eventId);
         lots[lots.length - 1] = [p.expiresAt, this.seq];
       }
       perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
@@ -572,23 +591,7 @@ export class Ledger {
     if (amount > available) {
       return { ok: true, approved: false, reason: "INSUFFICIENT_BALANCE", customerId: c.id, requested: amount, available };
     }
-    this.holdSeq += 1;
-    const ttl = input.ttlMs ?? this.options.holdTtlMsDefault;
-    const hold: Hold = {
-      holdId: `h_${this.holdSeq.toString(36).padStart(6, "0")}`,
-      customerId: c.id,
-      account: input.account,
-      amount,
-      value,
-      status: "open",
-      captured: 0,
-      createdAt: now,
-      expiresAt: now + ttl,
-    };
-    acc.held += amount;
-    this.saveAccount(c.id, input.account, acc);
-    this.store.holds.put(hold.holdId, hold);
-    this.store.holdsByExpiry.put([hold.expiresAt, hold.holdId], c.id);
+    const { hold, available: left } = this.placeHold(c.id, input.account, amount, value, input.ttlMs, now, undefined);
     return {
       ok: true,
       approved: true,
@@ -597,9 +600,40 @@ export class Ledger {
       account: input.account,
       amount,
       value,
-      available: acc.balance - acc.held,
+      available: left,
       expiresAt: hold.expiresAt,
     };
+  }
+
+  /** Opens a hold of `amount` on the account (the caller checked it is available). */
+  private placeHold(
+    customerId: string,
+    account: string,
+    amount: number,
+    value: number | null,
+    ttlMs: number | undefined,
+    now: number,
+    item: HeldItem | undefined,
+  ): { hold: Hold; available: number } {
+    this.holdSeq += 1;
+    const hold: Hold = {
+      holdId: `h_${this.holdSeq.toString(36).padStart(6, "0")}`,
+      customerId,
+      account,
+      amount,
+      value,
+      status: "open",
+      captured: 0,
+      createdAt: now,
+      expiresAt: now + (ttlMs ?? this.options.holdTtlMsDefault),
+    };
+    if (item) hold.item = item;
+    const acc = this.account(customerId, account);
+    acc.held += amount;
+    this.saveAccount(customerId, account, acc);
+    this.store.holds.put(hold.holdId, hold);
+    this.store.holdsByExpiry.put([hold.expiresAt, hold.holdId], customerId);
+    return { hold, available: acc.balance - acc.held };
   }
 
   /**
@@ -619,11 +653,12 @@ export class Ledger {
     return hold;
   }
 
-  /** Frees the held amount; the caller posts any captured part. */
+  /** Frees the held amount (and, unless captured, a reward's stock); the caller posts any captured part. */
   private closeHold(hold: Hold, status: Hold["status"]): Account {
     const acc = this.account(hold.customerId, hold.account);
     acc.held -= hold.amount;
     assertInvariant(acc.held >= 0, `held went negative for ${hold.customerId}`);
+    if (status !== "captured" && hold.item) this.returnStock(hold.item);
     hold.status = status;
     this.saveAccount(hold.customerId, hold.account, acc);
     this.store.holds.put(hold.holdId, hold);
@@ -647,11 +682,12 @@ export class Ledger {
       account: hold.account,
       kind: "redemption",
       amount: -captured,
-      cause: `capture ${input.requestId} of hold ${hold.holdId}`,
+      cause: `${hold.item ? `${itemLabel(hold.item)}: ` : ""}capture ${input.requestId} of hold ${hold.holdId}`,
       holdId: hold.holdId,
     });
     this.consumeLots(hold.customerId, hold.account, captured, null);
-    return { ok: true, holdId: hold.holdId, customerId: hold.customerId, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
+    const reply: Reply = { ok: true, holdId: hold.holdId, customerId: hold.customerId, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
+    return hold.item ? { ...reply, ...itemRef(hold.item), qty: hold.item.qty } : reply;
   }
 
   private release(input: VerbInput<"release">, now: number): Reply {
@@ -709,8 +745,8 @@ export class Ledger {
   private expiring(customerId: string, account: string, asOf: number | undefined): { amount: number; at: number }[] {
     const byAt = new Map<number, number>();
     for (const { key, value } of this.store.lots.getRange({ start: [customerId, account, asOf ?? 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] })) {
+      if (!byAt.has(key[2]) && byAt.size >= limits.expiringListedMax) break;
       byAt.set(key[2], (byAt.get(key[2]) ?? 0) + value.r);
-      if (byAt.size >= 20) break;
     }
     return [...byAt].map(([at, amount]) => ({ amount, at }));
   }
@@ -729,6 +765,8 @@ export class Ledger {
       const [, account, expiresAt, seq] = key;
       if (expiresAt <= now) {
         const acc = this.account(customerId, account);
+        // Open holds keep their points: what they cover stays in the lot and expires
+        // at a later sweep, once the hold is captured (spent), released or expired.
         const amount = Math.min(value.r, Math.max(0, acc.balance - acc.held));
         if (amount > 0) {
           this.post({
@@ -741,7 +779,8 @@ export class Ledger {
             eventId: value.e,
           });
         }
-        this.dropLot(customerId, account, expiresAt, seq);
+        if (amount === value.r || acc.balance <= 0) this.dropLot(customerId, account, expiresAt, seq);
+        else this.store.lots.put(key, { ...value, r: value.r - amount });
         expired += amount;
       } else if (!value.n && expiresAt <= now + this.options.expiryNoticeMs) {
         const n = notices.get(account) ?? { amount: 0, at: expiresAt };
@@ -754,6 +793,196 @@ export class Ledger {
     }
     for (const [account, n] of notices) this.notify("expiring", { customerId, account, amount: n.amount, expiresAt: n.at });
     return { ok: true, customerId, expired };
+  }
+
+  // ---- rewards catalogue ---------------------------------------------------------------
+
+  /**
+   * A hold like `authorize`, priced from the catalogue at the engine's clock, that also
+   * takes the units from the reward's stock in the same transaction. Stock is read in
+   * this write transaction, and LMDB serialises write transactions across partitions
+   * (threads included), so concurrent redemptions never take more than there is.
+   */
+  private redeemReward(input: VerbInput<"redeemReward">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    const item = this.catalogueItem(input, now);
+    const amount = item.price * input.qty;
+    assertSafe(amount);
+    const acc = this.account(c.id, item.account);
+    const available = acc.balance - acc.held;
+    const base = { customerId: c.id, account: item.account, ...item.ref, qty: input.qty, price: item.price };
+    const refusal = (reason: string, extra: Reply = {}): Reply => ({ ok: true, approved: false, reason, ...base, ...extra, available });
+    if (!item.active) return refusal("REWARD_INACTIVE");
+    if (item.stock !== null && item.stock < input.qty) return refusal("OUT_OF_STOCK", { stock: item.stock });
+    if (amount > available) return refusal("INSUFFICIENT_BALANCE", { requested: amount });
+    const stockTaken = this.takeStock(input.rewardId, item.stock, input.qty);
+    const held: HeldItem = { ...item.ref, qty: input.qty, price: item.price, stockTaken };
+    const { hold, available: left } = this.placeHold(c.id, item.account, amount, null, input.ttlMs, now, held);
+    return { ok: true, approved: true, holdId: hold.holdId, ...base, amount, available: left, expiresAt: hold.expiresAt };
+  }
+
+  /** The reward (or product) asked for, with its price in force now. */
+  private catalogueItem(
+    input: VerbInput<"redeemReward">,
+    now: number,
+  ): { ref: { rewardId: string } | { sku: string }; account: string; price: number; stock: number | null; active: boolean } {
+    if (input.rewardId !== undefined) {
+      const r = this.store.rewards.get(input.rewardId);
+      if (!r) throw new LoyaltyError("UNKNOWN_REWARD", `no reward ${input.rewardId}`, "rewardId");
+      return { ref: { rewardId: r.id }, account: r.account, price: priceAt(r, now), stock: r.stock, active: r.active };
+    }
+    const p = this.store.products.get(input.sku!);
+    if (!p?.pointsPrice) throw new LoyaltyError("UNKNOWN_REWARD", `product ${input.sku} has no points price`, "sku");
+    return { ref: { sku: p.sku }, account: PRIMARY_ACCOUNT, price: p.pointsPrice, stock: null, active: true };
+  }
+
+  /** Units taken from a reward's stock (0 when unlimited). */
+  private takeStock(rewardId: string | undefined, stock: number | null, qty: number): number {
+    if (rewardId === undefined || stock === null) return 0;
+    const reward = this.store.rewards.get(rewardId)!;
+    assertInvariant(stock - qty >= 0, `stock of ${rewardId} would go below zero`);
+    this.store.rewards.put(rewardId, { ...reward, stock: stock - qty });
+    return qty;
+  }
+
+  /** A released or expired reward hold gives its units back (unless the reward went or became unlimited). */
+  private returnStock(item: HeldItem): void {
+    if (item.rewardId === undefined || !item.stockTaken) return;
+    const reward = this.store.rewards.get(item.rewardId);
+    if (!reward || reward.stock === null) return;
+    this.store.rewards.put(item.rewardId, { ...reward, stock: reward.stock + item.stockTaken });
+  }
+
+  // ---- vouchers -------------------------------------------------------------------------
+
+  /** Spends the offer's points now (oldest lots first) and issues a voucher with a random code. */
+  private buyVoucher(input: VerbInput<"buyVoucher">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    const offer = this.store.voucherOffers.get(input.offerId);
+    if (!offer) throw new LoyaltyError("UNKNOWN_OFFER", `no voucher offer ${input.offerId}`, "offerId");
+    const acc = this.account(c.id, offer.account);
+    const available = acc.balance - acc.held;
+    if (offer.pointsCost > available) {
+      return { ok: true, approved: false, reason: "INSUFFICIENT_BALANCE", customerId: c.id, offerId: offer.id, requested: offer.pointsCost, available };
+    }
+    const voucher = this.issueVoucher(c.id, offer, now);
+    const after = this.post({
+      at: now,
+      customerId: c.id,
+      account: offer.account,
+      kind: "voucher",
+      amount: -offer.pointsCost,
+      cause: `voucher ${voucher.code} of offer ${offer.id}, bought by ${input.requestId}`,
+    });
+    this.consumeLots(c.id, offer.account, offer.pointsCost, null);
+    return {
+      ok: true,
+      approved: true,
+      customerId: c.id,
+      offerId: offer.id,
+      pointsCost: offer.pointsCost,
+      voucher: voucherView(voucher, now),
+      balance: after.balance,
+      available: after.balance - after.held,
+    };
+  }
+
+  private issueVoucher(customerId: string, offer: VoucherOffer, now: number): Voucher {
+    const voucher: Voucher = {
+      ...termsOf(offer),
+      code: this.freshVoucherCode(),
+      customerId,
+      offerId: offer.id,
+      name: offer.name,
+      account: offer.account,
+      pointsCost: offer.pointsCost,
+      issuedAt: now,
+      expiresAt: now + offer.validDays * DAY_MS,
+      status: "active",
+      noticed: false,
+    };
+    const { vouchers, vouchersByCustomer, vouchersByExpiry, voucherNotices } = this.store;
+    vouchers.put(voucher.code, voucher);
+    vouchersByCustomer.put([customerId, now, voucher.code], voucher.code);
+    vouchersByExpiry.put([voucher.expiresAt, voucher.code], customerId);
+    voucherNotices.put([voucher.expiresAt, voucher.code], customerId);
+    return voucher;
+  }
+
+  private freshVoucherCode(): string {
+    for (let i = 0; i < limits.voucherCodeAttemptsMax; i++) {
+      const code = randomVoucherCode();
+      if (!this.store.vouchers.get(code)) return code;
+    }
+    // 60 random bits colliding this often means the random source is broken.
+    assertInvariant(false, `no fresh voucher code in ${limits.voucherCodeAttemptsMax} attempts`);
+  }
+
+  /**
+   * Marks a voucher used, once. Validity is judged at `at` (the sale's time), so a till
+   * that was offline can still redeem a voucher it accepted before it expired.
+   */
+  private redeemVoucher(input: VerbInput<"redeemVoucher">, now: number): Reply {
+    const v = this.store.vouchers.get(input.code);
+    if (!v) throw new LoyaltyError("UNKNOWN_VOUCHER", `no voucher ${input.code}`, "code");
+    if (v.status === "used") throw new LoyaltyError("VOUCHER_USED", `voucher ${v.code} was used at ${v.usedAt}`, "code");
+    const at = input.at ?? now;
+    if (at < v.issuedAt) throw new LoyaltyError("VALIDATION", `voucher ${v.code} was issued at ${v.issuedAt}`, "at");
+    if (at < now - limits.voucherUseLateMsMax) throw new LoyaltyError("VALIDATION", `at is more than ${limits.voucherUseLateMsMax} ms in the past`, "at");
+    if (at >= v.expiresAt) {
+      const expired = new LoyaltyError("VOUCHER_EXPIRED", `voucher ${v.code} expired at ${v.expiresAt}`, "code");
+      if (v.status !== "active" || now < v.expiresAt) throw expired;
+      // Past its time and not yet swept: expire it now, and commit that although the request fails.
+      this.closeVoucher(v, "expired");
+      return { ...failure(expired.toWire()), requestId: input.requestId };
+    }
+    v.usedAt = at;
+    if (input.eventId !== undefined) v.usedEventId = input.eventId;
+    this.closeVoucher(v, "used");
+    return { ok: true, customerId: v.customerId, ...voucherView(v, now) };
+  }
+
+  /** A voucher leaves the sweeper's indexes once used or expired. */
+  private closeVoucher(v: Voucher, status: "used" | "expired"): void {
+    v.status = status;
+    this.store.vouchers.put(v.code, v);
+    this.store.vouchersByExpiry.remove([v.expiresAt, v.code]);
+    this.store.voucherNotices.remove([v.expiresAt, v.code]);
+  }
+
+  /** A customer's vouchers, newest first. */
+  private vouchers(input: VerbInput<"vouchers">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    const list: Reply[] = [];
+    const range = this.store.vouchersByCustomer.getRange({ start: [c.id, Number.MAX_SAFE_INTEGER, ""], end: [c.id, 0, ""], reverse: true });
+    for (const { value: code } of range) {
+      const v = this.store.vouchers.get(code);
+      if (!v) continue;
+      const view = voucherView(v, now);
+      if (input.status !== undefined && view.status !== input.status) continue;
+      list.push(view);
+      if (list.length >= input.limit) break;
+    }
+    return { ok: true, customerId: c.id, vouchers: list };
+  }
+
+  /**
+   * The voucher sweeper's command for one voucher: expires it past its time, or sends its
+   * one "voucher.expiring" notice when it is within the notice window. Idempotent.
+   */
+  private sweepVoucher(input: { code: string }, now: number): Reply {
+    const v = this.store.vouchers.get(input.code);
+    if (!v || v.status !== "active") return { ok: true, expired: false, noticed: false };
+    if (now >= v.expiresAt) {
+      this.closeVoucher(v, "expired");
+      return { ok: true, expired: true, noticed: false };
+    }
+    if (v.noticed || v.expiresAt > now + this.options.expiryNoticeMs) return { ok: true, expired: false, noticed: false };
+    v.noticed = true;
+    this.store.vouchers.put(v.code, v);
+    this.store.voucherNotices.remove([v.expiresAt, v.code]);
+    this.notify("voucher.expiring", { customerId: v.customerId, code: v.code, expiresAt: v.expiresAt, daysLeft: daysLeft(v.expiresAt, now) });
+    return { ok: true, expired: false, noticed: true };
   }
 
   // ---- conversions and adjustments ------------------------------------------------------
@@ -805,6 +1034,14 @@ export class Ledger {
 export function share(whole: number, part: number, of: number): number {
   if (part >= of - 1e-9) return whole;
   return Math.floor((whole * part) / of + 1e-9);
+}
+
+function itemRef(item: HeldItem): { rewardId: string } | { sku: string } {
+  return item.rewardId !== undefined ? { rewardId: item.rewardId } : { sku: item.sku! };
+}
+
+function itemLabel(item: HeldItem): string {
+  return `${item.rewardId !== undefined ? `reward ${item.rewardId}` : `product ${item.sku}`} x${item.qty} at ${item.price}`;
 }
 
 function isHold(h: Hold | Reply): h is Hold {

@@ -28,7 +28,7 @@ export interface Entry {
   at: number;
   customerId: string;
   account: string;
-  /** accrual | return | void | redemption | expiry | adjustment | conversion */
+  /** accrual | return | void | redemption | expiry | adjustment | conversion | voucher */
   kind: string;
   amount: number;
   /** Human-readable cause: "sale s-1", "return r-1 of s-1", "capture of h_12"... */
@@ -74,7 +74,73 @@ export interface Hold {
   captured: number;
   createdAt: number;
   expiresAt: number;
+  /** A redemption of a catalogue reward or a product: what the hold pays for (absent: plain authorize). */
+  item?: HeldItem;
 }
+
+/** What a reward hold pays for; `qty` units of stock are taken while the hold is open. */
+export interface HeldItem {
+  rewardId?: string;
+  sku?: string;
+  qty: number;
+  /** Points price per unit in force when the hold was placed. */
+  price: number;
+  /** Units taken from the reward's stock (0: unlimited), given back on release or expiry. */
+  stockTaken: number;
+}
+
+/** A time-limited points price: in force for from <= t < to. */
+export interface SeasonalPrice {
+  from: number;
+  to: number;
+  pointsPrice: number;
+}
+
+/** A reward of the catalogue. Stock is decremented inside the ledger's write transaction. */
+export interface Reward {
+  id: string;
+  name: string;
+  category: string | null;
+  account: string;
+  pointsPrice: number;
+  /** Units left; null = unlimited. */
+  stock: number | null;
+  seasonalPrices: SeasonalPrice[];
+  active: boolean;
+  updatedAt: number;
+}
+
+/** What a voucher gives: an amount off the bill, or a percentage off a category. */
+export type VoucherTerms =
+  | { kind: "amount"; value: number; currency: string }
+  | { kind: "percent"; percent: number; category: string };
+
+export type VoucherOffer = VoucherTerms & {
+  id: string;
+  name: string;
+  /** The points account the voucher is bought from. */
+  account: string;
+  pointsCost: number;
+  validDays: number;
+  updatedAt: number;
+};
+
+export type Voucher = VoucherTerms & {
+  code: string;
+  customerId: string;
+  offerId: string;
+  name: string;
+  account: string;
+  pointsCost: number;
+  issuedAt: number;
+  expiresAt: number;
+  status: "active" | "used" | "expired";
+  /** Whether the "voucher expiring" notification went out. */
+  noticed: boolean;
+  usedAt?: number;
+  /** The sale (or other event) the voucher paid for, when the terminal named it. */
+  usedEventId?: string;
+};
 
 /** Points of one accrual that expire together; consumed oldest-expiry first. */
 export interface Lot {
@@ -133,6 +199,16 @@ export interface Store {
   /** Every version ever installed, so any entry can say which version earned it. */
   programmeHistory: Database<StoredProgramme, [string, number]>;
   products: Database<Product, string>;
+  rewards: Database<Reward, string>;
+  voucherOffers: Database<VoucherOffer, string>;
+  /** code -> voucher; its customerId is how the router finds a code's partition. */
+  vouchers: Database<Voucher, string>;
+  /** [customerId, issuedAt, code] -> code: a customer's vouchers in issue order. */
+  vouchersByCustomer: Database<string, [string, number, string]>;
+  /** [expiresAt, code] -> customerId: active vouchers, for the sweeper to expire. */
+  vouchersByExpiry: Database<string, [number, string]>;
+  /** [expiresAt, code] -> customerId: active vouchers whose expiring notice has not gone out. */
+  voucherNotices: Database<string, [number, string]>;
   meta: Database<number, string>;
 }
 
@@ -160,6 +236,12 @@ export function openStore(path: string): Store {
     programmes: db("programmes"),
     programmeHistory: db("programmeHistory"),
     products: db("products"),
+    rewards: db("rewards"),
+    voucherOffers: db("voucherOffers"),
+    vouchers: db("vouchers"),
+    vouchersByCustomer: db("vouchersByCustomer"),
+    vouchersByExpiry: db("vouchersByExpiry"),
+    voucherNotices: db("voucherNotices"),
     meta: db("meta"),
   };
 }

@@ -1,4 +1,4 @@
-// Command -> partition. Commands are keyed by customer; a card, phone, hold or original
+// Command -> partition. Commands are keyed by customer; a card, phone, hold, voucher code or original
 // sale is resolved to its customer from LMDB on the main thread. Commands still in
 // flight that will create such a mapping (a sale, an enrolment at an unknown phone)
 // are remembered until they commit, so a return right behind its sale, or two sales at
@@ -29,11 +29,18 @@ export class Router {
       case "authorize":
       case "convert":
       case "adjust":
+      case "redeemReward":
+      case "buyVoucher":
+      case "vouchers":
         return { partition: this.ofKey(this.customerKey(input.customer as CustomerRef)), keys: [] };
       case "capture":
       case "release": {
         const hold = this.store.holds.get(input.holdId as string);
         return { partition: this.ofKey(hold ? hold.customerId : `hold:${input.holdId}`), keys: [] };
+      }
+      case "redeemVoucher": {
+        const voucher = this.store.vouchers.get(input.code as string);
+        return { partition: this.ofKey(voucher ? voucher.customerId : `voucher:${input.code}`), keys: [] };
       }
       case "enroll": {
         const key = (input.card as string | undefined) ? `card:${input.card}` : `req:${input.requestId}`;

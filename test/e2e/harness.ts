@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { Packr, Unpackr } from "msgpackr";
 import { loadConfig } from "../../src/config/config.js";
-import { startEngine, type Engine } from "../../src/engine.js";
+import { startEngine, type Engine, type EngineOptions } from "../../src/engine.js";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
 import { createLogger } from "../../src/observe/logger.js";
 
@@ -50,7 +50,11 @@ export const BASE_PROGRAMME = {
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
-export async function startTestEnv(overrides: Record<string, unknown> = {}, programmes = [BASE_PROGRAMME]): Promise<TestEnv> {
+export async function startTestEnv(
+  overrides: Record<string, unknown> = {},
+  programmes: Record<string, unknown>[] = [BASE_PROGRAMME],
+  engineOptions: EngineOptions = {},
+): Promise<TestEnv> {
   const dir = tempDir();
   const nats = await startNatsServer({ storeDir: join(dir, "js") });
   const config = loadConfig({
@@ -67,7 +71,7 @@ export async function startTestEnv(overrides: Record<string, unknown> = {}, prog
   });
   let engine: Engine;
   try {
-    engine = await startEngine(config, createLogger("silent"));
+    engine = await startEngine(config, createLogger("silent"), engineOptions);
   } catch (err) {
     await nats.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,87 @@
+// The rewards catalogue: rewards with a points price, optional seasonal prices
+// (time-limited windows that replace it), a category and a stock. The ledger prices a
+// `redeemReward` from here and takes its stock inside its own write transaction.
+import { z } from "zod";
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import { epochMs, id } from "../codec/schema.js";
+import { priceAt } from "../ledger/redemption.js";
+import type { Reward, Store } from "../ledger/store.js";
+import { parseAdminBody, withPathId } from "./parse.js";
+
+const pointsPrice = z.number().int().min(1).max(limits.pointsPriceMax);
+
+const seasonalPrice = z
+  .object({ from: epochMs, to: epochMs, pointsPrice })
+  .strict()
+  .refine((s) => s.from < s.to, { message: "from must be before to", path: ["to"] });
+
+const rewardSchema = z
+  .object({
+    id,
+    name: z.string().min(1).max(200),
+    category: id.nullable().default(null),
+    account: id.default("points"),
+    pointsPrice,
+    /** Absent: keep the current stock (unlimited for a new reward). */
+    stock: z.number().int().min(0).max(limits.rewardStockMax).nullable().optional(),
+    seasonalPrices: z.array(seasonalPrice).max(limits.seasonalPricesMax).default([]),
+    active: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    // Overlapping windows would make the price in force ambiguous.
+    const sorted = r.seasonalPrices.map((s, i) => ({ ...s, i })).sort((a, b) => a.from - b.from);
+    for (let k = 1; k < sorted.length; k++) {
+      if (sorted[k]!.from < sorted[k - 1]!.to) {
+        ctx.addIssue({ code: "custom", path: ["seasonalPrices", sorted[k]!.i, "from"], message: "overlaps another seasonal price" });
+        return;
+      }
+    }
+  });
+
+export type RewardView = Reward & { priceNow: number };
+
+export function rewardView(r: Reward, now: number): RewardView {
+  return { ...r, priceNow: priceAt(r, now) };
+}
+
+/**
+ * Adds or replaces a reward. Leaving `stock` out keeps the stock the reward has now, so
+ * editing a price never races with redemptions taking units; `stock: null` = unlimited.
+ */
+export async function putReward(store: Store, rewardId: string, body: unknown, now: number): Promise<RewardView> {
+  const parsed = parseAdminBody(rewardSchema, withPathId(body, rewardId, "reward"), "reward");
+  return store.env.transaction(() => {
+    const existing = store.rewards.get(rewardId);
+    if (!existing && store.rewards.getKeysCount() >= limits.rewardsMax) {
+      throw new LoyaltyError("VALIDATION", `at most ${limits.rewardsMax} rewards`, "id");
+    }
+    const stock = parsed.stock !== undefined ? parsed.stock : (existing?.stock ?? null);
+    const reward: Reward = { ...parsed, stock, updatedAt: now };
+    store.rewards.put(rewardId, reward);
+    return rewardView(reward, now);
+  });
+}
+
+export function getReward(store: Store, rewardId: string, now: number): RewardView {
+  store.env.resetReadTxn();
+  const r = store.rewards.get(rewardId);
+  if (!r) throw new LoyaltyError("UNKNOWN_REWARD", `no reward ${rewardId}`, "id");
+  return rewardView(r, now);
+}
+
+export function listRewards(store: Store, limit: number, now: number): RewardView[] {
+  store.env.resetReadTxn();
+  return [...store.rewards.getRange({ limit })].map(({ value }) => rewardView(value, now));
+}
+
+/** Open holds on a removed reward can still be captured; their stock is not given back. */
+export async function removeReward(store: Store, rewardId: string): Promise<void> {
+  const removed = await store.env.transaction(() => {
+    if (!store.rewards.get(rewardId)) return false;
+    store.rewards.remove(rewardId);
+    return true;
+  });
+  if (!removed) throw new LoyaltyError("UNKNOWN_REWARD", `no reward ${rewardId}`, "id");
+}
