@@ -1,0 +1,77 @@
+// The partition queues: bounded, in order per partition, batched.
+import { describe, expect, it } from "vitest";
+import { limits } from "../../src/limits.js";
+import type { Command, Outcome } from "../../src/ledger/ledger.js";
+import { createMetrics } from "../../src/observe/metrics.js";
+import { createLogger } from "../../src/observe/logger.js";
+import type { Committed, Executor } from "../../src/partition/executor.js";
+import { Partitions } from "../../src/partition/partitions.js";
+import { partitionOf } from "../../src/partition/hash.js";
+import { LoyaltyError } from "../../src/errors.js";
+
+/** An executor that applies nothing until released, recording the batches it was given. */
+class GatedExecutor implements Executor {
+  batches: { partition: number; ids: string[] }[] = [];
+  private gate!: Promise<void>;
+  open!: () => void;
+  constructor() {
+    this.close_();
+  }
+  private close_(): void {
+    this.gate = new Promise((r) => (this.open = r));
+  }
+  async run(partition: number, commands: Command[]): Promise<Committed> {
+    this.batches.push({ partition, ids: commands.map((c) => (c.input as { requestId: string }).requestId) });
+    await this.gate;
+    const outcomes: Outcome[] = commands.map((c) => ({ reply: { ok: true, id: (c.input as { requestId: string }).requestId }, notifications: [] }));
+    return { outcomes, durable: Promise.resolve() };
+  }
+  async close(): Promise<void> {}
+}
+
+const cmd = (requestId: string): Command => ({ verb: "enroll", input: { requestId }, hash: "" });
+
+describe("partitions", () => {
+  it("refuses with OVERLOADED once a partition's queue is full, and recovers", async () => {
+    const ex = new GatedExecutor();
+    const parts = new Partitions(ex, 2, createMetrics(), createLogger("silent"), () => undefined);
+    const first = parts.submit(0, cmd("in-flight"));
+    await new Promise((r) => setImmediate(r)); // the first batch is now in the executor
+    const queued = Array.from({ length: limits.partitionQueueMax }, (_, i) => parts.submit(0, cmd(`q-${i}`)));
+    const refused = parts.submit(0, cmd("one-too-many"));
+    await expect(refused).rejects.toBeInstanceOf(LoyaltyError);
+    await expect(refused).rejects.toMatchObject({ code: "OVERLOADED" });
+    expect(parts.hasRoom(1)).toBe(false);
+    // The other partition is not affected.
+    const other = parts.submit(1, cmd("other"));
+    ex.open();
+    await expect(first).resolves.toMatchObject({ reply: { id: "in-flight" } });
+    await expect(other).resolves.toMatchObject({ reply: { id: "other" } });
+    const replies = await Promise.all(queued);
+    expect(replies.map((o) => o.reply.id)).toEqual(Array.from({ length: limits.partitionQueueMax }, (_, i) => `q-${i}`));
+    expect(parts.hasRoom(1)).toBe(true);
+    await expect(parts.submit(0, cmd("after"))).resolves.toMatchObject({ reply: { id: "after" } });
+  });
+
+  it("hands a partition's commands over in arrival order, in batches of at most batchSizeMax", async () => {
+    const ex = new GatedExecutor();
+    ex.open();
+    const parts = new Partitions(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
+    const n = limits.batchSizeMax * 2 + 7;
+    await Promise.all(Array.from({ length: n }, (_, i) => parts.submit(0, cmd(`c-${i}`))));
+    const order = ex.batches.flatMap((b) => b.ids);
+    expect(order).toEqual(Array.from({ length: n }, (_, i) => `c-${i}`));
+    expect(Math.max(...ex.batches.map((b) => b.ids.length))).toBeLessThanOrEqual(limits.batchSizeMax);
+    expect(ex.batches.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("maps a key to the same partition every time, spreading keys over all partitions", () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 1000; i++) {
+      const p = partitionOf(`cu_${i}`, 8);
+      expect(partitionOf(`cu_${i}`, 8)).toBe(p);
+      seen.add(p);
+    }
+    expect(seen.size).toBe(8);
+  });
+});
