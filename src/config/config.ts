@@ -23,7 +23,7 @@ export const configSchema = z
     programmesDir: z.string().min(1).default("./config/programmes"),
     partitions: z.coerce.number().int().min(1).max(64).default(2),
     /** "workers": one single-thread Piscina pool per partition; "inline": all partitions on the main thread. */
-    executor: z.enum(["workers", "inline"]).default("inline"),
+    executor: z.enum(["workers", "inline"]).default("workers"),
     simulator: onOff.default(false),
     simulatorRate: z.coerce.number().int().min(1).max(100_000).default(200),
     simulatorCustomers: z.coerce.number().int().min(1).max(10_000_000).default(2000),
