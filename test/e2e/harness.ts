@@ -66,6 +66,8 @@ export async function startTestEnv(
       "http.port": 0,
       adminToken: ADMIN_TOKEN,
       logLevel: "silent",
+      // An injected clock reaches only the main thread: worker threads keep wall time.
+      ...(engineOptions.now ? { executor: "inline" } : {}),
       ...overrides,
     },
   });
