@@ -36,6 +36,14 @@ export const limits = {
   expirySweepCustomersMax: 2000,
   /** Distinct expiry instants listed in a balance's `expiring`. */
   expiringListedMax: 20,
+  /** Items in one bulk job given explicitly (a conversion over every customer is not bounded by it). */
+  bulkItemsMax: 100_000,
+  /** Items of a bulk job in flight at once. */
+  bulkConcurrencyMax: 256,
+  /** Failures listed in a bulk job's reply (all are counted). */
+  bulkFailuresListedMax: 100,
+  /** Times a bulk item refused with OVERLOADED is resent. */
+  bulkRetriesMax: 20,
   /** Statement entries per request. */
   statementLimitMax: 1000,
   /** Days of daily turnover kept per customer (covers the longest tier window). */

@@ -18,9 +18,9 @@ export function encodingOf(bytes: Uint8Array): Encoding {
 }
 
 /** Bytes -> plain value. Throws PAYLOAD_TOO_LARGE or BAD_REQUEST. */
-export function decodeBytes(bytes: Uint8Array, encoding: Encoding = encodingOf(bytes)): unknown {
-  if (bytes.length > limits.payloadBytesMax) {
-    throw new LoyaltyError("PAYLOAD_TOO_LARGE", `payload is ${bytes.length} bytes; the limit is ${limits.payloadBytesMax}`);
+export function decodeBytes(bytes: Uint8Array, encoding: Encoding = encodingOf(bytes), bytesMax: number = limits.payloadBytesMax): unknown {
+  if (bytes.length > bytesMax) {
+    throw new LoyaltyError("PAYLOAD_TOO_LARGE", `payload is ${bytes.length} bytes; the limit is ${bytesMax}`);
   }
   if (bytes.length === 0) throw new LoyaltyError("BAD_REQUEST", "empty payload");
   try {

@@ -225,8 +225,23 @@ export const VERB_SCHEMAS = {
 } as const;
 
 /** Verbs reachable only through the admin API (bearer token). */
+/** Converts what a customer earned (net of returns) in [earnedFrom, earnedTo), capped at what is available. */
+export const convertEarnedRequest = z
+  .object({
+    requestId: id,
+    customer: customerRef,
+    from: id.default("points"),
+    to: id.default("prepaid"),
+    earnedFrom: epochMs,
+    earnedTo: epochMs,
+  })
+  .strict()
+  .refine((r) => r.earnedFrom < r.earnedTo, { message: "must be after earnedFrom", path: ["earnedTo"] })
+  .refine((r) => r.from !== r.to, { message: "from and to must differ", path: ["to"] });
+
 export const ADMIN_VERB_SCHEMAS = {
   adjust: adjustRequest,
+  convertEarned: convertEarnedRequest,
 } as const;
 
 const ALL_SCHEMAS = { ...VERB_SCHEMAS, ...ADMIN_VERB_SCHEMAS };

@@ -7,6 +7,7 @@ import { VERBS, type Verb } from "../codec/schema.js";
 import { decodeBytes } from "../codec/codec.js";
 import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode } from "../errors.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../admin/programmes.js";
+import { bulkAdjust, bulkConvert } from "../admin/bulk.js";
 import { importProductsCsv, listProducts, putProduct, removeProduct } from "../admin/products.js";
 import { getReward, listRewards, putReward, removeReward } from "../admin/rewards.js";
 import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../admin/vouchers.js";
@@ -200,6 +201,27 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
   });
 
   registerCatalogueRoutes(app, deps, admin);
+
+  app.post("/v1/admin/bulk/convert", { preHandler: admin, bodyLimit: limits.importBytesMax }, async (req, res) => {
+    try {
+      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json", limits.importBytesMax);
+      const result = await bulkConvert(store, handler, body);
+      log.info(result, "bulk conversion done");
+      return result;
+    } catch (err) {
+      return sendError(res, err);
+    }
+  });
+  app.post("/v1/admin/bulk/adjust", { preHandler: admin, bodyLimit: limits.importBytesMax }, async (req, res) => {
+    try {
+      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json", limits.importBytesMax);
+      const result = await bulkAdjust(handler, body);
+      log.info({ ...result, failed: undefined }, "bulk adjustment done");
+      return result;
+    } catch (err) {
+      return sendError(res, err);
+    }
+  });
 
   app.post("/v1/admin/adjustments", { preHandler: admin }, async (req, res) => {
     let value: unknown;

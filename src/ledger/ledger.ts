@@ -156,6 +156,10 @@ export class Ledger {
         const input = cmd.input as VerbInput<"convert">;
         return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.convert(input, now));
       }
+      case "convertEarned": {
+        const input = cmd.input as VerbInput<"convertEarned">;
+        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.convertEarned(input, now));
+      }
       case "adjust": {
         const input = cmd.input as VerbInput<"adjust">;
         return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.adjust(input, now));
@@ -1016,6 +1020,25 @@ export class Ledger {
       from: { account: input.from, amount: -input.amount, balance: after.balance, available: after.balance - after.held },
       to: { account: input.to, amount: value, currency: rate.currency, balance: credited.balance, available: credited.balance - credited.held },
     };
+  }
+
+  /**
+   * The bulk conversion's step for one customer: the points earned in the window, net
+   * of returns and voids of that window, capped at what is available, become prepaid value.
+   */
+  private convertEarned(input: VerbInput<"convertEarned">, now: number): Reply {
+    const c = this.requireCustomer(input.customer);
+    let earned = 0;
+    for (const { value: seq } of this.store.byCustomer.getRange({ start: [c.id, 0], end: [c.id, Number.MAX_SAFE_INTEGER] })) {
+      const e = this.store.entries.get(seq);
+      if (!e || e.account !== input.from || e.at < input.earnedFrom || e.at >= input.earnedTo) continue;
+      if (e.kind === "accrual" || e.kind === "return" || e.kind === "void") earned += e.amount;
+    }
+    const from = this.account(c.id, input.from);
+    const amount = Math.min(earned, from.balance - from.held);
+    if (amount <= 0) return { ok: true, approved: false, reason: "NOTHING_TO_CONVERT", customerId: c.id, earned: Math.max(0, earned), available: from.balance - from.held };
+    const reply = this.convert({ requestId: input.requestId, customer: { customerId: c.id }, from: input.from, to: input.to, amount }, now);
+    return { ...reply, earned };
   }
 
   private adjust(input: VerbInput<"adjust">, now: number): Reply {

@@ -28,6 +28,7 @@ export class Router {
       case "statement":
       case "authorize":
       case "convert":
+      case "convertEarned":
       case "adjust":
       case "redeemReward":
       case "buyVoucher":
