@@ -73,3 +73,37 @@ describe("rule kinds end to end", () => {
     expect((await buy("k-5", 1000, TUESDAY + 40 * DAY)).earned).toBe(20);
   });
 });
+
+describe("selection, caps and rounding end to end", () => {
+  const wide = { id: "wide", account: "points", currency: "EUR", rules: [{ kind: "spend", per: 300, points: 1 }], rounding: "ceil" };
+  const store = { id: "store-s07", account: "points", currency: "EUR", scope: { stores: ["s07"] }, rules: [{ kind: "spend", per: 1000, points: 1 }], rounding: "round" };
+  const capped = { id: "capped", account: "bonus", currency: "EUR", rules: [{ kind: "spend", per: 100, points: 5 }], capPerEvent: 100 };
+  const basket = (id: string, storeId: string, amount: number) => sale(id, { card: "C-SEL" }, [line("1", 1, amount, { sku: "X", category: "bakery" })], { storeId });
+
+  it("strongestScope: the store's programme wins at its store, even when it earns less; caps and rounding apply", async () => {
+    const t = await startTestEnv({}, [wide, store, capped]);
+    try {
+      await t.rpc("enroll", { requestId: "e", card: "C-SEL" });
+      // s07: store-s07 wins: 25.50 / 10.00 = 2.55 -> round 3; capped 127.5 -> floor 127 -> cap 100.
+      const a = await t.rpc("accrue", basket("sel-1", "s07", 2550));
+      expect(a.accounts).toEqual(expect.arrayContaining([expect.objectContaining({ account: "points", earned: 3 }), expect.objectContaining({ account: "bonus", earned: 100 })]));
+      expect(a.breakdown.map((b: { programme: string }) => b.programme).sort()).toEqual(["capped", "capped", "store-s07"]);
+      // Elsewhere: wide, 25.50 / 3.00 = 8.5 -> ceil 9.
+      const b = await t.rpc("quote", basket("sel-2", "s01", 2550));
+      expect(b.breakdown.filter((x: { programme: string }) => x.programme === "wide").reduce((s: number, x: { amount: number }) => s + x.amount, 0)).toBe(9);
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it("bestForCustomer: the programme that earns most wins, whatever its scope", async () => {
+    const t = await startTestEnv({ programmeSelection: "bestForCustomer" }, [wide, store]);
+    try {
+      await t.rpc("enroll", { requestId: "e", card: "C-SEL" });
+      const a = await t.rpc("accrue", basket("sel-3", "s07", 2550));
+      expect(a).toMatchObject({ earned: 9, breakdown: [expect.objectContaining({ programme: "wide" })] });
+    } finally {
+      await t.stop();
+    }
+  });
+});
