@@ -61,3 +61,32 @@ export function toWireError(err: unknown): WireError {
 export function failure(err: WireError): { ok: false; error: WireError } {
   return { ok: false, error: err };
 }
+
+/** What a schema library reports of one problem (zod's issues have this shape). */
+export interface SchemaIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly code?: string;
+  readonly keys?: readonly string[];
+}
+
+/** ["rules", 2, "per"] -> "rules[2].per" */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
+
+/**
+ * A schema's failure -> VALIDATION naming the field. A typo shows up twice (an unknown
+ * key and a missing one): the unknown key is named, as it is the cause, by its own path.
+ */
+export function validationError(issues: readonly SchemaIssue[], what: string, prefix = ""): LoyaltyError {
+  const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
+  if (!issue) return new LoyaltyError("VALIDATION", `${prefix}invalid ${what}`);
+  const unknown = issue.keys?.[0];
+  const field = fieldPath(unknown === undefined ? issue.path : [...issue.path, unknown]) || `(${what})`;
+  const detail = issue.message.endsWith("received undefined") ? "is required" : issue.message;
+  const message = unknown !== undefined ? `unknown field ${field}` : `${field}: ${detail}`;
+  return new LoyaltyError("VALIDATION", prefix + message, field);
+}

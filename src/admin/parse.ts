@@ -1,21 +1,12 @@
 // Admin bodies -> typed records, or one VALIDATION error naming the first bad field
 // (the same field paths as the codec's: `seasonalPrices[0].to`).
 import type { z } from "zod";
-import { LoyaltyError } from "../errors.js";
+import { LoyaltyError, validationError } from "../errors.js";
 
-function fieldOf(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
-}
-
-export function parseAdminBody<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+export function parseAdminBody<S extends z.ZodType>(schema: S, value: unknown, what: string, prefix = ""): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const unknown = (issue as { keys?: string[] }).keys?.[0];
-  const field = fieldOf(unknown ? [...issue.path, unknown] : issue.path) || `(${what})`;
-  throw new LoyaltyError("VALIDATION", unknown ? `unknown field ${field}` : `${field}: ${issue.message}`, field);
+  throw validationError(r.error.issues, what, prefix);
 }
 
 /** The body with the path's id filled in; a differing body id is refused. */

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import { id } from "../codec/schema.js";
+import { parseAdminBody } from "./parse.js";
 import type { Product, Store } from "../ledger/store.js";
 
 const points = z.number().int().min(0).max(1_000_000_000);
@@ -19,17 +20,8 @@ const productSchema = z
   })
   .strict();
 
-function fieldOf(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
-}
-
 export function parseProduct(value: unknown, where = ""): Product {
-  const r = productSchema.safeParse(value);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const unknown = (issue as { keys?: string[] }).keys?.[0];
-  const field = fieldOf(unknown ? [...issue.path, unknown] : issue.path) || "(product)";
-  throw new LoyaltyError("VALIDATION", `${where}${unknown ? `unknown field ${field}` : `${field}: ${issue.message}`}`, field);
+  return parseAdminBody(productSchema, value, "product", where);
 }
 
 function bumpPlan(store: Store): void {

@@ -2,7 +2,7 @@
 // A payload whose first byte is `{` is JSON; anything else is plain MessagePack.
 import { hash } from "node:crypto";
 import { Packr, Unpackr } from "msgpackr";
-import { LoyaltyError } from "../errors.js";
+import { LoyaltyError, validationError } from "../errors.js";
 import { limits } from "../limits.js";
 import { schemaOf, type Verb, type VerbInput } from "./schema.js";
 
@@ -35,12 +35,6 @@ export function encodeReply(value: unknown, encoding: Encoding): Uint8Array {
   return encoding === "json" ? Buffer.from(JSON.stringify(value)) : packr.pack(value);
 }
 
-function fieldPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
-}
-
 /** Plain value -> validated input of the verb. Throws VALIDATION naming the field. */
 export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -48,12 +42,7 @@ export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> 
   }
   const result = schemaOf(verb).safeParse(value);
   if (result.success) return result.data as VerbInput<V>;
-  const issue = result.error.issues[0]!;
-  const unknown = (issue as { keys?: string[] }).keys?.[0];
-  const path = unknown ? [...issue.path, unknown] : issue.path;
-  const field = fieldPath(path) || "(payload)";
-  const message = unknown ? `unknown field ${field}` : `${field}: ${issue.message}`;
-  throw new LoyaltyError("VALIDATION", message, field);
+  throw validationError(result.error.issues, "payload");
 }
 
 /** Content hash for idempotency: same id + same content -> same reply. */

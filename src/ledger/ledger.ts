@@ -39,6 +39,7 @@ export interface Outcome {
 }
 
 type Reply = Record<string, unknown>;
+type RequestVerb = "enroll" | "authorize" | "capture" | "release" | "convert" | "convertEarned" | "adjust" | "redeemReward" | "buyVoucher" | "redeemVoucher";
 const DAY_MS = 86_400_000;
 const PRIMARY_ACCOUNT = "points";
 /** lotsByExpiry values: the lot's notice is still due / went out. */
@@ -126,7 +127,27 @@ export class Ledger {
     }
   }
 
+  /** Verbs whose effect is recorded under their request id (`rq:` namespace). */
+  private readonly requestEffects: { [V in RequestVerb]: (input: VerbInput<V>, now: number) => Reply } = {
+    enroll: (i, now) => this.enroll(i, now),
+    authorize: (i, now) => this.authorize(i, now),
+    capture: (i, now) => this.capture(i, now),
+    release: (i, now) => this.release(i, now),
+    convert: (i, now) => this.convert(i, now),
+    convertEarned: (i, now) => this.convertEarned(i, now),
+    adjust: (i, now) => this.adjust(i, now),
+    redeemReward: (i, now) => this.redeemReward(i, now),
+    buyVoucher: (i, now) => this.buyVoucher(i, now),
+    redeemVoucher: (i, now) => this.redeemVoucher(i, now),
+  };
+
   private dispatch(cmd: Command, now: number): Reply {
+    if (Object.hasOwn(this.requestEffects, cmd.verb)) {
+      const verb = cmd.verb as RequestVerb;
+      const input = cmd.input as VerbInput<RequestVerb>;
+      const effect = this.requestEffects[verb] as (input: VerbInput<RequestVerb>, now: number) => Reply;
+      return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => effect(input, now));
+    }
     switch (cmd.verb) {
       case "accrue":
         return this.idempotent(`ev:${(cmd.input as PosEvent).eventId}`, cmd.hash, () => this.accrue(cmd.input as PosEvent));
@@ -136,46 +157,6 @@ export class Ledger {
         return this.balance(cmd.input as VerbInput<"balance">);
       case "statement":
         return this.statement(cmd.input as VerbInput<"statement">);
-      case "enroll": {
-        const input = cmd.input as VerbInput<"enroll">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.enroll(input, now));
-      }
-      case "authorize": {
-        const input = cmd.input as VerbInput<"authorize">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.authorize(input, now));
-      }
-      case "capture": {
-        const input = cmd.input as VerbInput<"capture">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.capture(input, now));
-      }
-      case "release": {
-        const input = cmd.input as VerbInput<"release">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.release(input, now));
-      }
-      case "convert": {
-        const input = cmd.input as VerbInput<"convert">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.convert(input, now));
-      }
-      case "convertEarned": {
-        const input = cmd.input as VerbInput<"convertEarned">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.convertEarned(input, now));
-      }
-      case "adjust": {
-        const input = cmd.input as VerbInput<"adjust">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.adjust(input, now));
-      }
-      case "redeemReward": {
-        const input = cmd.input as VerbInput<"redeemReward">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.redeemReward(input, now));
-      }
-      case "buyVoucher": {
-        const input = cmd.input as VerbInput<"buyVoucher">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.buyVoucher(input, now));
-      }
-      case "redeemVoucher": {
-        const input = cmd.input as VerbInput<"redeemVoucher">;
-        return this.idempotent(`rq:${input.requestId}`, cmd.hash, () => this.redeemVoucher(input, now));
-      }
       case "vouchers":
         return this.vouchers(cmd.input as VerbInput<"vouchers">, now);
       case "expireHold":
@@ -184,6 +165,8 @@ export class Ledger {
         return this.sweepVoucher(cmd.input as { code: string }, now);
       case "sweepExpiry":
         return this.sweepExpiry(cmd.input as { customerId: string }, now);
+      default:
+        throw new LoyaltyError("BAD_REQUEST", `unknown verb ${String(cmd.verb)}`);
     }
   }
 

@@ -1,6 +1,7 @@
 // The LMDB environment and its tables. Keys are laid out so appends go to the end of
 // the B-tree (entries by a global sequence) with secondary indexes by customer.
 import { open, type Database, type RootDatabase } from "lmdb";
+import type { ProgrammeAccrual } from "../rules/types.js";
 
 export interface Customer {
   id: string;
@@ -39,14 +40,8 @@ export interface Entry {
   version?: number;
 }
 
-export interface SaleProgramme {
-  programme: string;
-  version: number;
-  account: string;
-  earned: number;
-  lineEarned: Record<string, number>;
-  basketEarned: number;
-}
+/** What one programme earned on a sale, kept for returns (the rule engine's accrual, minus its expiry). */
+export type SaleProgramme = Omit<ProgrammeAccrual, "expiresAt">;
 
 export interface SaleRecord {
   customerId: string;

@@ -1,7 +1,7 @@
 // The programme language: a zod schema (strict, so a typo in a programme is an error, not
 // a silently ignored field) and parseProgramme(), the one way a programme enters the engine.
 import { z } from "zod";
-import { LoyaltyError } from "../errors.js";
+import { LoyaltyError, fieldPath, validationError } from "../errors.js";
 import { limits } from "../limits.js";
 import { isTimeZone } from "./time.js";
 
@@ -182,28 +182,11 @@ export type Rule = Programme["rules"][number];
 export type RuleKind = Rule["kind"];
 export type Rounding = Programme["rounding"];
 
-/** ["rules", 2, "per"] -> "rules[2].per" */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const p of path) out += typeof p === "number" ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
-}
+export { fieldPath };
 
 /** Unknown value -> validated Programme, or a VALIDATION error naming the first bad field (unknown fields first). */
 export function parseProgramme(input: unknown): Programme {
   const result = programmeSchema.safeParse(input);
   if (result.success) return result.data;
-  // A typo shows up twice (an unknown key and a missing one): name the typo, it is the cause.
-  const issues = result.error.issues;
-  const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0]!;
-  // An unknown key is reported on its parent object; name the key itself so the typo is obvious.
-  const unknownKey = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
-  const path = unknownKey === undefined ? issue.path : [...issue.path, unknownKey];
-  const field = fieldPath(path) || "(programme)";
-  const message = unknownKey !== undefined ? `unknown field ${field}` : `${field}: ${humanise(issue.message)}`;
-  throw new LoyaltyError("VALIDATION", message, field);
-}
-
-function humanise(message: string): string {
-  return message.endsWith("received undefined") ? "is required" : message;
+  throw validationError(result.error.issues, "programme");
 }
