@@ -40,8 +40,8 @@ function sendError(res: FastifyReply, err: unknown): FastifyReply {
   return res.code(httpStatusOf(wire.code)).send(failure(wire));
 }
 
-function jsonBody(req: FastifyRequest): unknown {
-  return decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
+function jsonBody(req: FastifyRequest, bytesMax: number = limits.payloadBytesMax): unknown {
+  return decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json", bytesMax);
 }
 
 /** `?limit=` of an admin listing, clamped to 1..adminListMax (default 1000). */
@@ -119,9 +119,11 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, res) => {
+    // Admin routes throw typed errors: they are replies, not crashes.
+    if (err instanceof LoyaltyError) return sendError(res, err);
     const code: ErrorCode = err.statusCode === 413 ? "PAYLOAD_TOO_LARGE" : (err.statusCode ?? 500) < 500 ? "BAD_REQUEST" : "INTERNAL";
     if (code === "INTERNAL") log.error({ err }, "http error");
-    return sendError(res, new LoyaltyError(code, err.message));
+    return sendError(res, new LoyaltyError(code, code === "INTERNAL" ? undefined : err.message));
   });
   app.setNotFoundHandler((req, res) => sendError(res, new LoyaltyError("BAD_REQUEST", `no route ${req.method} ${req.url}`)));
 
@@ -155,15 +157,10 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
     return p ? { ok: true, ...p } : sendError(res, new LoyaltyError("VALIDATION", `no programme ${req.params.id}`, "id"));
   });
   app.put<{ Params: { id: string } }>("/v1/admin/programmes/:id", { preHandler: admin }, async (req, res) => {
-    try {
-      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
-      const installed = await installProgramme(store, req.params.id, body, deps.now());
-      deps.onProgrammesChanged();
-      log.info({ programme: installed.id, version: installed.version }, "programme installed");
-      return { ok: true, id: installed.id, version: installed.version };
-    } catch (err) {
-      return sendError(res, err);
-    }
+    const installed = await installProgramme(store, req.params.id, jsonBody(req), deps.now());
+    deps.onProgrammesChanged();
+    log.info({ programme: installed.id, version: installed.version }, "programme installed");
+    return { ok: true, id: installed.id, version: installed.version };
   });
   app.delete<{ Params: { id: string } }>("/v1/admin/programmes/:id", { preHandler: admin }, async (req, res) => {
     const removed = await retireProgramme(store, req.params.id);
@@ -174,12 +171,7 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
   });
 
   app.put<{ Params: { sku: string } }>("/v1/admin/products/:sku", { preHandler: admin }, async (req, res) => {
-    try {
-      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
-      return { ok: true, product: await putProduct(store, req.params.sku, body) };
-    } catch (err) {
-      return sendError(res, err);
-    }
+    return { ok: true, product: await putProduct(store, req.params.sku, jsonBody(req)) };
   });
   app.get<{ Querystring: { limit?: string } }>("/v1/admin/products", { preHandler: admin }, async (req) => ({
     ok: true,
@@ -190,46 +182,27 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
     return { ok: true, sku: req.params.sku, removed: true };
   });
   app.post("/v1/admin/products/import", { preHandler: admin, bodyLimit: limits.importBytesMax }, async (req, res) => {
-    try {
-      const text = ((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8");
-      const result = await importProductsCsv(store, text);
-      log.info(result, "product card imported");
-      return { ok: true, ...result };
-    } catch (err) {
-      return sendError(res, err);
-    }
+    const text = ((req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8");
+    const result = await importProductsCsv(store, text);
+    log.info(result, "product card imported");
+    return { ok: true, ...result };
   });
 
   registerCatalogueRoutes(app, deps, admin);
 
   app.post("/v1/admin/bulk/convert", { preHandler: admin, bodyLimit: limits.importBytesMax }, async (req, res) => {
-    try {
-      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json", limits.importBytesMax);
-      const result = await bulkConvert(store, handler, body);
-      log.info(result, "bulk conversion done");
-      return result;
-    } catch (err) {
-      return sendError(res, err);
-    }
+    const result = await bulkConvert(store, handler, jsonBody(req, limits.importBytesMax));
+    log.info({ ...result, failed: undefined }, "bulk conversion done");
+    return result;
   });
   app.post("/v1/admin/bulk/adjust", { preHandler: admin, bodyLimit: limits.importBytesMax }, async (req, res) => {
-    try {
-      const body = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json", limits.importBytesMax);
-      const result = await bulkAdjust(handler, body);
-      log.info({ ...result, failed: undefined }, "bulk adjustment done");
-      return result;
-    } catch (err) {
-      return sendError(res, err);
-    }
+    const result = await bulkAdjust(handler, jsonBody(req, limits.importBytesMax));
+    log.info({ ...result, failed: undefined }, "bulk adjustment done");
+    return result;
   });
 
   app.post("/v1/admin/adjustments", { preHandler: admin }, async (req, res) => {
-    let value: unknown;
-    try {
-      value = decodeBytes((req.body as Buffer | undefined) ?? Buffer.alloc(0), "json");
-    } catch (err) {
-      return sendError(res, err);
-    }
+    const value = jsonBody(req);
     const reply = await handler.handleValue("http", "adjust", value);
     if (reply.ok) log.info({ adjustment: value }, "manual adjustment");
     return sendReply(res, reply);
