@@ -207,11 +207,14 @@ export interface Store {
   meta: Database<number, string>;
 }
 
+const STRUCTURES = Symbol.for("loyaltyd.structures");
+
 export function openStore(path: string): Store {
   // lmdb-js batches async transactions into shared commits; overlappingSync lets a
   // commit's fsync overlap the next one, so durability is awaited with env.flushed.
   const env = open({ path, maxDbs: 32, mapSize: 1024 ** 3 });
-  const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name });
+  // Shared msgpack structures (stored in each table): records decode without their key names.
+  const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name, sharedStructuresKey: STRUCTURES });
   return {
     env,
     customers: db("customers"),

@@ -13,6 +13,8 @@ export interface Committed {
 }
 
 export interface Executor {
+  /** Batches of one partition that may be in the executor at once (they still apply in order). */
+  readonly depth: number;
   /** Resolves once the batch is committed (the next batch of the partition may start). */
   run(partition: number, commands: Command[]): Promise<Committed>;
   close(): Promise<void>;
@@ -24,6 +26,8 @@ export interface WorkerData {
 }
 
 export class InlineExecutor implements Executor {
+  // run() resolves at commit, before the fsync: the next batch already overlaps it.
+  readonly depth = 1;
   private readonly ledger: Ledger;
   constructor(store: Store, options: LedgerOptions, now?: () => number) {
     this.ledger = new Ledger(store, options, now);
@@ -42,6 +46,12 @@ function workerFile(): string {
 }
 
 export class WorkerExecutor implements Executor {
+  /**
+   * A worker answers once its batch is durable. A second batch in flight lets the
+   * worker apply it while the first one's fsync runs; the thread handles its tasks in
+   * arrival order, and each batch's transaction runs to its end before the next starts.
+   */
+  readonly depth = 2;
   private readonly pools: Piscina[];
   constructor(partitions: number, data: WorkerData) {
     // One thread per partition and one task at a time: a partition's batches apply in order.
@@ -52,7 +62,7 @@ export class WorkerExecutor implements Executor {
           filename: workerFile(),
           minThreads: 1,
           maxThreads: 1,
-          concurrentTasksPerWorker: 1,
+          concurrentTasksPerWorker: 2,
           idleTimeout: Number.MAX_SAFE_INTEGER,
           workerData: data,
         }),

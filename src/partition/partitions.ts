@@ -16,7 +16,8 @@ interface Waiting {
 
 class Partition {
   queue: Waiting[] = [];
-  busy = false;
+  /** Batches handed to the executor and not yet committed. */
+  running = 0;
   constructor(readonly index: number) {}
 }
 
@@ -53,31 +54,36 @@ export class Partitions {
     return new Promise<Outcome>((resolve, reject) => {
       part.queue.push({ command, resolve, reject });
       this.depthGauges[partition]!.set(part.queue.length);
-      if (!part.busy) this.pump(part);
+      this.pump(part);
     });
   }
 
   private pump(part: Partition): void {
-    if (part.busy || part.queue.length === 0) return;
-    part.busy = true;
+    if (part.running >= this.executor.depth || part.queue.length === 0) return;
+    part.running++;
     // Yield one turn so that commands arriving in the same tick share the batch.
     setImmediate(() => void this.runBatch(part));
   }
 
   private async runBatch(part: Partition): Promise<void> {
     const batch = part.queue.splice(0, limits.batchSizeMax);
+    if (batch.length === 0) {
+      part.running--; // an earlier batch of this turn took everything
+      return;
+    }
     this.depthGauges[part.index]!.set(part.queue.length);
     const started = performance.now();
     let committed: Committed;
     try {
       committed = await this.executor.run(part.index, batch.map((w) => w.command));
     } catch (err) {
+      part.running--;
       this.failed(part, batch, err);
       return;
     }
     // Committed: the partition's next batch may apply while this one's fsync runs.
     this.busyCounters[part.index]!.inc((performance.now() - started) / 1000);
-    part.busy = false;
+    part.running--;
     this.pump(part);
     this.inFlightDurable++;
     try {
@@ -95,13 +101,12 @@ export class Partitions {
   private failed(part: Partition, batch: Waiting[], err: unknown): void {
     this.log.fatal({ err, partition: part.index }, "batch failed; its replies are withheld");
     for (const w of batch) w.reject(new LoyaltyError("INTERNAL"));
-    part.busy = false;
     this.onFatal(err);
   }
 
   /** Stops taking commands and waits until every queued one has been applied. */
   async drain(): Promise<void> {
     this.closing = true;
-    while (this.inFlightDurable > 0 || this.parts.some((p) => p.busy || p.queue.length > 0)) await new Promise((r) => setTimeout(r, 5));
+    while (this.inFlightDurable > 0 || this.parts.some((p) => p.running > 0 || p.queue.length > 0)) await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -11,6 +11,7 @@ import { LoyaltyError } from "../../src/errors.js";
 
 /** An executor that applies nothing until released, recording the batches it was given. */
 class GatedExecutor implements Executor {
+  readonly depth = 1;
   batches: { partition: number; ids: string[] }[] = [];
   private gate!: Promise<void>;
   open!: () => void;
