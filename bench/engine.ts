@@ -64,7 +64,7 @@ async function startEngine(cli: string, natsUrl: string, tmp: string, root: stri
     LOYALTYD_HTTP_PORT: String(await freePort()),
     LOYALTYD_HTTP_HOST: "127.0.0.1",
     LOYALTYD_PROGRAMMES_DIR: programmesDir,
-    LOYALTYD_PARTITIONS: process.env.LOYALTYD_PARTITIONS ?? "2",
+    ...(process.env.LOYALTYD_PARTITIONS ? { LOYALTYD_PARTITIONS: process.env.LOYALTYD_PARTITIONS } : {}),
     LOYALTYD_SIMULATOR: "off",
     LOYALTYD_ADMIN_TOKEN: ADMIN_TOKEN,
   };

@@ -21,7 +21,7 @@ export const configSchema = z
       .default({ port: 8080, host: "127.0.0.1" }),
     adminToken: z.string().min(8).nullable().default(null),
     programmesDir: z.string().min(1).default("./config/programmes"),
-    partitions: z.coerce.number().int().min(1).max(64).default(2),
+    partitions: z.coerce.number().int().min(1).max(64).default(1),
     /** "workers": one single-thread Piscina pool per partition; "inline": all partitions on the main thread. */
     executor: z.enum(["workers", "inline"]).default("workers"),
     simulator: onOff.default(false),

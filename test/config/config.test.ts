@@ -17,7 +17,7 @@ function keyOf(fn: () => unknown): string {
 describe("configuration", () => {
   it("has defaults for the embedded run", () => {
     const c = loadConfig({ env: {} });
-    expect(c).toMatchObject({ nats: { url: null }, http: { port: 8080, host: "127.0.0.1" }, partitions: 2, simulator: false });
+    expect(c).toMatchObject({ nats: { url: null }, http: { port: 8080, host: "127.0.0.1" }, partitions: 1, simulator: false });
     expect(Object.isFrozen(c)).toBe(true);
   });
 
