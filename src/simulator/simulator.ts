@@ -52,7 +52,7 @@ export interface SimulatorHandle {
 }
 
 // ---- Bounds ----
-const TICK_MS = 20;
+const TICK_MS = 5;
 /** Every Nth tick sends one balance and one quote request. */
 const RPC_EVERY_TICKS = 10;
 const ENROL_CONCURRENCY = 64;
