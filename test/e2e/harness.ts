@@ -10,6 +10,7 @@ import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine, type EngineOptions } from "../../src/engine.js";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
 import { createLogger } from "../../src/observe/logger.js";
+import { BASE_PROGRAMME } from "../fixtures.js";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const ADMIN_TOKEN = "test-admin-token";
@@ -38,14 +39,7 @@ export function programmesDir(dir: string, programmes: Record<string, unknown>[]
   return p;
 }
 
-export const BASE_PROGRAMME = {
-  id: "base",
-  name: "Base",
-  account: "points",
-  currency: "EUR",
-  rules: [{ kind: "spend", per: 100, points: 1 }],
-  redemption: { pointValue: 1, currency: "EUR" },
-};
+export { BASE_PROGRAMME };
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -160,4 +154,14 @@ export async function spawnEngine(env: Record<string, string>): Promise<{ child:
       reject(new Error(`engine exited with ${code}: ${err}`));
     });
   });
+}
+
+/** An HTTP call with a JSON body (admin routes take the bearer token in `headers`). */
+export async function send(t: TestEnv, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(t.http + path, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }

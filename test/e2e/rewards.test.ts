@@ -2,19 +2,13 @@
 // take stock (given back on release and on expiry), products at their card's points
 // price, and concurrent redemptions that never take more stock than there is.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, line, sale, startTestEnv, type TestEnv } from "./harness.js";
+import { ADMIN_TOKEN, line, sale, startTestEnv, type TestEnv, send as sendHttp } from "./harness.js";
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const HOUR = 3_600_000;
 
-async function send(t: TestEnv, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) {
-  const res = await fetch(t.http + path, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const send = (t: TestEnv, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) =>
+  sendHttp(t, method, path, body, headers);
 
 async function stockOf(t: TestEnv, id: string): Promise<number | null> {
   return (await send(t, "GET", `/v1/admin/rewards/${id}`)).body.reward.stock;

@@ -2,20 +2,14 @@
 // than available), redeeming once, expiry by time and by the sweeper, the
 // voucher.expiring notification, listing a customer's vouchers, idempotent replays.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, BASE_PROGRAMME, line, sale, startTestEnv, type TestEnv } from "./harness.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, line, sale, startTestEnv, type TestEnv, send as sendHttp } from "./harness.js";
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const DAY = 86_400_000;
 const CODE = /^[0-9A-HJKMNP-TV-Z]{12}$/;
 
-async function send(t: TestEnv, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) {
-  const res = await fetch(t.http + path, {
-    method,
-    headers: { "content-type": "application/json", ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
+const send = (t: TestEnv, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) =>
+  sendHttp(t, method, path, body, headers);
 
 async function until(what: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -8,6 +8,7 @@ import type { Verb } from "../../src/codec/schema.js";
 import { installProgramme } from "../../src/admin/programmes.js";
 import { Ledger, type Command, type LedgerOptions } from "../../src/ledger/ledger.js";
 import { closeStore, openStore, type Entry, type Hold, type Store } from "../../src/ledger/store.js";
+import { BASE_PROGRAMME } from "../fixtures.js";
 
 export type Reply = Record<string, any>;
 
@@ -20,14 +21,7 @@ export const OPTIONS: LedgerOptions = {
   expiryNoticeMs: 7 * 86_400_000,
 };
 
-export const BASE_PROGRAMME = {
-  id: "base",
-  name: "Base",
-  account: "points",
-  currency: "EUR",
-  rules: [{ kind: "spend", per: 100, points: 1 }],
-  redemption: { pointValue: 1, currency: "EUR" },
-};
+export { BASE_PROGRAMME };
 
 /** 2026-01-01T00:00:00Z: the fake clock's start and the sales' `at`. */
 export const T0 = 1_767_225_600_000;

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command } from "../../src/ledger/ledger.js";
 import type { Store } from "../../src/ledger/store.js";
+import { BASE_PROGRAMME } from "../fixtures.js";
 import {
   allEntries,
   allHolds,
@@ -27,12 +28,7 @@ const DAY_MS = 86_400_000;
 /** Base points expire a day after the sale that earned them; club points never. */
 const EXPIRY_DAYS: Record<string, number> = { points: 1 };
 const BASE = {
-  id: "base",
-  name: "Base",
-  account: "points",
-  currency: "EUR",
-  rules: [{ kind: "spend", per: 100, points: 1 }],
-  redemption: { pointValue: 1, currency: "EUR" },
+  ...BASE_PROGRAMME,
   expiry: { afterDays: EXPIRY_DAYS.points },
 };
 const CLUB = {
