@@ -6,7 +6,7 @@ import { connect, Events, type NatsConnection } from "nats";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { limits } from "./limits.js";
-import { loadProgrammesDir, listProgrammes } from "./admin/programmes.js";
+import { loadProgrammesDir } from "./admin/programmes.js";
 import { notifier } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
 import { createHttp } from "./ingest/http.js";
@@ -73,7 +73,12 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   const store = openStore(ledgerPath);
   const installed = await loadProgrammesDir(store, config.programmesDir, now());
   log.info({ programmes: installed.map((p) => `${p.id}@${p.version}`), dir: config.programmesDir }, "programmes loaded");
-  metrics.programmesLoaded.set(listProgrammes(store).length);
+  // Counting keys is enough here: no need to decode every programme.
+  const programmesCount = () => {
+    store.env.resetReadTxn();
+    return store.programmes.getKeysCount();
+  };
+  metrics.programmesLoaded.set(programmesCount());
 
   const options: LedgerOptions = {
     selection: config.programmeSelection,
@@ -107,12 +112,12 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     log,
     adminToken: config.adminToken,
     now,
-    onProgrammesChanged: () => metrics.programmesLoaded.set(listProgrammes(store).length),
+    onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
     readiness: () => ({
       nats: natsConnected && !nc.isClosed(),
       stream: !config.stream || (stream?.bound() ?? false),
       lmdb: !fatal,
-      programmes: listProgrammes(store).length > 0,
+      programmes: programmesCount() > 0,
     }),
   });
   await http.listen({ port: config.http.port, host: config.http.host });
