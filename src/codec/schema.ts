@@ -239,8 +239,18 @@ export const convertEarnedRequest = z
   .refine((r) => r.earnedFrom < r.earnedTo, { message: "must be after earnedFrom", path: ["earnedTo"] })
   .refine((r) => r.from !== r.to, { message: "from and to must differ", path: ["to"] });
 
+/** Card management (admin): a family's cards on one account, lost cards blocked and replaced. */
+export const cardRequest = z.discriminatedUnion("action", [
+  z.object({ requestId: id, action: z.literal("link"), card: id, customer: customerRef }).strict(),
+  z.object({ requestId: id, action: z.literal("unlink"), card: id }).strict(),
+  z.object({ requestId: id, action: z.literal("block"), card: id }).strict(),
+  z.object({ requestId: id, action: z.literal("unblock"), card: id }).strict(),
+  z.object({ requestId: id, action: z.literal("replace"), card: id, newCard: id }).strict(),
+]);
+
 export const ADMIN_VERB_SCHEMAS = {
   adjust: adjustRequest,
+  card: cardRequest,
   convertEarned: convertEarnedRequest,
 } as const;
 

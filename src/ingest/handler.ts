@@ -15,7 +15,7 @@ export type Reply = Record<string, unknown>;
 
 /** Verbs whose effect is recorded against a request or event id. */
 const IDEMPOTENT: ReadonlySet<Verb> = new Set<Verb>([
-  "accrue", "enroll", "authorize", "capture", "release", "convert", "convertEarned", "adjust", "redeemReward", "buyVoucher", "redeemVoucher",
+  "accrue", "enroll", "authorize", "capture", "release", "convert", "convertEarned", "adjust", "card", "redeemReward", "buyVoucher", "redeemVoucher",
 ]);
 
 export class Handler {

@@ -201,6 +201,13 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
     return result;
   });
 
+  app.post("/v1/admin/cards", { preHandler: admin }, async (req, res) => {
+    const value = jsonBody(req);
+    const reply = await handler.handleValue("http", "card", value);
+    if (reply.ok) log.info({ card: value }, "card changed");
+    return sendReply(res, reply);
+  });
+
   app.post("/v1/admin/adjustments", { preHandler: admin }, async (req, res) => {
     const value = jsonBody(req);
     const reply = await handler.handleValue("http", "adjust", value);

@@ -39,7 +39,7 @@ export interface Outcome {
 }
 
 type Reply = Record<string, unknown>;
-type RequestVerb = "enroll" | "authorize" | "capture" | "release" | "convert" | "convertEarned" | "adjust" | "redeemReward" | "buyVoucher" | "redeemVoucher";
+type RequestVerb = "card" | "enroll" | "authorize" | "capture" | "release" | "convert" | "convertEarned" | "adjust" | "redeemReward" | "buyVoucher" | "redeemVoucher";
 const DAY_MS = 86_400_000;
 const PRIMARY_ACCOUNT = "points";
 /** lotsByExpiry values: the lot's notice is still due / went out. */
@@ -130,6 +130,7 @@ export class Ledger {
   /** Verbs whose effect is recorded under their request id (`rq:` namespace). */
   private readonly requestEffects: { [V in RequestVerb]: (input: VerbInput<V>, now: number) => Reply } = {
     enroll: (i, now) => this.enroll(i, now),
+    card: (i) => this.card(i),
     authorize: (i, now) => this.authorize(i, now),
     capture: (i, now) => this.capture(i, now),
     release: (i, now) => this.release(i, now),
@@ -255,6 +256,41 @@ export class Ledger {
     customers.put(c.id, c);
     this.notify("enrolled", { customerId: c.id, via: "enroll", card: input.card ?? null, phone: phone ?? null, at: now });
     return { ok: true, customerId: c.id };
+  }
+
+  /** Link, unlink, block, unblock or replace a card; the customer keeps every account and entry. */
+  private card(input: VerbInput<"card">): Reply {
+    const { cards, customers } = this.store;
+    if (input.action === "link") {
+      const c = this.requireCustomer(input.customer);
+      if (cards.get(input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
+      cards.put(input.card, { customerId: c.id, status: "active" });
+      customers.put(c.id, { ...c, cards: [...c.cards, input.card] });
+      return { ok: true, customerId: c.id, card: input.card, status: "active" };
+    }
+    const card = cards.get(input.card);
+    if (!card) throw new LoyaltyError("UNKNOWN_CUSTOMER", `no card ${input.card}`, "card");
+    const owner = customers.get(card.customerId);
+    if (!owner) throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for card ${input.card}`, "card");
+    switch (input.action) {
+      case "unlink":
+        cards.remove(input.card);
+        customers.put(owner.id, { ...owner, cards: owner.cards.filter((x) => x !== input.card) });
+        return { ok: true, customerId: owner.id, card: input.card, status: "unlinked" };
+      case "block":
+      case "unblock": {
+        const status = input.action === "block" ? "blocked" : "active";
+        cards.put(input.card, { ...card, status });
+        return { ok: true, customerId: owner.id, card: input.card, status };
+      }
+      case "replace": {
+        if (cards.get(input.newCard)) throw new LoyaltyError("VALIDATION", `card ${input.newCard} already belongs to a customer`, "newCard");
+        cards.put(input.card, { ...card, status: "blocked" });
+        cards.put(input.newCard, { customerId: owner.id, status: "active" });
+        customers.put(owner.id, { ...owner, cards: [...owner.cards, input.newCard] });
+        return { ok: true, customerId: owner.id, card: input.newCard, replaced: input.card, status: "active" };
+      }
+    }
   }
 
   /** A sale's customer: known, or enrolled now when it carries an unknown phone (configurable). */

@@ -43,6 +43,11 @@ export class Router {
         const voucher = this.store.vouchers.get(input.code as string);
         return { partition: this.ofKey(voucher ? voucher.customerId : `voucher:${input.code}`), keys: [] };
       }
+      case "card": {
+        // The card's owner, or for a link, the customer it joins.
+        const ref = (input.customer as CustomerRef | undefined) ?? { card: input.card as string };
+        return { partition: this.ofKey(this.customerKey(ref)), keys: [] };
+      }
       case "enroll": {
         const key = (input.card as string | undefined) ? `card:${input.card}` : `req:${input.requestId}`;
         return { partition: this.ofKey(key), keys: [] };
