@@ -14,7 +14,8 @@ import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js"
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { closeStore, openStore } from "./ledger/store.js";
-import { NOTICED, type Command, type LedgerOptions, type Notification, type Outcome } from "./ledger/ledger.js";
+import type { Command, LedgerOptions, Notification, Outcome } from "./ledger/ledger.js";
+import { NOTICED } from "./ledger/lots.js";
 import type { Store } from "./ledger/store.js";
 import type { Logger } from "./observe/logger.js";
 import { createMetrics } from "./observe/metrics.js";

@@ -9,6 +9,7 @@ import { evaluate } from "../rules/evaluate.js";
 import { parseProgramme, type Programme } from "../rules/programme.js";
 import type { Basket, CustomerFacts, Accrual } from "../rules/types.js";
 import { priceAt, randomVoucherCode, termsOf, voucherView, daysLeft } from "./redemption.js";
+import { addLot, consumeLots, dropLot, expiringOf, NOTICED } from "./lots.js";
 import type { Account, Customer, Entry, HeldItem, Hold, SaleRecord, Store, Voucher, VoucherOffer } from "./store.js";
 
 export interface LedgerOptions {
@@ -42,9 +43,6 @@ type Reply = Record<string, unknown>;
 type RequestVerb = "card" | "enroll" | "authorize" | "capture" | "release" | "convert" | "convertEarned" | "adjust" | "redeemReward" | "buyVoucher" | "redeemVoucher";
 const DAY_MS = 86_400_000;
 const PRIMARY_ACCOUNT = "points";
-/** lotsByExpiry values: the lot's notice is still due / went out. */
-export const NOTICE_DUE = 1;
-export const NOTICED = 2;
 
 export class Ledger {
   private plan: Plan | null = null;
@@ -418,7 +416,7 @@ export class Ledger {
       // Points that only pay back a negative balance never expire: the lot holds the rest.
       const lotAmount = Math.min(p.earned, Math.max(0, after.balance));
       if (lotAmount > 0 && p.expiresAt !== null) {
-        this.addLot(customer.id, p.account, p.expiresAt, this.seq, lotAmount, event.eventId);
+        addLot(this.store, customer.id, p.account, p.expiresAt, this.seq, lotAmount, event.eventId);
         lots[lots.length - 1] = [p.expiresAt, this.seq];
       }
       perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
@@ -530,7 +528,7 @@ export class Ledger {
           programme: p.programme,
           version: p.version,
         });
-        this.consumeLots(sale.customerId, p.account, takeBack, sale.lots?.[i] ?? null);
+        consumeLots(this.store, sale.customerId, p.account, takeBack, sale.lots?.[i] ?? null);
       }
       perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
       takenTotal += takeBack;
@@ -574,7 +572,7 @@ export class Ledger {
       const balance = input.asOf === undefined ? state.balance : this.balanceAsOf(c.id, account, input.asOf);
       const held = input.asOf === undefined ? state.held : 0;
       const unit = this.currentPlan().unitFor(account) ?? "points";
-      return { account, unit, balance, held, available: balance - held, expiring: this.expiring(c.id, account, input.asOf) };
+      return { account, unit, balance, held, available: balance - held, expiring: expiringOf(this.store, c.id, account, input.asOf) };
     });
     return { ok: true, customerId: c.id, groups: c.groups, accounts };
   }
@@ -715,7 +713,7 @@ export class Ledger {
       cause: `${hold.item ? `${itemLabel(hold.item)}: ` : ""}capture ${input.requestId} of hold ${hold.holdId}`,
       holdId: hold.holdId,
     });
-    this.consumeLots(hold.customerId, hold.account, captured, null);
+    consumeLots(this.store, hold.customerId, hold.account, captured, null);
     const reply: Reply = { ok: true, holdId: hold.holdId, customerId: hold.customerId, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
     return hold.item ? { ...reply, ...itemRef(hold.item), qty: hold.item.qty } : reply;
   }
@@ -735,51 +733,7 @@ export class Ledger {
     return { ok: true, expired: true, holdId: hold.holdId };
   }
 
-  // ---- expiry lots -------------------------------------------------------------------
-
-  private addLot(customerId: string, account: string, expiresAt: number, seq: number, amount: number, eventId: string): void {
-    this.store.lots.put([customerId, account, expiresAt, seq], { r: amount, e: eventId, n: false });
-    this.store.lotsByExpiry.put([expiresAt, customerId, account, seq], NOTICE_DUE);
-  }
-
-  private dropLot(customerId: string, account: string, expiresAt: number, seq: number): void {
-    this.store.lots.remove([customerId, account, expiresAt, seq]);
-    this.store.lotsByExpiry.remove([expiresAt, customerId, account, seq]);
-  }
-
-  /**
-   * Points leave expiring lots oldest-expiry first (a return first from its own sale's
-   * lot); points beyond the lots came from non-expiring programmes.
-   */
-  private consumeLots(customerId: string, account: string, amount: number, prefer: [number, number] | null): void {
-    let left = amount;
-    const take = (expiresAt: number, seq: number, lot: { r: number; e: string; n: boolean }) => {
-      const used = Math.min(lot.r, left);
-      left -= used;
-      if (used === lot.r) this.dropLot(customerId, account, expiresAt, seq);
-      else this.store.lots.put([customerId, account, expiresAt, seq], { ...lot, r: lot.r - used });
-    };
-    if (prefer) {
-      const lot = this.store.lots.get([customerId, account, prefer[0], prefer[1]]);
-      if (lot) take(prefer[0], prefer[1], lot);
-    }
-    if (left <= 0) return;
-    const range = this.store.lots.getRange({ start: [customerId, account, 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] });
-    for (const { key, value } of [...range]) {
-      if (left <= 0) break;
-      take(key[2], key[3], value);
-    }
-  }
-
-  /** Points expiring, grouped by instant, soonest first (asOf: those still unexpired then). */
-  private expiring(customerId: string, account: string, asOf: number | undefined): { amount: number; at: number }[] {
-    const byAt = new Map<number, number>();
-    for (const { key, value } of this.store.lots.getRange({ start: [customerId, account, asOf ?? 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] })) {
-      if (!byAt.has(key[2]) && byAt.size >= limits.expiringListedMax) break;
-      byAt.set(key[2], (byAt.get(key[2]) ?? 0) + value.r);
-    }
-    return [...byAt].map(([at, amount]) => ({ amount, at }));
-  }
+  // ---- expiry lots (tables in lots.ts) ----------------------------------------------
 
   /**
    * The expiry sweeper's command for one customer: expires lots past their time (never
@@ -809,7 +763,7 @@ export class Ledger {
             eventId: value.e,
           });
         }
-        if (amount === value.r || acc.balance <= 0) this.dropLot(customerId, account, expiresAt, seq);
+        if (amount === value.r || acc.balance <= 0) dropLot(this.store, customerId, account, expiresAt, seq);
         else this.store.lots.put(key, { ...value, r: value.r - amount });
         expired += amount;
       } else if (!value.n && expiresAt <= now + this.options.expiryNoticeMs) {
@@ -904,7 +858,7 @@ export class Ledger {
       amount: -offer.pointsCost,
       cause: `voucher ${voucher.code} of offer ${offer.id}, bought by ${input.requestId}`,
     });
-    this.consumeLots(c.id, offer.account, offer.pointsCost, null);
+    consumeLots(this.store, c.id, offer.account, offer.pointsCost, null);
     return {
       ok: true,
       approved: true,
@@ -1030,7 +984,7 @@ export class Ledger {
     assertSafe(value);
     const cause = `conversion ${input.requestId}: ${input.amount} ${input.from} -> ${value} ${rate.currency} ${input.to}`;
     const after = this.post({ at: now, customerId: c.id, account: input.from, kind: "conversion", amount: -input.amount, cause });
-    this.consumeLots(c.id, input.from, input.amount, null);
+    consumeLots(this.store, c.id, input.from, input.amount, null);
     const credited = this.post({ at: now, customerId: c.id, account: input.to, kind: "conversion", amount: value, cause });
     return {
       ok: true,
@@ -1070,7 +1024,7 @@ export class Ledger {
       amount: input.amount,
       cause: `adjustment ${input.requestId} by ${input.operator}: ${input.reason}`,
     });
-    if (input.amount < 0) this.consumeLots(c.id, input.account, -input.amount, null);
+    if (input.amount < 0) consumeLots(this.store, c.id, input.account, -input.amount, null);
     return { ok: true, customerId: c.id, account: input.account, amount: input.amount, balance: acc.balance, available: acc.balance - acc.held };
   }
 
