@@ -56,51 +56,32 @@ function registerCatalogueRoutes(app: FastifyInstance, deps: HttpDeps, admin: Ad
   const { store, log } = deps;
   type ById = { Params: { id: string } };
   type Listing = { Querystring: { limit?: string } };
-  const attempt = async <T>(res: FastifyReply, fn: () => Promise<T> | T) => {
-    try {
-      return await fn();
-    } catch (err) {
-      return sendError(res, err);
-    }
-  };
-
+  // Thrown typed errors are answered by the app's error handler.
   app.get<Listing>("/v1/admin/rewards", { preHandler: admin }, async (req) => ({ ok: true, rewards: listRewards(store, listLimit(req.query), deps.now()) }));
-  app.get<ById>("/v1/admin/rewards/:id", { preHandler: admin }, (req, res) =>
-    attempt(res, () => ({ ok: true, reward: getReward(store, req.params.id, deps.now()) })),
-  );
-  app.put<ById>("/v1/admin/rewards/:id", { preHandler: admin }, (req, res) =>
-    attempt(res, async () => {
-      const reward = await putReward(store, req.params.id, jsonBody(req), deps.now());
-      log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
-      return { ok: true, reward };
-    }),
-  );
-  app.delete<ById>("/v1/admin/rewards/:id", { preHandler: admin }, (req, res) =>
-    attempt(res, async () => {
-      await removeReward(store, req.params.id);
-      log.info({ reward: req.params.id }, "reward removed");
-      return { ok: true, id: req.params.id, removed: true };
-    }),
-  );
+  app.get<ById>("/v1/admin/rewards/:id", { preHandler: admin }, async (req) => ({ ok: true, reward: getReward(store, req.params.id, deps.now()) }));
+  app.put<ById>("/v1/admin/rewards/:id", { preHandler: admin }, async (req) => {
+    const reward = await putReward(store, req.params.id, jsonBody(req), deps.now());
+    log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
+    return { ok: true, reward };
+  });
+  app.delete<ById>("/v1/admin/rewards/:id", { preHandler: admin }, async (req) => {
+    await removeReward(store, req.params.id);
+    log.info({ reward: req.params.id }, "reward removed");
+    return { ok: true, id: req.params.id, removed: true };
+  });
 
   app.get<Listing>("/v1/admin/voucher-offers", { preHandler: admin }, async (req) => ({ ok: true, offers: listVoucherOffers(store, listLimit(req.query)) }));
-  app.get<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, (req, res) =>
-    attempt(res, () => ({ ok: true, offer: getVoucherOffer(store, req.params.id) })),
-  );
-  app.put<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, (req, res) =>
-    attempt(res, async () => {
-      const offer = await putVoucherOffer(store, req.params.id, jsonBody(req), deps.now());
-      log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
-      return { ok: true, offer };
-    }),
-  );
-  app.delete<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, (req, res) =>
-    attempt(res, async () => {
-      await removeVoucherOffer(store, req.params.id);
-      log.info({ offer: req.params.id }, "voucher offer removed");
-      return { ok: true, id: req.params.id, removed: true };
-    }),
-  );
+  app.get<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, async (req) => ({ ok: true, offer: getVoucherOffer(store, req.params.id) }));
+  app.put<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, async (req) => {
+    const offer = await putVoucherOffer(store, req.params.id, jsonBody(req), deps.now());
+    log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
+    return { ok: true, offer };
+  });
+  app.delete<ById>("/v1/admin/voucher-offers/:id", { preHandler: admin }, async (req) => {
+    await removeVoucherOffer(store, req.params.id);
+    log.info({ offer: req.params.id }, "voucher offer removed");
+    return { ok: true, id: req.params.id, removed: true };
+  });
 }
 
 function authorised(req: FastifyRequest, token: string | null): boolean {
