@@ -15,7 +15,6 @@ import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { closeStore, openStore } from "./ledger/store.js";
 import type { Command, LedgerOptions, Notification, Outcome } from "./ledger/ledger.js";
-import { NOTICED } from "./ledger/lots.js";
 import type { Store } from "./ledger/store.js";
 import type { Logger } from "./observe/logger.js";
 import { createMetrics } from "./observe/metrics.js";
@@ -88,6 +87,8 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     whenSpent: config.returns.whenSpent,
     holdTtlMsDefault: config.holdTtlMsDefault,
     expiryNoticeMs: config.expiry.noticeDays * 86_400_000,
+    eventLateMsMax: config.events.lateMsMax,
+    eventFutureMsMax: config.events.futureMsMax,
   };
   const executor =
     config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);
@@ -177,17 +178,14 @@ function sweepHolds({ store, submit, now }: SweepDeps): void {
   }
 }
 
-/** Points expiry: customers with lots past their time or entering the notice window. */
-function sweepPointsExpiry({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps): void {
+/** Points expiry: customers whose lots are past their time or entering the notice window. */
+function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps): void {
   const t = now();
   store.env.resetReadTxn();
-  const customers = new Set<string>();
-  for (const { key, value } of store.lotsByExpiry.getRange({ end: [t + expiryNoticeMs, "\uffff"] })) {
-    if (value === NOTICED && key[0] > t) continue;
-    customers.add(key[1]);
-    if (customers.size >= limits.expirySweepCustomersMax) break;
-  }
-  for (const customerId of customers) {
+  let n = 0;
+  for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"] })) {
+    if (++n > limits.expirySweepCustomersMax) break;
+    const customerId = key[1];
     submit(customerId, { verb: "sweepExpiry", input: { customerId }, hash: "" })
       .then((o) => publishNotifications(o.notifications))
       .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   UNKNOWN_VOUCHER: { status: 404, message: "no such voucher" },
   VOUCHER_EXPIRED: { status: 409, message: "the voucher has expired" },
   VOUCHER_USED: { status: 409, message: "the voucher was already used" },
+  LIMIT_EXCEEDED: { status: 422, message: "a business limit on an amount or a balance was exceeded" },
+  UNAVAILABLE: { status: 503, message: "the engine cannot commit now; retry later" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -68,6 +70,18 @@ export interface SchemaIssue {
   readonly message: string;
   readonly code?: string;
   readonly keys?: readonly string[];
+  /** Custom issues carry their own params; `limitMax` marks a business bound (see LIMIT_PARAM). */
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The param that marks a schema issue as a business bound. A value beyond it is
+ * well-formed but too large for the business (LIMIT_EXCEEDED), not malformed (VALIDATION).
+ */
+export const LIMIT_PARAM = "limitMax";
+
+export function isLimitIssue(issue: SchemaIssue): boolean {
+  return typeof issue.params?.[LIMIT_PARAM] === "number";
 }
 
 /** ["rules", 2, "per"] -> "rules[2].per" */
@@ -78,8 +92,9 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * A schema's failure -> VALIDATION naming the field. A typo shows up twice (an unknown
- * key and a missing one): the unknown key is named, as it is the cause, by its own path.
+ * A schema's failure -> VALIDATION (or LIMIT_EXCEEDED for a marked bound) naming the field.
+ * A typo shows up twice (an unknown key and a missing one): the unknown key is named, as
+ * it is the cause, by its own path.
  */
 export function validationError(issues: readonly SchemaIssue[], what: string, prefix = ""): LoyaltyError {
   const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
@@ -88,5 +103,5 @@ export function validationError(issues: readonly SchemaIssue[], what: string, pr
   const field = fieldPath(unknown === undefined ? issue.path : [...issue.path, unknown]) || `(${what})`;
   const detail = issue.message.endsWith("received undefined") ? "is required" : issue.message;
   const message = unknown !== undefined ? `unknown field ${field}` : `${field}: ${detail}`;
-  return new LoyaltyError("VALIDATION", prefix + message, field);
+  return new LoyaltyError(isLimitIssue(issue) ? "LIMIT_EXCEEDED" : "VALIDATION", prefix + message, field);
 }

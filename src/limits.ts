@@ -82,4 +82,25 @@ export const limits = {
   voucherUseLateMsMax: 7 * 86_400_000,
   /** Vouchers noticed or expired per sweep at most. */
   voucherSweepBatchMax: 2000,
+
+  // Business bounds on money and points: far below 2^53, so sums of many of them stay
+  // exact, and a typo or a hostile value is refused (LIMIT_EXCEEDED) before it is booked.
+  /** One sale line (its amount, or qty x unitPrice), minor units: 10^10 = 100 million in major units. */
+  lineAmountMax: 10_000_000_000,
+  /** One basket (the sum of its line amounts, its total, any one tender), minor units. */
+  basketTotalMax: 100_000_000_000,
+  /** One article's unit price, minor units (a line of qty 1 at most). */
+  unitPriceMax: 10_000_000_000,
+  /** Balance of any account, points or minor units, either sign (for the ledger to enforce). */
+  balanceMax: 1_000_000_000_000,
+  /** One manual adjustment, either sign, points or minor units. */
+  adjustmentMax: 1_000_000_000,
+  /** Points converted by one convert request. */
+  conversionMax: 1_000_000_000,
+  /** One authorize `amount` (points) or `value` (minor units), or one capture `amount`. */
+  pointsRequestMax: 1_000_000_000,
+  /** How far before the engine's clock an event's `at` may lie by default (a till that was offline), ms. */
+  eventLateMsDefault: 30 * 86_400_000,
+  /** How far after the engine's clock an event's `at` may lie by default (a till's clock running fast), ms. */
+  eventFutureMsDefault: 5 * 60_000,
 } as const;

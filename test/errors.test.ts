@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ERROR_CODES } from "../src/errors.js";
+import { ERROR_CODES, httpStatusOf, validationError } from "../src/errors.js";
 
 describe("error codes", () => {
   it("are exactly the contract's stable list", () => {
@@ -9,7 +9,20 @@ describe("error codes", () => {
         "CARD_BLOCKED", "IDEMPOTENCY_CONFLICT", "RETURN_EXCEEDS_SALE", "HOLD_EXPIRED", "HOLD_CLOSED",
         "CAPTURE_EXCEEDS_HOLD", "UNAUTHORIZED", "OVERLOADED", "INTERNAL",
         "UNKNOWN_REWARD", "UNKNOWN_OFFER", "UNKNOWN_VOUCHER", "VOUCHER_EXPIRED", "VOUCHER_USED",
+        "LIMIT_EXCEEDED", "UNAVAILABLE",
       ].sort(),
     );
+  });
+
+  it("answers a business limit with 422 and an engine that cannot commit with 503", () => {
+    expect(httpStatusOf("LIMIT_EXCEEDED")).toBe(422);
+    expect(httpStatusOf("UNAVAILABLE")).toBe(503);
+  });
+
+  it("turns a schema issue marked with limitMax into LIMIT_EXCEEDED naming the field", () => {
+    const limit = validationError([{ path: ["lines", 0, "amount"], message: "too much", code: "custom", params: { limitMax: 10 } }], "payload");
+    expect(limit.toWire()).toEqual({ code: "LIMIT_EXCEEDED", message: "lines[0].amount: too much", field: "lines[0].amount" });
+    const plain = validationError([{ path: ["total"], message: "bad", code: "custom", params: { other: 1 } }], "payload");
+    expect(plain.code).toBe("VALIDATION");
   });
 });

@@ -35,7 +35,7 @@ export function encodeReply(value: unknown, encoding: Encoding): Uint8Array {
   return encoding === "json" ? Buffer.from(JSON.stringify(value)) : packr.pack(value);
 }
 
-/** Plain value -> validated input of the verb. Throws VALIDATION naming the field. */
+/** Plain value -> validated input of the verb. Throws VALIDATION (or LIMIT_EXCEEDED) naming the field. */
 export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new LoyaltyError("BAD_REQUEST", "the payload must be an object");
@@ -43,6 +43,24 @@ export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> 
   const result = schemaOf(verb).safeParse(value);
   if (result.success) return result.data as VerbInput<V>;
   throw validationError(result.error.issues, "payload");
+}
+
+/** How far an event's `at` may lie from the engine's clock, ms (config `events.lateMsMax`, `events.futureMsMax`). */
+export interface EventTimeWindow {
+  lateMsMax: number;
+  futureMsMax: number;
+}
+
+/**
+ * Refuses an event whose `at` lies outside the window around the engine's clock. Rules
+ * run at `at`, so a mistyped year would earn under another programme, expire at once or
+ * never. Both edges are inside. Pure: the caller passes its own clock.
+ */
+export function checkEventTime(at: number, now: number, window: EventTimeWindow): void {
+  if (at >= now - window.lateMsMax && at <= now + window.futureMsMax) return;
+  const offset = at < now ? `${now - at} ms before` : `${at - now} ms after`;
+  const accepted = `from ${window.lateMsMax} ms before to ${window.futureMsMax} ms after it`;
+  throw new LoyaltyError("VALIDATION", `at: ${offset} the engine's clock; an event is accepted ${accepted}`, "at");
 }
 
 /** Content hash for idempotency: same id + same content -> same reply. */

@@ -1,11 +1,27 @@
 // The wire messages, as zod schemas: validated once at the edge, trusted inside.
 import { z } from "zod";
+import { LIMIT_PARAM } from "../errors.js";
 import { limits } from "../limits.js";
 
 // Printable: no control, format, private-use or unassigned code points; length in code points.
 // "__proto__" is refused: it cannot round-trip through plain objects and storage.
 export const id = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,128}$/u, "must be 1-128 printable characters (and not __proto__)");
-export const minorUnits = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** A schema issue at a business bound: validationError answers it with LIMIT_EXCEEDED, naming the field. */
+function limitIssue(max: number, message: string): { params: Record<string, number>; message: string } {
+  return { params: { [LIMIT_PARAM]: max }, message };
+}
+
+const grouped = (n: number): string => n.toLocaleString("en");
+
+// The bound is checked before integrality, so 1e20 is a business limit, not "not a safe integer".
+function upTo(max: number, unit: string): z.ZodNumber {
+  return z.number().refine((n) => n <= max, limitIssue(max, `must be at most ${grouped(max)} ${unit}`));
+}
+/** Money in minor units, 0 to a business bound. */
+export const minorUnitsUpTo = (max: number): z.ZodNumber => upTo(max, "minor units").int().min(0);
+/** A points or value request, 1 to a business bound. */
+const requestUpTo = (max: number, unit: string): z.ZodNumber => upTo(max, unit).int().positive();
 export const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
 export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +48601234567");
@@ -23,15 +39,86 @@ const saleLine = z
     lineId: id,
     sku: id,
     qty,
-    unitPrice: minorUnits,
+    unitPrice: minorUnitsUpTo(limits.unitPriceMax),
     /** Amount actually paid for the line, after discounts; default round(qty * unitPrice). */
-    amount: minorUnits.optional(),
+    amount: minorUnitsUpTo(limits.lineAmountMax).optional(),
     category: id.optional(),
     promo: z.boolean().default(false),
   })
   .strict();
 
-const tender = z.object({ type: id, amount: minorUnits }).strict();
+const tender = z.object({ type: id, amount: minorUnitsUpTo(limits.basketTotalMax) }).strict();
+
+type SaleLineInput = Pick<z.infer<typeof saleLine>, "qty" | "unitPrice" | "amount">;
+
+/**
+ * A line's price before discounts, round(qty × unitPrice) half up, in minor units. Done in
+ * thousandths of a unit (qty has at most 3 decimals), so 1.005 × 100 is 101 as a till
+ * computes it, not the 100 that 1.005 * 100 gives in floating point.
+ */
+export function lineGrossOf(line: Pick<SaleLineInput, "qty" | "unitPrice">): number {
+  const milli = Math.round(line.qty * 1000) * line.unitPrice;
+  return Math.floor((milli + 500) / 1000);
+}
+
+/** What a line pays: its amount when sent, else its rounded gross. */
+export function lineAmountOf(line: SaleLineInput): number {
+  return line.amount ?? lineGrossOf(line);
+}
+
+/** A custom zod issue; `params` carries the limit marker when a business bound is to blame. */
+interface MoneyIssue {
+  path: (string | number)[];
+  message: string;
+  params?: Record<string, number>;
+}
+
+/** The money of a sale that is cross-checked. */
+interface SaleMoney {
+  lines: SaleLineInput[];
+  tenders: { amount: number }[];
+  total?: number | undefined;
+}
+
+function lineMoneyIssue(line: SaleLineInput, i: number): MoneyIssue | undefined {
+  const gross = lineGrossOf(line);
+  if (gross > limits.lineAmountMax) {
+    const message = `qty × unitPrice comes to ${gross}; a line may come to at most ${grouped(limits.lineAmountMax)} minor units`;
+    return { path: ["lines", i, "unitPrice"], ...limitIssue(limits.lineAmountMax, message) };
+  }
+  // A discount lowers a line; nothing raises it above its price (a mistyped amount would earn points).
+  if (line.amount !== undefined && line.amount > gross) {
+    return { path: ["lines", i, "amount"], message: `must not exceed round(qty × unitPrice) = ${gross}` };
+  }
+  return undefined;
+}
+
+function basketMoneyIssue(e: SaleMoney): MoneyIssue | undefined {
+  const sum = e.lines.reduce((s, l) => s + lineAmountOf(l), 0);
+  if (sum > limits.basketTotalMax) {
+    const message = `the line amounts add up to ${sum}; a basket may come to at most ${grouped(limits.basketTotalMax)} minor units`;
+    return { path: ["lines"], ...limitIssue(limits.basketTotalMax, message) };
+  }
+  // A till that rounds the basket once, not each line, may differ by up to 1 per line.
+  if (e.total !== undefined && Math.abs(e.total - sum) > e.lines.length) {
+    return { path: ["total"], message: `must equal the sum of the line amounts, ${sum}, within ±${e.lines.length}` };
+  }
+  const due = e.total ?? sum;
+  const paid = e.tenders.reduce((s, t) => s + t.amount, 0);
+  if (e.tenders.length > 0 && paid !== due) {
+    return { path: ["tenders"], message: `add up to ${paid}; they must add up to the total, ${due}` };
+  }
+  return undefined;
+}
+
+/** The first inconsistency between a sale's lines, total and tenders, if any. */
+function saleMoneyIssue(e: SaleMoney): MoneyIssue | undefined {
+  for (const [i, line] of e.lines.entries()) {
+    const issue = lineMoneyIssue(line, i);
+    if (issue) return issue;
+  }
+  return basketMoneyIssue(e);
+}
 
 export const saleEvent = z
   .object({
@@ -45,15 +132,19 @@ export const saleEvent = z
     currency,
     lines: z.array(saleLine).min(1).max(limits.basketLinesMax),
     tenders: z.array(tender).max(limits.basketTendersMax).default([]),
-    total: minorUnits.optional(),
+    total: minorUnitsUpTo(limits.basketTotalMax).optional(),
   })
   .strict()
   .superRefine((e, ctx) => {
+    // Money is cross-checked only when every field is well-formed and within its own bound.
+    const wellFormed = ctx.issues.length === 0;
     const seen = new Set<string>();
     e.lines.forEach((l, i) => {
       if (seen.has(l.lineId)) ctx.addIssue({ code: "custom", path: ["lines", i, "lineId"], message: "duplicate lineId" });
       seen.add(l.lineId);
     });
+    const money = wellFormed ? saleMoneyIssue(e) : undefined;
+    if (money) ctx.addIssue({ code: "custom", ...money });
   });
 export type SaleEvent = z.infer<typeof saleEvent>;
 
@@ -120,8 +211,8 @@ export const authorizeRequest = z
     requestId: id,
     customer: customerRef,
     account: id.default("points"),
-    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
-    value: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+    amount: requestUpTo(limits.pointsRequestMax, "points").optional(),
+    value: requestUpTo(limits.pointsRequestMax, "minor units").optional(),
     currency: currency.optional(),
     ttlMs: z.number().int().min(1000).max(limits.holdTtlMsMax).optional(),
   })
@@ -132,7 +223,7 @@ export const authorizeRequest = z
   });
 
 export const captureRequest = z
-  .object({ requestId: id, holdId: id, amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional() })
+  .object({ requestId: id, holdId: id, amount: requestUpTo(limits.pointsRequestMax, "points").optional() })
   .strict();
 
 export const releaseRequest = z.object({ requestId: id, holdId: id }).strict();
@@ -144,7 +235,7 @@ export const convertRequest = z
     customer: customerRef,
     from: id.default("points"),
     to: id.default("prepaid"),
-    amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    amount: requestUpTo(limits.conversionMax, "points"),
   })
   .strict()
   .refine((r) => r.from !== r.to, { message: "from and to must differ", path: ["to"] });
@@ -157,9 +248,8 @@ export const adjustRequest = z
     account: id.default("points"),
     amount: z
       .number()
+      .refine((n) => Math.abs(n) <= limits.adjustmentMax, limitIssue(limits.adjustmentMax, `must be within ±${grouped(limits.adjustmentMax)}`))
       .int()
-      .min(-Number.MAX_SAFE_INTEGER)
-      .max(Number.MAX_SAFE_INTEGER)
       .refine((n) => n !== 0, "must not be zero"),
     reason: z.string().min(1).max(500),
     operator: id,

@@ -4,7 +4,12 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { limits } from "../limits.js";
 import { isTimeZone } from "../rules/time.js";
+
+// An operator may widen the event window (a migration, a long offline till), within reason.
+const EVENT_LATE_MS_CEILING = 10 * 366 * 86_400_000;
+const EVENT_FUTURE_MS_CEILING = 86_400_000;
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 
@@ -44,6 +49,14 @@ export const configSchema = z
       })
       .strict()
       .default({ noticeDays: 30, sweepMs: 60_000 }),
+    /** The window around the engine's clock that an event's `at` must fall in (ms either side). */
+    events: z
+      .object({
+        lateMsMax: z.coerce.number().int().min(0).max(EVENT_LATE_MS_CEILING).default(limits.eventLateMsDefault),
+        futureMsMax: z.coerce.number().int().min(0).max(EVENT_FUTURE_MS_CEILING).default(limits.eventFutureMsDefault),
+      })
+      .strict()
+      .default({ lateMsMax: limits.eventLateMsDefault, futureMsMax: limits.eventFutureMsDefault }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .strict();
@@ -55,6 +68,7 @@ const LEAF_KEYS = [
   "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
+  "events.lateMsMax", "events.futureMsMax",
 ] as const;
 
 export class ConfigError extends Error {

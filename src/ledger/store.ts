@@ -1,5 +1,7 @@
-// The LMDB environment and its tables. Keys are laid out so appends go to the end of
-// the B-tree (entries by a global sequence) with secondary indexes by customer.
+// The LMDB environment and its tables, laid out for the hot path: an accrual writes the
+// customer's wallet, one entry per account it moves (keyed by customer, so a statement
+// is a range read), its expiry lot and one event record (idempotency, reply and the
+// sale's provenance for returns). docs/operations.md lists every table.
 import { open, type Database, type RootDatabase } from "lmdb";
 import type { ProgrammeAccrual } from "../rules/types.js";
 
@@ -22,6 +24,16 @@ export interface Card {
 export interface Account {
   balance: number;
   held: number;
+}
+
+/** Everything the hot path reads and writes of one customer, in one record. */
+export interface Wallet {
+  /** Account name -> state. */
+  accounts: Record<string, Account>;
+  /** Daily turnover buckets [day since epoch, minor units], pruned to limits.turnoverDaysKept. */
+  turnover: [number, number][];
+  /** This customer's key in `expiryDue` (when the sweeper should next look), if any. */
+  due?: number;
 }
 
 export interface Entry {
@@ -165,6 +177,14 @@ export interface IdemRecord {
   r: Record<string, unknown>;
 }
 
+/** A POS event's record: its idempotency record and, for a sale, what returns need. */
+export interface EventRecord extends IdemRecord {
+  s?: SaleRecord;
+}
+
+/** An entry as stored: its customer and sequence number are its key. */
+export type StoredEntry = Omit<Entry, "seq" | "customerId">;
+
 export interface StoredProgramme {
   version: number;
   programme: unknown;
@@ -176,20 +196,20 @@ export interface Store {
   customers: Database<Customer, string>;
   cards: Database<Card, string>;
   phones: Database<string, string>;
-  accounts: Database<Account, [string, string]>;
-  /** customerId -> the names of the customer's accounts (reading a few keys beats a range scan). */
-  accountNames: Database<string[], string>;
-  entries: Database<Entry, number>;
-  byCustomer: Database<number, [string, number]>;
-  idem: Database<IdemRecord, string>;
-  sales: Database<SaleRecord, string>;
+  /** customerId -> accounts, turnover and the expiry sweeper's due time. */
+  wallets: Database<Wallet, string>;
+  /** [customerId, seq] -> entry: a customer's entries in order, a statement is one range read. */
+  entries: Database<StoredEntry, [string, number]>;
+  /** eventId -> idempotency record of a sale, return or void (plus the sale's record for returns). */
+  events: Database<EventRecord, string>;
+  /** requestId -> idempotency record of a request verb (enroll, authorize, capture...). */
+  requests: Database<IdemRecord, string>;
   holds: Database<Hold, string>;
   /** [customerId, account, expiresAt, entry seq] -> lot. */
   lots: Database<Lot, [string, string, number, number]>;
-  /** [expiresAt, customerId, account, entry seq] -> 1: what the expiry sweeper scans. */
-  lotsByExpiry: Database<number, [number, string, string, number]>;
+  /** [dueAt, customerId] -> 1: when a customer's lots next need the sweeper (expiry or notice). */
+  expiryDue: Database<number, [number, string]>;
   holdsByExpiry: Database<string, [number, string]>;
-  turnover: Database<[number, number][], string>;
   programmes: Database<StoredProgramme, string>;
   /** Every version ever installed, so any entry can say which version earned it. */
   programmeHistory: Database<StoredProgramme, [string, number]>;
@@ -207,30 +227,35 @@ export interface Store {
   meta: Database<number, string>;
 }
 
+/**
+ * The layout this code reads and writes. 1: the first release (a dozen tables per
+ * accrual); 2: wallets, entries keyed by customer, event records.
+ */
+export const FORMAT_VERSION = 2;
+
+export class StoreFormatError extends Error {}
+
 const STRUCTURES = Symbol.for("loyaltyd.structures");
 
 export function openStore(path: string): Store {
   // lmdb-js batches async transactions into shared commits; overlappingSync lets a
   // commit's fsync overlap the next one, so durability is awaited with env.flushed.
-  const env = open({ path, maxDbs: 32, mapSize: 1024 ** 3 });
+  const env = open({ path, maxDbs: 32, mapSize: 64 * 1024 ** 3 });
   // Shared msgpack structures (stored in each table): records decode without their key names.
   const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name, sharedStructuresKey: STRUCTURES });
-  return {
+  const store: Store = {
     env,
     customers: db("customers"),
     cards: db("cards"),
     phones: db("phones"),
-    accounts: db("accounts"),
-    accountNames: db("accountNames"),
-    entries: db("entries"),
-    byCustomer: db("byCustomer"),
-    idem: db("idem"),
-    sales: db("sales"),
+    wallets: db("wallets"),
+    entries: db("ledgerEntries"),
+    events: db("events"),
+    requests: db("requests"),
     holds: db("holds"),
     lots: db("lots"),
-    lotsByExpiry: db("lotsByExpiry"),
+    expiryDue: db("expiryDue"),
     holdsByExpiry: db("holdsByExpiry"),
-    turnover: db("turnover"),
     programmes: db("programmes"),
     programmeHistory: db("programmeHistory"),
     products: db("products"),
@@ -242,6 +267,29 @@ export function openStore(path: string): Store {
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
   };
+  checkFormat(store, path);
+  return store;
+}
+
+/**
+ * A new store is stamped with this code's format; a store written by another format is
+ * refused with what to do, before anything reads it wrongly or writes into it.
+ */
+function checkFormat(store: Store, path: string): void {
+  const version = store.meta.get("formatVersion");
+  if (version === FORMAT_VERSION) return;
+  const written = version ?? (store.meta.get("seq") !== undefined || store.meta.get("programmesVersion") !== undefined ? 1 : null);
+  if (written === null) {
+    store.meta.putSync("formatVersion", FORMAT_VERSION);
+    return;
+  }
+  throw new StoreFormatError(
+    `the ledger at ${path} is in format ${written}; this loyaltyd reads format ${FORMAT_VERSION}. ` +
+      (written < FORMAT_VERSION
+        ? "Keep it with the loyaltyd release that wrote it, or move it aside and start this release on an empty dataDir " +
+          "(it is rebuilt from the JetStream stream LOYALTY_EVENTS for stream events; request-reply commands are not in the stream)."
+        : "It was written by a newer loyaltyd: run that release."),
+  );
 }
 
 export async function closeStore(store: Store): Promise<void> {

@@ -73,7 +73,7 @@ export class Router {
     }
     const inFlight = this.pending.get(`sale:${event.originalEventId}`);
     if (inFlight) return { partition: inFlight.partition, keys: [] };
-    const sale = this.store.sales.get(event.originalEventId);
+    const sale = this.store.events.get(event.originalEventId)?.s;
     return { partition: this.ofKey(sale ? sale.customerId : `sale:${event.originalEventId}`), keys: [] };
   }
 

@@ -3,6 +3,7 @@ import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, envNamesFor, loadConfig } from "../../src/config/config.js";
+import { limits } from "../../src/limits.js";
 
 function keyOf(fn: () => unknown): string {
   try {
@@ -43,5 +44,17 @@ describe("configuration", () => {
     expect(keyOf(() => loadConfig({ env: {}, overrides: { "http.colour": "red" } }))).toBe("http.colour");
     expect(keyOf(() => loadConfig({ env: { LOYALTYD_NATS_URL: "not a url" } }))).toBe("nats.url");
     expect(keyOf(() => loadConfig({ env: { LOYALTYD_TIMEZONE: "Mars/Olympus" } }))).toBe("timeZone");
+  });
+
+  it("bounds an event's time to 30 days late and 5 minutes early by default, settable by key and environment", () => {
+    expect(loadConfig({ env: {} }).events).toEqual({ lateMsMax: limits.eventLateMsDefault, futureMsMax: limits.eventFutureMsDefault });
+    expect(limits.eventLateMsDefault).toBe(30 * 86_400_000);
+    expect(limits.eventFutureMsDefault).toBe(300_000);
+    expect(envNamesFor("events.lateMsMax")).toEqual(["LOYALTYD_EVENTS_LATEMSMAX", "LOYALTYD_EVENTS_LATE_MS_MAX"]);
+    const c = loadConfig({ env: { LOYALTYD_EVENTS_LATE_MS_MAX: "86400000", LOYALTYD_EVENTS_FUTUREMSMAX: "0" } });
+    expect(c.events).toEqual({ lateMsMax: 86_400_000, futureMsMax: 0 });
+    expect(loadConfig({ env: {}, overrides: { "events.futureMsMax": 60_000 } }).events).toEqual({ lateMsMax: limits.eventLateMsDefault, futureMsMax: 60_000 });
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_EVENTS_LATE_MS_MAX: "-1" } }))).toBe("events.lateMsMax");
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_EVENTS_FUTURE_MS_MAX: "soon" } }))).toBe("events.futureMsMax");
   });
 });

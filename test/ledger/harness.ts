@@ -7,7 +7,7 @@ import { contentHash, validate } from "../../src/codec/codec.js";
 import type { Verb } from "../../src/codec/schema.js";
 import { installProgramme } from "../../src/admin/programmes.js";
 import { Ledger, type Command, type LedgerOptions } from "../../src/ledger/ledger.js";
-import { closeStore, openStore, type Entry, type Hold, type Store } from "../../src/ledger/store.js";
+import { closeStore, openStore, type Entry, type Hold, type SaleRecord, type Store } from "../../src/ledger/store.js";
 import { BASE_PROGRAMME } from "../fixtures.js";
 
 export type Reply = Record<string, any>;
@@ -19,6 +19,8 @@ export const OPTIONS: LedgerOptions = {
   whenSpent: "negative",
   holdTtlMsDefault: 120_000,
   expiryNoticeMs: 7 * 86_400_000,
+  eventLateMsMax: 30 * 86_400_000,
+  eventFutureMsMax: 5 * 60_000,
 };
 
 export { BASE_PROGRAMME };
@@ -99,15 +101,15 @@ export async function openHarness(
 
 export function entriesOf(store: Store, customerId: string): Entry[] {
   const out: Entry[] = [];
-  for (const { value: seq } of store.byCustomer.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
-    const e = store.entries.get(seq);
-    if (e) out.push(e);
+  for (const { key, value } of store.entries.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
+    out.push({ seq: key[1], customerId, ...value });
   }
   return out;
 }
 
+/** Every entry, in sequence order. */
 export function allEntries(store: Store): Entry[] {
-  return [...store.entries.getRange()].map(({ value }) => value);
+  return [...store.entries.getRange()].map(({ key, value }) => ({ seq: key[1], customerId: key[0], ...value })).sort((a, b) => a.seq - b.seq);
 }
 
 export function allHolds(store: Store): Hold[] {
@@ -115,7 +117,19 @@ export function allHolds(store: Store): Hold[] {
 }
 
 export function accountState(store: Store, customerId: string, account: string): { balance: number; held: number } {
-  return store.accounts.get([customerId, account]) ?? { balance: 0, held: 0 };
+  return store.wallets.get(customerId)?.accounts[account] ?? { balance: 0, held: 0 };
+}
+
+/** Every account of every wallet: [[customerId, account], state]. */
+export function allAccounts(store: Store): { key: [string, string]; value: { balance: number; held: number } }[] {
+  return [...store.wallets.getRange()].flatMap(({ key, value }) =>
+    Object.keys(value.accounts).sort().map((account) => ({ key: [key as string, account] as [string, string], value: value.accounts[account]! })),
+  );
+}
+
+/** The sale record kept with a sale's event record. */
+export function saleRecord(store: Store, eventId: string): SaleRecord | undefined {
+  return store.events.get(eventId)?.s;
 }
 
 export function customerIds(store: Store): string[] {
@@ -124,7 +138,7 @@ export function customerIds(store: Store): string[] {
 
 /** A snapshot of every table that a command may write, for "left no trace" checks. */
 export function snapshot(store: Store): string {
-  const tables = ["customers", "cards", "phones", "accounts", "entries", "byCustomer", "idem", "sales", "holds", "holdsByExpiry", "lots", "lotsByExpiry", "turnover", "meta"];
+  const tables = ["customers", "cards", "phones", "wallets", "entries", "events", "requests", "holds", "holdsByExpiry", "lots", "expiryDue", "meta"];
   const out: Record<string, unknown> = {};
   for (const t of tables) {
     const db = (store as unknown as Record<string, { getRange(): Iterable<{ key: unknown; value: unknown }> } | undefined>)[t];

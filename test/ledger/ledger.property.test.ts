@@ -467,7 +467,7 @@ class Model {
     const want = expectedEarned(input.lines);
     // The line attribution is the rule engine's (largest remainder); take it from the stored
     // sale record, whose earning fields never change after the sale, and check its sums.
-    const record = store.sales.get(input.eventId);
+    const record = store.events.get(input.eventId)?.s;
     expect(record, `sale ${input.eventId} is recorded`).toBeDefined();
     expect(record!.customerId).toBe(cid);
     const progs = record!.programmes.map((p) => ({ account: p.account, earned: p.earned, lineEarned: { ...p.lineEarned }, basketEarned: p.basketEarned }));
@@ -716,7 +716,7 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
     }));
     expect(balance, `balance of ${cid}`).toEqual({ ok: true, customerId: cid, groups: [], accounts: expectedAccounts });
     for (const a of balance.accounts as Reply[]) {
-      const stored = store.accounts.get([cid, a.account])!;
+      const stored = store.wallets.get(cid)!.accounts[a.account]!;
       // balance == sum of the ledger entries (table, statement verb and balance verb agree)
       const sum = entries.filter((e) => e.account === a.account).reduce((s, e) => s + e.amount, 0);
       const stmtSum = (statement.entries as Reply[]).filter((e) => e.account === a.account).reduce((s, e) => s + e.amount, 0);
@@ -747,14 +747,21 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
     expect(value.r).toBeGreaterThan(0);
     expect(key[3], `lot ${JSON.stringify(key)} keyed by its accrual`).toBe(accrualSeq.get(`${value.e}|${key[1]}`));
   }
-  expect(
-    [...store.lotsByExpiry.getKeys()].map((k) => JSON.stringify([k[1], k[2], k[0], k[3]])).sort(),
-    "lotsByExpiry mirrors lots",
-  ).toEqual(storedLots.map(({ key }) => JSON.stringify(key)).sort());
+  // The sweeper's index holds one key per customer with lots, never later than the lots need it.
+  const dueKeys = [...store.expiryDue.getKeys()];
+  expect(new Set(dueKeys.map((k) => k[1])).size, "one due key per customer").toBe(dueKeys.length);
+  for (const [due, cid] of dueKeys) expect(store.wallets.get(cid)?.due, `due of ${cid}`).toBe(due);
+  for (const { key, value } of storedLots) {
+    const due = store.wallets.get(key[0])?.due;
+    const needed = value.n ? key[2] : key[2] - h.ledger.options.expiryNoticeMs;
+    expect(due !== undefined && due <= needed, `lot ${JSON.stringify(key)} is due at ${needed}, index says ${due}`).toBe(true);
+  }
 
   // Failed commands recorded nothing: no idempotency record, no sale record.
-  expect([...store.idem.getKeys()].sort(), "idempotency records").toEqual([...model.idem.keys()].sort());
-  expect([...store.sales.getKeys()].sort(), "sale records").toEqual([...model.sales.keys()].sort());
+  const idemKeys = [...[...store.events.getKeys()].map((k) => `ev:${String(k)}`), ...[...store.requests.getKeys()].map((k) => `rq:${String(k)}`)];
+  expect(idemKeys.sort(), "idempotency records").toEqual([...model.idem.keys()].sort());
+  const saleKeys = [...store.events.getRange()].filter(({ value }) => value.s).map(({ key }) => String(key));
+  expect(saleKeys.sort(), "sale records").toEqual([...model.sales.keys()].sort());
 
   const entries = allEntries(store);
   // An event id takes effect at most once: one accrual entry per (sale, account), one per (return/void, account).
@@ -789,7 +796,7 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
   }
   for (const [k, back] of backBySale) expect(back, `taken back from ${k}`).toBeLessThanOrEqual(earnedBySale.get(k) ?? 0);
   for (const [saleId, s] of model.sales) {
-    const rec = store.sales.get(saleId)!;
+    const rec = store.events.get(saleId)!.s!;
     expect(rec.voided).toBe(s.voided);
     rec.programmes.forEach((p, i) => {
       const taken = Object.values(rec.taken[i]!).reduce((a, b) => a + b, 0);

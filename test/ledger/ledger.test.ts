@@ -8,6 +8,8 @@ import {
   BASE_PROGRAMME,
   T0,
   accountState,
+  allAccounts,
+  saleRecord,
   allEntries,
   allHolds,
   balanceCmd,
@@ -67,7 +69,7 @@ function errorCode(r: Reply): string | undefined {
 describe("returns", () => {
   it("takes back floored proportional shares, the last return taking the remainder (10 points, qty 3: 3, 3, 4)", async () => {
     const h = await withCustomer();
-    const s = await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 3, unitPrice: 333, amount: 1000 }])));
+    const s = await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 3, unitPrice: 334, amount: 1000 }])));
     expect(s).toMatchObject({ ok: true, earned: 10, balance: 10 });
     const taken: number[] = [];
     for (const id of ["r-1", "r-2", "r-3"]) {
@@ -113,7 +115,7 @@ describe("returns", () => {
       ])),
     );
     expect(s.earned).toBe(20); // 10 (A) + 5 (B) + 5 (visit)
-    const rec = h.store.sales.get("s-1")!;
+    const rec = saleRecord(h.store, "s-1")!;
     expect(rec.programmes[0]).toMatchObject({ earned: 20, lineEarned: { A: 10, B: 5 }, basketEarned: 5 });
 
     expect((await h.one(cmd("accrue", ret("r-1", "s-1", [{ lineId: "B", qty: 1 }])))).earned).toBe(-5);
@@ -183,7 +185,7 @@ describe("returns", () => {
     expect([r1.earned, r2.earned]).toEqual([-5, -5]);
     expect(errorCode(await h.one(cmd("accrue", ret("r-3", "s-1", [{ lineId, qty: 1 }]))))).toBe("RETURN_EXCEEDS_SALE");
     expect((await points(h)).balance).toBe(5);
-    expect(h.store.sales.get("s-1")!.returnedQty).toEqual({ [lineId]: 2 });
+    expect(saleRecord(h.store, "s-1")!.returnedQty).toEqual({ [lineId]: 2 });
     expect(sumOfEntries(h)).toBe(5);
   });
 
@@ -429,7 +431,7 @@ describe("holds", () => {
     expect(accountState(h.store, "cu_000001", "points")).toEqual({ balance: 10, held: 0 });
     expect(await points(h)).toEqual({ balance: 10, held: 0, available: 10 });
     // A refusal is no idempotency record: the same request re-sent is evaluated again.
-    expect(h.store.idem.get("rq:c-1")).toBeUndefined();
+    expect(h.store.requests.get("c-1")).toBeUndefined();
     const again = await h.one(cmd("capture", { requestId: "c-1", holdId: a.holdId }));
     expect(again).toEqual(c);
     expect(again.duplicate).toBeUndefined();
@@ -451,7 +453,7 @@ describe("holds", () => {
     expect(r).toEqual({ ok: false, error: { code: "HOLD_EXPIRED", message: expect.any(String), field: "holdId" }, requestId: "rl-1" });
     expect(h.store.holds.get(a.holdId)).toMatchObject({ status: "expired" });
     expect(await points(h)).toEqual({ balance: 10, held: 0, available: 10 });
-    expect(h.store.idem.get("rq:rl-1")).toBeUndefined();
+    expect(h.store.requests.get("rl-1")).toBeUndefined();
     expect(await h.one(cmd("release", { requestId: "rl-1", holdId: a.holdId }))).toEqual(r);
     expect(errorCode(await h.one(cmd("capture", { requestId: "c-1", holdId: a.holdId })))).toBe("HOLD_EXPIRED");
     expect(await h.one(expireCmd(a.holdId))).toEqual({ ok: true, expired: false });
@@ -615,16 +617,22 @@ describe("batches", () => {
     expect(withF.h.store.phones.get("+48600000001")).toBeUndefined();
   });
 
-  // Nine sales of 999_999 units at 1e9 points each bring the balance to ~9.0e15; a tenth
-  // would pass Number.MAX_SAFE_INTEGER, which the ledger treats as a broken invariant.
-  const HUGE = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "sku", sku: "BIG", pointsPerUnit: 1_000_000_000 }] };
-  const big = (eventId: string) => cmd("accrue", sale(eventId, CARD, [{ lineId: "1", sku: "BIG", qty: 999_999, unitPrice: 1 }]));
+  // Customer operating errors never break an invariant (a balance beyond the business
+  // bound is LIMIT_EXCEEDED); corruption does: a stored balance that is not an integer.
+  const big = (eventId: string) => cmd("accrue", sale(eventId, CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }]));
   const small = (eventId: string) => cmd("accrue", sale(eventId, { card: "C-2" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]));
+  async function corrupt(h: Harness, customerId: string, account: string): Promise<void> {
+    const w = h.store.wallets.get(customerId)!;
+    w.accounts[account]!.balance += 0.5;
+    await h.store.wallets.put(customerId, w);
+    h.store.env.resetReadTxn();
+  }
   async function nearlyOverflowing(): Promise<Harness> {
-    const h = await withCustomer({}, [HUGE]);
+    const h = await withCustomer();
     await h.one(enrol("e-2", "C-2"));
     const replies = await h.apply(Array.from({ length: 9 }, (_, i) => big(`big-${i}`)));
     expect(replies.every((r) => r.ok === true)).toBe(true);
+    await corrupt(h, "cu_000001", "points");
     return h;
   }
 
@@ -633,7 +641,7 @@ describe("batches", () => {
    * held amount the sum of its open holds, and the meta counters are where the rows say they
    * are (entry seqs 1..seq without a gap, one customer and one hold per id handed out).
    */
-  function expectConsistent(h: Harness): void {
+  function expectConsistent(h: Harness, corrupted = "cu_000001/points"): void {
     h.store.env.resetReadTxn();
     const entries = allEntries(h.store);
     const seq = h.store.meta.get("seq") ?? 0;
@@ -643,8 +651,9 @@ describe("batches", () => {
     expect(customers.at(-1) ?? null).toBe(customers.length ? `cu_${customers.length.toString(36).padStart(6, "0")}` : null);
     const holds = allHolds(h.store);
     expect(holds.length, "holdSeq").toBe(h.store.meta.get("holdSeq") ?? 0);
-    for (const { key, value } of h.store.accounts.getRange()) {
+    for (const { key, value } of allAccounts(h.store)) {
       const [cid, account] = key;
+      if (`${cid}/${account}` === corrupted) continue;
       const sum = entries.filter((e) => e.customerId === cid && e.account === account).reduce((t, e) => t + e.amount, 0);
       const held = holds.filter((x) => x.customerId === cid && x.account === account && x.status === "open").reduce((t, x) => t + x.amount, 0);
       expect(value, `${cid}/${account}`).toEqual({ balance: sum, held });
@@ -668,16 +677,17 @@ describe("batches", () => {
     expect(snapshot(h.store)).toBe(snapshot(control.store));
 
     // The earlier commands' effects: entries, idempotency records, balances, hold, new customer.
-    expect(h.store.idem.get("ev:s-ok")?.r).toMatchObject({ ok: true, customerId: "cu_000002", earned: 10, balance: 20 });
-    expect(h.store.idem.get("rq:a-ok")?.r).toMatchObject({ ok: true, approved: true, holdId: "h_000001" });
-    expect(h.store.idem.get("ev:s-phone")?.r).toMatchObject({ ok: true, customerId: "cu_000003", earned: 5 });
+    expect(h.store.events.get("s-ok")?.r).toMatchObject({ ok: true, customerId: "cu_000002", earned: 10, balance: 20 });
+    expect(h.store.requests.get("a-ok")?.r).toMatchObject({ ok: true, approved: true, holdId: "h_000001" });
+    expect(h.store.events.get("s-phone")?.r).toMatchObject({ ok: true, customerId: "cu_000003", earned: 5 });
     expect(entriesOf(h.store, "cu_000002").map((e) => [e.kind, e.amount, e.eventId])).toEqual([["accrual", 10, "s-0"], ["accrual", 10, "s-ok"]]);
     expect(accountState(h.store, "cu_000002", "points")).toEqual({ balance: 20, held: 4 });
     expect(accountState(h.store, "cu_000003", "points")).toEqual({ balance: 5, held: 0 });
     // The breaching command and those after it: nothing.
-    for (const key of ["ev:big-9", "ev:s-after", "rq:e-3", "rq:a-after"]) expect(h.store.idem.get(key), key).toBeUndefined();
-    expect(h.store.sales.get("big-9")).toBeUndefined();
-    expect(h.store.sales.get("s-after")).toBeUndefined();
+    for (const key of ["big-9", "s-after"]) expect(h.store.events.get(key), key).toBeUndefined();
+    for (const key of ["e-3", "a-after"]) expect(h.store.requests.get(key), key).toBeUndefined();
+    expect(saleRecord(h.store, "big-9")).toBeUndefined();
+    expect(saleRecord(h.store, "s-after")).toBeUndefined();
     expect(h.store.cards.get("C-3")).toBeUndefined();
     expect(allEntries(h.store).filter((e) => e.eventId === "big-9" || e.eventId === "s-after")).toEqual([]);
     expect(entriesOf(h.store, "cu_000001")).toHaveLength(9);
@@ -688,7 +698,7 @@ describe("batches", () => {
 
     // Clients retrying the earlier commands meet their records.
     const [dup] = await h.apply([before[0]!]);
-    expect(dup).toEqual({ ...h.store.idem.get("ev:s-ok")!.r, duplicate: true });
+    expect(dup).toEqual({ ...h.store.events.get("s-ok")!.r, duplicate: true });
   });
 
   it("the next batch after a breach gets fresh sequence numbers: no entry, customer or hold id is reused", async () => {
@@ -720,26 +730,55 @@ describe("batches", () => {
   });
 
   it("a breach after the breaching command already posted an entry rolls that entry and its seq back too", async () => {
-    // A conversion posts the points leg first; the prepaid leg then passes MAX_SAFE_INTEGER.
+    // A conversion posts the points leg first; the prepaid leg then meets a corrupted balance.
     const h = await withCustomer();
     await h.apply([cmd("accrue", sale("s-0", CARD, [{ lineId: "1", qty: 1, unitPrice: 5000 }]))]); // 50 points
-    const adj = await h.one(cmd("adjust", { requestId: "adj-1", customer: CARD, account: "prepaid", amount: Number.MAX_SAFE_INTEGER - 5, reason: "test", operator: "op" }));
-    expect(adj).toMatchObject({ ok: true, balance: Number.MAX_SAFE_INTEGER - 5 });
+    const adj = await h.one(cmd("adjust", { requestId: "adj-1", customer: CARD, account: "prepaid", amount: 100, reason: "test", operator: "op" }));
+    expect(adj).toMatchObject({ ok: true, balance: 100 });
+    await corrupt(h, "cu_000001", "prepaid");
     const seqBefore = h.store.meta.get("seq")!;
     const ok = cmd("accrue", sale("s-ok", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }]));
     const boom = cmd("convert", { requestId: "cv-1", customer: CARD, from: "points", to: "prepaid", amount: 10 });
     await expect(h.apply([ok, boom, cmd("accrue", sale("s-after", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))])).rejects.toThrow(/invariant broken/);
     h.store.env.resetReadTxn();
     expect(h.store.meta.get("seq")).toBe(seqBefore + 1);
-    expect(h.store.idem.get("rq:cv-1")).toBeUndefined();
+    expect(h.store.requests.get("cv-1")).toBeUndefined();
     expect(allEntries(h.store).filter((e) => e.kind === "conversion")).toEqual([]);
     expect(accountState(h.store, "cu_000001", "points")).toEqual({ balance: 60, held: 0 });
-    expect(accountState(h.store, "cu_000001", "prepaid")).toEqual({ balance: Number.MAX_SAFE_INTEGER - 5, held: 0 });
-    expectConsistent(h);
+    expect(accountState(h.store, "cu_000001", "prepaid")).toEqual({ balance: 100.5, held: 0 });
+    expectConsistent(h, "cu_000001/prepaid");
     const [next] = await h.apply([cmd("accrue", sale("s-next", CARD, [{ lineId: "1", qty: 1, unitPrice: 700 }]))]);
     expect(next).toMatchObject({ ok: true, balance: 67 });
     expect(allEntries(h.store).find((e) => e.eventId === "s-next")!.seq).toBe(seqBefore + 2);
-    expectConsistent(h);
+    expectConsistent(h, "cu_000001/prepaid");
+  });
+});
+
+describe("business limits", () => {
+  const HUGE = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "sku", sku: "BIG", pointsPerUnit: 1_000_000_000 }] };
+  it("refuses with LIMIT_EXCEEDED a sale that would take a balance past the bound, and keeps serving the customer", async () => {
+    const h = await withCustomer({}, [HUGE]);
+    const [first, refused, next] = await h.apply([
+      cmd("accrue", sale("s-1", CARD, [{ lineId: "1", sku: "BIG", qty: 900, unitPrice: 1 }])),
+      cmd("accrue", sale("s-2", CARD, [{ lineId: "1", sku: "BIG", qty: 200, unitPrice: 1 }])),
+      cmd("accrue", sale("s-3", CARD, [{ lineId: "1", qty: 1, unitPrice: 500 }])),
+    ]);
+    expect(first).toMatchObject({ ok: true, balance: 900_000_000_009 });
+    expect(refused).toMatchObject({ ok: false, eventId: "s-2", error: { code: "LIMIT_EXCEEDED" } });
+    expect(next).toMatchObject({ ok: true, balance: 900_000_000_014 });
+    expect(h.store.events.get("s-2")).toBeUndefined();
+    expect(sumOfEntries(h)).toBe(900_000_000_014);
+  });
+
+  it("refuses with LIMIT_EXCEEDED an adjustment that would take a balance past the bound", async () => {
+    const h = await withCustomer();
+    const ok = await h.one(cmd("adjust", { requestId: "a-1", customer: CARD, amount: 1_000_000_000, reason: "r", operator: "op" }));
+    expect(ok).toMatchObject({ ok: true, balance: 1_000_000_000 });
+    const many = Array.from({ length: 1000 }, (_, i) => cmd("adjust", { requestId: `a-${i + 2}`, customer: CARD, amount: 1_000_000_000, reason: "r", operator: "op" }));
+    const replies = await h.apply(many);
+    expect(replies.filter((r) => r.ok).length).toBe(999);
+    expect(replies.at(-1)).toMatchObject({ ok: false, error: { code: "LIMIT_EXCEEDED" } });
+    expect(sumOfEntries(h)).toBe(1_000_000_000_000);
   });
 });
 

@@ -1,0 +1,107 @@
+// Wallets, entries and balances: a customer's accounts live in one wallet record; every
+// change of a balance appends an entry under [customerId, seq] in the same transaction
+// (the balance is a cached sum of the entries), and reads are range reads by customer.
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import type { VerbInput } from "../codec/schema.js";
+import { expiringOf } from "./expiry.js";
+import { requireCustomer } from "./customers.js";
+import type { Account, Entry, StoredEntry, Wallet } from "./store.js";
+import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
+
+export function loadWallet(tx: Tx, customerId: string): Wallet {
+  return tx.store.wallets.get(customerId) ?? { accounts: {}, turnover: [] };
+}
+
+export function saveWallet(tx: Tx, customerId: string, w: Wallet): void {
+  tx.store.wallets.put(customerId, w);
+}
+
+/** An account's state; one the customer does not have yet reads as zero and is not created. */
+export function peekAccount(w: Wallet, account: string): Account {
+  return own(w.accounts, account) ?? { balance: 0, held: 0 };
+}
+
+/** An account's state to change in place (created when missing); the caller saves the wallet. */
+export function accountFor(w: Wallet, account: string): Account {
+  let acc = own(w.accounts, account);
+  if (!acc) {
+    acc = { balance: 0, held: 0 };
+    w.accounts[account] = acc;
+  }
+  return acc;
+}
+
+/**
+ * Appends an entry and moves the cached balance (in the wallet the caller saves). A
+ * balance beyond the business bound refuses the command: an operating error, not a crash.
+ */
+export function post(tx: Tx, w: Wallet, customerId: string, e: Omit<Entry, "seq" | "customerId">): Account {
+  const acc = accountFor(w, e.account);
+  const balance = acc.balance + e.amount;
+  if (Math.abs(balance) > limits.balanceMax) {
+    throw new LoyaltyError("LIMIT_EXCEEDED", `the ${e.account} balance would be ${balance}; the limit is ${limits.balanceMax}`, "amount");
+  }
+  // Inputs are bounded, so only a corrupted stored balance gets here.
+  assertInvariant(Number.isSafeInteger(balance), `the ${e.account} balance of ${customerId} would be ${balance}`);
+  acc.balance = balance;
+  const seq = tx.nextSeq();
+  tx.store.entries.put([customerId, seq], e);
+  return acc;
+}
+
+/** The customer's accounts, in name order. */
+export function accountsOf(w: Wallet): { account: string; state: Account }[] {
+  return Object.keys(w.accounts)
+    .sort()
+    .map((account) => ({ account, state: w.accounts[account]! }));
+}
+
+/** A customer's entries in order (a range read of the customer's keys). */
+export function* entriesOf(tx: Tx, customerId: string): Generator<Entry> {
+  for (const { key, value } of tx.store.entries.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
+    yield entryOf(customerId, key[1], value);
+  }
+}
+
+export function entryOf(customerId: string, seq: number, stored: StoredEntry): Entry {
+  return { seq, customerId, ...stored };
+}
+
+export function balance(tx: Tx, input: VerbInput<"balance">): Reply {
+  const c = requireCustomer(tx, input.customer);
+  const w = loadWallet(tx, c.id);
+  const accounts = accountsOf(w).map(({ account, state }) => {
+    const balance = input.asOf === undefined ? state.balance : balanceAsOf(tx, c.id, account, input.asOf);
+    const held = input.asOf === undefined ? state.held : 0;
+    const unit = tx.plan().unitFor(account) ?? "points";
+    return { account, unit, balance, held, available: balance - held, expiring: expiringOf(tx.store, c.id, account, input.asOf) };
+  });
+  return { ok: true, customerId: c.id, groups: c.groups, accounts };
+}
+
+function balanceAsOf(tx: Tx, customerId: string, account: string, asOf: number): number {
+  let sum = 0;
+  for (const e of entriesOf(tx, customerId)) if (e.account === account && e.at <= asOf) sum += e.amount;
+  return sum;
+}
+
+export function statement(tx: Tx, input: VerbInput<"statement">): Reply {
+  const c = requireCustomer(tx, input.customer);
+  const entries: Reply[] = [];
+  for (const e of entriesOf(tx, c.id)) {
+    if ((input.from !== undefined && e.at < input.from) || (input.to !== undefined && e.at > input.to)) continue;
+    entries.push(entryView(e));
+    if (entries.length >= input.limit) break;
+  }
+  return { ok: true, customerId: c.id, entries };
+}
+
+function entryView(e: Entry): Reply {
+  const v: Reply = { seq: e.seq, at: e.at, kind: e.kind, amount: e.amount, account: e.account, cause: e.cause };
+  if (e.eventId) v.eventId = e.eventId;
+  if (e.holdId) v.holdId = e.holdId;
+  if (e.programme) v.programme = e.programme;
+  if (e.version !== undefined) v.version = e.version;
+  return v;
+}

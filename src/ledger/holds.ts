@@ -1,0 +1,147 @@
+// Two-phase redemption: authorize places a hold on available points (or stored value),
+// capture spends up to the held amount, release frees it; a hold past its time expires
+// (by the sweeper, or on the spot when a capture or release meets it).
+import type { VerbInput } from "../codec/schema.js";
+import { LoyaltyError, failure } from "../errors.js";
+import { accountFor, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
+import { requireCustomer } from "./customers.js";
+import { consumeLots } from "./expiry.js";
+import { returnStock } from "./rewards.js";
+import type { HeldItem, Hold } from "./store.js";
+import { assertInvariant, type Reply, type Tx } from "./tx.js";
+
+export function authorize(tx: Tx, input: VerbInput<"authorize">): Reply {
+  const c = requireCustomer(tx, input.customer);
+  const rate = tx.plan().redemptionFor(input.account);
+  let amount = input.amount;
+  if (amount === undefined) {
+    if (!rate) throw new LoyaltyError("VALIDATION", `account ${input.account} has no conversion rate`, "value");
+    if (input.currency && input.currency !== rate.currency) {
+      throw new LoyaltyError("VALIDATION", `account ${input.account} redeems in ${rate.currency}`, "currency");
+    }
+    // Points needed to cover the value, rounded up so the hold never covers less than asked.
+    amount = Math.ceil(input.value! / rate.pointValue);
+  }
+  const value = input.value ?? null;
+  const w = loadWallet(tx, c.id);
+  const acc = peekAccount(w, input.account);
+  const available = acc.balance - acc.held;
+  if (amount > available) {
+    return { ok: true, approved: false, reason: "INSUFFICIENT_BALANCE", customerId: c.id, requested: amount, available };
+  }
+  const { hold, available: left } = placeHold(tx, c.id, input.account, amount, value, input.ttlMs, undefined);
+  return { ok: true, approved: true, holdId: hold.holdId, customerId: c.id, account: input.account, amount, value, available: left, expiresAt: hold.expiresAt };
+}
+
+/** Opens a hold of `amount` on the account (the caller checked it is available). */
+export function placeHold(
+  tx: Tx,
+  customerId: string,
+  account: string,
+  amount: number,
+  value: number | null,
+  ttlMs: number | undefined,
+  item: HeldItem | undefined,
+): { hold: Hold; available: number } {
+  const seq = tx.nextHoldSeq();
+  const hold: Hold = {
+    holdId: `h_${seq.toString(36).padStart(6, "0")}`,
+    customerId,
+    account,
+    amount,
+    value,
+    status: "open",
+    captured: 0,
+    createdAt: tx.now,
+    expiresAt: tx.now + (ttlMs ?? tx.options.holdTtlMsDefault),
+  };
+  if (item) hold.item = item;
+  const w = loadWallet(tx, customerId);
+  const acc = accountFor(w, account);
+  acc.held += amount;
+  saveWallet(tx, customerId, w);
+  tx.store.holds.put(hold.holdId, hold);
+  tx.store.holdsByExpiry.put([hold.expiresAt, hold.holdId], customerId);
+  return { hold, available: acc.balance - acc.held };
+}
+
+/**
+ * The hold, if it is still open. A hold past its time is expired here and now (its
+ * points come back) and the refusal is returned rather than thrown, so that expiry
+ * is committed even though the request fails.
+ */
+function openHold(tx: Tx, holdId: string): Hold | Reply {
+  const hold = tx.store.holds.get(holdId);
+  if (!hold) throw new LoyaltyError("UNKNOWN_HOLD", `no hold ${holdId}`, "holdId");
+  if (hold.status === "open" && tx.now >= hold.expiresAt) {
+    closeHold(tx, hold, "expired");
+    return failure(new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId").toWire());
+  }
+  if (hold.status === "expired") throw new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId");
+  if (hold.status !== "open") throw new LoyaltyError("HOLD_CLOSED", `hold ${holdId} is ${hold.status}`, "holdId");
+  return hold;
+}
+
+/** Frees the held amount (and, unless captured, a reward's stock); the caller posts any captured part. */
+function closeHold(tx: Tx, hold: Hold, status: Hold["status"]): { balance: number; held: number } {
+  const w = loadWallet(tx, hold.customerId);
+  const acc = accountFor(w, hold.account);
+  acc.held -= hold.amount;
+  assertInvariant(acc.held >= 0, `held went negative for ${hold.customerId}`);
+  if (status !== "captured" && hold.item) returnStock(tx, hold.item);
+  hold.status = status;
+  saveWallet(tx, hold.customerId, w);
+  tx.store.holds.put(hold.holdId, hold);
+  tx.store.holdsByExpiry.remove([hold.expiresAt, hold.holdId]);
+  return acc;
+}
+
+function isHold(h: Hold | Reply): h is Hold {
+  return typeof (h as Hold).holdId === "string" && (h as Hold).status !== undefined;
+}
+
+export function capture(tx: Tx, input: VerbInput<"capture">): Reply {
+  const hold = openHold(tx, input.holdId);
+  if (!isHold(hold)) return { ...hold, requestId: input.requestId };
+  const captured = input.amount ?? hold.amount;
+  if (captured > hold.amount) throw new LoyaltyError("CAPTURE_EXCEEDS_HOLD", `capture ${captured} exceeds the held ${hold.amount}`, "amount");
+  closeHold(tx, hold, "captured");
+  hold.captured = captured;
+  tx.store.holds.put(hold.holdId, hold);
+  const w = loadWallet(tx, hold.customerId);
+  const acc = post(tx, w, hold.customerId, {
+    at: tx.now,
+    account: hold.account,
+    kind: "redemption",
+    amount: -captured,
+    cause: `${hold.item ? `${itemLabel(hold.item)}: ` : ""}capture ${input.requestId} of hold ${hold.holdId}`,
+    holdId: hold.holdId,
+  });
+  saveWallet(tx, hold.customerId, w);
+  consumeLots(tx.store, hold.customerId, hold.account, captured, null);
+  const reply: Reply = { ok: true, holdId: hold.holdId, customerId: hold.customerId, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
+  return hold.item ? { ...reply, ...itemRef(hold.item), qty: hold.item.qty } : reply;
+}
+
+export function release(tx: Tx, input: VerbInput<"release">): Reply {
+  const hold = openHold(tx, input.holdId);
+  if (!isHold(hold)) return { ...hold, requestId: input.requestId };
+  const acc = closeHold(tx, hold, "released");
+  return { ok: true, holdId: hold.holdId, customerId: hold.customerId, released: hold.amount, balance: acc.balance, available: acc.balance - acc.held };
+}
+
+/** The sweeper's command: expire one hold if it is still open and past its time. */
+export function expireHold(tx: Tx, input: { holdId: string }): Reply {
+  const hold = tx.store.holds.get(input.holdId);
+  if (!hold || hold.status !== "open" || tx.now < hold.expiresAt) return { ok: true, expired: false };
+  closeHold(tx, hold, "expired");
+  return { ok: true, expired: true, holdId: hold.holdId };
+}
+
+function itemRef(item: HeldItem): { rewardId: string } | { sku: string } {
+  return item.rewardId !== undefined ? { rewardId: item.rewardId } : { sku: item.sku! };
+}
+
+function itemLabel(item: HeldItem): string {
+  return `${item.rewardId !== undefined ? `reward ${item.rewardId}` : `product ${item.sku}`} x${item.qty} at ${item.price}`;
+}

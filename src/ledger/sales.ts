@@ -1,0 +1,259 @@
+// Sales, returns and voids: a sale is evaluated by the rule engine and posted per
+// account; its event record keeps the reply (idempotency) and the line-level provenance
+// returns need; returns and voids take back what the returned lines earned.
+import { lineAmountOf, type PosEvent, type SaleEvent } from "../codec/schema.js";
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import type { Plan } from "../rules/compile.js";
+import { evaluate } from "../rules/evaluate.js";
+import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
+import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
+import { findCustomer, saleCustomer } from "./customers.js";
+import { addLot, consumeLots } from "./expiry.js";
+import type { Customer, SaleRecord, Wallet } from "./store.js";
+import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
+
+/** What an accrue command produced: the reply, and for a sale the record returns will need. */
+export interface Accrued {
+  reply: Reply;
+  sale?: SaleRecord;
+}
+
+export function accrue(tx: Tx, event: PosEvent): Accrued {
+  return event.type === "sale" ? sale(tx, event) : { reply: reverse(tx, event) };
+}
+
+export function basketOf(event: SaleEvent): Basket {
+  const lines = event.lines.map((l) => ({
+    lineId: l.lineId,
+    sku: l.sku,
+    qty: l.qty,
+    unitPrice: l.unitPrice,
+    amount: lineAmountOf(l),
+    category: l.category ?? null,
+    promo: l.promo,
+  }));
+  const total = event.total ?? lines.reduce((s, l) => s + l.amount, 0);
+  return {
+    eventId: event.eventId,
+    at: event.at,
+    storeId: event.storeId,
+    channel: event.channel,
+    terminalId: event.terminalId ?? null,
+    currency: event.currency,
+    lines,
+    tenders: event.tenders,
+    total,
+  };
+}
+
+function factsOf(c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
+  const turnoverByWindowDays: Record<number, number> = {};
+  if (plan.turnoverWindowsDays.length > 0) {
+    const today = Math.floor(at / DAY_MS);
+    for (const win of plan.turnoverWindowsDays) {
+      let sum = 0;
+      for (const [day, amount] of w.turnover) if (day > today - win && day <= today) sum += amount;
+      turnoverByWindowDays[win] = sum;
+    }
+  }
+  return { customerId: c.id, groups: c.groups, turnoverByWindowDays };
+}
+
+/** Daily turnover buckets in the wallet, pruned to the longest window we keep. */
+function addTurnover(w: Wallet, at: number, amount: number): void {
+  if (amount === 0) return;
+  const day = Math.floor(at / DAY_MS);
+  const days = w.turnover.filter(([d]) => d > day - limits.turnoverDaysKept);
+  const bucket = days.find(([d]) => d === day);
+  if (bucket) bucket[1] += amount;
+  else days.push([day, amount]);
+  w.turnover = days;
+}
+
+function sale(tx: Tx, event: SaleEvent): Accrued {
+  const customer = saleCustomer(tx, event);
+  const plan = tx.plan();
+  const basket = basketOf(event);
+  const w = loadWallet(tx, customer.id);
+  const accrual = evaluate(plan, basket, factsOf(customer, w, event.at, plan));
+  const perAccount = new Map<string, number>();
+  const lots: ([number, number] | null)[] = [];
+  for (const p of accrual.programmes) {
+    lots.push(null);
+    if (p.earned === 0) continue;
+    const after = post(tx, w, customer.id, {
+      at: event.at,
+      account: p.account,
+      kind: "accrual",
+      amount: p.earned,
+      cause: `sale ${event.eventId} at ${event.storeId}`,
+      eventId: event.eventId,
+      programme: p.programme,
+      version: p.version,
+    });
+    // Points that only pay back a negative balance never expire: the lot holds the rest.
+    const lotAmount = Math.min(p.earned, Math.max(0, after.balance));
+    if (lotAmount > 0 && p.expiresAt !== null) {
+      const seq = tx.seq;
+      addLot(tx, w, customer.id, p.account, p.expiresAt, seq, lotAmount, event.eventId);
+      lots[lots.length - 1] = [p.expiresAt, seq];
+    }
+    perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
+  }
+  addTurnover(w, event.at, basket.total);
+  saveWallet(tx, customer.id, w);
+  if (accrual.earned > 0) tx.notify("earned", { customerId: customer.id, eventId: event.eventId, earned: accrual.earned, at: event.at });
+  return {
+    reply: accrualReply(w, event.eventId, "sale", customer.id, accrual.earned, perAccount, accrual.breakdown),
+    sale: saleRecord(customer.id, event, basket, accrual, lots),
+  };
+}
+
+function saleRecord(customerId: string, event: SaleEvent, basket: Basket, accrual: Accrual, lots: ([number, number] | null)[]): SaleRecord {
+  return {
+    customerId,
+    at: event.at,
+    storeId: event.storeId,
+    currency: event.currency,
+    lines: Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }])),
+    programmes: accrual.programmes.map((p) => ({
+      programme: p.programme,
+      version: p.version,
+      account: p.account,
+      earned: p.earned,
+      lineEarned: p.lineEarned,
+      basketEarned: p.basketEarned,
+    })),
+    lots,
+    returnedQty: {},
+    taken: accrual.programmes.map(() => ({})),
+    voided: false,
+  };
+}
+
+function accrualReply(w: Wallet, eventId: string, type: string, customerId: string, earned: number, perAccount: Map<string, number>, breakdown: unknown[]): Reply {
+  const accounts = accountsOf(w).map(({ account, state }) => ({
+    account,
+    earned: perAccount.get(account) ?? 0,
+    balance: state.balance,
+    available: state.balance - state.held,
+  }));
+  const primary = accounts.find((a) => a.account === PRIMARY_ACCOUNT) ?? accounts[0] ?? { balance: 0, available: 0 };
+  return { ok: true, type, eventId, customerId, earned, balance: primary.balance, available: primary.available, accounts, breakdown, duplicate: false };
+}
+
+/** Cumulative proportional share, floored: the sum over partial returns never exceeds the whole. */
+export function share(whole: number, part: number, of: number): number {
+  if (part >= of - 1e-9) return whole;
+  return Math.floor((whole * part) / of + 1e-9);
+}
+
+/** Quantity returned now per line (validated against what is left to return). */
+function returningOf(event: Extract<PosEvent, { type: "return" | "void" }>, sale: SaleRecord): Record<string, number> {
+  const returning: Record<string, number> = {};
+  if (event.type === "return" && event.lines) {
+    event.lines.forEach((l, i) => {
+      const sold = own(sale.lines, l.lineId);
+      if (!sold) throw new LoyaltyError("VALIDATION", `sale ${event.originalEventId} has no line ${l.lineId}`, `lines[${i}].lineId`);
+      const left = sold.qty - (own(sale.returnedQty, l.lineId) ?? 0) - (own(returning, l.lineId) ?? 0);
+      if (l.qty > left + 1e-9) {
+        throw new LoyaltyError("RETURN_EXCEEDS_SALE", `line ${l.lineId}: returning ${l.qty}, ${left} left to return`, `lines[${i}].qty`);
+      }
+      returning[l.lineId] = (own(returning, l.lineId) ?? 0) + l.qty;
+    });
+    return returning;
+  }
+  for (const [lineId, sold] of Object.entries(sale.lines)) {
+    const left = sold.qty - (own(sale.returnedQty, lineId) ?? 0);
+    if (left > 1e-9) returning[lineId] = left;
+  }
+  if (event.type === "return" && Object.keys(returning).length === 0) {
+    throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was already returned in full`, "originalEventId");
+  }
+  return returning;
+}
+
+/** Returns and voids take back what the returned lines earned, never more than the sale earned. */
+function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>): Reply {
+  const record = tx.store.events.get(event.originalEventId);
+  const sale = record?.s;
+  if (!record || !sale) throw new LoyaltyError("UNKNOWN_EVENT", `no sale ${event.originalEventId}`, "originalEventId");
+  if (sale.voided) throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was voided`, "originalEventId");
+  const returning = returningOf(event, sale);
+  let turnoverBack = 0;
+  for (const [lineId, q] of Object.entries(returning)) {
+    const sold = own(sale.lines, lineId)!;
+    const before = own(sale.returnedQty, lineId) ?? 0;
+    sale.returnedQty[lineId] = before + q;
+    turnoverBack += share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
+  }
+  const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
+  const w = loadWallet(tx, sale.customerId);
+  const perAccount = new Map<string, number>();
+  let takenTotal = 0;
+  sale.programmes.forEach((p, i) => {
+    const taken = sale.taken[i]!;
+    let amount = 0;
+    for (const lineId of Object.keys(returning)) {
+      const target = share(own(p.lineEarned, lineId) ?? 0, own(sale.returnedQty, lineId)!, own(sale.lines, lineId)!.qty);
+      amount += target - (own(taken, lineId) ?? 0);
+      taken[lineId] = target;
+    }
+    if (fullyReturned || event.type === "void") {
+      amount += p.basketEarned - (own(taken, "") ?? 0);
+      taken[""] = p.basketEarned;
+    }
+    if (amount === 0) return;
+    const acc = peekAccount(w, p.account);
+    const takeBack = tx.options.whenSpent === "clamp" ? Math.min(amount, Math.max(0, acc.balance - acc.held)) : amount;
+    if (takeBack > 0) {
+      post(tx, w, sale.customerId, {
+        at: event.at,
+        account: p.account,
+        kind: event.type,
+        amount: -takeBack,
+        cause: `${event.type} ${event.eventId} of sale ${event.originalEventId}`,
+        eventId: event.eventId,
+        programme: p.programme,
+        version: p.version,
+      });
+      consumeLots(tx.store, sale.customerId, p.account, takeBack, sale.lots?.[i] ?? null);
+    }
+    perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
+    takenTotal += takeBack;
+  });
+  if (event.type === "void") sale.voided = true;
+  addTurnover(w, event.at, -turnoverBack);
+  saveWallet(tx, sale.customerId, w);
+  tx.store.events.put(event.originalEventId, { ...record, s: sale });
+  const reply = accrualReply(w, event.eventId, event.type, sale.customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);
+  return { ...reply, originalEventId: event.originalEventId };
+}
+
+/** What a basket would earn now; commits nothing. */
+export function quote(tx: Tx, event: SaleEvent): Reply {
+  const plan = tx.plan();
+  const customer = findCustomer(tx, event.customer);
+  if (!customer && !("phone" in event.customer && tx.options.enrolOnUnknownPhone)) {
+    throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");
+  }
+  const w = customer ? loadWallet(tx, customer.id) : null;
+  const facts: CustomerFacts =
+    customer && w
+      ? factsOf(customer, w, event.at, plan)
+      : { customerId: "", groups: [], turnoverByWindowDays: Object.fromEntries(plan.turnoverWindowsDays.map((d) => [d, 0])) };
+  const accrual: Accrual = evaluate(plan, basketOf(event), facts);
+  const acc = w ? peekAccount(w, PRIMARY_ACCOUNT) : { balance: 0, held: 0 };
+  const available = acc.balance - acc.held;
+  const rate = plan.redemptionFor(PRIMARY_ACCOUNT);
+  return {
+    ok: true,
+    customerId: customer?.id ?? null,
+    earned: accrual.earned,
+    breakdown: accrual.breakdown,
+    balance: acc.balance,
+    available,
+    redeemable: { points: Math.max(0, available), value: rate ? Math.max(0, available) * rate.pointValue : 0, currency: rate?.currency ?? null },
+  };
+}

@@ -1,0 +1,68 @@
+// Every verb, declared once: how its input is validated (the codec's schema of the same
+// name), what makes it idempotent, how it finds its partition, where it is exposed and
+// which ledger function applies it. Ingest, router, worker and ledger all read this table.
+import type { PosEvent, SaleEvent, VerbInput } from "./codec/schema.js";
+import { balance, statement } from "./ledger/accounts.js";
+import { adjust, convert, convertEarned } from "./ledger/conversions.js";
+import { card, enroll } from "./ledger/customers.js";
+import { sweepExpiry } from "./ledger/expiry.js";
+import { authorize, capture, expireHold, release } from "./ledger/holds.js";
+import { redeemReward } from "./ledger/rewards.js";
+import { accrue, quote, type Accrued } from "./ledger/sales.js";
+import type { Reply, Tx } from "./ledger/tx.js";
+import { buyVoucher, redeemVoucher, sweepVoucher, vouchers } from "./ledger/vouchers.js";
+
+/**
+ * Where the idempotency record lives: "event" (keyed by eventId, with the sale's record),
+ * "request" (keyed by requestId), or null (reads and the sweepers' own commands).
+ */
+export type Idempotency = "event" | "request" | null;
+
+/**
+ * How the router finds the partition: "customer" (input.customer), "event" (a sale's
+ * customer, or a return's original sale), "hold" (input.holdId's customer), "voucher"
+ * (input.code's customer), "enroll" (the new card, else the request), "card" (input.customer
+ * or input.card's owner), "internal" (the engine submits it to a known partition).
+ */
+export type Route = "customer" | "event" | "hold" | "voucher" | "enroll" | "card" | "internal";
+
+/** "terminal": NATS loyalty.rpc.<verb> and HTTP POST /v1/<verb>; "admin": the admin API only; "internal": the engine's sweepers. */
+export type Exposure = "terminal" | "admin" | "internal";
+
+interface Spec<I, R> {
+  idempotency: Idempotency;
+  route: Route;
+  exposure: Exposure;
+  apply(tx: Tx, input: I): R;
+}
+
+export const VERB_TABLE = {
+  accrue: { idempotency: "event", route: "event", exposure: "terminal", apply: accrue } as Spec<PosEvent, Accrued>,
+  quote: { idempotency: null, route: "customer", exposure: "terminal", apply: quote } as Spec<SaleEvent, Reply>,
+  balance: { idempotency: null, route: "customer", exposure: "terminal", apply: balance } as Spec<VerbInput<"balance">, Reply>,
+  enroll: { idempotency: "request", route: "enroll", exposure: "terminal", apply: enroll } as Spec<VerbInput<"enroll">, Reply>,
+  statement: { idempotency: null, route: "customer", exposure: "terminal", apply: statement } as Spec<VerbInput<"statement">, Reply>,
+  authorize: { idempotency: "request", route: "customer", exposure: "terminal", apply: authorize } as Spec<VerbInput<"authorize">, Reply>,
+  capture: { idempotency: "request", route: "hold", exposure: "terminal", apply: capture } as Spec<VerbInput<"capture">, Reply>,
+  release: { idempotency: "request", route: "hold", exposure: "terminal", apply: release } as Spec<VerbInput<"release">, Reply>,
+  convert: { idempotency: "request", route: "customer", exposure: "terminal", apply: convert } as Spec<VerbInput<"convert">, Reply>,
+  redeemReward: { idempotency: "request", route: "customer", exposure: "terminal", apply: redeemReward } as Spec<VerbInput<"redeemReward">, Reply>,
+  buyVoucher: { idempotency: "request", route: "customer", exposure: "terminal", apply: buyVoucher } as Spec<VerbInput<"buyVoucher">, Reply>,
+  redeemVoucher: { idempotency: "request", route: "voucher", exposure: "terminal", apply: redeemVoucher } as Spec<VerbInput<"redeemVoucher">, Reply>,
+  vouchers: { idempotency: null, route: "customer", exposure: "terminal", apply: vouchers } as Spec<VerbInput<"vouchers">, Reply>,
+  adjust: { idempotency: "request", route: "customer", exposure: "admin", apply: adjust } as Spec<VerbInput<"adjust">, Reply>,
+  card: { idempotency: "request", route: "card", exposure: "admin", apply: card } as Spec<VerbInput<"card">, Reply>,
+  convertEarned: { idempotency: "request", route: "customer", exposure: "admin", apply: convertEarned } as Spec<VerbInput<"convertEarned">, Reply>,
+  expireHold: { idempotency: null, route: "internal", exposure: "internal", apply: expireHold } as Spec<{ holdId: string }, Reply>,
+  sweepExpiry: { idempotency: null, route: "internal", exposure: "internal", apply: sweepExpiry } as Spec<{ customerId: string }, Reply>,
+  sweepVoucher: { idempotency: null, route: "internal", exposure: "internal", apply: sweepVoucher } as Spec<{ code: string }, Reply>,
+} as const;
+
+export type CommandVerb = keyof typeof VERB_TABLE;
+
+export function isCommandVerb(verb: string): verb is CommandVerb {
+  return Object.hasOwn(VERB_TABLE, verb);
+}
+
+/** Verbs a terminal reaches over NATS and HTTP, in table order. */
+export const TERMINAL_VERBS = (Object.keys(VERB_TABLE) as CommandVerb[]).filter((v) => VERB_TABLE[v].exposure === "terminal");
