@@ -267,7 +267,12 @@ export function openStore(path: string): Store {
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
   };
-  checkFormat(store, path);
+  try {
+    checkFormat(store, path);
+  } catch (err) {
+    void env.close();
+    throw err;
+  }
   return store;
 }
 
