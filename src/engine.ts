@@ -14,7 +14,9 @@ import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js"
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { closeStore, openStore } from "./ledger/store.js";
-import type { Command, LedgerOptions, Notification, Outcome } from "./ledger/ledger.js";
+import type { LedgerOptions, Notification } from "./ledger/ledger.js";
+import { encodeReply } from "./codec/codec.js";
+import type { Handled } from "./partition/batch.js";
 import type { Store } from "./ledger/store.js";
 import type { Logger } from "./observe/logger.js";
 import { createMetrics } from "./observe/metrics.js";
@@ -126,7 +128,9 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   const addr = http.server.address();
   const httpPort = typeof addr === "object" && addr ? addr.port : config.http.port;
 
-  const submit = (customerId: string, command: Command): Promise<Outcome> => partitions.submit(partitionOf(customerId, config.partitions), command);
+  // The sweepers' commands go straight to their customer's partition, as JSON the worker decodes.
+  const submit = (customerId: string, verb: InternalVerb, input: Record<string, unknown>): Promise<Handled> =>
+    partitions.submit(partitionOf(customerId, config.partitions), { verb, bytes: encodeReply(input, "json"), encoding: "json" });
   const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
   const sweeper = setInterval(() => sweepHolds(sweepDeps), limits.holdSweepMs);
   sweeper.unref();
@@ -158,9 +162,11 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   };
 }
 
+type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher";
+
 interface SweepDeps {
   store: Store;
-  submit: (customerId: string, command: Command) => Promise<Outcome>;
+  submit: (customerId: string, verb: InternalVerb, input: Record<string, unknown>) => Promise<Handled>;
   publishNotifications: (n: Notification[]) => void;
   log: Logger;
   now: () => number;
@@ -174,7 +180,7 @@ function sweepHolds({ store, submit, now }: SweepDeps): void {
   let n = 0;
   for (const { key, value: customerId } of store.holdsByExpiry.getRange({ end: [t, "\uffff"] })) {
     if (++n > limits.holdSweepBatchMax) break;
-    submit(customerId, { verb: "expireHold", input: { holdId: key[1] }, hash: "" }).catch(() => undefined);
+    submit(customerId, "expireHold", { holdId: key[1] }).catch(() => undefined);
   }
 }
 
@@ -186,7 +192,7 @@ function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: Sw
   for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"] })) {
     if (++n > limits.expirySweepCustomersMax) break;
     const customerId = key[1];
-    submit(customerId, { verb: "sweepExpiry", input: { customerId }, hash: "" })
+    submit(customerId, "sweepExpiry", { customerId })
       .then((o) => publishNotifications(o.notifications))
       .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
   }
@@ -209,7 +215,7 @@ function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNo
   collect(store.vouchersByExpiry.getRange({ end: [t, "\uffff"] }));
   collect(store.voucherNotices.getRange({ end: [t + expiryNoticeMs, "\uffff"] }));
   for (const [code, customerId] of due) {
-    submit(customerId, { verb: "sweepVoucher", input: { code }, hash: "" })
+    submit(customerId, "sweepVoucher", { code })
       .then((o) => publishNotifications(o.notifications))
       .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
   }

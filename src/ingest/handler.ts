@@ -1,22 +1,19 @@
-// One path for every request whatever its transport (NATS rpc, HTTP, JetStream):
-// decode -> validate -> route -> partition -> reply. Failures become typed replies,
-// are counted and logged; they never escape.
-import { contentHash, decodeBytes, validate, type Encoding } from "../codec/codec.js";
-import type { Verb } from "../codec/schema.js";
-import { LoyaltyError, toWireError, failure, type WireError } from "../errors.js";
-import type { Command, Notification } from "../ledger/ledger.js";
+// One path for every request whatever its transport (NATS rpc, HTTP, JetStream): raw
+// bytes -> route -> partition (which decodes, validates, applies and encodes) -> reply
+// bytes. Failures are typed replies, counted and logged here; they never escape.
+import { decodeBytes, encodeReply, type Encoding } from "../codec/codec.js";
+import { LoyaltyError, failure, toWireError } from "../errors.js";
+import { limits } from "../limits.js";
+import type { Notification } from "../ledger/ledger.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
+import type { Handled } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import type { Router } from "../partition/router.js";
+import type { CommandVerb } from "../verbs.js";
 
 export type Source = "rpc" | "http" | "stream";
 export type Reply = Record<string, unknown>;
-
-/** Verbs whose effect is recorded against a request or event id. */
-const IDEMPOTENT: ReadonlySet<Verb> = new Set<Verb>([
-  "accrue", "enroll", "authorize", "capture", "release", "convert", "convertEarned", "adjust", "card", "redeemReward", "buyVoucher", "redeemVoucher",
-]);
 
 export class Handler {
   constructor(
@@ -27,67 +24,63 @@ export class Handler {
     private readonly publishNotifications: (n: Notification[]) => void,
   ) {}
 
-  /** Raw bytes in (NATS); the reply keeps the request's encoding. */
-  async handleBytes(source: Source, verb: Verb, bytes: Uint8Array, encoding: Encoding): Promise<Reply> {
-    let value: unknown;
-    try {
-      value = decodeBytes(bytes, encoding);
-    } catch (err) {
-      return this.refused(source, verb, err, undefined);
+  /**
+   * Raw bytes in, the encoded reply out (in the request's encoding). With one partition
+   * the main thread never decodes: routing needs the customer only across partitions.
+   */
+  async handle(source: Source, verb: CommandVerb, bytes: Uint8Array, encoding: Encoding, subjectStore: string | null = null): Promise<Handled> {
+    if (bytes.length > limits.payloadBytesMax) {
+      return this.refused(source, verb, encoding, new LoyaltyError("PAYLOAD_TOO_LARGE", `payload is ${bytes.length} bytes; the limit is ${limits.payloadBytesMax}`));
     }
-    return this.handleValue(source, verb, value);
-  }
-
-  async handleValue(source: Source, verb: Verb, value: unknown): Promise<Reply> {
-    let command: Command;
-    let keys: string[];
-    let partition: number;
-    try {
-      const input = validate(verb, value) as Record<string, unknown>;
-      command = { verb, input, hash: IDEMPOTENT.has(verb) ? contentHash(verb, input) : "" };
-      ({ partition, keys } = this.router.route(verb, input));
-    } catch (err) {
-      return this.refused(source, verb, err, value);
+    let partition = 0;
+    let keys: string[] = [];
+    if (this.router.partitions > 1) {
+      let value: unknown = null;
+      try {
+        value = decodeBytes(bytes, encoding);
+      } catch {
+        // Undecodable: any partition will say so.
+      }
+      ({ partition, keys } = this.router.route(verb, value));
     }
+    let handled: Handled;
     try {
-      const outcome = await this.partitions.submit(partition, command);
-      const reply = outcome.reply;
-      const outcomeLabel = reply.ok === false ? (reply.error as WireError).code : reply.duplicate === true ? "duplicate" : "ok";
-      this.metrics.events.labels(source, typeLabel(verb, value), outcomeLabel).inc();
-      if (reply.ok === false) this.log.info({ source, verb, error: reply.error, ...idsOf(value) }, "request refused");
-      if (outcome.notifications.length) this.publishNotifications(outcome.notifications);
-      return reply;
+      handled = await this.partitions.submit(partition, { verb, bytes, encoding, subjectStore });
     } catch (err) {
-      return this.refused(source, verb, err, value);
+      return this.refused(source, verb, encoding, err);
     } finally {
       this.router.release(keys);
     }
+    this.count(source, handled);
+    if (handled.notifications.length) this.publishNotifications(handled.notifications);
+    return handled;
   }
 
-  private refused(source: Source, verb: Verb, err: unknown, value: unknown): Reply {
-    const wire = toWireError(err);
-    this.metrics.rejected.labels(source, wire.code).inc();
-    this.metrics.events.labels(source, typeLabel(verb, value), wire.code).inc();
-    if (err instanceof LoyaltyError) this.log.info({ source, verb, error: wire, ...idsOf(value) }, "request refused");
-    else this.log.error({ source, verb, err, ...idsOf(value) }, "request failed");
-    return { ...failure(wire), ...idsOf(value) };
+  /** A value in (admin routes, bulk jobs), the decoded reply out. */
+  async handleValue(source: Source, verb: CommandVerb, value: unknown): Promise<Reply> {
+    const handled = await this.handle(source, verb, encodeReply(value, "json"), "json");
+    return JSON.parse(Buffer.from(handled.bytes).toString("utf8")) as Reply;
   }
-}
 
-const EVENT_TYPES = new Set(["sale", "return", "void"]);
+  private count(source: Source, h: Handled): void {
+    this.metrics.events.labels(source, h.label, h.outcome).inc();
+    if (!h.refusal) return;
+    this.metrics.rejected.labels(source, h.outcome).inc();
+    const { error, ids, internal } = h.refusal;
+    if (internal) this.log.error({ source, label: h.label, error, ...ids, err: internal }, "request failed");
+    else this.log.info({ source, label: h.label, error, ...ids }, "request refused");
+  }
 
-function typeLabel(verb: Verb, value: unknown): string {
-  if (verb !== "accrue") return verb;
-  const t = (value as { type?: unknown } | null)?.type;
-  return typeof t === "string" && EVENT_TYPES.has(t) ? t : "unknown";
-}
-
-/** Echo the caller's ids on failures so a POS can match the reply to its request. */
-function idsOf(value: unknown): Reply {
-  if (typeof value !== "object" || value === null) return {};
-  const v = value as Record<string, unknown>;
-  const out: Reply = {};
-  if (typeof v.eventId === "string" && v.eventId.length <= 128) out.eventId = v.eventId;
-  if (typeof v.requestId === "string" && v.requestId.length <= 128) out.requestId = v.requestId;
-  return out;
+  private refused(source: Source, verb: CommandVerb, encoding: Encoding, err: unknown): Handled {
+    const error = toWireError(err);
+    const handled: Handled = {
+      bytes: encodeReply(failure(error), encoding),
+      outcome: error.code,
+      label: verb === "accrue" ? "unknown" : verb,
+      notifications: [],
+      refusal: { error, ids: {}, ...(err instanceof LoyaltyError ? {} : { internal: String((err as Error)?.stack ?? err) }) },
+    };
+    this.count(source, handled);
+    return handled;
+  }
 }

@@ -3,7 +3,7 @@
 // `/healthz`, `/readyz`. Bodies are JSON.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { timingSafeEqual } from "node:crypto";
-import { VERBS, type Verb } from "../codec/schema.js";
+import { TERMINAL_VERBS, type CommandVerb } from "../verbs.js";
 import { decodeBytes } from "../codec/codec.js";
 import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode } from "../errors.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../admin/programmes.js";
@@ -28,7 +28,7 @@ export interface HttpDeps {
   now: () => number;
 }
 
-const VERB_SET: ReadonlySet<string> = new Set(VERBS);
+const VERB_SET: ReadonlySet<string> = new Set(TERMINAL_VERBS);
 
 function sendReply(res: FastifyReply, reply: Record<string, unknown>): FastifyReply {
   const code = reply.ok === false ? ((reply.error as { code: ErrorCode }).code ?? "INTERNAL") : null;
@@ -112,17 +112,12 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
     const started = performance.now();
     const verb = req.params.verb;
     if (!VERB_SET.has(verb)) return sendError(res, new LoyaltyError("BAD_REQUEST", `unknown verb ${verb}`));
-    const body = req.body as Buffer | undefined;
-    let value: unknown;
-    try {
-      value = decodeBytes(body ?? Buffer.alloc(0), "json");
-    } catch (err) {
-      metrics.rejected.labels("http", toWireError(err).code).inc();
-      return sendError(res, err);
-    }
-    const reply = await handler.handleValue("http", verb as Verb, value);
+    // The body goes to the partition as bytes: it is decoded and validated there.
+    const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const handled = await handler.handle("http", verb as CommandVerb, body, "json");
     metrics.requestDuration.labels("http", verb).observe((performance.now() - started) / 1000);
-    return sendReply(res, reply);
+    const status = handled.outcome === "ok" || handled.outcome === "duplicate" ? 200 : httpStatusOf(handled.outcome as ErrorCode);
+    return res.code(status).type("application/json").send(Buffer.from(handled.bytes.buffer, handled.bytes.byteOffset, handled.bytes.length));
   });
 
   const admin = async (req: FastifyRequest, res: FastifyReply) => {

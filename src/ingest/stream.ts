@@ -11,7 +11,7 @@ import {
   type JsMsg,
   type NatsConnection,
 } from "nats";
-import { encodeReply, encodingOf } from "../codec/codec.js";
+import { encodingOf } from "../codec/codec.js";
 import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -20,6 +20,7 @@ import type { Handler } from "./handler.js";
 
 export const STREAM = "LOYALTY_EVENTS";
 export const EVENTS_SUBJECT = "loyalty.events.>";
+const EVENTS_PREFIX = "loyalty.events.";
 export const CONSUMER = "loyaltyd";
 const RESULTS_PREFIX = "loyalty.results.";
 
@@ -88,19 +89,17 @@ export async function startStream(
   let stopped = false;
 
   const process = async (m: JsMsg): Promise<void> => {
-    const encoding = encodingOf(m.data);
-    const reply = await handler.handleBytes("stream", "accrue", m.data, encoding);
-    const code = reply.ok === false ? (reply.error as { code?: string }).code : undefined;
-    if (code === "OVERLOADED") {
+    const storeId = m.subject.slice(EVENTS_PREFIX.length) || "unknown";
+    const handled = await handler.handle("stream", "accrue", m.data, encodingOf(m.data), storeId);
+    if (handled.outcome === "OVERLOADED") {
       m.nak(limits.streamRetryDelayMs); // not applied: JetStream redelivers it later
       return;
     }
-    if (code === "INTERNAL" && m.info.redeliveryCount < limits.streamInternalRetriesMax) {
+    if (handled.outcome === "INTERNAL" && m.info.redeliveryCount < limits.streamInternalRetriesMax) {
       m.nak(limits.streamRetryDelayMs); // not applied (the command rolled back): try again
       return;
     }
-    const storeId = m.subject.slice("loyalty.events.".length) || "unknown";
-    nc.publish(RESULTS_PREFIX + storeId, encodeReply(reply, encoding));
+    nc.publish(RESULTS_PREFIX + storeId, handled.bytes);
     m.ack();
     metrics.streamDuration.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
   };

@@ -1,22 +1,24 @@
 // Where a partition's micro-batches run: on the main thread ("inline") or on one
 // single-thread Piscina pool per partition ("workers"). Same interface, so the faster
-// design on a given machine is a configuration choice (see bench/RESULTS.md).
+// design on a given machine is a configuration choice (see bench/RESULTS.md). Workers
+// get each batch as one transferred buffer and send the encoded replies back the same way.
 import { fileURLToPath } from "node:url";
 import { Piscina } from "piscina";
-import { Ledger, type Command, type LedgerOptions, type Outcome } from "../ledger/ledger.js";
-import { openStore, type Store } from "../ledger/store.js";
+import { Ledger, type LedgerOptions } from "../ledger/ledger.js";
+import type { Store } from "../ledger/store.js";
+import { packRequests, processBatch, unpackHandled, type Handled, type PackedHandled, type RawRequest } from "./batch.js";
 
-export interface Committed {
-  outcomes: Outcome[];
+export interface Committed<O> {
+  results: O[];
   /** Resolves once the batch is durable; replies wait for it. */
   durable: Promise<unknown>;
 }
 
-export interface Executor {
+export interface Executor<I = RawRequest, O = Handled> {
   /** Batches of one partition that may be in the executor at once (they still apply in order). */
   readonly depth: number;
   /** Resolves once the batch is committed (the next batch of the partition may start). */
-  run(partition: number, commands: Command[]): Promise<Committed>;
+  run(partition: number, items: I[]): Promise<Committed<O>>;
   close(): Promise<void>;
 }
 
@@ -32,8 +34,9 @@ export class InlineExecutor implements Executor {
   constructor(store: Store, options: LedgerOptions, now?: () => number) {
     this.ledger = new Ledger(store, options, now);
   }
-  run(_partition: number, commands: Command[]): Promise<Committed> {
-    return this.ledger.commitBatch(commands);
+  async run(_partition: number, requests: RawRequest[]): Promise<Committed<Handled>> {
+    const { handled, durable } = await processBatch(this.ledger, requests);
+    return { results: handled, durable };
   }
   async close(): Promise<void> {}
 }
@@ -68,24 +71,17 @@ export class WorkerExecutor implements Executor {
         }),
     );
   }
-  async run(partition: number, commands: Command[]): Promise<Committed> {
+  async run(partition: number, requests: RawRequest[]): Promise<Committed<Handled>> {
+    const task = packRequests(requests);
+    const packed = (await this.pools[partition]!.run(task, { transferList: [task.data.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer] })) as PackedHandled;
     // The worker replies once its batch is durable.
-    const outcomes = (await this.pools[partition]!.run(commands)) as Outcome[];
-    return { outcomes, durable: Promise.resolve() };
+    return { results: unpackHandled(packed), durable: Promise.resolve() };
   }
   async close(): Promise<void> {
     await Promise.all(this.pools.map((p) => p.destroy()));
   }
 }
 
-export function createExecutor(
-  kind: "inline" | "workers",
-  partitions: number,
-  ledgerPath: string,
-  store: Store,
-  options: LedgerOptions,
-): Executor {
+export function createExecutor(kind: "inline" | "workers", partitions: number, ledgerPath: string, store: Store, options: LedgerOptions): Executor {
   return kind === "workers" ? new WorkerExecutor(partitions, { ledgerPath, options }) : new InlineExecutor(store, options);
 }
-
-export { openStore };

@@ -3,39 +3,39 @@
 // gathering meanwhile. A full queue refuses with OVERLOADED instead of growing memory.
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
-import type { Command, Outcome } from "../ledger/ledger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Logger } from "../observe/logger.js";
+import type { Handled, RawRequest } from "./batch.js";
 import type { Committed, Executor } from "./executor.js";
 
-interface Waiting {
-  command: Command;
-  resolve: (o: Outcome) => void;
+interface Waiting<I, O> {
+  item: I;
+  resolve: (o: O) => void;
   reject: (e: unknown) => void;
 }
 
-class Partition {
-  queue: Waiting[] = [];
+class Partition<I, O> {
+  queue: Waiting<I, O>[] = [];
   /** Batches handed to the executor and not yet committed. */
   running = 0;
   constructor(readonly index: number) {}
 }
 
-export class Partitions {
-  private readonly parts: Partition[];
+export class Partitions<I = RawRequest, O = Handled> {
+  private readonly parts: Partition<I, O>[];
   private readonly depthGauges;
   private readonly busyCounters;
   private closing = false;
   private inFlightDurable = 0;
 
   constructor(
-    private readonly executor: Executor,
+    private readonly executor: Executor<I, O>,
     readonly count: number,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly onFatal: (err: unknown) => void,
   ) {
-    this.parts = Array.from({ length: count }, (_, i) => new Partition(i));
+    this.parts = Array.from({ length: count }, (_, i) => new Partition<I, O>(i));
     this.depthGauges = this.parts.map((p) => metrics.queueDepth.labels(String(p.index)));
     this.busyCounters = this.parts.map((p) => metrics.workerBusy.labels(String(p.index)));
   }
@@ -45,27 +45,27 @@ export class Partitions {
     return this.parts.every((p) => p.queue.length + n <= limits.partitionQueueMax);
   }
 
-  submit(partition: number, command: Command): Promise<Outcome> {
+  submit(partition: number, item: I): Promise<O> {
     const part = this.parts[partition]!;
     if (this.closing) return Promise.reject(new LoyaltyError("OVERLOADED", "the engine is shutting down"));
     if (part.queue.length >= limits.partitionQueueMax) {
       return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.queue.length} commands waiting`));
     }
-    return new Promise<Outcome>((resolve, reject) => {
-      part.queue.push({ command, resolve, reject });
+    return new Promise<O>((resolve, reject) => {
+      part.queue.push({ item, resolve, reject });
       this.depthGauges[partition]!.set(part.queue.length);
       this.pump(part);
     });
   }
 
-  private pump(part: Partition): void {
+  private pump(part: Partition<I, O>): void {
     if (part.running >= this.executor.depth || part.queue.length === 0) return;
     part.running++;
     // Yield one turn so that commands arriving in the same tick share the batch.
     setImmediate(() => void this.runBatch(part));
   }
 
-  private async runBatch(part: Partition): Promise<void> {
+  private async runBatch(part: Partition<I, O>): Promise<void> {
     const batch = part.queue.splice(0, limits.batchSizeMax);
     if (batch.length === 0) {
       part.running--; // an earlier batch of this turn took everything
@@ -73,9 +73,9 @@ export class Partitions {
     }
     this.depthGauges[part.index]!.set(part.queue.length);
     const started = performance.now();
-    let committed: Committed;
+    let committed: Committed<O>;
     try {
-      committed = await this.executor.run(part.index, batch.map((w) => w.command));
+      committed = await this.executor.run(part.index, batch.map((w) => w.item));
     } catch (err) {
       part.running--;
       this.failed(part, batch, err);
@@ -90,7 +90,7 @@ export class Partitions {
       await committed.durable;
       this.metrics.commitDuration.observe((performance.now() - started) / 1000);
       this.metrics.batchSize.observe(batch.length);
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.outcomes[i]!);
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.results[i]!);
     } catch (err) {
       this.failed(part, batch, err);
     } finally {
@@ -98,7 +98,7 @@ export class Partitions {
     }
   }
 
-  private failed(part: Partition, batch: Waiting[], err: unknown): void {
+  private failed(part: Partition<I, O>, batch: Waiting<I, O>[], err: unknown): void {
     this.log.fatal({ err, partition: part.index }, "batch failed; its replies are withheld");
     for (const w of batch) w.reject(new LoyaltyError("INTERNAL"));
     this.onFatal(err);

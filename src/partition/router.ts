@@ -1,11 +1,26 @@
-// Command -> partition. Commands are keyed by customer; a card, phone, hold, voucher code or original
-// sale is resolved to its customer from LMDB on the main thread. Commands still in
-// flight that will create such a mapping (a sale, an enrolment at an unknown phone)
-// are remembered until they commit, so a return right behind its sale, or two sales at
-// a new phone, land in the same partition and apply in order.
-import type { CustomerRef, PosEvent, Verb } from "../codec/schema.js";
+// Command -> partition, for more than one partition (with one, everything goes to
+// partition 0 and the main thread never decodes a request). Commands are keyed by
+// customer; a card, phone, hold, voucher code or original sale is resolved to its
+// customer from LMDB. Commands still in flight that will create such a mapping (a sale,
+// an enrolment at an unknown phone) are remembered until they commit, so a return right
+// behind its sale, or two sales at a new phone, land in the same partition in order.
+// The value routed is decoded but not yet validated (the worker validates it): every
+// field is read defensively, and what cannot be read routes somewhere stable.
+import { limits } from "../limits.js";
 import type { Store } from "../ledger/store.js";
+import { VERB_TABLE, type CommandVerb } from "../verbs.js";
 import { partitionOf } from "./hash.js";
+
+type Value = Record<string, unknown>;
+
+/** A string that can be an id (longer ones are refused by validation, and are no LMDB key). */
+function str(v: unknown): string | null {
+  return typeof v === "string" && v.length > 0 && v.length <= limits.idLengthMax ? v : null;
+}
+
+function obj(v: unknown): Value {
+  return typeof v === "object" && v !== null ? (v as Value) : {};
+}
 
 export class Router {
   private readonly pending = new Map<string, { partition: number; count: number }>();
@@ -18,40 +33,32 @@ export class Router {
   ) {}
 
   /** The partition and the in-flight keys to release once the command has committed. */
-  route(verb: Verb, input: Record<string, unknown>): { partition: number; keys: string[] } {
+  route(verb: CommandVerb, value: unknown): { partition: number; keys: string[] } {
+    if (this.partitions === 1) return { partition: 0, keys: [] };
     if (this.renewReads) this.store.env.resetReadTxn();
-    switch (verb) {
-      case "accrue":
-        return this.routeEvent(input as PosEvent);
-      case "quote":
-      case "balance":
-      case "statement":
-      case "authorize":
-      case "convert":
-      case "convertEarned":
-      case "adjust":
-      case "redeemReward":
-      case "buyVoucher":
-      case "vouchers":
-        return { partition: this.ofKey(this.customerKey(input.customer as CustomerRef)), keys: [] };
-      case "capture":
-      case "release": {
-        const hold = this.store.holds.get(input.holdId as string);
-        return { partition: this.ofKey(hold ? hold.customerId : `hold:${input.holdId}`), keys: [] };
+    const input = obj(value);
+    switch (VERB_TABLE[verb].route) {
+      case "event":
+        return this.routeEvent(input);
+      case "customer":
+        return this.to(this.customerKey(input.customer));
+      case "hold": {
+        const holdId = str(input.holdId) ?? "";
+        const hold = holdId ? this.store.holds.get(holdId) : undefined;
+        return this.to(hold ? hold.customerId : `hold:${holdId}`);
       }
-      case "redeemVoucher": {
-        const voucher = this.store.vouchers.get(input.code as string);
-        return { partition: this.ofKey(voucher ? voucher.customerId : `voucher:${input.code}`), keys: [] };
+      case "voucher": {
+        const code = (str(input.code) ?? "").replace(/[\s-]/g, "").toUpperCase();
+        const voucher = code ? this.store.vouchers.get(code) : undefined;
+        return this.to(voucher ? voucher.customerId : `voucher:${code}`);
       }
-      case "card": {
+      case "card":
         // The card's owner, or for a link, the customer it joins.
-        const ref = (input.customer as CustomerRef | undefined) ?? { card: input.card as string };
-        return { partition: this.ofKey(this.customerKey(ref)), keys: [] };
-      }
-      case "enroll": {
-        const key = (input.card as string | undefined) ? `card:${input.card}` : `req:${input.requestId}`;
-        return { partition: this.ofKey(key), keys: [] };
-      }
+        return this.to(this.customerKey(input.customer ?? { card: input.card }));
+      case "enroll":
+        return this.to(str(input.card) ? `card:${input.card as string}` : `req:${str(input.requestId) ?? ""}`);
+      case "internal":
+        return this.to(str(input.customerId) ?? "");
     }
   }
 
@@ -62,26 +69,36 @@ export class Router {
     }
   }
 
-  private routeEvent(event: PosEvent): { partition: number; keys: string[] } {
+  private to(key: string): { partition: number; keys: string[] } {
+    return { partition: this.ofKey(key), keys: [] };
+  }
+
+  private routeEvent(event: Value): { partition: number; keys: string[] } {
     if (event.type === "sale") {
       const key = this.customerKey(event.customer);
       const partition = this.ofKey(key);
-      const keys = [`sale:${event.eventId}`];
+      const keys = [`sale:${str(event.eventId) ?? ""}`];
       if (key.startsWith("phone:")) keys.push(key);
       for (const k of keys) this.hold(k, partition);
       return { partition, keys };
     }
-    const inFlight = this.pending.get(`sale:${event.originalEventId}`);
+    const original = str(event.originalEventId) ?? "";
+    const inFlight = this.pending.get(`sale:${original}`);
     if (inFlight) return { partition: inFlight.partition, keys: [] };
-    const sale = this.store.events.get(event.originalEventId)?.s;
-    return { partition: this.ofKey(sale ? sale.customerId : `sale:${event.originalEventId}`), keys: [] };
+    const sale = original ? this.store.events.get(original)?.s : undefined;
+    return this.to(sale ? sale.customerId : `sale:${original}`);
   }
 
   /** The customer id when known, else a stable stand-in for the reference. */
-  private customerKey(ref: CustomerRef): string {
-    if ("customerId" in ref) return ref.customerId;
-    if ("card" in ref) return this.store.cards.get(ref.card)?.customerId ?? `card:${ref.card}`;
-    return this.store.phones.get(ref.phone) ?? `phone:${ref.phone}`;
+  private customerKey(ref: unknown): string {
+    const r = obj(ref);
+    const customerId = str(r.customerId);
+    if (customerId) return customerId;
+    const card = str(r.card);
+    if (card) return this.store.cards.get(card)?.customerId ?? `card:${card}`;
+    const phone = str(r.phone);
+    if (phone) return this.store.phones.get(phone) ?? `phone:${phone}`;
+    return "";
   }
 
   private ofKey(key: string): number {

@@ -5,7 +5,7 @@ import { connect, type NatsConnection } from "nats";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
-import { BASE_PROGRAMME, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
+import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
 
 const CUSTOMERS = 40;
 const EVENTS = 3000;
@@ -30,6 +30,7 @@ describe("crash safety", () => {
       LOYALTYD_PARTITIONS: "2",
       LOYALTYD_EXECUTOR: "workers",
       LOYALTYD_LOGLEVEL: "info",
+      LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
     };
     let engine = await spawnEngine(env);
     nc = await connect({ servers: nats.url });

@@ -41,6 +41,9 @@ export function programmesDir(dir: string, programmes: Record<string, unknown>[]
 
 export { BASE_PROGRAMME };
 
+/** Ten years: how late the suite's fixed-date events may be. */
+export const EVENTS_LATE_MS_TESTS = 3650 * 86_400_000;
+
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
@@ -60,6 +63,9 @@ export async function startTestEnv(
       "http.port": 0,
       adminToken: ADMIN_TOKEN,
       logLevel: "silent",
+      // The suite's events are dated January 2026, whatever today is; the window itself
+      // is tested with its defaults in test/e2e/bad-input.test.ts.
+      "events.lateMsMax": EVENTS_LATE_MS_TESTS,
       // An injected clock reaches only the main thread: worker threads keep wall time.
       ...(engineOptions.now ? { executor: "inline" } : {}),
       ...overrides,

@@ -94,7 +94,7 @@ describe.each([
     expect(over).toMatchObject({ ok: false, error: { code: "RETURN_EXCEEDS_SALE", field: "lines[0].qty" } });
     const v = await t.rpc("accrue", { type: "void", eventId: "v-1", originalEventId: "s-ret", at: Date.UTC(2026, 0, 6) });
     expect(v).toMatchObject({ ok: true, earned: -25, balance: 0 });
-    const unknown = await t.rpc("accrue", { type: "void", eventId: "v-2", originalEventId: "nope", at: 1 });
+    const unknown = await t.rpc("accrue", { type: "void", eventId: "v-2", originalEventId: "nope", at: Date.UTC(2026, 0, 6) });
     expect(unknown).toMatchObject({ ok: false, error: { code: "UNKNOWN_EVENT" } });
     const st = await t.rpc("statement", { customer: { card: "C-RET" } });
     expect(st.entries.map((e: { kind: string; amount: number }) => [e.kind, e.amount])).toEqual([["accrual", 35], ["return", -10], ["void", -25]]);

@@ -1,5 +1,5 @@
 // Test harness for the ledger: a real LMDB in a fresh temp dir, an injected clock, and
-// commands built exactly as src/ingest/handler.ts builds them (validate + contentHash).
+// commands built exactly as src/partition/batch.ts builds them (validate + contentHash).
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -10,7 +10,7 @@ import { partitionOf } from "../../src/partition/hash.js";
 import { LoyaltyError } from "../../src/errors.js";
 
 /** An executor that applies nothing until released, recording the batches it was given. */
-class GatedExecutor implements Executor {
+class GatedExecutor implements Executor<Command, Outcome> {
   readonly depth = 1;
   batches: { partition: number; ids: string[] }[] = [];
   private gate!: Promise<void>;
@@ -21,11 +21,11 @@ class GatedExecutor implements Executor {
   private close_(): void {
     this.gate = new Promise((r) => (this.open = r));
   }
-  async run(partition: number, commands: Command[]): Promise<Committed> {
+  async run(partition: number, commands: Command[]): Promise<Committed<Outcome>> {
     this.batches.push({ partition, ids: commands.map((c) => (c.input as { requestId: string }).requestId) });
     await this.gate;
     const outcomes: Outcome[] = commands.map((c) => ({ reply: { ok: true, id: (c.input as { requestId: string }).requestId }, notifications: [] }));
-    return { outcomes, durable: Promise.resolve() };
+    return { results: outcomes, durable: Promise.resolve() };
   }
   async close(): Promise<void> {}
 }
@@ -35,7 +35,7 @@ const cmd = (requestId: string): Command => ({ verb: "enroll", input: { requestI
 describe("partitions", () => {
   it("refuses with OVERLOADED once a partition's queue is full, and recovers", async () => {
     const ex = new GatedExecutor();
-    const parts = new Partitions(ex, 2, createMetrics(), createLogger("silent"), () => undefined);
+    const parts = new Partitions<Command, Outcome>(ex, 2, createMetrics(), createLogger("silent"), () => undefined);
     const first = parts.submit(0, cmd("in-flight"));
     await new Promise((r) => setImmediate(r)); // the first batch is now in the executor
     const queued = Array.from({ length: limits.partitionQueueMax }, (_, i) => parts.submit(0, cmd(`q-${i}`)));
@@ -57,7 +57,7 @@ describe("partitions", () => {
   it("hands a partition's commands over in arrival order, in batches of at most batchSizeMax", async () => {
     const ex = new GatedExecutor();
     ex.open();
-    const parts = new Partitions(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
+    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
     const n = limits.batchSizeMax * 2 + 7;
     await Promise.all(Array.from({ length: n }, (_, i) => parts.submit(0, cmd(`c-${i}`))));
     const order = ex.batches.flatMap((b) => b.ids);

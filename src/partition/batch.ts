@@ -1,0 +1,191 @@
+// A partition's micro-batch as the worker applies it: raw request bytes in, encoded
+// replies out. Decoding, validation, content hashing and reply encoding all happen
+// here, on the partition's thread, so the main thread does no per-event parsing.
+import { checkEventTime, contentHash, decodeBytes, encodeReply, validate, type Encoding } from "../codec/codec.js";
+import type { Verb } from "../codec/schema.js";
+import { LoyaltyError, failure, toWireError, type WireError } from "../errors.js";
+import type { Command, Ledger, Notification } from "../ledger/ledger.js";
+import { VERB_TABLE, type CommandVerb } from "../verbs.js";
+
+export type Reply = Record<string, unknown>;
+
+export interface RawRequest {
+  verb: CommandVerb;
+  bytes: Uint8Array;
+  encoding: Encoding;
+  /** The store of the stream subject an event came on: the event's storeId must match it. */
+  subjectStore?: string | null;
+}
+
+/** Why a request was refused, for the main thread's log. */
+export interface Refusal {
+  error: WireError;
+  ids: Reply;
+  /** The unexpected exception's text and stack (INTERNAL), for the error log. */
+  internal?: string;
+}
+
+export interface Handled {
+  /** The reply, encoded in the request's encoding. */
+  bytes: Uint8Array;
+  /** "ok", "duplicate" or the error code. */
+  outcome: string;
+  /** The metrics label of the request: the event type for accrue, else the verb. */
+  label: string;
+  notifications: Notification[];
+  refusal: Refusal | null;
+}
+
+const EVENT_TYPES = new Set(["sale", "return", "void"]);
+
+/** Decoded and validated, or the refusal's reply. */
+function commandOf(req: RawRequest, now: number, window: { lateMsMax: number; futureMsMax: number }): Command {
+  const value = decodeBytes(req.bytes, req.encoding);
+  const spec = VERB_TABLE[req.verb];
+  if (spec.exposure === "internal") return { verb: req.verb, input: value, hash: "" };
+  const input = validate(req.verb as Verb, value) as Record<string, unknown>;
+  if (req.verb === "accrue") {
+    checkEventTime(input.at as number, now, window);
+    if (req.subjectStore && input.storeId !== undefined && input.storeId !== req.subjectStore) {
+      throw new LoyaltyError("VALIDATION", `storeId ${String(input.storeId)} differs from the subject's store ${req.subjectStore}`, "storeId");
+    }
+  }
+  return { verb: req.verb, input, hash: spec.idempotency ? contentHash(req.verb, input) : "" };
+}
+
+function labelOf(verb: CommandVerb, value: unknown): string {
+  if (verb !== "accrue") return verb;
+  const t = (value as { type?: unknown } | null)?.type;
+  return typeof t === "string" && EVENT_TYPES.has(t) ? t : "unknown";
+}
+
+/** Echo the caller's ids on failures so a POS can match the reply to its request. */
+function idsOf(value: unknown): Reply {
+  if (typeof value !== "object" || value === null) return {};
+  const v = value as Record<string, unknown>;
+  const out: Reply = {};
+  if (typeof v.eventId === "string" && v.eventId.length <= 128) out.eventId = v.eventId;
+  if (typeof v.requestId === "string" && v.requestId.length <= 128) out.requestId = v.requestId;
+  return out;
+}
+
+/** Best effort: the ids of a request that could not be validated. */
+function rawIds(req: RawRequest): Reply {
+  try {
+    return idsOf(decodeBytes(req.bytes, req.encoding));
+  } catch {
+    return {};
+  }
+}
+
+function refusedReply(req: RawRequest, err: unknown): Handled {
+  const error = toWireError(err);
+  const ids = rawIds(req);
+  const internal = err instanceof LoyaltyError ? undefined : String((err as Error)?.stack ?? err);
+  return {
+    bytes: encodeReply({ ...failure(error), ...ids }, req.encoding),
+    outcome: error.code,
+    label: req.verb === "accrue" ? "unknown" : req.verb,
+    notifications: [],
+    refusal: { error, ids, ...(internal ? { internal } : {}) },
+  };
+}
+
+/**
+ * Applies a partition's batch: every request decoded and validated here, the valid
+ * ones applied in one transaction (in arrival order), every reply encoded. Resolves
+ * once the batch is committed, with a promise for when it is durable.
+ */
+export async function processBatch(ledger: Ledger, requests: RawRequest[]): Promise<{ handled: Handled[]; durable: Promise<unknown> }> {
+  const handled: Handled[] = new Array(requests.length);
+  const commands: Command[] = [];
+  const at: number[] = [];
+  const now = ledger.clockNow();
+  const window = { lateMsMax: ledger.options.eventLateMsMax, futureMsMax: ledger.options.eventFutureMsMax };
+  requests.forEach((req, i) => {
+    try {
+      commands.push(commandOf(req, now, window));
+      at.push(i);
+    } catch (err) {
+      handled[i] = refusedReply(req, err);
+    }
+  });
+  const { outcomes, durable } = await ledger.commitBatch(commands);
+  outcomes.forEach((o, k) => {
+    const i = at[k]!;
+    const req = requests[i]!;
+    const reply = o.reply;
+    const outcome = reply.ok === false ? (reply.error as WireError).code : reply.duplicate === true ? "duplicate" : "ok";
+    const refusal = reply.ok === false ? { error: reply.error as WireError, ids: idsOf(commands[k]!.input) } : null;
+    handled[i] = { bytes: encodeReply(reply, req.encoding), outcome, label: labelOf(req.verb, commands[k]!.input), notifications: o.notifications, refusal };
+  });
+  return { handled, durable };
+}
+
+// ---- packing for the thread hop: one transferred buffer each way -----------------------------
+
+export interface PackedRequests {
+  verbs: CommandVerb[];
+  /** 1 = MessagePack, 0 = JSON. */
+  encodings: Uint8Array;
+  stores: (string | null)[];
+  offsets: Uint32Array;
+  data: Uint8Array;
+}
+
+export interface PackedHandled {
+  offsets: Uint32Array;
+  data: Uint8Array;
+  outcomes: string[];
+  labels: string[];
+  notifications: (Notification[] | null)[];
+  refusals: (Refusal | null)[];
+}
+
+export function packRequests(requests: RawRequest[]): PackedRequests {
+  const n = requests.length;
+  const offsets = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + requests[i]!.bytes.length;
+  const data = new Uint8Array(offsets[n]!);
+  const encodings = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    data.set(requests[i]!.bytes, offsets[i]!);
+    encodings[i] = requests[i]!.encoding === "msgpack" ? 1 : 0;
+  }
+  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), offsets, data };
+}
+
+export function unpackRequests(p: PackedRequests): RawRequest[] {
+  return p.verbs.map((verb, i) => ({
+    verb,
+    bytes: p.data.subarray(p.offsets[i]!, p.offsets[i + 1]!),
+    encoding: p.encodings[i] === 1 ? "msgpack" : "json",
+    subjectStore: p.stores[i] ?? null,
+  }));
+}
+
+export function packHandled(handled: Handled[]): PackedHandled {
+  const n = handled.length;
+  const offsets = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + handled[i]!.bytes.length;
+  const data = new Uint8Array(offsets[n]!);
+  for (let i = 0; i < n; i++) data.set(handled[i]!.bytes, offsets[i]!);
+  return {
+    offsets,
+    data,
+    outcomes: handled.map((h) => h.outcome),
+    labels: handled.map((h) => h.label),
+    notifications: handled.map((h) => (h.notifications.length ? h.notifications : null)),
+    refusals: handled.map((h) => h.refusal),
+  };
+}
+
+export function unpackHandled(p: PackedHandled): Handled[] {
+  return p.outcomes.map((outcome, i) => ({
+    bytes: p.data.subarray(p.offsets[i]!, p.offsets[i + 1]!),
+    outcome,
+    label: p.labels[i]!,
+    notifications: p.notifications[i] ?? [],
+    refusal: p.refusals[i] ?? null,
+  }));
+}
