@@ -23,7 +23,8 @@ export interface EngineContext {
   log: (line: string) => void;
 }
 
-export type EngineOutcome = { skipped: string } | { figures: Record<string, Summary>; notes: string[] };
+/** `failed`: the case measured, but found something broken (e.g. events lost); the runner exits non-zero. */
+export type EngineOutcome = { skipped: string } | { figures: Record<string, Summary>; notes: string[]; failed?: string };
 
 const READY_TIMEOUT_MS = 60_000;
 /** The stream case fails when no new result arrives for this long. */
@@ -33,9 +34,11 @@ const ADMIN_TOKEN = "bench-admin-token";
 
 // ---- The engine under test, as a child process ----
 
-interface Engine {
+export interface Engine {
   child: ChildProcess;
   httpPort: number;
+  /** The engine's LOYALTYD_DATA_DIR: the storage case reads the LMDB files under it. */
+  dataDir: string;
   /** Last stdout/stderr lines, for the error message when something goes wrong. */
   tail(): string;
   stop(): Promise<void>;
@@ -54,13 +57,20 @@ function writeProgrammes(dir: string): void {
   for (const p of programmes) writeFileSync(join(dir, `${p.id}.json`), JSON.stringify(p, null, 2));
 }
 
-async function startEngine(cli: string, natsUrl: string, tmp: string, root: string): Promise<Engine> {
+/** The engine built by the same tsc run as this file: <outDir>/bench/engine.js -> <outDir>/src/cli.js. */
+export function engineCli(): string {
+  return fileURLToPath(new URL("../src/cli.js", import.meta.url));
+}
+
+/** Starts `cli serve` on tmp/data; a second call with the same tmp restarts it on the same data. */
+export async function startEngine(cli: string, natsUrl: string, tmp: string, root: string): Promise<Engine> {
   const programmesDir = join(tmp, "programmes");
   writeProgrammes(programmesDir);
+  const dataDir = join(tmp, "data");
   const env = {
     ...process.env,
     LOYALTYD_NATS_URL: natsUrl,
-    LOYALTYD_DATA_DIR: join(tmp, "data"),
+    LOYALTYD_DATA_DIR: dataDir,
     LOYALTYD_HTTP_PORT: String(await freePort()),
     LOYALTYD_HTTP_HOST: "127.0.0.1",
     LOYALTYD_PROGRAMMES_DIR: programmesDir,
@@ -100,6 +110,7 @@ async function startEngine(cli: string, natsUrl: string, tmp: string, root: stri
   return {
     child,
     httpPort,
+    dataDir,
     tail: () => lines.join("\n"),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -112,7 +123,7 @@ async function startEngine(cli: string, natsUrl: string, tmp: string, root: stri
   };
 }
 
-async function enrolCustomers(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Record<string, number> }> {
+export async function enrolCustomers(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Record<string, number> }> {
   const failed: Record<string, number> = {};
   let ok = 0;
   await runPool(enrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
@@ -123,7 +134,7 @@ async function enrolCustomers(nc: NatsConnection, customers: number): Promise<{ 
   return { ok, failed };
 }
 
-const salesGenerator = (seed: number, customers: number, prefix: string, duplicate: number): BasketGenerator =>
+export const salesGenerator = (seed: number, customers: number, prefix: string, duplicate: number): BasketGenerator =>
   createBasketGenerator({
     seed,
     customers,
@@ -134,20 +145,22 @@ const salesGenerator = (seed: number, customers: number, prefix: string, duplica
     rates: { duplicate, return: 0, void: 0, phone: 0 },
   });
 
-const runTag = (): string => Date.now().toString(36);
+export const runTag = (): string => Date.now().toString(36);
 
 // ---- (1) JetStream accrual throughput ----
 
 /** The contract's stream name. */
-const EVENTS_STREAM = "LOYALTY_EVENTS";
+export const EVENTS_STREAM = "LOYALTY_EVENTS";
 /** Full mode warms up with this many events and sizes the timed runs from the rate it sees. */
 const CALIBRATION_EVENTS = 10_000;
 /** A timed stream run aims at this duration when the engine is too slow for the full event count, s. */
 const STREAM_RUN_TARGET_S = 20;
 
-interface StreamRunResult {
+export interface StreamRunResult {
   figures: Figures;
   eventsPerSec: number;
+  /** Error results by code (an error result still counts as the event's one result). */
+  errors: Record<string, number>;
 }
 
 /**
@@ -155,8 +168,8 @@ interface StreamRunResult {
  * pre-filled stream like the ideal pipeline does, instead of racing the publisher for the
  * two cores. Timed from SIGCONT to the last expected result.
  */
-async function streamRun(nc: NatsConnection, engine: Engine, customers: number, events: number, seed: number, tag: string, notes: string[]): Promise<StreamRunResult> {
-  const gen = salesGenerator(seed, customers, `${tag}-${runTag()}-`, 0.02);
+export async function streamRun(nc: NatsConnection, engine: Engine, customers: number, events: number, seed: number, tag: string, notes: string[], duplicate = 0.02): Promise<StreamRunResult> {
+  const gen = salesGenerator(seed, customers, `${tag}-${runTag()}-`, duplicate);
   const jsm = await nc.jetstreamManager();
   const expected = new Set<string>();
   const errors: Record<string, number> = {};
@@ -198,7 +211,7 @@ async function streamRun(nc: NatsConnection, engine: Engine, customers: number, 
     const eventsPerSec = timed / ((lastResultMs - resumedMs) / 1000);
     const errorText = Object.keys(errors).length > 0 ? `; error results ${JSON.stringify(errors)}` : "";
     notes.push(`${tag}: ${timed} events (+${events - timed} re-sent) pre-filled at ${publishPerSec.toFixed(0)}/s, drained at ${eventsPerSec.toFixed(0)}/s${errorText}`);
-    return { figures: { "engine.stream.eventsPerSec": eventsPerSec }, eventsPerSec };
+    return { figures: { "engine.stream.eventsPerSec": eventsPerSec }, eventsPerSec, errors };
   } finally {
     sub.unsubscribe();
   }
@@ -218,10 +231,10 @@ async function benchStream(ctx: EngineContext, nc: NatsConnection, engine: Engin
   return repeat(ctx.runs, async (run) => (await streamRun(nc, engine, ctx.size.customers, events, 3000 + run, `stream run ${run}`, notes)).figures, ctx.size.longCaseBudgetMs);
 }
 
-/** Polls `done`; fails when nothing moved for STALL_MS since `lastProgressMs()`. */
-async function waitUntil(done: () => boolean, lastProgressMs: () => number, stallMessage: () => string): Promise<void> {
+/** Polls `done`; fails when nothing moved for `stallMs` since `lastProgressMs()`. */
+export async function waitUntil(done: () => boolean, lastProgressMs: () => number, stallMessage: () => string, stallMs = STALL_MS): Promise<void> {
   while (!done()) {
-    if (performance.now() - lastProgressMs() > STALL_MS) throw new Error(stallMessage());
+    if (performance.now() - lastProgressMs() > stallMs) throw new Error(stallMessage());
     await new Promise((r) => setTimeout(r, 5));
   }
 }
@@ -297,33 +310,56 @@ async function measure(ctx: EngineContext, nc: NatsConnection, engine: Engine, n
   return { ...stream, ...rpcAccrue, ...httpAccrue, ...authorize };
 }
 
-/** Starts nats-server and the built engine, enrols the customers, measures, and cleans up. */
-export async function benchEngine(ctx: EngineContext): Promise<EngineOutcome> {
-  // The engine built by the same tsc run as this file: <outDir>/bench/engine.js -> <outDir>/src/cli.js.
-  const cli = fileURLToPath(new URL("../src/cli.js", import.meta.url));
-  if (!existsSync(cli)) return { skipped: `${cli} does not exist (build the engine first: npx tsc -p .)` };
-  const tmp = mkdtempSync(join(tmpdir(), "loyaltyd-bench-engine-"));
-  const nats = await startNatsServer({ storeDir: join(tmp, "nats") });
-  let engine: Engine | null = null;
-  let nc: NatsConnection | null = null;
+/** A private nats-server on a fresh temp dir for one case; both are removed afterwards, whatever happens. */
+export async function withNats<T>(prefix: string, fn: (natsUrl: string, tmp: string) => Promise<T>): Promise<T> {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
   try {
-    engine = await startEngine(cli, nats.url, tmp, ctx.root);
-    nc = await connect({ servers: nats.url });
-    const t0 = performance.now();
-    const enrol = await enrolCustomers(nc, ctx.size.customers);
-    const secs = (performance.now() - t0) / 1000;
-    ctx.log(`engine: enrolled ${enrol.ok}/${ctx.size.customers} customers in ${secs.toFixed(1)} s (${(enrol.ok / secs).toFixed(0)}/s); failed ${JSON.stringify(enrol.failed)}`);
-    if (enrol.ok < ctx.size.customers * 0.99) throw new Error(`enrolment failed: ${JSON.stringify(enrol.failed)}\n${engine.tail()}`);
-    const notes: string[] = [`enrolled ${enrol.ok} customers at ${(enrol.ok / secs).toFixed(0)}/s`];
-    const figures = await measure(ctx, nc, engine, notes);
-    return { figures, notes };
-  } catch (err) {
-    const tail = engine ? `\n--- engine log tail ---\n${engine.tail()}` : "";
-    throw new Error(`${(err as Error).message}${tail}`);
+    const nats = await startNatsServer({ storeDir: join(tmp, "nats") });
+    try {
+      return await fn(nats.url, tmp);
+    } finally {
+      await nats.stop();
+    }
   } finally {
-    await nc?.close();
-    await engine?.stop();
-    await nats.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The error with the engine's last log lines: a failing case is diagnosed from the engine's side too. */
+export function withEngineTail(err: unknown, engine: Engine | null): Error {
+  const tail = engine ? `\n--- engine log tail ---\n${engine.tail()}` : "";
+  return new Error(`${err instanceof Error ? err.message : String(err)}${tail}`);
+}
+
+/** Enrols the bench's customers and fails unless (nearly) all of them are in: every later case draws from them. */
+export async function enrolAll(nc: NatsConnection, engine: Engine, customers: number, log: (line: string) => void, tag = "engine"): Promise<{ ok: number; perSec: number }> {
+  const t0 = performance.now();
+  const enrol = await enrolCustomers(nc, customers);
+  const secs = (performance.now() - t0) / 1000;
+  log(`${tag}: enrolled ${enrol.ok}/${customers} customers in ${secs.toFixed(1)} s (${(enrol.ok / secs).toFixed(0)}/s); failed ${JSON.stringify(enrol.failed)}`);
+  if (enrol.ok < customers * 0.99) throw new Error(`enrolment failed: ${JSON.stringify(enrol.failed)}\n${engine.tail()}`);
+  return { ok: enrol.ok, perSec: enrol.ok / secs };
+}
+
+/** Starts nats-server and the built engine, enrols the customers, measures, and cleans up. */
+export async function benchEngine(ctx: EngineContext): Promise<EngineOutcome> {
+  const cli = engineCli();
+  if (!existsSync(cli)) return { skipped: `${cli} does not exist (build the engine first: npx tsc -p .)` };
+  return withNats("loyaltyd-bench-engine-", async (natsUrl, tmp) => {
+    let engine: Engine | null = null;
+    let nc: NatsConnection | null = null;
+    try {
+      engine = await startEngine(cli, natsUrl, tmp, ctx.root);
+      nc = await connect({ servers: natsUrl });
+      const enrol = await enrolAll(nc, engine, ctx.size.customers, ctx.log);
+      const notes: string[] = [`enrolled ${enrol.ok} customers at ${enrol.perSec.toFixed(0)}/s`];
+      const figures = await measure(ctx, nc, engine, notes);
+      return { figures, notes };
+    } catch (err) {
+      throw withEngineTail(err, engine);
+    } finally {
+      await nc?.close();
+      await engine?.stop();
+    }
+  });
 }

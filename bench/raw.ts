@@ -32,12 +32,18 @@ export interface BenchSize {
   customers: number;
   httpSec: number;
   httpWarmupSec: number;
+  /** Accruals sent in the storage case, after enrolling `customers`. */
+  storageAccruals: number;
+  /** Closed-loop rpc.accrue at 64 in flight that sets the overload case's 1× rate, ms. */
+  overloadCalibrationMs: number;
+  /** Each overload phase (rpc, then JetStream) offers 3× that rate for this long, ms. */
+  overloadMs: number;
 }
 
 export function benchSize(quick: boolean): BenchSize {
   return quick
-    ? { requestMs: 500, warmupMs: 200, streamEvents: 5000, engineStreamEvents: 5000, publishEvents: 5000, longCaseBudgetMs: 30_000, lmdbEvents: 20_000, customers: 2000, httpSec: 1, httpWarmupSec: 0 }
-    : { requestMs: 1500, warmupMs: 300, streamEvents: 100_000, engineStreamEvents: 200_000, publishEvents: 20_000, longCaseBudgetMs: 60_000, lmdbEvents: 200_000, customers: 100_000, httpSec: 2, httpWarmupSec: 0.5 };
+    ? { requestMs: 500, warmupMs: 200, streamEvents: 5000, engineStreamEvents: 5000, publishEvents: 5000, longCaseBudgetMs: 30_000, lmdbEvents: 20_000, customers: 2000, httpSec: 1, httpWarmupSec: 0, storageAccruals: 5000, overloadCalibrationMs: 1000, overloadMs: 3000 }
+    : { requestMs: 1500, warmupMs: 300, streamEvents: 100_000, engineStreamEvents: 200_000, publishEvents: 20_000, longCaseBudgetMs: 60_000, lmdbEvents: 200_000, customers: 100_000, httpSec: 2, httpWarmupSec: 0.5, storageAccruals: 200_000, overloadCalibrationMs: 3000, overloadMs: 30_000 };
 }
 
 /** Events per durable LMDB transaction in the raw LMDB case (PERFORMANCE.md's reference batch). */

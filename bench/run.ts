@@ -2,12 +2,15 @@
 // to the raw limits of this same run, and dated rows appended to bench/RESULTS.md.
 //   node --expose-gc dist/bench/run.js        full (5 runs per case)
 //   BENCH_QUICK=1 node dist/bench/run.js      seconds; prints only (BENCH_WRITE=1 to record)
-//   BENCH_ONLY=raw,engine,rules               a subset of the groups
+//   BENCH_ONLY=raw,engine,rules,size,overload  a subset of the groups (default: all of them)
+//   BENCH_EXECUTORS=inline,workers            the executors the engine and overload groups run with
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { benchEngine } from "./engine.js";
+import { benchEngine, type EngineOutcome } from "./engine.js";
 import { machineInfo, machineLine, machineShort, repoRoot } from "./machine.js";
+import { benchOverload } from "./overload.js";
 import { benchRaw, benchSize } from "./raw.js";
+import { benchStorage } from "./size.js";
 import { repeat, runsFor, type Summary } from "./stats.js";
 
 interface RuleFigure {
@@ -38,6 +41,8 @@ const RATIOS: readonly [figure: string, raw: string][] = [
   ["engine.http.accrue.c64.p99Ms", "raw.http.c64.p99Ms"],
   ["engine.http.authorize.c64.reqPerSec", "raw.http.c64.reqPerSec"],
   ["engine.http.authorize.c64.p99Ms", "raw.http.c64.p99Ms"],
+  // PERFORMANCE.md: under 3× overload, admitted requests keep p99 ≤ 10× nominal (same executor, same run).
+  ["overload.rpc.admittedP99Ms", "overload.rpc.nominalP99Ms"],
 ];
 
 const RESULTS_HEADER = `# loyaltyd benchmark results
@@ -50,8 +55,10 @@ Columns:
 - **date**: when the run started (UTC).
 - **commit**: \`git rev-parse --short HEAD\`; \`-dirty\` when tracked files had uncommitted changes.
 - **machine**: CPU model × cores, memory, Node, nats-server, and the nats / lmdb / piscina package versions.
-- **case**: \`<group>.<case>.<metric>\`. Groups: \`raw\` (the limits, measured in the same run),
-  \`engine\` (through the wire contract only), \`rules\` (the rule engine, in process).
+- **case**: \`<group>.<case>.<metric>\` (engine and overload cases: \`<group>.<executor>.<case>.<metric>\`,
+  executor \`inline\` or \`workers\`). Groups: \`raw\` (the limits, measured in the same run),
+  \`engine\` (through the wire contract only), \`rules\` (the rule engine, in process),
+  \`size\` (storage, read from the engine's data directory), \`overload\` (3× capacity, wire contract only).
   \`c1\` / \`c64\`: requests in flight. The metric names its unit: \`PerSec\` (per second), \`Ms\`
   (milliseconds; p50/p99/p999 = percentiles from HDR histograms), \`Us\` (microseconds).
   - \`raw.nats\`: NATS request/reply to an echo responder on its own thread, payload the size of a 5-line accrue basket.
@@ -65,6 +72,15 @@ Columns:
     (SIGSTOP; 5-line baskets, 100 k customers, 2 % re-sent duplicates), timed from resume (SIGCONT)
     to the last result on \`loyalty.results.>\`. 200 k events per run, fewer when a 10 k warm-up shows
     the engine cannot drain them in ~20 s (the run's notes say so). \`raw.js\` / \`raw.pipeline\`: 100 k per run.
+  - \`size\`: 100 k customers enrolled (rpc enroll, one card each), then 200 k accruals through JetStream
+    (5-line baskets); the engine stopped cleanly before each reading of its LMDB environment
+    (\`<dataDir>/ledger\`, read-only): (branch + leaf + overflow pages) × page size over the root and
+    every named table, minus the empty engine's reading. \`dataFileMb\`: data.mdb on disk, for information. One run.
+  - \`overload\`: rpc.accrue at 64 in flight for 3 s sets the 1× rate and the nominal p99; then 3× that
+    rate open-loop for 30 s (latency from each request's scheduled send time; shares of all requests
+    offered), then 3× that rate published to JetStream for 30 s: \`catchUpSec\` from the last publish to
+    the last result, \`lost\` = events without a result, \`doubled\` = results beyond an event's first.
+    \`rssPeakMb\`: the engine's VmHWM. One run per executor.
 - **runs**: how many runs the figure summarises (5 in full mode; fewer when a long case hit its time budget).
 - **median / min / max**: over those runs.
 - **ratio to raw**: this figure's median ÷ the named raw figure's median, same run.
@@ -111,14 +127,24 @@ function formatNumber(v: number): string {
   return v.toFixed(3);
 }
 
+/** The executor part of a figure's name: `engine.workers.x` -> ["engine", "workers"]. */
+const EXECUTOR_PART = /^(engine|overload)\.(inline|workers)\./;
+
 /** engine.<executor>.x -> engine.x: every executor's figure is compared with the same raw limit. */
 function generic(name: string): string {
-  return name.replace(/^engine\.(inline|workers)\./, "engine.");
+  return name.replace(EXECUTOR_PART, "$1.");
+}
+
+/** A reference in the figure's own group (overload's nominal p99) is the same executor's; a raw one is shared. */
+function referenceOf(reference: string, name: string): string {
+  const m = EXECUTOR_PART.exec(name);
+  return m && reference.startsWith(`${m[1]}.`) ? `${m[1]}.${m[2]}.${reference.slice(m[1]!.length + 1)}` : reference;
 }
 
 function ratioText(name: string, all: Record<string, Summary>): string {
   return RATIOS.filter(([f]) => f === generic(name))
-    .flatMap(([, raw]) => {
+    .flatMap(([, reference]) => {
+      const raw = referenceOf(reference, name);
       const r = all[raw];
       const f = all[name];
       return r && f && r.median > 0 ? [`${(f.median / r.median).toFixed(2)}× ${raw}`] : [];
@@ -144,9 +170,49 @@ function appendResults(path: string, all: Record<string, Summary>, date: string,
   appendFileSync(path, rows.join("\n") + "\n");
 }
 
+interface Collected {
+  all: Record<string, Summary>;
+  notes: string[];
+  failed: boolean;
+}
+
+/** Files one engine-backed case's outcome; `executor` goes into its figure names after the group. */
+function collect(c: Collected, group: string, executor: string | null, outcome: EngineOutcome): void {
+  const label = executor ? `${group} (${executor})` : group;
+  if ("skipped" in outcome) {
+    c.notes.push(`${label} cases skipped: ${outcome.skipped}`);
+    return;
+  }
+  for (const [name, summary] of Object.entries(outcome.figures)) c.all[executor ? name.replace(`${group}.`, `${group}.${executor}.`) : name] = summary;
+  c.notes.push(...outcome.notes.map((n) => `${label}: ${n}`));
+  if (outcome.failed) {
+    c.failed = true;
+    c.notes.push(`${label} FAILED: ${outcome.failed}`);
+  }
+}
+
+/** Runs an engine-backed case once per executor (null: once, with the engine's default); a throw is noted and sets the exit code, and the other cases still run. */
+async function engineGroup(c: Collected, group: string, executors: readonly (string | null)[], log: (line: string) => void, run: () => Promise<EngineOutcome>): Promise<void> {
+  const before = process.env.LOYALTYD_EXECUTOR;
+  for (const executor of executors) {
+    if (executor) process.env.LOYALTYD_EXECUTOR = executor;
+    log(`${group}: executor ${executor ?? before ?? "(engine default)"}`);
+    try {
+      collect(c, group, executor, await run());
+    } catch (err) {
+      c.failed = true;
+      c.notes.push(`${group} cases${executor ? ` (${executor})` : ""} FAILED: ${(err as Error).message}`);
+    } finally {
+      // startEngine passes process.env on: the next group must not inherit this executor by accident.
+      if (before === undefined) delete process.env.LOYALTYD_EXECUTOR;
+      else process.env.LOYALTYD_EXECUTOR = before;
+    }
+  }
+}
+
 async function main(): Promise<number> {
   const quick = process.env.BENCH_QUICK === "1";
-  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload").split(",").map((s) => s.trim()));
   const root = repoRoot();
   const machine = machineInfo();
   const runs = runsFor(quick);
@@ -154,33 +220,21 @@ async function main(): Promise<number> {
   const startedMs = performance.now();
   log(`machine: ${machineLine(machine)}`);
   log(`mode: ${quick ? "quick" : "full"}, ${runs} run(s) per case${(globalThis as { gc?: unknown }).gc ? "" : " (without --expose-gc)"}`);
-  let all: Record<string, Summary> = {};
-  const notes: string[] = [];
-  let failed = false;
-  if (only.has("raw")) all = { ...all, ...(await benchRaw({ size, runs, log })) };
+  const c: Collected = { all: {}, notes: [], failed: false };
+  if (only.has("raw")) Object.assign(c.all, await benchRaw({ size, runs, log }));
   // The same engine cases for each executor: which design is faster on this machine is a measurement.
   const executors = (process.env.BENCH_EXECUTORS ?? "inline,workers").split(",").map((s) => s.trim()).filter(Boolean);
-  for (const executor of only.has("engine") ? executors : []) {
-    process.env.LOYALTYD_EXECUTOR = executor;
-    log(`engine: executor ${executor}`);
-    try {
-      const outcome = await benchEngine({ size, runs, root, log });
-      if ("skipped" in outcome) notes.push(`engine cases (${executor}) skipped: ${outcome.skipped}`);
-      else {
-        for (const [name, summary] of Object.entries(outcome.figures)) all[name.replace(/^engine\./, `engine.${executor}.`)] = summary;
-        notes.push(...outcome.notes.map((n) => `${executor}: ${n}`));
-      }
-    } catch (err) {
-      failed = true;
-      notes.push(`engine cases (${executor}) FAILED: ${(err as Error).message}`);
-    }
-  }
+  if (only.has("engine")) await engineGroup(c, "engine", executors, log, () => benchEngine({ size, runs, root, log }));
   if (only.has("rules")) {
     log("rules: benchRules (bench/rules.ts)");
     const rules = await benchRulesCase(quick, runs, size.longCaseBudgetMs);
-    if (rules) all = { ...all, ...rules };
-    else notes.push("rule cases skipped: bench/rules.ts (dist/bench/rules.js) with a benchRules export is missing");
+    if (rules) Object.assign(c.all, rules);
+    else c.notes.push("rule cases skipped: bench/rules.ts (dist/bench/rules.js) with a benchRules export is missing");
   }
+  // Storage does not depend on the executor (both write the same tables): once, with the engine's default.
+  if (only.has("size")) await engineGroup(c, "size", [null], log, () => benchStorage({ size, root, log }));
+  if (only.has("overload")) await engineGroup(c, "overload", executors, log, () => benchOverload({ size, root, log }));
+  const { all, notes, failed } = c;
   log("");
   log(`machine: ${machineLine(machine)}`);
   printTable(all);

@@ -50,3 +50,8 @@ export async function repeat(runs: number, runOnce: (run: number) => Promise<Fig
   }
   return Object.fromEntries([...collected].map(([name, values]) => [name, summarise(values)]));
 }
+
+/** One run's figures as summaries, for cases too long to repeat; non-finite figures are left out, as in `repeat`. */
+export function once(figures: Figures): Record<string, Summary> {
+  return Object.fromEntries(Object.entries(figures).flatMap(([name, value]) => (Number.isFinite(value) ? [[name, summarise([value])]] : [])));
+}
