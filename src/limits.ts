@@ -12,6 +12,11 @@ export const limits = {
   idLengthMax: 128,
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */
   partitionQueueMax: 8192,
+  /**
+   * How long a request that someone waits for (rpc, HTTP) may be expected to queue before
+   * it is refused with OVERLOADED at once, ms (at the partition's recent pace).
+   */
+  queueWaitMsMax: 250,
   /** Commands handed to a worker in one micro-batch (one LMDB write transaction). */
   batchSizeMax: 512,
   /** JetStream messages fetched per pull. */

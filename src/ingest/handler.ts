@@ -13,6 +13,8 @@ import type { Router } from "../partition/router.js";
 import type { CommandVerb } from "../verbs.js";
 
 export type Source = "rpc" | "http" | "stream";
+
+const OVERLOADED_LOG_MS = 5000;
 export type Reply = Record<string, unknown>;
 
 export class Handler {
@@ -45,7 +47,7 @@ export class Handler {
     }
     let handled: Handled;
     try {
-      handled = await this.partitions.submit(partition, { verb, bytes, encoding, subjectStore });
+      handled = await this.partitions.submit(partition, { verb, bytes, encoding, subjectStore }, source !== "stream");
     } catch (err) {
       return this.refused(source, verb, encoding, err);
     } finally {
@@ -62,13 +64,27 @@ export class Handler {
     return JSON.parse(Buffer.from(handled.bytes).toString("utf8")) as Reply;
   }
 
+  private overloadedSince = 0;
+  private overloadedCount = 0;
+
   private count(source: Source, h: Handled): void {
     this.metrics.events.labels(source, h.label, h.outcome).inc();
     if (!h.refusal) return;
     this.metrics.rejected.labels(source, h.outcome).inc();
+    if (h.outcome === "OVERLOADED") return this.overloaded();
     const { error, ids, internal } = h.refusal;
     if (internal) this.log.error({ source, label: h.label, error, ...ids, err: internal }, "request failed");
     else this.log.info({ source, label: h.label, error, ...ids }, "request refused");
+  }
+
+  /** Shedding load must stay cheap: one summary line per interval, not a line per refusal. */
+  private overloaded(): void {
+    this.overloadedCount++;
+    const now = Date.now();
+    if (now - this.overloadedSince < OVERLOADED_LOG_MS) return;
+    this.log.warn({ refused: this.overloadedCount, sinceMs: this.overloadedSince ? now - this.overloadedSince : 0 }, "shedding load: requests refused with OVERLOADED");
+    this.overloadedSince = now;
+    this.overloadedCount = 0;
   }
 
   private refused(source: Source, verb: CommandVerb, encoding: Encoding, err: unknown): Handled {

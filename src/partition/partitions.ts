@@ -16,6 +16,8 @@ interface Waiting<I, O> {
 
 class Partition<I, O> {
   queue: Waiting<I, O>[] = [];
+  /** Commands applied per ms, a moving average over recent batches (start: one per ms). */
+  ratePerMs = 1;
   /** Batches handed to the executor and not yet committed. */
   running = 0;
   constructor(readonly index: number) {}
@@ -45,11 +47,22 @@ export class Partitions<I = RawRequest, O = Handled> {
     return this.parts.every((p) => p.queue.length + n <= limits.partitionQueueMax);
   }
 
-  submit(partition: number, item: I): Promise<O> {
+  /**
+   * Queues a command. A request someone waits for (`waitBounded`: rpc, HTTP) is refused
+   * with OVERLOADED at once when the commands ahead of it would take longer than
+   * limits.queueWaitMsMax to apply at the partition's recent pace, so admitted requests
+   * keep their latency under overload; stream events only meet the count bound (the
+   * stream stops pulling instead, see hasRoom).
+   */
+  submit(partition: number, item: I, waitBounded = false): Promise<O> {
     const part = this.parts[partition]!;
     if (this.closing) return Promise.reject(new LoyaltyError("OVERLOADED", "the engine is shutting down"));
     if (part.queue.length >= limits.partitionQueueMax) {
       return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.queue.length} commands waiting`));
+    }
+    if (waitBounded && part.queue.length > limits.batchSizeMax && part.queue.length / part.ratePerMs > limits.queueWaitMsMax) {
+      const waitMs = Math.round(part.queue.length / part.ratePerMs);
+      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} is ${waitMs} ms behind; retry later`));
     }
     return new Promise<O>((resolve, reject) => {
       part.queue.push({ item, resolve, reject });
@@ -88,7 +101,10 @@ export class Partitions<I = RawRequest, O = Handled> {
     this.inFlightDurable++;
     try {
       await committed.durable;
-      this.metrics.commitDuration.observe((performance.now() - started) / 1000);
+      const elapsedMs = performance.now() - started;
+      this.metrics.commitDuration.observe(elapsedMs / 1000);
+      // Batches overlap (one applies while the previous one syncs), so this pace is a floor.
+      part.ratePerMs = 0.8 * part.ratePerMs + 0.2 * (batch.length / Math.max(elapsedMs, 0.05));
       this.metrics.batchSize.observe(batch.length);
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.results[i]!);
     } catch (err) {
