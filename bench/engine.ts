@@ -39,22 +39,28 @@ export interface Engine {
   httpPort: number;
   /** The engine's LOYALTYD_DATA_DIR: the storage case reads the LMDB files under it. */
   dataDir: string;
+  /** performance.now() right after spawn: the restart case times readiness from it. */
+  spawnedMs: number;
   /** Last stdout/stderr lines, for the error message when something goes wrong. */
   tail(): string;
   stop(): Promise<void>;
 }
 
 /** Three programmes as PERFORMANCE.md's stream goal names: a base, a category bonus on another account, a VIP one nobody matches. */
-function writeProgrammes(dir: string): void {
+export function benchProgrammes(): { id: string; [field: string]: unknown }[] {
   const scope = { customers: [], groups: [], skus: [], categories: [], stores: [], channels: [] };
   const common = { currency: "EUR", validFrom: null, validTo: null, promoItemsEarn: false, rounding: "floor", capPerEvent: null, expiry: { afterDays: 365 }, redemption: { pointValue: 1, currency: "EUR" } };
-  const programmes = [
+  return [
     { id: "base", name: "Base", account: "points", ...common, scope, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "visit", points: 10 }, { kind: "threshold", minTotal: 10000, points: 50 }] },
     { id: "drinks", name: "Drinks club", account: "drinks", ...common, scope: { ...scope, categories: ["drinks"] }, rules: [{ kind: "category", category: "drinks", per: 100, points: 2 }, { kind: "sku", sku: "DRK-001", pointsPerUnit: 5 }] },
     { id: "vip", name: "VIP", account: "points", ...common, scope: { ...scope, groups: ["VIP"] }, rules: [{ kind: "spend", per: 100, points: 2 }, { kind: "multiplier", groups: ["VIP"], factor: 2 }] },
   ];
+}
+
+/** The engine loads these files at start; the scale case installs the same objects in process. */
+function writeProgrammes(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  for (const p of programmes) writeFileSync(join(dir, `${p.id}.json`), JSON.stringify(p, null, 2));
+  for (const p of benchProgrammes()) writeFileSync(join(dir, `${p.id}.json`), JSON.stringify(p, null, 2));
 }
 
 /** The engine built by the same tsc run as this file: <outDir>/bench/engine.js -> <outDir>/src/cli.js. */
@@ -62,8 +68,11 @@ export function engineCli(): string {
   return fileURLToPath(new URL("../src/cli.js", import.meta.url));
 }
 
-/** Starts `cli serve` on tmp/data; a second call with the same tmp restarts it on the same data. */
-export async function startEngine(cli: string, natsUrl: string, tmp: string, root: string): Promise<Engine> {
+/**
+ * Starts `cli serve` on tmp/data; a second call with the same tmp restarts it on the same data.
+ * `httpPort`: the caller's choice, so it can poll /readyz before the engine says it is ready.
+ */
+export async function startEngine(cli: string, natsUrl: string, tmp: string, root: string, opts: { httpPort?: number } = {}): Promise<Engine> {
   const programmesDir = join(tmp, "programmes");
   writeProgrammes(programmesDir);
   const dataDir = join(tmp, "data");
@@ -71,7 +80,7 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
     ...process.env,
     LOYALTYD_NATS_URL: natsUrl,
     LOYALTYD_DATA_DIR: dataDir,
-    LOYALTYD_HTTP_PORT: String(await freePort()),
+    LOYALTYD_HTTP_PORT: String(opts.httpPort ?? (await freePort())),
     LOYALTYD_HTTP_HOST: "127.0.0.1",
     LOYALTYD_PROGRAMMES_DIR: programmesDir,
     ...(process.env.LOYALTYD_PARTITIONS ? { LOYALTYD_PARTITIONS: process.env.LOYALTYD_PARTITIONS } : {}),
@@ -79,6 +88,7 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
     LOYALTYD_ADMIN_TOKEN: ADMIN_TOKEN,
   };
   const child = spawn(process.execPath, [cli, "serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const spawnedMs = performance.now();
   const lines: string[] = [];
   const keep = (line: string): void => {
     lines.push(line);
@@ -111,6 +121,7 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
     child,
     httpPort,
     dataDir,
+    spawnedMs,
     tail: () => lines.join("\n"),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -218,7 +229,7 @@ export async function streamRun(nc: NatsConnection, engine: Engine, customers: n
 }
 
 /** Full mode: a warm-up run that also sizes the timed runs so that a slow engine cannot stretch the bench to an hour. */
-async function benchStream(ctx: EngineContext, nc: NatsConnection, engine: Engine, notes: string[]): Promise<Record<string, Summary>> {
+export async function benchStream(ctx: EngineContext, nc: NatsConnection, engine: Engine, notes: string[]): Promise<Record<string, Summary>> {
   let events = ctx.size.engineStreamEvents;
   if (events > CALIBRATION_EVENTS) {
     const warm = await streamRun(nc, engine, ctx.size.customers, CALIBRATION_EVENTS, 2999, "stream warm-up", notes);
@@ -310,9 +321,12 @@ async function measure(ctx: EngineContext, nc: NatsConnection, engine: Engine, n
   return { ...stream, ...rpcAccrue, ...httpAccrue, ...authorize };
 }
 
-/** A private nats-server on a fresh temp dir for one case; both are removed afterwards, whatever happens. */
-export async function withNats<T>(prefix: string, fn: (natsUrl: string, tmp: string) => Promise<T>): Promise<T> {
-  const tmp = mkdtempSync(join(tmpdir(), prefix));
+/**
+ * A private nats-server on a fresh temp dir for one case; both are removed afterwards, whatever happens.
+ * `base`: where the temp dir goes (default the OS temp dir).
+ */
+export async function withNats<T>(prefix: string, fn: (natsUrl: string, tmp: string) => Promise<T>, base = tmpdir()): Promise<T> {
+  const tmp = mkdtempSync(join(base, prefix));
   try {
     const nats = await startNatsServer({ storeDir: join(tmp, "nats") });
     try {

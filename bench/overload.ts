@@ -29,8 +29,8 @@ const CATCH_UP_STALL_MS = 45_000;
 
 // ---- The engine's memory, from /proc (Linux) ----
 
-/** A "kB" line of /proc/<pid>/status; null once the process is gone (or off Linux). */
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number | null {
+/** A "kB" line of /proc/<pid>/status; null once the process is gone (or off Linux). RssFile: mapped file pages (LMDB's map). */
+export function statusKb(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "RssFile"): number | null {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : null;

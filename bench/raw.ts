@@ -38,12 +38,18 @@ export interface BenchSize {
   overloadCalibrationMs: number;
   /** Each overload phase (rpc, then JetStream) offers 3× that rate for this long, ms. */
   overloadMs: number;
+  /** The scale case's big ledger (PERFORMANCE.md: 10 M customers), built in process. */
+  scaleCustomers: number;
+  /** The scale case's control ledger, measured the same way: the big figures are read against it. */
+  scaleControlCustomers: number;
+  /** Events pre-filled as the backlog the engine drains when it is killed, at the big N. */
+  scaleBacklogEvents: number;
 }
 
 export function benchSize(quick: boolean): BenchSize {
   return quick
-    ? { requestMs: 500, warmupMs: 200, streamEvents: 5000, engineStreamEvents: 5000, publishEvents: 5000, longCaseBudgetMs: 30_000, lmdbEvents: 20_000, customers: 2000, httpSec: 1, httpWarmupSec: 0, storageAccruals: 5000, overloadCalibrationMs: 1000, overloadMs: 3000 }
-    : { requestMs: 1500, warmupMs: 300, streamEvents: 100_000, engineStreamEvents: 200_000, publishEvents: 20_000, longCaseBudgetMs: 60_000, lmdbEvents: 200_000, customers: 100_000, httpSec: 2, httpWarmupSec: 0.5, storageAccruals: 200_000, overloadCalibrationMs: 3000, overloadMs: 30_000 };
+    ? { requestMs: 500, warmupMs: 200, streamEvents: 5000, engineStreamEvents: 5000, publishEvents: 5000, longCaseBudgetMs: 30_000, lmdbEvents: 20_000, customers: 2000, httpSec: 1, httpWarmupSec: 0, storageAccruals: 5000, overloadCalibrationMs: 1000, overloadMs: 3000, scaleCustomers: 200_000, scaleControlCustomers: 10_000, scaleBacklogEvents: 5000 }
+    : { requestMs: 1500, warmupMs: 300, streamEvents: 100_000, engineStreamEvents: 200_000, publishEvents: 20_000, longCaseBudgetMs: 60_000, lmdbEvents: 200_000, customers: 100_000, httpSec: 2, httpWarmupSec: 0.5, storageAccruals: 200_000, overloadCalibrationMs: 3000, overloadMs: 30_000, scaleCustomers: 10_000_000, scaleControlCustomers: 100_000, scaleBacklogEvents: 50_000 };
 }
 
 /** Events per durable LMDB transaction in the raw LMDB case (PERFORMANCE.md's reference batch). */

@@ -2,7 +2,7 @@
 // to the raw limits of this same run, and dated rows appended to bench/RESULTS.md.
 //   node --expose-gc dist/bench/run.js        full (5 runs per case)
 //   BENCH_QUICK=1 node dist/bench/run.js      seconds; prints only (BENCH_WRITE=1 to record)
-//   BENCH_ONLY=raw,engine,rules,size,overload  a subset of the groups (default: all of them)
+//   BENCH_ONLY=raw,engine,rules,size,overload,scale  a subset of the groups (default: all of them)
 //   BENCH_EXECUTORS=inline,workers            the executors the engine and overload groups run with
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { benchEngine, type EngineOutcome } from "./engine.js";
 import { machineInfo, machineLine, machineShort, repoRoot } from "./machine.js";
 import { benchOverload } from "./overload.js";
 import { benchRaw, benchSize } from "./raw.js";
+import { benchScale } from "./scale.js";
 import { benchStorage } from "./size.js";
 import { repeat, runsFor, type Summary } from "./stats.js";
 
@@ -43,6 +44,8 @@ const RATIOS: readonly [figure: string, raw: string][] = [
   ["engine.http.authorize.c64.p99Ms", "raw.http.c64.p99Ms"],
   // PERFORMANCE.md: under 3× overload, admitted requests keep p99 ≤ 10× nominal (same executor, same run).
   ["overload.rpc.admittedP99Ms", "overload.rpc.nominalP99Ms"],
+  // PERFORMANCE.md: throughput at 10 M customers ≥ 80 % of the control's (same engine, same run).
+  ["scale.big.stream.eventsPerSec", "scale.small.stream.eventsPerSec"],
 ];
 
 const RESULTS_HEADER = `# loyaltyd benchmark results
@@ -58,7 +61,8 @@ Columns:
 - **case**: \`<group>.<case>.<metric>\` (engine and overload cases: \`<group>.<executor>.<case>.<metric>\`,
   executor \`inline\` or \`workers\`). Groups: \`raw\` (the limits, measured in the same run),
   \`engine\` (through the wire contract only), \`rules\` (the rule engine, in process),
-  \`size\` (storage, read from the engine's data directory), \`overload\` (3× capacity, wire contract only).
+  \`size\` (storage, read from the engine's data directory), \`overload\` (3× capacity, wire contract only),
+  \`scale\` (10 M customers against a 100 k control, and restart after kill -9).
   \`c1\` / \`c64\`: requests in flight. The metric names its unit: \`PerSec\` (per second), \`Ms\`
   (milliseconds; p50/p99/p999 = percentiles from HDR histograms), \`Us\` (microseconds).
   - \`raw.nats\`: NATS request/reply to an echo responder on its own thread, payload the size of a 5-line accrue basket.
@@ -81,6 +85,13 @@ Columns:
     offered), then 3× that rate published to JetStream for 30 s: \`catchUpSec\` from the last publish to
     the last result, \`lost\` = events without a result, \`doubled\` = results beyond an event's first.
     \`rssPeakMb\`: the engine's VmHWM. One run per executor.
+  - \`scale\`: a ledger of 10 M customers (\`big\`) and one of 100 k (\`small\`, the control), each built in
+    process through the engine's batch path (rpc enroll bodies, 5,000 per durable transaction; \`buildPerSec\`,
+    and \`bytesPerCustomer\` as in \`size\`, of the big one); then the engine on each, the \`engine.stream\` runs
+    with events drawn over all its customers. At 10 M, 50 k more events are pre-filled and the engine is
+    killed (SIGKILL) once 30 % have their result: \`restartToReadyMs\` from the restart's spawn to the first
+    200 on GET /readyz (polled every 20 ms); every event must then have a result and none be applied twice.
+    \`rssPeakMb\`: VmHWM over both engine processes at 10 M (includes LMDB's mapped pages). One build per point.
 - **runs**: how many runs the figure summarises (5 in full mode; fewer when a long case hit its time budget).
 - **median / min / max**: over those runs.
 - **ratio to raw**: this figure's median ÷ the named raw figure's median, same run.
@@ -212,7 +223,7 @@ async function engineGroup(c: Collected, group: string, executors: readonly (str
 
 async function main(): Promise<number> {
   const quick = process.env.BENCH_QUICK === "1";
-  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload,scale").split(",").map((s) => s.trim()));
   const root = repoRoot();
   const machine = machineInfo();
   const runs = runsFor(quick);
@@ -234,6 +245,8 @@ async function main(): Promise<number> {
   // Storage does not depend on the executor (both write the same tables): once, with the engine's default.
   if (only.has("size")) await engineGroup(c, "size", [null], log, () => benchStorage({ size, root, log }));
   if (only.has("overload")) await engineGroup(c, "overload", executors, log, () => benchOverload({ size, root, log }));
+  // One executor (the engine's default): the case compares customer counts, not executors.
+  if (only.has("scale")) await engineGroup(c, "scale", [null], log, () => benchScale({ size, runs, root, log }));
   const { all, notes, failed } = c;
   log("");
   log(`machine: ${machineLine(machine)}`);

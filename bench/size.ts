@@ -69,9 +69,9 @@ export async function ledgerUsage(path: string): Promise<LedgerUsage> {
 
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
 
-/** One line per table that holds pages, with the change since the previous reading. */
-function logUsage(log: (line: string) => void, label: string, now: LedgerUsage, before: LedgerUsage | null): void {
-  log(`size: ${label}: LMDB uses ${kb(now.bytes)} in ${now.tables.length} tables; data.mdb ${kb(now.fileBytes)}`);
+/** One line per table that holds pages, with the change since the previous reading; `label` leads the first line. */
+export function logUsage(log: (line: string) => void, label: string, now: LedgerUsage, before: LedgerUsage | null): void {
+  log(`${label}: LMDB uses ${kb(now.bytes)} in ${now.tables.length} tables; data.mdb ${kb(now.fileBytes)}`);
   const prev = new Map(before?.tables.map((t) => [t.name, t]) ?? []);
   const rows = now.tables.filter((t) => t.bytes > 0 || (prev.get(t.name)?.bytes ?? 0) > 0);
   const width = Math.max(8, ...rows.map((t) => t.name.length));
@@ -118,12 +118,12 @@ export async function benchStorage(ctx: SizeContext): Promise<EngineOutcome> {
     const h: Harness = { cli, natsUrl, tmp, ctx, notes: [] };
     // The empty reading is subtracted: programmes and bookkeeping tables would otherwise weigh on 2 k customers in quick mode.
     const empty = await phase(h, "empty", async () => undefined);
-    logUsage(ctx.log, "empty engine (programmes loaded)", empty, null);
+    logUsage(ctx.log, "size: empty engine (programmes loaded)", empty, null);
     let enrolled = customers;
     const afterEnrol = await phase(h, "enrol", async (nc, engine) => {
       enrolled = (await enrolAll(nc, engine, customers, ctx.log, "size")).ok;
     });
-    logUsage(ctx.log, `after enrolling ${enrolled} customers`, afterEnrol, empty);
+    logUsage(ctx.log, `size: after enrolling ${enrolled} customers`, afterEnrol, empty);
     let applied = accruals;
     const afterAccrue = await phase(h, "accrue", async (nc, engine) => {
       ctx.log(`size: ${accruals} accruals (5-line baskets) through JetStream`);
@@ -131,7 +131,7 @@ export async function benchStorage(ctx: SizeContext): Promise<EngineOutcome> {
       // An error result (e.g. an unknown customer) leaves no ledger entry: divide by what was applied.
       applied = accruals - Object.values(run.errors).reduce((n, c) => n + c, 0);
     });
-    logUsage(ctx.log, `after ${applied} accruals`, afterAccrue, afterEnrol);
+    logUsage(ctx.log, `size: after ${applied} accruals`, afterAccrue, afterEnrol);
     const figures: Figures = {
       "size.bytesPerCustomer": (afterEnrol.bytes - empty.bytes) / enrolled,
       "size.bytesPerAccrual": (afterAccrue.bytes - afterEnrol.bytes) / applied,

@@ -41,6 +41,8 @@ export class InlineExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
+const WORKER_BATCHES_IN_FLIGHT = 4;
+
 /** The compiled worker, whether this module runs from src/ (tests) or dist/src/. */
 function workerFile(): string {
   const here = import.meta.url;
@@ -50,11 +52,13 @@ function workerFile(): string {
 
 export class WorkerExecutor implements Executor {
   /**
-   * A worker answers once its batch is durable. A second batch in flight lets the
-   * worker apply it while the first one's fsync runs; the thread handles its tasks in
-   * arrival order, and each batch's transaction runs to its end before the next starts.
+   * A worker answers once its batch is durable. Further batches in flight let the worker
+   * apply them while earlier ones' fsyncs run (lmdb-js syncs in the background, one sync
+   * covering every commit before it); the thread handles its tasks in arrival order, and
+   * each batch's transaction runs to its end before the next starts. Measured here with
+   * rpc.authorize at 64 in flight: depth 2 5.8k/s, 4 7.8k/s, 8 7.8k/s.
    */
-  readonly depth = 2;
+  readonly depth = WORKER_BATCHES_IN_FLIGHT;
   private readonly pools: Piscina[];
   constructor(partitions: number, data: WorkerData) {
     // One thread per partition and one task at a time: a partition's batches apply in order.
@@ -65,7 +69,7 @@ export class WorkerExecutor implements Executor {
           filename: workerFile(),
           minThreads: 1,
           maxThreads: 1,
-          concurrentTasksPerWorker: 2,
+          concurrentTasksPerWorker: WORKER_BATCHES_IN_FLIGHT,
           idleTimeout: Number.MAX_SAFE_INTEGER,
           workerData: data,
         }),
