@@ -1,7 +1,7 @@
 // Every verb, declared once: how its input is validated (the codec's schema of the same
 // name), what makes it idempotent, how it finds its partition, where it is exposed and
 // which ledger function applies it. Ingest, router, worker and ledger all read this table.
-import type { PosEvent, SaleEvent, VerbInput } from "./codec/schema.js";
+import type { PosEvent, SaleEvent, Verb, VerbInput } from "./codec/schema.js";
 import { balance, statement } from "./ledger/accounts.js";
 import { adjust, convert, convertEarned } from "./ledger/conversions.js";
 import { card, enroll } from "./ledger/customers.js";
@@ -66,3 +66,7 @@ export function isCommandVerb(verb: string): verb is CommandVerb {
 
 /** Verbs a terminal reaches over NATS and HTTP, in table order. */
 export const TERMINAL_VERBS = (Object.keys(VERB_TABLE) as CommandVerb[]).filter((v) => VERB_TABLE[v].exposure === "terminal");
+
+// Every wire verb has its row: a schema without one fails to compile here.
+const everyWireVerb: Record<Verb, unknown> = VERB_TABLE;
+void everyWireVerb;

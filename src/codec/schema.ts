@@ -298,23 +298,6 @@ export const vouchersRequest = z
   })
   .strict();
 
-export const VERB_SCHEMAS = {
-  accrue: posEvent,
-  quote: saleEvent,
-  balance: balanceRequest,
-  enroll: enrollRequest,
-  statement: statementRequest,
-  authorize: authorizeRequest,
-  capture: captureRequest,
-  release: releaseRequest,
-  convert: convertRequest,
-  redeemReward: redeemRewardRequest,
-  buyVoucher: buyVoucherRequest,
-  redeemVoucher: redeemVoucherRequest,
-  vouchers: vouchersRequest,
-} as const;
-
-/** Verbs reachable only through the admin API (bearer token). */
 /** Converts what a customer earned (net of returns) in [earnedFrom, earnedTo), capped at what is available. */
 export const convertEarnedRequest = z
   .object({
@@ -338,19 +321,31 @@ export const cardRequest = z.discriminatedUnion("action", [
   z.object({ requestId: id, action: z.literal("replace"), card: id, newCard: id }).strict(),
 ]);
 
-export const ADMIN_VERB_SCHEMAS = {
+/**
+ * Every wire verb's schema. Which door each verb comes through (terminal or admin),
+ * how it is routed and what makes it idempotent is declared in src/verbs.ts.
+ */
+export const VERB_SCHEMAS = {
+  accrue: posEvent,
+  quote: saleEvent,
+  balance: balanceRequest,
+  enroll: enrollRequest,
+  statement: statementRequest,
+  authorize: authorizeRequest,
+  capture: captureRequest,
+  release: releaseRequest,
+  convert: convertRequest,
+  redeemReward: redeemRewardRequest,
+  buyVoucher: buyVoucherRequest,
+  redeemVoucher: redeemVoucherRequest,
+  vouchers: vouchersRequest,
   adjust: adjustRequest,
   card: cardRequest,
   convertEarned: convertEarnedRequest,
 } as const;
 
-const ALL_SCHEMAS = { ...VERB_SCHEMAS, ...ADMIN_VERB_SCHEMAS };
-
-/** Terminal verbs: NATS loyalty.rpc.<verb> and HTTP POST /v1/<verb>. */
-export type PublicVerb = keyof typeof VERB_SCHEMAS;
-export type Verb = keyof typeof ALL_SCHEMAS;
-export const VERBS = Object.keys(VERB_SCHEMAS) as PublicVerb[];
-export type VerbInput<V extends Verb> = z.infer<(typeof ALL_SCHEMAS)[V]>;
+export type Verb = keyof typeof VERB_SCHEMAS;
+export type VerbInput<V extends Verb> = z.infer<(typeof VERB_SCHEMAS)[V]>;
 export function schemaOf(verb: Verb): z.ZodType {
-  return ALL_SCHEMAS[verb];
+  return VERB_SCHEMAS[verb];
 }

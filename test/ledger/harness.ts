@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { contentHash, validate } from "../../src/codec/codec.js";
 import type { Verb } from "../../src/codec/schema.js";
+import { VERB_TABLE } from "../../src/verbs.js";
 import { installProgramme } from "../../src/admin/programmes.js";
 import { Ledger, type Command, type LedgerOptions } from "../../src/ledger/ledger.js";
 import { closeStore, openStore, type Entry, type Hold, type SaleRecord, type Store } from "../../src/ledger/store.js";
@@ -28,13 +29,10 @@ export { BASE_PROGRAMME };
 /** 2026-01-01T00:00:00Z: the fake clock's start and the sales' `at`. */
 export const T0 = 1_767_225_600_000;
 
-/** Verbs whose effect is recorded against a request or event id (same set as the handler). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(["accrue", "enroll", "authorize", "capture", "release", "convert", "adjust"]);
-
-/** A command exactly as the engine builds it from a raw request. */
+/** A command exactly as the engine builds it from a raw request (the verb table says which verbs are idempotent). */
 export function cmd(verb: Verb, raw: unknown): Command {
   const input = validate(verb, raw);
-  return { verb, input, hash: IDEMPOTENT.has(verb) ? contentHash(verb, input) : "" };
+  return { verb, input, hash: VERB_TABLE[verb].idempotency ? contentHash(verb, input) : "" };
 }
 
 export function expireCmd(holdId: string): Command {
