@@ -13,8 +13,8 @@ export const limits = {
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */
   partitionQueueMax: 8192,
   /**
-   * How long a request that someone waits for (rpc, HTTP) may be expected to queue before
-   * it is refused with OVERLOADED at once, ms (at the partition's recent pace).
+   * Once the oldest command waiting in a partition has waited this long, requests that
+   * someone waits for (rpc, HTTP) are refused with OVERLOADED at once, ms.
    */
   queueWaitMsMax: 250,
   /** Commands handed to a worker in one micro-batch (one LMDB write transaction). */

@@ -10,14 +10,14 @@ import type { Committed, Executor } from "./executor.js";
 
 interface Waiting<I, O> {
   item: I;
+  /** When it was queued (performance.now ms). */
+  queuedAt: number;
   resolve: (o: O) => void;
   reject: (e: unknown) => void;
 }
 
 class Partition<I, O> {
   queue: Waiting<I, O>[] = [];
-  /** Commands applied per ms, a moving average over recent batches (start: one per ms). */
-  ratePerMs = 1;
   /** Batches handed to the executor and not yet committed. */
   running = 0;
   constructor(readonly index: number) {}
@@ -49,10 +49,11 @@ export class Partitions<I = RawRequest, O = Handled> {
 
   /**
    * Queues a command. A request someone waits for (`waitBounded`: rpc, HTTP) is refused
-   * with OVERLOADED at once when the commands ahead of it would take longer than
-   * limits.queueWaitMsMax to apply at the partition's recent pace, so admitted requests
-   * keep their latency under overload; stream events only meet the count bound (the
-   * stream stops pulling instead, see hasRoom).
+   * with OVERLOADED at once while the oldest command still waiting in its partition has
+   * waited longer than limits.queueWaitMsMax: the queue's actual delay, not a forecast,
+   * so a burst the partition clears in one batch (a sweep) refuses nobody, and under
+   * sustained overload admitted requests keep their latency. Stream events only meet
+   * the count bound (the stream stops pulling instead, see hasRoom).
    */
   submit(partition: number, item: I, waitBounded = false): Promise<O> {
     const part = this.parts[partition]!;
@@ -60,12 +61,13 @@ export class Partitions<I = RawRequest, O = Handled> {
     if (part.queue.length >= limits.partitionQueueMax) {
       return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.queue.length} commands waiting`));
     }
-    if (waitBounded && part.queue.length > limits.batchSizeMax && part.queue.length / part.ratePerMs > limits.queueWaitMsMax) {
-      const waitMs = Math.round(part.queue.length / part.ratePerMs);
+    const now = performance.now();
+    if (waitBounded && part.queue.length > 0 && now - part.queue[0]!.queuedAt > limits.queueWaitMsMax) {
+      const waitMs = Math.round(now - part.queue[0]!.queuedAt);
       return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} is ${waitMs} ms behind; retry later`));
     }
     return new Promise<O>((resolve, reject) => {
-      part.queue.push({ item, resolve, reject });
+      part.queue.push({ item, queuedAt: now, resolve, reject });
       this.depthGauges[partition]!.set(part.queue.length);
       this.pump(part);
     });
@@ -101,10 +103,7 @@ export class Partitions<I = RawRequest, O = Handled> {
     this.inFlightDurable++;
     try {
       await committed.durable;
-      const elapsedMs = performance.now() - started;
-      this.metrics.commitDuration.observe(elapsedMs / 1000);
-      // Batches overlap (one applies while the previous one syncs), so this pace is a floor.
-      part.ratePerMs = 0.8 * part.ratePerMs + 0.2 * (batch.length / Math.max(elapsedMs, 0.05));
+      this.metrics.commitDuration.observe((performance.now() - started) / 1000);
       this.metrics.batchSize.observe(batch.length);
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.results[i]!);
     } catch (err) {

@@ -54,21 +54,22 @@ describe("partitions", () => {
     await expect(parts.submit(0, cmd("after"))).resolves.toMatchObject({ reply: { id: "after" } });
   });
 
-  it("refuses a waiting request at once when the queue ahead would outlast queueWaitMsMax, while stream events still queue", async () => {
+  it("refuses a waiting request at once while the oldest queued command has waited over queueWaitMsMax, while stream events still queue", async () => {
     const ex = new GatedExecutor();
     const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
     const first = parts.submit(0, cmd("in-flight"), true);
     await new Promise((r) => setImmediate(r));
-    // The pace starts at one command per ms: past a batch's worth, 250 ms of queue is the bound.
-    const admitted = Array.from({ length: limits.batchSizeMax + 1 }, (_, i) => parts.submit(0, cmd(`w-${i}`), true));
+    // A burst queues at once: nobody has waited yet, so nobody is refused.
+    const burst = Array.from({ length: limits.batchSizeMax * 2 }, (_, i) => parts.submit(0, cmd(`w-${i}`), true));
+    await new Promise((r) => setTimeout(r, limits.queueWaitMsMax + 50));
     const refused = parts.submit(0, cmd("too-late"), true);
     await expect(refused).rejects.toMatchObject({ code: "OVERLOADED", message: expect.stringMatching(/ms behind/) });
     const streamed = parts.submit(0, cmd("stream-event"), false);
     ex.open();
     await expect(first).resolves.toMatchObject({ reply: { id: "in-flight" } });
-    expect((await Promise.all(admitted)).length).toBe(limits.batchSizeMax + 1);
+    expect((await Promise.all(burst)).length).toBe(limits.batchSizeMax * 2);
     await expect(streamed).resolves.toMatchObject({ reply: { id: "stream-event" } });
-    // Having seen the real pace (fast), the partition admits waiting requests again.
+    // The queue drained: waiting requests are admitted again.
     await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
   });
 
