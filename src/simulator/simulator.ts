@@ -52,9 +52,10 @@ export interface SimulatorHandle {
 }
 
 // ---- Bounds ----
-const TICK_MS = 5;
-/** Every Nth tick sends one balance and one quote request. */
-const RPC_EVERY_TICKS = 10;
+/** Pacing tick: an event goes out at most this late after its intended time (which its latency counts from). */
+const TICK_MS = 1;
+/** Every Nth tick (50 ms) sends one balance and one quote request. */
+const RPC_EVERY_TICKS = 50;
 const ENROL_CONCURRENCY = 64;
 /** Publishes awaiting their PubAck before ticks start shedding: keeps memory bounded when the server lags. */
 const PENDING_ACKS_MAX = 8192;
@@ -253,7 +254,8 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       shedEvents += floorScheduled - scheduled;
       scheduled = floorScheduled;
     }
-    const due = Math.floor(((now - startMs) * rate) / 1000);
+    // Event k is intended at startMs + k / rate: every event intended at or before now is due.
+    const due = Math.floor(((now - startMs) * rate) / 1000) + 1;
     for (; scheduled < due; scheduled++) {
       if (pendingAcks >= PENDING_ACKS_MAX) {
         shedEvents += due - scheduled;
