@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { startEngine } from "./engine.js";
+import { StoreFormatError } from "./ledger/store.js";
 import { createLogger } from "./observe/logger.js";
 import { ensureNatsServer } from "./setup.js";
 
@@ -46,7 +47,17 @@ async function main(): Promise<number> {
   }
   if (!config.nats.url && !ensureNatsServer((s) => console.error(s))) return 69;
   const log = createLogger(config.logLevel);
-  const engine = await startEngine(config, log);
+  let engine: Awaited<ReturnType<typeof startEngine>>;
+  try {
+    engine = await startEngine(config, log);
+  } catch (err) {
+    // A ledger in another format will not fix itself by restarting: say what to do, exit as a configuration error.
+    if (err instanceof StoreFormatError) {
+      console.error(err.message);
+      return 78;
+    }
+    throw err;
+  }
   let stopSimulator: (() => Promise<void>) | null = null;
   if (config.simulator) {
     const { startSimulator } = await import("./simulator/simulator.js");

@@ -1,6 +1,7 @@
 // The store's format: a new store is stamped with this code's format; a ledger written
 // by the previous format (fixture written by that release's code) is refused with what to do.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -35,4 +36,19 @@ describe("store format", () => {
     expect(() => openStore(dir)).toThrow(StoreFormatError);
     expect(() => openStore(dir)).toThrow(/format 1; this loyaltyd reads format 2.*empty dataDir/);
   });
+
+  it("makes `loyaltyd serve` on a format-1 dataDir exit 78 with the message, starting nothing", () => {
+    const dir = scratch();
+    mkdirSync(join(dir, "data"));
+    cpSync(FIXTURE_V1, join(dir, "data", "ledger"), { recursive: true });
+    const root = join(import.meta.dirname, "..", "..");
+    const run = spawnSync(process.execPath, [join(root, "dist/src/cli.js"), "serve"], {
+      env: { ...process.env, LOYALTYD_DATA_DIR: join(dir, "data"), LOYALTYD_HTTP_PORT: "0", LOYALTYD_PROGRAMMES_DIR: join(root, "config", "programmes") },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(78);
+    expect(run.stderr).toMatch(/is in format 1; this loyaltyd reads format 2/);
+  });
 });
+
