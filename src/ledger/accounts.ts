@@ -68,16 +68,31 @@ export function entryOf(customerId: string, seq: number, stored: StoredEntry): E
   return { seq, customerId, ...stored };
 }
 
+/**
+ * Balances now; as of a past instant, the sum of the entries up to it; as of a future
+ * instant, a projection (contract v1.1): without the points of lots that expire by then,
+ * and without the holds that will have expired.
+ */
 export function balance(tx: Tx, input: VerbInput<"balance">): Reply {
   const c = requireCustomer(tx, input.customer);
   const w = loadWallet(tx, c.id);
+  const { asOf } = input;
   const accounts = accountsOf(w).map(({ account, state }) => {
-    const balance = input.asOf === undefined ? state.balance : balanceAsOf(tx, c.id, account, input.asOf);
-    const held = input.asOf === undefined ? state.held : 0;
     const unit = tx.plan().unitFor(account) ?? "points";
-    return { account, unit, balance, held, available: balance - held, expiring: expiringOf(tx.store, c.id, account, input.asOf) };
+    const { balance, held } = asOf === undefined ? state : asOf > tx.now ? projected(tx, c.id, w, account, asOf) : { balance: balanceAsOf(tx, c.id, account, asOf), held: 0 };
+    const expiringFrom = asOf !== undefined && asOf > tx.now ? asOf + 1 : asOf;
+    return { account, unit, balance, held, available: balance - held, expiring: expiringOf(tx.store, c.id, account, expiringFrom) };
   });
   return { ok: true, customerId: c.id, groups: c.groups, accounts };
+}
+
+function projected(tx: Tx, customerId: string, w: Wallet, account: string, asOf: number): { balance: number; held: number } {
+  const state = peekAccount(w, account);
+  let expiring = 0;
+  for (const { amount, at } of expiringOf(tx.store, customerId, account, 0, Number.MAX_SAFE_INTEGER)) if (at <= asOf) expiring += amount;
+  let held = 0;
+  for (const [holdAccount, amount, expiresAt] of Object.values(w.holds ?? {})) if (holdAccount === account && expiresAt > asOf) held += amount;
+  return { balance: state.balance - expiring, held };
 }
 
 function balanceAsOf(tx: Tx, customerId: string, account: string, asOf: number): number {

@@ -54,10 +54,16 @@ export function consumeLots(store: Store, customerId: string, account: string, a
 }
 
 /** Points expiring, grouped by instant, soonest first (asOf: those still unexpired then). */
-export function expiringOf(store: Store, customerId: string, account: string, asOf: number | undefined): { amount: number; at: number }[] {
+export function expiringOf(
+  store: Store,
+  customerId: string,
+  account: string,
+  asOf: number | undefined,
+  instantsMax: number = limits.expiringListedMax,
+): { amount: number; at: number }[] {
   const byAt = new Map<number, number>();
   for (const { key, value } of store.lots.getRange({ start: [customerId, account, asOf ?? 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] })) {
-    if (!byAt.has(key[2]) && byAt.size >= limits.expiringListedMax) break;
+    if (!byAt.has(key[2]) && byAt.size >= instantsMax) break;
     byAt.set(key[2], (byAt.get(key[2]) ?? 0) + value.r);
   }
   return [...byAt].map(([at, amount]) => ({ amount, at }));

@@ -22,7 +22,8 @@ export function authorize(tx: Tx, input: VerbInput<"authorize">): Reply {
     // Points needed to cover the value, rounded up so the hold never covers less than asked.
     amount = Math.ceil(input.value! / rate.pointValue);
   }
-  const value = input.value ?? null;
+  // Contract v1.1: the reply always says what the hold is worth at the account's rate (null without one).
+  const value = rate ? amount * rate.pointValue : null;
   const w = loadWallet(tx, c.id);
   const acc = peekAccount(w, input.account);
   const available = acc.balance - acc.held;
@@ -59,6 +60,7 @@ export function placeHold(
   const w = loadWallet(tx, customerId);
   const acc = accountFor(w, account);
   acc.held += amount;
+  (w.holds ??= {})[hold.holdId] = [account, amount, hold.expiresAt];
   saveWallet(tx, customerId, w);
   tx.store.holds.put(hold.holdId, hold);
   tx.store.holdsByExpiry.put([hold.expiresAt, hold.holdId], customerId);
@@ -90,6 +92,7 @@ function closeHold(tx: Tx, hold: Hold, status: Hold["status"]): { balance: numbe
   assertInvariant(acc.held >= 0, `held went negative for ${hold.customerId}`);
   if (status !== "captured" && hold.item) returnStock(tx, hold.item);
   hold.status = status;
+  if (w.holds) delete w.holds[hold.holdId];
   saveWallet(tx, hold.customerId, w);
   tx.store.holds.put(hold.holdId, hold);
   tx.store.holdsByExpiry.remove([hold.expiresAt, hold.holdId]);

@@ -34,6 +34,8 @@ export interface Wallet {
   turnover: [number, number][];
   /** This customer's key in `expiryDue` (when the sweeper should next look), if any. */
   due?: number;
+  /** Open holds: holdId -> [account, amount, expiresAt] (what a projected balance releases). */
+  holds?: Record<string, [string, number, number]>;
 }
 
 export interface Entry {

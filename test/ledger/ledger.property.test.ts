@@ -364,7 +364,7 @@ class Model {
         this.holds.set(holdId, { customerId: cid, account: input.account, amount: input.amount, status: "open", expiresAt });
         a.held += input.amount;
         expect(a.balance - a.held, "an authorisation never approves more than is available").toBeGreaterThanOrEqual(0);
-        return { ok: true, approved: true, holdId, customerId: cid, account: input.account, amount: input.amount, value: null, available: a.balance - a.held, expiresAt };
+        return { ok: true, approved: true, holdId, customerId: cid, account: input.account, amount: input.amount, value: input.account === "points" ? input.amount * BASE.redemption.pointValue : null, available: a.balance - a.held, expiresAt };
       }
       case "capture":
       case "release": {

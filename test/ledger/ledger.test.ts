@@ -247,7 +247,8 @@ describe("quote and value-based authorisation", () => {
     const h = await withCustomer({}, [{ ...BASE_PROGRAMME, redemption: { pointValue: 3, currency: "EUR" } }]);
     await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }])));
     const a = await h.one(cmd("authorize", { requestId: "a-1", customer: CARD, value: 10, currency: "EUR" }));
-    expect(a).toMatchObject({ approved: true, amount: 4, value: 10, available: 6 });
+    // Contract v1.1: value is what the hold is worth, 4 points at 3 = 12 (it covers the 10 asked).
+    expect(a).toMatchObject({ approved: true, amount: 4, value: 12, available: 6 });
     const wrong = await h.one(cmd("authorize", { requestId: "a-2", customer: CARD, value: 10, currency: "PLN" }));
     expect(wrong.error).toMatchObject({ code: "VALIDATION", field: "currency" });
     const tooMuch = await h.one(cmd("authorize", { requestId: "a-3", customer: CARD, value: 19 }));
@@ -806,10 +807,44 @@ describe("reads", () => {
     expect(accountState(h.store, "cu_000001", "points").balance).toBe(sum);
   });
 
+  it("a balance as of a future instant projects it: lots expired by then are gone, holds expired by then are released", async () => {
+    const EXPIRING = { ...BASE_PROGRAMME, expiry: { afterDays: 1 } };
+    const h = await withCustomer({}, [EXPIRING]);
+    const H = 3_600_000;
+    await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }], T0)));
+    h.clock.now = T0 + 12 * H;
+    await h.one(cmd("accrue", sale("s-2", CARD, [{ lineId: "1", qty: 1, unitPrice: 500 }], T0 + 12 * H)));
+    const a = await h.one(cmd("authorize", { requestId: "a-1", customer: CARD, amount: 3, ttlMs: H }));
+    expect(a).toMatchObject({ approved: true, amount: 3, value: 3 });
+    const at = async (asOf: number) => {
+      const r = await h.one(cmd("balance", { customer: CARD, asOf }));
+      const acc = (r.accounts as Reply[])[0]!;
+      return { balance: acc.balance, held: acc.held, available: acc.available, expiring: acc.expiring };
+    };
+    expect(await at(T0 + 12.5 * H)).toEqual({ balance: 15, held: 3, available: 12, expiring: [{ amount: 10, at: T0 + 24 * H }, { amount: 5, at: T0 + 36 * H }] });
+    expect(await at(T0 + 14 * H)).toMatchObject({ balance: 15, held: 0, available: 15 });
+    expect(await at(T0 + 24 * H)).toEqual({ balance: 5, held: 0, available: 5, expiring: [{ amount: 5, at: T0 + 36 * H }] });
+    expect(await at(T0 + 48 * H)).toEqual({ balance: 0, held: 0, available: 0, expiring: [] });
+    // The projection changes nothing: now, the balance and the hold are as they were.
+    expect(await points(h)).toEqual({ balance: 15, held: 3, available: 12 });
+  });
+
+  it("says what a hold is worth at the account's rate whether the authorisation named points or a value", async () => {
+    const h = await withCustomer({}, [{ ...BASE_PROGRAMME, redemption: { pointValue: 5, currency: "EUR" } }]);
+    await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 10_000 }])));
+    expect(await h.one(cmd("authorize", { requestId: "a-1", customer: CARD, amount: 7 }))).toMatchObject({ approved: true, amount: 7, value: 35 });
+    // 12 minor units need 3 points (rounded up), worth 15.
+    expect(await h.one(cmd("authorize", { requestId: "a-2", customer: CARD, value: 12 }))).toMatchObject({ approved: true, amount: 3, value: 15 });
+    const noRate = await withCustomer({}, [{ ...BASE_PROGRAMME, redemption: null }]);
+    await noRate.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 10_000 }])));
+    expect(await noRate.one(cmd("authorize", { requestId: "a-1", customer: CARD, amount: 7 }))).toMatchObject({ approved: true, value: null });
+  });
+
   it("a balance as of a past instant sums the entries up to it", async () => {
     const h = await withCustomer();
     await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }], T0)));
     await h.one(cmd("accrue", sale("s-2", CARD, [{ lineId: "1", qty: 1, unitPrice: 500 }], T0 + 10)));
+    h.clock.now = T0 + 1000; // T0 + 5 is in the past: history, not a projection
     const r = await h.one(cmd("balance", { customer: CARD, asOf: T0 + 5 }));
     expect(pointsOf(r)).toMatchObject({ balance: 10 });
   });
