@@ -60,12 +60,17 @@ export async function ensureStream(nc: NatsConnection): Promise<void> {
     // acknowledged is delivered now; what was applied but not acked meets its
     // idempotency record and is answered as a duplicate.
     await jsm.consumers.delete(STREAM, CONSUMER);
-    await jsm.consumers.add(STREAM, {
-      ...config,
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: existing.ack_floor.stream_seq + 1,
-    });
+    await jsm.consumers.add(STREAM, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: restartSeqOf(existing) });
   }
+}
+
+/**
+ * Where a restarted consumer resumes: just above its ack floor, and never below where the
+ * consumer itself started: a consumer recreated at N that crashed again before its first
+ * ack reports an ack floor of 0, and resuming there would replay the whole stream.
+ */
+export function restartSeqOf(existing: Pick<ConsumerInfo, "ack_floor" | "config">): number {
+  return Math.max(existing.ack_floor.stream_seq + 1, existing.config.opt_start_seq ?? 1);
 }
 
 export interface StreamConsumer {
