@@ -8,6 +8,8 @@ import {
   StorageType,
   type ConsumerInfo,
   type ConsumerMessages,
+  headers as natsHeaders,
+  type JetStreamClient,
   type JsMsg,
   type NatsConnection,
 } from "nats";
@@ -16,9 +18,13 @@ import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Partitions } from "../partition/partitions.js";
+import type { Handled } from "../partition/batch.js";
 import type { Handler } from "./handler.js";
 
 export const STREAM = "LOYALTY_EVENTS";
+/** Where an event that keeps failing with INTERNAL goes, so that it is never acked unapplied and unrecorded. */
+export const DLQ_STREAM = "LOYALTY_DLQ";
+const DLQ_PREFIX = "loyalty.dlq.";
 export const EVENTS_SUBJECT = "loyalty.events.>";
 const EVENTS_PREFIX = "loyalty.events.";
 export const CONSUMER = "loyaltyd";
@@ -86,6 +92,7 @@ export async function startStream(
   log: Logger,
 ): Promise<StreamConsumer> {
   await ensureStream(nc);
+  await ensureDeadLetters(nc);
   const js = nc.jetstream();
   const consumer = await js.consumers.get(STREAM, CONSUMER);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: limits.streamFetchMax });
@@ -100,9 +107,14 @@ export async function startStream(
       m.nak(limits.streamRetryDelayMs); // not applied: JetStream redelivers it later
       return;
     }
-    if (handled.outcome === "INTERNAL" && m.info.redeliveryCount < limits.streamInternalRetriesMax) {
-      m.nak(limits.streamRetryDelayMs); // not applied (the command rolled back): try again
-      return;
+    if (handled.outcome === "INTERNAL") {
+      if (m.info.redeliveryCount < limits.streamInternalRetriesMax) {
+        m.nak(limits.streamRetryDelayMs); // not applied (the command rolled back): try again
+        return;
+      }
+      // Poison: park it, durably, before the ack lets it go; a failed park is retried later.
+      if (!(await deadLetter(js, m, handled, log))) return void m.nak(limits.streamRetryDelayMs);
+      metrics.deadLetters.inc();
     }
     nc.publish(RESULTS_PREFIX + storeId, handled.bytes);
     m.ack();
@@ -149,4 +161,33 @@ export async function startStream(
       while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
     },
   };
+}
+
+export async function ensureDeadLetters(nc: NatsConnection): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    await jsm.streams.info(DLQ_STREAM);
+  } catch {
+    await jsm.streams.add({ name: DLQ_STREAM, subjects: [`${DLQ_PREFIX}>`], storage: StorageType.File });
+  }
+}
+
+/**
+ * The event as it came, on loyalty.dlq.<storeId>, with why it failed and where it was in
+ * LOYALTY_EVENTS; true once JetStream has stored it.
+ */
+async function deadLetter(js: JetStreamClient, m: JsMsg, handled: Handled, log: Logger): Promise<boolean> {
+  const h = natsHeaders();
+  h.set("Loyalty-Error", JSON.stringify(handled.refusal?.error ?? { code: handled.outcome }));
+  h.set("Loyalty-Deliveries", String(m.info.redeliveryCount));
+  h.set("Loyalty-Stream-Seq", String(m.seq));
+  h.set("Loyalty-Subject", m.subject);
+  try {
+    await js.publish(DLQ_PREFIX + m.subject.slice(EVENTS_PREFIX.length), m.data, { headers: h, msgID: `dlq-${m.seq}` });
+    log.error({ streamSeq: m.seq, subject: m.subject, deliveries: m.info.redeliveryCount, error: handled.refusal?.error }, "event dead-lettered to LOYALTY_DLQ");
+    return true;
+  } catch (err) {
+    log.error({ err, streamSeq: m.seq }, "dead-lettering failed; the event will be redelivered");
+    return false;
+  }
 }

@@ -24,6 +24,9 @@ export interface Outcome {
   notifications: Notification[];
 }
 
+/** Set only by tests (environment LOYALTYD_FAILPOINT_EVENT_PREFIX): events whose id starts with it fail with INTERNAL. */
+const FAILPOINT_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_EVENT_PREFIX ?? "";
+
 interface Counters {
   seq: number;
   customerSeq: number;
@@ -143,6 +146,8 @@ export class Ledger implements Tx {
 
   private idempotentEvent(cmd: Command): Reply {
     const eventId = (cmd.input as { eventId: string }).eventId;
+    // Fault injection for the tests of the poison-event path: an unexpected exception mid-command.
+    if (FAILPOINT_EVENT_PREFIX && eventId.startsWith(FAILPOINT_EVENT_PREFIX)) throw new Error(`failpoint: ${eventId}`);
     return this.idempotent(this.store.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never));
   }
 

@@ -67,6 +67,11 @@ export function createMetrics() {
       help: "JetStream messages delivered and not yet acknowledged",
       registers: [registry],
     }),
+    deadLetters: new Counter({
+      name: "loyalty_dead_letters_total",
+      help: "Stream events moved to LOYALTY_DLQ after failing with INTERNAL on every delivery allowed",
+      registers: [registry],
+    }),
     notifications: new Counter({
       name: "loyalty_notifications_total",
       help: "Notifications published, by kind",
