@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { startEngine } from "./engine.js";
 import { StoreFormatError } from "./ledger/store.js";
+import { DataDirLockedError } from "./config/lock.js";
 import { createLogger } from "./observe/logger.js";
 import { ensureNatsServer } from "./setup.js";
 
@@ -51,8 +52,8 @@ async function main(): Promise<number> {
   try {
     engine = await startEngine(config, log);
   } catch (err) {
-    // A ledger in another format will not fix itself by restarting: say what to do, exit as a configuration error.
-    if (err instanceof StoreFormatError) {
+    // A ledger in another format, or a dataDir another engine holds, will not fix itself by restarting: say what to do, exit as a configuration error.
+    if (err instanceof StoreFormatError || err instanceof DataDirLockedError) {
       console.error(err.message);
       return 78;
     }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { connect, Events, type NatsConnection } from "nats";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
+import { lockDataDir } from "./config/lock.js";
 import { limits } from "./limits.js";
 import { loadProgrammesDir } from "./admin/programmes.js";
 import { notifier } from "./emit/notify.js";
@@ -43,18 +44,28 @@ export interface Engine {
 
 export async function startEngine(config: Config, log: Logger, engineOptions: EngineOptions = {}): Promise<Engine> {
   mkdirSync(config.dataDir, { recursive: true });
+  // Before anything touches the directory: two engines on one ledger would split its routing.
+  const lock = lockDataDir(config.dataDir);
   let natsServer: NatsServerHandle | null = null;
-  let natsUrl = config.nats.url;
-  if (!natsUrl) {
-    natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream") });
-    natsUrl = natsServer.url;
-    log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
-  }
   try {
-    return await startPipeline(config, log, natsUrl, natsServer, engineOptions.now ?? Date.now);
+    let natsUrl = config.nats.url;
+    if (!natsUrl) {
+      natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream") });
+      natsUrl = natsServer.url;
+      log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
+    }
+    const engine = await startPipeline(config, log, natsUrl, natsServer, engineOptions.now ?? Date.now);
+    return {
+      ...engine,
+      async close() {
+        await engine.close();
+        lock.release();
+      },
+    };
   } catch (err) {
-    // A start-up failure leaves no server behind.
+    // A start-up failure leaves no server and no lock behind.
     await natsServer?.stop();
+    lock.release();
     throw err;
   }
 }
