@@ -42,18 +42,24 @@ export function statusKb(pid: number, field: "VmRSS" | "VmHWM" | "RssAnon" | "Rs
 interface RssWatch {
   /** Highest VmRSS sampled since the previous call, MiB. */
   takeMaxMb(): number;
+  /** The highest RssAnon sampled since the watch began. */
+  anonPeakMb(): number;
   stop(): void;
 }
 
 /** Samples VmRSS every RSS_SAMPLE_MS: VmHWM gives the peak, the samples say in which phase it grew. */
 function watchRss(pid: number): RssWatch {
   let maxKb = 0;
+  let anonMaxKb = 0;
   const sample = (): void => {
     maxKb = Math.max(maxKb, statusKb(pid, "VmRSS") ?? 0);
+    // The engine's own memory, without LMDB's mapped file (page cache the kernel can reclaim).
+    anonMaxKb = Math.max(anonMaxKb, statusKb(pid, "RssAnon") ?? 0);
   };
   sample();
   const timer = setInterval(sample, RSS_SAMPLE_MS);
   return {
+    anonPeakMb: () => anonMaxKb / 1024,
     takeMaxMb() {
       sample();
       const mb = maxKb / 1024;
@@ -271,8 +277,9 @@ export async function benchOverload(ctx: OverloadContext): Promise<EngineOutcome
       const streamMb = rss.takeMaxMb();
       // VmHWM covers every moment of the process's life, including the peaks between two samples.
       const peakMb = Math.max((statusKb(pid, "VmHWM") ?? Number.NaN) / 1024, rpcMb, streamMb);
-      ctx.log(`overload: engine RSS ${startMb.toFixed(0)} MiB before, ≤ ${rpcMb.toFixed(0)} MiB sampled during rpc, ≤ ${streamMb.toFixed(0)} MiB during stream; peak (VmHWM) ${peakMb.toFixed(0)} MiB`);
-      const figures: Figures = { ...rpc.figures, ...stream.figures, "overload.rssPeakMb": peakMb };
+      const anonMb = rss.anonPeakMb();
+      ctx.log(`overload: engine RSS ${startMb.toFixed(0)} MiB before, ≤ ${rpcMb.toFixed(0)} MiB sampled during rpc, ≤ ${streamMb.toFixed(0)} MiB during stream; peak (VmHWM) ${peakMb.toFixed(0)} MiB, of which at most ${anonMb.toFixed(0)} MiB anonymous (the rest LMDB's mapped file)`);
+      const figures: Figures = { ...rpc.figures, ...stream.figures, "overload.rssPeakMb": peakMb, "overload.rssAnonPeakMb": anonMb };
       return stream.failed ? { figures: once(figures), notes, failed: stream.failed } : { figures: once(figures), notes };
     } catch (err) {
       throw withEngineTail(err, engine);

@@ -217,8 +217,8 @@ function watchBacklog(nc: NatsConnection): { tally: BacklogTally; stop: () => vo
 
 const gone = (engine: Engine): boolean => engine.child.exitCode !== null || engine.child.signalCode !== null;
 
-/** Pre-fills the backlog while the engine is paused, lets it drain KILL_AT_SHARE of it, then SIGKILL. Returns its VmHWM, kB. */
-async function killMidDrain(ctx: EngineContext, p: Point, tally: BacklogTally): Promise<number> {
+/** Pre-fills the backlog while the engine is paused, lets it drain KILL_AT_SHARE of it, then SIGKILL. Returns its VmHWM and, at the kill, its anonymous RSS (the engine's own memory, without LMDB's mapped file), kB. */
+async function killMidDrain(ctx: EngineContext, p: Point, tally: BacklogTally): Promise<{ hwm: number; anon: number }> {
   const n = ctx.size.scaleBacklogEvents;
   const gen = salesGenerator(8000, p.customers, `scale-kill-${runTag()}-`, 0);
   const jsm = await p.nc.jetstreamManager();
@@ -244,7 +244,7 @@ async function killMidDrain(ctx: EngineContext, p: Point, tally: BacklogTally): 
   p.engine.child.kill("SIGKILL");
   await exited;
   ctx.log(`scale: big: SIGKILL with ${tally.received}/${n} backlog results out; engine VmHWM ${(kb.hwm / 1024).toFixed(0)} MiB (at the kill: anon ${((kb.anon ?? 0) / 1024).toFixed(0)} MiB, file-mapped ${((kb.file ?? 0) / 1024).toFixed(0)} MiB)`);
-  return kb.hwm;
+  return { hwm: kb.hwm, anon: kb.anon ?? Number.NaN };
 }
 
 /** Polls GET /readyz every READY_POLL_MS from before the spawn; resolves with performance.now() of the first 200. */
@@ -286,7 +286,7 @@ async function killAndRestart(ctx: EngineContext, p: Point, notes: string[]): Pr
   const { tally, stop } = watchBacklog(p.nc);
   try {
     await p.nc.flush(); // the results subscription is in place before the first backlog event
-    const firstHwmKb = await killMidDrain(ctx, p, tally);
+    const first = await killMidDrain(ctx, p, tally);
     const readyMs = await restartTimed(ctx, p);
     const readyAt = performance.now();
     ctx.log(`scale: big: restarted, first 200 on /readyz ${readyMs.toFixed(0)} ms after spawn (goal ≤ 5000)`);
@@ -299,7 +299,11 @@ async function killAndRestart(ctx: EngineContext, p: Point, notes: string[]): Pr
     const secondHwmKb = statusKb(p.engine.child.pid!, "VmHWM") ?? Number.NaN;
     const errorText = Object.keys(tally.errors).length > 0 ? `; error results ${JSON.stringify(tally.errors)}` : "";
     notes.push(`big: kill -9 mid-drain: ${n} backlog events, ${lost} without a result, ${doubled} applied twice${errorText}; restarted engine VmHWM ${(secondHwmKb / 1024).toFixed(0)} MiB`);
-    const figures = { "scale.big.restartToReadyMs": readyMs, "scale.big.rssPeakMb": Math.max(firstHwmKb, secondHwmKb) / 1024 };
+    const figures = {
+      "scale.big.restartToReadyMs": readyMs,
+      "scale.big.rssPeakMb": Math.max(first.hwm, secondHwmKb) / 1024,
+      "scale.big.rssAnonMb": first.anon / 1024,
+    };
     if (lost === 0 && doubled === 0) return { figures };
     return { figures, failed: `after kill -9, ${lost} of ${n} backlog events got no result and ${doubled} were applied twice` };
   } finally {
