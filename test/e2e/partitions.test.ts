@@ -50,4 +50,19 @@ describe("cross-partition lookups (workers, 4 partitions)", () => {
     const balance = await t.rpc("balance", { customer: phone });
     expect(balance.accounts[0]).toMatchObject({ account: "points", balance: 8 * 10 + 20 - 10 });
   });
+
+  it("uses a voucher code once when tills redeem it at the same moment", async () => {
+    expect((await send(t, "PUT", "/v1/admin/voucher-offers/TEN", { name: "10 off", pointsCost: 50, kind: "amount", value: 1000, currency: "EUR", validDays: 60 }, auth)).body.ok).toBe(true);
+    await t.rpc("enroll", { requestId: "v-e", card: "V-1" });
+    await t.rpc("accrue", sale("v-s", { card: "V-1" }, [line("1", 1, 10_000)], { at: Date.now() }));
+    const bought = await t.rpc("buyVoucher", { requestId: "v-b", customer: { card: "V-1" }, offerId: "TEN" });
+    expect(bought).toMatchObject({ ok: true, approved: true });
+    const code = bought.voucher.code as string;
+    // Typed differently at each till: the router must still find one partition for them all.
+    const typed = (i: number) => (i % 2 ? code.toLowerCase() : `${code.slice(0, 4)}-${code.slice(4)}`);
+    const replies = await Promise.all(Array.from({ length: 12 }, (_, i) => t.rpc("redeemVoucher", { requestId: `v-r${i}`, code: typed(i) })));
+    expect(replies.filter((r) => r.ok)).toHaveLength(1);
+    expect(replies.filter((r) => !r.ok).every((r) => r.error.code === "VOUCHER_USED")).toBe(true);
+  });
 });
+
