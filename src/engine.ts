@@ -118,7 +118,11 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
 
   const subs = startRpc(nc, handler, metrics, log);
   let stream: StreamConsumer | null = null;
-  if (config.stream) stream = await startStream(nc, handler, partitions, metrics, log);
+  if (config.stream) {
+    const e = config.events;
+    const policy = { maxAgeMs: e.streamMaxAgeMs, maxBytes: e.streamMaxBytes, denyDelete: e.streamDenyDelete, denyPurge: e.streamDenyPurge };
+    stream = await startStream(nc, handler, partitions, metrics, log, policy);
+  }
 
   const http: FastifyInstance = createHttp({
     handler,

@@ -54,9 +54,22 @@ export const configSchema = z
       .object({
         lateMsMax: z.coerce.number().int().min(0).max(EVENT_LATE_MS_CEILING).default(limits.eventLateMsDefault),
         futureMsMax: z.coerce.number().int().min(0).max(EVENT_FUTURE_MS_CEILING).default(limits.eventFutureMsDefault),
+        /** LOYALTY_EVENTS retention when the engine creates it: age and size (0 = unlimited). */
+        streamMaxAgeMs: z.coerce.number().int().min(0).default(0),
+        streamMaxBytes: z.coerce.number().int().min(0).default(0),
+        /** Whether the stream refuses deleting single messages / purging (the record of what tills sent). */
+        streamDenyDelete: onOff.default(true),
+        streamDenyPurge: onOff.default(true),
       })
       .strict()
-      .default({ lateMsMax: limits.eventLateMsDefault, futureMsMax: limits.eventFutureMsDefault }),
+      .default({
+        lateMsMax: limits.eventLateMsDefault,
+        futureMsMax: limits.eventFutureMsDefault,
+        streamMaxAgeMs: 0,
+        streamMaxBytes: 0,
+        streamDenyDelete: true,
+        streamDenyPurge: true,
+      }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .strict();
@@ -68,7 +81,7 @@ const LEAF_KEYS = [
   "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
-  "events.lateMsMax", "events.futureMsMax",
+  "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge",
 ] as const;
 
 export class ConfigError extends Error {

@@ -12,6 +12,7 @@ import {
   type JetStreamClient,
   type JsMsg,
   type NatsConnection,
+  type StreamInfo,
 } from "nats";
 import { encodingOf } from "../codec/codec.js";
 import { limits } from "../limits.js";
@@ -30,10 +31,27 @@ const EVENTS_PREFIX = "loyalty.events.";
 export const CONSUMER = "loyaltyd";
 const RESULTS_PREFIX = "loyalty.results.";
 
-export async function ensureStream(nc: NatsConnection): Promise<void> {
+/** LOYALTY_EVENTS retention and protection (config `events.stream*`); defaults: unlimited, no delete, no purge. */
+export interface StreamPolicy {
+  maxAgeMs: number;
+  maxBytes: number;
+  denyDelete: boolean;
+  denyPurge: boolean;
+}
+
+const DEFAULT_POLICY: StreamPolicy = { maxAgeMs: 0, maxBytes: 0, denyDelete: true, denyPurge: true };
+
+/**
+ * Creates LOYALTY_EVENTS with the policy, or brings an existing stream's limits to it.
+ * deny_delete / deny_purge are set at creation: on an existing stream that differs the
+ * engine says so rather than loosening or tightening it behind the operator's back.
+ */
+export async function ensureStream(nc: NatsConnection, policy: StreamPolicy = DEFAULT_POLICY, log?: Logger): Promise<void> {
   const jsm = await nc.jetstreamManager();
+  const limitsOf = { max_age: nanos(policy.maxAgeMs), max_bytes: policy.maxBytes > 0 ? policy.maxBytes : -1 };
+  let info: StreamInfo | null = null;
   try {
-    await jsm.streams.info(STREAM);
+    info = await jsm.streams.info(STREAM);
   } catch {
     await jsm.streams.add({
       name: STREAM,
@@ -41,7 +59,17 @@ export async function ensureStream(nc: NatsConnection): Promise<void> {
       storage: StorageType.File,
       // Nats-Msg-Id = eventId: re-sends within the window are dropped by the server itself.
       duplicate_window: nanos(10 * 60_000),
+      deny_delete: policy.denyDelete,
+      deny_purge: policy.denyPurge,
+      ...limitsOf,
     });
+  }
+  if (info) {
+    const c = info.config;
+    if (c.max_age !== limitsOf.max_age || c.max_bytes !== limitsOf.max_bytes) await jsm.streams.update(STREAM, { ...c, ...limitsOf });
+    if (Boolean(c.deny_delete) !== policy.denyDelete || Boolean(c.deny_purge) !== policy.denyPurge) {
+      log?.warn({ stream: STREAM, denyDelete: c.deny_delete, denyPurge: c.deny_purge, configured: policy }, "the existing stream's deny_delete / deny_purge differ from the configuration; left as they are");
+    }
   }
   const config = {
     durable_name: CONSUMER,
@@ -90,8 +118,9 @@ export async function startStream(
   partitions: Partitions,
   metrics: Metrics,
   log: Logger,
+  policy: StreamPolicy = DEFAULT_POLICY,
 ): Promise<StreamConsumer> {
-  await ensureStream(nc);
+  await ensureStream(nc, policy, log);
   await ensureDeadLetters(nc);
   const js = nc.jetstream();
   const consumer = await js.consumers.get(STREAM, CONSUMER);

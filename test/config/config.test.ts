@@ -47,14 +47,21 @@ describe("configuration", () => {
   });
 
   it("bounds an event's time to 30 days late and 5 minutes early by default, settable by key and environment", () => {
-    expect(loadConfig({ env: {} }).events).toEqual({ lateMsMax: limits.eventLateMsDefault, futureMsMax: limits.eventFutureMsDefault });
+    expect(loadConfig({ env: {} }).events).toMatchObject({ lateMsMax: limits.eventLateMsDefault, futureMsMax: limits.eventFutureMsDefault });
     expect(limits.eventLateMsDefault).toBe(30 * 86_400_000);
     expect(limits.eventFutureMsDefault).toBe(300_000);
     expect(envNamesFor("events.lateMsMax")).toEqual(["LOYALTYD_EVENTS_LATEMSMAX", "LOYALTYD_EVENTS_LATE_MS_MAX"]);
     const c = loadConfig({ env: { LOYALTYD_EVENTS_LATE_MS_MAX: "86400000", LOYALTYD_EVENTS_FUTUREMSMAX: "0" } });
-    expect(c.events).toEqual({ lateMsMax: 86_400_000, futureMsMax: 0 });
-    expect(loadConfig({ env: {}, overrides: { "events.futureMsMax": 60_000 } }).events).toEqual({ lateMsMax: limits.eventLateMsDefault, futureMsMax: 60_000 });
+    expect(c.events).toMatchObject({ lateMsMax: 86_400_000, futureMsMax: 0 });
+    expect(loadConfig({ env: {}, overrides: { "events.futureMsMax": 60_000 } }).events).toMatchObject({ lateMsMax: limits.eventLateMsDefault, futureMsMax: 60_000 });
     expect(keyOf(() => loadConfig({ env: { LOYALTYD_EVENTS_LATE_MS_MAX: "-1" } }))).toBe("events.lateMsMax");
     expect(keyOf(() => loadConfig({ env: { LOYALTYD_EVENTS_FUTURE_MS_MAX: "soon" } }))).toBe("events.futureMsMax");
   });
+
+  it("protects the event stream by default (no purge, no message deletion, no age or size limit), settable by key and environment", () => {
+    expect(loadConfig({ env: {} }).events).toMatchObject({ streamMaxAgeMs: 0, streamMaxBytes: 0, streamDenyDelete: true, streamDenyPurge: true });
+    const c = loadConfig({ env: { LOYALTYD_EVENTS_STREAM_MAX_AGE_MS: "7776000000", LOYALTYD_EVENTS_STREAM_DENY_PURGE: "off" } });
+    expect(c.events).toMatchObject({ streamMaxAgeMs: 7_776_000_000, streamDenyPurge: false, streamDenyDelete: true });
+  });
 });
+
