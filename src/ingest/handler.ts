@@ -53,7 +53,7 @@ export class Handler {
     } finally {
       this.router.release(keys);
     }
-    this.count(source, handled);
+    this.count(source, handled, partition);
     if (handled.notifications.length) this.publishNotifications(handled.notifications);
     return handled;
   }
@@ -67,13 +67,14 @@ export class Handler {
   private overloadedSince = 0;
   private overloadedCount = 0;
 
-  private count(source: Source, h: Handled): void {
+  private count(source: Source, h: Handled, partition: number | null = null): void {
     this.metrics.events.labels(source, h.label, h.outcome).inc();
     if (!h.refusal) return;
     this.metrics.rejected.labels(source, h.outcome).inc();
     if (h.outcome === "OVERLOADED") return this.overloaded();
     const { error, ids, internal } = h.refusal;
-    if (internal) this.log.error({ source, label: h.label, error, ...ids, err: internal }, "request failed");
+    // An unexpected exception: its stack (from the partition's thread), the command's ids and the partition.
+    if (internal) this.log.error({ source, label: h.label, partition, error, ...ids, err: internal }, "request failed");
     else this.log.info({ source, label: h.label, error, ...ids }, "request refused");
   }
 
