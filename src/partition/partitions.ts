@@ -1,6 +1,7 @@
-// Per-partition bounded queues feeding the executor in micro-batches: one batch in
-// flight per partition (so a customer's commands apply in arrival order), the next one
-// gathering meanwhile. A full queue refuses with OVERLOADED instead of growing memory.
+// Per-partition bounded queues feeding the executor in micro-batches, in arrival order
+// within each of two lanes: requests someone waits for (rpc, HTTP) go first, then bulk
+// work (stream events, sweeps), so a stream backlog never stands between a till and its
+// answer. A full queue refuses with OVERLOADED instead of growing memory.
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -17,10 +18,16 @@ interface Waiting<I, O> {
 }
 
 class Partition<I, O> {
-  queue: Waiting<I, O>[] = [];
+  /** Requests someone waits for: batched first. */
+  urgent: Waiting<I, O>[] = [];
+  /** Stream events and the sweepers' commands. */
+  bulk: Waiting<I, O>[] = [];
   /** Batches handed to the executor and not yet committed. */
   running = 0;
   constructor(readonly index: number) {}
+  get length(): number {
+    return this.urgent.length + this.bulk.length;
+  }
 }
 
 export class Partitions<I = RawRequest, O = Handled> {
@@ -44,49 +51,50 @@ export class Partitions<I = RawRequest, O = Handled> {
 
   /** Whether a partition can take `n` more commands right now (for stream backpressure). */
   hasRoom(n: number): boolean {
-    return this.parts.every((p) => p.queue.length + n <= limits.partitionQueueMax);
+    return this.parts.every((p) => p.length + n <= limits.partitionQueueMax);
   }
 
   /**
-   * Queues a command. A request someone waits for (`waitBounded`: rpc, HTTP) is refused
-   * with OVERLOADED at once while the oldest command still waiting in its partition has
-   * waited longer than limits.queueWaitMsMax: the queue's actual delay, not a forecast,
-   * so a burst the partition clears in one batch (a sweep) refuses nobody, and under
-   * sustained overload admitted requests keep their latency. Stream events only meet
-   * the count bound (the stream stops pulling instead, see hasRoom).
+   * Queues a command. A request someone waits for (`waitBounded`: rpc, HTTP) goes in the
+   * urgent lane, and is refused with OVERLOADED at once while the oldest urgent request
+   * has waited longer than limits.queueWaitMsMax: the lane's actual delay, not a
+   * forecast, so a burst cleared in a batch or two refuses nobody, and under sustained
+   * overload admitted requests keep their latency. Bulk work (stream events, sweeps)
+   * only meets the count bound; the stream stops pulling instead (see hasRoom).
    */
   submit(partition: number, item: I, waitBounded = false): Promise<O> {
     const part = this.parts[partition]!;
     if (this.closing) return Promise.reject(new LoyaltyError("OVERLOADED", "the engine is shutting down"));
-    if (part.queue.length >= limits.partitionQueueMax) {
-      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.queue.length} commands waiting`));
+    if (part.length >= limits.partitionQueueMax) {
+      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.length} commands waiting`));
     }
     const now = performance.now();
-    if (waitBounded && part.queue.length > 0 && now - part.queue[0]!.queuedAt > limits.queueWaitMsMax) {
-      const waitMs = Math.round(now - part.queue[0]!.queuedAt);
-      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} is ${waitMs} ms behind; retry later`));
+    const oldest = part.urgent[0];
+    if (waitBounded && oldest && now - oldest.queuedAt > limits.queueWaitMsMax) {
+      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest.queuedAt)} ms behind; retry later`));
     }
     return new Promise<O>((resolve, reject) => {
-      part.queue.push({ item, queuedAt: now, resolve, reject });
-      this.depthGauges[partition]!.set(part.queue.length);
+      (waitBounded ? part.urgent : part.bulk).push({ item, queuedAt: now, resolve, reject });
+      this.depthGauges[partition]!.set(part.length);
       this.pump(part);
     });
   }
 
   private pump(part: Partition<I, O>): void {
-    if (part.running >= this.executor.depth || part.queue.length === 0) return;
+    if (part.running >= this.executor.depth || part.length === 0) return;
     part.running++;
     // Yield one turn so that commands arriving in the same tick share the batch.
     setImmediate(() => void this.runBatch(part));
   }
 
   private async runBatch(part: Partition<I, O>): Promise<void> {
-    const batch = part.queue.splice(0, limits.batchSizeMax);
+    const batch = part.urgent.splice(0, limits.batchSizeMax);
+    if (batch.length < limits.batchSizeMax) batch.push(...part.bulk.splice(0, limits.batchSizeMax - batch.length));
     if (batch.length === 0) {
       part.running--; // an earlier batch of this turn took everything
       return;
     }
-    this.depthGauges[part.index]!.set(part.queue.length);
+    this.depthGauges[part.index]!.set(part.length);
     const started = performance.now();
     let committed: Committed<O>;
     try {
@@ -122,6 +130,6 @@ export class Partitions<I = RawRequest, O = Handled> {
   /** Stops taking commands and waits until every queued one has been applied. */
   async drain(): Promise<void> {
     this.closing = true;
-    while (this.inFlightDurable > 0 || this.parts.some((p) => p.running > 0 || p.queue.length > 0)) await new Promise((r) => setTimeout(r, 5));
+    while (this.inFlightDurable > 0 || this.parts.some((p) => p.running > 0 || p.length > 0)) await new Promise((r) => setTimeout(r, 5));
   }
 }

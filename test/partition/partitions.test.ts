@@ -54,7 +54,7 @@ describe("partitions", () => {
     await expect(parts.submit(0, cmd("after"))).resolves.toMatchObject({ reply: { id: "after" } });
   });
 
-  it("refuses a waiting request at once while the oldest queued command has waited over queueWaitMsMax, while stream events still queue", async () => {
+  it("refuses a waiting request at once while the oldest queued waiting request has waited over queueWaitMsMax, while stream events still queue", async () => {
     const ex = new GatedExecutor();
     const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
     const first = parts.submit(0, cmd("in-flight"), true);
@@ -71,6 +71,20 @@ describe("partitions", () => {
     await expect(streamed).resolves.toMatchObject({ reply: { id: "stream-event" } });
     // The queue drained: waiting requests are admitted again.
     await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
+  });
+
+  it("serves requests someone waits for before queued bulk work, each lane in arrival order", async () => {
+    const ex = new GatedExecutor();
+    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
+    const first = parts.submit(0, cmd("in-flight"), false);
+    await new Promise((r) => setImmediate(r));
+    const bulk = Array.from({ length: 600 }, (_, i) => parts.submit(0, cmd(`b-${i}`), false));
+    const urgent = Array.from({ length: 3 }, (_, i) => parts.submit(0, cmd(`u-${i}`), true));
+    ex.open();
+    await Promise.all([first, ...bulk, ...urgent]);
+    const order = ex.batches.flatMap((b) => b.ids);
+    expect(order.slice(0, 4)).toEqual(["in-flight", "u-0", "u-1", "u-2"]);
+    expect(order.slice(4)).toEqual(Array.from({ length: 600 }, (_, i) => `b-${i}`));
   });
 
   it("hands a partition's commands over in arrival order, in batches of at most batchSizeMax", async () => {
