@@ -98,11 +98,6 @@ export class Ledger implements Tx {
     return { outcomes, durable: env.flushed };
   }
 
-  /** The engine's clock now (the batch's `now` is read when its transaction starts). */
-  clockNow(): number {
-    return this.clock();
-  }
-
   private counters(): Counters {
     return { seq: this.seq, customerSeq: this.customerSeq, holdSeq: this.holdSeq };
   }

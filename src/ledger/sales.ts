@@ -1,6 +1,7 @@
 // Sales, returns and voids: a sale is evaluated by the rule engine and posted per
 // account; its event record keeps the reply (idempotency) and the line-level provenance
 // returns need; returns and voids take back what the returned lines earned.
+import { checkEventTime } from "../codec/codec.js";
 import { lineAmountOf, type PosEvent, type SaleEvent } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
@@ -19,7 +20,13 @@ export interface Accrued {
   sale?: SaleRecord;
 }
 
+/**
+ * A new event (a re-sent one met its idempotency record before getting here, so a
+ * duplicate of an old sale is still answered as a duplicate): its `at` must lie in the
+ * window around the engine's clock.
+ */
 export function accrue(tx: Tx, event: PosEvent): Accrued {
+  checkEventTime(event.at, tx.now, { lateMsMax: tx.options.eventLateMsMax, futureMsMax: tx.options.eventFutureMsMax });
   return event.type === "sale" ? sale(tx, event) : { reply: reverse(tx, event) };
 }
 

@@ -1,7 +1,7 @@
 // A partition's micro-batch as the worker applies it: raw request bytes in, encoded
 // replies out. Decoding, validation, content hashing and reply encoding all happen
 // here, on the partition's thread, so the main thread does no per-event parsing.
-import { checkEventTime, contentHash, decodeBytes, encodeReply, validate, type Encoding } from "../codec/codec.js";
+import { contentHash, decodeBytes, encodeReply, validate, type Encoding } from "../codec/codec.js";
 import type { Verb } from "../codec/schema.js";
 import { LoyaltyError, failure, toWireError, type WireError } from "../errors.js";
 import type { Command, Ledger, Notification } from "../ledger/ledger.js";
@@ -39,13 +39,12 @@ export interface Handled {
 const EVENT_TYPES = new Set(["sale", "return", "void"]);
 
 /** Decoded and validated, or the refusal's reply. */
-function commandOf(req: RawRequest, now: number, window: { lateMsMax: number; futureMsMax: number }): Command {
+function commandOf(req: RawRequest): Command {
   const value = decodeBytes(req.bytes, req.encoding);
   const spec = VERB_TABLE[req.verb];
   if (spec.exposure === "internal") return { verb: req.verb, input: value, hash: "" };
   const input = validate(req.verb as Verb, value) as Record<string, unknown>;
   if (req.verb === "accrue") {
-    checkEventTime(input.at as number, now, window);
     if (req.subjectStore && input.storeId !== undefined && input.storeId !== req.subjectStore) {
       throw new LoyaltyError("VALIDATION", `storeId ${String(input.storeId)} differs from the subject's store ${req.subjectStore}`, "storeId");
     }
@@ -100,11 +99,9 @@ export async function processBatch(ledger: Ledger, requests: RawRequest[]): Prom
   const handled: Handled[] = new Array(requests.length);
   const commands: Command[] = [];
   const at: number[] = [];
-  const now = ledger.clockNow();
-  const window = { lateMsMax: ledger.options.eventLateMsMax, futureMsMax: ledger.options.eventFutureMsMax };
   requests.forEach((req, i) => {
     try {
-      commands.push(commandOf(req, now, window));
+      commands.push(commandOf(req));
       at.push(i);
     } catch (err) {
       handled[i] = refusedReply(req, err);

@@ -755,6 +755,20 @@ describe("batches", () => {
   });
 });
 
+describe("event time window", () => {
+  it("refuses a new event dated outside the window around the clock, but still answers a re-sent old one as a duplicate", async () => {
+    const h = await withCustomer();
+    const first = await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }], T0)));
+    expect(first).toMatchObject({ ok: true, earned: 10 });
+    h.clock.now = T0 + 31 * 86_400_000;
+    expect(await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }], T0)))).toEqual({ ...first, duplicate: true });
+    expect(await h.one(cmd("accrue", sale("s-2", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }], T0)))).toMatchObject({ ok: false, error: { code: "VALIDATION", field: "at" } });
+    expect(await h.one(cmd("accrue", ret("r-1", "s-1", undefined, T0)))).toMatchObject({ ok: false, error: { code: "VALIDATION", field: "at" } });
+    expect(await h.one(cmd("accrue", sale("s-3", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }], h.clock.now + 10 * 60_000)))).toMatchObject({ ok: false, error: { field: "at" } });
+    expect(await h.one(cmd("accrue", ret("r-2", "s-1", undefined, h.clock.now)))).toMatchObject({ ok: true, earned: -10 });
+  });
+});
+
 describe("business limits", () => {
   const HUGE = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "sku", sku: "BIG", pointsPerUnit: 1_000_000_000 }] };
   it("refuses with LIMIT_EXCEEDED a sale that would take a balance past the bound, and keeps serving the customer", async () => {
