@@ -74,15 +74,18 @@ export class Ledger implements Tx {
   async commitBatch(commands: Command[]): Promise<{ outcomes: Outcome[]; durable: Promise<unknown> }> {
     const outcomes: Outcome[] = new Array(commands.length);
     const { env, meta } = this.store;
+    const writes: number[] = [];
+    const reads: number[] = [];
+    commands.forEach((c, i) => (isRead(c) ? reads : writes).push(i));
     let fatal: unknown = null;
     const apply = () => {
       this.refreshPlan();
       this.restore({ seq: meta.get("seq") ?? 0, customerSeq: meta.get("customerSeq") ?? 0, holdSeq: meta.get("holdSeq") ?? 0 });
       this.now = this.clock();
-      for (let i = 0; i < commands.length && fatal === null; i++) {
+      for (let k = 0; k < writes.length && fatal === null; k++) {
         const marks = this.counters();
         try {
-          outcomes[i] = this.applyOne(commands[i]!);
+          outcomes[writes[k]!] = this.applyOne(commands[writes[k]!]!);
         } catch (err) {
           this.restore(marks);
           fatal = err;
@@ -92,10 +95,34 @@ export class Ledger implements Tx {
       meta.put("customerSeq", this.customerSeq);
       meta.put("holdSeq", this.holdSeq);
     };
-    if (this.syncCommit) env.transactionSync(apply);
-    else await env.transaction(apply);
-    if (fatal) throw fatal;
+    if (writes.length > 0) {
+      if (this.syncCommit) env.transactionSync(apply);
+      else await env.transaction(apply);
+      if (fatal) throw fatal;
+    }
+    if (reads.length > 0) this.applyReads(commands, reads, outcomes);
+    // Reads wait for durability too: a balance must not show what a crash could still undo.
     return { outcomes, durable: env.flushed };
+  }
+
+  /**
+   * Reads (balance, statement, quote, vouchers) run after the batch's writes committed,
+   * in a read snapshot that sees them, outside the write lock: they write nothing, so
+   * they need no child transaction, and they never hold up another partition's commit.
+   */
+  private applyReads(commands: Command[], reads: number[], outcomes: Outcome[]): void {
+    this.store.env.resetReadTxn();
+    this.refreshPlan();
+    this.now = this.clock();
+    for (const i of reads) {
+      const cmd = commands[i]!;
+      try {
+        outcomes[i] = { reply: this.dispatch(cmd), notifications: [] };
+      } catch (err) {
+        if ((err as { fatal?: boolean }).fatal) throw err;
+        outcomes[i] = { reply: { ok: false, error: toWireError(err), ...idOf(cmd) }, notifications: [] };
+      }
+    }
   }
 
   private counters(): Counters {
@@ -203,6 +230,13 @@ export class Ledger implements Tx {
 }
 
 export { share } from "./sales.js";
+
+/** A terminal verb without an idempotency record writes nothing: it can run outside the write transaction. */
+function isRead(cmd: Command): boolean {
+  if (!isCommandVerb(cmd.verb)) return false;
+  const spec = VERB_TABLE[cmd.verb];
+  return spec.idempotency === null && spec.exposure === "terminal";
+}
 
 function idOf(cmd: Command): Reply {
   const input = cmd.input as { eventId?: string; requestId?: string };

@@ -348,7 +348,8 @@ describe("enrolment at an unknown phone", () => {
 
   it("does not enrol when the option is off, nor for an unknown card", async () => {
     const h = await harness({ enrolOnUnknownPhone: false });
-    await h.apply([]); // the first batch writes the ledger's counters
+    // The first batch with a write writes the ledger's counters (a refused one included).
+    await h.apply([cmd("accrue", sale("s-0", PHONE, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))]);
     const before = snapshot(h.store);
     const [a, b] = await h.apply([
       cmd("accrue", sale("s-1", PHONE, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
@@ -752,6 +753,23 @@ describe("batches", () => {
     expect(next).toMatchObject({ ok: true, balance: 67 });
     expect(allEntries(h.store).find((e) => e.eventId === "s-next")!.seq).toBe(seqBefore + 2);
     expectConsistent(h, "cu_000001/prepaid");
+  });
+});
+
+describe("reads", () => {
+  it("run outside the write transaction, after the batch's writes, which they see; a batch of reads alone writes nothing", async () => {
+    const h = await withCustomer();
+    const seqBefore = h.store.meta.get("seq");
+    const before = snapshot(h.store);
+    const [b0, st0] = await h.apply([balanceCmd("cu_000001"), statementCmd("cu_000001")]);
+    expect(pointsOf(b0!)).toEqual({ balance: 0, held: 0, available: 0 });
+    expect(st0!.entries).toEqual([]);
+    expect(snapshot(h.store)).toBe(before);
+    expect(h.store.meta.get("seq")).toBe(seqBefore);
+    // In one batch, a read placed before a write still answers after it: reads see the batch's writes.
+    const [b1, s1] = await h.apply([balanceCmd("cu_000001"), cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))]);
+    expect(s1).toMatchObject({ ok: true, earned: 10 });
+    expect(pointsOf(b1!)).toMatchObject({ balance: 10 });
   });
 });
 
