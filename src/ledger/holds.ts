@@ -7,7 +7,7 @@ import { accountFor, loadWallet, peekAccount, post, saveWallet } from "./account
 import { requireCustomer } from "./customers.js";
 import { consumeLots } from "./expiry.js";
 import { returnStock } from "./rewards.js";
-import type { HeldItem, Hold } from "./store.js";
+import type { Account, HeldItem, Hold, Wallet } from "./store.js";
 import { assertInvariant, type Reply, type Tx } from "./tx.js";
 
 export function authorize(tx: Tx, input: VerbInput<"authorize">): Reply {
@@ -30,13 +30,14 @@ export function authorize(tx: Tx, input: VerbInput<"authorize">): Reply {
   if (amount > available) {
     return { ok: true, approved: false, reason: "INSUFFICIENT_BALANCE", customerId: c.id, requested: amount, available };
   }
-  const { hold, available: left } = placeHold(tx, c.id, input.account, amount, value, input.ttlMs, undefined);
+  const { hold, available: left } = placeHold(tx, w, c.id, input.account, amount, value, input.ttlMs, undefined);
   return { ok: true, approved: true, holdId: hold.holdId, customerId: c.id, account: input.account, amount, value, available: left, expiresAt: hold.expiresAt };
 }
 
-/** Opens a hold of `amount` on the account (the caller checked it is available). */
+/** Opens a hold of `amount` on the account of the customer's wallet `w` (the caller checked it is available) and saves the wallet. */
 export function placeHold(
   tx: Tx,
+  w: Wallet,
   customerId: string,
   account: string,
   amount: number,
@@ -57,7 +58,6 @@ export function placeHold(
     expiresAt: tx.now + (ttlMs ?? tx.options.holdTtlMsDefault),
   };
   if (item) hold.item = item;
-  const w = loadWallet(tx, customerId);
   const acc = accountFor(w, account);
   acc.held += amount;
   (w.holds ??= {})[hold.holdId] = [account, amount, hold.expiresAt];
@@ -76,7 +76,9 @@ function openHold(tx: Tx, holdId: string): Hold | Reply {
   const hold = tx.store.holds.get(holdId);
   if (!hold) throw new LoyaltyError("UNKNOWN_HOLD", `no hold ${holdId}`, "holdId");
   if (hold.status === "open" && tx.now >= hold.expiresAt) {
-    closeHold(tx, hold, "expired");
+    const w = loadWallet(tx, hold.customerId);
+    closeHold(tx, w, hold, "expired");
+    saveWallet(tx, hold.customerId, w);
     return failure(new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId").toWire());
   }
   if (hold.status === "expired") throw new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId");
@@ -84,16 +86,17 @@ function openHold(tx: Tx, holdId: string): Hold | Reply {
   return hold;
 }
 
-/** Frees the held amount (and, unless captured, a reward's stock); the caller posts any captured part. */
-function closeHold(tx: Tx, hold: Hold, status: Hold["status"]): { balance: number; held: number } {
-  const w = loadWallet(tx, hold.customerId);
+/**
+ * Frees the held amount in the customer's wallet `w` (and, unless captured, a reward's
+ * stock) and records the hold's end; the caller posts any captured part and saves `w`.
+ */
+function closeHold(tx: Tx, w: Wallet, hold: Hold, status: Hold["status"]): Account {
   const acc = accountFor(w, hold.account);
   acc.held -= hold.amount;
   assertInvariant(acc.held >= 0, `held went negative for ${hold.customerId}`);
   if (status !== "captured" && hold.item) returnStock(tx, hold.item);
   hold.status = status;
   if (w.holds) delete w.holds[hold.holdId];
-  saveWallet(tx, hold.customerId, w);
   tx.store.holds.put(hold.holdId, hold);
   tx.store.holdsByExpiry.remove([hold.expiresAt, hold.holdId]);
   return acc;
@@ -108,10 +111,9 @@ export function capture(tx: Tx, input: VerbInput<"capture">): Reply {
   if (!isHold(hold)) return { ...hold, requestId: input.requestId };
   const captured = input.amount ?? hold.amount;
   if (captured > hold.amount) throw new LoyaltyError("CAPTURE_EXCEEDS_HOLD", `capture ${captured} exceeds the held ${hold.amount}`, "amount");
-  closeHold(tx, hold, "captured");
-  hold.captured = captured;
-  tx.store.holds.put(hold.holdId, hold);
   const w = loadWallet(tx, hold.customerId);
+  hold.captured = captured;
+  closeHold(tx, w, hold, "captured");
   const acc = post(tx, w, hold.customerId, {
     at: tx.now,
     account: hold.account,
@@ -129,7 +131,9 @@ export function capture(tx: Tx, input: VerbInput<"capture">): Reply {
 export function release(tx: Tx, input: VerbInput<"release">): Reply {
   const hold = openHold(tx, input.holdId);
   if (!isHold(hold)) return { ...hold, requestId: input.requestId };
-  const acc = closeHold(tx, hold, "released");
+  const w = loadWallet(tx, hold.customerId);
+  const acc = closeHold(tx, w, hold, "released");
+  saveWallet(tx, hold.customerId, w);
   return { ok: true, holdId: hold.holdId, customerId: hold.customerId, released: hold.amount, balance: acc.balance, available: acc.balance - acc.held };
 }
 
@@ -137,7 +141,9 @@ export function release(tx: Tx, input: VerbInput<"release">): Reply {
 export function expireHold(tx: Tx, input: { holdId: string }): Reply {
   const hold = tx.store.holds.get(input.holdId);
   if (!hold || hold.status !== "open" || tx.now < hold.expiresAt) return { ok: true, expired: false };
-  closeHold(tx, hold, "expired");
+  const w = loadWallet(tx, hold.customerId);
+  closeHold(tx, w, hold, "expired");
+  saveWallet(tx, hold.customerId, w);
   return { ok: true, expired: true, holdId: hold.holdId };
 }
 

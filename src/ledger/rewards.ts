@@ -19,7 +19,8 @@ export function redeemReward(tx: Tx, input: VerbInput<"redeemReward">): Reply {
   const c = requireCustomer(tx, input.customer);
   const item = catalogueItem(tx, input);
   const amount = item.price * input.qty;
-  const acc = peekAccount(loadWallet(tx, c.id), item.account);
+  const w = loadWallet(tx, c.id);
+  const acc = peekAccount(w, item.account);
   const available = acc.balance - acc.held;
   const base = { customerId: c.id, account: item.account, ...item.ref, qty: input.qty, price: item.price };
   const refusal = (reason: string, extra: Reply = {}): Reply => ({ ok: true, approved: false, reason, ...base, ...extra, available });
@@ -28,7 +29,7 @@ export function redeemReward(tx: Tx, input: VerbInput<"redeemReward">): Reply {
   if (amount > available) return refusal("INSUFFICIENT_BALANCE", { requested: amount });
   const stockTaken = takeStock(tx, input.rewardId, item.stock, input.qty);
   const held: HeldItem = { ...item.ref, qty: input.qty, price: item.price, stockTaken };
-  const { hold, available: left } = placeHold(tx, c.id, item.account, amount, null, input.ttlMs, held);
+  const { hold, available: left } = placeHold(tx, w, c.id, item.account, amount, null, input.ttlMs, held);
   return { ok: true, approved: true, holdId: hold.holdId, ...base, amount, available: left, expiresAt: hold.expiresAt };
 }
 
