@@ -229,8 +229,6 @@ export class Ledger implements Tx {
   }
 }
 
-export { share } from "./sales.js";
-
 /** A terminal verb without an idempotency record writes nothing: it can run outside the write transaction. */
 function isRead(cmd: Command): boolean {
   if (!isCommandVerb(cmd.verb)) return false;

@@ -151,7 +151,7 @@ function accrualReply(w: Wallet, eventId: string, type: string, customerId: stri
 }
 
 /** Cumulative proportional share, floored: the sum over partial returns never exceeds the whole. */
-export function share(whole: number, part: number, of: number): number {
+function share(whole: number, part: number, of: number): number {
   if (part >= of - 1e-9) return whole;
   return Math.floor((whole * part) / of + 1e-9);
 }
