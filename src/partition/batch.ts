@@ -5,6 +5,7 @@ import { contentHash, decodeBytes, encodeReply, validate, type Encoding } from "
 import type { Verb } from "../codec/schema.js";
 import { LoyaltyError, failure, toWireError, type WireError } from "../errors.js";
 import type { Command, Ledger, Notification } from "../ledger/ledger.js";
+import { limits } from "../limits.js";
 import { VERB_TABLE, type CommandVerb } from "../verbs.js";
 
 export type Reply = Record<string, unknown>;
@@ -38,9 +39,8 @@ export interface Handled {
 
 const EVENT_TYPES = new Set(["sale", "return", "void"]);
 
-/** Decoded and validated, or the refusal's reply. */
-function commandOf(req: RawRequest): Command {
-  const value = decodeBytes(req.bytes, req.encoding);
+/** The decoded value validated into a command; throws the refusal. */
+function commandOf(req: RawRequest, value: unknown): Command {
   const spec = VERB_TABLE[req.verb];
   if (spec.exposure === "internal") return { verb: req.verb, input: value, hash: "" };
   const input = validate(req.verb as Verb, value) as Record<string, unknown>;
@@ -63,28 +63,20 @@ function idsOf(value: unknown): Reply {
   if (typeof value !== "object" || value === null) return {};
   const v = value as Record<string, unknown>;
   const out: Reply = {};
-  if (typeof v.eventId === "string" && v.eventId.length <= 128) out.eventId = v.eventId;
-  if (typeof v.requestId === "string" && v.requestId.length <= 128) out.requestId = v.requestId;
+  if (typeof v.eventId === "string" && v.eventId.length <= limits.idLengthMax) out.eventId = v.eventId;
+  if (typeof v.requestId === "string" && v.requestId.length <= limits.idLengthMax) out.requestId = v.requestId;
   return out;
 }
 
-/** Best effort: the ids of a request that could not be validated. */
-function rawIds(req: RawRequest): Reply {
-  try {
-    return idsOf(decodeBytes(req.bytes, req.encoding));
-  } catch {
-    return {};
-  }
-}
-
-function refusedReply(req: RawRequest, err: unknown): Handled {
+/** A request refused before the ledger; `value` is what it decoded to (undefined: undecodable). */
+function refusedReply(req: RawRequest, value: unknown, err: unknown): Handled {
   const error = toWireError(err);
-  const ids = rawIds(req);
+  const ids = idsOf(value);
   const internal = err instanceof LoyaltyError ? undefined : String((err as Error)?.stack ?? err);
   return {
     bytes: encodeReply({ ...failure(error), ...ids }, req.encoding),
     outcome: error.code,
-    label: req.verb === "accrue" ? "unknown" : req.verb,
+    label: labelOf(req.verb, value),
     notifications: [],
     refusal: { error, ids, ...(internal ? { internal } : {}) },
   };
@@ -100,11 +92,13 @@ export async function processBatch(ledger: Ledger, requests: RawRequest[]): Prom
   const commands: Command[] = [];
   const at: number[] = [];
   requests.forEach((req, i) => {
+    let value: unknown;
     try {
-      commands.push(commandOf(req));
+      value = decodeBytes(req.bytes, req.encoding);
+      commands.push(commandOf(req, value));
       at.push(i);
     } catch (err) {
-      handled[i] = refusedReply(req, err);
+      handled[i] = refusedReply(req, value, err);
     }
   });
   const { outcomes, durable } = await ledger.commitBatch(commands);

@@ -62,7 +62,14 @@ describe.each([
       return m.data[0] === 0x7b ? JSON.parse(Buffer.from(m.data).toString()) : m.data;
     };
     expect(await raw("accrue", Buffer.from("{not json"))).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    // A sale the schema refuses is counted as a sale (its type read from what it decoded to), not as "unknown".
+    const refusedSales = async () => {
+      const m = /loyalty_events_total\{source="rpc",type="sale",outcome="VALIDATION"\} (\d+)/.exec(await (await fetch(`${t.http}/metrics`)).text());
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await refusedSales();
     expect(await t.rpc("accrue", { type: "sale", customer: { card: "x".repeat(5000) } })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect(await refusedSales()).toBe(before + 1);
     expect(await t.rpc("capture", { requestId: "c-x", holdId: { nested: [1, 2, 3] } })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     expect(await t.rpc("accrue", { type: 5, lines: "many" })).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
     const ok = await t.rpc("accrue", sale("s-after-garbage", { card: "C-1" }, [line("1", 1, 500)], { at: now() }));
