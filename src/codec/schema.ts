@@ -277,7 +277,11 @@ export const redeemRewardRequest = z
 export const buyVoucherRequest = z.object({ requestId: id, customer: customerRef, offerId: id }).strict();
 
 /** Codes are matched without the spaces, dashes and case a till operator may type. */
-const voucherCode = id.transform((c) => c.replace(/[\s-]/g, "").toUpperCase());
+/** A voucher code as typed at a till -> as issued: without spaces and dashes, upper case. */
+export function normalizeVoucherCode(code: string): string {
+  return code.replace(/[\s-]/g, "").toUpperCase();
+}
+const voucherCode = id.transform(normalizeVoucherCode);
 
 export const redeemVoucherRequest = z
   .object({

@@ -6,6 +6,7 @@
 // behind its sale, or two sales at a new phone, land in the same partition in order.
 // The value routed is decoded but not yet validated (the worker validates it): every
 // field is read defensively, and what cannot be read routes somewhere stable.
+import { normalizeVoucherCode } from "../codec/schema.js";
 import { limits } from "../limits.js";
 import type { Store } from "../ledger/store.js";
 import { VERB_TABLE, type CommandVerb } from "../verbs.js";
@@ -48,7 +49,7 @@ export class Router {
         return this.to(hold ? hold.customerId : `hold:${holdId}`);
       }
       case "voucher": {
-        const code = (str(input.code) ?? "").replace(/[\s-]/g, "").toUpperCase();
+        const code = normalizeVoucherCode(str(input.code) ?? "");
         const voucher = code ? this.store.vouchers.get(code) : undefined;
         return this.to(voucher ? voucher.customerId : `voucher:${code}`);
       }
