@@ -15,6 +15,7 @@ import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js"
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { closeStore, openStore } from "./ledger/store.js";
+import { streamMarks } from "./ledger/marks.js";
 import type { LedgerOptions, Notification } from "./ledger/ledger.js";
 import { encodeReply } from "./codec/codec.js";
 import type { Handled } from "./partition/batch.js";
@@ -120,8 +121,8 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   let stream: StreamConsumer | null = null;
   if (config.stream) {
     const e = config.events;
-    const policy = { maxAgeMs: e.streamMaxAgeMs, maxBytes: e.streamMaxBytes, denyDelete: e.streamDenyDelete, denyPurge: e.streamDenyPurge };
-    stream = await startStream(nc, handler, partitions, metrics, log, policy);
+    const policy = { maxAgeMs: e.streamMaxAgeMs, maxBytes: e.streamMaxBytes, denyDelete: e.streamDenyDelete, denyPurge: e.streamDenyPurge, ackWaitMs: e.ackWaitMs };
+    stream = await startStream(nc, handler, partitions, metrics, log, streamMarks(store), policy);
   }
 
   const http: FastifyInstance = createHttp({

@@ -23,12 +23,16 @@ export const limits = {
   streamFetchMax: 1024,
   /** JetStream messages delivered and not yet acknowledged. */
   streamAckPendingMax: 8192,
-  /** JetStream ack wait before redelivery, ms. */
+  /** JetStream ack wait before redelivery (of what a run that died had in flight), ms; config events.ackWaitMs. */
   streamAckWaitMs: 30_000,
   /** Delay before JetStream redelivers an event refused with OVERLOADED or INTERNAL, ms. */
   streamRetryDelayMs: 500,
   /** Deliveries of an event that keeps failing with INTERNAL before its error result is published and it is acked. */
   streamInternalRetriesMax: 5,
+  /** Times the process may die while applying one event alone before it is dead-lettered untried. */
+  streamCrashesMax: 3,
+  /** How often the consumer's lag and ack floor are read (the floor is then recorded in the ledger), ms. */
+  streamInfoMs: 2000,
   /** Default hold lifetime, ms. */
   holdTtlMsDefault: 120_000,
   /** Longest hold lifetime a request may ask for, ms. */

@@ -60,6 +60,8 @@ export const configSchema = z
         /** Whether the stream refuses deleting single messages / purging (the record of what tills sent). */
         streamDenyDelete: onOff.default(true),
         streamDenyPurge: onOff.default(true),
+        /** How long an event delivered to a run that died waits before it is delivered again, ms. */
+        ackWaitMs: z.coerce.number().int().min(1000).max(3_600_000).default(limits.streamAckWaitMs),
       })
       .strict()
       .default({
@@ -69,6 +71,7 @@ export const configSchema = z
         streamMaxBytes: 0,
         streamDenyDelete: true,
         streamDenyPurge: true,
+        ackWaitMs: limits.streamAckWaitMs,
       }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
@@ -81,7 +84,7 @@ const LEAF_KEYS = [
   "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
-  "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge",
+  "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge", "events.ackWaitMs",
 ] as const;
 
 export class ConfigError extends Error {

@@ -14,12 +14,14 @@ import {
   type NatsConnection,
   type StreamInfo,
 } from "nats";
-import { encodingOf } from "../codec/codec.js";
+import { decodeBytes, encodeReply, encodingOf } from "../codec/codec.js";
 import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Partitions } from "../partition/partitions.js";
+import type { StreamMarks } from "../ledger/marks.js";
 import type { Handled } from "../partition/batch.js";
+import { failure, type WireError } from "../errors.js";
 import type { Handler } from "./handler.js";
 
 export const STREAM = "LOYALTY_EVENTS";
@@ -37,16 +39,21 @@ export interface StreamPolicy {
   maxBytes: number;
   denyDelete: boolean;
   denyPurge: boolean;
+  /** How long a delivered, unacknowledged event waits before JetStream redelivers it (after a crash), ms. */
+  ackWaitMs: number;
 }
 
-const DEFAULT_POLICY: StreamPolicy = { maxAgeMs: 0, maxBytes: 0, denyDelete: true, denyPurge: true };
+const DEFAULT_POLICY: StreamPolicy = { maxAgeMs: 0, maxBytes: 0, denyDelete: true, denyPurge: true, ackWaitMs: limits.streamAckWaitMs };
 
 /**
- * Creates LOYALTY_EVENTS with the policy, or brings an existing stream's limits to it.
- * deny_delete / deny_purge are set at creation: on an existing stream that differs the
- * engine says so rather than loosening or tightening it behind the operator's back.
+ * Creates LOYALTY_EVENTS and the durable consumer when missing. An existing consumer is
+ * kept as it is, with its position and its per-message delivery counts, whatever way the
+ * previous run ended; `resetTo` (after a restore) is the one case that moves it.
+ * The stream's limits follow the policy; deny_delete / deny_purge are set at creation:
+ * on an existing stream that differs the engine says so rather than loosening or
+ * tightening it behind the operator's back.
  */
-export async function ensureStream(nc: NatsConnection, policy: StreamPolicy = DEFAULT_POLICY, log?: Logger): Promise<void> {
+export async function ensureStream(nc: NatsConnection, policy: StreamPolicy = DEFAULT_POLICY, log?: Logger, resetTo: number | null = null): Promise<void> {
   const jsm = await nc.jetstreamManager();
   const limitsOf = { max_age: nanos(policy.maxAgeMs), max_bytes: policy.maxBytes > 0 ? policy.maxBytes : -1 };
   let info: StreamInfo | null = null;
@@ -74,7 +81,7 @@ export async function ensureStream(nc: NatsConnection, policy: StreamPolicy = DE
   const config = {
     durable_name: CONSUMER,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(limits.streamAckWaitMs),
+    ack_wait: nanos(policy.ackWaitMs),
     max_ack_pending: limits.streamAckPendingMax,
     filter_subject: EVENTS_SUBJECT,
   };
@@ -84,27 +91,25 @@ export async function ensureStream(nc: NatsConnection, policy: StreamPolicy = DE
   } catch {
     existing = null;
   }
+  const startAt = resetTo ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resetTo } : { deliver_policy: DeliverPolicy.All };
+  if (existing && resetTo) {
+    // Only after a restore: the ledger is older than the consumer's position, so the
+    // consumer goes back to what the ledger covers and the tail is applied again
+    // (what the copy already holds is answered as duplicates). Never otherwise: the
+    // consumer keeps its own position across crashes and restarts.
+    log?.warn({ consumer: CONSUMER, from: resetTo, ackFloor: existing.ack_floor.stream_seq }, "ledger restored: the consumer resumes where the ledger's copy ends");
+    await jsm.consumers.delete(STREAM, CONSUMER);
+    existing = null;
+  }
   if (!existing) {
-    await jsm.consumers.add(STREAM, { ...config, deliver_policy: DeliverPolicy.All });
+    await jsm.consumers.add(STREAM, { ...config, ...startAt });
     return;
   }
-  if (existing.num_ack_pending > 0) {
-    // Messages delivered to a previous run (that crashed) would only come back after
-    // ack_wait. Restart the consumer just above its ack floor instead: everything not
-    // acknowledged is delivered now; what was applied but not acked meets its
-    // idempotency record and is answered as a duplicate.
-    await jsm.consumers.delete(STREAM, CONSUMER);
-    await jsm.consumers.add(STREAM, { ...config, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: restartSeqOf(existing) });
+  if (existing.config.ack_wait !== config.ack_wait) {
+    await jsm.consumers.update(STREAM, CONSUMER, { ack_wait: config.ack_wait }).catch((err: Error) => {
+      log?.warn({ err: err.message, consumer: CONSUMER }, "could not change the consumer's ack wait; left as it is");
+    });
   }
-}
-
-/**
- * Where a restarted consumer resumes: just above its ack floor, and never below where the
- * consumer itself started: a consumer recreated at N that crashed again before its first
- * ack reports an ack floor of 0, and resuming there would replay the whole stream.
- */
-export function restartSeqOf(existing: Pick<ConsumerInfo, "ack_floor" | "config">): number {
-  return Math.max(existing.ack_floor.stream_seq + 1, existing.config.opt_start_seq ?? 1);
 }
 
 export interface StreamConsumer {
@@ -118,9 +123,12 @@ export async function startStream(
   partitions: Partitions,
   metrics: Metrics,
   log: Logger,
+  marks: StreamMarks,
   policy: StreamPolicy = DEFAULT_POLICY,
 ): Promise<StreamConsumer> {
-  await ensureStream(nc, policy, log);
+  const resetTo = marks.resetTo();
+  await ensureStream(nc, policy, log, resetTo);
+  if (resetTo !== null) marks.clearResetTo();
   await ensureDeadLetters(nc);
   const js = nc.jetstream();
   const consumer = await js.consumers.get(STREAM, CONSUMER);
@@ -128,33 +136,86 @@ export async function startStream(
   let inFlight = 0;
   let wake: (() => void) | null = null;
   let stopped = false;
+  /** Events this run sent back itself (OVERLOADED, INTERNAL retries): their redeliveries are not suspects. */
+  const nakedHere = new Set<number>();
+  /**
+   * Events delivered a third time that this run never sent back: in flight when two runs
+   * died, so possibly what killed them. (After one death they are applied as usual.)
+   */
+  const suspects: JsMsg[] = [];
+  let isolating: Promise<void> | null = null;
 
-  const process = async (m: JsMsg): Promise<void> => {
-    const storeId = m.subject.slice(EVENTS_PREFIX.length) || "unknown";
-    const handled = await handler.handle("stream", "accrue", m.data, encodingOf(m.data), storeId);
-    if (handled.outcome === "OVERLOADED") {
-      m.nak(limits.streamRetryDelayMs); // not applied: JetStream redelivers it later
-      return;
-    }
+  const nak = (m: JsMsg): void => {
+    if (nakedHere.size < limits.streamAckPendingMax) nakedHere.add(m.seq);
+    m.nak(limits.streamRetryDelayMs);
+  };
+
+  const settle = async (m: JsMsg, handled: Handled): Promise<void> => {
+    if (handled.outcome === "OVERLOADED") return nak(m); // not applied: JetStream redelivers it later
     if (handled.outcome === "INTERNAL") {
-      if (m.info.redeliveryCount < limits.streamInternalRetriesMax) {
-        m.nak(limits.streamRetryDelayMs); // not applied (the command rolled back): try again
-        return;
-      }
+      if (m.info.redeliveryCount < limits.streamInternalRetriesMax) return nak(m); // rolled back: try again
       // Poison: park it, durably, before the ack lets it go; a failed park is retried later.
-      if (!(await deadLetter(js, m, handled, log))) return void m.nak(limits.streamRetryDelayMs);
+      if (!(await deadLetter(js, m, handled.refusal?.error ?? { code: "INTERNAL", message: "internal error" }, log))) return nak(m);
       metrics.deadLetters.inc();
     }
-    nc.publish(RESULTS_PREFIX + storeId, handled.bytes);
+    nakedHere.delete(m.seq);
+    nc.publish(RESULTS_PREFIX + storeOf(m), handled.bytes);
     m.ack();
     metrics.streamDuration.observe(Math.max(0, Date.now() - m.info.timestampNanos / 1e6) / 1000);
   };
 
+  const apply = async (m: JsMsg): Promise<void> => {
+    await settle(m, await handler.handle("stream", "accrue", m.data, encodingOf(m.data), storeOf(m)));
+  };
+
+  /**
+   * Suspects are applied one at a time with nothing else in flight, each attempt counted
+   * in the ledger first: an innocent one settles at once, and an event that kills the
+   * process alone streamCrashesMax times is dead-lettered without being tried again.
+   */
+  const isolate = async (): Promise<void> => {
+    while (suspects.length > 0 && !stopped) {
+      while (inFlight > 0 && !stopped) await new Promise<void>((r) => (wake = r));
+      const m = suspects.shift()!;
+      const crashes = marks.crashes(m.seq);
+      if (crashes >= limits.streamCrashesMax) {
+        const error = { code: "INTERNAL" as const, message: `the engine stopped ${crashes} times while applying this event alone` };
+        if (!(await deadLetter(js, m, error, log))) {
+          nak(m);
+          continue;
+        }
+        metrics.deadLetters.inc();
+        marks.endSuspect(m.seq);
+        nc.publish(RESULTS_PREFIX + storeOf(m), refusalBytes(m, error));
+        m.ack();
+        continue;
+      }
+      if (crashes > 0) log.warn({ streamSeq: m.seq, crashes }, "applying alone an event that was in flight when the engine stopped");
+      marks.beginSuspect(m.seq);
+      inFlight++;
+      try {
+        await apply(m);
+      } catch (err) {
+        log.error({ err, streamSeq: m.seq }, "stream message failed");
+      } finally {
+        inFlight--;
+      }
+      marks.endSuspect(m.seq);
+    }
+    isolating = null;
+  };
+
   const loop = (async () => {
     for await (const m of messages) {
+      if (m.info.redeliveryCount > 2 && !nakedHere.has(m.seq)) {
+        suspects.push(m);
+        isolating ??= isolate();
+        continue;
+      }
+      while (isolating && !stopped) await isolating;
       inFlight++;
-      void process(m)
-        .catch((err) => log.error({ err }, "stream message failed"))
+      void apply(m)
+        .catch((err) => log.error({ err, streamSeq: m.seq }, "stream message failed"))
         .finally(() => {
           inFlight--;
           if (wake) {
@@ -169,15 +230,18 @@ export async function startStream(
     }
   })();
 
+  // The consumer's ack floor only passes an event once its effect is durable: recording it
+  // in the ledger says how much of the stream the ledger covers (for backups and restores).
   const lagTimer = setInterval(() => {
     consumer
-      .info(true)
-      .then((info) => {
+      .info()
+      .then(async (info) => {
         metrics.consumerLag.set(info.num_pending);
         metrics.consumerAckPending.set(info.num_ack_pending);
+        await marks.advanceAckFloor(info.ack_floor.stream_seq);
       })
       .catch(() => undefined);
-  }, 2000);
+  }, limits.streamInfoMs);
   lagTimer.unref();
 
   return {
@@ -185,11 +249,32 @@ export async function startStream(
     async stop() {
       stopped = true;
       clearInterval(lagTimer);
+      if (wake) (wake as () => void)();
       await messages.close();
       await loop.catch(() => undefined);
       while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      await isolating;
+      await nc.flush().catch(() => undefined);
+      const info = await consumer.info().catch(() => null);
+      if (info) await marks.advanceAckFloor(info.ack_floor.stream_seq);
     },
   };
+}
+
+function storeOf(m: JsMsg): string {
+  return m.subject.slice(EVENTS_PREFIX.length) || "unknown";
+}
+
+/** The result of an event refused without reaching a partition, with its eventId when it has one. */
+function refusalBytes(m: JsMsg, error: WireError): Uint8Array {
+  const encoding = encodingOf(m.data);
+  let eventId: unknown;
+  try {
+    eventId = (decodeBytes(m.data, encoding) as { eventId?: unknown } | null)?.eventId;
+  } catch {
+    eventId = undefined;
+  }
+  return encodeReply({ ...failure(error), ...(typeof eventId === "string" ? { eventId } : {}) }, encoding);
 }
 
 export async function ensureDeadLetters(nc: NatsConnection): Promise<void> {
@@ -205,15 +290,15 @@ export async function ensureDeadLetters(nc: NatsConnection): Promise<void> {
  * The event as it came, on loyalty.dlq.<storeId>, with why it failed and where it was in
  * LOYALTY_EVENTS; true once JetStream has stored it.
  */
-async function deadLetter(js: JetStreamClient, m: JsMsg, handled: Handled, log: Logger): Promise<boolean> {
+async function deadLetter(js: JetStreamClient, m: JsMsg, error: WireError, log: Logger): Promise<boolean> {
   const h = natsHeaders();
-  h.set("Loyalty-Error", JSON.stringify(handled.refusal?.error ?? { code: handled.outcome }));
+  h.set("Loyalty-Error", JSON.stringify(error));
   h.set("Loyalty-Deliveries", String(m.info.redeliveryCount));
   h.set("Loyalty-Stream-Seq", String(m.seq));
   h.set("Loyalty-Subject", m.subject);
   try {
     await js.publish(DLQ_PREFIX + m.subject.slice(EVENTS_PREFIX.length), m.data, { headers: h, msgID: `dlq-${m.seq}` });
-    log.error({ streamSeq: m.seq, subject: m.subject, deliveries: m.info.redeliveryCount, error: handled.refusal?.error }, "event dead-lettered to LOYALTY_DLQ");
+    log.error({ streamSeq: m.seq, subject: m.subject, deliveries: m.info.redeliveryCount, error }, "event dead-lettered to LOYALTY_DLQ");
     return true;
   } catch (err) {
     log.error({ err, streamSeq: m.seq }, "dead-lettering failed; the event will be redelivered");
