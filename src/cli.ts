@@ -3,7 +3,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { startEngine } from "./engine.js";
-import { StoreFormatError } from "./ledger/store.js";
+import { StoreFormatError, isStorageRefusal } from "./ledger/store.js";
 import { DataDirLockedError } from "./config/lock.js";
 import { createLogger } from "./observe/logger.js";
 import { ensureNatsServer } from "./setup.js";
@@ -48,6 +48,13 @@ async function main(): Promise<number> {
   }
   if (!config.nats.url && !ensureNatsServer((s) => console.error(s))) return 69;
   const log = createLogger(config.logLevel);
+  process.on("unhandledRejection", (reason) => {
+    // lmdb-js rejects a second promise with the cause of a failed commit: a full disk is
+    // answered where the write was made (UNAVAILABLE), not a reason to stop.
+    if (isStorageRefusal(reason)) return void log.warn({ err: reason }, "a ledger write was refused by the storage");
+    log.fatal({ err: reason }, "unhandled rejection; exiting");
+    setTimeout(() => process.exit(70), 100);
+  });
   let engine: Awaited<ReturnType<typeof startEngine>>;
   try {
     engine = await startEngine(config, log);

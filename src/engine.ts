@@ -14,8 +14,9 @@ import { createHttp } from "./ingest/http.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
-import { closeStore, openStore } from "./ledger/store.js";
+import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
+import { StorageHealth } from "./observe/storage.js";
 import type { LedgerOptions, Notification } from "./ledger/ledger.js";
 import { encodeReply } from "./codec/codec.js";
 import type { Handled } from "./partition/batch.js";
@@ -115,7 +116,9 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   });
   const router = new Router(store, config.partitions, config.executor === "workers");
   const publishNotifications = notifier(nc, metrics);
-  const handler = new Handler(router, partitions, metrics, log, publishNotifications);
+  const storage = new StorageHealth(config.dataDir, () => storageProbe(store), metrics.registry, log);
+  storage.start();
+  const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed());
 
   const subs = startRpc(nc, handler, metrics, log);
   let stream: StreamConsumer | null = null;
@@ -137,6 +140,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
       nats: natsConnected && !nc.isClosed(),
       stream: !config.stream || (stream?.bound() ?? false),
       lmdb: !fatal,
+      storage: storage.ok,
       programmes: programmesCount() > 0,
     }),
   });
@@ -165,6 +169,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     async close() {
       clearInterval(sweeper);
       clearInterval(expirySweeper);
+      storage.stop();
       await http.close();
       if (stream) await stream.stop();
       for (const s of subs) s.unsubscribe();
@@ -176,6 +181,17 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
       log.info("stopped");
     },
   };
+}
+
+/** A write of a few bytes, durable, that tells whether the ledger can write again. */
+async function storageProbe(store: Store): Promise<void> {
+  try {
+    await store.meta.put("storageProbe", Date.now());
+    await store.env.flushed;
+  } catch (err) {
+    isStorageRefusal(err);
+    throw err;
+  }
 }
 
 type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher";

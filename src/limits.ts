@@ -31,6 +31,10 @@ export const limits = {
   streamInternalRetriesMax: 5,
   /** Times the process may die while applying one event alone before it is dead-lettered untried. */
   streamCrashesMax: 3,
+  /** How often the disk's free space is read and, after a refused write, a probe write is tried, ms. */
+  storageCheckMs: 1000,
+  /** Free bytes the data directory's filesystem needs before a refused ledger is probed again. */
+  storageRecoverFreeBytes: 1024 * 1024,
   /** How often the consumer's lag and ack floor are read (the floor is then recorded in the ledger), ms. */
   streamInfoMs: 2000,
   /** Default hold lifetime, ms. */

@@ -24,6 +24,8 @@ export class Handler {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly publishNotifications: (n: Notification[]) => void,
+    /** Told when the ledger refused a write (disk full), for readiness. */
+    private readonly onUnavailable: () => void = () => undefined,
   ) {}
 
   /**
@@ -72,6 +74,7 @@ export class Handler {
     if (!h.refusal) return;
     this.metrics.rejected.labels(source, h.outcome).inc();
     if (h.outcome === "OVERLOADED") return this.overloaded();
+    if (h.outcome === "UNAVAILABLE") return this.onUnavailable();
     const { error, ids, internal } = h.refusal;
     // An unexpected exception: its stack (from the partition's thread), the command's ids and the partition.
     if (internal) this.log.error({ source, label: h.label, partition, error, ...ids, err: internal }, "request failed");

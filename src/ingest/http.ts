@@ -12,7 +12,7 @@ import { importProductsCsv, listProducts, putProduct, removeProduct } from "../a
 import { getReward, listRewards, putReward, removeReward } from "../admin/rewards.js";
 import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../admin/vouchers.js";
 import { limits } from "../limits.js";
-import type { Store } from "../ledger/store.js";
+import { isStorageRefusal, type Store } from "../ledger/store.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Handler } from "./handler.js";
@@ -102,6 +102,7 @@ export function createHttp(deps: HttpDeps): FastifyInstance {
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, res) => {
     // Admin routes throw typed errors: they are replies, not crashes.
     if (err instanceof LoyaltyError) return sendError(res, err);
+    if (isStorageRefusal(err)) return sendError(res, new LoyaltyError("UNAVAILABLE", "the ledger cannot write now (disk full?); retry later"));
     const code: ErrorCode = err.statusCode === 413 ? "PAYLOAD_TOO_LARGE" : (err.statusCode ?? 500) < 500 ? "BAD_REQUEST" : "INTERNAL";
     if (code === "INTERNAL") log.error({ err }, "http error");
     return sendError(res, new LoyaltyError(code, code === "INTERNAL" ? undefined : err.message));

@@ -151,7 +151,8 @@ export async function startStream(
   };
 
   const settle = async (m: JsMsg, handled: Handled): Promise<void> => {
-    if (handled.outcome === "OVERLOADED") return nak(m); // not applied: JetStream redelivers it later
+    // Not applied (the engine is shedding load, or the disk refused the write): JetStream redelivers it later.
+    if (handled.outcome === "OVERLOADED" || handled.outcome === "UNAVAILABLE") return nak(m);
     if (handled.outcome === "INTERNAL") {
       if (m.info.redeliveryCount < limits.streamInternalRetriesMax) return nak(m); // rolled back: try again
       // Poison: park it, durably, before the ack lets it go; a failed park is retried later.

@@ -2,7 +2,7 @@
 // stream is applied (the consumer's ack floor, which only moves after an effect is
 // durable), where the next start must resume after a restore, and which event was
 // being applied alone when the process died (the crash-loop count of a suspect event).
-import type { Store } from "./store.js";
+import { isStorageRefusal, type Store } from "./store.js";
 
 const ACK_FLOOR = "streamAckFloor";
 const RESET_TO = "consumerResetTo";
@@ -33,7 +33,10 @@ export function streamMarks(store: Store): StreamMarks {
     ackFloor: () => read(ACK_FLOOR) ?? 0,
     async advanceAckFloor(seq) {
       if (seq <= (read(ACK_FLOOR) ?? 0)) return;
-      await store.meta.put(ACK_FLOOR, seq);
+      await store.meta.put(ACK_FLOOR, seq).catch((err: unknown) => {
+        // A full disk: recorded again at the next reading.
+        if (!isStorageRefusal(err)) throw err;
+      });
     },
     resetTo: () => read(RESET_TO) ?? null,
     clearResetTo: () => void store.meta.removeSync(RESET_TO),

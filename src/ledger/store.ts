@@ -299,6 +299,21 @@ function checkFormat(store: Store, path: string): void {
   );
 }
 
+/**
+ * Whether a failed write is the storage refusing it (disk full, map full, an I/O error
+ * writing pages), not a fault of the command: the transaction rolled back as a whole, and
+ * the same write may succeed once space returns. lmdb-js reports a page write failure as
+ * EIO (5) or ENOSPC (28), and an async commit failure as "Commit failed" with the cause in
+ * a second, rejected promise that is settled here so that it cannot crash the process.
+ */
+export function isStorageRefusal(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown; commitError?: Promise<unknown> };
+  e.commitError?.catch(() => undefined);
+  if (e.code === 5 || e.code === 28 || e.code === "ENOSPC" || e.code === "EIO" || e.code === "EDQUOT") return true;
+  return typeof e.message === "string" && /No space left|Input\/output error|MDB_MAP_FULL|Disk quota|Commit failed/.test(e.message);
+}
+
 export async function closeStore(store: Store): Promise<void> {
   await store.env.flushed;
   await store.env.close();

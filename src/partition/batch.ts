@@ -6,6 +6,7 @@ import type { Verb } from "../codec/schema.js";
 import { LoyaltyError, failure, toWireError, type WireError } from "../errors.js";
 import type { Command, Ledger, Notification } from "../ledger/ledger.js";
 import { limits } from "../limits.js";
+import { isStorageRefusal } from "../ledger/store.js";
 import { VERB_TABLE, type CommandVerb } from "../verbs.js";
 
 export type Reply = Record<string, unknown>;
@@ -101,7 +102,18 @@ export async function processBatch(ledger: Ledger, requests: RawRequest[]): Prom
       handled[i] = refusedReply(req, value, err);
     }
   });
-  const { outcomes, durable } = await ledger.commitBatch(commands);
+  let committed: Awaited<ReturnType<Ledger["commitBatch"]>>;
+  try {
+    committed = await ledger.commitBatch(commands);
+  } catch (err) {
+    if (!isStorageRefusal(err)) throw err;
+    // The storage refused the commit (disk full): nothing of the batch was written; every
+    // command is refused as UNAVAILABLE, to be retried, and the engine stays up.
+    const unavailable = new LoyaltyError("UNAVAILABLE", `the ledger cannot write now (${(err as Error).message}); retry later`);
+    at.forEach((i, k) => (handled[i] = refusedReply(requests[i]!, commands[k]!.input, unavailable)));
+    return { handled, durable: Promise.resolve() };
+  }
+  const { outcomes, durable } = committed;
   outcomes.forEach((o, k) => {
     const i = at[k]!;
     const req = requests[i]!;

@@ -4,6 +4,7 @@
 // answer. A full queue refuses with OVERLOADED instead of growing memory.
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
+import { isStorageRefusal } from "../ledger/store.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Logger } from "../observe/logger.js";
 import type { Handled, RawRequest } from "./batch.js";
@@ -122,6 +123,12 @@ export class Partitions<I = RawRequest, O = Handled> {
   }
 
   private failed(part: Partition<I, O>, batch: Waiting<I, O>[], err: unknown): void {
+    if (isStorageRefusal(err)) {
+      // The disk refused the batch (full): not a broken invariant; the engine stays up.
+      this.log.error({ err, partition: part.index }, "the ledger could not write the batch; refused as UNAVAILABLE");
+      for (const w of batch) w.reject(new LoyaltyError("UNAVAILABLE", "the ledger cannot write now; retry later"));
+      return;
+    }
     this.log.fatal({ err, partition: part.index }, "batch failed; its replies are withheld");
     for (const w of batch) w.reject(new LoyaltyError("INTERNAL"));
     this.onFatal(err);
