@@ -141,6 +141,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
       stream: !config.stream || (stream?.bound() ?? false),
       lmdb: !fatal,
       storage: storage.ok,
+      partitions: partitions.wedged(config.watchdogMs) === null,
       programmes: programmesCount() > 0,
     }),
   });
@@ -152,6 +153,19 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   const submit = (customerId: string, verb: InternalVerb, input: Record<string, unknown>): Promise<Handled> =>
     partitions.submit(partitionOf(customerId, config.partitions), { verb, bytes: encodeReply(input, "json"), encoding: "json" });
   const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
+  let wedged = false;
+  const watchdog = setInterval(() => {
+    const w = partitions.wedged(config.watchdogMs);
+    if (!w || wedged) return;
+    // A thread inside an LMDB write transaction cannot be stopped from outside: measured,
+    // Worker.terminate() and process.exit() both hang on it. Only the process can go, at
+    // once; its supervisor restarts it from durable state (the transaction rolls back).
+    wedged = true;
+    metrics.partitionWedged.labels(String(w.partition)).inc();
+    log.fatal({ ...w, watchdogMs: config.watchdogMs }, "partition wedged: a batch has run past watchdogMs; killing the process so that its supervisor restarts it");
+    setTimeout(() => process.kill(process.pid, "SIGKILL"), 200);
+  }, Math.min(1000, config.watchdogMs / 2));
+  watchdog.unref();
   const sweeper = setInterval(() => sweepHolds(sweepDeps), limits.holdSweepMs);
   sweeper.unref();
   const expirySweeper = setInterval(() => {
@@ -167,6 +181,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     httpPort,
     nc,
     async close() {
+      clearInterval(watchdog);
       clearInterval(sweeper);
       clearInterval(expirySweeper);
       storage.stop();

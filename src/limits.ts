@@ -17,6 +17,11 @@ export const limits = {
    * someone waits for (rpc, HTTP) are refused with OVERLOADED at once, ms.
    */
   queueWaitMsMax: 250,
+  /**
+   * Default of config watchdogMs: a batch running this long means its partition is wedged
+   * (a full batch takes tens of ms), ms.
+   */
+  watchdogMsDefault: 10_000,
   /** Commands handed to a worker in one micro-batch (one LMDB write transaction). */
   batchSizeMax: 512,
   /** JetStream messages fetched per pull. */

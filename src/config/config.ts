@@ -29,6 +29,8 @@ export const configSchema = z
     partitions: z.coerce.number().int().min(1).max(64).default(1),
     /** "workers": one single-thread Piscina pool per partition; "inline": all partitions on the main thread. */
     executor: z.enum(["workers", "inline"]).default("workers"),
+    /** A partition whose batch runs longer than this is wedged: its thread is replaced, ms. */
+    watchdogMs: z.coerce.number().int().min(200).max(3_600_000).default(limits.watchdogMsDefault),
     simulator: onOff.default(false),
     simulatorRate: z.coerce.number().int().min(1).max(100_000).default(200),
     simulatorCustomers: z.coerce.number().int().min(1).max(10_000_000).default(2000),
@@ -81,7 +83,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 
 /** Every leaf key, dotted, for the environment mapping. */
 const LEAF_KEYS = [
-  "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor",
+  "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
   "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge", "events.ackWaitMs",

@@ -28,6 +28,8 @@ export interface Outcome {
 const FAILPOINT_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_EVENT_PREFIX ?? "";
 /** Set only by tests (LOYALTYD_FAILPOINT_CRASH_EVENT_PREFIX): events whose id starts with it kill the process. */
 const FAILPOINT_CRASH_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_CRASH_EVENT_PREFIX ?? "";
+/** Set only by tests (LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX): events whose id starts with it never finish. */
+const FAILPOINT_WEDGE_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX ?? "";
 
 interface Counters {
   seq: number;
@@ -173,6 +175,7 @@ export class Ledger implements Tx {
     // Fault injection for the tests of the poison-event path: an unexpected exception mid-command.
     if (FAILPOINT_EVENT_PREFIX && eventId.startsWith(FAILPOINT_EVENT_PREFIX)) throw new Error(`failpoint: ${eventId}`);
     if (FAILPOINT_CRASH_EVENT_PREFIX && eventId.startsWith(FAILPOINT_CRASH_EVENT_PREFIX)) process.kill(process.pid, "SIGKILL");
+    if (FAILPOINT_WEDGE_EVENT_PREFIX && eventId.startsWith(FAILPOINT_WEDGE_EVENT_PREFIX)) for (;;);
     return this.idempotent(this.store.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never));
   }
 

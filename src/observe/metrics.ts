@@ -67,6 +67,12 @@ export function createMetrics() {
       help: "JetStream messages delivered and not yet acknowledged",
       registers: [registry],
     }),
+    partitionWedged: new Counter({
+      name: "loyalty_partition_wedged_total",
+      help: "Times the watchdog found a partition's batch running past watchdogMs (the process then restarts)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
     deadLetters: new Counter({
       name: "loyalty_dead_letters_total",
       help: "Stream events moved to LOYALTY_DLQ after failing with INTERNAL on every delivery allowed",

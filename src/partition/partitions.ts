@@ -25,6 +25,8 @@ class Partition<I, O> {
   bulk: Waiting<I, O>[] = [];
   /** Batches handed to the executor and not yet committed. */
   running = 0;
+  /** When each batch now in the executor was handed to it (performance.now ms), oldest first. */
+  readonly started: number[] = [];
   constructor(readonly index: number) {}
   get length(): number {
     return this.urgent.length + this.bulk.length;
@@ -97,14 +99,17 @@ export class Partitions<I = RawRequest, O = Handled> {
     }
     this.depthGauges[part.index]!.set(part.length);
     const started = performance.now();
+    part.started.push(started);
     let committed: Committed<O>;
     try {
       committed = await this.executor.run(part.index, batch.map((w) => w.item));
     } catch (err) {
       part.running--;
+      this.finished(part, started);
       this.failed(part, batch, err);
       return;
     }
+    this.finished(part, started);
     // Committed: the partition's next batch may apply while this one's fsync runs.
     this.busyCounters[part.index]!.inc((performance.now() - started) / 1000);
     part.running--;
@@ -120,6 +125,24 @@ export class Partitions<I = RawRequest, O = Handled> {
     } finally {
       this.inFlightDurable--;
     }
+  }
+
+  private finished(part: Partition<I, O>, started: number): void {
+    const i = part.started.indexOf(started);
+    if (i >= 0) part.started.splice(i, 1);
+  }
+
+  /**
+   * The watchdog: the first partition whose oldest batch has run `wedgedMs` or longer (an
+   * endless loop, a stuck thread), with how long; null when none is.
+   */
+  wedged(wedgedMs: number): { partition: number; runningMs: number } | null {
+    const now = performance.now();
+    for (const p of this.parts) {
+      const oldest = p.started[0];
+      if (oldest !== undefined && now - oldest >= wedgedMs) return { partition: p.index, runningMs: Math.round(now - oldest) };
+    }
+    return null;
   }
 
   private failed(part: Partition<I, O>, batch: Waiting<I, O>[], err: unknown): void {
