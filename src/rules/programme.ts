@@ -1,7 +1,7 @@
 // The programme language: a zod schema (strict, so a typo in a programme is an error, not
 // a silently ignored field) and parseProgramme(), the one way a programme enters the engine.
 import { z } from "zod";
-import { LoyaltyError, fieldPath, validationError } from "../errors.js";
+import { fieldPath, validationError } from "../errors.js";
 import { limits } from "../limits.js";
 import { isTimeZone } from "./time.js";
 

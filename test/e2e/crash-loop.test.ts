@@ -11,28 +11,12 @@ import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-se
 import { limits } from "../../src/limits.js";
 import { closeStore, openStore } from "../../src/ledger/store.js";
 import { streamMarks } from "../../src/ledger/marks.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
+import { childEngineEnv, killHard, line, sale, spawnEngine, supervise, tempDir } from "./harness.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function engineEnv(dir: string, natsUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    LOYALTYD_NATS_URL: natsUrl,
-    LOYALTYD_DATADIR: join(dir, "data"),
-    LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
-    LOYALTYD_HTTP_PORT: "0",
-    LOYALTYD_LOGLEVEL: "info",
-    LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
-    LOYALTYD_EVENTS_ACK_WAIT_MS: "1500",
-    ...extra,
-  };
-}
-
-async function killed(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once("exit", r));
-  child.kill("SIGKILL");
-  await exited;
+  return childEngineEnv(dir, natsUrl, { LOYALTYD_EVENTS_ACK_WAIT_MS: "1500", ...extra });
 }
 
 describe("crash loops", () => {
@@ -41,7 +25,7 @@ describe("crash loops", () => {
   let child: ChildProcess | null = null;
   const dir = tempDir("loyaltyd-crashloop-");
   afterAll(async () => {
-    if (child) await killed(child);
+    if (child) await killHard(child);
     await nc?.close();
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -89,13 +73,13 @@ describe("crash loops", () => {
       await sleep(20);
     }
     expect(floor).toBeGreaterThan(0);
-    await killed(child);
+    await killHard(child);
     phase = 1;
     floor = (await jsm.consumers.info("LOYALTY_EVENTS", "loyaltyd")).ack_floor.stream_seq;
     // Two more kills, each as soon as the engine is ready.
     for (let k = 0; k < 2; k++) {
       child = (await spawnEngine(env)).child;
-      await killed(child);
+      await killHard(child);
     }
     child = (await spawnEngine(env)).child;
     const total = [...expected.values()].reduce((a, b) => a + b, 0);
@@ -121,7 +105,7 @@ describe("crash loops", () => {
     // The ledger records how far it covers the stream (read every streamInfoMs).
     await sleep(limits.streamInfoMs * 2 + 500);
     s.unsubscribe();
-    await killed(child);
+    await killHard(child);
     child = null;
     const store = openStore(join(sub, "data", "ledger"));
     try {
@@ -152,20 +136,15 @@ describe("crash loops", () => {
     const js = nc.jetstream();
     const ids = ["good-1", "good-2", "crash-1", "good-3", "good-4"];
     for (const id of ids) await js.publish("loyalty.events.s01", JSON.stringify(sale(id, { card: "C-1" }, [line("1", 1, 1000)])), { msgID: id });
-    // A supervisor: restart the engine whenever it dies, as systemd or Kubernetes would.
-    let restarts = 0;
+    const supervisor = supervise(env, child);
     const deadline = Date.now() + 90_000;
-    while (results.size < ids.length && Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        restarts++;
-        child = (await spawnEngine(env)).child;
-      }
-      await sleep(100);
-    }
+    while (results.size < ids.length && Date.now() < deadline) await sleep(100);
+    await supervisor.stop();
+    child = supervisor.child;
     expect(results.get("crash-1")).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
     for (const id of ids.filter((x) => x.startsWith("good-"))) expect(results.get(id)).toMatchObject({ ok: true, earned: 10 });
     // Two crashes in a batch, then streamCrashesMax alone, then parked untried.
-    expect(restarts).toBe(2 + limits.streamCrashesMax);
+    expect(supervisor.restarts).toBe(2 + limits.streamCrashesMax);
     const jsm = await nc.jetstreamManager();
     const parked = await jsm.streams.getMessage("LOYALTY_DLQ", { last_by_subj: "loyalty.dlq.s01" });
     expect(JSON.parse(Buffer.from(parked.data).toString())).toMatchObject({ eventId: "crash-1" });

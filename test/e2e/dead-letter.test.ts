@@ -7,7 +7,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
 import { limits } from "../../src/limits.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
+import { childEngineEnv, line, sale, spawnEngine, tempDir } from "./harness.js";
 
 describe("poison events", () => {
   let nats: NatsServerHandle | null = null;
@@ -23,15 +23,7 @@ describe("poison events", () => {
 
   it("dead-letters an event that keeps failing with INTERNAL, and applies the others", async () => {
     nats = await startNatsServer({ storeDir: join(dir, "js") });
-    engine = await spawnEngine({
-      LOYALTYD_NATS_URL: nats.url,
-      LOYALTYD_DATADIR: join(dir, "data"),
-      LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
-      LOYALTYD_HTTP_PORT: "0",
-      LOYALTYD_LOGLEVEL: "info",
-      LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
-      LOYALTYD_FAILPOINT_EVENT_PREFIX: "poison-",
-    });
+    engine = await spawnEngine(childEngineEnv(dir, nats.url, { LOYALTYD_FAILPOINT_EVENT_PREFIX: "poison-" }));
     nc = await connect({ servers: nats.url });
     const enrolled = JSON.parse(Buffer.from((await nc.request("loyalty.rpc.enroll", JSON.stringify({ requestId: "e-1", card: "C-1" }))).data).toString());
     expect(enrolled.ok).toBe(true);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
+import { childEngineEnv, line, sale, spawnEngine, tempDir } from "./harness.js";
 
 const dir = tempDir("loyaltyd-diskfull-");
 const mnt = join(dir, "mnt");
@@ -47,14 +47,7 @@ describe.skipIf(!mounted)("disk full", () => {
   let http: string;
   beforeAll(async () => {
     nats = await startNatsServer({ storeDir: join(dir, "js") });
-    const engine = await spawnEngine({
-      LOYALTYD_NATS_URL: nats.url,
-      LOYALTYD_DATADIR: join(mnt, "data"),
-      LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
-      LOYALTYD_HTTP_PORT: "0",
-      LOYALTYD_LOGLEVEL: "info",
-      LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
-    });
+    const engine = await spawnEngine(childEngineEnv(dir, nats.url, { LOYALTYD_DATADIR: join(mnt, "data") }));
     child = engine.child;
     http = `http://127.0.0.1:${engine.httpPort}`;
     nc = await connect({ servers: nats.url });

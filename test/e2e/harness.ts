@@ -131,6 +131,53 @@ export function line(lineId: string, qty: number, unitPrice: number, extra: Reco
   return { lineId, sku: `SKU-${lineId}`, qty, unitPrice, category: "drinks", ...extra };
 }
 
+/** The environment of an engine in its own process: the suite's defaults plus `extra`. */
+export function childEngineEnv(dir: string, natsUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOYALTYD_NATS_URL: natsUrl,
+    LOYALTYD_DATADIR: join(dir, "data"),
+    LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
+    LOYALTYD_HTTP_PORT: "0",
+    LOYALTYD_LOGLEVEL: "info",
+    LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
+    ...extra,
+  };
+}
+
+/** SIGKILL, and wait until the process is gone. */
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await exited;
+}
+
+/** Restarts the engine whenever it dies, as systemd or Kubernetes would, until stopped. */
+export function supervise(env: Record<string, string>, first: ChildProcess) {
+  const state = { child: first, restarts: 0, stopped: false };
+  const loop = (async () => {
+    while (!state.stopped) {
+      if (state.child.exitCode !== null || state.child.signalCode !== null) {
+        state.restarts++;
+        state.child = (await spawnEngine(env)).child;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    get child() {
+      return state.child;
+    },
+    get restarts() {
+      return state.restarts;
+    },
+    async stop(): Promise<void> {
+      state.stopped = true;
+      await loop;
+    },
+  };
+}
+
 /** An engine in its own process (for kill -9). Resolves when it logs "ready". */
 export async function spawnEngine(env: Record<string, string>): Promise<{ child: ChildProcess; httpPort: number }> {
   const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], {

@@ -22,7 +22,7 @@ describe("event stream policy", () => {
   });
 
   it("brings an existing stream's limits to the configuration at start", async () => {
-    await ensureStream(t.nc, { maxAgeMs: 0, maxBytes: 1 << 30, denyDelete: true, denyPurge: true });
+    await ensureStream(t.nc, { maxAgeMs: 0, maxBytes: 1 << 30, denyDelete: true, denyPurge: true, ackWaitMs: 30_000 });
     const { config } = await (await t.nc.jetstreamManager()).streams.info(STREAM);
     expect(config).toMatchObject({ max_age: 0, max_bytes: 1 << 30 });
   });

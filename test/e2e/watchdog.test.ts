@@ -9,7 +9,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
+import { childEngineEnv, killHard, line, sale, spawnEngine, supervise, tempDir } from "./harness.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +19,7 @@ describe("watchdog", () => {
   let child: ChildProcess | null = null;
   const dir = tempDir("loyaltyd-watchdog-");
   afterAll(async () => {
-    child?.kill("SIGKILL");
+    if (child) await killHard(child);
     await nc?.close();
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -27,18 +27,12 @@ describe("watchdog", () => {
 
   it("finds a wedged partition, says so, and has the process restarted without losing or doubling anything", async () => {
     nats = await startNatsServer({ storeDir: join(dir, "js") });
-    const env = {
-      LOYALTYD_NATS_URL: nats.url,
-      LOYALTYD_DATADIR: join(dir, "data"),
-      LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
-      LOYALTYD_HTTP_PORT: "0",
-      LOYALTYD_LOGLEVEL: "info",
-      LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
+    const env = childEngineEnv(dir, nats.url, {
       LOYALTYD_EVENTS_ACK_WAIT_MS: "1500",
       LOYALTYD_WATCHDOG_MS: "1000",
       LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX: "wedge-",
-    };
-    let engine = await spawnEngine(env);
+    });
+    const engine = await spawnEngine(env);
     child = engine.child;
     nc = await connect({ servers: nats.url });
     const rpc = async (verb: string, body: unknown) =>
@@ -65,18 +59,7 @@ describe("watchdog", () => {
     expect(child.signalCode).toBe("SIGKILL");
 
     // A supervisor restarts it whenever it dies; tills retry until they get an answer.
-    let restarts = 0;
-    let stopSupervisor = false;
-    const supervisor = (async () => {
-      while (!stopSupervisor) {
-        if (child!.exitCode !== null || child!.signalCode !== null) {
-          restarts++;
-          engine = await spawnEngine(env);
-          child = engine.child;
-        }
-        await sleep(50);
-      }
-    })();
+    const supervisor = supervise(env, child);
     for (let i = 1; i <= 5; i++) {
       const ev = sale(`good-${i}`, { card: "W-1" }, [line("1", 1, 1000)]);
       let reply: Record<string, any> | null = null;
@@ -89,13 +72,13 @@ describe("watchdog", () => {
     // The event that wedges it every time ends in the dead-letter stream.
     const deadline = Date.now() + 60_000;
     while (!results.has("wedge-1") && Date.now() < deadline) await sleep(200);
-    stopSupervisor = true;
-    await supervisor;
+    await supervisor.stop();
+    child = supervisor.child;
     expect(results.get("wedge-1")).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
     const jsm = await nc.jetstreamManager();
     const parked = await jsm.streams.getMessage("LOYALTY_DLQ", { last_by_subj: "loyalty.dlq.s01" });
     expect(JSON.parse(Buffer.from(parked.data).toString())).toMatchObject({ eventId: "wedge-1" });
-    expect(restarts).toBeGreaterThanOrEqual(4);
+    expect(supervisor.restarts).toBeGreaterThanOrEqual(4);
     // Exactly the five good sales, once each.
     const balance = await rpc("balance", { customer: { card: "W-1" } });
     expect(balance.accounts[0].balance).toBe(50);
