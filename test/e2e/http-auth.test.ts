@@ -495,6 +495,9 @@ describe("the web server's bounds, with no credentials configured", () => {
     const garbage = await rawExchange(port, (s) => s.write("THIS IS NOT HTTP\r\n\r\n"), 3000);
     expect(garbage.data).toMatch(/^HTTP\/1.1 400/);
     expect(envelopeOf(garbage.data)).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });
+    const headers = await rawExchange(port, (s) => s.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`), 3000);
+    expect(headers.data).toMatch(/^HTTP\/1.1 413/);
+    expect(envelopeOf(headers.data).error.code).toBe("PAYLOAD_TOO_LARGE");
     const badUrl = await t.post("/v1/%E0%A4%A", { customer: { card: "W-1" } });
     expect(badUrl.status).toBe(400);
     expect(badUrl.body).toMatchObject({ ok: false, error: { code: "BAD_REQUEST" } });

@@ -61,8 +61,11 @@ function terminalGuard(deps: TerminalDeps) {
 
 export function registerTerminalRoutes(app: FastifyInstance, deps: TerminalDeps): void {
   const { handler, metrics } = deps;
+  // With neither keys nor rate limits there is nothing to check: no hook on the hot path.
+  const guarded = deps.terminals !== null || deps.rateLimiter !== null;
   // The web server refuses a body over the payload limit as it arrives, before buffering it.
-  app.post<{ Params: { verb: string } }>("/v1/:verb", { onRequest: terminalGuard(deps), bodyLimit: limits.payloadBytesMax }, async (req, res) => {
+  const options = { bodyLimit: limits.payloadBytesMax, ...(guarded ? { onRequest: terminalGuard(deps) } : {}) };
+  app.post<{ Params: { verb: string } }>("/v1/:verb", options, async (req, res) => {
     const started = performance.now();
     const verb = req.params.verb;
     if (!VERB_SET.has(verb)) return sendError(res, new LoyaltyError("BAD_REQUEST", `unknown verb ${verb}`));
