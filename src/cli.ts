@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Entry point: `loyaltyd serve | demo | setup`. Parses arguments, nothing else.
+// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token`. Parses arguments, nothing else.
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { newToken, sha256Hex } from "./config/credentials.js";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { startEngine } from "./engine.js";
 import { StoreFormatError, isStorageRefusal } from "./ledger/store.js";
@@ -11,9 +13,11 @@ import { ensureNatsServer } from "./setup.js";
 const USAGE = `usage: loyaltyd <command> [--config FILE]
 
 commands:
-  serve   run the engine (no nats.url configured: starts its own nats-server with JetStream)
-  demo    the embedded default plus the built-in POS simulator
-  setup   install Debian's nats-server when it is missing
+  serve       run the engine (no nats.url configured: starts its own nats-server with JetStream)
+  demo        the embedded default plus the built-in POS simulator
+  setup       install Debian's nats-server when it is missing
+  new-token   print a new random API key or operator token and its SHA-256, as JSON
+  hash-token  print the SHA-256 (hex) of the token read from stdin, for a keys or operators file
 
 Every config key can also be set by an environment variable: LOYALTYD_ + the key
 upper-cased with dots as underscores (LOYALTYD_HTTP_PORT, LOYALTYD_NATS_URL, ...).`;
@@ -29,6 +33,20 @@ async function main(): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (command === "setup") return ensureNatsServer((s) => console.log(s)) ? 0 : 1;
+  if (command === "new-token") {
+    console.log(JSON.stringify(newToken()));
+    return 0;
+  }
+  // From stdin, not an argument: a token on the command line would stay in the shell's history and in ps.
+  if (command === "hash-token") {
+    const token = readFileSync(0, "utf8").replace(/\r?\n$/, "");
+    if (!token) {
+      console.error("hash-token: give the token on stdin");
+      return 2;
+    }
+    console.log(sha256Hex(token));
+    return 0;
+  }
   if (command !== "serve" && command !== "demo") {
     console.error(`unknown command ${command}\n\n${USAGE}`);
     return 2;
@@ -59,8 +77,8 @@ async function main(): Promise<number> {
   try {
     engine = await startEngine(config, log);
   } catch (err) {
-    // A ledger in another format, or a dataDir another engine holds, will not fix itself by restarting: say what to do, exit as a configuration error.
-    if (err instanceof StoreFormatError || err instanceof DataDirLockedError) {
+    // A ledger in another format, a dataDir another engine holds or a bad credentials file will not fix itself by restarting: say what to do, exit as a configuration error.
+    if (err instanceof StoreFormatError || err instanceof DataDirLockedError || err instanceof ConfigError) {
       console.error(err.message);
       return 78;
     }

@@ -5,12 +5,16 @@ import { join } from "node:path";
 import { connect, Events, type NatsConnection } from "nats";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
+import { loadCredentials, type Credentials } from "./config/credentials.js";
 import { lockDataDir } from "./config/lock.js";
+import { Approvals } from "./admin/approvals.js";
+import { AuditLog } from "./admin/audit.js";
+import { RateLimiter } from "./ingest/ratelimit.js";
 import { limits } from "./limits.js";
 import { loadProgrammesDir } from "./admin/programmes.js";
 import { notifier } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
-import { createHttp } from "./ingest/http.js";
+import { createHttp, type HttpDeps } from "./ingest/http.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
@@ -39,12 +43,16 @@ export interface EngineOptions {
 export interface Engine {
   natsUrl: string;
   httpPort: number;
+  /** The admin listener's port (config admin.port), or null when the admin routes are on httpPort. */
+  adminPort: number | null;
   nc: NatsConnection;
   close(): Promise<void>;
 }
 
 
 export async function startEngine(config: Config, log: Logger, engineOptions: EngineOptions = {}): Promise<Engine> {
+  // Credential files are configuration: a bad one stops the start before anything runs.
+  const credentials = loadCredentials(config);
   mkdirSync(config.dataDir, { recursive: true });
   // Before anything touches the directory: two engines on one ledger would split its routing.
   const lock = lockDataDir(config.dataDir);
@@ -56,7 +64,7 @@ export async function startEngine(config: Config, log: Logger, engineOptions: En
       natsUrl = natsServer.url;
       log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
     }
-    const engine = await startPipeline(config, log, natsUrl, natsServer, engineOptions.now ?? Date.now);
+    const engine = await startPipeline(config, log, natsUrl, natsServer, engineOptions.now ?? Date.now, credentials);
     return {
       ...engine,
       async close() {
@@ -72,7 +80,14 @@ export async function startEngine(config: Config, log: Logger, engineOptions: En
   }
 }
 
-async function startPipeline(config: Config, log: Logger, natsUrl: string, natsServer: NatsServerHandle | null, now: () => number): Promise<Engine> {
+async function startPipeline(
+  config: Config,
+  log: Logger,
+  natsUrl: string,
+  natsServer: NatsServerHandle | null,
+  now: () => number,
+  credentials: Credentials,
+): Promise<Engine> {
   const metrics = createMetrics();
   const nc = await connect({ servers: natsUrl, name: "loyaltyd", maxReconnectAttempts: -1 });
   let natsConnected = true;
@@ -128,13 +143,19 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     stream = await startStream(nc, handler, partitions, metrics, log, streamMarks(store), policy);
   }
 
-  const http: FastifyInstance = createHttp({
+  const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
+  const httpDeps: HttpDeps = {
     handler,
     store,
     metrics,
     log,
-    adminToken: config.adminToken,
     now,
+    ...credentials,
+    rateLimiter: rateLimited ? new RateLimiter(config.rateLimits) : null,
+    audit: new AuditLog(store),
+    approvals: new Approvals(now),
+    approvalAbove: config.admin.approvalAbove,
+    server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
     readiness: () => ({
       nats: natsConnected && !nc.isClosed(),
@@ -144,10 +165,18 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
       partitions: partitions.wedged(config.watchdogMs) === null,
       programmes: programmesCount() > 0,
     }),
-  });
-  await http.listen({ port: config.http.port, host: config.http.host });
-  const addr = http.server.address();
-  const httpPort = typeof addr === "object" && addr ? addr.port : config.http.port;
+  };
+  const adminApart = config.admin.port !== null;
+  const http: FastifyInstance = createHttp(httpDeps, { kind: "main", adminHere: !adminApart });
+  const adminHttp: FastifyInstance | null = adminApart ? createHttp(httpDeps, { kind: "admin" }) : null;
+  const httpPort = await listen(http, config.http.port, config.http.host);
+  let adminPort: number | null = null;
+  try {
+    if (adminHttp) adminPort = await listen(adminHttp, config.admin.port!, config.admin.host);
+  } catch (err) {
+    await http.close();
+    throw err;
+  }
 
   // The sweepers' commands go straight to their customer's partition, as JSON the worker decodes.
   const submit = (customerId: string, verb: InternalVerb, input: Record<string, unknown>): Promise<Handled> =>
@@ -174,11 +203,13 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
   }, config.expiry.sweepMs);
   expirySweeper.unref();
 
-  log.info({ httpPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir }, "ready");
+  const security = { terminalAuth: credentials.terminals !== null, operators: credentials.operators.size, rateLimited };
+  log.info({ httpPort, adminPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir, ...security }, "ready");
 
   return {
     natsUrl,
     httpPort,
+    adminPort,
     nc,
     async close() {
       clearInterval(watchdog);
@@ -186,6 +217,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
       clearInterval(expirySweeper);
       storage.stop();
       await http.close();
+      await adminHttp?.close();
       if (stream) await stream.stop();
       for (const s of subs) s.unsubscribe();
       await partitions.drain();
@@ -207,6 +239,13 @@ async function storageProbe(store: Store): Promise<void> {
     isStorageRefusal(err);
     throw err;
   }
+}
+
+/** Listens; resolves with the bound port (port 0 picks a free one). */
+async function listen(app: FastifyInstance, port: number, host: string): Promise<number> {
+  await app.listen({ port, host });
+  const addr = app.server.address();
+  return typeof addr === "object" && addr ? addr.port : port;
 }
 
 type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher";

@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   VOUCHER_USED: { status: 409, message: "the voucher was already used" },
   LIMIT_EXCEEDED: { status: 422, message: "a business limit on an amount or a balance was exceeded" },
   UNAVAILABLE: { status: 503, message: "the engine cannot commit now; retry later" },
+  FORBIDDEN: { status: 403, message: "the credential may not do this" },
+  RATE_LIMITED: { status: 429, message: "too many requests from this credential or address; retry later" },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "the body must be application/json" },
+  REQUEST_TIMEOUT: { status: 408, message: "the request was not received in time" },
+  UNKNOWN_APPROVAL: { status: 404, message: "no such pending approval" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -121,4 +121,40 @@ export const limits = {
   eventLateMsDefault: 30 * 86_400_000,
   /** How far after the engine's clock an event's `at` may lie by default (a till's clock running fast), ms. */
   eventFutureMsDefault: 5 * 60_000,
+
+  // HTTP listeners (config http.*): how long each phase of a request may take, and how
+  // many sockets are open at once. Defaults; the configuration may change them.
+  /** Time to receive a request's headers (the slow-loris bound), ms. */
+  httpHeadersTimeoutMsDefault: 10_000,
+  /** Time to receive a whole request, headers and body (a 32 MiB admin import at ~1 MB/s fits), ms. */
+  httpRequestTimeoutMsDefault: 60_000,
+  /** An idle keep-alive socket is closed after this long; above the 60 s of common load balancers, ms. */
+  httpKeepAliveTimeoutMsDefault: 72_000,
+  /** A socket with no traffic either way for this long is closed (long admin jobs lift it for their request), ms. */
+  httpConnectionTimeoutMsDefault: 120_000,
+  /** Sockets open at once per listener; further connections are closed on arrival. */
+  httpConnectionsMaxDefault: 10_000,
+  /** Longest wait between the server's checks for requests past their headers or request timeout, ms. */
+  httpTimeoutCheckMsMax: 1000,
+  /** Credentials in a terminal keys file or an operators file. */
+  credentialsMax: 100_000,
+
+  // Rate limits (config rateLimits.*): token buckets per credential and per client address.
+  /** Lookups (verbs that resolve a card, phone or customer id) per minute, per bucket. */
+  rateLookupsPerMinuteDefault: 6000,
+  /** Lookups a bucket holds at most: how many may come at once after a quiet spell. */
+  rateLookupBurstDefault: 600,
+  /** Enrolments per minute, per bucket (each may send an SMS or e-mail). */
+  rateEnrolmentsPerMinuteDefault: 60,
+  rateEnrolmentBurstDefault: 30,
+  /** Buckets one limiter keeps; past it, full (idle) buckets and then the oldest are dropped. */
+  rateBucketsMax: 100_000,
+
+  // Admin: four-eyes approvals and the audit table.
+  /** How long a money adjustment waits for its second operator, ms. */
+  approvalTtlMs: 24 * 3600_000,
+  /** Approvals pending at once. */
+  approvalsPendingMax: 1000,
+  /** Audit records one `GET /v1/admin/audit` returns at most (default 100). */
+  auditListMax: 1000,
 } as const;

@@ -67,6 +67,35 @@ export function isCommandVerb(verb: string): verb is CommandVerb {
 /** Verbs a terminal reaches over NATS and HTTP, in table order. */
 export const TERMINAL_VERBS = (Object.keys(VERB_TABLE) as CommandVerb[]).filter((v) => VERB_TABLE[v].exposure === "terminal");
 
+/**
+ * Which rate-limit bucket a terminal request draws from (config rateLimits.*): "lookup"
+ * for verbs that resolve a card, phone or customer id (what an enumeration would probe),
+ * "enrolment" for enroll (each may send an SMS), null for verbs that name only a hold.
+ * A record over every verb: a new verb does not compile until it is given its class.
+ */
+export type RateClass = "lookup" | "enrolment" | null;
+export const RATE_CLASS: Record<CommandVerb, RateClass> = {
+  accrue: "lookup",
+  quote: "lookup",
+  balance: "lookup",
+  enroll: "enrolment",
+  statement: "lookup",
+  authorize: "lookup",
+  capture: null,
+  release: null,
+  convert: "lookup",
+  redeemReward: "lookup",
+  buyVoucher: "lookup",
+  redeemVoucher: "lookup",
+  vouchers: "lookup",
+  adjust: null,
+  card: null,
+  convertEarned: null,
+  expireHold: null,
+  sweepExpiry: null,
+  sweepVoucher: null,
+};
+
 // Every wire verb has its row: a schema without one fails to compile here.
 const everyWireVerb: Record<Verb, unknown> = VERB_TABLE;
 void everyWireVerb;

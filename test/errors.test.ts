@@ -10,6 +10,7 @@ describe("error codes", () => {
         "CAPTURE_EXCEEDS_HOLD", "UNAUTHORIZED", "OVERLOADED", "INTERNAL",
         "UNKNOWN_REWARD", "UNKNOWN_OFFER", "UNKNOWN_VOUCHER", "VOUCHER_EXPIRED", "VOUCHER_USED",
         "LIMIT_EXCEEDED", "UNAVAILABLE",
+        "FORBIDDEN", "RATE_LIMITED", "UNSUPPORTED_MEDIA_TYPE", "REQUEST_TIMEOUT", "UNKNOWN_APPROVAL",
       ].sort(),
     );
   });
@@ -17,6 +18,14 @@ describe("error codes", () => {
   it("answers a business limit with 422 and an engine that cannot commit with 503", () => {
     expect(httpStatusOf("LIMIT_EXCEEDED")).toBe(422);
     expect(httpStatusOf("UNAVAILABLE")).toBe(503);
+  });
+
+  it("answers the HTTP hardening codes with their own statuses", () => {
+    expect(httpStatusOf("FORBIDDEN")).toBe(403);
+    expect(httpStatusOf("RATE_LIMITED")).toBe(429);
+    expect(httpStatusOf("UNSUPPORTED_MEDIA_TYPE")).toBe(415);
+    expect(httpStatusOf("REQUEST_TIMEOUT")).toBe(408);
+    expect(httpStatusOf("UNKNOWN_APPROVAL")).toBe(404);
   });
 
   it("turns a schema issue marked with limitMax into LIMIT_EXCEEDED naming the field", () => {

@@ -109,8 +109,15 @@ export async function bulkConvert(store: Store, handler: Handler, body: unknown)
   return runItems(handler, "convertEarned", job.jobId, items());
 }
 
+export type BulkAdjustJob = z.infer<typeof bulkAdjustSchema>;
+
+/** A bulk adjustment's body, validated (the HTTP layer looks at its amounts before running it). */
+export function parseBulkAdjust(body: unknown): BulkAdjustJob {
+  return parseAdminBody(bulkAdjustSchema, body, "bulk adjustment");
+}
+
 export async function bulkAdjust(handler: Handler, body: unknown): Promise<BulkResult> {
-  const job = parseAdminBody(bulkAdjustSchema, body, "bulk adjustment");
+  const job = parseBulkAdjust(body);
   const items = job.items.map((it, i) => {
     const requestId = `${job.jobId}/${i}`;
     return { requestId, value: { requestId, customer: it.customer, account: job.account, amount: it.amount, reason: job.reason, operator: job.operator } };

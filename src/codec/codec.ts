@@ -63,8 +63,14 @@ export function checkEventTime(at: number, now: number, window: EventTimeWindow)
   throw new LoyaltyError("VALIDATION", `at: ${offset} the engine's clock; an event is accepted ${accepted}`, "at");
 }
 
-/** Content hash for idempotency: same id + same content -> same reply. */
-export function contentHash(verb: string, value: unknown): string {
+/**
+ * Content hash for idempotency: same id + same content -> same reply. `scope` (the
+ * store of the terminal credential a request came with) is part of the content, so
+ * another store's request with the same id and body meets IDEMPOTENCY_CONFLICT, never
+ * the stored reply; without a scope the hash is what it always was.
+ */
+export function contentHash(verb: string, value: unknown, scope: string | null = null): string {
   // The verb is part of the content: a capture and a release with one request id differ.
-  return hash("sha1", `${verb}\n${JSON.stringify(value)}`, "base64url");
+  const head = scope === null ? verb : `${verb}\n@${scope}`;
+  return hash("sha1", `${head}\n${JSON.stringify(value)}`, "base64url");
 }

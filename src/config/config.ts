@@ -13,6 +13,37 @@ const EVENT_FUTURE_MS_CEILING = 86_400_000;
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 
+// A request that takes an hour to arrive is an attack, not a slow link.
+const HTTP_TIMEOUT_MS_CEILING = 3600_000;
+const timeoutMs = z.coerce.number().int().min(100).max(HTTP_TIMEOUT_MS_CEILING);
+const HTTP_DEFAULTS = {
+  port: 8080,
+  host: "127.0.0.1",
+  headersTimeoutMs: limits.httpHeadersTimeoutMsDefault,
+  requestTimeoutMs: limits.httpRequestTimeoutMsDefault,
+  keepAliveTimeoutMs: limits.httpKeepAliveTimeoutMsDefault,
+  connectionTimeoutMs: limits.httpConnectionTimeoutMsDefault,
+  connectionsMax: limits.httpConnectionsMaxDefault,
+};
+
+/** One kind of bucket pair: refill per minute (0: unlimited) and capacity. */
+const perMinute = z.coerce.number().int().min(0).max(100_000_000);
+const burst = z.coerce.number().int().min(1).max(100_000_000);
+const RATE_DEFAULTS = {
+  lookupsPerMinute: limits.rateLookupsPerMinuteDefault,
+  lookupBurst: limits.rateLookupBurstDefault,
+  enrolmentsPerMinute: limits.rateEnrolmentsPerMinuteDefault,
+  enrolmentBurst: limits.rateEnrolmentBurstDefault,
+};
+const rateBuckets = z
+  .object({
+    lookupsPerMinute: perMinute.default(RATE_DEFAULTS.lookupsPerMinute),
+    lookupBurst: burst.default(RATE_DEFAULTS.lookupBurst),
+    enrolmentsPerMinute: perMinute.default(RATE_DEFAULTS.enrolmentsPerMinute),
+    enrolmentBurst: burst.default(RATE_DEFAULTS.enrolmentBurst),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     nats: z.object({ url: z.string().url().nullable().default(null) }).strict().default({ url: null }),
@@ -21,9 +52,50 @@ export const configSchema = z
       .object({
         port: z.coerce.number().int().min(0).max(65535).default(8080),
         host: z.string().min(1).default("127.0.0.1"),
+        // Timeouts and the connection cap apply to the admin listener too.
+        headersTimeoutMs: timeoutMs.default(limits.httpHeadersTimeoutMsDefault),
+        requestTimeoutMs: timeoutMs.default(limits.httpRequestTimeoutMsDefault),
+        keepAliveTimeoutMs: timeoutMs.default(limits.httpKeepAliveTimeoutMsDefault),
+        /** 0: no idle-socket timeout. */
+        connectionTimeoutMs: z.coerce.number().int().min(0).max(HTTP_TIMEOUT_MS_CEILING).default(limits.httpConnectionTimeoutMsDefault),
+        connectionsMax: z.coerce.number().int().min(1).max(1_000_000).default(limits.httpConnectionsMaxDefault),
       })
       .strict()
-      .default({ port: 8080, host: "127.0.0.1" }),
+      .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, { message: "must be at most http.requestTimeoutMs", path: ["headersTimeoutMs"] })
+      .default(HTTP_DEFAULTS),
+    /** Per-store API keys for the terminal routes; null: terminal HTTP is open, as before. */
+    terminalAuth: z
+      .object({ keysFile: z.string().min(1).nullable().default(null) })
+      .strict()
+      .default({ keysFile: null }),
+    /** The admin API: its own listener, per-operator tokens, four-eyes approval of large adjustments. */
+    admin: z
+      .object({
+        /** null: the admin routes stay on the main listener. */
+        port: z.coerce.number().int().min(0).max(65535).nullable().default(null),
+        host: z.string().min(1).default("127.0.0.1"),
+        operatorsFile: z.string().min(1).nullable().default(null),
+        /** Adjustments above this many points (absolute) wait for a second operator; null: none do. */
+        approvalAbove: z.coerce.number().int().min(0).max(limits.adjustmentMax).nullable().default(null),
+      })
+      .strict()
+      .refine((a) => a.approvalAbove === null || a.operatorsFile !== null, {
+        message: "needs admin.operatorsFile: an approval takes a second operator",
+        path: ["approvalAbove"],
+      })
+      .default({ port: null, host: "127.0.0.1", operatorsFile: null, approvalAbove: null }),
+    /** Token buckets on terminal lookups and enrolments, per credential and per client address. */
+    rateLimits: z
+      .object({
+        /** null: on exactly when terminalAuth.keysFile is set. */
+        enabled: onOff.nullable().default(null),
+        /** Loopback clients (127.0.0.0/8, ::1) draw from no per-address bucket: local benches, a local proxy. */
+        exemptLoopback: onOff.default(true),
+        credential: rateBuckets.default(RATE_DEFAULTS),
+        ip: rateBuckets.default(RATE_DEFAULTS),
+      })
+      .strict()
+      .default({ enabled: null, exemptLoopback: true, credential: RATE_DEFAULTS, ip: RATE_DEFAULTS }),
     adminToken: z.string().min(8).nullable().default(null),
     programmesDir: z.string().min(1).default("./config/programmes"),
     partitions: z.coerce.number().int().min(1).max(64).default(1),
@@ -77,7 +149,11 @@ export const configSchema = z
       }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.admin.port === null || c.admin.port === 0 || c.admin.port !== c.http.port, {
+    message: "must differ from http.port",
+    path: ["admin", "port"],
+  });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
@@ -87,6 +163,12 @@ const LEAF_KEYS = [
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
   "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge", "events.ackWaitMs",
+  "http.headersTimeoutMs", "http.requestTimeoutMs", "http.keepAliveTimeoutMs", "http.connectionTimeoutMs", "http.connectionsMax",
+  "terminalAuth.keysFile", "admin.port", "admin.host", "admin.operatorsFile", "admin.approvalAbove",
+  "rateLimits.enabled", "rateLimits.exemptLoopback",
+  ...(["credential", "ip"] as const).flatMap((who) =>
+    (["lookupsPerMinute", "lookupBurst", "enrolmentsPerMinute", "enrolmentBurst"] as const).map((k) => `rateLimits.${who}.${k}` as const),
+  ),
 ] as const;
 
 export class ConfigError extends Error {
@@ -112,12 +194,13 @@ function setPath(target: Record<string, unknown>, dotted: string, value: unknown
   node[parts[parts.length - 1]!] = value;
 }
 
-function readFile(file: string): Record<string, unknown> {
+/** A JSON or YAML file (YAML by its .yaml/.yml name) whose top level is an object; errors name `key`. */
+export function readFile(file: string, key = "--config"): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new ConfigError("--config", `cannot read ${file}: ${(err as Error).message}`);
+    throw new ConfigError(key, `cannot read ${file}: ${(err as Error).message}`);
   }
   try {
     const parsed: unknown = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
@@ -125,7 +208,7 @@ function readFile(file: string): Record<string, unknown> {
     if (typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("the top level must be an object");
     return parsed as Record<string, unknown>;
   } catch (err) {
-    throw new ConfigError("--config", `cannot parse ${file}: ${(err as Error).message}`);
+    throw new ConfigError(key, `cannot parse ${file}: ${(err as Error).message}`);
   }
 }
 
@@ -153,6 +236,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   const cfg = result.data;
   cfg.dataDir = resolve(cfg.dataDir);
   cfg.programmesDir = resolve(cfg.programmesDir);
+  if (cfg.terminalAuth.keysFile !== null) cfg.terminalAuth.keysFile = resolve(cfg.terminalAuth.keysFile);
+  if (cfg.admin.operatorsFile !== null) cfg.admin.operatorsFile = resolve(cfg.admin.operatorsFile);
   return Object.freeze(cfg);
 }
 

@@ -32,7 +32,14 @@ export class Handler {
    * Raw bytes in, the encoded reply out (in the request's encoding). With one partition
    * the main thread never decodes: routing needs the customer only across partitions.
    */
-  async handle(source: Source, verb: CommandVerb, bytes: Uint8Array, encoding: Encoding, subjectStore: string | null = null): Promise<Handled> {
+  async handle(
+    source: Source,
+    verb: CommandVerb,
+    bytes: Uint8Array,
+    encoding: Encoding,
+    subjectStore: string | null = null,
+    credentialStore: string | null = null,
+  ): Promise<Handled> {
     if (bytes.length > limits.payloadBytesMax) {
       return this.refused(source, verb, encoding, new LoyaltyError("PAYLOAD_TOO_LARGE", `payload is ${bytes.length} bytes; the limit is ${limits.payloadBytesMax}`));
     }
@@ -49,7 +56,7 @@ export class Handler {
     }
     let handled: Handled;
     try {
-      handled = await this.partitions.submit(partition, { verb, bytes, encoding, subjectStore }, source !== "stream");
+      handled = await this.partitions.submit(partition, { verb, bytes, encoding, subjectStore, credentialStore }, source !== "stream");
     } catch (err) {
       return this.refused(source, verb, encoding, err);
     } finally {

@@ -193,6 +193,25 @@ export interface StoredProgramme {
   installedAt: number;
 }
 
+/** One admin action, as the audit table keeps it (never overwritten; see admin/audit.ts). */
+export interface AuditRecord {
+  at: number;
+  seq: number;
+  /** The operator the credential names; null when none was recognised. */
+  operator: string | null;
+  /** The role the route needs. */
+  role: string;
+  method: string;
+  /** The route's pattern, e.g. /v1/admin/programmes/:id. */
+  route: string;
+  /** The ids the action names: path parameters and the body's ids (requestId, jobId, customer...). */
+  targets: Record<string, unknown>;
+  /** "ok", "pending" (an approval was opened) or the error code. */
+  outcome: string;
+  status: number;
+  ip: string;
+}
+
 export interface Store {
   env: RootDatabase;
   customers: Database<Customer, string>;
@@ -227,6 +246,8 @@ export interface Store {
   /** [expiresAt, code] -> customerId: active vouchers whose expiring notice has not gone out. */
   voucherNotices: Database<string, [number, string]>;
   meta: Database<number, string>;
+  /** [at, seq] -> admin action: append-only, written by the main thread only. */
+  audit: Database<AuditRecord, [number, number]>;
 }
 
 /**
@@ -268,6 +289,7 @@ export function openStore(path: string): Store {
     vouchersByExpiry: db("vouchersByExpiry"),
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
+    audit: db("audit"),
   };
   try {
     checkFormat(store, path);

@@ -17,6 +17,8 @@ export interface RawRequest {
   encoding: Encoding;
   /** The store of the stream subject an event came on: the event's storeId must match it. */
   subjectStore?: string | null;
+  /** The store of the terminal credential an HTTP request came with (config terminalAuth). */
+  credentialStore?: string | null;
 }
 
 /** Why a request was refused, for the main thread's log. */
@@ -50,7 +52,25 @@ function commandOf(req: RawRequest, value: unknown): Command {
       throw new LoyaltyError("VALIDATION", `storeId ${String(input.storeId)} differs from the subject's store ${req.subjectStore}`, "storeId");
     }
   }
-  return { verb: req.verb, input, hash: spec.idempotency ? contentHash(req.verb, input) : "" };
+  const store = req.credentialStore ?? null;
+  if (store !== null) checkCredentialStore(req.verb, input, store);
+  // An event's storeId, checked above, already binds its id to the store: its hash stays
+  // the plain content's, so the same sale sent over the stream and over HTTP is one event.
+  const scope = spec.idempotency === "request" ? store : null;
+  return { verb: req.verb, input, hash: spec.idempotency ? contentHash(req.verb, input, scope) : "" };
+}
+
+/** Verbs whose body names its store: accrue (sales, returns, voids) and quote. */
+const STORE_VERBS: ReadonlySet<CommandVerb> = new Set(["accrue", "quote"]);
+
+/**
+ * A terminal credential acts for its own store only. A return or void, whose storeId is
+ * optional, must name it: its eventId is then bound to the store like a sale's.
+ */
+function checkCredentialStore(verb: CommandVerb, input: Record<string, unknown>, store: string): void {
+  if (!STORE_VERBS.has(verb)) return;
+  if (input.storeId === undefined) throw new LoyaltyError("VALIDATION", "storeId: is required with a terminal credential", "storeId");
+  if (input.storeId !== store) throw new LoyaltyError("FORBIDDEN", `the credential acts for store ${store}, not ${String(input.storeId)}`, "storeId");
 }
 
 function labelOf(verb: CommandVerb, value: unknown): string {
@@ -132,6 +152,8 @@ export interface PackedRequests {
   /** 1 = MessagePack, 0 = JSON. */
   encodings: Uint8Array;
   stores: (string | null)[];
+  /** Each request's credentialStore (null: none). */
+  scopes: (string | null)[];
   offsets: Uint32Array;
   data: Uint8Array;
 }
@@ -155,7 +177,8 @@ export function packRequests(requests: RawRequest[]): PackedRequests {
     data.set(requests[i]!.bytes, offsets[i]!);
     encodings[i] = requests[i]!.encoding === "msgpack" ? 1 : 0;
   }
-  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), offsets, data };
+  const scopes = requests.map((r) => r.credentialStore ?? null);
+  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data };
 }
 
 export function unpackRequests(p: PackedRequests): RawRequest[] {
@@ -164,6 +187,7 @@ export function unpackRequests(p: PackedRequests): RawRequest[] {
     bytes: p.data.subarray(p.offsets[i]!, p.offsets[i + 1]!),
     encoding: p.encodings[i] === 1 ? "msgpack" : "json",
     subjectStore: p.stores[i] ?? null,
+    credentialStore: p.scopes[i] ?? null,
   }));
 }
 

@@ -1,0 +1,273 @@
+// The admin routes as a table: each names its method, path, the role it needs and what
+// it does. http/admin.ts authenticates, checks the role, runs the route and audits it.
+import type { FastifyRequest, HTTPMethods } from "fastify";
+import type { Approval, Approvals } from "../../admin/approvals.js";
+import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
+import { bulkAdjust, bulkConvert, parseBulkAdjust } from "../../admin/bulk.js";
+import { importProductsCsv, listProducts, putProduct, removeProduct } from "../../admin/products.js";
+import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
+import { getReward, listRewards, putReward, removeReward } from "../../admin/rewards.js";
+import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
+import { validate } from "../../codec/codec.js";
+import type { KeyRing, Operator, Role, TerminalKey } from "../../config/credentials.js";
+import { LoyaltyError } from "../../errors.js";
+import type { Store } from "../../ledger/store.js";
+import { limits } from "../../limits.js";
+import type { Logger } from "../../observe/logger.js";
+import type { Metrics } from "../../observe/metrics.js";
+import type { Handler } from "../handler.js";
+import { listLimit, type Reply } from "./reply.js";
+
+export interface AdminDeps {
+  handler: Handler;
+  store: Store;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+  onProgrammesChanged: () => void;
+  operators: KeyRing<Operator>;
+  /** To tell a terminal key used on an admin route (FORBIDDEN) from an unknown token (UNAUTHORIZED). */
+  terminals: KeyRing<TerminalKey> | null;
+  audit: AuditLog;
+  approvals: Approvals;
+  /** Adjustments above this many points (absolute) wait for a second operator; null: none do. */
+  approvalAbove: number | null;
+}
+
+/** A route's answer when it opened an approval instead of acting: 202. */
+export class Accepted {
+  constructor(readonly body: Reply) {}
+}
+export type Answer = Reply | Accepted;
+
+export interface Call {
+  req: FastifyRequest;
+  operator: Operator;
+  /** The JSON body, parsed once (the audit record's targets are read from it). */
+  json(bytesMax?: number): unknown;
+}
+
+export interface Route {
+  method: HTTPMethods;
+  url: string;
+  role: Role;
+  /** Imports and bulk jobs: a larger body, and no idle-socket timeout while they run. */
+  large?: boolean;
+  run(call: Call): Promise<Answer>;
+}
+
+const idOf = (c: Call): string => (c.req.params as { id: string }).id;
+const limitOf = (c: Call): number => listLimit(c.req.query as { limit?: string });
+
+function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): Route[] {
+  return [
+    { method: "GET", url: "/v1/admin/programmes", role: "read", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
+    {
+      method: "GET", url: "/v1/admin/programmes/:id", role: "read",
+      run: async (c) => {
+        const p = listProgrammes(store).find((x) => x.id === idOf(c));
+        if (!p) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
+        return { ok: true, ...p };
+      },
+    },
+    {
+      method: "PUT", url: "/v1/admin/programmes/:id", role: "write",
+      run: async (c) => {
+        const installed = await installProgramme(store, idOf(c), c.json(), now());
+        onProgrammesChanged();
+        log.info({ programme: installed.id, version: installed.version }, "programme installed");
+        return { ok: true, id: installed.id, version: installed.version };
+      },
+    },
+    {
+      method: "DELETE", url: "/v1/admin/programmes/:id", role: "write",
+      run: async (c) => {
+        if (!(await retireProgramme(store, idOf(c)))) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
+        onProgrammesChanged();
+        log.info({ programme: idOf(c) }, "programme retired");
+        return { ok: true, id: idOf(c), retired: true };
+      },
+    },
+  ];
+}
+
+function productRoutes({ store, log, handler }: AdminDeps): Route[] {
+  const sku = (c: Call) => (c.req.params as { sku: string }).sku;
+  return [
+    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
+    { method: "GET", url: "/v1/admin/products", role: "read", run: async (c) => ({ ok: true, products: listProducts(store, limitOf(c)) }) },
+    {
+      method: "DELETE", url: "/v1/admin/products/:sku", role: "write",
+      run: async (c) => {
+        if (!(await removeProduct(store, sku(c)))) throw new LoyaltyError("VALIDATION", `no product ${sku(c)}`, "sku");
+        return { ok: true, sku: sku(c), removed: true };
+      },
+    },
+    {
+      method: "POST", url: "/v1/admin/products/import", role: "write", large: true,
+      run: async (c) => {
+        const result = await importProductsCsv(store, ((c.req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8"));
+        log.info(result, "product card imported");
+        return { ok: true, ...result };
+      },
+    },
+    {
+      method: "POST", url: "/v1/admin/cards", role: "write",
+      run: async (c) => {
+        const value = c.json();
+        const reply = await handler.handleValue("http", "card", value);
+        if (reply.ok) log.info({ card: value }, "card changed");
+        return reply;
+      },
+    },
+  ];
+}
+
+/** The rewards catalogue and voucher offers: PUT/GET/DELETE one, GET all. */
+function catalogueRoutes({ store, log, now }: AdminDeps): Route[] {
+  return [
+    { method: "GET", url: "/v1/admin/rewards", role: "read", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
+    { method: "GET", url: "/v1/admin/rewards/:id", role: "read", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
+    {
+      method: "PUT", url: "/v1/admin/rewards/:id", role: "write",
+      run: async (c) => {
+        const reward = await putReward(store, idOf(c), c.json(), now());
+        log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
+        return { ok: true, reward };
+      },
+    },
+    {
+      method: "DELETE", url: "/v1/admin/rewards/:id", role: "write",
+      run: async (c) => {
+        await removeReward(store, idOf(c));
+        log.info({ reward: idOf(c) }, "reward removed");
+        return { ok: true, id: idOf(c), removed: true };
+      },
+    },
+    { method: "GET", url: "/v1/admin/voucher-offers", role: "read", run: async (c) => ({ ok: true, offers: listVoucherOffers(store, limitOf(c)) }) },
+    { method: "GET", url: "/v1/admin/voucher-offers/:id", role: "read", run: async (c) => ({ ok: true, offer: getVoucherOffer(store, idOf(c)) }) },
+    {
+      method: "PUT", url: "/v1/admin/voucher-offers/:id", role: "write",
+      run: async (c) => {
+        const offer = await putVoucherOffer(store, idOf(c), c.json(), now());
+        log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
+        return { ok: true, offer };
+      },
+    },
+    {
+      method: "DELETE", url: "/v1/admin/voucher-offers/:id", role: "write",
+      run: async (c) => {
+        await removeVoucherOffer(store, idOf(c));
+        log.info({ offer: idOf(c) }, "voucher offer removed");
+        return { ok: true, id: idOf(c), removed: true };
+      },
+    },
+  ];
+}
+
+/** The body's operator, for operators with their own token: taken from the credential; another name is refused. */
+function withOperator(body: unknown, operator: Operator): unknown {
+  // The shared adminToken names no person: its callers name themselves, as before operators had tokens.
+  if (operator.legacy || typeof body !== "object" || body === null || Array.isArray(body)) return body;
+  const claimed = (body as Reply).operator;
+  if (claimed === undefined) return { ...(body as Reply), operator: operator.name };
+  if (claimed !== operator.name) throw new LoyaltyError("FORBIDDEN", `the token is ${operator.name}'s; it may not act as ${String(claimed)}`, "operator");
+  return body;
+}
+
+/** The money routes' actions, shared by the routes that run them at once and the approval that runs them later. */
+function moneyActions({ handler, log }: AdminDeps) {
+  return {
+    async adjust(body: unknown): Promise<Reply> {
+      const reply = await handler.handleValue("http", "adjust", body);
+      if (reply.ok) log.info({ adjustment: body }, "manual adjustment");
+      return reply;
+    },
+    async bulkAdjust(body: unknown): Promise<Reply> {
+      const result = await bulkAdjust(handler, body);
+      log.info({ ...result, failed: undefined }, "bulk adjustment done");
+      return { ...result };
+    },
+  };
+}
+
+function pending(a: Approval): Accepted {
+  return new Accepted({ ok: true, status: "pending", approvalId: a.approvalId, expiresAt: a.expiresAt });
+}
+
+function moneyRoutes(deps: AdminDeps): Route[] {
+  const { handler, store, log, approvals, approvalAbove } = deps;
+  const act = moneyActions(deps);
+  const needsApproval = (amount: number) => approvalAbove !== null && Math.abs(amount) > approvalAbove;
+  return [
+    {
+      method: "POST", url: "/v1/admin/adjustments", role: "money",
+      run: async (c) => {
+        const body = withOperator(c.json(), c.operator);
+        if (approvalAbove === null) return act.adjust(body);
+        // Validated here, so that what waits for approval is an adjustment the ledger will take.
+        const input = validate("adjust", body) as Reply & { amount: number };
+        if (!needsApproval(input.amount)) return act.adjust(body);
+        return pending(approvals.open("adjust", input, c.operator.name, Math.abs(input.amount)));
+      },
+    },
+    {
+      method: "POST", url: "/v1/admin/bulk/adjust", role: "money", large: true,
+      run: async (c) => {
+        const body = withOperator(c.json(limits.importBytesMax), c.operator);
+        if (approvalAbove === null) return act.bulkAdjust(body);
+        const job = parseBulkAdjust(body);
+        const amountMax = job.items.reduce((m, it) => Math.max(m, Math.abs(it.amount)), 0);
+        if (!needsApproval(amountMax)) return act.bulkAdjust(job);
+        return pending(approvals.open("bulkAdjust", job as unknown as Reply, c.operator.name, amountMax));
+      },
+    },
+    {
+      method: "POST", url: "/v1/admin/bulk/convert", role: "money", large: true,
+      run: async (c) => {
+        const result = await bulkConvert(store, handler, c.json(limits.importBytesMax));
+        log.info({ ...result, failed: undefined }, "bulk conversion done");
+        return { ...result };
+      },
+    },
+  ];
+}
+
+/** The operator an applied approval records: both people, when that fits an id. */
+function approvedOperator(a: Approval, approver: string): string {
+  const requester = String(a.body.operator);
+  const both = `${requester} (approved by ${approver})`;
+  return both.length <= limits.idLengthMax ? both : requester;
+}
+
+function approvalRoutes(deps: AdminDeps): Route[] {
+  const { approvals } = deps;
+  const act = moneyActions(deps);
+  return [
+    { method: "GET", url: "/v1/admin/approvals", role: "read", run: async () => ({ ok: true, approvals: approvals.list() }) },
+    {
+      method: "POST", url: "/v1/admin/approvals/:id/approve", role: "money", large: true,
+      run: async (c) => {
+        const a = approvals.close(idOf(c), c.operator.name, "approve");
+        const body = { ...a.body, operator: approvedOperator(a, c.operator.name) };
+        const reply = a.kind === "adjust" ? await act.adjust(body) : await act.bulkAdjust(body);
+        return { ...reply, approvalId: a.approvalId, requestedBy: a.requestedBy, approvedBy: c.operator.name };
+      },
+    },
+    {
+      method: "POST", url: "/v1/admin/approvals/:id/reject", role: "money",
+      run: async (c) => {
+        const a = approvals.close(idOf(c), c.operator.name, "reject");
+        return { ok: true, approvalId: a.approvalId, status: "rejected", requestedBy: a.requestedBy, rejectedBy: c.operator.name };
+      },
+    },
+    {
+      method: "GET", url: "/v1/admin/audit", role: "read",
+      run: async (c) => ({ ok: true, ...readAudit(deps.store, auditQuery(c.req.query as Record<string, string | undefined>)) }),
+    },
+  ];
+}
+
+export function adminRoutes(deps: AdminDeps): Route[] {
+  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...approvalRoutes(deps)];
+}
