@@ -52,18 +52,20 @@ export function splitUrlCredentials(url: string): UrlCredentials {
   return out;
 }
 
-/** A secret file's content without its final line break; unreadable or empty is a configuration error. */
-function readSecret(key: string, file: string): string {
+/** A secret file's content; unreadable or blank is a configuration error naming the key. */
+function readSecretFile(key: string, file: string): string {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
     throw new ConfigError(key, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const secret = text.replace(/\r?\n$/, "");
-  if (secret.length === 0) throw new ConfigError(key, `${file} is empty`);
-  return secret;
+  if (text.trim().length === 0) throw new ConfigError(key, `${file} is empty`);
+  return text;
 }
+
+/** A one-line secret (password, token) from a file, without its final line break. */
+const readSecret = (key: string, file: string): string => readSecretFile(key, file).replace(/\r?\n$/, "");
 
 function checkReadable(key: string, file: string): string {
   try {
@@ -85,7 +87,8 @@ function authOptions(nats: NatsConfig, fromUrl: UrlCredentials): Partial<Connect
   }
   if (nats.token !== null || nats.tokenFile !== null) o.token = nats.token ?? readSecret("nats.tokenFile", nats.tokenFile!);
   if (nats.credsFile !== null) {
-    const creds = readSecret("nats.credsFile", nats.credsFile);
+    // As written: nats.js's parser wants the line break after each END marker.
+    const creds = readSecretFile("nats.credsFile", nats.credsFile);
     if (!/-----BEGIN NATS USER JWT-----/.test(creds) || !/-----BEGIN USER NKEY SEED-----/.test(creds)) {
       throw new ConfigError("nats.credsFile", `${nats.credsFile} is not a NATS user credentials file (a JWT and an nkey seed)`);
     }

@@ -2,10 +2,10 @@
 // config/nats/accounts.conf on a real nats-server, a real engine, real POS, connector
 // and operator clients; other ways in (token, nkey, TLS); the embedded server's users.
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, ErrorCode, Events, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection, type NatsError } from "nats";
+import { connect, credsAuthenticator, ErrorCode, Events, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection, type NatsError } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
@@ -226,7 +226,27 @@ async function engineOn(dir: string, nats: NatsServerHandle, keys: Record<string
   return startEngine(config, createLogger("silent"));
 }
 
-describe("other ways in: a token file, an nkey seed file, TLS with a client certificate", () => {
+type KeyPair = ReturnType<typeof nkeys.createUser>;
+const UNLIMITED = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+
+/** A NATS JWT signed by `signer`, as nsc would write it: enough for a server in operator mode. */
+function natsJwt(signer: KeyPair, subject: KeyPair, name: string, nats: Record<string, unknown>): string {
+  const b64 = (x: unknown) => Buffer.from(JSON.stringify(x)).toString("base64url");
+  const claims: Record<string, unknown> = { iat: Math.floor(Date.now() / 1000), iss: signer.getPublicKey(), name, sub: subject.getPublicKey(), nats: { ...nats, version: 2 } };
+  claims.jti = createHash("sha256").update(JSON.stringify(claims)).digest("base64url");
+  const signed = `${b64({ typ: "JWT", alg: "ed25519-nkey" })}.${b64(claims)}`;
+  return `${signed}.${Buffer.from(signer.sign(Buffer.from(signed))).toString("base64url")}`;
+}
+
+/** A .creds file: the user's JWT and its nkey seed. */
+function credsFor(account: KeyPair, name: string): string {
+  const user = nkeys.createUser();
+  const jwt = natsJwt(account, user, name, { type: "user", pub: {}, sub: {}, subs: -1, data: -1, payload: -1 });
+  const seed = new TextDecoder().decode(user.getSeed());
+  return `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`;
+}
+
+describe("other ways in: a token file, an nkey seed file, a creds file, TLS with a client certificate", () => {
   let dir: string;
   const servers: NatsServerHandle[] = [];
   const engines: Engine[] = [];
@@ -269,6 +289,25 @@ describe("other ways in: a token file, an nkey seed file, TLS with a client cert
     engines.push(await engineOn(join(dir, "nkey"), nats, { "nats.nkeySeedFile": join(dir, "engine.nk") }));
     await answersBalance({ servers: nats.url, authenticator: nkeyAuthenticator(clientKey.getSeed()) });
     await expect(connect({ servers: nats.url, authenticator: nkeyAuthenticator(nkeys.createUser().getSeed()) })).rejects.toMatchObject({ code: ErrorCode.AuthorizationViolation });
+  });
+
+  it("connects with a user JWT and seed read from nats.credsFile (operator mode)", async () => {
+    const operator = nkeys.createOperator();
+    const account = nkeys.createAccount();
+    const system = nkeys.createAccount();
+    const accountJwt = natsJwt(operator, account, "LOYALTY", { type: "account", limits: { ...UNLIMITED, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 } });
+    const systemJwt = natsJwt(operator, system, "SYS", { type: "account", limits: UNLIMITED });
+    const nats = await serverWith(
+      "creds",
+      `operator: "${natsJwt(operator, operator, "test", { type: "operator" })}"\nresolver: MEMORY\nsystem_account: ${system.getPublicKey()}\n` +
+        `resolver_preload: { ${account.getPublicKey()}: "${accountJwt}", ${system.getPublicKey()}: "${systemJwt}" }\n`,
+    );
+    writeFileSync(join(dir, "engine.creds"), credsFor(account, "loyaltyd"));
+    engines.push(await engineOn(join(dir, "creds"), nats, { "nats.credsFile": join(dir, "engine.creds") }));
+    await answersBalance({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(credsFor(account, "pos"))) });
+    await expect(connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(credsFor(nkeys.createAccount(), "stranger"))) })).rejects.toMatchObject({
+      code: ErrorCode.AuthorizationViolation,
+    });
   });
 
   it.skipIf(spawnSync("openssl", ["version"]).status !== 0)("connects over TLS with nats.tls.ca, nats.tls.cert and nats.tls.key, and a password", async () => {
