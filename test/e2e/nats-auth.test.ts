@@ -210,6 +210,20 @@ describe("the shipped config/nats/accounts.conf", () => {
   });
 });
 
+it("ships placeholders that admit nobody, not even with the placeholder as the password", async () => {
+  const dir = tempDir("loyaltyd-nats-placeholders-");
+  const nats = await startNatsServer({ storeDir: join(dir, "js"), configFile: SHIPPED });
+  try {
+    const placeholder = /password: "([^"]+)"/.exec(readFileSync(SHIPPED, "utf8"))![1]!;
+    for (const user of USERS) {
+      await expect(connect({ servers: nats.url, user, pass: placeholder })).rejects.toMatchObject({ code: ErrorCode.AuthorizationViolation });
+    }
+  } finally {
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** An engine in this process on a NATS that wants other credentials. */
 async function engineOn(dir: string, nats: NatsServerHandle, keys: Record<string, unknown>): Promise<Engine> {
   const config = loadConfig({
