@@ -2,9 +2,11 @@
 // Entry point: `loyaltyd serve | demo | setup | new-token | hash-token`. Parses arguments, nothing else.
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { connect } from "nats";
 import { newToken, sha256Hex } from "./config/credentials.js";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { startEngine } from "./engine.js";
+import { NatsRefusedError } from "./ingest/nats-connect.js";
 import { StoreFormatError, isStorageRefusal } from "./ledger/store.js";
 import { DataDirLockedError } from "./config/lock.js";
 import { createLogger } from "./observe/logger.js";
@@ -77,8 +79,9 @@ async function main(): Promise<number> {
   try {
     engine = await startEngine(config, log);
   } catch (err) {
-    // A ledger in another format, a dataDir another engine holds or a bad credentials file will not fix itself by restarting: say what to do, exit as a configuration error.
-    if (err instanceof StoreFormatError || err instanceof DataDirLockedError || err instanceof ConfigError) {
+    // A ledger in another format, a dataDir another engine holds, an unreadable secret file or
+    // credentials NATS refuses will not fix themselves by restarting: say what to do, exit as a configuration error.
+    if (err instanceof StoreFormatError || err instanceof DataDirLockedError || err instanceof ConfigError || err instanceof NatsRefusedError) {
       console.error(err.message);
       return 78;
     }
@@ -87,13 +90,18 @@ async function main(): Promise<number> {
   let stopSimulator: (() => Promise<void>) | null = null;
   if (config.simulator) {
     const { startSimulator } = await import("./simulator/simulator.js");
+    // On the embedded server the simulator is a terminal with its own user; elsewhere it shares the engine's connection.
+    const simNc = engine.simulatorNats ? await connect({ ...engine.simulatorNats, name: "loyaltyd-simulator" }) : engine.nc;
     const sim = await startSimulator({
-      nc: engine.nc,
+      nc: simNc,
       ratePerSec: config.simulatorRate,
       customers: config.simulatorCustomers,
       log: (line: string) => log.info({ simulator: true }, line),
     });
-    stopSimulator = () => sim.stop();
+    stopSimulator = async () => {
+      await sim.stop();
+      if (simNc !== engine.nc) await simNc.drain();
+    };
     log.info(
       { metrics: `http://${config.http.host}:${engine.httpPort}/metrics` },
       `demo running: ${config.simulatorRate} POS events/s; Ctrl-C stops it`,

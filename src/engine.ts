@@ -2,7 +2,7 @@
 // router -> partitions -> ledger; emit replies, results and notifications; observe.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { connect, Events, type NatsConnection } from "nats";
+import { connect, Events, type ConnectionOptions, type NatsConnection } from "nats";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { loadCredentials, type Credentials } from "./config/credentials.js";
@@ -15,6 +15,7 @@ import { loadProgrammesDir } from "./admin/programmes.js";
 import { notifier } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
 import { createHttp, type HttpDeps } from "./ingest/http.js";
+import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./ingest/nats-connect.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
@@ -41,11 +42,17 @@ export interface EngineOptions {
 }
 
 export interface Engine {
+  /** As logs show it: user info redacted. */
   natsUrl: string;
   httpPort: number;
   /** The admin listener's port (config admin.port), or null when the admin routes are on httpPort. */
   adminPort: number | null;
   nc: NatsConnection;
+  /**
+   * How the demo simulator connects to the embedded server with its own user (a
+   * terminal's rights); null with a configured nats.url, where it shares `nc`.
+   */
+  simulatorNats: ConnectionOptions | null;
   close(): Promise<void>;
 }
 
@@ -57,14 +64,22 @@ export async function startEngine(config: Config, log: Logger, engineOptions: En
   // Before anything touches the directory: two engines on one ledger would split its routing.
   const lock = lockDataDir(config.dataDir);
   let natsServer: NatsServerHandle | null = null;
+  const natsUrl = config.nats.url;
   try {
-    let natsUrl = config.nats.url;
-    if (!natsUrl) {
-      natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream") });
-      natsUrl = natsServer.url;
-      log.info({ natsUrl, natsPid: natsServer.child.pid }, "started embedded nats-server with JetStream");
+    let nats: NatsTarget;
+    if (natsUrl) nats = { url: redactUrl(natsUrl), options: natsConnectOptions({ ...config.nats, url: natsUrl }), simulator: null };
+    else {
+      // The embedded server requires credentials: the engine, the demo simulator and a local POS each get a user.
+      natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream"), auth: { dir: config.dataDir } });
+      const { engine, simulator, posFile } = natsServer.auth!;
+      nats = {
+        url: natsServer.url,
+        options: { servers: natsServer.url, user: engine.user, pass: engine.pass },
+        simulator: { servers: natsServer.url, user: simulator.user, pass: simulator.pass, inboxPrefix: simulator.inboxPrefix },
+      };
+      log.info({ natsUrl: natsServer.url, natsPid: natsServer.child.pid, posCredentialsFile: posFile }, "started embedded nats-server with JetStream");
     }
-    const engine = await startPipeline(config, log, natsUrl, natsServer, engineOptions.now ?? Date.now, credentials);
+    const engine = await startPipeline(config, log, nats, natsServer, engineOptions.now ?? Date.now, credentials);
     return {
       ...engine,
       async close() {
@@ -76,26 +91,36 @@ export async function startEngine(config: Config, log: Logger, engineOptions: En
     // A start-up failure leaves no server and no lock behind.
     await natsServer?.stop();
     lock.release();
-    throw err;
+    throw (natsUrl && natsRefusal(err, natsUrl)) || err;
   }
+}
+
+/** The NATS the engine uses: its URL as logged, how to connect, and the simulator's way in. */
+interface NatsTarget {
+  url: string;
+  options: ConnectionOptions;
+  simulator: ConnectionOptions | null;
 }
 
 async function startPipeline(
   config: Config,
   log: Logger,
-  natsUrl: string,
+  nats: NatsTarget,
   natsServer: NatsServerHandle | null,
   now: () => number,
   credentials: Credentials,
 ): Promise<Engine> {
   const metrics = createMetrics();
-  const nc = await connect({ servers: natsUrl, name: "loyaltyd", maxReconnectAttempts: -1 });
+  const natsUrl = nats.url;
+  const nc = await connect({ ...nats.options, name: "loyaltyd", maxReconnectAttempts: -1 });
   let natsConnected = true;
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === Events.Disconnect) natsConnected = false;
       if (s.type === Events.Reconnect) natsConnected = true;
       if (s.type === Events.Disconnect || s.type === Events.Reconnect) log.warn({ nats: s.type, data: s.data }, "nats connection");
+      // A permission the engine's NATS user lacks (a publish of results, notifications): say which.
+      if (s.type === Events.Error) log.error({ nats: s.data, permission: s.permissionContext }, "nats error");
     }
   })();
 
@@ -136,6 +161,10 @@ async function startPipeline(
   const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed());
 
   const subs = startRpc(nc, handler, metrics, log);
+  // A refused subscription comes back as an error before the flush's PONG, and closes it.
+  await nc.flush();
+  const refused = subs.find((s) => s.isClosed());
+  if (refused) throw new NatsRefusedError(`NATS at ${natsUrl} does not let the engine's user subscribe to ${refused.getSubject()} in queue group loyaltyd: give it the engine role of config/nats/accounts.conf`);
   let stream: StreamConsumer | null = null;
   if (config.stream) {
     const e = config.events;
@@ -211,6 +240,7 @@ async function startPipeline(
     httpPort,
     adminPort,
     nc,
+    simulatorNats: nats.simulator,
     async close() {
       clearInterval(watchdog);
       clearInterval(sweeper);

@@ -44,9 +44,86 @@ const rateBuckets = z
   })
   .strict();
 
+const optional = z.string().min(1).nullable().default(null);
+
+const NATS_DEFAULTS = {
+  url: null,
+  user: null,
+  pass: null,
+  passFile: null,
+  token: null,
+  tokenFile: null,
+  credsFile: null,
+  nkeySeedFile: null,
+  tls: { ca: null, cert: null, key: null },
+};
+
+/** Each credential key and the way of authenticating it belongs to. */
+const NATS_SECRET_KEYS = {
+  user: "password",
+  pass: "password",
+  passFile: "password",
+  token: "token",
+  tokenFile: "token",
+  credsFile: "creds",
+  nkeySeedFile: "nkey",
+} as const;
+
+/** True when a server URL of the (comma-separated) list carries user info: nats://user:pass@host. */
+export function urlHasUserInfo(url: string): boolean {
+  return url.split(",").some((u) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u.trim()));
+}
+
+/**
+ * Where the engine's NATS is and how it proves who it is. Secrets may be given inline,
+ * in the URL's user info, or (better) in a file: `passFile`, `tokenFile`, and the
+ * creds / nkey seed files. At most one way to authenticate; none = as before.
+ */
+const natsObject = z
+  .object({
+    url: z.string().url().nullable().default(null),
+    user: optional,
+    pass: optional,
+    passFile: optional,
+    token: optional,
+    tokenFile: optional,
+    credsFile: optional,
+    nkeySeedFile: optional,
+    tls: z.object({ ca: optional, cert: optional, key: optional }).strict().default(NATS_DEFAULTS.tls),
+  })
+  .strict();
+
+const natsSchema = natsObject
+  .superRefine((n, ctx) => {
+    const problem = natsAuthProblem(n);
+    if (problem) ctx.addIssue({ code: "custom", path: problem.key.split("."), message: problem.message });
+  });
+
+type NatsSection = z.infer<typeof natsObject>;
+
+/** The first inconsistency among the NATS credential keys, named by its key (relative to `nats`). */
+function natsAuthProblem(n: NatsSection): { key: string; message: string } | null {
+  const given = (Object.keys(NATS_SECRET_KEYS) as (keyof typeof NATS_SECRET_KEYS)[]).filter((k) => n[k] !== null);
+  const tlsGiven = (["ca", "cert", "key"] as const).filter((k) => n.tls[k] !== null).map((k) => `tls.${k}`);
+  if (n.url === null) {
+    const first = given[0] ?? tlsGiven[0];
+    return first ? { key: first, message: "needs nats.url: the embedded nats-server makes its own credentials" } : null;
+  }
+  if (n.pass !== null && n.passFile !== null) return { key: "passFile", message: "give nats.pass or nats.passFile, not both" };
+  if (n.token !== null && n.tokenFile !== null) return { key: "tokenFile", message: "give nats.token or nats.tokenFile, not both" };
+  const hasPass = n.pass !== null || n.passFile !== null;
+  if (hasPass && n.user === null) return { key: n.pass !== null ? "pass" : "passFile", message: "needs nats.user" };
+  if (n.user !== null && !hasPass) return { key: "user", message: "needs nats.pass or nats.passFile" };
+  if (given.length > 0 && urlHasUserInfo(n.url)) return { key: given[0]!, message: "the credentials are already in nats.url; give them one way" };
+  const other = given.find((k) => NATS_SECRET_KEYS[k] !== NATS_SECRET_KEYS[given[0]!]);
+  if (other) return { key: other, message: "give one way to authenticate: user and pass, token, creds file or nkey seed file" };
+  if ((n.tls.cert === null) !== (n.tls.key === null)) return { key: n.tls.cert === null ? "tls.cert" : "tls.key", message: "nats.tls.cert and nats.tls.key go together" };
+  return null;
+}
+
 export const configSchema = z
   .object({
-    nats: z.object({ url: z.string().url().nullable().default(null) }).strict().default({ url: null }),
+    nats: natsSchema.default(NATS_DEFAULTS),
     dataDir: z.string().min(1).default("./data"),
     http: z
       .object({
@@ -159,7 +236,8 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 
 /** Every leaf key, dotted, for the environment mapping. */
 const LEAF_KEYS = [
-  "nats.url", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
+  "nats.url", "nats.user", "nats.pass", "nats.passFile", "nats.token", "nats.tokenFile", "nats.credsFile", "nats.nkeySeedFile",
+  "nats.tls.ca", "nats.tls.cert", "nats.tls.key", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
   "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge", "events.ackWaitMs",
@@ -219,7 +297,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
     for (const name of envNamesFor(key)) {
       const v = env[name];
       if (v !== undefined && v !== "") {
-        setPath(raw, key, key === "nats.url" || key === "adminToken" ? v : coerceScalar(v));
+        // URLs, secrets and paths stay strings: a password of digits is not a number.
+        setPath(raw, key, key.startsWith("nats.") || key === "adminToken" ? v : coerceScalar(v));
         break;
       }
     }

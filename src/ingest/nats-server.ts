@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
+import { writeEmbeddedAuth, type EmbeddedAuth } from "./nats-auth.js";
 
 const CANDIDATES = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"];
 
@@ -31,6 +32,8 @@ export interface NatsServerHandle {
   url: string;
   port: number;
   child: ChildProcess;
+  /** With `auth`: the generated users (the engine's, the simulator's, the local POS's) and files. */
+  auth: EmbeddedAuth | null;
   stop(): Promise<void>;
 }
 
@@ -41,6 +44,13 @@ export interface NatsServerOptions {
   port?: number;
   /** How long to wait for the server to accept connections, ms. */
   startTimeoutMs?: number;
+  /**
+   * Require credentials: generate users with least-privilege roles and write their
+   * files into `dir` (see nats-auth.ts). Absent: anyone on loopback may do anything.
+   */
+  auth?: { dir: string };
+  /** A nats-server configuration file of the caller's (e.g. with authorization), read with -c. */
+  configFile?: string;
 }
 
 export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServerHandle> {
@@ -53,11 +63,13 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   }
   mkdirSync(opts.storeDir, { recursive: true });
   const port = opts.port && opts.port > 0 ? opts.port : await freePort();
-  const child = spawn(
-    bin,
-    ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", opts.storeDir],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  const url = `nats://127.0.0.1:${port}`;
+  if (opts.auth && opts.configFile) throw new Error("startNatsServer: give auth or configFile, not both");
+  const auth = opts.auth ? writeEmbeddedAuth(opts.auth.dir, url) : null;
+  const configFile = auth?.configFile ?? opts.configFile;
+  // The command line wins over the file: address, port and JetStream stay ours.
+  const args = [...(configFile ? ["-c", configFile] : []), "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", opts.storeDir];
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
@@ -78,9 +90,10 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url,
     port,
     child,
+    auth,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");

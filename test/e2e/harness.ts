@@ -178,9 +178,15 @@ export function supervise(env: Record<string, string>, first: ChildProcess) {
   };
 }
 
-/** An engine in its own process (for kill -9). Resolves when it logs "ready". */
-export async function spawnEngine(env: Record<string, string>): Promise<{ child: ChildProcess; httpPort: number }> {
-  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], {
+/**
+ * An engine in its own process (for kill -9). Resolves when it logs "ready", with that
+ * line and the log lines before it.
+ */
+export async function spawnEngine(
+  env: Record<string, string>,
+  command: "serve" | "demo" = "serve",
+): Promise<{ child: ChildProcess; httpPort: number; ready: Record<string, any>; logged: Record<string, any>[] }> {
+  const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), command], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -192,15 +198,22 @@ export async function spawnEngine(env: Record<string, string>): Promise<{ child:
       child.kill("SIGKILL");
       reject(new Error(`engine did not start: ${err}\n${out.slice(-2000)}`));
     }, 20_000);
+    let started = false;
     child.stdout!.on("data", (d: Buffer) => {
+      if (started) return; // still read, so that the child never blocks on a full pipe
       out += d.toString();
-      for (const l of out.split("\n")) {
-        if (!l.includes('"msg":"ready"')) continue;
+      const lines = out.split("\n");
+      // Whole lines only: the last piece may be the start of one.
+      const at = lines.findIndex((l, i) => i < lines.length - 1 && l.includes('"msg":"ready"'));
+      if (at >= 0) {
+        started = true;
         clearTimeout(timer);
-        resolvePromise({ child, httpPort: JSON.parse(l).httpPort });
+        const ready = JSON.parse(lines[at]!);
+        const logged = lines.slice(0, at).flatMap((l) => (l.startsWith("{") ? [JSON.parse(l)] : []));
+        resolvePromise({ child, httpPort: ready.httpPort, ready, logged });
         return;
       }
-      if (out.length > 100_000) out = out.slice(-10_000);
+      if (out.length > 100_000) out = out.slice(out.indexOf("\n", out.length - 10_000) + 1);
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
