@@ -14,13 +14,14 @@ import { createHttp } from "./ingest/http.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
+import { Pruner } from "./ledger/retention.js";
 import { closeStore, openStore } from "./ledger/store.js";
 import type { LedgerOptions, Notification } from "./ledger/ledger.js";
 import { encodeReply } from "./codec/codec.js";
 import type { Handled } from "./partition/batch.js";
 import type { Store } from "./ledger/store.js";
 import type { Logger } from "./observe/logger.js";
-import { createMetrics } from "./observe/metrics.js";
+import { createMetrics, type Metrics } from "./observe/metrics.js";
 import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router } from "./partition/router.js";
@@ -154,6 +155,9 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     sweepVouchers(sweepDeps);
   }, config.expiry.sweepMs);
   expirySweeper.unref();
+  const pruner = new Pruner(store, { ...config.retention, eventFutureMsMax: config.events.futureMsMax }, now);
+  const retentionSweeper = setInterval(() => prune(pruner, metrics, log), config.retention.sweepMs);
+  retentionSweeper.unref();
 
   log.info({ httpPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir }, "ready");
 
@@ -164,6 +168,7 @@ async function startPipeline(config: Config, log: Logger, natsUrl: string, natsS
     async close() {
       clearInterval(sweeper);
       clearInterval(expirySweeper);
+      clearInterval(retentionSweeper);
       await http.close();
       if (stream) await stream.stop();
       for (const s of subs) s.unsubscribe();
@@ -233,5 +238,19 @@ function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNo
     submit(customerId, "sweepVoucher", { code })
       .then((o) => publishNotifications(o.notifications))
       .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
+  }
+}
+
+/** One bounded retention step per table (src/ledger/retention.ts); a failed step is retried at the next. */
+function prune(pruner: Pruner, metrics: Metrics, log: Logger): void {
+  try {
+    for (const r of pruner.step()) {
+      metrics.retentionScanned.inc({ kind: r.kind }, r.scanned);
+      if (r.pruned > 0) metrics.retentionPruned.inc({ kind: r.kind }, r.pruned);
+      if (r.wrapped) metrics.retentionPasses.inc({ kind: r.kind });
+      if (r.writeMs > 0) metrics.retentionWriteDuration.observe(r.writeMs / 1000);
+    }
+  } catch (err) {
+    log.warn({ err }, "retention step failed; retried at the next step");
   }
 }
