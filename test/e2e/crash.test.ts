@@ -5,7 +5,7 @@ import { connect, type NatsConnection } from "nats";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, spawnEngine, tempDir } from "./harness.js";
+import { childEngineEnv, line, sale, spawnEngine, tempDir } from "./harness.js";
 
 const CUSTOMERS = 40;
 const EVENTS = 3000;
@@ -22,16 +22,7 @@ describe("crash safety", () => {
 
   it("applies every acknowledged event exactly once through kill -9 and restart", async () => {
     nats = await startNatsServer({ storeDir: join(dir, "js") });
-    const env = {
-      LOYALTYD_NATS_URL: nats.url,
-      LOYALTYD_DATADIR: join(dir, "data"),
-      LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
-      LOYALTYD_HTTP_PORT: "0",
-      LOYALTYD_PARTITIONS: "2",
-      LOYALTYD_EXECUTOR: "workers",
-      LOYALTYD_LOGLEVEL: "info",
-      LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
-    };
+    const env = childEngineEnv(nats.url, dir);
     let engine = await spawnEngine(env);
     nc = await connect({ servers: nats.url });
     const rpc = async (verb: string, body: unknown) =>

@@ -131,6 +131,20 @@ export function line(lineId: string, qty: number, unitPrice: number, extra: Reco
   return { lineId, sku: `SKU-${lineId}`, qty, unitPrice, category: "drinks", ...extra };
 }
 
+/** The environment of an engine in its own process (spawnEngine): on `natsUrl`, its dataDir and programmes under `dir`. */
+export function childEngineEnv(natsUrl: string, dir: string): Record<string, string> {
+  return {
+    LOYALTYD_NATS_URL: natsUrl,
+    LOYALTYD_DATADIR: join(dir, "data"),
+    LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
+    LOYALTYD_HTTP_PORT: "0",
+    LOYALTYD_PARTITIONS: "2",
+    LOYALTYD_EXECUTOR: "workers",
+    LOYALTYD_LOGLEVEL: "info",
+    LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
+  };
+}
+
 /** An engine in its own process (for kill -9). Resolves when it logs "ready". */
 export async function spawnEngine(env: Record<string, string>): Promise<{ child: ChildProcess; httpPort: number }> {
   const child = spawn(process.execPath, [join(ROOT, "dist/src/cli.js"), "serve"], {
