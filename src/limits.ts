@@ -123,7 +123,7 @@ export const limits = {
   /** How often the retention scan takes a step by default, ms. */
   retentionSweepMsDefault: 1000,
   /** Records read per table per step by default (and deleted at most, in one small write transaction). */
-  retentionScanMaxDefault: 1000,
+  retentionScanMaxDefault: 250,
   /** Records read per table per step at most, whatever the configuration says. */
   retentionScanMaxCeiling: 10_000,
   /** How often the scan's position is saved when a step deletes nothing, ms. */

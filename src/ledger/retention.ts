@@ -30,8 +30,10 @@ export interface StepReport {
   stamped: number;
   /** The scan reached the end of the table: the next step starts a new pass from the start. */
   wrapped: boolean;
-  /** How long the step's write transaction took, LMDB's write lock included (0: it wrote nothing), ms. */
+  /** How long the step held LMDB's write lock (0: it wrote nothing), ms: what it may hold up a partition's commit. */
   writeMs: number;
+  /** How long it waited for the write lock (a partition's batch was committing), ms. */
+  lockWaitMs: number;
 }
 
 /** What to do with one record: keep it, delete it, or (an older record without its date) write it back dated. */
@@ -139,18 +141,22 @@ export class Pruner {
     const next = wrapped ? undefined : last;
     const save = prune.length > 0 || stamps.length > 0 || now - this.savedAt.get(t.kind)! >= limits.retentionCursorPersistMs;
     let writeMs = 0;
+    let lockWaitMs = 0;
     if (save) {
       const t0 = performance.now();
+      let locked = t0;
       this.store.env.transactionSync(() => {
+        locked = performance.now();
         for (const key of prune) t.db.remove(key);
         for (const [key, value] of stamps) t.db.put(key, value);
         if (next === undefined) this.positions().remove(cursorKey(t.kind));
         else this.positions().put(cursorKey(t.kind), next);
       }, WRITE_FLAGS);
-      writeMs = performance.now() - t0;
+      writeMs = performance.now() - locked;
+      lockWaitMs = locked - t0;
       this.savedAt.set(t.kind, now);
     }
     this.cursors.set(t.kind, next);
-    return { kind: t.kind, scanned, pruned: prune.length, stamped: stamps.length, wrapped, writeMs };
+    return { kind: t.kind, scanned, pruned: prune.length, stamped: stamps.length, wrapped, writeMs, lockWaitMs };
   }
 }

@@ -18,7 +18,7 @@ function errorOf(fn: () => unknown): { key: string; message: string } {
 
 describe("retention configuration", () => {
   it("keeps records for days by default: requests and closed holds 30 days, event records 400", () => {
-    expect(loadConfig({ env: {} }).retention).toEqual({ requestsMs: 30 * DAY_MS, holdsMs: 30 * DAY_MS, salesMs: 400 * DAY_MS, sweepMs: 1000, scanMax: 1000 });
+    expect(loadConfig({ env: {} }).retention).toEqual({ requestsMs: 30 * DAY_MS, holdsMs: 30 * DAY_MS, salesMs: 400 * DAY_MS, sweepMs: 1000, scanMax: 250 });
     expect(limits.retentionSalesMsDefault).toBe(400 * DAY_MS);
   });
 
