@@ -38,7 +38,7 @@ import { once, type Figures, type Summary } from "./stats.js";
 const BUILD_BATCH = 5000;
 const PROGRESS_EVERY = 1_000_000;
 /** The engine's defaults (src/config/config.ts), so the built ledger is what `serve` would have written. */
-const LEDGER_OPTIONS: LedgerOptions = {
+export const LEDGER_OPTIONS: LedgerOptions = {
   selection: "strongestScope",
   timeZone: "UTC",
   enrolOnUnknownPhone: true,

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token`. Parses arguments, nothing else.
+// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore`. Parses arguments, nothing else.
 import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "nats";
+import { BackupError, backupLedger, restoreLedger } from "./admin/backup.js";
 import { newToken, sha256Hex } from "./config/credentials.js";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { startEngine } from "./engine.js";
@@ -15,11 +17,14 @@ import { ensureNatsServer } from "./setup.js";
 const USAGE = `usage: loyaltyd <command> [--config FILE]
 
 commands:
-  serve       run the engine (no nats.url configured: starts its own nats-server with JetStream)
-  demo        the embedded default plus the built-in POS simulator
-  setup       install Debian's nats-server when it is missing
-  new-token   print a new random API key or operator token and its SHA-256, as JSON
-  hash-token  print the SHA-256 (hex) of the token read from stdin, for a keys or operators file
+  serve               run the engine (no nats.url configured: starts its own nats-server with JetStream)
+  demo                the embedded default plus the built-in POS simulator
+  setup               install Debian's nats-server when it is missing
+  new-token           print a new random API key or operator token and its SHA-256, as JSON
+  hash-token          print the SHA-256 (hex) of the token read from stdin, for a keys or operators file
+  backup --to DIR     copy dataDir's ledger into DIR (new or empty) with a manifest; the engine may be running
+  restore --from DIR  with the engine stopped: verify the backup in DIR and put it in place of dataDir's ledger;
+                      the next start replays LOYALTY_EVENTS after what the backup covers
 
 Every config key can also be set by an environment variable: LOYALTYD_ + the key
 upper-cased with dots as underscores (LOYALTYD_HTTP_PORT, LOYALTYD_NATS_URL, ...).`;
@@ -27,7 +32,12 @@ upper-cased with dots as underscores (LOYALTYD_HTTP_PORT, LOYALTYD_NATS_URL, ...
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } },
+    options: {
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+      to: { type: "string" },
+      from: { type: "string" },
+    },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -49,23 +59,21 @@ async function main(): Promise<number> {
     console.log(sha256Hex(token));
     return 0;
   }
+  if (command === "backup" || command === "restore") {
+    const dir = command === "backup" ? values.to : values.from;
+    if (!dir) {
+      console.error(`${command} needs ${command === "backup" ? "--to DIR" : "--from DIR"}\n\n${USAGE}`);
+      return 2;
+    }
+    const config = readConfig(values.config, {});
+    return typeof config === "number" ? config : backupCommand(command, config, resolve(dir));
+  }
   if (command !== "serve" && command !== "demo") {
     console.error(`unknown command ${command}\n\n${USAGE}`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig({
-      file: values.config,
-      overrides: command === "demo" ? demoOverrides() : {},
-    });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 78;
-    }
-    throw err;
-  }
+  const config = readConfig(values.config, command === "demo" ? demoOverrides() : {});
+  if (typeof config === "number") return config;
   if (!config.nats.url && !ensureNatsServer((s) => console.error(s))) return 69;
   const log = createLogger(config.logLevel);
   process.on("unhandledRejection", (reason) => {
@@ -115,6 +123,38 @@ async function main(): Promise<number> {
   if (stopSimulator) await stopSimulator();
   await engine.close();
   return 0;
+}
+
+/** The configuration, or the exit code after saying what is wrong with it. */
+function readConfig(file: string | undefined, overrides: Record<string, unknown>): Config | number {
+  try {
+    return loadConfig({ file, overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 78;
+    }
+    throw err;
+  }
+}
+
+/** Prints what was written as JSON; a backup that cannot be taken or trusted exits 65, a dataDir in use 78. */
+async function backupCommand(command: "backup" | "restore", config: Config, dir: string): Promise<number> {
+  try {
+    const result = command === "backup" ? await backupLedger(config.dataDir, dir) : await restoreLedger(config.dataDir, dir);
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  } catch (err) {
+    if (err instanceof BackupError || err instanceof StoreFormatError) {
+      console.error(`${command} failed: ${err.message}`);
+      return 65;
+    }
+    if (err instanceof DataDirLockedError) {
+      console.error(`${command} refused: ${err.message}`);
+      return 78;
+    }
+    throw err;
+  }
 }
 
 /** The demo: everything embedded, the simulator on, unless the environment says otherwise. */

@@ -19,6 +19,7 @@ import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
+import { Pruner } from "./ledger/retention.js";
 import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
 import { StorageHealth } from "./observe/storage.js";
@@ -27,7 +28,7 @@ import { encodeReply } from "./codec/codec.js";
 import type { Handled } from "./partition/batch.js";
 import type { Store } from "./ledger/store.js";
 import type { Logger } from "./observe/logger.js";
-import { createMetrics } from "./observe/metrics.js";
+import { createMetrics, type Metrics } from "./observe/metrics.js";
 import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router } from "./partition/router.js";
@@ -231,6 +232,9 @@ async function startPipeline(
     sweepVouchers(sweepDeps);
   }, config.expiry.sweepMs);
   expirySweeper.unref();
+  const pruner = new Pruner(store, { ...config.retention, eventFutureMsMax: config.events.futureMsMax }, now);
+  const retentionSweeper = setInterval(() => prune(pruner, metrics, log), config.retention.sweepMs);
+  retentionSweeper.unref();
 
   const security = { terminalAuth: credentials.terminals !== null, operators: credentials.operators.size, rateLimited };
   log.info({ httpPort, adminPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir, ...security }, "ready");
@@ -246,6 +250,7 @@ async function startPipeline(
       clearInterval(sweeper);
       clearInterval(expirySweeper);
       storage.stop();
+      clearInterval(retentionSweeper);
       await http.close();
       await adminHttp?.close();
       if (stream) await stream.stop();
@@ -334,5 +339,19 @@ function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNo
     submit(customerId, "sweepVoucher", { code })
       .then((o) => publishNotifications(o.notifications))
       .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
+  }
+}
+
+/** One bounded retention step per table (src/ledger/retention.ts); a failed step is retried at the next. */
+function prune(pruner: Pruner, metrics: Metrics, log: Logger): void {
+  try {
+    for (const r of pruner.step()) {
+      metrics.retentionScanned.inc({ kind: r.kind }, r.scanned);
+      if (r.pruned > 0) metrics.retentionPruned.inc({ kind: r.kind }, r.pruned);
+      if (r.wrapped) metrics.retentionPasses.inc({ kind: r.kind });
+      if (r.writeMs > 0) metrics.retentionWriteDuration.observe(r.writeMs / 1000);
+    }
+  } catch (err) {
+    log.warn({ err }, "retention step failed; retried at the next step");
   }
 }

@@ -157,4 +157,23 @@ export const limits = {
   approvalsPendingMax: 1000,
   /** Audit records one `GET /v1/admin/audit` returns at most (default 100). */
   auditListMax: 1000,
+  // Retention (config `retention.*`): idempotency records, closed holds and sale records
+  // are deleted by a background scan once past their windows. Long by default: a retry
+  // after its request's window is applied again.
+  /** How long a requestId's idempotency record is kept by default, ms. */
+  retentionRequestsMsDefault: 30 * 86_400_000,
+  /** How long a closed hold is kept after its expiry time by default, ms. */
+  retentionHoldsMsDefault: 30 * 86_400_000,
+  /** How long after its `at` an event record is kept by default (and at least events.lateMsMax), ms. */
+  retentionSalesMsDefault: 400 * 86_400_000,
+  /** The shortest request or event window an operator may set (0 aside: keep for ever), ms. */
+  retentionWindowMsMin: 3_600_000,
+  /** How often the retention scan takes a step by default, ms. */
+  retentionSweepMsDefault: 1000,
+  /** Records read per table per step by default (and deleted at most, in one small write transaction). */
+  retentionScanMaxDefault: 250,
+  /** Records read per table per step at most, whatever the configuration says. */
+  retentionScanMaxCeiling: 10_000,
+  /** How often the scan's position is saved when a step deletes nothing, ms. */
+  retentionCursorPersistMs: 60_000,
 } as const;

@@ -11,6 +11,21 @@ import { isTimeZone } from "../rules/time.js";
 const EVENT_LATE_MS_CEILING = 10 * 366 * 86_400_000;
 const EVENT_FUTURE_MS_CEILING = 86_400_000;
 
+/** A retention window, ms: 0 keeps the records for ever, anything else is at least a floor. */
+const retentionWindow = (floorMs: number) =>
+  z.coerce
+    .number()
+    .int()
+    .refine((v) => v === 0 || v >= floorMs, `must be 0 (keep for ever) or at least ${floorMs} ms`);
+
+const RETENTION_DEFAULT = {
+  requestsMs: limits.retentionRequestsMsDefault,
+  holdsMs: limits.retentionHoldsMsDefault,
+  salesMs: null,
+  sweepMs: limits.retentionSweepMsDefault,
+  scanMax: limits.retentionScanMaxDefault,
+};
+
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 
 // A request that takes an hour to arrive is an attack, not a slow link.
@@ -225,12 +240,36 @@ export const configSchema = z
         ackWaitMs: limits.streamAckWaitMs,
       }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** How long idempotency records, closed holds and event records are kept (docs/operations.md, Retention). */
+    retention: z
+      .object({
+        requestsMs: retentionWindow(limits.retentionWindowMsMin).default(limits.retentionRequestsMsDefault),
+        holdsMs: retentionWindow(0).default(limits.retentionHoldsMsDefault),
+        /** null: the longer of limits.retentionSalesMsDefault and events.lateMsMax. */
+        salesMs: retentionWindow(limits.retentionWindowMsMin).nullable().default(null),
+        sweepMs: z.coerce.number().int().min(100).max(3_600_000).default(limits.retentionSweepMsDefault),
+        scanMax: z.coerce.number().int().min(1).max(limits.retentionScanMaxCeiling).default(limits.retentionScanMaxDefault),
+      })
+      .strict()
+      .default(RETENTION_DEFAULT),
   })
   .strict()
   .refine((c) => c.admin.port === null || c.admin.port === 0 || c.admin.port !== c.http.port, {
     message: "must differ from http.port",
     path: ["admin", "port"],
-  });
+  })
+  // An event record may go only when a re-send could no longer be applied anyway: its
+  // `at` is then outside the event window, so the re-send is refused, never applied again.
+  .superRefine((c, ctx) => {
+    const sales = c.retention.salesMs;
+    if (sales !== null && sales !== 0 && sales < c.events.lateMsMax) {
+      ctx.addIssue({ code: "custom", path: ["retention", "salesMs"], message: `must be 0 (keep for ever) or at least events.lateMsMax (${c.events.lateMsMax} ms)` });
+    }
+  })
+  .transform((c) => ({
+    ...c,
+    retention: { ...c.retention, salesMs: c.retention.salesMs ?? Math.max(limits.retentionSalesMsDefault, c.events.lateMsMax) },
+  }));
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
@@ -247,6 +286,7 @@ const LEAF_KEYS = [
   ...(["credential", "ip"] as const).flatMap((who) =>
     (["lookupsPerMinute", "lookupBurst", "enrolmentsPerMinute", "enrolmentBurst"] as const).map((k) => `rateLimits.${who}.${k}` as const),
   ),
+  "retention.requestsMs", "retention.holdsMs", "retention.salesMs", "retention.sweepMs", "retention.scanMax",
 ] as const;
 
 export class ConfigError extends Error {

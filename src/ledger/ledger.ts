@@ -7,7 +7,7 @@ import { compile, type Plan } from "../rules/compile.js";
 import { parseProgramme, type Programme } from "../rules/programme.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
 import type { Accrued } from "./sales.js";
-import type { IdemRecord, Store } from "./store.js";
+import type { EventRecord, IdemRecord, Store } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
 
 export type { LedgerOptions, Notification } from "./tx.js";
@@ -163,7 +163,7 @@ export class Ledger implements Tx {
         return this.idempotentEvent(cmd);
       case "request": {
         const requestId = (cmd.input as { requestId: string }).requestId;
-        return this.idempotent(this.store.requests, requestId, cmd.hash, () => ({ reply: apply(this, cmd.input) }));
+        return this.idempotent(this.store.requests, requestId, cmd.hash, () => ({ reply: apply(this, cmd.input) }), { t: this.now });
       }
       default:
         return apply(this, cmd.input);
@@ -171,20 +171,24 @@ export class Ledger implements Tx {
   }
 
   private idempotentEvent(cmd: Command): Reply {
-    const eventId = (cmd.input as { eventId: string }).eventId;
+    const { eventId, at } = cmd.input as { eventId: string; at: number };
     // Fault injection for the tests of the poison-event path: an unexpected exception mid-command.
     if (FAILPOINT_EVENT_PREFIX && eventId.startsWith(FAILPOINT_EVENT_PREFIX)) throw new Error(`failpoint: ${eventId}`);
     if (FAILPOINT_CRASH_EVENT_PREFIX && eventId.startsWith(FAILPOINT_CRASH_EVENT_PREFIX)) process.kill(process.pid, "SIGKILL");
     if (FAILPOINT_WEDGE_EVENT_PREFIX && eventId.startsWith(FAILPOINT_WEDGE_EVENT_PREFIX)) for (;;);
-    return this.idempotent(this.store.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never));
+    return this.idempotent(this.store.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never), { a: at });
   }
 
-  /** Same id + same content -> the first reply with duplicate: true; other content -> IDEMPOTENCY_CONFLICT. */
+  /**
+   * Same id + same content -> the first reply with duplicate: true; other content -> IDEMPOTENCY_CONFLICT.
+   * `age` is what retention dates the record by (a sale's record has its `at` in `s`).
+   */
   private idempotent(
-    table: { get(key: string): IdemRecord | undefined; put(key: string, value: IdemRecord & { s?: Accrued["sale"] }): unknown },
+    table: { get(key: string): IdemRecord | undefined; put(key: string, value: EventRecord): unknown },
     key: string,
     hash: string,
     effect: () => Accrued,
+    age: Pick<EventRecord, "t" | "a">,
   ): Reply {
     const seen = table.get(key);
     if (seen) {
@@ -193,7 +197,7 @@ export class Ledger implements Tx {
     }
     const { reply, sale } = effect();
     // A refusal that still changed state (a hold found expired) is not the request's effect: a retry re-evaluates it.
-    if (reply.ok !== false) table.put(key, sale ? { h: hash, r: reply, s: sale } : { h: hash, r: reply });
+    if (reply.ok !== false) table.put(key, sale ? { h: hash, r: reply, s: sale } : { h: hash, r: reply, ...age });
     return reply;
   }
 

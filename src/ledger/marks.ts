@@ -4,8 +4,10 @@
 // being applied alone when the process died (the crash-loop count of a suspect event).
 import { isStorageRefusal, type Store } from "./store.js";
 
-const ACK_FLOOR = "streamAckFloor";
-const RESET_TO = "consumerResetTo";
+/** Meta key: every LOYALTY_EVENTS sequence up to this one is applied in this ledger. */
+export const ACK_FLOOR = "streamAckFloor";
+/** Meta key: the sequence the consumer must deliver from at the next start (written by `loyaltyd restore`). */
+export const RESET_TO = "consumerResetTo";
 const SUSPECT_PREFIX = "streamSuspect:";
 
 export interface StreamMarks {

@@ -177,11 +177,18 @@ export interface IdemRecord {
   h: string;
   /** The first reply. */
   r: Record<string, unknown>;
+  /** A request record's age for retention: the engine's clock when it was written (or, for an older record, first met by the pruner). */
+  t?: number;
 }
 
 /** A POS event's record: its idempotency record and, for a sale, what returns need. */
 export interface EventRecord extends IdemRecord {
   s?: SaleRecord;
+  /**
+   * A return's or void's `at`, for retention (a sale's is `s.at`); on a record written
+   * before retention, an upper bound of it that the pruner stamped.
+   */
+  a?: number;
 }
 
 /** An entry as stored: its customer and sequence number are its key. */
@@ -245,6 +252,7 @@ export interface Store {
   vouchersByExpiry: Database<string, [number, string]>;
   /** [expiresAt, code] -> customerId: active vouchers whose expiring notice has not gone out. */
   voucherNotices: Database<string, [number, string]>;
+  /** Counters and versions; also the retention scan's positions (string keys: see ledger/retention.ts). */
   meta: Database<number, string>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
   audit: Database<AuditRecord, [number, number]>;

@@ -89,6 +89,30 @@ export function createMetrics() {
       help: "Programmes currently installed",
       registers: [registry],
     }),
+    retentionPruned: new Counter({
+      name: "loyalty_retention_pruned_total",
+      help: "Records deleted past their retention window, by kind (event, request, hold)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    retentionScanned: new Counter({
+      name: "loyalty_retention_scanned_total",
+      help: "Records the retention scan read, by kind (event, request, hold)",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    retentionPasses: new Counter({
+      name: "loyalty_retention_passes_total",
+      help: "Times the retention scan reached the end of a table and started over, by kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    retentionWriteDuration: new Histogram({
+      name: "loyalty_retention_write_duration_seconds",
+      help: "Time one retention write transaction took, LMDB's write lock included: what it may hold up the partitions' commits",
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
   };
 }
 
