@@ -23,7 +23,9 @@ describe("the ledger's life", () => {
     // Earned 20 days ago: expired 10 days ago. Earned 5 days ago: expires in 5 days.
     await t.rpc("accrue", sale("old", { card: "C-EXP" }, [line("1", 1, 3000)], { at: now - 20 * DAY }));
     const fresh = await t.rpc("accrue", sale("fresh", { card: "C-EXP" }, [line("1", 1, 4000)], { at: now - 5 * DAY }));
-    expect(fresh.balance).toBe(70);
+    // 70, or 40 if the sweeper (every 200 ms) already expired the old 30 between the two.
+    expect(fresh.earned).toBe(40);
+    expect([70, 40]).toContain(fresh.balance);
     const deadline = Date.now() + 10_000;
     let b = await t.rpc("balance", { customer: { card: "C-EXP" } });
     while (b.accounts[0].balance !== 40 && Date.now() < deadline) {
