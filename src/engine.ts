@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/config.js";
 import { loadCredentials, type Credentials } from "./config/credentials.js";
 import { lockDataDir } from "./config/lock.js";
-import { Approvals } from "./admin/approvals.js";
+import { Approvals, approvalsIn } from "./admin/approvals.js";
 import { AuditLog } from "./admin/audit.js";
 import { RateLimiter } from "./ingest/ratelimit.js";
 import { limits } from "./limits.js";
@@ -183,7 +183,7 @@ async function startPipeline(
     ...credentials,
     rateLimiter: rateLimited ? new RateLimiter(config.rateLimits) : null,
     audit: new AuditLog(store),
-    approvals: new Approvals(now),
+    approvals: new Approvals(now, limits.approvalTtlMs, limits.approvalsPendingMax, approvalsIn(store)),
     approvalAbove: config.admin.approvalAbove,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),

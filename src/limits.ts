@@ -64,6 +64,8 @@ export const limits = {
   bulkRetriesMax: 20,
   /** Statement entries per request. */
   statementLimitMax: 1000,
+  /** Entries a statement reads at most (its from/to window filters them); past it the reply says `truncated: true`. */
+  statementScanMax: 100_000,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
   turnoverDaysKept: 400,
   /** Rows in one product-card CSV import. */

@@ -1,10 +1,12 @@
 // Four-eyes approval of large money adjustments (config admin.approvalAbove): the first
 // operator's request waits here until another operator with the money role approves or
-// rejects it. Pending approvals live in memory: a restart drops them and nothing was
-// applied, so the requester sends the adjustment again (it is idempotent on its ids).
+// rejects it. Pending approvals are kept in the ledger (table `approvals`), so a restart
+// keeps them; an approval is removed before it is applied, so it is applied at most once
+// (a crash in between drops it, nothing applied: the requester sends it again).
 import { randomBytes } from "node:crypto";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
+import type { Store } from "../ledger/store.js";
 
 export type ApprovalKind = "adjust" | "bulkAdjust";
 
@@ -20,6 +22,13 @@ export interface Approval {
   amountMax: number;
 }
 
+/** Where pending approvals are kept across restarts. */
+export interface ApprovalStore {
+  all(): Iterable<Approval>;
+  put(a: Approval): void;
+  remove(approvalId: string): void;
+}
+
 export class Approvals {
   private readonly pending = new Map<string, Approval>();
   /** "<kind>/<requestId or jobId>" -> approvalId: a resent request finds its pending approval. */
@@ -29,7 +38,21 @@ export class Approvals {
     private readonly now: () => number,
     private readonly ttlMs: number = limits.approvalTtlMs,
     private readonly pendingMax: number = limits.approvalsPendingMax,
-  ) {}
+    private readonly durable: ApprovalStore | null = null,
+  ) {
+    for (const a of durable?.all() ?? []) this.remember(a);
+  }
+
+  private remember(a: Approval): void {
+    this.pending.set(a.approvalId, a);
+    this.byRequest.set(`${a.kind}/${requestKeyOf(a)}`, a.approvalId);
+  }
+
+  private forget(a: Approval): void {
+    this.durable?.remove(a.approvalId);
+    this.pending.delete(a.approvalId);
+    this.byRequest.delete(`${a.kind}/${requestKeyOf(a)}`);
+  }
 
   /** Opens an approval, or returns the one this request already has (same content; other content is a conflict). */
   open(kind: ApprovalKind, body: Record<string, unknown>, requestedBy: string, amountMax: number): Approval {
@@ -47,8 +70,8 @@ export class Approvals {
     if (this.pending.size >= this.pendingMax) throw new LoyaltyError("OVERLOADED", `${this.pendingMax} approvals are pending; approve or reject some first`);
     const t = this.now();
     const approval: Approval = { approvalId: `ap_${randomBytes(12).toString("base64url")}`, kind, body, requestedBy, requestedAt: t, expiresAt: t + this.ttlMs, amountMax };
-    this.pending.set(approval.approvalId, approval);
-    this.byRequest.set(key, approval.approvalId);
+    this.durable?.put(approval);
+    this.remember(approval);
     return approval;
   }
 
@@ -60,8 +83,7 @@ export class Approvals {
     if (decision === "approve" && a.requestedBy === operator) {
       throw new LoyaltyError("FORBIDDEN", `${operator} requested ${approvalId}: another operator must approve it`);
     }
-    this.pending.delete(approvalId);
-    this.byRequest.delete(`${a.kind}/${requestKeyOf(a)}`);
+    this.forget(a);
     return a;
   }
 
@@ -74,8 +96,7 @@ export class Approvals {
     const t = this.now();
     for (const a of this.pending.values()) {
       if (a.expiresAt > t) continue;
-      this.pending.delete(a.approvalId);
-      this.byRequest.delete(`${a.kind}/${requestKeyOf(a)}`);
+      this.forget(a);
     }
   }
 }
@@ -83,4 +104,13 @@ export class Approvals {
 /** The id that names an approval's request: an adjustment's requestId, a bulk job's jobId. */
 export function requestKeyOf(a: Pick<Approval, "kind" | "body">): string {
   return String(a.kind === "adjust" ? a.body.requestId : a.body.jobId);
+}
+
+/** Pending approvals in the ledger's `approvals` table; synchronous writes (admin actions are rare). */
+export function approvalsIn(store: Store): ApprovalStore {
+  return {
+    all: () => store.approvals.getRange().map(({ value }) => value),
+    put: (a) => void store.approvals.putSync(a.approvalId, a),
+    remove: (approvalId) => void store.approvals.removeSync(approvalId),
+  };
 }

@@ -58,6 +58,7 @@ export function placeHold(
     expiresAt: tx.now + (ttlMs ?? tx.options.holdTtlMsDefault),
   };
   if (item) hold.item = item;
+  if (tx.scope !== null) hold.store = tx.scope;
   const acc = accountFor(w, account);
   acc.held += amount;
   (w.holds ??= {})[hold.holdId] = [account, amount, hold.expiresAt];
@@ -75,6 +76,8 @@ export function placeHold(
 function openHold(tx: Tx, holdId: string): Hold | Reply {
   const hold = tx.store.holds.get(holdId);
   if (!hold) throw new LoyaltyError("UNKNOWN_HOLD", `no hold ${holdId}`, "holdId");
+  // A store's terminal key acts on its own holds only (hold ids are sequential, so guessable).
+  if (tx.scope !== null && hold.store !== tx.scope) throw new LoyaltyError("FORBIDDEN", `hold ${holdId} was not placed by store ${tx.scope}`, "holdId");
   if (hold.status === "open" && tx.now >= hold.expiresAt) {
     const w = loadWallet(tx, hold.customerId);
     closeHold(tx, w, hold, "expired");

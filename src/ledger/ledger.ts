@@ -17,6 +17,8 @@ export interface Command {
   input: unknown;
   /** Content hash for idempotent verbs. */
   hash: string;
+  /** The store of the terminal key it came with (HTTP with terminalAuth). */
+  scope?: string | null;
 }
 
 export interface Outcome {
@@ -45,6 +47,7 @@ export class Ledger implements Tx {
   private holdSeq = 0;
   private notes: Notification[] = [];
   now = 0;
+  scope: string | null = null;
 
   constructor(
     readonly store: Store,
@@ -142,6 +145,7 @@ export class Ledger implements Tx {
   /** One command in its own child transaction: an operating error leaves no trace. Rethrows broken invariants. */
   private applyOne(cmd: Command): Outcome {
     this.notes = [];
+    this.scope = cmd.scope ?? null;
     const marks = this.counters();
     try {
       const reply = this.store.env.transactionSync(() => this.dispatch(cmd));

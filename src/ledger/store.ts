@@ -4,6 +4,7 @@
 // sale's provenance for returns). docs/operations.md lists every table.
 import { open, type Database, type RootDatabase } from "lmdb";
 import type { ProgrammeAccrual } from "../rules/types.js";
+import type { Approval } from "../admin/approvals.js";
 
 export interface Customer {
   id: string;
@@ -85,6 +86,8 @@ export interface Hold {
   expiresAt: number;
   /** A redemption of a catalogue reward or a product: what the hold pays for (absent: plain authorize). */
   item?: HeldItem;
+  /** The store whose terminal key placed it (HTTP with terminalAuth): only that store may capture or release it. */
+  store?: string;
 }
 
 /** What a reward hold pays for; `qty` units of stock are taken while the hold is open. */
@@ -256,6 +259,8 @@ export interface Store {
   meta: Database<number, string>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
   audit: Database<AuditRecord, [number, number]>;
+  /** approvalId -> a money adjustment waiting for its second operator (written by the main thread only). */
+  approvals: Database<Approval, string>;
 }
 
 /**
@@ -298,6 +303,7 @@ export function openStore(path: string): Store {
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
     audit: db("audit"),
+    approvals: db("approvals"),
   };
   try {
     checkFormat(store, path);

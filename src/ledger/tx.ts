@@ -30,6 +30,8 @@ export interface Tx {
   readonly options: LedgerOptions;
   /** The engine's clock at the start of the batch. */
   readonly now: number;
+  /** The store of the terminal key the current command came with (HTTP with terminalAuth); null otherwise. */
+  readonly scope: string | null;
   plan(): Plan;
   /** The entry sequence number the last post took. */
   readonly seq: number;

@@ -57,7 +57,7 @@ function commandOf(req: RawRequest, value: unknown): Command {
   // An event's storeId, checked above, already binds its id to the store: its hash stays
   // the plain content's, so the same sale sent over the stream and over HTTP is one event.
   const scope = spec.idempotency === "request" ? store : null;
-  return { verb: req.verb, input, hash: spec.idempotency ? contentHash(req.verb, input, scope) : "" };
+  return { verb: req.verb, input, hash: spec.idempotency ? contentHash(req.verb, input, scope) : "", scope: store };
 }
 
 /** Verbs whose body names its store: accrue (sales, returns, voids) and quote. */

@@ -1,7 +1,11 @@
 // Pending approvals: a second operator, never the requester, approves; a resent request
 // finds its approval; approvals expire.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Approvals } from "../../src/admin/approvals.js";
+import { Approvals, approvalsIn } from "../../src/admin/approvals.js";
+import { closeStore, openStore } from "../../src/ledger/store.js";
 import { LoyaltyError } from "../../src/errors.js";
 
 const body = { requestId: "adj-1", customer: { card: "C-1" }, account: "points", amount: 5000, reason: "goodwill", operator: "anna" };
@@ -52,5 +56,28 @@ describe("approvals", () => {
     t = 1000;
     expect(codeOf(() => a.close(opened.approvalId, "bob", "approve"))).toBe("UNKNOWN_APPROVAL");
     expect(a.list()).toEqual([]);
+  });
+
+  it("keeps pending approvals in the ledger across a restart, and applies each at most once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "loyaltyd-approvals-"));
+    try {
+      let store = openStore(join(dir, "ledger"));
+      const first = new Approvals(() => 0, 1000, 10, approvalsIn(store));
+      const kept = first.open("adjust", body, "anna", 5000);
+      const closed = first.open("adjust", { ...body, requestId: "adj-2" }, "anna", 5000);
+      first.close(closed.approvalId, "bob", "approve");
+      await closeStore(store);
+      // A new process: the pending one is there, the approved one is not.
+      store = openStore(join(dir, "ledger"));
+      const second = new Approvals(() => 0, 1000, 10, approvalsIn(store));
+      expect(second.list().map((a) => a.approvalId)).toEqual([kept.approvalId]);
+      expect(second.open("adjust", { ...body }, "anna", 5000).approvalId).toBe(kept.approvalId);
+      expect(codeOf(() => second.close(closed.approvalId, "bob", "approve"))).toBe("UNKNOWN_APPROVAL");
+      expect(second.close(kept.approvalId, "bob", "approve").body).toEqual(body);
+      expect([...store.approvals.getKeys()]).toEqual([]);
+      await closeStore(store);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

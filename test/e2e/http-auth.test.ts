@@ -127,6 +127,25 @@ describe("terminals and operators authenticate", () => {
       expect(own.body).toMatchObject({ ok: true, earned: 10 });
     });
 
+    it("lets a store's key capture or release only the holds that store's key placed", async () => {
+      expect((await t.rpc("accrue", sale("h-fund", { card: "A-3" }, [line("1", 1, 10_000)]))).ok).toBe(true);
+      const held = await call(t.http, "POST", "/v1/authorize", { body: { requestId: "h-a1", customer: { card: "A-3" }, amount: 20 }, headers: store("s01") });
+      expect(held.body).toMatchObject({ ok: true, approved: true });
+      const holdId = held.body.holdId as string;
+      for (const verb of ["capture", "release"]) {
+        const other = await call(t.http, "POST", `/v1/${verb}`, { body: { requestId: `h-${verb}-s02`, holdId }, headers: store("s02") });
+        expect(other.status).toBe(403);
+        expect(other.body).toMatchObject({ ok: false, error: { code: "FORBIDDEN", field: "holdId" } });
+      }
+      // A hold placed over NATS (no key) is not any store's to take over HTTP either.
+      const natsHold = await t.rpc("authorize", { requestId: "h-a2", customer: { card: "A-3" }, amount: 5 });
+      const taken = await call(t.http, "POST", "/v1/capture", { body: { requestId: "h-c-nats", holdId: natsHold.holdId }, headers: store("s01") });
+      expect(taken.status).toBe(403);
+      const own = await call(t.http, "POST", "/v1/capture", { body: { requestId: "h-c-s01", holdId }, headers: store("s01") });
+      expect(own.body).toMatchObject({ ok: true });
+      expect(await balanceOf("A-3")).toBe(80);
+    });
+
     it("requires a return or void sent with a key to name its store", async () => {
       const bare = { type: "return", eventId: "x-1-r", originalEventId: "x-1", at: Date.UTC(2026, 0, 6) };
       const without = await call(t.http, "POST", "/v1/accrue", { body: bare, headers: store("s02") });

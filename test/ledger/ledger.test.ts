@@ -4,6 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { validate } from "../../src/codec/codec.js";
 import { LoyaltyError } from "../../src/errors.js";
+import { limits } from "../../src/limits.js";
 import {
   BASE_PROGRAMME,
   T0,
@@ -757,6 +758,23 @@ describe("batches", () => {
 });
 
 describe("reads", () => {
+  it("bounds a statement's scan of a long history, and says it stopped", async () => {
+    const h = await withCustomer();
+    await h.one(cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }])));
+    // A long history written straight into the table (what years of visits would leave).
+    await h.store.env.transaction(() => {
+      for (let i = 0; i < limits.statementScanMax + 10; i++) {
+        h.store.entries.put(["cu_000001", 1_000_000 + i], { at: T0 - 1000, account: "points", kind: "adjustment", amount: 0, cause: "old" });
+      }
+    });
+    // A window that matches only the last entry: the scan stops first, and says so.
+    const st = await h.one(cmd("statement", { customer: CARD, from: T0, limit: 10 }));
+    expect(st).toMatchObject({ ok: true, truncated: true });
+    const recent = await h.one(cmd("statement", { customer: CARD, limit: 10 }));
+    expect(recent.entries).toHaveLength(10);
+    expect(recent.truncated).toBeUndefined();
+  });
+
   it("run outside the write transaction, after the batch's writes, which they see; a batch of reads alone writes nothing", async () => {
     const h = await withCustomer();
     const seqBefore = h.store.meta.get("seq");
