@@ -2,7 +2,7 @@
 // to the raw limits of this same run, and dated rows appended to bench/RESULTS.md.
 //   node --expose-gc dist/bench/run.js        full (5 runs per case)
 //   BENCH_QUICK=1 node dist/bench/run.js      seconds; prints only (BENCH_WRITE=1 to record)
-//   BENCH_ONLY=raw,engine,rules,size,overload,scale  a subset of the groups (default: all of them)
+//   BENCH_ONLY=raw,engine,rules,size,overload,scale,segments  a subset of the groups (default: all of them)
 //   BENCH_EXECUTORS=inline,workers            the executors the engine and overload groups run with
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { machineInfo, machineLine, machineShort, repoRoot } from "./machine.js";
 import { benchOverload } from "./overload.js";
 import { benchRaw, benchSize } from "./raw.js";
 import { benchScale } from "./scale.js";
+import { benchSegments } from "./segments.js";
 import { benchStorage } from "./size.js";
 import { repeat, runsFor, type Summary } from "./stats.js";
 
@@ -223,7 +224,7 @@ async function engineGroup(c: Collected, group: string, executors: readonly (str
 
 async function main(): Promise<number> {
   const quick = process.env.BENCH_QUICK === "1";
-  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload,scale").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload,scale,segments").split(",").map((s) => s.trim()));
   const root = repoRoot();
   const machine = machineInfo();
   const runs = runsFor(quick);
@@ -247,6 +248,15 @@ async function main(): Promise<number> {
   if (only.has("overload")) await engineGroup(c, "overload", executors, log, () => benchOverload({ size, root, log }));
   // One executor (the engine's default): the case compares customer counts, not executors.
   if (only.has("scale")) await engineGroup(c, "scale", [null], log, () => benchScale({ size, runs, root, log }));
+  if (only.has("segments")) {
+    log("segments: benchSegments (bench/segments.ts)");
+    try {
+      Object.assign(c.all, await benchSegments({ customers: quick ? 20_000 : 1_000_000, runs: Math.min(runs, 3), log }));
+    } catch (err) {
+      c.failed = true;
+      c.notes.push(`segments cases FAILED: ${(err as Error).message}`);
+    }
+  }
   const { all, notes, failed } = c;
   log("");
   log(`machine: ${machineLine(machine)}`);

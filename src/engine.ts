@@ -8,6 +8,7 @@ import type { Config } from "./config/config.js";
 import { loadCredentials, type Credentials } from "./config/credentials.js";
 import { lockDataDir } from "./config/lock.js";
 import { Approvals, approvalsIn } from "./admin/approvals.js";
+import { SegmentJobs } from "./admin/segments/jobs.js";
 import { AuditLog } from "./admin/audit.js";
 import { RateLimiter } from "./ingest/ratelimit.js";
 import { limits } from "./limits.js";
@@ -185,6 +186,7 @@ async function startPipeline(
     audit: new AuditLog(store),
     approvals: new Approvals(now, limits.approvalTtlMs, limits.approvalsPendingMax, approvalsIn(store)),
     approvalAbove: config.admin.approvalAbove,
+    segments: new SegmentJobs(ledgerPath),
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
     readiness: () => ({

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "the body must be application/json" },
   REQUEST_TIMEOUT: { status: 408, message: "the request was not received in time" },
   UNKNOWN_APPROVAL: { status: 404, message: "no such pending approval" },
+  UNKNOWN_SEGMENT: { status: 404, message: "no such segment" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

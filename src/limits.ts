@@ -66,6 +66,18 @@ export const limits = {
   statementLimitMax: 1000,
   /** Entries a statement reads at most (its from/to window filters them); past it the reply says `truncated: true`. */
   statementScanMax: 100_000,
+  /** Items in one list of a segment filter (ids, sub-filters). */
+  segmentListMax: 1000,
+  /** Customers a segment query returns per page at most (default 100). */
+  segmentPageMax: 1000,
+  /** Saved segments at most. */
+  segmentsMax: 10_000,
+  /** Segment queries and exports running at once (each on its own thread). */
+  segmentJobsMax: 2,
+  /** Rows per CSV chunk an export's thread sends. */
+  segmentExportRowsPerChunk: 2000,
+  /** CSV chunks sent by an export's thread and not yet read by the client. */
+  segmentExportChunksInFlight: 4,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
   turnoverDaysKept: 400,
   /** Rows in one product-card CSV import. */

@@ -5,6 +5,7 @@
 import { open, type Database, type RootDatabase } from "lmdb";
 import type { ProgrammeAccrual } from "../rules/types.js";
 import type { Approval } from "../admin/approvals.js";
+import type { Segment } from "../admin/segments/saved.js";
 
 export interface Customer {
   id: string;
@@ -261,6 +262,8 @@ export interface Store {
   audit: Database<AuditRecord, [number, number]>;
   /** approvalId -> a money adjustment waiting for its second operator (written by the main thread only). */
   approvals: Database<Approval, string>;
+  /** segmentId -> a saved segment {id, name, filter, updatedAt} (admin). */
+  segments: Database<Segment, string>;
 }
 
 /**
@@ -304,6 +307,7 @@ export function openStore(path: string): Store {
     meta: db("meta"),
     audit: db("audit"),
     approvals: db("approvals"),
+    segments: db("segments"),
   };
   try {
     checkFormat(store, path);

@@ -16,6 +16,11 @@ import { limits } from "../../limits.js";
 import type { Logger } from "../../observe/logger.js";
 import type { Metrics } from "../../observe/metrics.js";
 import type { Handler } from "../handler.js";
+import type { Readable } from "node:stream";
+import { parseAdminBody } from "../../admin/parse.js";
+import type { SegmentJobs } from "../../admin/segments/jobs.js";
+import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
+import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
 
 export interface AdminDeps {
@@ -32,13 +37,22 @@ export interface AdminDeps {
   approvals: Approvals;
   /** Adjustments above this many points (absolute) wait for a second operator; null: none do. */
   approvalAbove: number | null;
+  segments: SegmentJobs;
 }
 
 /** A route's answer when it opened an approval instead of acting: 202. */
 export class Accepted {
   constructor(readonly body: Reply) {}
 }
-export type Answer = Reply | Accepted;
+/** A route's answer that is a stream (a CSV export), not a JSON reply: 200 with its content type. */
+export class Streamed {
+  constructor(
+    readonly contentType: string,
+    readonly stream: Readable,
+    readonly fileName: string,
+  ) {}
+}
+export type Answer = Reply | Accepted | Streamed;
 
 export interface Call {
   req: FastifyRequest;
@@ -268,6 +282,54 @@ function approvalRoutes(deps: AdminDeps): Route[] {
   ];
 }
 
+const CHANNELS = new Set(["email", "sms", "post"]);
+
+function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
+  return [
+    {
+      method: "POST", url: "/v1/admin/segments/query", role: "read",
+      run: async (c) => {
+        const body = parseAdminBody(queryBodySchema, c.json(), "segment query");
+        const result = await segments.query({ ...body, now: now() });
+        return { ok: true, ...result };
+      },
+    },
+    { method: "GET", url: "/v1/admin/segments", role: "read", run: async (c) => ({ ok: true, segments: listSegments(store, limitOf(c)) }) },
+    { method: "GET", url: "/v1/admin/segments/:id", role: "read", run: async (c) => ({ ok: true, segment: getSegment(store, idOf(c)) }) },
+    {
+      method: "PUT", url: "/v1/admin/segments/:id", role: "write",
+      run: async (c) => {
+        const segment = await putSegment(store, idOf(c), c.json(), now());
+        log.info({ segment: segment.id }, "segment saved");
+        return { ok: true, segment };
+      },
+    },
+    {
+      method: "DELETE", url: "/v1/admin/segments/:id", role: "write",
+      run: async (c) => {
+        await removeSegment(store, idOf(c));
+        return { ok: true, id: idOf(c), removed: true };
+      },
+    },
+    {
+      method: "GET", url: "/v1/admin/segments/:id/export.csv", role: "read",
+      run: async (c) => {
+        const segment = getSegment(store, idOf(c));
+        const q = c.req.query as { consent?: string; bom?: string };
+        if (!q.consent || !CHANNELS.has(q.consent)) throw new LoyaltyError("VALIDATION", "consent must be email, sms or post", "consent");
+        const stream = segments.export({
+          filter: segment.filter,
+          consent: q.consent as Channel,
+          now: now(),
+          bom: q.bom === "1" || q.bom === "true",
+          rowsPerChunk: limits.segmentExportRowsPerChunk,
+        });
+        return new Streamed("text/csv; charset=utf-8", stream, `${segment.id}-${q.consent}.csv`);
+      },
+    },
+  ];
+}
+
 export function adminRoutes(deps: AdminDeps): Route[] {
-  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...approvalRoutes(deps)];
+  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps)];
 }

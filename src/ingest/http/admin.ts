@@ -7,7 +7,7 @@ import type { Operator } from "../../config/credentials.js";
 import { LoyaltyError, failure, httpStatusOf, type ErrorCode } from "../../errors.js";
 import { limits } from "../../limits.js";
 import type { Metrics } from "../../observe/metrics.js";
-import { Accepted, adminRoutes, type AdminDeps, type Answer, type Call, type Route } from "./admin-routes.js";
+import { Accepted, Streamed, adminRoutes, type AdminDeps, type Answer, type Call, type Route } from "./admin-routes.js";
 import { apiKeyOf, bearerOf, jsonBody, sendError, wireErrorOf, type Reply } from "./reply.js";
 
 export type { AdminDeps } from "./admin-routes.js";
@@ -53,11 +53,13 @@ function targetsOf(req: FastifyRequest, body: unknown, reply: Reply): Reply {
 
 function statusOf(answer: Answer): number {
   if (answer instanceof Accepted) return 202;
+  if (answer instanceof Streamed) return 200;
   return answer.ok === false ? httpStatusOf((answer.error as { code: ErrorCode }).code) : 200;
 }
 
 function outcomeOf(answer: Answer): string {
   if (answer instanceof Accepted) return "pending";
+  if (answer instanceof Streamed) return "ok";
   return answer.ok === false ? (answer.error as { code: string }).code : "ok";
 }
 
@@ -68,7 +70,7 @@ function mount(app: FastifyInstance, deps: AdminDeps, route: Route): void {
   const record = async (req: FastifyRequest, operator: Operator, body: unknown, answer: Answer): Promise<void> => {
     const entry: AuditEntry = {
       at: deps.now(), operator: operator.name, role: route.role, method: route.method as string, route: route.url,
-      targets: targetsOf(req, body, answer instanceof Accepted ? answer.body : answer), outcome: outcomeOf(answer), status: statusOf(answer), ip: req.ip,
+      targets: targetsOf(req, body, answer instanceof Accepted ? answer.body : answer instanceof Streamed ? {} : answer), outcome: outcomeOf(answer), status: statusOf(answer), ip: req.ip,
     };
     log.info({ audit: await deps.audit.append(entry) }, "admin action");
   };
@@ -113,6 +115,11 @@ function mount(app: FastifyInstance, deps: AdminDeps, route: Route): void {
         answer = failure(wire);
       }
       await record(req, call.operator, parsed, answer);
+      if (answer instanceof Streamed) {
+        // A long export: the idle-socket timeout must not cut it while the client reads.
+        req.raw.socket.setTimeout(0);
+        return res.code(200).type(answer.contentType).header("content-disposition", `attachment; filename="${answer.fileName}"`).send(answer.stream);
+      }
       return res.code(statusOf(answer)).send(answer instanceof Accepted ? answer.body : answer);
     },
   });

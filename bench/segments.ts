@@ -1,0 +1,71 @@
+// Segments over many customers (issue 10): a query (count + first page) over a ledger of
+// `customers` and a CSV export of the members, each through SegmentJobs, as the admin route
+// runs them (a thread per job, one read transaction). The ledger is built in process
+// through the engine's own batch path, with profiles, consents and groups.
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SegmentJobs } from "../src/admin/segments/jobs.js";
+import { Ledger } from "../src/ledger/ledger.js";
+import { closeStore, openStore } from "../src/ledger/store.js";
+import { processBatch, type RawRequest } from "../src/partition/batch.js";
+import { LEDGER_OPTIONS } from "./scale.js";
+import { repeat, type Summary } from "./stats.js";
+
+const BUILD_BATCH = 5000;
+const GROUPS = ["regular", "regular", "regular", "VIP", "staff"];
+
+function enrolBody(n: number): Record<string, unknown> {
+  return {
+    requestId: `seg-${n}`,
+    card: `SEG-${n}`,
+    group: GROUPS[n % GROUPS.length],
+    profile: { name: `Customer ${n}`, email: `c${n}@example.com`, consents: { email: n % 2 === 0, sms: n % 3 === 0, post: n % 7 === 0 } },
+  };
+}
+
+async function build(path: string, customers: number, log: (line: string) => void): Promise<void> {
+  const store = openStore(path);
+  const t0 = performance.now();
+  try {
+    const ledger = new Ledger(store, LEDGER_OPTIONS, Date.now, true);
+    for (let n = 1; n <= customers; ) {
+      const batch: RawRequest[] = [];
+      for (; batch.length < BUILD_BATCH && n <= customers; n++) batch.push({ verb: "enroll", bytes: Buffer.from(JSON.stringify(enrolBody(n))), encoding: "json" });
+      const { handled, durable } = await processBatch(ledger, batch);
+      await durable;
+      const refused = handled.find((h) => h.outcome !== "ok");
+      if (refused) throw new Error(`segments: enrolment refused: ${refused.outcome}`);
+    }
+  } finally {
+    await closeStore(store);
+  }
+  log(`segments: built ${customers.toLocaleString("en-US")} customers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+export async function benchSegments(opts: { customers: number; runs: number; log: (line: string) => void }): Promise<Record<string, Summary>> {
+  const { customers, runs, log } = opts;
+  const dir = mkdtempSync(join(process.cwd(), "dist", "bench-segments-"));
+  try {
+    const path = join(dir, "ledger");
+    await build(path, customers, log);
+    const jobs = new SegmentJobs(path);
+    // VIPs or staff who may be e-mailed: a third of the customers match, every record is read.
+    const filter = { all: [{ groups: ["VIP", "staff"] }, { consent: "email" as const }] };
+    return await repeat(runs, async () => {
+      const q0 = performance.now();
+      const result = await jobs.query({ filter, limit: 100, cursor: null, now: Date.now() });
+      const queryMs = performance.now() - q0;
+      const e0 = performance.now();
+      let rows = -1; // the header row
+      for await (const chunk of jobs.export({ filter: { groups: ["VIP", "staff"] }, consent: "email", now: Date.now(), bom: false, rowsPerChunk: 2000 })) {
+        const bytes = chunk as Buffer;
+        for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) rows++;
+      }
+      const exportSec = (performance.now() - e0) / 1000;
+      log(`segments: query over ${customers} customers: ${result.count} members in ${queryMs.toFixed(0)} ms; export ${rows} rows in ${exportSec.toFixed(2)} s`);
+      return { [`segments.query.ms`]: queryMs, [`segments.export.rowsPerSec`]: rows / exportSec, [`segments.customers`]: customers };
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
