@@ -11,6 +11,7 @@ import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
 import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { findCustomer, saleCustomer } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
+import { segmentsOf } from "./segments.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
 
@@ -54,7 +55,7 @@ export function basketOf(event: SaleEvent): Basket {
   };
 }
 
-function factsOf(c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
+function factsOf(tx: Tx, c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
   const turnoverByWindowDays: Record<number, number> = {};
   if (plan.turnoverWindowsDays.length > 0) {
     const today = Math.floor(at / DAY_MS);
@@ -64,7 +65,9 @@ function factsOf(c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts 
       turnoverByWindowDays[win] = sum;
     }
   }
-  return { customerId: c.id, groups: c.groups, turnoverByWindowDays };
+  const facts: CustomerFacts = { customerId: c.id, groups: c.groups, turnoverByWindowDays };
+  if (plan.segmentIds.length > 0) facts.segments = segmentsOf(tx.store, c, plan.segmentIds, at);
+  return facts;
 }
 
 /** Daily turnover buckets in the wallet, pruned to the longest window we keep. */
@@ -83,7 +86,7 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   const plan = tx.plan();
   const basket = basketOf(event);
   const w = loadWallet(tx, customer.id);
-  const accrual = evaluate(plan, basket, factsOf(customer, w, event.at, plan));
+  const accrual = evaluate(plan, basket, factsOf(tx, customer, w, event.at, plan));
   const perAccount = new Map<string, number>();
   const lots: ([number, number] | null)[] = [];
   for (const p of accrual.programmes) {
@@ -248,7 +251,7 @@ export function quote(tx: Tx, event: SaleEvent): Reply {
   const w = customer ? loadWallet(tx, customer.id) : null;
   const facts: CustomerFacts =
     customer && w
-      ? factsOf(customer, w, event.at, plan)
+      ? factsOf(tx, customer, w, event.at, plan)
       : { customerId: "", groups: [], turnoverByWindowDays: Object.fromEntries(plan.turnoverWindowsDays.map((d) => [d, 0])) };
   const accrual: Accrual = evaluate(plan, basketOf(event), facts);
   const acc = w ? peekAccount(w, PRIMARY_ACCOUNT) : { balance: 0, held: 0 };

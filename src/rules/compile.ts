@@ -48,6 +48,8 @@ export interface Plan {
   readonly options: Readonly<EvaluateOptions>;
   /** Tier windows (days) the caller must supply turnover for, ascending. */
   readonly turnoverWindowsDays: readonly number[];
+  /** Saved segments some programme is scoped to: the customer's membership in each is a fact the caller supplies. */
+  readonly segmentIds: readonly string[];
   /** Programmes in evaluation order (id ascending). */
   readonly programmes: readonly PlanProgramme[];
   /** Accounts that any programme credits, ascending. */
@@ -133,6 +135,7 @@ export interface CompiledProgramme {
   validTo: number;
   customers: ReadonlySet<string> | null;
   groups: ReadonlySet<string> | null;
+  segments: ReadonlySet<string> | null;
   stores: ReadonlySet<string> | null;
   channels: ReadonlySet<string> | null;
   skus: ReadonlySet<string> | null;
@@ -282,6 +285,7 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
   return {
     options: Object.freeze({ ...options }),
     turnoverWindowsDays: Object.freeze([...windows].sort((a, b) => a - b)),
+    segmentIds: Object.freeze([...new Set(programmes.flatMap((p) => p.scope.segments))].sort()),
     programmes: Object.freeze(listed),
     accounts: set.accounts,
     redemptionFor: (account) => redemptions.get(account) ?? null,
@@ -294,7 +298,7 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
 export function scopeKindOf(p: Programme): ScopeKind {
   const s = p.scope;
   if (s.customers.length > 0) return "customer";
-  if (s.groups.length > 0) return "group";
+  if (s.groups.length > 0 || s.segments.length > 0) return "group";
   if (s.skus.length > 0) return "sku";
   if (s.categories.length > 0) return "category";
   if (s.stores.length > 0) return "store";
@@ -341,6 +345,7 @@ function compileProgramme(
     validTo: p.validTo ?? Infinity,
     customers: setOrNull(p.scope.customers),
     groups: setOrNull(p.scope.groups),
+    segments: setOrNull(p.scope.segments),
     stores: setOrNull(p.scope.stores),
     channels: setOrNull(p.scope.channels),
     skus: setOrNull(p.scope.skus),

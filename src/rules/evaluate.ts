@@ -38,9 +38,16 @@ function headerEligible(p: CompiledProgramme, basket: Basket, customer: Customer
   if (basket.currency !== p.currency) return false;
   if (p.customers !== null && !p.customers.has(customer.customerId)) return false;
   if (p.groups !== null && !inAnyGroup(p.groups, customer.groups)) return false;
+  if (p.segments !== null && !inAnySegment(p.segments, customer.segments)) return false;
   if (p.stores !== null && !p.stores.has(basket.storeId)) return false;
   if (p.channels !== null && !p.channels.has(basket.channel)) return false;
   return true;
+}
+
+function inAnySegment(segments: ReadonlySet<string>, memberOf: ReadonlySet<string> | undefined): boolean {
+  if (!memberOf) return false;
+  for (const s of segments) if (memberOf.has(s)) return true;
+  return false;
 }
 
 function inAnyGroup(groups: ReadonlySet<string>, customerGroups: readonly string[]): boolean {

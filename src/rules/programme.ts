@@ -133,6 +133,8 @@ const scopeSchema = z.strictObject({
   categories: ids.default([]),
   stores: ids.default([]),
   channels: ids.default([]),
+  /** Saved segments (admin): the customer must be a member of one, at the event's time. */
+  segments: ids.default([]),
 });
 
 const expirySchema = z.union([
@@ -155,7 +157,7 @@ export const programmeSchema = z
     unit: z.enum(["points", "money"]).default("points"),
     currency,
     timeZone: timeZone.nullable().default(null),
-    scope: scopeSchema.default({ customers: [], groups: [], skus: [], categories: [], stores: [], channels: [] }),
+    scope: scopeSchema.default({ customers: [], groups: [], skus: [], categories: [], stores: [], channels: [], segments: [] }),
     validFrom: epochMs.nullable().default(null),
     validTo: epochMs.nullable().default(null),
     promoItemsEarn: z.boolean().default(false),

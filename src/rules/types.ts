@@ -45,6 +45,8 @@ export interface CustomerFacts {
    * asks for (plan.turnoverWindowsDays), ending at basket.at, keyed by window length in days.
    */
   turnoverByWindowDays: Record<number, number>;
+  /** The saved segments of plan.segmentIds the customer is a member of at the basket's time (absent: none). */
+  segments?: ReadonlySet<string>;
 }
 
 export interface BreakdownItem {

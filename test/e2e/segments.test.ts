@@ -87,4 +87,21 @@ describe("segments", () => {
     expect(noChannel.status).toBe(422);
     expect(noChannel.body.error).toMatchObject({ code: "VALIDATION", field: "consent" });
   });
+
+  it("scopes a programme to a saved segment: members earn it, others do not, and a changed segment applies at once", async () => {
+    await send(t, "PUT", "/v1/admin/segments/big", { name: "Big", filter: { balance: { gte: 50 } } }, auth);
+    const installed = await send(t, "PUT", "/v1/admin/programmes/big-bonus", { id: "big-bonus", currency: "EUR", scope: { segments: ["big"] }, rules: [{ kind: "visit", points: 100 }] }, auth);
+    expect(installed.status).toBe(200);
+    const bonusOf = (reply: Record<string, any>) =>
+      (reply.breakdown as { programme: string; amount: number }[]).filter((b) => b.programme === "big-bonus").reduce((s, b) => s + b.amount, 0);
+    // Customer 55 has 55 points (member), customer 5 has 5 (not).
+    expect(bonusOf(await t.rpc("accrue", sale("b-55", { card: "S-55" }, [line("1", 1, 100)])))).toBe(100);
+    expect(bonusOf(await t.rpc("accrue", sale("b-5", { card: "S-5" }, [line("1", 1, 100)])))).toBe(0);
+    // The segment is re-read at each event: lower the bar and customer 5 is in.
+    await send(t, "PUT", "/v1/admin/segments/big", { name: "Big", filter: { balance: { gte: 1 } } }, auth);
+    expect(bonusOf(await t.rpc("accrue", sale("b-5b", { card: "S-5" }, [line("1", 1, 100)])))).toBe(100);
+    await send(t, "DELETE", "/v1/admin/segments/big", undefined, auth);
+    expect(bonusOf(await t.rpc("accrue", sale("b-55b", { card: "S-55" }, [line("1", 1, 100)])))).toBe(0);
+    await send(t, "DELETE", "/v1/admin/programmes/big-bonus", undefined, auth);
+  });
 });

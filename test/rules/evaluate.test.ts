@@ -106,6 +106,25 @@ describe("seed examples: earning rules", () => {
     expect(a.earned).toBe(points);
   });
 
+  it.each([
+    ["a member of the segment", new Set(["lapsed"]), 25],
+    ["a member of another segment", new Set(["rich"]), 0],
+    ["in no segment", new Set<string>(), 0],
+    ["whose membership was not looked up", undefined, 0],
+  ])("a programme scoped to a saved segment: %s earns %i on 25.00", (_label, segments, points) => {
+    const p = prog("winback", { scope: { segments: ["lapsed", "dormant"] }, rules: [perEuro] });
+    const a = run([p], basket([line("1", "A1", 2500)]), customer(segments ? { segments } : {}));
+    expect(a.earned).toBe(points);
+  });
+
+  it("names the segments programmes are scoped to, for the caller to look up", () => {
+    const plan = compile(
+      [prog("a", { scope: { segments: ["s2", "s1"] } }), prog("b", { scope: { segments: ["s1"] } }), prog("c", {})].map((p, i) => ({ programme: parseProgramme(p), version: i + 1 })),
+      { selection: "strongestScope", timeZone: "UTC" },
+    );
+    expect(plan.segmentIds).toEqual(["s1", "s2"]);
+  });
+
   it("VIP double points: the breakdown shows the spend and the multiplier's uplift", () => {
     const base = prog("base", { rules: [perEuro, { kind: "multiplier", groups: ["VIP"], factor: 2 }] });
     const a = run([base], basket([line("1", "A1", 2500)]), customer({ groups: ["VIP"] }));

@@ -60,7 +60,7 @@ describe("parseProgramme", () => {
       unit: "points",
       currency: "EUR",
       timeZone: null,
-      scope: { customers: [], groups: [], skus: [], categories: [], stores: [], channels: [] },
+      scope: { customers: [], groups: [], skus: [], categories: [], stores: [], channels: [], segments: [] },
       validFrom: null,
       validTo: null,
       promoItemsEarn: false,
