@@ -171,6 +171,10 @@ export const limits = {
   approvalsPendingMax: 1000,
   /** Audit records one `GET /v1/admin/audit` returns at most (default 100). */
   auditListMax: 1000,
+  /** Customer ids merged into one survivor, over all its merges (each merge re-points them all: one hop each). */
+  mergedIdsMax: 100,
+  /** Lots, open holds and vouchers one merge moves at most, in one write transaction: ~0.1 s of write lock (bench/merge.ts). */
+  mergeRecordsMax: 5_000,
   // Retention (config `retention.*`): idempotency records, closed holds and sale records
   // are deleted by a background scan once past their windows. Long by default: a retry
   // after its request's window is applied again.

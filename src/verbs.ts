@@ -7,6 +7,7 @@ import { adjust, convert, convertEarned } from "./ledger/conversions.js";
 import { card, enroll } from "./ledger/customers.js";
 import { sweepExpiry } from "./ledger/expiry.js";
 import { authorize, capture, expireHold, release } from "./ledger/holds.js";
+import { eraseCustomer, mergeCustomers } from "./ledger/merge.js";
 import { redeemReward } from "./ledger/rewards.js";
 import { accrue, quote, type Accrued } from "./ledger/sales.js";
 import type { Reply, Tx } from "./ledger/tx.js";
@@ -22,9 +23,10 @@ export type Idempotency = "event" | "request" | null;
  * How the router finds the partition: "customer" (input.customer), "event" (a sale's
  * customer, or a return's original sale), "hold" (input.holdId's customer), "voucher"
  * (input.code's customer), "enroll" (the new card, else the request), "card" (input.customer
- * or input.card's owner), "internal" (the engine submits it to a known partition).
+ * or input.card's owner), "merge" (input.into's, holding input.from's routing key there
+ * until it commits), "internal" (the engine submits it to a known partition).
  */
-export type Route = "customer" | "event" | "hold" | "voucher" | "enroll" | "card" | "internal";
+export type Route = "customer" | "event" | "hold" | "voucher" | "enroll" | "card" | "merge" | "internal";
 
 /** "terminal": NATS loyalty.rpc.<verb> and HTTP POST /v1/<verb>; "admin": the admin API only; "internal": the engine's sweepers. */
 export type Exposure = "terminal" | "admin" | "internal";
@@ -53,6 +55,9 @@ export const VERB_TABLE = {
   adjust: { idempotency: "request", route: "customer", exposure: "admin", apply: adjust } as Spec<VerbInput<"adjust">, Reply>,
   card: { idempotency: "request", route: "card", exposure: "admin", apply: card } as Spec<VerbInput<"card">, Reply>,
   convertEarned: { idempotency: "request", route: "customer", exposure: "admin", apply: convertEarned } as Spec<VerbInput<"convertEarned">, Reply>,
+  mergeCustomers: { idempotency: "request", route: "merge", exposure: "admin", apply: mergeCustomers } as Spec<VerbInput<"mergeCustomers">, Reply>,
+  // No requestId (contract v1.1): erasing an erased customer answers duplicate: true.
+  eraseCustomer: { idempotency: null, route: "customer", exposure: "admin", apply: eraseCustomer } as Spec<VerbInput<"eraseCustomer">, Reply>,
   expireHold: { idempotency: null, route: "internal", exposure: "internal", apply: expireHold } as Spec<{ holdId: string }, Reply>,
   sweepExpiry: { idempotency: null, route: "internal", exposure: "internal", apply: sweepExpiry } as Spec<{ customerId: string }, Reply>,
   sweepVoucher: { idempotency: null, route: "internal", exposure: "internal", apply: sweepVoucher } as Spec<{ code: string }, Reply>,
@@ -91,6 +96,8 @@ export const RATE_CLASS: Record<CommandVerb, RateClass> = {
   adjust: null,
   card: null,
   convertEarned: null,
+  mergeCustomers: null,
+  eraseCustomer: null,
   expireHold: null,
   sweepExpiry: null,
   sweepVoucher: null,

@@ -13,7 +13,7 @@ describe("verb table", () => {
 
   it("keeps the admin verbs off the terminal doors, and the sweepers' commands off every door", () => {
     const by = (exposure: string) => Object.entries(VERB_TABLE).filter(([, s]) => s.exposure === exposure).map(([v]) => v).sort();
-    expect(by("admin")).toEqual(["adjust", "card", "convertEarned"]);
+    expect(by("admin")).toEqual(["adjust", "card", "convertEarned", "eraseCustomer", "mergeCustomers"]);
     expect(by("internal")).toEqual(["expireHold", "sweepExpiry", "sweepVoucher"]);
   });
 
@@ -23,7 +23,9 @@ describe("verb table", () => {
       expect(Object.hasOwn(VERB_SCHEMAS, verb), verb).toBe(true);
     }
     const idempotent = Object.entries(VERB_TABLE).filter(([, s]) => s.idempotency !== null).map(([v]) => v).sort();
-    expect(idempotent).toEqual(["accrue", "adjust", "authorize", "buyVoucher", "capture", "card", "convert", "convertEarned", "enroll", "redeemReward", "redeemVoucher", "release"]);
+    expect(idempotent).toEqual(["accrue", "adjust", "authorize", "buyVoucher", "capture", "card", "convert", "convertEarned", "enroll", "mergeCustomers", "redeemReward", "redeemVoucher", "release"]);
     expect(VERB_TABLE.accrue.idempotency).toBe("event");
+    // Contract v1.1 gives erase no requestId: erasing twice is itself harmless (duplicate: true).
+    expect(VERB_TABLE.eraseCustomer.idempotency).toBe(null);
   });
 });

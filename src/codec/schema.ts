@@ -240,6 +240,9 @@ export const convertRequest = z
   .strict()
   .refine((r) => r.from !== r.to, { message: "from and to must differ", path: ["to"] });
 
+/** Why an operator did something by hand (an adjustment, a merge, an erasure). */
+const adminReason = z.string().min(1).max(500);
+
 /** A manual adjustment (admin only): always with a reason and an operator. */
 export const adjustRequest = z
   .object({
@@ -251,7 +254,7 @@ export const adjustRequest = z
       .refine((n) => Math.abs(n) <= limits.adjustmentMax, limitIssue(limits.adjustmentMax, `must be within ±${grouped(limits.adjustmentMax)}`))
       .int()
       .refine((n) => n !== 0, "must not be zero"),
-    reason: z.string().min(1).max(500),
+    reason: adminReason,
     operator: id,
   })
   .strict();
@@ -325,6 +328,24 @@ export const cardRequest = z.discriminatedUnion("action", [
   z.object({ requestId: id, action: z.literal("replace"), card: id, newCard: id }).strict(),
 ]);
 
+/** A customer named by id (a string) or by any customer reference. */
+const customerOrId = z.union([id, customerRef]);
+
+/** Merge `from` into `into` (admin): everything of `from` moves to `into` as ledger entries, and `from` resolves to `into`. */
+export const mergeCustomersRequest = z
+  .object({ requestId: id, from: customerOrId, into: customerOrId, reason: adminReason, operator: id })
+  .strict();
+
+/** Erase a customer (admin, GDPR): the path's id as `customer`; profile and identifiers go, the ledger stays. */
+export const eraseCustomerRequest = z
+  .object({ customer: z.object({ customerId: id }).strict(), reason: adminReason, operator: id })
+  .strict();
+
+/** An id or a reference -> a reference. */
+export function refOf(x: z.infer<typeof customerOrId>): CustomerRef {
+  return typeof x === "string" ? { customerId: x } : x;
+}
+
 /**
  * Every wire verb's schema. Which door each verb comes through (terminal or admin),
  * how it is routed and what makes it idempotent is declared in src/verbs.ts.
@@ -346,6 +367,8 @@ export const VERB_SCHEMAS = {
   adjust: adjustRequest,
   card: cardRequest,
   convertEarned: convertEarnedRequest,
+  mergeCustomers: mergeCustomersRequest,
+  eraseCustomer: eraseCustomerRequest,
 } as const;
 
 export type Verb = keyof typeof VERB_SCHEMAS;

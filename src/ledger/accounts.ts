@@ -6,7 +6,7 @@ import { limits } from "../limits.js";
 import type { VerbInput } from "../codec/schema.js";
 import { expiringOf } from "./expiry.js";
 import { requireCustomer } from "./customers.js";
-import type { Account, Entry, StoredEntry, Wallet } from "./store.js";
+import type { Account, Customer, Entry, StoredEntry, Wallet } from "./store.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 
 export function loadWallet(tx: Tx, customerId: string): Wallet {
@@ -64,6 +64,25 @@ export function* entriesOf(tx: Tx, customerId: string): Generator<Entry> {
   }
 }
 
+/**
+ * A customer's entries and those of the customers merged into it (`mergedFrom`), in
+ * sequence order: the history a statement shows once two customers became one.
+ */
+export function* historyOf(tx: Tx, c: Customer): Generator<Entry> {
+  if (!c.mergedFrom?.length) return yield* entriesOf(tx, c.id);
+  const heads = [c.id, ...c.mergedFrom].map((id) => {
+    const it = entriesOf(tx, id);
+    return { it, next: it.next() };
+  });
+  for (;;) {
+    let min: (typeof heads)[number] | null = null;
+    for (const h of heads) if (!h.next.done && (min === null || h.next.value.seq < (min.next.value as Entry).seq)) min = h;
+    if (min === null) return;
+    yield min.next.value as Entry;
+    min.next = min.it.next();
+  }
+}
+
 export function entryOf(customerId: string, seq: number, stored: StoredEntry): Entry {
   return { seq, customerId, ...stored };
 }
@@ -79,7 +98,7 @@ export function balance(tx: Tx, input: VerbInput<"balance">): Reply {
   const { asOf } = input;
   const accounts = accountsOf(w).map(({ account, state }) => {
     const unit = tx.plan().unitFor(account) ?? "points";
-    const { balance, held } = asOf === undefined ? state : asOf > tx.now ? projected(tx, c.id, w, account, asOf) : { balance: balanceAsOf(tx, c.id, account, asOf), held: 0 };
+    const { balance, held } = asOf === undefined ? state : asOf > tx.now ? projected(tx, c.id, w, account, asOf) : { balance: balanceAsOf(tx, c, account, asOf), held: 0 };
     const expiringFrom = asOf !== undefined && asOf > tx.now ? asOf + 1 : asOf;
     return { account, unit, balance, held, available: balance - held, expiring: expiringOf(tx.store, c.id, account, expiringFrom) };
   });
@@ -95,9 +114,10 @@ function projected(tx: Tx, customerId: string, w: Wallet, account: string, asOf:
   return { balance: state.balance - expiring, held };
 }
 
-function balanceAsOf(tx: Tx, customerId: string, account: string, asOf: number): number {
+/** Over the merged history: before a merge, the two customers' sum; the merge's entries cancel out. */
+function balanceAsOf(tx: Tx, c: Customer, account: string, asOf: number): number {
   let sum = 0;
-  for (const e of entriesOf(tx, customerId)) if (e.account === account && e.at <= asOf) sum += e.amount;
+  for (const e of historyOf(tx, c)) if (e.account === account && e.at <= asOf) sum += e.amount;
   return sum;
 }
 
@@ -107,17 +127,19 @@ export function statement(tx: Tx, input: VerbInput<"statement">): Reply {
   // A read holds its partition's thread: a window over a long history stops after
   // statementScanMax entries and says so, instead of reading it all.
   let scanned = 0;
-  for (const e of entriesOf(tx, c.id)) {
+  for (const e of historyOf(tx, c)) {
     if (++scanned > limits.statementScanMax) return { ok: true, customerId: c.id, entries, truncated: true };
     if ((input.from !== undefined && e.at < input.from) || (input.to !== undefined && e.at > input.to)) continue;
-    entries.push(entryView(e));
+    entries.push(entryView(e, c.id));
     if (entries.length >= input.limit) break;
   }
   return { ok: true, customerId: c.id, entries };
 }
 
-function entryView(e: Entry): Reply {
+/** An entry of a customer merged into `customerId` says whose it was. */
+function entryView(e: Entry, customerId: string): Reply {
   const v: Reply = { seq: e.seq, at: e.at, kind: e.kind, amount: e.amount, account: e.account, cause: e.cause };
+  if (e.customerId !== customerId) v.customerId = e.customerId;
   if (e.eventId) v.eventId = e.eventId;
   if (e.holdId) v.holdId = e.holdId;
   if (e.programme) v.programme = e.programme;

@@ -3,7 +3,7 @@
 import type { VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
-import { entriesOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
+import { historyOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { requireCustomer } from "./customers.js";
 import { consumeLots } from "./expiry.js";
 import type { Reply, Tx } from "./tx.js";
@@ -42,7 +42,8 @@ export function convert(tx: Tx, input: VerbInput<"convert">): Reply {
 export function convertEarned(tx: Tx, input: VerbInput<"convertEarned">): Reply {
   const c = requireCustomer(tx, input.customer);
   let earned = 0;
-  for (const e of entriesOf(tx, c.id)) {
+  // Merged history included: what a merged-away customer earned in the window moved with its balance.
+  for (const e of historyOf(tx, c)) {
     if (e.account !== input.from || e.at < input.earnedFrom || e.at >= input.earnedTo) continue;
     if (e.kind === "accrual" || e.kind === "return" || e.kind === "void") earned += e.amount;
   }

@@ -2,20 +2,32 @@
 // sale with an unknown phone); card management (link, unlink, block, unblock, replace).
 import type { CustomerRef, SaleEvent, VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
-import type { Customer } from "./store.js";
+import type { Customer, Store } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
 export function findCustomer(tx: Tx, ref: CustomerRef): Customer | null {
-  const { customers, cards, phones } = tx.store;
-  if ("customerId" in ref) return customers.get(ref.customerId) ?? null;
+  const { cards, phones } = tx.store;
+  if ("customerId" in ref) return live(tx, ref.customerId);
   if ("card" in ref) {
     const card = cards.get(ref.card);
     if (!card) return null;
     if (card.status === "blocked") throw new LoyaltyError("CARD_BLOCKED", `card ${ref.card} is blocked`, "customer.card");
-    return customers.get(card.customerId) ?? null;
+    return live(tx, card.customerId);
   }
   const id = phones.get(ref.phone);
-  return id ? (customers.get(id) ?? null) : null;
+  return id ? live(tx, id) : null;
+}
+
+/** The customer an id names now: a merged-away id is its survivor (one hop, see ledger/merge.ts); an erased one is nobody. */
+function live(tx: Tx, id: string): Customer | null {
+  let c = tx.store.customers.get(id);
+  if (c?.mergedInto !== undefined) c = tx.store.customers.get(c.mergedInto);
+  return c && c.erasedAt === undefined ? c : null;
+}
+
+/** A merged-away customer's id -> its survivor's; any other id as it is. Reads the small `aliases` table only. */
+export function survivorId(store: Store, id: string): string {
+  return store.aliases.get(id) ?? id;
 }
 
 export function requireCustomer(tx: Tx, ref: CustomerRef, field = "customer"): Customer {

@@ -13,7 +13,7 @@ function lotDue(expiresAt: number, lot: Lot, noticeMs: number): number {
 }
 
 /** Moves the customer's key in the sweeper's index (the caller saves the wallet). */
-function setDue(tx: Tx, w: Wallet, customerId: string, due: number | undefined): void {
+export function setDue(tx: Tx, w: Wallet, customerId: string, due: number | undefined): void {
   if (w.due === due) return;
   if (w.due !== undefined) tx.store.expiryDue.remove([w.due, customerId]);
   if (due !== undefined) tx.store.expiryDue.put([due, customerId], 1);

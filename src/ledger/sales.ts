@@ -9,7 +9,7 @@ import type { Plan } from "../rules/compile.js";
 import { evaluate } from "../rules/evaluate.js";
 import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
 import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
-import { findCustomer, saleCustomer } from "./customers.js";
+import { findCustomer, saleCustomer, survivorId } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
 import { segmentsOf } from "./segments.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
@@ -199,7 +199,9 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
     turnoverBack += share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
   }
   const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
-  const w = loadWallet(tx, sale.customerId);
+  // A sale of a customer merged away since: its points (and the sale's lots, same keys) are the survivor's now.
+  const customerId = survivorId(tx.store, sale.customerId);
+  const w = loadWallet(tx, customerId);
   const perAccount = new Map<string, number>();
   let takenTotal = 0;
   sale.programmes.forEach((p, i) => {
@@ -218,7 +220,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
     const acc = peekAccount(w, p.account);
     const takeBack = tx.options.whenSpent === "clamp" ? Math.min(amount, Math.max(0, acc.balance - acc.held)) : amount;
     if (takeBack > 0) {
-      post(tx, w, sale.customerId, {
+      post(tx, w, customerId, {
         at: event.at,
         account: p.account,
         kind: event.type,
@@ -228,16 +230,16 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
         programme: p.programme,
         version: p.version,
       });
-      consumeLots(tx.store, sale.customerId, p.account, takeBack, sale.lots?.[i] ?? null);
+      consumeLots(tx.store, customerId, p.account, takeBack, sale.lots?.[i] ?? null);
     }
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
     takenTotal += takeBack;
   });
   if (event.type === "void") sale.voided = true;
   addTurnover(w, event.at, -turnoverBack);
-  saveWallet(tx, sale.customerId, w);
+  saveWallet(tx, customerId, w);
   tx.store.events.put(event.originalEventId, { ...record, s: sale });
-  const reply = accrualReply(w, event.eventId, event.type, sale.customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);
+  const reply = accrualReply(w, event.eventId, event.type, customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);
   return { ...reply, originalEventId: event.originalEventId };
 }
 

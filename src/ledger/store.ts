@@ -16,6 +16,14 @@ export interface Customer {
   createdAt: number;
   /** How the customer came to be: "enroll" or "phone" (enrolled at a sale). */
   origin: string;
+  /** Merged away (ledger/merge.ts): the survivor every reference to this id resolves to. */
+  mergedInto?: string;
+  mergedAt?: number;
+  /** On a survivor: the ids merged into it (each one hop from it, also in `aliases`). */
+  mergedFrom?: string[];
+  /** Erased (GDPR, ledger/merge.ts): profile and identifiers gone, ledger kept; found by nothing. */
+  erasedAt?: number;
+  erasure?: { operator: string; reason: string };
 }
 
 export interface Card {
@@ -228,6 +236,8 @@ export interface Store {
   customers: Database<Customer, string>;
   cards: Database<Card, string>;
   phones: Database<string, string>;
+  /** Merged-away customerId -> its survivor's: what the router reads (no customer record to decode). */
+  aliases: Database<string, string>;
   /** customerId -> accounts, turnover and the expiry sweeper's due time. */
   wallets: Database<Wallet, string>;
   /** [customerId, seq] -> entry: a customer's entries in order, a statement is one range read. */
@@ -287,6 +297,7 @@ export function openStore(path: string): Store {
     customers: db("customers"),
     cards: db("cards"),
     phones: db("phones"),
+    aliases: db("aliases"),
     wallets: db("wallets"),
     entries: db("ledgerEntries"),
     events: db("events"),

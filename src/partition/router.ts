@@ -8,6 +8,7 @@
 // field is read defensively, and what cannot be read routes somewhere stable.
 import { normalizeVoucherCode } from "../codec/schema.js";
 import { limits } from "../limits.js";
+import { survivorId } from "../ledger/customers.js";
 import type { Store } from "../ledger/store.js";
 import { VERB_TABLE, type CommandVerb } from "../verbs.js";
 import { partitionOf } from "./hash.js";
@@ -56,6 +57,8 @@ export class Router {
       case "card":
         // The card's owner, or for a link, the customer it joins.
         return this.to(this.customerKey(input.customer ?? { card: input.card }));
+      case "merge":
+        return this.routeMerge(input);
       case "enroll":
         return this.to(str(input.card) ? `card:${input.card as string}` : `req:${str(input.requestId) ?? ""}`);
       case "internal":
@@ -74,6 +77,23 @@ export class Router {
     return { partition: this.ofKey(key), keys: [] };
   }
 
+  /**
+   * A merge applies on the survivor's partition, in one LMDB write transaction that also
+   * writes the merged-away customer's records (LMDB has one writer: a command of that
+   * customer on its own partition commits wholly before or wholly after it). Its routing
+   * key is held there until the merge commits, so that what arrives for it meanwhile
+   * queues behind the merge; afterwards `aliases` sends it to the survivor's partition.
+   */
+  private routeMerge(input: Value): { partition: number; keys: string[] } {
+    const ref = (v: unknown) => (typeof v === "string" ? { customerId: v } : v);
+    const into = this.customerKey(ref(input.into));
+    const from = this.customerKey(ref(input.from));
+    const partition = this.ofKey(into);
+    const keys = [...new Set([from, into])].filter((k) => k !== "");
+    for (const k of keys) this.hold(k, partition);
+    return { partition, keys };
+  }
+
   private routeEvent(event: Value): { partition: number; keys: string[] } {
     if (event.type === "sale") {
       const key = this.customerKey(event.customer);
@@ -87,14 +107,14 @@ export class Router {
     const inFlight = this.pending.get(`sale:${original}`);
     if (inFlight) return { partition: inFlight.partition, keys: [] };
     const sale = original ? this.store.events.get(original)?.s : undefined;
-    return this.to(sale ? sale.customerId : `sale:${original}`);
+    return this.to(sale ? survivorId(this.store, sale.customerId) : `sale:${original}`);
   }
 
   /** The customer id when known, else a stable stand-in for the reference. */
   private customerKey(ref: unknown): string {
     const r = obj(ref);
     const customerId = str(r.customerId);
-    if (customerId) return customerId;
+    if (customerId) return survivorId(this.store, customerId);
     const card = str(r.card);
     if (card) return this.store.cards.get(card)?.customerId ?? `card:${card}`;
     const phone = str(r.phone);

@@ -247,6 +247,38 @@ function moneyRoutes(deps: AdminDeps): Route[] {
   ];
 }
 
+/**
+ * Merging two customers moves money (role money); erasing one changes no balance (role
+ * write). Both go through the handler to the survivor's or the customer's partition.
+ */
+function customerRoutes({ handler, log }: AdminDeps): Route[] {
+  return [
+    {
+      method: "POST", url: "/v1/admin/customers/merge", role: "money",
+      run: async (c) => {
+        const body = withOperator(c.json(), c.operator) as Reply;
+        const reply = await handler.handleValue("http", "mergeCustomers", body);
+        if (reply.ok) {
+          const { requestId, from, into, duplicate } = reply;
+          log.info({ merge: { requestId, from, into, operator: body.operator, duplicate: duplicate === true } }, "customers merged");
+        }
+        return reply;
+      },
+    },
+    {
+      method: "POST", url: "/v1/admin/customers/:id/erase", role: "write",
+      run: async (c) => {
+        const body = withOperator(c.json(), c.operator);
+        // The path names the customer; the body gives the reason and the operator.
+        const input = typeof body === "object" && body !== null && !Array.isArray(body) ? { ...body, customer: { customerId: idOf(c) } } : body;
+        const reply = await handler.handleValue("http", "eraseCustomer", input);
+        if (reply.ok) log.info({ erase: { customerId: reply.customerId, operator: (input as Reply).operator, duplicate: reply.duplicate } }, "customer erased");
+        return reply;
+      },
+    },
+  ];
+}
+
 /** The operator an applied approval records: both people, when that fits an id. */
 function approvedOperator(a: Approval, approver: string): string {
   const requester = String(a.body.operator);
@@ -331,5 +363,5 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
 }
 
 export function adminRoutes(deps: AdminDeps): Route[] {
-  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps)];
+  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps)];
 }

@@ -27,7 +27,7 @@ function authenticate(req: FastifyRequest, deps: AdminDeps): Operator {
 
 // ---- what the audit record names -----------------------------------------------------------
 
-const TARGET_FIELDS = ["requestId", "jobId", "customer", "card", "newCard", "action", "account", "amount", "operator", "earnedFrom", "earnedTo"];
+const TARGET_FIELDS = ["requestId", "jobId", "customer", "card", "newCard", "action", "account", "amount", "operator", "earnedFrom", "earnedTo", "from", "into"];
 
 /** A bounded copy of a client-given value: strings cut to the id length limit, lists by their length. */
 function bounded(v: unknown): unknown {
@@ -47,7 +47,8 @@ function targetsOf(req: FastifyRequest, body: unknown, reply: Reply): Reply {
     for (const k of TARGET_FIELDS) if (Object.hasOwn(body, k)) targets[k] = bounded((body as Reply)[k]);
     for (const k of ["items", "customers"]) if (Array.isArray((body as Reply)[k])) targets[k] = bounded((body as Reply)[k]);
   }
-  for (const k of ["approvalId", "customerId"]) if (typeof reply[k] === "string") targets[k] = reply[k];
+  // A merge's reply names both customers by id, whatever references its body used.
+  for (const k of ["approvalId", "customerId", "from", "into"]) if (typeof reply[k] === "string") targets[k] = reply[k];
   return targets;
 }
 
