@@ -5,6 +5,7 @@ import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import type { Programme, Rule } from "./programme.js";
 import { roundingModes, type RoundingCode } from "./rounding.js";
+import { tierLadderOf, type TierLadder } from "./tiers.js";
 import { isTimeZone } from "./time.js";
 import type { EvaluateOptions } from "./types.js";
 
@@ -48,6 +49,8 @@ export interface Plan {
   readonly options: Readonly<EvaluateOptions>;
   /** Tier windows (days) the caller must supply turnover for, ascending. */
   readonly turnoverWindowsDays: readonly number[];
+  /** What names a customer's tier (`tier.id`): the first programme's tier rule, by id; null without one. */
+  readonly tierLadder: TierLadder | null;
   /** Programmes in evaluation order (id ascending). */
   readonly programmes: readonly PlanProgramme[];
   /** Accounts that any programme credits, ascending. */
@@ -282,6 +285,7 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
   return {
     options: Object.freeze({ ...options }),
     turnoverWindowsDays: Object.freeze([...windows].sort((a, b) => a - b)),
+    tierLadder: tierLadderOf(programmes),
     programmes: Object.freeze(listed),
     accounts: set.accounts,
     redemptionFor: (account) => redemptions.get(account) ?? null,
