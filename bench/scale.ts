@@ -42,6 +42,7 @@ export const LEDGER_OPTIONS: LedgerOptions = {
   selection: "strongestScope",
   timeZone: "UTC",
   enrolOnUnknownPhone: true,
+  enrolOnUnknownCard: false,
   whenSpent: "negative",
   holdTtlMsDefault: 120_000,
   expiryNoticeMs: 30 * 86_400_000,

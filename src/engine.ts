@@ -141,6 +141,7 @@ async function startPipeline(
     selection: config.programmeSelection,
     timeZone: config.timeZone,
     enrolOnUnknownPhone: config.enrolOnUnknownPhone,
+    enrolOnUnknownCard: config.enrolOnUnknownCard,
     whenSpent: config.returns.whenSpent,
     holdTtlMsDefault: config.holdTtlMsDefault,
     expiryNoticeMs: config.expiry.noticeDays * 86_400_000,

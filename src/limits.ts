@@ -78,6 +78,18 @@ export const limits = {
   segmentExportRowsPerChunk: 2000,
   /** CSV chunks sent by an export's thread and not yet read by the client. */
   segmentExportChunksInFlight: 4,
+  // Customers (enroll, updateCustomer): what one record may carry. A customer's record is
+  // read by every sale, so its size is bounded like any payload.
+  /** Groups of one customer at most. */
+  customerGroupsMax: 100,
+  /** Free attributes of one customer at most. */
+  customerAttributesMax: 100,
+  /** Characters of an attribute's name. */
+  attributeKeyLengthMax: 64,
+  /** Characters of an attribute's string value. */
+  attributeValueLengthMax: 256,
+  /** Consent channels one customer may record (email, sms, post and any a v1 enrolment named). */
+  consentChannelsMax: 16,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
   turnoverDaysKept: 400,
   /** Rows in one product-card CSV import. */

@@ -6,6 +6,7 @@ import { balance, statement } from "./ledger/accounts.js";
 import { adjust, convert, convertEarned } from "./ledger/conversions.js";
 import { card, enroll } from "./ledger/customers.js";
 import { sweepExpiry } from "./ledger/expiry.js";
+import { customer, updateCustomer } from "./ledger/profiles.js";
 import { authorize, capture, expireHold, release } from "./ledger/holds.js";
 import { eraseCustomer, mergeCustomers } from "./ledger/merge.js";
 import { redeemReward } from "./ledger/rewards.js";
@@ -22,7 +23,7 @@ export type Idempotency = "event" | "request" | null;
 /**
  * How the router finds the partition: "customer" (input.customer), "event" (a sale's
  * customer, or a return's original sale), "hold" (input.holdId's customer), "voucher"
- * (input.code's customer), "enroll" (the new card, else the request), "card" (input.customer
+ * (input.code's customer), "enroll" (the new card, else loyalty id, else the request), "card" (input.customer
  * or input.card's owner), "merge" (input.into's, holding input.from's routing key there
  * until it commits), "internal" (the engine submits it to a known partition).
  */
@@ -43,6 +44,8 @@ export const VERB_TABLE = {
   quote: { idempotency: null, route: "customer", exposure: "terminal", apply: quote } as Spec<SaleEvent, Reply>,
   balance: { idempotency: null, route: "customer", exposure: "terminal", apply: balance } as Spec<VerbInput<"balance">, Reply>,
   enroll: { idempotency: "request", route: "enroll", exposure: "terminal", apply: enroll } as Spec<VerbInput<"enroll">, Reply>,
+  customer: { idempotency: null, route: "customer", exposure: "terminal", apply: customer } as Spec<VerbInput<"customer">, Reply>,
+  updateCustomer: { idempotency: "request", route: "customer", exposure: "terminal", apply: updateCustomer } as Spec<VerbInput<"updateCustomer">, Reply>,
   statement: { idempotency: null, route: "customer", exposure: "terminal", apply: statement } as Spec<VerbInput<"statement">, Reply>,
   authorize: { idempotency: "request", route: "customer", exposure: "terminal", apply: authorize } as Spec<VerbInput<"authorize">, Reply>,
   capture: { idempotency: "request", route: "hold", exposure: "terminal", apply: capture } as Spec<VerbInput<"capture">, Reply>,
@@ -84,6 +87,8 @@ export const RATE_CLASS: Record<CommandVerb, RateClass> = {
   quote: "lookup",
   balance: "lookup",
   enroll: "enrolment",
+  customer: "lookup",
+  updateCustomer: "lookup",
   statement: "lookup",
   authorize: "lookup",
   capture: null,

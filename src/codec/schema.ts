@@ -31,6 +31,8 @@ export const customerRef = z.union([
   z.object({ customerId: id }).strict(),
   z.object({ card: id }).strict(),
   z.object({ phone }).strict(),
+  /** A retailer-assigned loyalty id (set at enroll or by updateCustomer). */
+  z.object({ loyaltyId: id }).strict(),
 ]);
 export type CustomerRef = z.infer<typeof customerRef>;
 
@@ -178,24 +180,105 @@ export type PosEvent = z.infer<typeof posEvent>;
 
 export const balanceRequest = z.object({ customer: customerRef, asOf: epochMs.optional() }).strict();
 
+// ---- customers: profile, consents, groups, attributes ----------------------------------------
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** "YYYY-MM-DD" (a real calendar date) or "MM-DD" (a birthday without the year; 02-29 allowed). */
+export function isBirthday(s: string): boolean {
+  const m = /^(?:(\d{4})-)?(\d{2})-(\d{2})$/.exec(s);
+  if (!m) return false;
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]!) return false;
+  if (m[1] === undefined || month !== 2 || day < 29) return true;
+  const year = Number(m[1]);
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+const personName = z.string().max(200);
+const email = z.string().email().max(254);
+const birthday = z.string().refine(isBirthday, 'must be "YYYY-MM-DD" or "MM-DD", a calendar date');
+/** A BCP 47 language tag such as "pl" or "en-GB". */
+const language = z.string().max(35).regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "must be a language tag such as pl or en-GB");
+const address = z
+  .object({
+    line1: z.string().max(200).optional(),
+    line2: z.string().max(200).optional(),
+    postcode: z.string().max(20).optional(),
+    city: z.string().max(100).optional(),
+    /** ISO 3166-1 alpha-2. */
+    country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as PL").optional(),
+  })
+  .strict();
+
+/** The profile fields, as enroll sets them and updateCustomer changes them. */
+const profileFields = { name: personName, firstName: personName, lastName: personName, phone, email, address, birthday, language };
+export type ProfileField = keyof typeof profileFields;
+export const PROFILE_FIELDS = Object.keys(profileFields) as ProfileField[];
+
+/** A consent as given: a plain boolean (given now), or granted with the time it was given or withdrawn. */
+const consentValue = z.union([z.boolean(), z.object({ granted: z.boolean(), at: epochMs.optional() }).strict()]);
+export type ConsentInput = z.infer<typeof consentValue>;
+/** The channels a consent is kept for by updateCustomer (and the segment exports). */
+export const CONSENT_CHANNELS = ["email", "sms", "post"] as const;
+
+/** A record with at most `max` keys (a business bound: LIMIT_EXCEEDED). */
+function atMostKeys<T extends z.ZodType>(record: T, max: number, what: string) {
+  return record.refine((r) => Object.keys(r as object).length <= max, limitIssue(max, `at most ${max} ${what}`));
+}
+function atMostItems<T extends z.ZodType>(item: T, max: number, what: string) {
+  return z.array(item).refine((a) => a.length <= max, limitIssue(max, `at most ${max} ${what}`));
+}
+
+/** An attribute's name: printable, 1-64 characters, not __proto__. */
+const attributeKey = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,64}$/u, "must be 1-64 printable characters (and not __proto__)");
+const attributeValue = z.union([z.string().max(limits.attributeValueLengthMax), z.number(), z.boolean()]);
+
 export const enrollRequest = z
   .object({
     requestId: id,
     profile: z
       .object({
-        name: z.string().max(200).optional(),
-        phone: phone.optional(),
-        email: z.string().email().max(254).optional(),
-        birthday: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD").optional(),
-        consents: z.record(z.string().max(64), z.boolean()).optional(),
+        ...Object.fromEntries(PROFILE_FIELDS.map((f) => [f, profileFields[f].optional()])) as { [F in ProfileField]: z.ZodOptional<(typeof profileFields)[F]> },
+        /** v1: any channel name; a boolean or {granted, at?}. */
+        consents: atMostKeys(z.record(z.string().max(64), consentValue), limits.consentChannelsMax, "consent channels").optional(),
       })
       .strict()
       .default({}),
     card: id.optional(),
+    loyaltyId: id.optional(),
     group: id.optional(),
-    attributes: z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()])).optional(),
+    attributes: atMostKeys(z.record(z.string().max(limits.attributeKeyLengthMax), attributeValue), limits.customerAttributesMax, "attributes").optional(),
   })
   .strict();
+
+export const customerRequest = z.object({ customer: customerRef }).strict();
+
+/** Changes to a customer: a field given is set, null clears it; what is not given stays. */
+export const updateCustomerRequest = z
+  .object({
+    requestId: id,
+    customer: customerRef,
+    profile: z
+      .object(Object.fromEntries(PROFILE_FIELDS.map((f) => [f, profileFields[f].nullable().optional()])) as { [F in ProfileField]: z.ZodOptional<z.ZodNullable<(typeof profileFields)[F]>> })
+      .strict()
+      .optional(),
+    consents: z.object(Object.fromEntries(CONSENT_CHANNELS.map((c) => [c, consentValue.optional()])) as Record<(typeof CONSENT_CHANNELS)[number], z.ZodOptional<typeof consentValue>>).strict().optional(),
+    groups: z
+      .object({ add: atMostItems(id, limits.customerGroupsMax, "groups").optional(), remove: atMostItems(id, limits.customerGroupsMax, "groups").optional() })
+      .strict()
+      .optional(),
+    attributes: atMostKeys(z.record(attributeKey, attributeValue.nullable()), limits.customerAttributesMax, "attributes").optional(),
+    /** Sets (or with null, removes) the retailer-assigned loyalty id. */
+    loyaltyId: id.nullable().optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const removed = new Set(r.groups?.remove ?? []);
+    const both = (r.groups?.add ?? []).findIndex((g) => removed.has(g));
+    if (both >= 0) ctx.addIssue({ code: "custom", path: ["groups", "add", both], message: "is also in groups.remove" });
+  });
 
 export const statementRequest = z
   .object({
@@ -355,6 +438,8 @@ export const VERB_SCHEMAS = {
   quote: saleEvent,
   balance: balanceRequest,
   enroll: enrollRequest,
+  customer: customerRequest,
+  updateCustomer: updateCustomerRequest,
   statement: statementRequest,
   authorize: authorizeRequest,
   capture: captureRequest,

@@ -199,6 +199,7 @@ export const configSchema = z
     simulatorRate: z.coerce.number().int().min(1).max(100_000).default(200),
     simulatorCustomers: z.coerce.number().int().min(1).max(10_000_000).default(2000),
     enrolOnUnknownPhone: onOff.default(true),
+    enrolOnUnknownCard: onOff.default(false),
     programmeSelection: z.enum(["strongestScope", "bestForCustomer"]).default("strongestScope"),
     timeZone: z
       .string()
@@ -277,7 +278,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 const LEAF_KEYS = [
   "nats.url", "nats.user", "nats.pass", "nats.passFile", "nats.token", "nats.tokenFile", "nats.credsFile", "nats.nkeySeedFile",
   "nats.tls.ca", "nats.tls.cert", "nats.tls.key", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
-  "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "programmeSelection", "timeZone",
+  "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "enrolOnUnknownCard", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
   "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge", "events.ackWaitMs",
   "http.headersTimeoutMs", "http.requestTimeoutMs", "http.keepAliveTimeoutMs", "http.connectionTimeoutMs", "http.connectionsMax",

@@ -7,6 +7,7 @@ import type { VerbInput } from "../codec/schema.js";
 import { expiringOf } from "./expiry.js";
 import { requireCustomer } from "./customers.js";
 import type { Account, Customer, Entry, StoredEntry, Wallet } from "./store.js";
+import { tierView } from "./tiers.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 
 export function loadWallet(tx: Tx, customerId: string): Wallet {
@@ -102,7 +103,8 @@ export function balance(tx: Tx, input: VerbInput<"balance">): Reply {
     const expiringFrom = asOf !== undefined && asOf > tx.now ? asOf + 1 : asOf;
     return { account, unit, balance, held, available: balance - held, expiring: expiringOf(tx.store, c.id, account, expiringFrom) };
   });
-  return { ok: true, customerId: c.id, groups: c.groups, accounts };
+  // The tier as it stands now, whatever asOf says (it is kept, not historical).
+  return { ok: true, customerId: c.id, groups: c.groups, accounts, tier: tierView(tx, c, w) };
 }
 
 function projected(tx: Tx, customerId: string, w: Wallet, account: string, asOf: number): { balance: number; held: number } {
@@ -142,6 +144,7 @@ function entryView(e: Entry, customerId: string): Reply {
   if (e.customerId !== customerId) v.customerId = e.customerId;
   if (e.eventId) v.eventId = e.eventId;
   if (e.holdId) v.holdId = e.holdId;
+  if (e.held !== undefined) v.held = e.held;
   if (e.programme) v.programme = e.programme;
   if (e.version !== undefined) v.version = e.version;
   return v;

@@ -1,13 +1,19 @@
-// Customers and their identifiers: lookup by id, card or phone; enrolment (also at a
-// sale with an unknown phone); card management (link, unlink, block, unblock, replace).
+// Customers and their identifiers: lookup by id, card, phone or loyalty id; enrolment
+// (also at a sale with an unknown phone or card); card management (link, unlink, block,
+// unblock, replace).
 import type { CustomerRef, SaleEvent, VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
+import { consentsGiven, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import type { Customer, Store } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
 export function findCustomer(tx: Tx, ref: CustomerRef): Customer | null {
   const { cards, phones } = tx.store;
   if ("customerId" in ref) return live(tx, ref.customerId);
+  if ("loyaltyId" in ref) {
+    const id = tx.store.loyaltyIds.get(ref.loyaltyId);
+    return id ? live(tx, id) : null;
+  }
   if ("card" in ref) {
     const card = cards.get(ref.card);
     if (!card) return null;
@@ -42,35 +48,56 @@ function newCustomer(tx: Tx, profile: Customer["profile"], origin: string, now: 
 }
 
 export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
-  const { customers, cards, phones } = tx.store;
+  const { customers, cards } = tx.store;
   if (input.card && cards.get(input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
-  const phone = input.profile.phone;
-  if (phone && phones.get(phone)) throw new LoyaltyError("VALIDATION", `phone ${phone} already belongs to a customer`, "profile.phone");
-  const c = newCustomer(tx, input.profile, "enroll", tx.now);
+  const { consents, ...profile } = input.profile;
+  const c = newCustomer(tx, {}, "enroll", tx.now);
+  // Each identifier is checked (VALIDATION when taken) and indexed; a refusal rolls back the lot.
+  reindexPhone(tx, c.id, undefined, profile.phone);
+  reindexEmail(tx, c.id, undefined, profile.email);
+  reindexLoyaltyId(tx, c.id, undefined, input.loyaltyId);
+  c.profile = profile;
+  if (input.loyaltyId) c.loyaltyId = input.loyaltyId;
+  if (consents) c.consents = consentsGiven(consents, tx.now);
   if (input.group) c.groups = [input.group];
   if (input.attributes) c.attributes = input.attributes;
   if (input.card) {
     c.cards = [input.card];
     cards.put(input.card, { customerId: c.id, status: "active" });
   }
-  if (phone) phones.put(phone, c.id);
   customers.put(c.id, c);
-  tx.notify("enrolled", { customerId: c.id, via: "enroll", card: input.card ?? null, phone: phone ?? null, at: tx.now });
+  tx.notify("enrolled", { customerId: c.id, via: "enroll", card: input.card ?? null, phone: profile.phone ?? null, at: tx.now });
   return { ok: true, customerId: c.id };
 }
 
-/** A sale's customer: known, or enrolled now when it carries an unknown phone (configurable). */
+/**
+ * A sale's customer: known, or enrolled now when it carries an unknown phone or card
+ * (each configurable: enrolOnUnknownPhone, enrolOnUnknownCard).
+ */
 export function saleCustomer(tx: Tx, event: SaleEvent): Customer {
   const found = findCustomer(tx, event.customer);
   if (found) return found;
-  if ("phone" in event.customer && tx.options.enrolOnUnknownPhone) {
-    const c = newCustomer(tx, { phone: event.customer.phone }, "phone", event.at);
-    tx.store.phones.put(event.customer.phone, c.id);
+  const ref = event.customer;
+  if ("phone" in ref && tx.options.enrolOnUnknownPhone) {
+    const c = newCustomer(tx, { phone: ref.phone }, "phone", event.at);
+    tx.store.phones.put(ref.phone, c.id);
     tx.store.customers.put(c.id, c);
-    tx.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, phone: event.customer.phone, at: event.at });
+    tx.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, phone: ref.phone, at: event.at });
+    return c;
+  }
+  if ("card" in ref && tx.options.enrolOnUnknownCard) {
+    const c = { ...newCustomer(tx, {}, "card", event.at), cards: [ref.card] };
+    tx.store.cards.put(ref.card, { customerId: c.id, status: "active" });
+    tx.store.customers.put(c.id, c);
+    tx.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, card: ref.card, at: event.at });
     return c;
   }
   throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");
+}
+
+/** Whether a sale (or quote) naming this unknown reference would enrol a customer. */
+export function enrolsAtSale(tx: Tx, ref: CustomerRef): boolean {
+  return ("phone" in ref && tx.options.enrolOnUnknownPhone) || ("card" in ref && tx.options.enrolOnUnknownCard);
 }
 
 /** Link, unlink, block, unblock or replace a card; the customer keeps every account and entry. */

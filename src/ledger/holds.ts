@@ -1,6 +1,8 @@
 // Two-phase redemption: authorize places a hold on available points (or stored value),
 // capture spends up to the held amount, release frees it; a hold past its time expires
-// (by the sweeper, or on the spot when a capture or release meets it).
+// (by the sweeper, or on the spot when a capture or release meets it). Each step is in
+// the statement: a zero-amount entry (hold, release, hold.expired) naming the amount
+// held, or the capture's redemption entry, so the balance stays the sum of the entries.
 import type { VerbInput } from "../codec/schema.js";
 import { LoyaltyError, failure } from "../errors.js";
 import { accountFor, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
@@ -61,6 +63,8 @@ export function placeHold(
   if (tx.scope !== null) hold.store = tx.scope;
   const acc = accountFor(w, account);
   acc.held += amount;
+  const cause = `${item ? `${itemLabel(item)}: ` : ""}hold ${hold.holdId}`;
+  post(tx, w, customerId, { at: tx.now, account, kind: "hold", amount: 0, held: amount, cause, holdId: hold.holdId });
   (w.holds ??= {})[hold.holdId] = [account, amount, hold.expiresAt];
   saveWallet(tx, customerId, w);
   tx.store.holds.put(hold.holdId, hold);
@@ -80,7 +84,7 @@ function openHold(tx: Tx, holdId: string): Hold | Reply {
   if (tx.scope !== null && hold.store !== tx.scope) throw new LoyaltyError("FORBIDDEN", `hold ${holdId} was not placed by store ${tx.scope}`, "holdId");
   if (hold.status === "open" && tx.now >= hold.expiresAt) {
     const w = loadWallet(tx, hold.customerId);
-    closeHold(tx, w, hold, "expired");
+    expire(tx, w, hold);
     saveWallet(tx, hold.customerId, w);
     return failure(new LoyaltyError("HOLD_EXPIRED", `hold ${holdId} expired at ${hold.expiresAt}`, "holdId").toWire());
   }
@@ -89,9 +93,16 @@ function openHold(tx: Tx, holdId: string): Hold | Reply {
   return hold;
 }
 
+/** A hold past its time: freed, with its hold.expired entry at the instant it lapsed. */
+function expire(tx: Tx, w: Wallet, hold: Hold): void {
+  closeHold(tx, w, hold, "expired");
+  post(tx, w, hold.customerId, { at: hold.expiresAt, account: hold.account, kind: "hold.expired", amount: 0, held: hold.amount, cause: `expiry of hold ${hold.holdId}`, holdId: hold.holdId });
+}
+
 /**
  * Frees the held amount in the customer's wallet `w` (and, unless captured, a reward's
- * stock) and records the hold's end; the caller posts any captured part and saves `w`.
+ * stock) and records the hold's end; the caller posts the entry (the captured part, or
+ * the zero-amount release or expiry mark) and saves `w`.
  */
 function closeHold(tx: Tx, w: Wallet, hold: Hold, status: Hold["status"]): Account {
   const acc = accountFor(w, hold.account);
@@ -124,6 +135,7 @@ export function capture(tx: Tx, input: VerbInput<"capture">): Reply {
     amount: -captured,
     cause: `${hold.item ? `${itemLabel(hold.item)}: ` : ""}capture ${input.requestId} of hold ${hold.holdId}`,
     holdId: hold.holdId,
+    held: hold.amount,
   });
   saveWallet(tx, hold.customerId, w);
   consumeLots(tx.store, hold.customerId, hold.account, captured, null);
@@ -136,6 +148,7 @@ export function release(tx: Tx, input: VerbInput<"release">): Reply {
   if (!isHold(hold)) return { ...hold, requestId: input.requestId };
   const w = loadWallet(tx, hold.customerId);
   const acc = closeHold(tx, w, hold, "released");
+  post(tx, w, hold.customerId, { at: tx.now, account: hold.account, kind: "release", amount: 0, held: hold.amount, cause: `release ${input.requestId} of hold ${hold.holdId}`, holdId: hold.holdId });
   saveWallet(tx, hold.customerId, w);
   return { ok: true, holdId: hold.holdId, customerId: hold.customerId, released: hold.amount, balance: acc.balance, available: acc.balance - acc.held };
 }
@@ -145,7 +158,7 @@ export function expireHold(tx: Tx, input: { holdId: string }): Reply {
   const hold = tx.store.holds.get(input.holdId);
   if (!hold || hold.status !== "open" || tx.now < hold.expiresAt) return { ok: true, expired: false };
   const w = loadWallet(tx, hold.customerId);
-  closeHold(tx, w, hold, "expired");
+  expire(tx, w, hold);
   saveWallet(tx, hold.customerId, w);
   return { ok: true, expired: true, holdId: hold.holdId };
 }

@@ -4,30 +4,33 @@
 // and keys, but the customer), vouchers, cards, turnover and the profile fields the
 // survivor lacks; the merged-away id then resolves to the survivor. An erasure (GDPR)
 // removes a customer's profile and identifiers and keeps its ledger.
-import type { Database } from "lmdb";
 import { refOf, type CustomerRef, type VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import { accountFor, accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { findCustomer } from "./customers.js";
 import { consumeLots, setDue } from "./expiry.js";
-import type { Customer, Store, Wallet } from "./store.js";
+import type { Customer, Wallet } from "./store.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
+import { reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
+import { settleTier, tierBefore } from "./tiers.js";
 
 /**
- * A customer's identifiers besides cards, each with its unique index (value -> customerId)
- * when it has one. A merge moves the one the survivor lacks and releases the other's; an
- * erasure removes them all. An identifier indexed later is added here.
+ * A customer's identifiers besides cards, each moved in its index by identity.ts (a
+ * value, its customer, from -> to; null drops it). A merge moves the one the survivor
+ * lacks and releases the other's; an erasure removes them all. An identifier indexed
+ * later is added here.
  */
 interface Identifier {
   name: string;
   of(c: Customer): string | undefined;
-  index(store: Store): Database<string, string> | null;
+  reindex(tx: Tx, customerId: string, from: string | undefined, to: string | null): void;
 }
 
 const IDENTIFIERS: readonly Identifier[] = [
-  { name: "phone", of: (c) => c.profile.phone, index: (s) => s.phones },
-  { name: "email", of: (c) => c.profile.email, index: () => null },
+  { name: "phone", of: (c) => c.profile.phone, reindex: reindexPhone },
+  { name: "email", of: (c) => c.profile.email, reindex: reindexEmail },
+  { name: "loyaltyId", of: (c) => c.loyaltyId, reindex: reindexLoyaltyId },
 ];
 
 /**
@@ -55,6 +58,7 @@ export function mergeCustomers(tx: Tx, input: VerbInput<"mergeCustomers">): Repl
   const wi = loadWallet(tx, into.id);
   checkSize(tx, wf, from.id);
   const cause = `merge ${input.requestId} of ${from.id} into ${into.id} by ${input.operator}: ${input.reason}`;
+  const tier = tierBefore(tx, into.id, wi, tx.now);
   const holds = moveHolds(tx, wf, wi, from.id, into.id);
   const lots = moveLots(tx, wf, wi, from.id, into.id);
   const moved = moveBalances(tx, wf, wi, from.id, into.id, cause);
@@ -62,6 +66,9 @@ export function mergeCustomers(tx: Tx, input: VerbInput<"mergeCustomers">): Repl
   const vouchers = moveVouchers(tx, from.id, into.id);
   wi.turnover = mergeTurnover(wf.turnover, wi.turnover);
   wf.turnover = [];
+  delete wf.tier;
+  // The summed turnover may move the survivor's tier (announced as any tier change).
+  settleTier(tx, into.id, wi, tier, tx.now);
   saveWallet(tx, from.id, wf);
   saveWallet(tx, into.id, wi);
   const { cards, released } = mergeRecords(tx, from, into, mergedFrom);
@@ -186,7 +193,7 @@ function mergeRecords(tx: Tx, from: Customer, into: Customer, mergedFrom: string
   const movedCards = from.cards.filter((card) => cards.get(card)?.customerId === from.id);
   for (const card of movedCards) cards.put(card, { ...cards.get(card)!, customerId: into.id });
   const survivor = { ...mergeRecord(from, into), cards: [...into.cards, ...movedCards.filter((c) => !into.cards.includes(c))], mergedFrom };
-  const released = moveIdentifiers(tx.store, from, survivor);
+  const released = moveIdentifiers(tx, from, survivor);
   customers.put(into.id, survivor);
   customers.put(from.id, { ...skeleton(from), mergedInto: into.id, mergedAt: tx.now });
   aliases.put(from.id, into.id);
@@ -200,18 +207,14 @@ function mergeRecords(tx: Tx, from: Customer, into: Customer, mergedFrom: string
 }
 
 /** The survivor's index entries for identifiers it took over; the names of the other's that it did not (released). */
-function moveIdentifiers(store: Store, from: Customer, survivor: Customer): string[] {
+function moveIdentifiers(tx: Tx, from: Customer, survivor: Customer): string[] {
   const released: string[] = [];
   for (const idf of IDENTIFIERS) {
     const value = idf.of(from);
     if (value === undefined) continue;
-    const index = idf.index(store);
-    if (idf.of(survivor) === value) {
-      index?.put(value, survivor.id);
-      continue;
-    }
-    if (index?.get(value) === from.id) index.remove(value);
-    released.push(idf.name);
+    idf.reindex(tx, from.id, value, null);
+    if (idf.of(survivor) === value) idf.reindex(tx, survivor.id, undefined, value);
+    else released.push(idf.name);
   }
   return released;
 }
@@ -265,8 +268,7 @@ export function eraseCustomer(tx: Tx, input: VerbInput<"eraseCustomer">): Reply 
   for (const idf of IDENTIFIERS) {
     const value = idf.of(c);
     if (value === undefined) continue;
-    const index = idf.index(tx.store);
-    if (index?.get(value) === id) index.remove(value);
+    idf.reindex(tx, id, value, null);
     identifiers.push(idf.name);
   }
   let cards = 0;

@@ -9,10 +9,11 @@ import type { Plan } from "../rules/compile.js";
 import { evaluate } from "../rules/evaluate.js";
 import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
 import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
-import { findCustomer, saleCustomer, survivorId } from "./customers.js";
+import { enrolsAtSale, findCustomer, saleCustomer, survivorId } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
 import { segmentsOf } from "./segments.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
+import { settleTier, tierBefore, windowTurnover } from "./tiers.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
 
 /** What an accrue command produced: the reply, and for a sale the record returns will need. */
@@ -57,14 +58,7 @@ export function basketOf(event: SaleEvent): Basket {
 
 function factsOf(tx: Tx, c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
   const turnoverByWindowDays: Record<number, number> = {};
-  if (plan.turnoverWindowsDays.length > 0) {
-    const today = Math.floor(at / DAY_MS);
-    for (const win of plan.turnoverWindowsDays) {
-      let sum = 0;
-      for (const [day, amount] of w.turnover) if (day > today - win && day <= today) sum += amount;
-      turnoverByWindowDays[win] = sum;
-    }
-  }
+  for (const win of plan.turnoverWindowsDays) turnoverByWindowDays[win] = windowTurnover(w, at, win);
   const facts: CustomerFacts = { customerId: c.id, groups: c.groups, turnoverByWindowDays };
   if (plan.segmentIds.length > 0) facts.segments = segmentsOf(tx.store, c, plan.segmentIds, at);
   return facts;
@@ -111,7 +105,9 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
     }
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
   }
+  const tier = tierBefore(tx, customer.id, w, event.at);
   addTurnover(w, event.at, basket.total);
+  settleTier(tx, customer.id, w, tier, event.at);
   saveWallet(tx, customer.id, w);
   if (accrual.earned > 0) tx.notify("earned", { customerId: customer.id, eventId: event.eventId, earned: accrual.earned, at: event.at });
   return {
@@ -236,7 +232,9 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
     takenTotal += takeBack;
   });
   if (event.type === "void") sale.voided = true;
+  const tier = tierBefore(tx, customerId, w, event.at);
   addTurnover(w, event.at, -turnoverBack);
+  settleTier(tx, customerId, w, tier, event.at);
   saveWallet(tx, customerId, w);
   tx.store.events.put(event.originalEventId, { ...record, s: sale });
   const reply = accrualReply(w, event.eventId, event.type, customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);
@@ -247,7 +245,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
 export function quote(tx: Tx, event: SaleEvent): Reply {
   const plan = tx.plan();
   const customer = findCustomer(tx, event.customer);
-  if (!customer && !("phone" in event.customer && tx.options.enrolOnUnknownPhone)) {
+  if (!customer && !enrolsAtSale(tx, event.customer)) {
     throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");
   }
   const w = customer ? loadWallet(tx, customer.id) : null;

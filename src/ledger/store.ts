@@ -7,14 +7,49 @@ import type { ProgrammeAccrual } from "../rules/types.js";
 import type { Approval } from "../admin/approvals.js";
 import type { Segment } from "../admin/segments/saved.js";
 
+export interface Address {
+  line1?: string;
+  line2?: string;
+  postcode?: string;
+  city?: string;
+  country?: string;
+}
+
+export interface Profile {
+  name?: string;
+  firstName?: string;
+  lastName?: string;
+  phone?: string;
+  email?: string;
+  address?: Address;
+  /** "YYYY-MM-DD" or "MM-DD". */
+  birthday?: string;
+  language?: string;
+  /**
+   * Consents as records written before consents kept their time: channel -> given. Read
+   * (as given at createdAt) when the customer has no `consents`; never written any more.
+   */
+  consents?: Record<string, boolean>;
+}
+
+/** A consent on one channel: whether it stands, and when it was given or withdrawn (epoch ms). */
+export interface Consent {
+  granted: boolean;
+  at: number;
+}
+
 export interface Customer {
   id: string;
-  profile: { name?: string; phone?: string; email?: string; birthday?: string; consents?: Record<string, boolean> };
+  profile: Profile;
+  /** Channel (email, sms, post, or a v1 enrolment's own name) -> consent. */
+  consents?: Record<string, Consent>;
+  /** The retailer-assigned loyalty id, indexed in `loyaltyIds`. */
+  loyaltyId?: string;
   groups: string[];
   attributes: Record<string, string | number | boolean>;
   cards: string[];
   createdAt: number;
-  /** How the customer came to be: "enroll" or "phone" (enrolled at a sale). */
+  /** How the customer came to be: "enroll", "phone" or "card" (enrolled at a sale). */
   origin: string;
   /** Merged away (ledger/merge.ts): the survivor every reference to this id resolves to. */
   mergedInto?: string;
@@ -46,6 +81,18 @@ export interface Wallet {
   due?: number;
   /** Open holds: holdId -> [account, amount, expiresAt] (what a projected balance releases). */
   holds?: Record<string, [string, number, number]>;
+  /** The customer's tier as the last sale, return or void left it (absent: never evaluated). */
+  tier?: WalletTier;
+}
+
+/** A customer's tier under the programmes' tier ladder (see ledger/tiers.ts). */
+export interface WalletTier {
+  /** The tier's id; null: below every tier. */
+  id: string | null;
+  /** When the customer entered it (the `at` of the event that moved them), epoch ms. */
+  since: number;
+  /** The latest time it was evaluated at: a late event is evaluated no earlier. */
+  at: number;
 }
 
 export interface Entry {
@@ -53,9 +100,14 @@ export interface Entry {
   at: number;
   customerId: string;
   account: string;
-  /** accrual | return | void | redemption | expiry | adjustment | conversion | voucher */
+  /**
+   * accrual | return | void | redemption | expiry | adjustment | conversion | voucher, and
+   * the zero-amount marks of a hold's life: hold | release | hold.expired.
+   */
   kind: string;
   amount: number;
+  /** hold, release, hold.expired and redemption: the amount the hold held. */
+  held?: number;
   /** Human-readable cause: "sale s-1", "return r-1 of s-1", "capture of h_12"... */
   cause: string;
   eventId?: string;
@@ -238,6 +290,10 @@ export interface Store {
   phones: Database<string, string>;
   /** Merged-away customerId -> its survivor's: what the router reads (no customer record to decode). */
   aliases: Database<string, string>;
+  /** loyaltyId (retailer-assigned) -> customerId. */
+  loyaltyIds: Database<string, string>;
+  /** [e-mail lower-cased, customerId] -> 1: who has an e-mail (several customers may share one). */
+  emails: Database<number, [string, string]>;
   /** customerId -> accounts, turnover and the expiry sweeper's due time. */
   wallets: Database<Wallet, string>;
   /** [customerId, seq] -> entry: a customer's entries in order, a statement is one range read. */
@@ -298,6 +354,8 @@ export function openStore(path: string): Store {
     cards: db("cards"),
     phones: db("phones"),
     aliases: db("aliases"),
+    loyaltyIds: db("loyaltyIds"),
+    emails: db("emails"),
     wallets: db("wallets"),
     entries: db("ledgerEntries"),
     events: db("events"),
@@ -322,6 +380,7 @@ export function openStore(path: string): Store {
   };
   try {
     checkFormat(store, path);
+    indexEmailsOnce(store);
   } catch (err) {
     void env.close();
     throw err;
@@ -348,6 +407,26 @@ function checkFormat(store: Store, path: string): void {
           "(it is rebuilt from the JetStream stream LOYALTY_EVENTS for stream events; request-reply commands are not in the stream)."
         : "It was written by a newer loyaltyd: run that release."),
   );
+}
+
+/** The key of a customer's e-mail in `emails`: e-mail addresses are matched without case. */
+export function emailKey(email: string, customerId: string): [string, string] {
+  return [email.toLowerCase(), customerId];
+}
+
+/**
+ * The `emails` index came after customers had e-mails: a ledger that has not had it yet
+ * gets it once, from every customer record (meta `emailsIndexed` says it is done). No
+ * format change: a release without the index simply does not read the table.
+ */
+function indexEmailsOnce(store: Store): void {
+  if (store.meta.get("emailsIndexed") === 1) return;
+  store.env.transactionSync(() => {
+    for (const { key, value } of store.customers.getRange()) {
+      if (value.profile.email) store.emails.put(emailKey(value.profile.email, key), 1);
+    }
+    store.meta.put("emailsIndexed", 1);
+  });
 }
 
 /**

@@ -8,6 +8,8 @@ export interface LedgerOptions {
   selection: "strongestScope" | "bestForCustomer";
   timeZone: string;
   enrolOnUnknownPhone: boolean;
+  /** Enrol a customer at a sale that names an unknown card (off by default: a mistyped card number would enrol someone). */
+  enrolOnUnknownCard: boolean;
   whenSpent: "negative" | "clamp";
   holdTtlMsDefault: number;
   /** How long before points (and vouchers) expire the "expiring" notification goes out, ms. */

@@ -1,9 +1,10 @@
 // Command -> partition, for more than one partition (with one, everything goes to
 // partition 0 and the main thread never decodes a request). Commands are keyed by
-// customer; a card, phone, hold, voucher code or original sale is resolved to its
-// customer from LMDB. Commands still in flight that will create such a mapping (a sale,
-// an enrolment at an unknown phone) are remembered until they commit, so a return right
-// behind its sale, or two sales at a new phone, land in the same partition in order.
+// customer; a card, phone, loyalty id, hold, voucher code or original sale is resolved
+// to its customer from LMDB. Commands still in flight that will create such a mapping
+// (a sale, an enrolment at an unknown phone or card) are remembered until they commit,
+// so a return right behind its sale, or two sales at a new phone, land in the same
+// partition in order.
 // The value routed is decoded but not yet validated (the worker validates it): every
 // field is read defensively, and what cannot be read routes somewhere stable.
 import { normalizeVoucherCode } from "../codec/schema.js";
@@ -60,7 +61,9 @@ export class Router {
       case "merge":
         return this.routeMerge(input);
       case "enroll":
-        return this.to(str(input.card) ? `card:${input.card as string}` : `req:${str(input.requestId) ?? ""}`);
+        // Keyed as a reference to the new card (or loyalty id) reads until the enrolment commits.
+        if (str(input.card)) return this.to(`card:${input.card as string}`);
+        return this.to(str(input.loyaltyId) ? `loyalty:${input.loyaltyId as string}` : `req:${str(input.requestId) ?? ""}`);
       case "internal":
         return this.to(str(input.customerId) ?? "");
     }
@@ -99,7 +102,8 @@ export class Router {
       const key = this.customerKey(event.customer);
       const partition = this.ofKey(key);
       const keys = [`sale:${str(event.eventId) ?? ""}`];
-      if (key.startsWith("phone:")) keys.push(key);
+      // An unknown phone or card that the sale may enrol: its next sales follow it until it commits.
+      if (key.startsWith("phone:") || key.startsWith("card:")) keys.push(key);
       for (const k of keys) this.hold(k, partition);
       return { partition, keys };
     }
@@ -119,6 +123,8 @@ export class Router {
     if (card) return this.store.cards.get(card)?.customerId ?? `card:${card}`;
     const phone = str(r.phone);
     if (phone) return this.store.phones.get(phone) ?? `phone:${phone}`;
+    const loyaltyId = str(r.loyaltyId);
+    if (loyaltyId) return this.store.loyaltyIds.get(loyaltyId) ?? `loyalty:${loyaltyId}`;
     return "";
   }
 

@@ -5,6 +5,7 @@ import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import type { Programme, Rule } from "./programme.js";
 import { roundingModes, type RoundingCode } from "./rounding.js";
+import { tierLadderOf, type TierLadder } from "./tiers.js";
 import { isTimeZone } from "./time.js";
 import type { EvaluateOptions } from "./types.js";
 
@@ -50,6 +51,8 @@ export interface Plan {
   readonly turnoverWindowsDays: readonly number[];
   /** Saved segments some programme is scoped to: the customer's membership in each is a fact the caller supplies. */
   readonly segmentIds: readonly string[];
+  /** What names a customer's tier (`tier.id`): the first programme's tier rule, by id; null without one. */
+  readonly tierLadder: TierLadder | null;
   /** Programmes in evaluation order (id ascending). */
   readonly programmes: readonly PlanProgramme[];
   /** Accounts that any programme credits, ascending. */
@@ -286,6 +289,7 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
     options: Object.freeze({ ...options }),
     turnoverWindowsDays: Object.freeze([...windows].sort((a, b) => a - b)),
     segmentIds: Object.freeze([...new Set(programmes.flatMap((p) => p.scope.segments))].sort()),
+    tierLadder: tierLadderOf(programmes),
     programmes: Object.freeze(listed),
     accounts: set.accounts,
     redemptionFor: (account) => redemptions.get(account) ?? null,

@@ -101,7 +101,8 @@ const tierRule = z
     kind: z.literal("tier"),
     windowDays: z.number().int().min(1).max(limits.turnoverDaysKept, `must be at most ${limits.turnoverDaysKept} days (turnover kept)`),
     tiers: z
-      .array(z.strictObject({ minSpend: minorUnits, factor, name: id.optional() }))
+      /** `id`: what `tier.id` reports (default: the tier's position, "0", "1"…). */
+      .array(z.strictObject({ id: id.optional(), minSpend: minorUnits, factor, name: id.optional() }))
       .min(1, "name at least one tier")
       .max(100),
   })
@@ -111,6 +112,10 @@ const tierRule = z
         ctx.addIssue({ code: "custom", path: ["tiers", i, "minSpend"], message: "tiers must be in strictly ascending minSpend order" });
       }
     }
+    const ids = v.tiers.map((t, i) => t.id ?? String(i));
+    ids.forEach((tierId, i) => {
+      if (ids.indexOf(tierId) !== i) ctx.addIssue({ code: "custom", path: ["tiers", i, "id"], message: `tier id ${tierId} appears twice` });
+    });
   });
 
 export const ruleSchema = z.discriminatedUnion("kind", [

@@ -29,6 +29,13 @@ describe("configuration", () => {
     expect(c).toMatchObject({ http: { port: 0 }, nats: { url: "nats://127.0.0.1:4222" }, simulator: true, dataDir: "/tmp/x" });
   });
 
+  it("enrols at an unknown phone by default, at an unknown card only when enrolOnUnknownCard is on", () => {
+    expect(loadConfig({ env: {} })).toMatchObject({ enrolOnUnknownPhone: true, enrolOnUnknownCard: false });
+    expect(loadConfig({ env: { LOYALTYD_ENROL_ON_UNKNOWN_CARD: "on" } }).enrolOnUnknownCard).toBe(true);
+    expect(loadConfig({ env: {}, overrides: { enrolOnUnknownCard: "on" } }).enrolOnUnknownCard).toBe(true);
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_ENROLONUNKNOWNCARD: "maybe" } }))).toBe("enrolOnUnknownCard");
+  });
+
   it("reads JSON and YAML files", () => {
     const dir = mkdtempSync(join(tmpdir(), "cfg-"));
     writeFileSync(join(dir, "a.yaml"), "partitions: 4\nhttp:\n  port: 9000\n");

@@ -49,11 +49,12 @@ describe("admin merge and erase over HTTP", () => {
     expect(st.entries.map((e: Record<string, any>) => [e.kind, e.amount, e.customerId ?? b])).toEqual([
       ["accrual", 40, a],
       ["accrual", 15, b],
+      ["hold", 0, a],
       ["merge", -40, a],
       ["merge", 40, b],
       ["redemption", -10, b],
     ]);
-    expect(st.entries[2].cause).toBe(`merge m1 of ${a} into ${b} by anna: same person`);
+    expect(st.entries[3].cause).toBe(`merge m1 of ${a} into ${b} by anna: same person`);
   });
 
   it("answers a repeat with the first reply (duplicate), other content with 409, and records both ids in the audit trail", async () => {

@@ -226,6 +226,8 @@ interface MEntry {
   at: number;
   eventId?: string;
   holdId?: string;
+  /** hold, release, hold.expired, redemption: what the hold held. */
+  held?: number;
   account: string;
 }
 
@@ -363,6 +365,7 @@ class Model {
         const expiresAt = now + (input.ttlMs ?? HOLD_TTL_MS);
         this.holds.set(holdId, { customerId: cid, account: input.account, amount: input.amount, status: "open", expiresAt });
         a.held += input.amount;
+        this.post(cid, { kind: "hold", amount: 0, at: now, holdId, held: input.amount, account: input.account });
         expect(a.balance - a.held, "an authorisation never approves more than is available").toBeGreaterThanOrEqual(0);
         return { ok: true, approved: true, holdId, customerId: cid, account: input.account, amount: input.amount, value: input.account === "points" ? input.amount * BASE.redemption.pointValue : null, available: a.balance - a.held, expiresAt };
       }
@@ -372,8 +375,7 @@ class Model {
         if (!h) return "UNKNOWN_HOLD";
         if (h.status === "open" && now >= h.expiresAt) {
           // Lazy expiry: committed even though the request fails.
-          h.status = "expired";
-          this.acc(h.customerId, h.account).held -= h.amount;
+          this.expireHold(input.holdId, h);
           return "HOLD_EXPIRED";
         }
         if (h.status === "expired") return "HOLD_EXPIRED";
@@ -385,9 +387,10 @@ class Model {
         a.held -= h.amount;
         h.status = c.verb === "capture" ? "captured" : "released";
         if (c.verb === "release") {
+          this.post(h.customerId, { kind: "release", amount: 0, at: now, holdId: input.holdId, held: h.amount, account: h.account });
           return { ok: true, holdId: input.holdId, customerId: h.customerId, released: h.amount, balance: a.balance, available: a.balance - a.held };
         }
-        this.post(h.customerId, { kind: "redemption", amount: -captured, at: now, holdId: input.holdId, account: h.account });
+        this.post(h.customerId, { kind: "redemption", amount: -captured, at: now, holdId: input.holdId, held: h.amount, account: h.account });
         this.consumeLots(h.customerId, h.account, captured, null);
         expect(a.balance - a.held, "a capture never lowers the available balance").toBeGreaterThanOrEqual(availableBefore);
         return { ok: true, holdId: input.holdId, customerId: h.customerId, captured, released: h.amount - captured, balance: a.balance, available: a.balance - a.held };
@@ -447,13 +450,19 @@ class Model {
       case "expireHold": {
         const h = this.holds.get(input.holdId);
         if (!h || h.status !== "open" || now < h.expiresAt) return { ok: true, expired: false };
-        h.status = "expired";
-        this.acc(h.customerId, h.account).held -= h.amount;
+        this.expireHold(input.holdId, h);
         return { ok: true, expired: true, holdId: input.holdId };
       }
       default:
         throw new Error(`the model does not cover ${c.verb} (reply ${JSON.stringify(reply)})`);
     }
+  }
+
+  /** A hold past its time: freed, with a zero-amount mark in the statement dated when it lapsed. */
+  private expireHold(holdId: string, h: MHold): void {
+    h.status = "expired";
+    this.acc(h.customerId, h.account).held -= h.amount;
+    this.post(h.customerId, { kind: "hold.expired", amount: 0, at: h.expiresAt, holdId, held: h.amount, account: h.account });
   }
 
   private sale(input: Record<string, any>, store: Store): string | Reply {
@@ -702,10 +711,18 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
     const entries = entriesOf(store, cid);
     // The ledger is the model's ledger, entry for entry: a failed command left nothing behind.
     expect(
-      entries.map((e) => ({ kind: e.kind, amount: e.amount, at: e.at, account: e.account, ...(e.eventId ? { eventId: e.eventId } : {}), ...(e.holdId ? { holdId: e.holdId } : {}) })),
+      entries.map((e) => ({
+        kind: e.kind,
+        amount: e.amount,
+        at: e.at,
+        account: e.account,
+        ...(e.eventId ? { eventId: e.eventId } : {}),
+        ...(e.holdId ? { holdId: e.holdId } : {}),
+        ...(e.held !== undefined ? { held: e.held } : {}),
+      })),
       `entries of ${cid}`,
     ).toEqual(model.entries.get(cid) ?? []);
-    expect(statement.entries.map((e: Reply) => e.seq)).toEqual(entries.map((e) => e.seq));
+    expect(statement.entries.map((e: Reply) => [e.seq, e.kind, e.held])).toEqual(entries.map((e) => [e.seq, e.kind, e.held]));
     const expectedAccounts = model.accountsOf(cid).map(([account, s]) => ({
       account,
       unit: "points", // both programmes keep points (the default unit)
@@ -714,7 +731,7 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
       available: s.balance - s.held,
       expiring: expiringView(model.expiring(cid, account)),
     }));
-    expect(balance, `balance of ${cid}`).toEqual({ ok: true, customerId: cid, groups: [], accounts: expectedAccounts });
+    expect(balance, `balance of ${cid}`).toEqual({ ok: true, customerId: cid, groups: [], accounts: expectedAccounts, tier: null });
     for (const a of balance.accounts as Reply[]) {
       const stored = store.wallets.get(cid)!.accounts[a.account]!;
       // balance == sum of the ledger entries (table, statement verb and balance verb agree)
@@ -773,12 +790,21 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
     expect(seen.has(k), `${k} applied twice`).toBe(false);
     seen.add(k);
   }
-  // A hold is captured at most once, never for more than it held.
+  // A hold is captured at most once, never for more than it held; its life is in the statement:
+  // one "hold" entry, then one entry for how it ended (redemption, release or hold.expired).
   const byHold = new Map<string, number>();
   for (const e of entries) if (e.kind === "redemption") byHold.set(e.holdId!, (byHold.get(e.holdId!) ?? 0) + 1);
+  const ENDS: Record<string, string | null> = { open: null, captured: "redemption", released: "release", expired: "hold.expired" };
   for (const x of holds) {
     const n = byHold.get(x.holdId) ?? 0;
     expect(n, `captures of ${x.holdId}`).toBe(x.status === "captured" ? 1 : 0);
+    const marks = entries.filter((e) => e.holdId === x.holdId);
+    const end = ENDS[x.status];
+    expect(marks.map((e) => e.kind), `entries of ${x.holdId}`).toEqual(end ? ["hold", end] : ["hold"]);
+    for (const e of marks) {
+      expect({ held: e.held, account: e.account, customerId: e.customerId }, `${e.kind} of ${x.holdId}`).toEqual({ held: x.amount, account: x.account, customerId: x.customerId });
+      if (e.kind !== "redemption") expect(e.amount, `${e.kind} of ${x.holdId} moves nothing`).toBe(0);
+    }
     expect(x.captured).toBeLessThanOrEqual(x.amount);
     expect(x.status).toBe(model.holds.get(x.holdId)!.status);
     expect(x.amount).toBe(model.holds.get(x.holdId)!.amount);

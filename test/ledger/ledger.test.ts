@@ -1,7 +1,7 @@
 // The ledger's state machine, case by case, on a real LMDB in a temp dir with an injected
 // clock: proportional returns, basket-level points, the whenSpent policies, enrolment at an
 // unknown phone, holds and their expiry, idempotency, and isolation of failing commands.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { validate } from "../../src/codec/codec.js";
 import { LoyaltyError } from "../../src/errors.js";
 import { limits } from "../../src/limits.js";
@@ -19,6 +19,7 @@ import {
   enrol,
   entriesOf,
   expireCmd,
+  harnessPerTest,
   openHarness,
   pointsOf,
   ret,
@@ -34,16 +35,7 @@ import type { Command } from "../../src/ledger/ledger.js";
 const VISIT_PROGRAMME = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "visit", points: 5 }] };
 const CARD = { card: "C-1" };
 
-let open: Harness[] = [];
-async function harness(...args: Parameters<typeof openHarness>): Promise<Harness> {
-  const h = await openHarness(...args);
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of open) await h.close();
-  open = [];
-});
+const harness = harnessPerTest();
 
 /** A harness with customer cu_000001 holding card C-1. */
 async function withCustomer(...args: Parameters<typeof openHarness>): Promise<Harness> {
@@ -292,7 +284,8 @@ describe("whenSpent", () => {
     expect(Math.abs(r2.earned)).toBe(0); // (the reply says -0 here; JSON makes it 0)
     expect(await points(h)).toEqual({ balance: 0, held: 0, available: 0 });
     expect(sumOfEntries(h)).toBe(0);
-    expect(entriesOf(h.store, "cu_000001").every((e) => e.amount !== 0)).toBe(true);
+    // No zero-amount take-back: the only zero entries are the hold's marks (hold h_000001 here).
+    expect(entriesOf(h.store, "cu_000001").filter((e) => e.amount === 0).map((e) => e.kind)).toEqual(["hold"]);
   });
 
   it('"clamp" leaves open holds covered: it takes back only what is available', async () => {
@@ -683,7 +676,11 @@ describe("batches", () => {
     expect(h.store.events.get("s-ok")?.r).toMatchObject({ ok: true, customerId: "cu_000002", earned: 10, balance: 20 });
     expect(h.store.requests.get("a-ok")?.r).toMatchObject({ ok: true, approved: true, holdId: "h_000001" });
     expect(h.store.events.get("s-phone")?.r).toMatchObject({ ok: true, customerId: "cu_000003", earned: 5 });
-    expect(entriesOf(h.store, "cu_000002").map((e) => [e.kind, e.amount, e.eventId])).toEqual([["accrual", 10, "s-0"], ["accrual", 10, "s-ok"]]);
+    expect(entriesOf(h.store, "cu_000002").map((e) => [e.kind, e.amount, e.eventId ?? e.holdId])).toEqual([
+      ["accrual", 10, "s-0"],
+      ["accrual", 10, "s-ok"],
+      ["hold", 0, "h_000001"],
+    ]);
     expect(accountState(h.store, "cu_000002", "points")).toEqual({ balance: 20, held: 4 });
     expect(accountState(h.store, "cu_000003", "points")).toEqual({ balance: 5, held: 0 });
     // The breaching command and those after it: nothing.
@@ -711,7 +708,8 @@ describe("batches", () => {
       h.apply([small("s-ok"), cmd("authorize", { requestId: "a-ok", customer: { card: "C-2" }, amount: 4 }), enrol("e-3", "C-3"), big("big-9")]),
     ).rejects.toThrow(/invariant broken/);
     h.store.env.resetReadTxn();
-    expect(h.store.meta.get("seq")).toBe(seqBefore + 1);
+    // s-ok's accrual and a-ok's hold entry.
+    expect(h.store.meta.get("seq")).toBe(seqBefore + 2);
     const next = await h.apply([
       small("s-next"),
       cmd("authorize", { requestId: "a-next", customer: { card: "C-2" }, amount: 1 }),
@@ -725,8 +723,8 @@ describe("batches", () => {
     expect(next[3]).toMatchObject({ customerId: "cu_000005" });
     const seqs = (id: string) => allEntries(h.store).filter((e) => e.eventId === id).map((e) => e.seq);
     expect(seqs("s-ok")).toEqual([seqBefore + 1]);
-    expect(seqs("s-next")).toEqual([seqBefore + 2]);
-    expect(seqs("s-phone")).toEqual([seqBefore + 3]);
+    expect(seqs("s-next")).toEqual([seqBefore + 3]);
+    expect(seqs("s-phone")).toEqual([seqBefore + 5]); // after a-next's hold entry
     const balance = accountState(h.store, "cu_000002", "points").balance;
     expect({ balance, entries: sumOfEntries(h, "cu_000002") }).toEqual({ balance: 20, entries: 20 });
     expectConsistent(h);
@@ -847,11 +845,13 @@ describe("reads", () => {
     expect(st.entries.map((e: Reply) => [e.kind, e.amount])).toEqual([
       ["accrual", 25],
       ["accrual", 8],
+      ["hold", 0],
       ["redemption", -4],
       ["return", -10],
     ]);
-    expect(st.entries[2]).toMatchObject({ holdId: a.holdId, cause: expect.stringContaining(a.holdId) });
-    expect(st.entries[3]).toMatchObject({ eventId: "r-1", programme: "base", version: 1, cause: expect.stringContaining("s-1") });
+    expect(st.entries[2]).toMatchObject({ holdId: a.holdId, held: 7 });
+    expect(st.entries[3]).toMatchObject({ holdId: a.holdId, held: 7, cause: expect.stringContaining(a.holdId) });
+    expect(st.entries[4]).toMatchObject({ eventId: "r-1", programme: "base", version: 1, cause: expect.stringContaining("s-1") });
     const sum = st.entries.reduce((s: number, e: Reply) => s + e.amount, 0);
     expect(await points(h)).toEqual({ balance: sum, held: 0, available: sum });
     expect(accountState(h.store, "cu_000001", "points").balance).toBe(sum);

@@ -97,6 +97,17 @@ describe("merge", () => {
     expect(h.store.aliases.get(A)).toBe(B);
   });
 
+  it("moves the loyalty id and e-mail the survivor lacks into their indexes, so they find the survivor", async () => {
+    const h = await harness();
+    await twoCustomers(h);
+    expect(await h.one(cmd("updateCustomer", { requestId: "u-a", customer: { customerId: A }, loyaltyId: "LOY-A" }))).toMatchObject({ ok: true });
+    const r = await h.one(merge("m-1", A, B));
+    expect(r.released).toEqual([]);
+    expect(await h.one(cmd("balance", { customer: { loyaltyId: "LOY-A" } }))).toMatchObject({ ok: true, customerId: B });
+    expect(h.store.loyaltyIds.get("LOY-A")).toBe(B);
+    expect([...h.store.emails.getKeys({ start: ["ann@example.com", ""], end: ["ann@example.com", "\uffff"] })]).toEqual([["ann@example.com", B]]);
+  });
+
   it("joins cards, groups and attributes with the survivor's values winning, and takes the profile fields it lacks", async () => {
     const h = await harness();
     await twoCustomers(h);
@@ -316,6 +327,7 @@ describe("erase", () => {
     await twoCustomers(h);
     const r = await h.one(erase(A));
     expect(r).toEqual({ ok: true, customerId: A, erasedAt: T0, cards: 1, identifiers: ["phone", "email"], duplicate: false });
+    expect([...h.store.emails.getKeys({ start: ["ann@example.com", ""], end: ["ann@example.com", "\uffff"] })]).toEqual([]);
     for (const customer of [{ customerId: A }, { card: "C-A" }, { phone: "+48600000001" }]) {
       expect(errorOf(await h.one(cmd("balance", { customer }))), JSON.stringify(customer)).toMatchObject({ code: "UNKNOWN_CUSTOMER" });
     }

@@ -4,5 +4,6 @@ import type { FactsSources } from "./facts.js";
 
 export const factsSources: FactsSources = {
   purchasesOf: () => null,
-  tierOf: (_store, customer) => (customer as { tier?: { id?: string } | null }).tier?.id ?? null,
+  // The tier as the customer's last sale, return or void left it (ledger/tiers.ts).
+  tierOf: (_store, _customer, wallet) => wallet?.tier?.id ?? null,
 };

@@ -1,0 +1,102 @@
+// The `customer` verb (one read: profile, consents, groups, attributes, cards, tier and
+// purchase figures) and `updateCustomer` (profile, consents, groups, attributes, loyalty
+// id), whose changed identifiers are re-indexed in the same transaction.
+import { PROFILE_FIELDS, type VerbInput } from "../codec/schema.js";
+import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
+import { loadWallet } from "./accounts.js";
+import { requireCustomer } from "./customers.js";
+import { consentsGiven, consentsOf, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
+import { statsOf } from "./stats-view.js";
+import type { Customer, Profile } from "./store.js";
+import { tierView } from "./tiers.js";
+import type { Reply, Tx } from "./tx.js";
+
+export function customer(tx: Tx, input: VerbInput<"customer">): Reply {
+  return customerView(tx, requireCustomer(tx, input.customer));
+}
+
+/** The `customer` reply of a customer record. */
+export function customerView(tx: Tx, c: Customer): Reply {
+  const { consents: _legacy, ...profile } = c.profile;
+  const cards: Reply[] = [];
+  for (const card of c.cards) {
+    const found = tx.store.cards.get(card);
+    if (found?.customerId === c.id) cards.push({ card, status: found.status });
+  }
+  return {
+    ok: true,
+    customerId: c.id,
+    ...(c.loyaltyId !== undefined ? { loyaltyId: c.loyaltyId } : {}),
+    profile,
+    consents: consentsOf(c),
+    groups: c.groups,
+    attributes: c.attributes,
+    cards,
+    tier: tierView(tx, c, loadWallet(tx, c.id)),
+    stats: statsOf(tx, c.id),
+    createdAt: c.createdAt,
+  };
+}
+
+export function updateCustomer(tx: Tx, input: VerbInput<"updateCustomer">): Reply {
+  const c = requireCustomer(tx, input.customer);
+  const next: Customer = { ...c, profile: input.profile ? profileAfter(tx, c, input.profile) : c.profile };
+  if (input.consents) {
+    next.consents = { ...consentsOf(c), ...consentsGiven(input.consents, tx.now) };
+    // The old shape is read only while the customer has no `consents`: drop it once they have.
+    if (next.profile.consents) {
+      const { consents: _legacy, ...rest } = next.profile;
+      next.profile = rest;
+    }
+  }
+  if (input.groups) next.groups = groupsAfter(c.groups, input.groups);
+  if (input.attributes) next.attributes = attributesAfter(c.attributes, input.attributes);
+  if (input.loyaltyId !== undefined) {
+    reindexLoyaltyId(tx, c.id, c.loyaltyId, input.loyaltyId);
+    if (input.loyaltyId === null) delete next.loyaltyId;
+    else next.loyaltyId = input.loyaltyId;
+  }
+  tx.store.customers.put(c.id, next);
+  return customerView(tx, next);
+}
+
+type ProfileChange = NonNullable<VerbInput<"updateCustomer">["profile"]>;
+
+/** The profile with the change applied (null clears a field); a moved phone or e-mail is re-indexed. */
+function profileAfter(tx: Tx, c: Customer, change: ProfileChange): Profile {
+  reindexPhone(tx, c.id, c.profile.phone, change.phone);
+  reindexEmail(tx, c.id, c.profile.email, change.email);
+  const next: Record<string, unknown> = { ...c.profile };
+  for (const field of PROFILE_FIELDS) {
+    const v = change[field];
+    if (v === null) delete next[field];
+    else if (v !== undefined) next[field] = v;
+  }
+  return next as Profile;
+}
+
+/** Existing groups less the removed, then the added ones not yet there, in that order. */
+function groupsAfter(groups: string[], change: { add?: string[] | undefined; remove?: string[] | undefined }): string[] {
+  const removed = new Set(change.remove ?? []);
+  const next = groups.filter((g) => !removed.has(g));
+  for (const g of change.add ?? []) if (!next.includes(g)) next.push(g);
+  if (next.length > limits.customerGroupsMax) {
+    throw new LoyaltyError("LIMIT_EXCEEDED", `a customer may be in at most ${limits.customerGroupsMax} groups; this would make ${next.length}`, "groups.add");
+  }
+  return next;
+}
+
+/** Attributes with the change applied: a value sets, null removes. */
+function attributesAfter(attributes: Customer["attributes"], change: Record<string, string | number | boolean | null>): Customer["attributes"] {
+  const next = { ...attributes };
+  for (const [k, v] of Object.entries(change)) {
+    if (v === null) delete next[k];
+    else next[k] = v;
+  }
+  const count = Object.keys(next).length;
+  if (count > limits.customerAttributesMax) {
+    throw new LoyaltyError("LIMIT_EXCEEDED", `a customer may have at most ${limits.customerAttributesMax} attributes; this would make ${count}`, "attributes");
+  }
+  return next;
+}
