@@ -106,7 +106,9 @@ async function main(): Promise<number> {
       customers: config.simulatorCustomers,
       log: (line: string) => log.info({ simulator: true }, line),
     });
+    const segmentsTimer = demoSegments(engine, log);
     stopSimulator = async () => {
+      clearInterval(segmentsTimer);
       await sim.stop();
       if (simNc !== engine.nc) await simNc.drain();
     };
@@ -155,6 +157,25 @@ async function backupCommand(command: "backup" | "restore", config: Config, dir:
     }
     throw err;
   }
+}
+
+/** Sample segments the demo counts every 30 s, as a marketer would query them (POST /v1/admin/segments/query). */
+const DEMO_SEGMENTS: { name: string; filter: Record<string, unknown> }[] = [
+  { name: "e-mail consent, birthday within 30 days", filter: { all: [{ consent: "email" }, { birthdayWithinDays: 30 }] } },
+  { name: "100 points or more, no SMS consent", filter: { all: [{ balance: { gte: 100 } }, { not: { consent: "sms" } }] } },
+];
+
+function demoSegments(engine: Awaited<ReturnType<typeof startEngine>>, log: ReturnType<typeof createLogger>): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    for (const s of DEMO_SEGMENTS) {
+      engine.segments
+        .query({ filter: s.filter as never, limit: 1, cursor: null, now: Date.now() })
+        .then((r) => log.info({ segment: s.name, members: r.count }, `segment "${s.name}": ${r.count} members`))
+        .catch(() => undefined);
+    }
+  }, 30_000);
+  timer.unref();
+  return timer;
 }
 
 /** The demo: everything embedded, the simulator on, unless the environment says otherwise. */

@@ -55,6 +55,8 @@ export interface Engine {
    * terminal's rights); null with a configured nats.url, where it shares `nc`.
    */
   simulatorNats: ConnectionOptions | null;
+  /** Segment queries and exports (what the admin routes run), for the demo's status lines. */
+  segments: SegmentJobs;
   close(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ async function startPipeline(
     stream = await startStream(nc, handler, partitions, metrics, log, streamMarks(store), policy);
   }
 
+  const segments = new SegmentJobs(ledgerPath);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
     handler,
@@ -187,7 +190,7 @@ async function startPipeline(
     audit: new AuditLog(store),
     approvals: new Approvals(now, limits.approvalTtlMs, limits.approvalsPendingMax, approvalsIn(store)),
     approvalAbove: config.admin.approvalAbove,
-    segments: new SegmentJobs(ledgerPath),
+    segments,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
     readiness: () => ({
@@ -248,6 +251,7 @@ async function startPipeline(
     adminPort,
     nc,
     simulatorNats: nats.simulator,
+    segments,
     async close() {
       clearInterval(watchdog);
       clearInterval(sweeper);

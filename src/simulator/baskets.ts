@@ -66,7 +66,7 @@ export interface GeneratedEvent {
 
 export interface EnrolRequest {
   requestId: string;
-  profile: { name: string };
+  profile: { name: string; firstName?: string; lastName?: string; email?: string; birthday?: string; language?: string; consents?: Record<string, boolean> };
   card: string;
 }
 
@@ -159,6 +159,38 @@ export function enrolRequest(n: number): EnrolRequest {
 
 export function* enrolRequests(customers: number): Generator<EnrolRequest> {
   for (let n = 1; n <= customers; n++) yield enrolRequest(n);
+}
+
+const LANGUAGES = ["pl", "en", "de", "fr", "it"] as const;
+
+/**
+ * The demo's customers: a full profile with an e-mail, a birthday spread over the year
+ * (so some are always near) and consents that differ by channel, for segments and
+ * exports to have something to find. (The benches enrol with enrolRequest: their bytes
+ * per customer are the minimal record's.)
+ */
+export function profiledEnrolRequest(n: number): EnrolRequest {
+  const base = enrolRequest(n);
+  const [firstName, lastName] = base.profile.name.split(" ") as [string, string];
+  const month = String((n % 12) + 1).padStart(2, "0");
+  const day = String((n % 28) + 1).padStart(2, "0");
+  return {
+    ...base,
+    profile: {
+      ...base.profile,
+      firstName,
+      lastName,
+      email: `${firstName.toLowerCase()}.${n}@example.com`,
+      birthday: `${1950 + (n % 50)}-${month}-${day}`,
+      language: LANGUAGES[n % LANGUAGES.length]!,
+      // Spread independently of the birthday month (n % 12): some of every month consented.
+      consents: { email: (n * 7) % 10 < 6, sms: n % 3 !== 0, post: n % 5 === 0 },
+    },
+  };
+}
+
+export function* profiledEnrolRequests(customers: number): Generator<EnrolRequest> {
+  for (let n = 1; n <= customers; n++) yield profiledEnrolRequest(n);
 }
 
 // ---- Sales ----

@@ -1,7 +1,7 @@
 // The built-in POS simulator: enrols the card customers, then publishes a paced stream
 // of sales/returns/voids to JetStream and reports end-to-end latency from the results stream.
 import type { JetStreamClient, NatsConnection, PubAck, Subscription } from "nats";
-import { createBasketGenerator, enrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
+import { createBasketGenerator, profiledEnrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
 import { decodeReply, encodeJson, requestJson, runPool, type WireReply } from "./wire.js";
@@ -105,7 +105,7 @@ function addCounters(into: Counters, from: Counters): void {
 async function enrolAll(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
   const failed = new Map<string, number>();
   let ok = 0;
-  await runPool(enrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
+  await runPool(profiledEnrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
     const reply = await requestJson(nc, "loyalty.rpc.enroll", req);
     if (reply.ok) ok++;
     else bump(failed, reply.error.code);
