@@ -186,7 +186,8 @@ export const enrollRequest = z
         name: z.string().max(200).optional(),
         phone: phone.optional(),
         email: z.string().email().max(254).optional(),
-        birthday: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD").optional(),
+        // The year may be left out: "MM-DD" is enough for the birthday notification.
+        birthday: z.string().regex(/^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, "must be YYYY-MM-DD or MM-DD").optional(),
         consents: z.record(z.string().max(64), z.boolean()).optional(),
       })
       .strict()

@@ -2,6 +2,8 @@
 // sale with an unknown phone); card management (link, unlink, block, unblock, replace).
 import type { CustomerRef, SaleEvent, VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
+import { indexBirthday } from "./birthdays.js";
+import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Customer } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
@@ -43,7 +45,8 @@ export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
   }
   if (phone) phones.put(phone, c.id);
   customers.put(c.id, c);
-  tx.notify("enrolled", { customerId: c.id, via: "enroll", card: input.card ?? null, phone: phone ?? null, at: tx.now });
+  indexBirthday(tx, c.id, undefined, input.profile.birthday);
+  notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "enroll", card: input.card ?? null, phone: phone ?? null, at: tx.now });
   return { ok: true, customerId: c.id };
 }
 
@@ -55,7 +58,7 @@ export function saleCustomer(tx: Tx, event: SaleEvent): Customer {
     const c = newCustomer(tx, { phone: event.customer.phone }, "phone", event.at);
     tx.store.phones.put(event.customer.phone, c.id);
     tx.store.customers.put(c.id, c);
-    tx.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, phone: event.customer.phone, at: event.at });
+    notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "sale", eventId: event.eventId, phone: event.customer.phone, at: event.at });
     return c;
   }
   throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");

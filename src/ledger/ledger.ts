@@ -6,6 +6,7 @@ import { LoyaltyError, toWireError } from "../errors.js";
 import { compile, type Plan } from "../rules/compile.js";
 import { parseProgramme, type Programme } from "../rules/programme.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { outboxPut } from "./notifications.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
@@ -238,8 +239,10 @@ export class Ledger implements Tx {
     return ++this.holdSeq;
   }
 
-  notify(kind: string, payload: Record<string, unknown>): void {
-    this.notes.push({ kind, payload });
+  notify(n: Notification): void {
+    this.notes.push(n);
+    // In the command's own transaction: what commits with the effect is published, at least once.
+    if (this.options.notifyOutbox) outboxPut(this.store, n, this.now);
   }
 }
 

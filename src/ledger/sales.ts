@@ -11,6 +11,7 @@ import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
 import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { findCustomer, saleCustomer } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
+import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
 
@@ -110,7 +111,9 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   }
   addTurnover(w, event.at, basket.total);
   saveWallet(tx, customer.id, w);
-  if (accrual.earned > 0) tx.notify("earned", { customerId: customer.id, eventId: event.eventId, earned: accrual.earned, at: event.at });
+  if (accrual.earned > 0) {
+    notifyCustomer(tx, "earned", notificationId.earned(event.eventId), customer.id, customer, { eventId: event.eventId, earned: accrual.earned, at: event.at });
+  }
   return {
     reply: accrualReply(w, event.eventId, "sale", customer.id, accrual.earned, perAccount, accrual.breakdown),
     sale: saleRecord(customer.id, event, basket, accrual, lots),

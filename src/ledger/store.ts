@@ -194,6 +194,16 @@ export interface EventRecord extends IdemRecord {
   a?: number;
 }
 
+/** A notification in the outbox (config notify.outbox): kept until JetStream acknowledged it. */
+export interface OutboxRecord {
+  /** Its kind: the subject is loyalty.notify.<kind>. */
+  k: string;
+  /** The message as published. */
+  p: Record<string, unknown>;
+  /** The engine's clock when the transaction that emitted it ran. */
+  t: number;
+}
+
 /** An entry as stored: its customer and sequence number are its key. */
 export type StoredEntry = Omit<Entry, "seq" | "customerId">;
 
@@ -257,6 +267,10 @@ export interface Store {
   voucherNotices: Database<string, [number, string]>;
   /** Counters and versions; also the retention scan's positions (string keys: see ledger/retention.ts). */
   meta: Database<number, string>;
+  /** notification id -> notification not yet stored by JetStream (config notify.outbox; see ledger/notifications.ts). */
+  notifyOutbox: Database<OutboxRecord, string>;
+  /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet); see ledger/birthdays.ts. */
+  birthdays: Database<number, [string, string]>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
   audit: Database<AuditRecord, [number, number]>;
   /** approvalId -> a money adjustment waiting for its second operator (written by the main thread only). */
@@ -302,6 +316,8 @@ export function openStore(path: string): Store {
     vouchersByExpiry: db("vouchersByExpiry"),
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
+    notifyOutbox: db("notifyOutbox"),
+    birthdays: db("birthdays"),
     audit: db("audit"),
     approvals: db("approvals"),
   };

@@ -16,9 +16,14 @@ export interface LedgerOptions {
   eventLateMsMax: number;
   /** How far ahead of the engine's clock an event's `at` may be: clock skew. */
   eventFutureMsMax: number;
+  /** Write each notification to the outbox table in the transaction of its effect (config notify.outbox). */
+  notifyOutbox: boolean;
 }
 
+/** One notification: `payload` is the message as published (it carries `id` and `kind` too). */
 export interface Notification {
+  /** Deterministic: the same logical notification always has the same id (its Nats-Msg-Id). */
+  id: string;
   kind: string;
   payload: Record<string, unknown>;
 }
@@ -38,7 +43,8 @@ export interface Tx {
   nextSeq(): number;
   nextCustomerSeq(): number;
   nextHoldSeq(): number;
-  notify(kind: string, payload: Record<string, unknown>): void;
+  /** Emits a notification with the command's outcome (and, with the outbox on, records it in the same transaction). */
+  notify(n: Notification): void;
 }
 
 export const DAY_MS = 86_400_000;

@@ -3,6 +3,7 @@
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach } from "vitest";
 import { contentHash, validate } from "../../src/codec/codec.js";
 import type { Verb } from "../../src/codec/schema.js";
 import { VERB_TABLE } from "../../src/verbs.js";
@@ -22,6 +23,7 @@ export const OPTIONS: LedgerOptions = {
   expiryNoticeMs: 7 * 86_400_000,
   eventLateMsMax: 30 * 86_400_000,
   eventFutureMsMax: 5 * 60_000,
+  notifyOutbox: true,
 };
 
 export { BASE_PROGRAMME };
@@ -95,6 +97,20 @@ export async function openHarness(
   };
 }
 
+/** An opener for a test file: every harness it opens is closed after each test. */
+export function harnessesClosedAfterEach(): (...args: Parameters<typeof openHarness>) => Promise<Harness> {
+  let open: Harness[] = [];
+  afterEach(async () => {
+    for (const h of open) await h.close();
+    open = [];
+  });
+  return async (...args) => {
+    const h = await openHarness(...args);
+    open.push(h);
+    return h;
+  };
+}
+
 // ---- direct reads of the tables (the ground truth the verbs are checked against) ------------
 
 export function entriesOf(store: Store, customerId: string): Entry[] {
@@ -136,7 +152,7 @@ export function customerIds(store: Store): string[] {
 
 /** A snapshot of every table that a command may write, for "left no trace" checks. */
 export function snapshot(store: Store): string {
-  const tables = ["customers", "cards", "phones", "wallets", "entries", "events", "requests", "holds", "holdsByExpiry", "lots", "expiryDue", "meta"];
+  const tables = ["customers", "cards", "phones", "wallets", "entries", "events", "requests", "holds", "holdsByExpiry", "lots", "expiryDue", "meta", "notifyOutbox", "birthdays"];
   const out: Record<string, unknown> = {};
   for (const t of tables) {
     const db = (store as unknown as Record<string, { getRange(): Iterable<{ key: unknown; value: unknown }> } | undefined>)[t];

@@ -1,7 +1,7 @@
 // The ledger's state machine, case by case, on a real LMDB in a temp dir with an injected
 // clock: proportional returns, basket-level points, the whenSpent policies, enrolment at an
 // unknown phone, holds and their expiry, idempotency, and isolation of failing commands.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { validate } from "../../src/codec/codec.js";
 import { LoyaltyError } from "../../src/errors.js";
 import { limits } from "../../src/limits.js";
@@ -19,6 +19,7 @@ import {
   enrol,
   entriesOf,
   expireCmd,
+  harnessesClosedAfterEach,
   openHarness,
   pointsOf,
   ret,
@@ -34,16 +35,7 @@ import type { Command } from "../../src/ledger/ledger.js";
 const VISIT_PROGRAMME = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "visit", points: 5 }] };
 const CARD = { card: "C-1" };
 
-let open: Harness[] = [];
-async function harness(...args: Parameters<typeof openHarness>): Promise<Harness> {
-  const h = await openHarness(...args);
-  open.push(h);
-  return h;
-}
-afterEach(async () => {
-  for (const h of open) await h.close();
-  open = [];
-});
+const harness = harnessesClosedAfterEach();
 
 /** A harness with customer cu_000001 holding card C-1. */
 async function withCustomer(...args: Parameters<typeof openHarness>): Promise<Harness> {
