@@ -316,7 +316,8 @@ export function openStore(path: string): Store {
     vouchersByExpiry: db("vouchersByExpiry"),
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
-    notifyOutbox: db("notifyOutbox"),
+    // No shared structures: its entry count is then exactly its records (the pending gauge reads it).
+    notifyOutbox: env.openDB<OutboxRecord, string>({ name: "notifyOutbox" }),
     birthdays: db("birthdays"),
     audit: db("audit"),
     approvals: db("approvals"),
