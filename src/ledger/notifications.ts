@@ -30,30 +30,51 @@ export function notifyCustomer(
   tx.notify({ id, kind, payload: { id, kind, customerId, consents: consentsOf(customer), ...fields } });
 }
 
-// ---- the outbox: notification id -> what to publish, until JetStream acknowledged it ----
+// ---- the outbox: one record per batch, until JetStream acknowledged all its notifications ----
 
-export function outboxPut(store: Store, n: Notification, t: number): void {
-  const record: OutboxRecord = { k: n.kind, p: n.payload, t };
-  store.notifyOutbox.put(n.id, record);
+/**
+ * Appends a batch's notifications as one record, keyed by the next outbox sequence (meta
+ * `outboxSeq`: batches of every partition append at the B-tree's end), and marks each
+ * with the record's key and size for the publisher. Call inside the batch's transaction.
+ */
+export function outboxAppend(store: Store, ns: Notification[], t: number): void {
+  if (ns.length === 0) return;
+  const key = (store.meta.get("outboxSeq") ?? 0) + 1;
+  store.meta.put("outboxSeq", key);
+  const record: OutboxRecord = { t, p: ns.map((n) => n.payload) };
+  store.notifyOutbox.put(key, record);
+  for (const n of ns) n.outbox = { key, size: ns.length };
 }
 
-/** Up to `max` notifications written at or before `before` (the engine's clock), as the publisher resends them. */
-export function outboxDue(store: Store, before: number, max: number): { n: Notification; t: number }[] {
-  const due: { n: Notification; t: number }[] = [];
-  for (const { key, value } of store.notifyOutbox.getRange({ limit: max })) {
-    if (value.t <= before) due.push({ n: { id: key, kind: value.k, payload: value.p }, t: value.t });
+export interface OutboxBatch {
+  key: number;
+  /** The engine's clock when the batch ran. */
+  t: number;
+  ns: Notification[];
+}
+
+/** The oldest outbox records written at or before `before` (the engine's clock), at most `max`, skipping `skip`. */
+export function outboxDue(store: Store, before: number, max: number, skip: ReadonlySet<number>): OutboxBatch[] {
+  const due: OutboxBatch[] = [];
+  for (const { key, value } of store.notifyOutbox.getRange({})) {
+    if (due.length >= max) break;
+    // Keys follow the commits, so the clock they ran at too (near enough: partitions share Date.now).
+    if (value.t > before) break;
+    if (skip.has(key)) continue;
+    const ns = value.p.map((p) => ({ id: String(p.id), kind: String(p.kind), payload: p, outbox: { key, size: value.p.length } }));
+    due.push({ key, t: value.t, ns });
   }
   return due;
 }
 
-/** Removes notifications JetStream has stored, in one write transaction. */
-export function outboxRemove(store: Store, ids: readonly string[]): Promise<unknown> {
+/** Removes the records of batches JetStream has stored every notification of, in one write transaction. */
+export function outboxRemove(store: Store, keys: readonly number[]): Promise<unknown> {
   return store.env.transaction(() => {
-    for (const id of ids) store.notifyOutbox.remove(id);
+    for (const key of keys) store.notifyOutbox.remove(key);
   });
 }
 
-/** Records in the outbox: notifications not yet acknowledged by JetStream. */
+/** Records in the outbox: batches with a notification JetStream has not acknowledged. */
 export function outboxSize(store: Store): number {
   return (store.notifyOutbox.getStats() as { entryCount: number }).entryCount;
 }

@@ -194,14 +194,16 @@ export interface EventRecord extends IdemRecord {
   a?: number;
 }
 
-/** A notification in the outbox (config notify.outbox): kept until JetStream acknowledged it. */
+/**
+ * The notifications of one committed batch, in the outbox (config notify.outbox) until
+ * JetStream has acknowledged every one of them. One record per batch, not per
+ * notification: one append per transaction, one removal per batch.
+ */
 export interface OutboxRecord {
-  /** Its kind: the subject is loyalty.notify.<kind>. */
-  k: string;
-  /** The message as published. */
-  p: Record<string, unknown>;
-  /** The engine's clock when the transaction that emitted it ran. */
+  /** The engine's clock when the batch ran. */
   t: number;
+  /** The messages as published (each carries its `id` and `kind`). */
+  p: Record<string, unknown>[];
 }
 
 /** An entry as stored: its customer and sequence number are its key. */
@@ -267,8 +269,8 @@ export interface Store {
   voucherNotices: Database<string, [number, string]>;
   /** Counters and versions; also the retention scan's positions (string keys: see ledger/retention.ts). */
   meta: Database<number, string>;
-  /** notification id -> notification not yet stored by JetStream (config notify.outbox; see ledger/notifications.ts). */
-  notifyOutbox: Database<OutboxRecord, string>;
+  /** outbox sequence -> the notifications of one batch not yet all stored by JetStream (config notify.outbox; see ledger/notifications.ts). */
+  notifyOutbox: Database<OutboxRecord, number>;
   /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet); see ledger/birthdays.ts. */
   birthdays: Database<number, [string, string]>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
@@ -317,7 +319,7 @@ export function openStore(path: string): Store {
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
     // No shared structures: its entry count is then exactly its records (the pending gauge reads it).
-    notifyOutbox: env.openDB<OutboxRecord, string>({ name: "notifyOutbox" }),
+    notifyOutbox: env.openDB<OutboxRecord, number>({ name: "notifyOutbox" }),
     birthdays: db("birthdays"),
     audit: db("audit"),
     approvals: db("approvals"),

@@ -16,7 +16,7 @@ export interface LedgerOptions {
   eventLateMsMax: number;
   /** How far ahead of the engine's clock an event's `at` may be: clock skew. */
   eventFutureMsMax: number;
-  /** Write each notification to the outbox table in the transaction of its effect (config notify.outbox). */
+  /** Write a batch's notifications to the outbox table in the batch's transaction (config notify.outbox). */
   notifyOutbox: boolean;
 }
 
@@ -26,6 +26,8 @@ export interface Notification {
   id: string;
   kind: string;
   payload: Record<string, unknown>;
+  /** Set when the batch wrote it to the outbox: that record's key and how many notifications it holds. */
+  outbox?: { key: number; size: number };
 }
 
 export type Reply = Record<string, unknown>;
@@ -43,7 +45,7 @@ export interface Tx {
   nextSeq(): number;
   nextCustomerSeq(): number;
   nextHoldSeq(): number;
-  /** Emits a notification with the command's outcome (and, with the outbox on, records it in the same transaction). */
+  /** Emits a notification with the command's outcome (the batch writes it to the outbox with its effect). */
   notify(n: Notification): void;
 }
 

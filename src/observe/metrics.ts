@@ -102,7 +102,12 @@ export function createMetrics() {
     }),
     notifyPending: new Gauge({
       name: "loyalty_notify_pending",
-      help: "Notifications not yet acknowledged by LOYALTY_NOTIFY (outbox records, or held in memory with the outbox off)",
+      help: "Notifications this process knows of that LOYALTY_NOTIFY has not acknowledged yet (in flight or waiting to be sent again)",
+      registers: [registry],
+    }),
+    notifyOutboxRecords: new Gauge({
+      name: "loyalty_notify_outbox_records",
+      help: "Outbox records (the notifications of one committed batch each) not yet removed; 0 with notify.outbox off",
       registers: [registry],
     }),
     notifyDropped: new Counter({

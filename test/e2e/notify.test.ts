@@ -145,6 +145,7 @@ describe("notifications through LOYALTY_NOTIFY", () => {
     await jsm.streams.add(config);
     await until(() => stored(jsm).then((n) => n === 3));
     await until(async () => (await metric(t, "loyalty_notify_pending")) === 0, 5000);
+    await until(async () => (await metric(t, "loyalty_notify_outbox_records")) === 0, 5000);
     const c = await connector(t.nats.url, "after-gap");
     await settle(c.sent, 3);
     await c.close();
@@ -154,7 +155,7 @@ describe("notifications through LOYALTY_NOTIFY", () => {
 
   it("reports the notification metrics the docs name", async () => {
     const text = await (await fetch(`${t.http}/metrics`)).text();
-    for (const name of ["loyalty_notifications_total", "loyalty_notify_acked_total", "loyalty_notify_publish_failures_total", "loyalty_notify_resent_total", "loyalty_notify_pending", "loyalty_notify_dropped_total"]) {
+    for (const name of ["loyalty_notifications_total", "loyalty_notify_acked_total", "loyalty_notify_publish_failures_total", "loyalty_notify_resent_total", "loyalty_notify_pending", "loyalty_notify_outbox_records", "loyalty_notify_dropped_total"]) {
       expect(text).toContain(`# TYPE ${name} `);
     }
     expect(await metric(t, 'loyalty_notify_acked_total{outcome="stored"}')).toBeGreaterThanOrEqual(34);

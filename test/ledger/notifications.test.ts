@@ -70,9 +70,31 @@ describe("notifications from the ledger", () => {
       id: "earned:s-1",
       kind: "earned",
       payload: { id: "earned:s-1", kind: "earned", customerId: "cu_000001", consents: { email: true, sms: false, post: false }, eventId: "s-1", earned: 10, at: T0 },
+      outbox: { key: 2, size: 1 },
     });
-    expect(h.store.notifyOutbox.get("earned:s-1")).toEqual({ k: "earned", p: n!.payload, t: T0 });
-    expect(h.store.notifyOutbox.get(notificationId.enrolled("cu_000001"))).toMatchObject({ k: "enrolled", p: { via: "enroll", card: "C-1" } });
+    expect([...h.store.notifyOutbox.getRange()].map(({ key, value }) => [key, value])).toEqual([
+      [1, { t: T0, p: [expect.objectContaining({ id: notificationId.enrolled("cu_000001"), kind: "enrolled", via: "enroll", card: "C-1" })] }],
+      [2, { t: T0, p: [n!.payload] }],
+    ]);
+  });
+
+  it("writes one outbox record per batch, holding the notifications of the commands that committed", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1"));
+    await outboxRemove(h.store, [1]);
+    const os = await outcomes(h, [
+      cmd("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
+      cmd("accrue", sale("s-2", { card: "C-nope" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
+      cmd("accrue", sale("s-3", { phone: "+48601234567" }, [{ lineId: "1", qty: 1, unitPrice: 500 }])),
+    ]);
+    expect(notesOf(os).map((n) => [n.id, n.outbox])).toEqual([
+      ["earned:s-1", { key: 2, size: 3 }],
+      ["enrolled:cu_000002", { key: 2, size: 3 }],
+      ["earned:s-3", { key: 2, size: 3 }],
+    ]);
+    expect(outboxDue(h.store, T0, 10, new Set()).map((b) => [b.key, b.ns.map((n) => n.id)])).toEqual([[2, ["earned:s-1", "enrolled:cu_000002", "earned:s-3"]]]);
+    expect(outboxDue(h.store, T0 - 1, 10, new Set())).toEqual([]);
+    expect(outboxDue(h.store, T0, 10, new Set([2]))).toEqual([]);
   });
 
   it("writes no outbox record for a duplicate, a refused command, or with the outbox off", async () => {
@@ -80,7 +102,7 @@ describe("notifications from the ledger", () => {
     await h.one(enrol("e-1", "C-1"));
     const s1 = cmd("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]));
     await h.one(s1);
-    for (const { n } of outboxDue(h.store, Number.MAX_SAFE_INTEGER, 100)) await outboxRemove(h.store, [n.id]);
+    await outboxRemove(h.store, [...h.store.notifyOutbox.getKeys()]);
     h.store.env.resetReadTxn();
     const before = snapshot(h.store);
     const os = await outcomes(h, [s1, cmd("accrue", sale("s-2", { card: "C-nope" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))]);
