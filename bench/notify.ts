@@ -132,10 +132,15 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const med = (k: string) => median(figures[k] ?? []);
+  // Ratios of medians, and medians of the per-round ratios (a round's modes ran back to back).
+  const ratio = (what: string, a: Mode, b: Mode) => {
+    const paired = median((figures[`${a}.${what}`] ?? []).map((v, i) => v / figures[`${b}.${what}`]![i]!));
+    return `${a}/${b} ${(med(`${a}.${what}`) / med(`${b}.${what}`)).toFixed(3)} (paired ${paired.toFixed(3)})`;
+  };
   for (const what of ["stream", "rpc"]) {
     const line = modes.map((mode) => `${mode} ${med(`${mode}.${what}`).toFixed(0)}`).join(", ");
-    const ratio = `outbox/js ${(med(`outbox.${what}`) / med(`js.${what}`)).toFixed(3)}` + (base ? `, js/plain ${(med(`js.${what}`) / med(`plain.${what}`)).toFixed(3)}, outbox/plain ${(med(`outbox.${what}`) / med(`plain.${what}`)).toFixed(3)}` : "");
-    console.log(`median ${what}: ${line}; ${ratio}`);
+    const ratios = [ratio(what, "outbox", "js"), ...(base ? [ratio(what, "js", "plain"), ratio(what, "outbox", "plain")] : [])].join(", ");
+    console.log(`median ${what}: ${line}; ${ratios}`);
   }
 }
 
