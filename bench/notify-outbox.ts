@@ -29,6 +29,8 @@ interface Side {
   ledger: Ledger;
   acked: Set<number>;
   rates: number[];
+  /** CPU µs per sale (this thread does all the work: apply, commit, removal). */
+  cpu: number[];
 }
 
 const command = (verb: "accrue" | "enroll", raw: unknown): Command => {
@@ -50,12 +52,13 @@ async function openSide(name: Side["name"], dir: string): Promise<Side> {
     await ledger.applyBatch(Array.from({ length: 500 }, (_, k) => command("enroll", { requestId: `e-${i + k}`, card: `C-${i + k}` })));
   }
   if (name === "on") await outboxRemove(store, [...store.notifyOutbox.getKeys()]);
-  return { name, store, ledger, acked: new Set(), rates: [] };
+  return { name, store, ledger, acked: new Set(), rates: [], cpu: [] };
 }
 
 /** BATCHES durable batches of BATCH sales; sales/s. */
 async function round(side: Side, r: number): Promise<number> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let b = 0; b < BATCHES; b++) {
     const batch = Array.from({ length: BATCH }, (_, k) => saleCmd(`s-${r}-${b}-${k}`, b * BATCH + k));
     const outcomes = await side.ledger.applyBatch(batch);
@@ -66,6 +69,8 @@ async function round(side: Side, r: number): Promise<number> {
       side.acked.clear();
     }
   }
+  const c = process.cpuUsage(c0);
+  side.cpu.push((c.user + c.system) / (BATCHES * BATCH));
   return (BATCHES * BATCH) / ((performance.now() - t0) / 1000);
 }
 
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
   try {
     for (let r = 0; r < ROUNDS; r++) {
       for (const side of r % 2 ? [...sides].reverse() : sides) side.rates.push(await round(side, r));
-      console.log(`round ${r}: off ${sides[0]!.rates[r]!.toFixed(0)}/s, on ${sides[1]!.rates[r]!.toFixed(0)}/s`);
+      console.log(`round ${r}: off ${sides[0]!.rates[r]!.toFixed(0)}/s ${sides[0]!.cpu[r]!.toFixed(1)} µs CPU/sale, on ${sides[1]!.rates[r]!.toFixed(0)}/s ${sides[1]!.cpu[r]!.toFixed(1)} µs CPU/sale`);
     }
   } finally {
     for (const s of sides) await closeStore(s.store);
@@ -87,6 +92,9 @@ async function main(): Promise<void> {
   // Per-round ratios, paired: the rounds ran back to back, so they share the machine's mood.
   const paired = median(sides[1]!.rates.map((v, i) => v / sides[0]!.rates[i]!));
   console.log(`median sales/s: off ${off!.toFixed(0)}, on ${on!.toFixed(0)}; on/off ${(on! / off!).toFixed(3)}, paired median on/off ${paired.toFixed(3)}`);
+  const [cpuOff, cpuOn] = sides.map((s) => median(s.cpu));
+  const cpuPaired = median(sides[1]!.cpu.map((v, i) => v / sides[0]!.cpu[i]!));
+  console.log(`median CPU µs per sale: off ${cpuOff!.toFixed(1)}, on ${cpuOn!.toFixed(1)}; on/off ${(cpuOn! / cpuOff!).toFixed(3)}, paired ${cpuPaired.toFixed(3)}`);
 }
 
 await main();

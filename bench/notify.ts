@@ -5,9 +5,11 @@
 // names the dist/ of a build before this change, "plain" (at most once nc.publish; the
 // bench creates LOYALTY_NOTIFY for it, so that nats-server stores the same messages).
 // Figures: stream drain events/s (prefilled LOYALTY_EVENTS, every sale notifies `earned`)
-// and rpc.accrue req/s at a fixed number in flight; medians over rounds, and ratios.
+// and rpc.accrue req/s at a fixed number in flight; medians over rounds, and ratios. Also
+// CPU time per stream event, of this process (the engine, its workers and the bench's
+// light polling) and of nats-server: less at the mercy of the machine's other load.
 //   node dist/bench/notify.js            BENCH_ROUNDS (5), BENCH_EVENTS (20000), BENCH_RPC_MS (4000)
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, headers, nanos, StorageType, type JetStreamManager, type NatsConnection } from "nats";
@@ -58,14 +60,37 @@ async function loadModules(dist: string): Promise<{ engine: EngineModule; config
   };
 }
 
-/** The stream drain: from 10 % of the events acknowledged to all of them (start-up left out), events/s. */
-async function drainRate(jsm: JetStreamManager): Promise<number> {
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+}
+
+const ownCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+/**
+ * The stream drain: from 10 % of the events acknowledged to all of them (start-up left
+ * out): events/s, and CPU µs per event of this process and of nats-server over that span.
+ */
+async function drain(jsm: JetStreamManager, natsPid: number): Promise<{ rate: number; ownUs: number; natsUs: number }> {
   let t10 = 0;
+  let own0 = 0;
+  let nats0 = 0;
   for (;;) {
     const info = await jsm.consumers.info("LOYALTY_EVENTS", "loyaltyd").catch(() => null);
     const floor = info?.ack_floor.stream_seq ?? 0;
-    if (!t10 && floor >= EVENTS / 10) t10 = performance.now();
-    if (floor >= EVENTS) return (EVENTS * 0.9) / ((performance.now() - t10) / 1000);
+    if (!t10 && floor >= EVENTS / 10) {
+      t10 = performance.now();
+      own0 = ownCpuSeconds();
+      nats0 = cpuSecondsOf(natsPid);
+    }
+    if (floor >= EVENTS) {
+      const n = EVENTS * 0.9;
+      return { rate: n / ((performance.now() - t10) / 1000), ownUs: ((ownCpuSeconds() - own0) * 1e6) / n, natsUs: ((cpuSecondsOf(natsPid) - nats0) * 1e6) / n };
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -116,13 +141,18 @@ async function main(): Promise<void> {
           await prefill(nc);
         }
         const engine = await m.engine.startEngine(configFor(m, mode, dir, ++run, nats.url, programmes), m.logger.createLogger("silent"));
-        const stream = await drainRate(jsm);
+        const { rate: stream, ownUs, natsUs } = await drain(jsm, nats.child.pid!);
         const rpc = await rpcRate(nc, `r${run}`);
         await engine.close();
         const notified = (await jsm.streams.info("LOYALTY_NOTIFY")).state.messages;
         record(`${mode}.stream`, stream);
         record(`${mode}.rpc`, rpc);
-        console.log(`round ${round} ${mode.padEnd(6)} stream ${stream.toFixed(0)} events/s, rpc c${RPC_IN_FLIGHT} ${rpc.toFixed(0)} req/s, LOYALTY_NOTIFY ${notified} messages`);
+        record(`${mode}.engineCpu`, ownUs);
+        record(`${mode}.natsCpu`, natsUs);
+        console.log(
+          `round ${round} ${mode.padEnd(6)} stream ${stream.toFixed(0)} events/s (CPU per event: engine ${ownUs.toFixed(1)} µs, nats-server ${natsUs.toFixed(1)} µs), ` +
+            `rpc c${RPC_IN_FLIGHT} ${rpc.toFixed(0)} req/s, LOYALTY_NOTIFY ${notified} messages`,
+        );
         rmSync(join(dir, `data-${run}`), { recursive: true, force: true });
       }
     }
@@ -137,7 +167,7 @@ async function main(): Promise<void> {
     const paired = median((figures[`${a}.${what}`] ?? []).map((v, i) => v / figures[`${b}.${what}`]![i]!));
     return `${a}/${b} ${(med(`${a}.${what}`) / med(`${b}.${what}`)).toFixed(3)} (paired ${paired.toFixed(3)})`;
   };
-  for (const what of ["stream", "rpc"]) {
+  for (const what of ["stream", "rpc", "engineCpu", "natsCpu"]) {
     const line = modes.map((mode) => `${mode} ${med(`${mode}.${what}`).toFixed(0)}`).join(", ");
     const ratios = [ratio(what, "outbox", "js"), ...(base ? [ratio(what, "js", "plain"), ratio(what, "outbox", "plain")] : [])].join(", ");
     console.log(`median ${what}: ${line}; ${ratios}`);
