@@ -220,10 +220,12 @@ async function startPipeline(
   const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
   const sweepBirthdays = birthdaySweeper(sweepDeps, config.timeZone, n.birthdayHour);
   // An older ledger's birthdays are indexed once, in the background, before the first pass.
-  void backfillBirthdays(store, limits.birthdayBackfillChunk)
+  let closing = false;
+  const backfill = backfillBirthdays(store, limits.birthdayBackfillChunk, () => closing)
     .then((indexed) => indexed > 0 && log.info({ indexed }, "birthday index built"))
     .catch((err) => log.error({ err }, "could not build the birthday index; restart to retry"))
-    .finally(sweepBirthdays);
+    .then(() => closing || sweepBirthdays())
+    .catch((err) => log.warn({ err }, "birthday sweep failed; retried at the next pass"));
   const birthdayTimer = setInterval(sweepBirthdays, n.birthdaySweepMs);
   birthdayTimer.unref();
   let wedged = false;
@@ -264,6 +266,7 @@ async function startPipeline(
       clearInterval(sweeper);
       clearInterval(expirySweeper);
       clearInterval(birthdayTimer);
+      closing = true;
       storage.stop();
       clearInterval(retentionSweeper);
       await http.close();
@@ -273,6 +276,7 @@ async function startPipeline(
       await partitions.drain();
       await executor.close();
       await notifications.stop();
+      await backfill;
       await nc.drain().catch(() => undefined);
       await closeStore(store);
       if (natsServer) await natsServer.stop();

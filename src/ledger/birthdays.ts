@@ -89,13 +89,14 @@ export function sweepBirthday(tx: Tx, input: { customerId: string; day: string; 
 /**
  * Indexes the birthdays of customers enrolled before the index existed, once per ledger
  * (meta `birthdaysIndexed`), in small write transactions; an entry already there (an
- * enrolment meanwhile) is kept as it is.
+ * enrolment meanwhile) is kept as it is. Once `stopped()` says so it returns between two
+ * transactions, and the next start begins again.
  */
-export async function backfillBirthdays(store: Store, chunk: number): Promise<number> {
+export async function backfillBirthdays(store: Store, chunk: number, stopped: () => boolean = () => false): Promise<number> {
   if (store.meta.get("birthdaysIndexed") === 1) return 0;
   let after: string | null = null;
   let indexed = 0;
-  for (;;) {
+  while (!stopped()) {
     const done: boolean = await store.env.transaction(() => {
       let seen = 0;
       for (const { key, value } of store.customers.getRange(after === null ? { limit: chunk } : { start: after, limit: chunk + 1 })) {
@@ -111,6 +112,7 @@ export async function backfillBirthdays(store: Store, chunk: number): Promise<nu
       if (seen === 0) store.meta.put("birthdaysIndexed", 1);
       return seen === 0;
     });
-    if (done) return indexed;
+    if (done) break;
   }
+  return indexed;
 }
