@@ -48,6 +48,7 @@ export const LEDGER_OPTIONS: LedgerOptions = {
   expiryNoticeMs: 30 * 86_400_000,
   eventLateMsMax: 30 * 86_400_000,
   eventFutureMsMax: 300_000,
+  notifyOutbox: true,
 };
 const READY_POLL_MS = 20;
 const READY_TIMEOUT_MS = 60_000;

@@ -13,13 +13,14 @@ import { AuditLog } from "./admin/audit.js";
 import { RateLimiter } from "./ingest/ratelimit.js";
 import { limits } from "./limits.js";
 import { loadProgrammesDir } from "./admin/programmes.js";
-import { notifier } from "./emit/notify.js";
+import { ensureNotifyStream, NotifyPublisher } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
 import { createHttp, type HttpDeps } from "./ingest/http.js";
 import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./ingest/nats-connect.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
+import { backfillBirthdays, birthdayDaysOn, localDate } from "./ledger/birthdays.js";
 import { Pruner } from "./ledger/retention.js";
 import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
@@ -75,13 +76,13 @@ export async function startEngine(config: Config, log: Logger, engineOptions: En
     else {
       // The embedded server requires credentials: the engine, the demo simulator and a local POS each get a user.
       natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream"), auth: { dir: config.dataDir } });
-      const { engine, simulator, posFile } = natsServer.auth!;
+      const { engine, simulator, posFile, connectorFile } = natsServer.auth!;
       nats = {
         url: natsServer.url,
         options: { servers: natsServer.url, user: engine.user, pass: engine.pass },
         simulator: { servers: natsServer.url, user: simulator.user, pass: simulator.pass, inboxPrefix: simulator.inboxPrefix },
       };
-      log.info({ natsUrl: natsServer.url, natsPid: natsServer.child.pid, posCredentialsFile: posFile }, "started embedded nats-server with JetStream");
+      log.info({ natsUrl: natsServer.url, natsPid: natsServer.child.pid, posCredentialsFile: posFile, connectorCredentialsFile: connectorFile }, "started embedded nats-server with JetStream");
     }
     const engine = await startPipeline(config, log, nats, natsServer, engineOptions.now ?? Date.now, credentials);
     return {
@@ -149,6 +150,7 @@ async function startPipeline(
     expiryNoticeMs: config.expiry.noticeDays * 86_400_000,
     eventLateMsMax: config.events.lateMsMax,
     eventFutureMsMax: config.events.futureMsMax,
+    notifyOutbox: config.notify.outbox,
   };
   const executor =
     config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);
@@ -160,7 +162,11 @@ async function startPipeline(
     setTimeout(() => process.exit(70), 100);
   });
   const router = new Router(store, config.partitions, config.executor === "workers");
-  const publishNotifications = notifier(nc, metrics);
+  const n = config.notify;
+  await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
+  const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);
+  notifications.start();
+  const publishNotifications = notifications.publish;
   const storage = new StorageHealth(config.dataDir, () => storageProbe(store), metrics.registry, log);
   storage.start();
   const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed());
@@ -218,6 +224,16 @@ async function startPipeline(
   const submit = (customerId: string, verb: InternalVerb, input: Record<string, unknown>): Promise<Handled> =>
     partitions.submit(partitionOf(customerId, config.partitions), { verb, bytes: encodeReply(input, "json"), encoding: "json" });
   const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
+  const sweepBirthdays = birthdaySweeper(sweepDeps, config.timeZone, n.birthdayHour);
+  // An older ledger's birthdays are indexed once, in the background, before the first pass.
+  let closing = false;
+  const backfill = backfillBirthdays(store, limits.birthdayBackfillChunk, () => closing)
+    .then((indexed) => indexed > 0 && log.info({ indexed }, "birthday index built"))
+    .catch((err) => log.error({ err }, "could not build the birthday index; restart to retry"))
+    .then(() => closing || sweepBirthdays())
+    .catch((err) => log.warn({ err }, "birthday sweep failed; retried at the next pass"));
+  const birthdayTimer = setInterval(sweepBirthdays, n.birthdaySweepMs);
+  birthdayTimer.unref();
   let wedged = false;
   const watchdog = setInterval(() => {
     const w = partitions.wedged(config.watchdogMs);
@@ -256,6 +272,8 @@ async function startPipeline(
       clearInterval(watchdog);
       clearInterval(sweeper);
       clearInterval(expirySweeper);
+      clearInterval(birthdayTimer);
+      closing = true;
       storage.stop();
       clearInterval(retentionSweeper);
       await http.close();
@@ -264,6 +282,8 @@ async function startPipeline(
       for (const s of subs) s.unsubscribe();
       await partitions.drain();
       await executor.close();
+      await notifications.stop();
+      await backfill;
       await nc.drain().catch(() => undefined);
       await closeStore(store);
       if (natsServer) await natsServer.stop();
@@ -290,7 +310,7 @@ async function listen(app: FastifyInstance, port: number, host: string): Promise
   return typeof addr === "object" && addr ? addr.port : port;
 }
 
-type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher";
+type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher" | "sweepBirthday";
 
 interface SweepDeps {
   store: Store;
@@ -347,6 +367,38 @@ function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNo
       .then((o) => publishNotifications(o.notifications))
       .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
   }
+}
+
+/**
+ * Today's birthdays (config timeZone), from the local hour notify.birthdayHour on: each
+ * customer of the day's index range not yet notified this local year goes to its
+ * partition. Every pass reads the day's range again, so customers enrolled later in the
+ * day, and a restart later the same day, are caught up; one pass at a time.
+ */
+function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number): () => void {
+  let running = false;
+  return () => {
+    const date = localDate(timeZone, now());
+    if (running || date.hour < fromHour) return;
+    store.env.resetReadTxn();
+    const pending: Promise<unknown>[] = [];
+    let read = 0;
+    for (const day of birthdayDaysOn(date)) {
+      for (const { key, value: notifiedYear } of store.birthdays.getRange({ start: [day, ""], end: [day, "\uffff"] })) {
+        if (++read > limits.birthdayScanMax || pending.length >= limits.birthdaySweepBatchMax) break;
+        if (notifiedYear >= date.year) continue;
+        const customerId = key[1];
+        pending.push(
+          submit(customerId, "sweepBirthday", { customerId, day, year: date.year })
+            .then((o) => publishNotifications(o.notifications))
+            .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
+        );
+      }
+    }
+    if (pending.length === 0) return;
+    running = true;
+    void Promise.all(pending).finally(() => (running = false));
+  };
 }
 
 /** One bounded retention step per table (src/ledger/retention.ts); a failed step is retried at the next. */

@@ -127,6 +127,31 @@ export const limits = {
   /** Vouchers noticed or expired per sweep at most. */
   voucherSweepBatchMax: 2000,
 
+  // Notifications (src/emit/notify.ts): JetStream publishes to LOYALTY_NOTIFY and their acks.
+  /** Notifications published and not yet acknowledged by JetStream; past it they wait for the next resend. */
+  notifyInFlightMax: 8192,
+  /** A notification not acknowledged this long after it was sent (or written) is sent again, ms. */
+  notifyRetryMs: 2000,
+  /** Notifications sent again per resend pass at most. */
+  notifyResendMax: 2000,
+  /** With notify.outbox off: notifications kept in memory until acknowledged; past it the oldest is dropped. */
+  notifyPendingMax: 100_000,
+  /**
+   * How often the outbox records of acknowledged notifications are removed, in one write
+   * transaction, ms. Each is a durable commit besides the partitions' own: measured
+   * (bench/notify-outbox.ts), a removal per batch of 256 sales cost ~25 % of a partition's
+   * throughput, one per ten batches was within noise.
+   */
+  notifyOutboxDeleteMs: 1000,
+  /** How long a clean stop waits for outstanding acknowledgements, ms. */
+  notifyStopWaitMs: 2000,
+  /** Customers the birthday sweeper hands to their partitions per pass at most. */
+  birthdaySweepBatchMax: 2000,
+  /** Index entries the birthday sweeper reads per pass at most (a day's range: about customers / 366). */
+  birthdayScanMax: 200_000,
+  /** Customers read per write transaction while the birthday index is built for an older ledger. */
+  birthdayBackfillChunk: 1000,
+
   // Business bounds on money and points: far below 2^53, so sums of many of them stay
   // exact, and a typo or a hostile value is refused (LIMIT_EXCEEDED) before it is booked.
   /** One sale line (its amount, or qty x unitPrice), minor units: 10^10 = 100 million in major units. */

@@ -3,6 +3,7 @@
 // which ledger function applies it. Ingest, router, worker and ledger all read this table.
 import type { PosEvent, SaleEvent, Verb, VerbInput } from "./codec/schema.js";
 import { balance, statement } from "./ledger/accounts.js";
+import { sweepBirthday } from "./ledger/birthdays.js";
 import { adjust, convert, convertEarned } from "./ledger/conversions.js";
 import { card, enroll } from "./ledger/customers.js";
 import { sweepExpiry } from "./ledger/expiry.js";
@@ -64,6 +65,7 @@ export const VERB_TABLE = {
   expireHold: { idempotency: null, route: "internal", exposure: "internal", apply: expireHold } as Spec<{ holdId: string }, Reply>,
   sweepExpiry: { idempotency: null, route: "internal", exposure: "internal", apply: sweepExpiry } as Spec<{ customerId: string }, Reply>,
   sweepVoucher: { idempotency: null, route: "internal", exposure: "internal", apply: sweepVoucher } as Spec<{ code: string }, Reply>,
+  sweepBirthday: { idempotency: null, route: "internal", exposure: "internal", apply: sweepBirthday } as Spec<{ customerId: string; day: string; year: number }, Reply>,
 } as const;
 
 export type CommandVerb = keyof typeof VERB_TABLE;
@@ -106,6 +108,7 @@ export const RATE_CLASS: Record<CommandVerb, RateClass> = {
   expireHold: null,
   sweepExpiry: null,
   sweepVoucher: null,
+  sweepBirthday: null,
 };
 
 // Every wire verb has its row: a schema without one fails to compile here.

@@ -14,7 +14,7 @@ describe("verb table", () => {
   it("keeps the admin verbs off the terminal doors, and the sweepers' commands off every door", () => {
     const by = (exposure: string) => Object.entries(VERB_TABLE).filter(([, s]) => s.exposure === exposure).map(([v]) => v).sort();
     expect(by("admin")).toEqual(["adjust", "card", "convertEarned", "eraseCustomer", "mergeCustomers"]);
-    expect(by("internal")).toEqual(["expireHold", "sweepExpiry", "sweepVoucher"]);
+    expect(by("internal")).toEqual(["expireHold", "sweepBirthday", "sweepExpiry", "sweepVoucher"]);
   });
 
   it("gives every wire verb a schema, and records every state-changing request under its id", () => {

@@ -26,6 +26,15 @@ const RETENTION_DEFAULT = {
   scanMax: limits.retentionScanMaxDefault,
 };
 
+const NOTIFY_DEFAULTS = {
+  outbox: true,
+  streamMaxAgeMs: 7 * 86_400_000,
+  streamMaxBytes: 0,
+  duplicateWindowMs: 10 * 60_000,
+  birthdayHour: 9,
+  birthdaySweepMs: 60_000,
+};
+
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 
 // A request that takes an hour to arrive is an attack, not a slow link.
@@ -240,6 +249,27 @@ export const configSchema = z
         streamDenyPurge: true,
         ackWaitMs: limits.streamAckWaitMs,
       }),
+    /** Notifications: stream LOYALTY_NOTIFY, the outbox, birthdays (docs/operations.md, Notifications). */
+    notify: z
+      .object({
+        /** Each notification written to the ledger's outbox with its effect and kept until JetStream stored it. */
+        outbox: onOff.default(NOTIFY_DEFAULTS.outbox),
+        /** LOYALTY_NOTIFY retention: age and size (0 = unlimited). */
+        streamMaxAgeMs: z.coerce.number().int().min(0).default(NOTIFY_DEFAULTS.streamMaxAgeMs),
+        streamMaxBytes: z.coerce.number().int().min(0).default(NOTIFY_DEFAULTS.streamMaxBytes),
+        /** How long LOYALTY_NOTIFY remembers a Nats-Msg-Id to drop a re-send of it, ms. */
+        duplicateWindowMs: z.coerce.number().int().min(1000).max(86_400_000).default(NOTIFY_DEFAULTS.duplicateWindowMs),
+        /** The local hour (config timeZone) from which the day's birthday notifications go out. */
+        birthdayHour: z.coerce.number().int().min(0).max(23).default(NOTIFY_DEFAULTS.birthdayHour),
+        /** How often the birthday sweeper looks at the day's birthdays, ms. */
+        birthdaySweepMs: z.coerce.number().int().min(100).max(86_400_000).default(NOTIFY_DEFAULTS.birthdaySweepMs),
+      })
+      .strict()
+      .refine((n) => n.streamMaxAgeMs === 0 || n.duplicateWindowMs <= n.streamMaxAgeMs, {
+        message: "must be at most notify.streamMaxAgeMs",
+        path: ["duplicateWindowMs"],
+      })
+      .default(NOTIFY_DEFAULTS),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** How long idempotency records, closed holds and event records are kept (docs/operations.md, Retention). */
     retention: z
@@ -288,6 +318,7 @@ const LEAF_KEYS = [
     (["lookupsPerMinute", "lookupBurst", "enrolmentsPerMinute", "enrolmentBurst"] as const).map((k) => `rateLimits.${who}.${k}` as const),
   ),
   "retention.requestsMs", "retention.holdsMs", "retention.salesMs", "retention.sweepMs", "retention.scanMax",
+  "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
 ] as const;
 
 export class ConfigError extends Error {

@@ -1,9 +1,9 @@
 // The embedded nats-server's authorization: users with random passwords, generated at
-// every start, holding the roles of config/nats/accounts.conf (engine, terminal).
+// every start, holding the roles of config/nats/accounts.conf (engine, terminal, connector).
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NOTIFY_PREFIX } from "../emit/notify.js";
+import { NOTIFY_PREFIX, NOTIFY_STREAM } from "../emit/notify.js";
 import { RPC_PREFIX } from "./rpc.js";
 import { CONSUMER, DLQ_STREAM, STREAM } from "./stream.js";
 
@@ -26,16 +26,20 @@ export interface EmbeddedAuth {
   configFile: string;
   /** The local POS user's URL and credentials, for a newcomer's tools. */
   posFile: string;
+  /** The local notification connector's URL, credentials and durable consumer name. */
+  connectorFile: string;
   engine: NatsUser;
   simulator: NatsUser;
   pos: NatsUser;
+  connector: NatsUser;
 }
 
 const ENGINE_USER = "loyaltyd";
 const SIMULATOR_USER = "simulator";
 const POS_USER = "pos-local";
-/** Streams the engine creates and keeps up to date (LOYALTY_NOTIFY: the v1.1 notification stream). */
-const ENGINE_STREAMS = [STREAM, DLQ_STREAM, "LOYALTY_NOTIFY"];
+const CONNECTOR_USER = "connector";
+/** Streams the engine creates and keeps up to date. */
+const ENGINE_STREAMS = [STREAM, DLQ_STREAM, NOTIFY_STREAM];
 const PASSWORD_BYTES = 24;
 
 /** The engine: rpc in its queue group, its streams and consumer, results, notifications, dead letters. */
@@ -70,6 +74,30 @@ function terminalRole(user: string): Role {
   };
 }
 
+/**
+ * A notification connector: plain subscriptions to loyalty.notify.>, or (durably) its own
+ * pull consumer on LOYALTY_NOTIFY, named as the user: create, read, pull, ack. It may not
+ * delete a consumer, touch another's, or read or publish anything else.
+ */
+export function connectorRole(user: string): Role {
+  const api = "$JS.API";
+  return {
+    publish: {
+      allow: [
+        `${api}.INFO`,
+        `${api}.STREAM.INFO.${NOTIFY_STREAM}`,
+        `${api}.CONSUMER.INFO.${NOTIFY_STREAM}.${user}`,
+        `${api}.CONSUMER.CREATE.${NOTIFY_STREAM}.${user}`,
+        `${api}.CONSUMER.CREATE.${NOTIFY_STREAM}.${user}.>`,
+        `${api}.CONSUMER.DURABLE.CREATE.${NOTIFY_STREAM}.${user}`,
+        `${api}.CONSUMER.MSG.NEXT.${NOTIFY_STREAM}.${user}`,
+        `$JS.ACK.${NOTIFY_STREAM}.${user}.>`,
+      ],
+    },
+    subscribe: { allow: [`${NOTIFY_PREFIX}>`, `_INBOX.${user}.>`] },
+  };
+}
+
 const newUser = (user: string, inbox: boolean): NatsUser => ({
   user,
   pass: randomBytes(PASSWORD_BYTES).toString("base64url"),
@@ -90,10 +118,12 @@ export function writeEmbeddedAuth(dir: string, url: string): EmbeddedAuth {
   const engine = newUser(ENGINE_USER, false);
   const simulator = newUser(SIMULATOR_USER, true);
   const pos = newUser(POS_USER, true);
+  const connector = newUser(CONNECTOR_USER, true);
   const users = [
     { user: engine.user, password: engine.pass, permissions: engineRole() },
     { user: simulator.user, password: simulator.pass, permissions: terminalRole(simulator.user) },
     { user: pos.user, password: pos.pass, permissions: terminalRole(pos.user) },
+    { user: connector.user, password: connector.pass, permissions: connectorRole(connector.user) },
   ];
   const configFile = join(dir, "nats-server.conf");
   // nats-server reads JSON as its own format; a string in quotes is never a $variable.
@@ -114,5 +144,20 @@ export function writeEmbeddedAuth(dir: string, url: string): EmbeddedAuth {
       "",
     ].join("\n"),
   );
-  return { configFile, posFile, engine, simulator, pos };
+  const connectorFile = join(dir, "nats-connector.env");
+  writeSecret(
+    connectorFile,
+    [
+      "# loyaltyd's embedded nats-server: the local notification connector, rewritten at every start.",
+      "# It may read loyalty.notify.> and keep its own durable pull consumer on LOYALTY_NOTIFY,",
+      "# named as the user (docs/protocol.md, Notifications, has an example connector).",
+      `NATS_URL=${url}`,
+      `NATS_USER=${connector.user}`,
+      `NATS_PASSWORD=${connector.pass}`,
+      `NATS_INBOX_PREFIX=${connector.inboxPrefix}`,
+      `NATS_DURABLE=${connector.user}`,
+      "",
+    ].join("\n"),
+  );
+  return { configFile, posFile, connectorFile, engine, simulator, pos, connector };
 }

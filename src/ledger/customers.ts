@@ -3,7 +3,9 @@
 // unblock, replace).
 import type { CustomerRef, SaleEvent, VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
+import { indexBirthday } from "./birthdays.js";
 import { consentsGiven, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
+import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Customer, Store } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
@@ -66,7 +68,8 @@ export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
     cards.put(input.card, { customerId: c.id, status: "active" });
   }
   customers.put(c.id, c);
-  tx.notify("enrolled", { customerId: c.id, via: "enroll", card: input.card ?? null, phone: profile.phone ?? null, at: tx.now });
+  indexBirthday(tx, c.id, undefined, profile.birthday);
+  notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "enroll", card: input.card ?? null, phone: profile.phone ?? null, at: tx.now });
   return { ok: true, customerId: c.id };
 }
 
@@ -82,14 +85,14 @@ export function saleCustomer(tx: Tx, event: SaleEvent): Customer {
     const c = newCustomer(tx, { phone: ref.phone }, "phone", event.at);
     tx.store.phones.put(ref.phone, c.id);
     tx.store.customers.put(c.id, c);
-    tx.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, phone: ref.phone, at: event.at });
+    notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "sale", eventId: event.eventId, phone: ref.phone, at: event.at });
     return c;
   }
   if ("card" in ref && tx.options.enrolOnUnknownCard) {
     const c = { ...newCustomer(tx, {}, "card", event.at), cards: [ref.card] };
     tx.store.cards.put(ref.card, { customerId: c.id, status: "active" });
     tx.store.customers.put(c.id, c);
-    tx.notify("enrolled", { customerId: c.id, via: "sale", eventId: event.eventId, card: ref.card, at: event.at });
+    notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "sale", eventId: event.eventId, card: ref.card, at: event.at });
     return c;
   }
   throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");

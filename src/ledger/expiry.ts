@@ -4,6 +4,7 @@
 // an accrual whose lot expires after the earliest one writes no index at all.
 import { limits } from "../limits.js";
 import { post } from "./accounts.js";
+import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Lot, Store, Wallet } from "./store.js";
 import { own, type Reply, type Tx } from "./tx.js";
 
@@ -110,7 +111,10 @@ export function sweepExpiry(tx: Tx, input: { customerId: string }): Reply {
   }
   setDue(tx, w, customerId, due);
   store.wallets.put(customerId, w);
-  for (const [account, n] of notices) tx.notify("expiring", { customerId, account, amount: n.amount, expiresAt: n.at });
+  const customer = notices.size > 0 ? store.customers.get(customerId) : null;
+  for (const [account, n] of notices) {
+    notifyCustomer(tx, "expiring", notificationId.expiring(customerId, account, n.at), customerId, customer, { account, amount: n.amount, expiresAt: n.at });
+  }
   return { ok: true, customerId, expired };
 }
 

@@ -6,6 +6,7 @@ import { LoyaltyError, toWireError } from "../errors.js";
 import { compile, type Plan } from "../rules/compile.js";
 import { parseProgramme, type Programme } from "../rules/programme.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { outboxAppend } from "./notifications.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
@@ -101,6 +102,8 @@ export class Ledger implements Tx {
       meta.put("seq", this.seq);
       meta.put("customerSeq", this.customerSeq);
       meta.put("holdSeq", this.holdSeq);
+      // In the batch's transaction: what commits with its effect is published, at least once.
+      if (this.options.notifyOutbox) outboxAppend(this.store, writes.flatMap((i) => outcomes[i]?.notifications ?? []), this.now);
     };
     if (writes.length > 0) {
       if (this.syncCommit) env.transactionSync(apply);
@@ -238,8 +241,8 @@ export class Ledger implements Tx {
     return ++this.holdSeq;
   }
 
-  notify(kind: string, payload: Record<string, unknown>): void {
-    this.notes.push({ kind, payload });
+  notify(n: Notification): void {
+    this.notes.push(n);
   }
 }
 

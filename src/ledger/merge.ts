@@ -13,6 +13,7 @@ import { consumeLots, setDue } from "./expiry.js";
 import type { Customer, Wallet } from "./store.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 import { reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
+import { indexBirthday } from "./birthdays.js";
 import { settleTier, tierBefore } from "./tiers.js";
 
 /**
@@ -31,6 +32,8 @@ const IDENTIFIERS: readonly Identifier[] = [
   { name: "phone", of: (c) => c.profile.phone, reindex: reindexPhone },
   { name: "email", of: (c) => c.profile.email, reindex: reindexEmail },
   { name: "loyaltyId", of: (c) => c.loyaltyId, reindex: reindexLoyaltyId },
+  // Not an identifier, but indexed the same way (for the birthday notification).
+  { name: "birthday", of: (c) => c.profile.birthday, reindex: indexBirthday },
 ];
 
 /**

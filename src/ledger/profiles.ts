@@ -6,6 +6,7 @@ import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import { loadWallet } from "./accounts.js";
 import { requireCustomer } from "./customers.js";
+import { indexBirthday } from "./birthdays.js";
 import { consentsGiven, consentsOf, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import { statsOf } from "./stats-view.js";
 import type { Customer, Profile } from "./store.js";
@@ -65,8 +66,10 @@ type ProfileChange = NonNullable<VerbInput<"updateCustomer">["profile"]>;
 
 /** The profile with the change applied (null clears a field); a moved phone or e-mail is re-indexed. */
 function profileAfter(tx: Tx, c: Customer, change: ProfileChange): Profile {
-  reindexPhone(tx, c.id, c.profile.phone, change.phone);
-  reindexEmail(tx, c.id, c.profile.email, change.email);
+  // A field the request leaves out (undefined) is not changed, and neither is its index.
+  if (change.phone !== undefined) reindexPhone(tx, c.id, c.profile.phone, change.phone);
+  if (change.email !== undefined) reindexEmail(tx, c.id, c.profile.email, change.email);
+  if (change.birthday !== undefined) indexBirthday(tx, c.id, c.profile.birthday, change.birthday);
   const next: Record<string, unknown> = { ...c.profile };
   for (const field of PROFILE_FIELDS) {
     const v = change[field];

@@ -12,6 +12,7 @@ import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./account
 import { enrolsAtSale, findCustomer, saleCustomer, survivorId } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
 import { segmentsOf } from "./segments.js";
+import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
 import { settleTier, tierBefore, windowTurnover } from "./tiers.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
@@ -109,7 +110,9 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   addTurnover(w, event.at, basket.total);
   settleTier(tx, customer.id, w, tier, event.at);
   saveWallet(tx, customer.id, w);
-  if (accrual.earned > 0) tx.notify("earned", { customerId: customer.id, eventId: event.eventId, earned: accrual.earned, at: event.at });
+  if (accrual.earned > 0) {
+    notifyCustomer(tx, "earned", notificationId.earned(event.eventId), customer.id, customer, { eventId: event.eventId, earned: accrual.earned, at: event.at });
+  }
   return {
     reply: accrualReply(w, event.eventId, "sale", customer.id, accrual.earned, perAccount, accrual.breakdown),
     sale: saleRecord(customer.id, event, basket, accrual, lots),

@@ -255,6 +255,18 @@ export interface EventRecord extends IdemRecord {
   a?: number;
 }
 
+/**
+ * The notifications of one committed batch, in the outbox (config notify.outbox) until
+ * JetStream has acknowledged every one of them. One record per batch, not per
+ * notification: one append per transaction, one removal per batch.
+ */
+export interface OutboxRecord {
+  /** The engine's clock when the batch ran. */
+  t: number;
+  /** The messages as published (each carries its `id` and `kind`). */
+  p: Record<string, unknown>[];
+}
+
 /** An entry as stored: its customer and sequence number are its key. */
 export type StoredEntry = Omit<Entry, "seq" | "customerId">;
 
@@ -324,6 +336,10 @@ export interface Store {
   voucherNotices: Database<string, [number, string]>;
   /** Counters and versions; also the retention scan's positions (string keys: see ledger/retention.ts). */
   meta: Database<number, string>;
+  /** outbox sequence -> the notifications of one batch not yet all stored by JetStream (config notify.outbox; see ledger/notifications.ts). */
+  notifyOutbox: Database<OutboxRecord, number>;
+  /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet); see ledger/birthdays.ts. */
+  birthdays: Database<number, [string, string]>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
   audit: Database<AuditRecord, [number, number]>;
   /** approvalId -> a money adjustment waiting for its second operator (written by the main thread only). */
@@ -374,6 +390,9 @@ export function openStore(path: string): Store {
     vouchersByExpiry: db("vouchersByExpiry"),
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
+    // No shared structures: its entry count is then exactly its records (the pending gauge reads it).
+    notifyOutbox: env.openDB<OutboxRecord, number>({ name: "notifyOutbox" }),
+    birthdays: db("birthdays"),
     audit: db("audit"),
     approvals: db("approvals"),
     segments: db("segments"),

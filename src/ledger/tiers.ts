@@ -1,6 +1,7 @@
 // A customer's tier under the programmes' tier ladder (rules/tiers.ts): kept in the
 // wallet and moved by the sale, return or void that changes the turnover, in the same
 // transaction, with a tier.changed notification. Reads report what is kept.
+import { notificationId, notifyCustomer } from "./notifications.js";
 import { tierIdFor } from "../rules/tiers.js";
 import type { Customer, Wallet, WalletTier } from "./store.js";
 import { DAY_MS, type Reply, type Tx } from "./tx.js";
@@ -40,7 +41,8 @@ export function settleTier(tx: Tx, customerId: string, w: Wallet, before: Wallet
     return;
   }
   w.tier = { id, since: t, at: t };
-  tx.notify("tier.changed", { customerId, from: before.id, to: id, at: t });
+  // Named by the entry sequence the move came with: a redelivered event finds its idempotency record and notifies nothing.
+  notifyCustomer(tx, "tier.changed", notificationId.tierChanged(customerId, tx.seq), customerId, tx.store.customers.get(customerId), { from: before.id, to: id, at: t });
 }
 
 /** `tier` of the balance and customer replies: {id, since}, or null (no ladder, or below every tier). */

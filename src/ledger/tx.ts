@@ -18,11 +18,18 @@ export interface LedgerOptions {
   eventLateMsMax: number;
   /** How far ahead of the engine's clock an event's `at` may be: clock skew. */
   eventFutureMsMax: number;
+  /** Write a batch's notifications to the outbox table in the batch's transaction (config notify.outbox). */
+  notifyOutbox: boolean;
 }
 
+/** One notification: `payload` is the message as published (it carries `id` and `kind` too). */
 export interface Notification {
+  /** Deterministic: the same logical notification always has the same id (its Nats-Msg-Id). */
+  id: string;
   kind: string;
   payload: Record<string, unknown>;
+  /** Set when the batch wrote it to the outbox: that record's key and how many notifications it holds. */
+  outbox?: { key: number; size: number };
 }
 
 export type Reply = Record<string, unknown>;
@@ -40,7 +47,8 @@ export interface Tx {
   nextSeq(): number;
   nextCustomerSeq(): number;
   nextHoldSeq(): number;
-  notify(kind: string, payload: Record<string, unknown>): void;
+  /** Emits a notification with the command's outcome (the batch writes it to the outbox with its effect). */
+  notify(n: Notification): void;
 }
 
 export const DAY_MS = 86_400_000;

@@ -6,6 +6,7 @@ import { limits } from "../limits.js";
 import { loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { requireCustomer } from "./customers.js";
 import { consumeLots } from "./expiry.js";
+import { notificationId, notifyCustomer } from "./notifications.js";
 import { daysLeft, randomVoucherCode, termsOf, voucherView } from "./redemption.js";
 import type { Voucher, VoucherOffer } from "./store.js";
 import { DAY_MS, assertInvariant, type Reply, type Tx } from "./tx.js";
@@ -140,6 +141,10 @@ export function sweepVoucher(tx: Tx, input: { code: string }): Reply {
   v.noticed = true;
   tx.store.vouchers.put(v.code, v);
   tx.store.voucherNotices.remove([v.expiresAt, v.code]);
-  tx.notify("voucher.expiring", { customerId: v.customerId, code: v.code, expiresAt: v.expiresAt, daysLeft: daysLeft(v.expiresAt, now) });
+  notifyCustomer(tx, "voucher.expiring", notificationId.voucherExpiring(v.code), v.customerId, tx.store.customers.get(v.customerId), {
+    code: v.code,
+    expiresAt: v.expiresAt,
+    daysLeft: daysLeft(v.expiresAt, now),
+  });
   return { ok: true, expired: false, noticed: true };
 }

@@ -80,8 +80,39 @@ export function createMetrics() {
     }),
     notifications: new Counter({
       name: "loyalty_notifications_total",
-      help: "Notifications published, by kind",
+      help: "Notifications published, by kind (the first send of each; resends are counted in loyalty_notify_resent_total)",
       labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    notifyAcked: new Counter({
+      name: "loyalty_notify_acked_total",
+      help: "Notification publishes LOYALTY_NOTIFY acknowledged, by outcome (stored, duplicate: already stored under its id)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    notifyFailures: new Counter({
+      name: "loyalty_notify_publish_failures_total",
+      help: "Notification publishes JetStream refused or left unacknowledged past limits.notifyRetryMs; each is sent again",
+      registers: [registry],
+    }),
+    notifyResent: new Counter({
+      name: "loyalty_notify_resent_total",
+      help: "Notifications sent again: unacknowledged in time, or found in the outbox at start",
+      registers: [registry],
+    }),
+    notifyPending: new Gauge({
+      name: "loyalty_notify_pending",
+      help: "Notifications this process knows of that LOYALTY_NOTIFY has not acknowledged yet (in flight or waiting to be sent again)",
+      registers: [registry],
+    }),
+    notifyOutboxRecords: new Gauge({
+      name: "loyalty_notify_outbox_records",
+      help: "Outbox records (the notifications of one committed batch each) not yet removed; 0 with notify.outbox off",
+      registers: [registry],
+    }),
+    notifyDropped: new Counter({
+      name: "loyalty_notify_dropped_total",
+      help: "Notifications given up unacknowledged (only with notify.outbox off, past limits.notifyPendingMax)",
       registers: [registry],
     }),
     programmesLoaded: new Gauge({

@@ -231,3 +231,12 @@ export async function send(t: TestEnv, method: string, path: string, body?: unkn
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 }
+
+/** Polls `what` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function until(what: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await what())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -5,13 +5,14 @@ import { spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, credsAuthenticator, ErrorCode, Events, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection, type NatsError } from "nats";
+import { AckPolicy, connect, credsAuthenticator, ErrorCode, Events, nkeyAuthenticator, nkeys, type ConnectionOptions, type NatsConnection, type NatsError } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
 import { createLogger } from "../../src/observe/logger.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, ROOT, sale, spawnEngine, tempDir } from "./harness.js";
+import { runConnector } from "../../docs/examples/notify-connector.mjs";
+import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, ROOT, sale, spawnEngine, tempDir, until } from "./harness.js";
 
 const SHIPPED = join(ROOT, "config/nats/accounts.conf");
 const USERS = ["loyaltyd", "pos-s01", "pos-s02", "connector", "operator"];
@@ -28,6 +29,16 @@ function withTestPasswords(text: string, passwords: Record<string, string>): str
 }
 
 const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data));
+
+/** The docs' example connector with these connection options; what it "sends", by id. */
+async function connectorRun(nats: ConnectionOptions, durable: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  const c = await runConnector({ nats, durable, send: async (n: { id: string }) => void ids.push(n.id) });
+  await until(() => ids.length >= count);
+  await new Promise((r) => setTimeout(r, 300));
+  await c.close();
+  return ids;
+}
 
 async function rpc(nc: NatsConnection, verb: string, body: unknown): Promise<Record<string, any>> {
   return decode((await nc.request(`loyalty.rpc.${verb}`, JSON.stringify(body), { timeout: 10_000 })).data);
@@ -175,6 +186,26 @@ describe("the shipped config/nats/accounts.conf", () => {
     expect((await refusedSubscription(connector, "loyalty.results.>")).code).toBe(ErrorCode.PermissionsViolation);
     expect(await refusedPublish(connector, "loyalty.events.s01")).toBe(`${ErrorCode.PermissionsViolation} publish`);
     expect(await refusedPublish(connector, "loyalty.rpc.balance")).toBe(`${ErrorCode.PermissionsViolation} publish`);
+  });
+
+  it("lets the connector consume LOYALTY_NOTIFY durably with its own consumer, and no more of JetStream", async () => {
+    const opts = { servers: nats.url, user: "connector", pass: pw.connector, inboxPrefix: "_INBOX.connector" };
+    const first = await connectorRun(opts, "connector", 4);
+    expect(first.sort()).toEqual(["earned:js-1", "earned:rpc-1", "earned:rpc-notify", "enrolled:cu_000001"]);
+    // Down while a sale happens; back, it gets that one only.
+    expect(await rpc(pos1, "accrue", sale("while-down", { card: "C-100" }, [line("1", 1, 300)]))).toMatchObject({ ok: true, earned: 3 });
+    expect(await connectorRun(opts, "connector", 1)).toEqual(["earned:while-down"]);
+
+    const connector = await as("connector");
+    const jsm = await connector.jetstreamManager();
+    const refused = { code: ErrorCode.PermissionsViolation };
+    await expect(jsm.consumers.add("LOYALTY_NOTIFY", { durable_name: "other", ack_policy: AckPolicy.Explicit })).rejects.toMatchObject(refused);
+    await expect(jsm.consumers.delete("LOYALTY_NOTIFY", "connector")).rejects.toMatchObject(refused);
+    await expect(jsm.streams.purge("LOYALTY_NOTIFY")).rejects.toMatchObject(refused);
+    await expect(jsm.streams.delete("LOYALTY_NOTIFY")).rejects.toMatchObject(refused);
+    await expect(jsm.streams.info("LOYALTY_EVENTS")).rejects.toMatchObject(refused);
+    await expect(jsm.consumers.add("LOYALTY_EVENTS", { durable_name: "connector", ack_policy: AckPolicy.Explicit })).rejects.toMatchObject(refused);
+    expect((await jsm.consumers.info("LOYALTY_NOTIFY", "connector")).num_pending).toBe(0);
   });
 
   it("gives the operator JetStream information, read only", async () => {
@@ -408,6 +439,15 @@ describe("the embedded nats-server", () => {
     expect((await refusedSubscription(pos, "loyalty.rpc.>", "loyaltyd")).code).toBe(ErrorCode.PermissionsViolation);
     expect((await refusedSubscription(pos, "_INBOX.>")).code).toBe(ErrorCode.PermissionsViolation);
     await expect(pos.jetstreamManager()).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+  });
+
+  it("writes the local connector's credentials to dataDir/nats-connector.env (0600); with them it consumes LOYALTY_NOTIFY durably", async () => {
+    const file = join(dir, "data", "nats-connector.env");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const env = readEnvFile(file);
+    expect(env).toMatchObject({ NATS_USER: "connector", NATS_INBOX_PREFIX: "_INBOX.connector", NATS_DURABLE: "connector" });
+    const opts = { servers: env.NATS_URL, user: env.NATS_USER, pass: env.NATS_PASSWORD, inboxPrefix: env.NATS_INBOX_PREFIX };
+    expect((await connectorRun(opts, env.NATS_DURABLE!, 3)).sort()).toEqual(["earned:local-1", "earned:local-2", "enrolled:cu_000001"]);
   });
 
   it("runs the demo: the simulator, a terminal with its own user, enrols, publishes and gets its results", async () => {

@@ -7,6 +7,7 @@ import { ADMIN_TOKEN, BASE_PROGRAMME, line, sale, startTestEnv, type TestEnv, se
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const DAY = 86_400_000;
 const CODE = /^[0-9A-HJKMNP-TV-Z]{12}$/;
+const NO_CONSENTS = { email: false, sms: false, post: false };
 
 const send = (t: TestEnv, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) =>
   sendHttp(t, method, path, body, headers);
@@ -171,7 +172,9 @@ describe("vouchers", () => {
       // 10 days of validity is inside the 30-day notice window from the start.
       await until(() => notices.some((n) => n.code === v.code));
       await new Promise((r) => setTimeout(r, 400));
-      expect(notices.filter((n) => n.code === v.code)).toEqual([{ kind: "voucher.expiring", customerId: customer, code: v.code, expiresAt: v.expiresAt, daysLeft: 10 }]);
+      expect(notices.filter((n) => n.code === v.code)).toEqual([
+        { id: `voucher.expiring:${v.code}`, kind: "voucher.expiring", customerId: customer, consents: NO_CONSENTS, code: v.code, expiresAt: v.expiresAt, daysLeft: 10 },
+      ]);
       expect(notices.some((n) => n.code === long.code)).toBe(false);
 
       offset += 11 * DAY;
@@ -188,7 +191,9 @@ describe("vouchers", () => {
       offset += 20 * DAY;
       await until(() => notices.some((n) => n.code === long.code));
       await new Promise((r) => setTimeout(r, 400));
-      expect(notices.filter((n) => n.code === long.code)).toEqual([{ kind: "voucher.expiring", customerId: customer, code: long.code, expiresAt: long.expiresAt, daysLeft: 29 }]);
+      expect(notices.filter((n) => n.code === long.code)).toEqual([
+        { id: `voucher.expiring:${long.code}`, kind: "voucher.expiring", customerId: customer, consents: NO_CONSENTS, code: long.code, expiresAt: long.expiresAt, daysLeft: 29 },
+      ]);
     });
 
     it("lists a customer's vouchers newest first, with status and days left", async () => {

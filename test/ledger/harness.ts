@@ -24,6 +24,7 @@ export const OPTIONS: LedgerOptions = {
   expiryNoticeMs: 7 * 86_400_000,
   eventLateMsMax: 30 * 86_400_000,
   eventFutureMsMax: 5 * 60_000,
+  notifyOutbox: true,
 };
 
 export { BASE_PROGRAMME };
@@ -155,7 +156,7 @@ export function customerIds(store: Store): string[] {
 
 /** A snapshot of every table that a command may write, for "left no trace" checks. */
 export function snapshot(store: Store): string {
-  const tables = ["customers", "cards", "phones", "loyaltyIds", "emails", "wallets", "entries", "events", "requests", "holds", "holdsByExpiry", "lots", "expiryDue", "meta"];
+  const tables = ["customers", "cards", "phones", "loyaltyIds", "emails", "wallets", "entries", "events", "requests", "holds", "holdsByExpiry", "lots", "expiryDue", "meta", "notifyOutbox", "birthdays"];
   const out: Record<string, unknown> = {};
   for (const t of tables) {
     const db = (store as unknown as Record<string, { getRange(): Iterable<{ key: unknown; value: unknown }> } | undefined>)[t];

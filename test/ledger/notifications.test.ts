@@ -1,0 +1,172 @@
+// Notifications as the ledger emits them: deterministic ids, consents in every payload,
+// the outbox written in the command's own transaction; the birthday index and its sweep.
+import { describe, expect, it } from "vitest";
+import { backfillBirthdays, birthdayDaysOn, birthdayKey, indexBirthday, localDate } from "../../src/ledger/birthdays.js";
+import { consentsOf } from "../../src/ledger/consents.js";
+import type { Command, Outcome } from "../../src/ledger/ledger.js";
+import { notificationId, outboxDue, outboxRemove } from "../../src/ledger/notifications.js";
+import type { Tx } from "../../src/ledger/tx.js";
+import { T0, cmd, enrol, harnessPerTest, sale, snapshot, type Harness } from "./harness.js";
+
+const harness = harnessPerTest();
+
+async function outcomes(h: Harness, commands: Command[]): Promise<Outcome[]> {
+  const o = await h.ledger.applyBatch(commands);
+  h.store.env.resetReadTxn();
+  return o;
+}
+
+const notesOf = (os: Outcome[]) => os.flatMap((o) => o.notifications);
+const birthdayCmd = (customerId: string, day: string, year: number): Command => ({ verb: "sweepBirthday", input: { customerId, day, year }, hash: "" });
+
+describe("consentsOf", () => {
+  it("reads v1's booleans in the profile", () => {
+    expect(consentsOf({ profile: { consents: { sms: true, email: false } } })).toEqual({ email: false, sms: true, post: false });
+  });
+
+  it("reads v1.1's {granted, at} per channel, on the customer or in its profile", () => {
+    const v11 = { email: { granted: true, at: 1 }, sms: { granted: false, at: 2 }, post: { granted: true, at: 3 } };
+    expect(consentsOf({ consents: v11 })).toEqual({ email: true, sms: false, post: true });
+    expect(consentsOf({ profile: { consents: v11 } })).toEqual({ email: true, sms: false, post: true });
+  });
+
+  it("says no to what was never given, and to anything it cannot read", () => {
+    const none = { email: false, sms: false, post: false };
+    expect(consentsOf(null)).toEqual(none);
+    expect(consentsOf({ profile: {} })).toEqual(none);
+    expect(consentsOf({ consents: { email: "yes", sms: { granted: "true" }, post: 1 } })).toEqual(none);
+    expect(consentsOf({ consents: JSON.parse('{"__proto__": {"email": true}}') })).toEqual(none);
+  });
+});
+
+describe("birthday days", () => {
+  it("takes YYYY-MM-DD or MM-DD, and refuses what names no calendar day", () => {
+    expect(["1990-04-01", "04-01", "02-29", "1984-12-31", "02-30", "13-01", "00-10", "4-1", "", "1990-04-01x"].map(birthdayKey)).toEqual([
+      "04-01", "04-01", "02-29", "12-31", null, null, null, null, null, null,
+    ]);
+  });
+
+  it("celebrates 29 February on the 28th outside leap years", () => {
+    expect(birthdayDaysOn({ year: 2027, month: 2, day: 28, hour: 0 })).toEqual(["02-28", "02-29"]);
+    expect(birthdayDaysOn({ year: 2028, month: 2, day: 28, hour: 0 })).toEqual(["02-28"]);
+    expect(birthdayDaysOn({ year: 2028, month: 2, day: 29, hour: 0 })).toEqual(["02-29"]);
+  });
+
+  it("reads the date in the deployment's time zone", () => {
+    const at = Date.UTC(2026, 0, 1, 23, 30);
+    expect(localDate("UTC", at)).toEqual({ year: 2026, month: 1, day: 1, hour: 23 });
+    expect(localDate("Europe/Warsaw", at)).toEqual({ year: 2026, month: 1, day: 2, hour: 0 });
+    expect(localDate("America/New_York", at)).toEqual({ year: 2026, month: 1, day: 1, hour: 18 });
+  });
+});
+
+describe("notifications from the ledger", () => {
+  it("gives an earned notification the id earned:<eventId> and the customer's consents, and keeps it in the outbox", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1", { profile: { name: "Ada", consents: { email: true } } }));
+    const os = await outcomes(h, [cmd("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))]);
+    const [n] = notesOf(os);
+    expect(n).toEqual({
+      id: "earned:s-1",
+      kind: "earned",
+      payload: { id: "earned:s-1", kind: "earned", customerId: "cu_000001", consents: { email: true, sms: false, post: false }, eventId: "s-1", earned: 10, at: T0 },
+      outbox: { key: 2, size: 1 },
+    });
+    expect([...h.store.notifyOutbox.getRange()].map(({ key, value }) => [key, value])).toEqual([
+      [1, { t: T0, p: [expect.objectContaining({ id: notificationId.enrolled("cu_000001"), kind: "enrolled", via: "enroll", card: "C-1" })] }],
+      [2, { t: T0, p: [n!.payload] }],
+    ]);
+  });
+
+  it("writes one outbox record per batch, holding the notifications of the commands that committed", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1"));
+    await outboxRemove(h.store, [1]);
+    const os = await outcomes(h, [
+      cmd("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
+      cmd("accrue", sale("s-2", { card: "C-nope" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
+      cmd("accrue", sale("s-3", { phone: "+48601234567" }, [{ lineId: "1", qty: 1, unitPrice: 500 }])),
+    ]);
+    expect(notesOf(os).map((n) => [n.id, n.outbox])).toEqual([
+      ["earned:s-1", { key: 2, size: 3 }],
+      ["enrolled:cu_000002", { key: 2, size: 3 }],
+      ["earned:s-3", { key: 2, size: 3 }],
+    ]);
+    expect(outboxDue(h.store, T0, 10, new Set()).map((b) => [b.key, b.ns.map((n) => n.id)])).toEqual([[2, ["earned:s-1", "enrolled:cu_000002", "earned:s-3"]]]);
+    expect(outboxDue(h.store, T0 - 1, 10, new Set())).toEqual([]);
+    expect(outboxDue(h.store, T0, 10, new Set([2]))).toEqual([]);
+  });
+
+  it("writes no outbox record for a duplicate, a refused command, or with the outbox off", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1"));
+    const s1 = cmd("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]));
+    await h.one(s1);
+    await outboxRemove(h.store, [...h.store.notifyOutbox.getKeys()]);
+    h.store.env.resetReadTxn();
+    const before = snapshot(h.store);
+    const os = await outcomes(h, [s1, cmd("accrue", sale("s-2", { card: "C-nope" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))]);
+    expect(notesOf(os)).toEqual([]);
+    expect(snapshot(h.store)).toBe(before);
+
+    const off = await harness({ notifyOutbox: false });
+    await off.one(enrol("e-1", "C-1"));
+    const offNotes = notesOf(await outcomes(off, [cmd("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }]))]));
+    expect(offNotes.map((n) => n.id)).toEqual(["earned:s-1"]);
+    expect([...off.store.notifyOutbox.getKeys()]).toEqual([]);
+  });
+
+  it("names an enrolment at an unknown phone enrolled:<customerId>", async () => {
+    const h = await harness();
+    const os = await outcomes(h, [cmd("accrue", sale("s-ph", { phone: "+48601234567" }, [{ lineId: "1", qty: 1, unitPrice: 100 }]))]);
+    expect(notesOf(os).map((n) => n.id)).toEqual(["enrolled:cu_000001", "earned:s-ph"]);
+  });
+});
+
+describe("birthdays", () => {
+  it("indexes the birthday given at enrolment, and notifies once per local year", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1", { profile: { name: "Ada", birthday: "1990-04-01", consents: { sms: true } } }));
+    await h.one(enrol("e-2", "C-2", { profile: { name: "Bo", birthday: "04-01" } }));
+    await h.one(enrol("e-3", "C-3", { profile: { name: "Cy" } }));
+    expect([...h.store.birthdays.getRange()].map(({ key, value }) => [key, value])).toEqual([
+      [["04-01", "cu_000001"], 0],
+      [["04-01", "cu_000002"], 0],
+    ]);
+    const os = await outcomes(h, [birthdayCmd("cu_000001", "04-01", 2026), birthdayCmd("cu_000002", "04-01", 2026)]);
+    expect(notesOf(os).map((n) => n.payload)).toEqual([
+      { id: "birthday:cu_000001:2026", kind: "birthday", customerId: "cu_000001", consents: { email: false, sms: true, post: false }, birthday: "1990-04-01", year: 2026, age: 36, at: T0 },
+      { id: "birthday:cu_000002:2026", kind: "birthday", customerId: "cu_000002", consents: { email: false, sms: false, post: false }, birthday: "04-01", year: 2026, age: null, at: T0 },
+    ]);
+    expect(notesOf(await outcomes(h, [birthdayCmd("cu_000001", "04-01", 2026)]))).toEqual([]);
+    expect(notesOf(await outcomes(h, [birthdayCmd("cu_000001", "04-01", 2027)])).map((n) => n.id)).toEqual(["birthday:cu_000001:2027"]);
+  });
+
+  it("moves the entry with a changed birthday, keeping the year notified, and drops an entry gone stale", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1", { profile: { name: "Ada", birthday: "1990-04-01" } }));
+    await outcomes(h, [birthdayCmd("cu_000001", "04-01", 2026)]);
+    const tx = { store: h.store } as Tx;
+    await h.store.env.transaction(() => indexBirthday(tx, "cu_000001", "1990-04-01", "05-02"));
+    h.store.env.resetReadTxn();
+    expect([...h.store.birthdays.getRange()].map(({ key, value }) => [key, value])).toEqual([[["05-02", "cu_000001"], 2026]]);
+    // The profile still says 04-01 (no updateCustomer here): the sweep finds the entry stale.
+    expect(notesOf(await outcomes(h, [birthdayCmd("cu_000001", "05-02", 2027)]))).toEqual([]);
+    expect([...h.store.birthdays.getKeys()]).toEqual([]);
+  });
+
+  it("indexes an older ledger's birthdays once, keeping entries already there", async () => {
+    const h = await harness();
+    await h.one(enrol("e-1", "C-1", { profile: { name: "Ada", birthday: "1990-04-01" } }));
+    await h.one(enrol("e-2", "C-2", { profile: { name: "Bo", birthday: "06-30" } }));
+    await outcomes(h, [birthdayCmd("cu_000001", "04-01", 2026)]);
+    await h.store.env.transaction(() => h.store.birthdays.remove(["06-30", "cu_000002"]));
+    expect(await backfillBirthdays(h.store, 1)).toBe(1);
+    h.store.env.resetReadTxn();
+    expect([...h.store.birthdays.getRange()].map(({ key, value }) => [key, value])).toEqual([
+      [["04-01", "cu_000001"], 2026],
+      [["06-30", "cu_000002"], 0],
+    ]);
+    expect(await backfillBirthdays(h.store, 1)).toBe(0);
+  });
+});
