@@ -68,6 +68,20 @@ export const limits = {
   statementScanMax: 100_000,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
   turnoverDaysKept: 400,
+  // Purchase knowledge (ledger/purchases.ts, purchase-book.ts): each customer's lists are
+  // bounded; a full list drops the entry bought or visited longest ago. The record lives in
+  // the wallet and must stay well within an LMDB node (~2 KB): at these bounds it is at most
+  // 1,546 bytes (a test pins it). Sized in docs/operations.md. At most 255 each.
+  /** Months of visits and spend kept per customer: the newest month with a sale and the 24 before it. */
+  purchaseMonthsKept: 25,
+  /** Skus kept per customer. */
+  purchaseSkusKept: 16,
+  /** Categories kept per customer. */
+  purchaseCategoriesKept: 10,
+  /** Stores kept per customer. */
+  purchaseStoresKept: 5,
+  /** Channels kept per customer. */
+  purchaseChannelsKept: 3,
   /** Rows in one product-card CSV import. */
   productImportRowsMax: 200_000,
   /** Largest admin import body, bytes. */

@@ -11,6 +11,7 @@ import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
 import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { findCustomer, saleCustomer } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
+import { addSale, itemsOf, keepsPurchases, takeBackSale, type LineBack } from "./purchases.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
 
@@ -109,21 +110,26 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
   }
   addTurnover(w, event.at, basket.total);
+  const counted = keepsPurchases(tx);
+  if (counted) addSale(tx, customer.id, w, basket);
   saveWallet(tx, customer.id, w);
   if (accrual.earned > 0) tx.notify("earned", { customerId: customer.id, eventId: event.eventId, earned: accrual.earned, at: event.at });
   return {
     reply: accrualReply(w, event.eventId, "sale", customer.id, accrual.earned, perAccount, accrual.breakdown),
-    sale: saleRecord(customer.id, event, basket, accrual, lots),
+    sale: saleRecord(customer.id, event, basket, accrual, lots, counted),
   };
 }
 
-function saleRecord(customerId: string, event: SaleEvent, basket: Basket, accrual: Accrual, lots: ([number, number] | null)[]): SaleRecord {
+/** A counted sale's record keeps its channel and each line's sku and category: what a return takes back from purchase knowledge. */
+function saleRecord(customerId: string, event: SaleEvent, basket: Basket, accrual: Accrual, lots: ([number, number] | null)[], counted: boolean): SaleRecord {
+  const lines = Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }]));
   return {
     customerId,
     at: event.at,
     storeId: event.storeId,
     currency: event.currency,
-    lines: Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }])),
+    ...(counted ? { channel: event.channel, items: itemsOf(lines, basket.lines) } : {}),
+    lines,
     programmes: accrual.programmes.map((p) => ({
       programme: p.programme,
       version: p.version,
@@ -188,12 +194,16 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   if (!record || !sale) throw new LoyaltyError("UNKNOWN_EVENT", `no sale ${event.originalEventId}`, "originalEventId");
   if (sale.voided) throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was voided`, "originalEventId");
   const returning = returningOf(event, sale);
+  // What each line gives back of its amount: its cumulative share, floored (the last return takes the rest).
+  const back: LineBack[] = [];
   let turnoverBack = 0;
   for (const [lineId, q] of Object.entries(returning)) {
     const sold = own(sale.lines, lineId)!;
     const before = own(sale.returnedQty, lineId) ?? 0;
     sale.returnedQty[lineId] = before + q;
-    turnoverBack += share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
+    const amount = share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
+    back.push({ lineId, qtyMilli: Math.round(q * 1000), amount });
+    turnoverBack += amount;
   }
   const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
   const w = loadWallet(tx, sale.customerId);
@@ -232,6 +242,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   });
   if (event.type === "void") sale.voided = true;
   addTurnover(w, event.at, -turnoverBack);
+  if (keepsPurchases(tx)) takeBackSale(tx, w, sale, back, event.type === "void");
   saveWallet(tx, sale.customerId, w);
   tx.store.events.put(event.originalEventId, { ...record, s: sale });
   const reply = accrualReply(w, event.eventId, event.type, sale.customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);

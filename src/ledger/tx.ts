@@ -16,6 +16,12 @@ export interface LedgerOptions {
   eventLateMsMax: number;
   /** How far ahead of the engine's clock an event's `at` may be: clock skew. */
   eventFutureMsMax: number;
+  /**
+   * Whether sales, returns and voids keep purchase knowledge (the wallet's `purchases`);
+   * absent means on. Off only to measure what it costs (bench/purchases.ts): sales made
+   * while it is off are never counted, so switching it on later gives partial figures.
+   */
+  purchaseStats?: boolean;
 }
 
 export interface Notification {
