@@ -70,10 +70,10 @@ export const limits = {
   turnoverDaysKept: 400,
   // Purchase knowledge (ledger/purchases.ts, purchase-book.ts): each customer's lists are
   // bounded; a full list drops the entry bought or visited longest ago. The record lives in
-  // the wallet and must stay well within an LMDB node (~2 KB): at these bounds it is at most
-  // 1,546 bytes (a test pins it). Sized in docs/operations.md. At most 255 each.
-  /** Months of visits and spend kept per customer: the newest month with a sale and the 24 before it. */
-  purchaseMonthsKept: 25,
+  // the wallet, which every accrual reads and writes: at these bounds it is at most 926
+  // bytes (a test pins it). Sized in docs/operations.md. At most 255 each.
+  /** Months of visits and spend kept per customer: the newest month with a sale and the 12 before it. */
+  purchaseMonthsKept: 13,
   /** Skus kept per customer. */
   purchaseSkusKept: 16,
   /** Categories kept per customer. */

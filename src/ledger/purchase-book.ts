@@ -1,9 +1,10 @@
 // A customer's purchase knowledge as one binary record, the "book", kept in the wallet and
-// laid out so that a sale updates it in place: fixed-size slots, keys found by a 32-bit
-// hash and checked byte for byte, no string decoded on the hot path, a new key taking a
-// free slot or the oldest one's place. Its size has a hard bound (bookBytesMax) so that the
-// wallet stays within an LMDB node: a record over ~2 KB goes to overflow pages, which cost
-// an accrual a third more (bench/RESULTS.md, 2026-11-30). Pure: bytes in, bytes out.
+// laid out so that a sale updates it in place: fixed-size slots found by the key's 32-bit
+// hash and its length, no string kept or decoded, a new key taking a free slot or the oldest
+// one's place. Every byte of it is paid on every accrual (bench/RESULTS.md, 2026-11-30: with
+// 15-byte key names in each slot the wallet was half as big again and the stats cost twice
+// as much), so keys are not kept, only recognised; and its size has a hard bound
+// (bookBytesMax). Pure: bytes in, bytes out.
 //
 // Layout (little-endian):
 //   header  56 bytes: u8 format, u8 months, u8 × 4 slots in use (stores, channels,
@@ -11,20 +12,18 @@
 //           i32 × 4 dropped (same order: the latest last day of an entry dropped to keep the
 //           list within its bound, -1 when none was)
 //   months  12 bytes each, ascending: u16 month (year × 12 + month − 1), u16 visits, f64 spend
-//   slots   stores, channels, categories, skus, one list after the other, 35 bytes each:
-//           u32 hash, u16 first day, u16 last day, u32 count, f64 amount, u8 key bytes (255:
-//           255 or more), the key's first 14 bytes
+//   slots   stores, channels, categories, skus, one list after the other, 21 bytes each:
+//           u32 keyHash, u8 key length (UTF-16 units, 255: 255 or more), u16 first day, u16
+//           last day, u32 count, f64 amount
 // Days are local days since 1970-01-01. For skus and categories `count` is the net quantity
 // in thousandths of a unit; for stores and channels the net number of visits. Counts stop at
-// 2^32 − 1 and month visits at 65,535; a key longer than 14 bytes is told apart by its hash
-// and length, and listed by its first bytes.
+// 2^32 − 1 and month visits at 65,535. Two keys of one list with the same hash and length
+// would share a slot: about one customer in 10^8 with 16 skus.
 
 export const BOOK_FORMAT = 1;
 const HEADER_BYTES = 56;
 const MONTH_BYTES = 12;
-export const SLOT_BYTES = 35;
-/** Bytes of a key kept in its slot. */
-export const KEY_PREFIX_BYTES = 14;
+export const SLOT_BYTES = 21;
 const OFF_MONTHS = 1;
 const OFF_SLOTS = 2;
 const OFF_VISITS = 8;
@@ -33,12 +32,11 @@ const OFF_FIRST = 24;
 const OFF_LAST = 32;
 const OFF_DROPPED = 40;
 // Within a slot:
-const S_FIRST = 4;
-const S_LAST = 6;
-const S_COUNT = 8;
-const S_AMOUNT = 12;
-const S_LEN = 20;
-const S_KEY = 21;
+const S_LEN = 4;
+const S_FIRST = 5;
+const S_LAST = 7;
+const S_COUNT = 9;
+const S_AMOUNT = 13;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffff_ffff;
 
@@ -71,6 +69,12 @@ export interface SaleFacts {
   lines: readonly { sku: string; category: string | null; qty: number; amount: number }[];
 }
 
+/** A key as a slot knows it: its keyHash and its length (keyLength). */
+export interface KeyId {
+  hash: number;
+  length: number;
+}
+
 /** What a return or void takes back: the sale's day and month, and per line what comes back now. */
 export interface TakeBack {
   day: number;
@@ -95,36 +99,20 @@ export function keyHash(key: string): number {
   return h >>> 0;
 }
 
-const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+/** What a slot keeps of a key besides its hash. */
+const keyLength = (key: string): number => Math.min(key.length, 255);
 
-/** The key's UTF-8 bytes, or null for an ASCII key (its bytes are its char codes: nothing to allocate). */
-function nonAscii(key: string): Uint8Array | null {
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return utf8.encode(key);
-  return null;
-}
-
-/** Whether the slot at `off` holds `key`: hash, length and the kept prefix all agree. */
 function slotHolds(buf: Uint8Array, v: DataView, off: number, key: string, hash: number): boolean {
-  if (v.getUint32(off, true) !== hash) return false;
-  const bytes = nonAscii(key);
-  const n = bytes?.length ?? key.length;
-  const len = buf[off + S_LEN]!;
-  if (len !== Math.min(n, 255)) return false;
-  for (let i = 0; i < Math.min(n, KEY_PREFIX_BYTES); i++) if (buf[off + S_KEY + i] !== (bytes ? bytes[i] : key.charCodeAt(i))) return false;
-  return true;
+  return v.getUint32(off, true) === hash && buf[off + S_LEN] === keyLength(key);
 }
 
 function writeSlot(buf: Uint8Array, v: DataView, off: number, p: Pending, day: number): void {
   v.setUint32(off, p.hash, true);
+  buf[off + S_LEN] = keyLength(p.key);
   v.setUint16(off + S_FIRST, day, true);
   v.setUint16(off + S_LAST, day, true);
   v.setUint32(off + S_COUNT, Math.min(U32_MAX, p.count), true);
   v.setFloat64(off + S_AMOUNT, p.amount, true);
-  const bytes = nonAscii(p.key);
-  const n = bytes?.length ?? p.key.length;
-  buf[off + S_LEN] = Math.min(n, 255);
-  for (let i = 0; i < KEY_PREFIX_BYTES; i++) buf[off + S_KEY + i] = i >= n ? 0 : bytes ? bytes[i]! : p.key.charCodeAt(i);
 }
 
 const clampU16 = (n: number): number => Math.min(U16_MAX, Math.max(0, n));
@@ -168,12 +156,20 @@ function findSlot(buf: Uint8Array, v: DataView, l: ListIndex, key: string, hash:
   return -1;
 }
 
-/** The slot whose key hashes to `hash`: what a return has of its sale's keys (the odds that another key of the list shares it: about 1 in 2^28). */
+/**
+ * The slot of a key known by its hash alone (what a sale record keeps of its lines' keys; the
+ * odds that another key of the list shares it are about 1 in 2^28).
+ */
 function findHash(buf: Uint8Array, v: DataView, l: ListIndex, hash: number): number {
   const start = listStart(buf, l);
   const n = buf[OFF_SLOTS + l]!;
   for (let i = 0; i < n; i++) if (v.getUint32(start + i * SLOT_BYTES, true) === hash) return start + i * SLOT_BYTES;
   return -1;
+}
+
+/** A key's KeyId. */
+export function keyIdOf(key: string): KeyId {
+  return { hash: keyHash(key), length: keyLength(key) };
 }
 
 function findMonth(buf: Uint8Array, v: DataView, month: number): number {
@@ -194,6 +190,42 @@ function addToSlot(v: DataView, off: number, count: number, amount: number, day:
 
 // ---- a sale -------------------------------------------------------------------------------
 
+// A sale is worked out in one reused buffer (evaluate() is synchronous, and so is this): the
+// book is copied in, changed there, grown there by moving its tail, and copied out once. No
+// view or buffer is allocated per sale but the one returned, a slice of Node's pool.
+const WORK = new Uint8Array(HEADER_BYTES + 255 * MONTH_BYTES + 4 * 255 * SLOT_BYTES);
+const W = new DataView(WORK.buffer);
+/** The workspace's length in use, and where each list starts in it. */
+let workLength = 0;
+const workStart = [0, 0, 0, 0];
+
+function openWork(book: Uint8Array): void {
+  WORK.set(book, 0);
+  workLength = book.length;
+  let off = HEADER_BYTES + WORK[OFF_MONTHS]! * MONTH_BYTES;
+  for (const l of LISTS) {
+    workStart[l] = off;
+    off += WORK[OFF_SLOTS + l]! * SLOT_BYTES;
+  }
+}
+
+/** Opens `bytes` of room at `at`, moving what follows, and the starts of lists `moved` and after. */
+function makeRoom(at: number, bytes: number, moved: number): void {
+  WORK.copyWithin(at + bytes, at, workLength);
+  workLength += bytes;
+  for (let l = moved; l < LISTS.length; l++) workStart[l]! += bytes;
+}
+
+function findInWork(l: ListIndex, key: string, hash: number): number {
+  const start = workStart[l]!;
+  const n = WORK[OFF_SLOTS + l]!;
+  const length = keyLength(key);
+  for (let i = 0, off = start; i < n; i++, off += SLOT_BYTES) {
+    if (W.getUint32(off, true) === hash && WORK[off + S_LEN] === length) return off;
+  }
+  return -1;
+}
+
 /** A key the sale brings that its list does not hold yet. */
 interface Pending {
   list: ListIndex;
@@ -204,11 +236,11 @@ interface Pending {
 }
 
 /** Onto the key's slot, or into `pending` (merged with an earlier line of the same key). */
-function bump(buf: Uint8Array, v: DataView, pending: Pending[], list: ListIndex, key: string, count: number, amount: number, day: number): void {
+function bump(pending: Pending[], list: ListIndex, key: string, count: number, amount: number, day: number): void {
   const hash = keyHash(key);
-  const off = findSlot(buf, v, list, key, hash);
+  const off = findInWork(list, key, hash);
   if (off >= 0) {
-    addToSlot(v, off, count, amount, day);
+    addToSlot(W, off, count, amount, day);
     return;
   }
   for (const p of pending) {
@@ -221,82 +253,101 @@ function bump(buf: Uint8Array, v: DataView, pending: Pending[], list: ListIndex,
 }
 
 /** The lines, store and channel onto the keys the book holds; returns the sale's spend. */
-function bumpAll(buf: Uint8Array, v: DataView, pending: Pending[], sale: SaleFacts, day: number): number {
+function bumpAll(pending: Pending[], sale: SaleFacts, day: number): number {
   let spend = 0;
   for (const line of sale.lines) {
     const qtyMilli = Math.round(line.qty * 1000);
     spend += line.amount;
-    bump(buf, v, pending, SKUS, line.sku, qtyMilli, line.amount, day);
-    if (line.category !== null) bump(buf, v, pending, CATEGORIES, line.category, qtyMilli, line.amount, day);
+    bump(pending, SKUS, line.sku, qtyMilli, line.amount, day);
+    if (line.category !== null) bump(pending, CATEGORIES, line.category, qtyMilli, line.amount, day);
   }
-  bump(buf, v, pending, STORES, sale.storeId, 1, spend, day);
-  bump(buf, v, pending, CHANNELS, sale.channel, 1, spend, day);
+  bump(pending, STORES, sale.storeId, 1, spend, day);
+  bump(pending, CHANNELS, sale.channel, 1, spend, day);
   return spend;
 }
 
 /**
  * Adds a sale: one visit, the lines' amounts, its month, store, channel, skus and
- * categories. Returns the book to store: `book` itself, changed in place, when it needed no
- * more room; else a new, longer one, never longer than bookBytesMax(bounds).
+ * categories. Returns the new book (`book` itself is left as it was), never longer than
+ * bookBytesMax(bounds).
  */
 export function addSaleToBook(book: Uint8Array, sale: SaleFacts, bounds: BookBounds): Uint8Array {
-  const v = viewOf(book);
+  openWork(book);
   const day = clampU16(sale.day);
   const pending: Pending[] = [];
-  const spend = bumpAll(book, v, pending, sale, day);
-  const last = v.getFloat64(OFF_LAST, true);
-  v.setFloat64(OFF_FIRST, last === 0 ? sale.at : Math.min(v.getFloat64(OFF_FIRST, true), sale.at), true);
-  v.setFloat64(OFF_LAST, Math.max(last, sale.at), true);
-  v.setFloat64(OFF_VISITS, v.getFloat64(OFF_VISITS, true) + 1, true);
-  v.setFloat64(OFF_SPEND, v.getFloat64(OFF_SPEND, true) + spend, true);
-  const month = clampU16(sale.month);
-  const monthOff = findMonth(book, v, month);
-  if (monthOff >= 0) {
-    v.setUint16(monthOff + 2, Math.min(U16_MAX, v.getUint16(monthOff + 2, true) + 1), true);
-    v.setFloat64(monthOff + 4, v.getFloat64(monthOff + 4, true) + spend, true);
-  }
-  if (pending.length === 0 && monthOff >= 0) return book;
-  // Room for the new keys each list can still take; the others replace its oldest slots.
-  const room = [0, 0, 0, 0];
-  for (const p of pending) room[p.list]!++;
-  for (const l of LISTS) room[l] = Math.max(0, Math.min(room[l]!, bounds.lists[l] - book[OFF_SLOTS + l]!));
-  const out = monthOff < 0 || room.some((r) => r > 0) ? relaid(book, v, monthOff < 0 ? { month, spend } : null, bounds.months, room) : book;
-  placePending(out, pending, day, room);
+  const spend = bumpAll(pending, sale, day);
+  const last = W.getFloat64(OFF_LAST, true);
+  W.setFloat64(OFF_FIRST, last === 0 ? sale.at : Math.min(W.getFloat64(OFF_FIRST, true), sale.at), true);
+  W.setFloat64(OFF_LAST, Math.max(last, sale.at), true);
+  W.setFloat64(OFF_VISITS, W.getFloat64(OFF_VISITS, true) + 1, true);
+  W.setFloat64(OFF_SPEND, W.getFloat64(OFF_SPEND, true) + spend, true);
+  addMonth(clampU16(sale.month), spend, bounds.months);
+  for (const l of LISTS) for (const p of pending) if (p.list === l) placeKey(p, day, bounds.lists[l]);
+  const out = Buffer.allocUnsafe(workLength);
+  out.set(WORK.subarray(0, workLength), 0);
   return out;
 }
 
 /**
- * Puts the sale's new keys into the room `relaid` made behind each list, then in place of
- * the oldest slot of their list: the smallest last day, then the smallest amount, then the
- * one added longest ago (a list's slots are kept in the order they were added). A new key
- * older than every slot (a late till's sale) is the one left out. Lists are filled in
- * layout order, so that a list's room is right behind its slots in use.
+ * The sale's month: added to its bucket, or a new bucket in order, the months older than the
+ * newest minus the bound dropped; a month already older than that (a late till's sale) is
+ * counted in the totals only.
  */
-function placePending(buf: Uint8Array, pending: readonly Pending[], day: number, room: readonly number[]): void {
-  const v = viewOf(buf);
-  for (const l of LISTS) {
-    let free = room[l]!;
-    for (const p of pending) {
-      if (p.list !== l) continue;
-      const n = buf[OFF_SLOTS + l]!;
-      const start = listStart(buf, l);
-      const end = start + n * SLOT_BYTES;
-      if (free > 0) {
-        free--;
-        buf[OFF_SLOTS + l] = n + 1;
-        writeSlot(buf, v, end, p, day);
-        continue;
-      }
-      if (n === 0) continue;
-      const off = oldestSlot(v, start, n);
-      const outDay = v.getUint16(off + S_LAST, true);
-      const replaces = day > outDay || (day === outDay && p.amount >= v.getFloat64(off + S_AMOUNT, true));
-      v.setInt32(OFF_DROPPED + 4 * l, Math.max(v.getInt32(OFF_DROPPED + 4 * l, true), replaces ? outDay : day), true);
-      if (!replaces) continue;
-      buf.copyWithin(off, off + SLOT_BYTES, end);
-      writeSlot(buf, v, end - SLOT_BYTES, p, day);
+function addMonth(month: number, spend: number, bound: number): void {
+  const n = WORK[OFF_MONTHS]!;
+  let at = HEADER_BYTES;
+  for (let i = 0; i < n; i++, at += MONTH_BYTES) {
+    const m = W.getUint16(at, true);
+    if (m === month) {
+      W.setUint16(at + 2, Math.min(U16_MAX, W.getUint16(at + 2, true) + 1), true);
+      W.setFloat64(at + 4, W.getFloat64(at + 4, true) + spend, true);
+      return;
     }
+    if (m > month) break;
   }
+  const newest = n > 0 ? Math.max(month, W.getUint16(HEADER_BYTES + (n - 1) * MONTH_BYTES, true)) : month;
+  const floor = newest - bound;
+  if (month <= floor) return;
+  makeRoom(at, MONTH_BYTES, STORES);
+  W.setUint16(at, month, true);
+  W.setUint16(at + 2, 1, true);
+  W.setFloat64(at + 4, spend, true);
+  let stale = 0;
+  while (stale < n + 1 && W.getUint16(HEADER_BYTES + stale * MONTH_BYTES, true) <= floor) stale++;
+  if (stale > 0) {
+    WORK.copyWithin(HEADER_BYTES, HEADER_BYTES + stale * MONTH_BYTES, workLength);
+    workLength -= stale * MONTH_BYTES;
+    for (const l of LISTS) workStart[l]! -= stale * MONTH_BYTES;
+  }
+  WORK[OFF_MONTHS] = n + 1 - stale;
+}
+
+/**
+ * A key new to its list: a slot at the list's end while the list is below its bound; else in
+ * place of the oldest slot (smallest last day, then smallest amount, then the one added
+ * longest ago: slots are kept in the order they were added), unless the key is older still
+ * (a late till's sale), when it is the one left out. Lists are filled in layout order.
+ */
+function placeKey(p: Pending, day: number, bound: number): void {
+  const l = p.list;
+  const n = WORK[OFF_SLOTS + l]!;
+  const start = workStart[l]!;
+  const end = start + n * SLOT_BYTES;
+  if (n < bound) {
+    makeRoom(end, SLOT_BYTES, l + 1);
+    WORK[OFF_SLOTS + l] = n + 1;
+    writeSlot(WORK, W, end, p, day);
+    return;
+  }
+  if (n === 0) return;
+  const off = oldestSlot(W, start, n);
+  const outDay = W.getUint16(off + S_LAST, true);
+  const replaces = day > outDay || (day === outDay && p.amount >= W.getFloat64(off + S_AMOUNT, true));
+  const dropped = OFF_DROPPED + 4 * l;
+  W.setInt32(dropped, Math.max(W.getInt32(dropped, true), replaces ? outDay : day), true);
+  if (!replaces) return;
+  WORK.copyWithin(off, off + SLOT_BYTES, end);
+  writeSlot(WORK, W, end - SLOT_BYTES, p, day);
 }
 
 function oldestSlot(v: DataView, start: number, n: number): number {
@@ -316,56 +367,6 @@ function oldestSlot(v: DataView, start: number, n: number): number {
     }
   }
   return best;
-}
-
-/**
- * A new book: the months with `fresh` added (ascending, none older than the newest minus
- * the bound), and each list's slots followed by room for `grow[l]` more. The slot counts
- * stay those in use; placePending raises them as it fills the room.
- */
-function relaid(buf: Uint8Array, v: DataView, fresh: { month: number; spend: number } | null, monthsMax: number, grow: readonly number[]): Uint8Array {
-  const count = buf[OFF_MONTHS]!;
-  const newest = Math.max(fresh?.month ?? -1, count > 0 ? v.getUint16(HEADER_BYTES + (count - 1) * MONTH_BYTES, true) : -1);
-  const floor = newest - monthsMax;
-  const months: number[] = [];
-  for (let i = 0; i < count; i++) if (v.getUint16(HEADER_BYTES + i * MONTH_BYTES, true) > floor) months.push(HEADER_BYTES + i * MONTH_BYTES);
-  const keepFresh = fresh !== null && fresh.month > floor;
-  const monthCount = months.length + (keepFresh ? 1 : 0);
-  const slotsStart = HEADER_BYTES + count * MONTH_BYTES;
-  const slotBytes = buf.length - slotsStart;
-  const out = new Uint8Array(HEADER_BYTES + monthCount * MONTH_BYTES + slotBytes + grow.reduce((n, g) => n + g, 0) * SLOT_BYTES);
-  const w = viewOf(out);
-  out.set(buf.subarray(0, HEADER_BYTES), 0);
-  out[OFF_MONTHS] = monthCount;
-  let at = HEADER_BYTES;
-  let freshDone = !keepFresh;
-  for (const from of months) {
-    if (!freshDone && v.getUint16(from, true) > fresh!.month) {
-      writeMonth(w, at, fresh!);
-      at += MONTH_BYTES;
-      freshDone = true;
-    }
-    out.set(buf.subarray(from, from + MONTH_BYTES), at);
-    at += MONTH_BYTES;
-  }
-  if (!freshDone) {
-    writeMonth(w, at, fresh!);
-    at += MONTH_BYTES;
-  }
-  let from = slotsStart;
-  for (const l of LISTS) {
-    const bytes = buf[OFF_SLOTS + l]! * SLOT_BYTES;
-    out.set(buf.subarray(from, from + bytes), at);
-    from += bytes;
-    at += bytes + grow[l]! * SLOT_BYTES;
-  }
-  return out;
-}
-
-function writeMonth(w: DataView, off: number, fresh: { month: number; spend: number }): void {
-  w.setUint16(off, fresh.month, true);
-  w.setUint16(off + 2, 1, true);
-  w.setFloat64(off + 4, fresh.spend, true);
 }
 
 // ---- a return or void ----------------------------------------------------------------------
@@ -404,8 +405,17 @@ function takeBackAt(v: DataView, off: number, count: number, amount: number, day
 
 // ---- decoding, for reads ---------------------------------------------------------------------
 
-/** One list entry decoded: [key, count, amount, first day, last day]. */
+/** One list entry decoded: [key, count, amount, first day, last day]; the key as its KeyId, "hash/length" in hex/decimal. */
 export type Tally = [key: string, count: number, amount: number, firstDay: number, lastDay: number];
+
+/** How a decoded record names a key: its hash in 8 hex digits and its length, e.g. "0a1b2c3d/6". */
+export function tallyKey(key: string): string {
+  return idLabel(keyIdOf(key));
+}
+
+function idLabel(id: KeyId): string {
+  return `${id.hash.toString(16).padStart(8, "0")}/${id.length}`;
+}
 
 /** [month (year × 12 + month − 1), visits, spend]. */
 export type MonthBucket = [month: number, visits: number, spend: number];
@@ -420,7 +430,7 @@ export interface PurchaseRecord {
   firstAt: number;
   lastAt: number;
   months: MonthBucket[];
-  /** Keys longer than KEY_PREFIX_BYTES bytes are listed by their first bytes and "…". */
+  /** Keys as tallyKey() names them: the book recognises a key, it does not keep it. */
   stores: Tally[];
   channels: Tally[];
   categories: Tally[];
@@ -440,9 +450,7 @@ function tallies(buf: Uint8Array, v: DataView, l: ListIndex): Tally[] {
   const start = listStart(buf, l);
   for (let i = 0; i < buf[OFF_SLOTS + l]!; i++) {
     const off = start + i * SLOT_BYTES;
-    const len = buf[off + S_LEN]!;
-    const prefix = fromUtf8.decode(buf.subarray(off + S_KEY, off + S_KEY + Math.min(len, KEY_PREFIX_BYTES)));
-    const key = len > KEY_PREFIX_BYTES ? `${prefix}…` : prefix;
+    const key = idLabel({ hash: v.getUint32(off, true), length: buf[off + S_LEN]! });
     out.push([key, v.getUint32(off + S_COUNT, true), v.getFloat64(off + S_AMOUNT, true), v.getUint16(off + S_FIRST, true), v.getUint16(off + S_LAST, true)]);
   }
   return out;

@@ -5,11 +5,11 @@
 import { limits } from "../limits.js";
 import { zoneOffsetMs } from "../rules/time.js";
 import type { Basket } from "../rules/types.js";
-import { addSaleToBook, bookTotals, decodeBook, emptyBook, isBook, keyHash, takeBackFromBook, type BookBounds, type PurchaseRecord, type Tally } from "./purchase-book.js";
+import { addSaleToBook, bookTotals, decodeBook, emptyBook, isBook, keyHash, tallyKey, takeBackFromBook, type BookBounds, type PurchaseRecord, type Tally } from "./purchase-book.js";
 import type { SaleRecord, Store, Wallet } from "./store.js";
 import { assertInvariant, DAY_MS, type Tx } from "./tx.js";
 
-export type { PurchaseRecord, Tally } from "./purchase-book.js";
+export { tallyKey, type PurchaseRecord, type Tally } from "./purchase-book.js";
 
 /** Indexed as the book's lists: stores, channels, categories, skus. */
 export const PURCHASE_BOUNDS: BookBounds = {
@@ -83,8 +83,8 @@ export function addSale(tx: Tx, customerId: string, w: Wallet, basket: Basket): 
 
 /**
  * SaleRecord.items of a counted sale: per line, in the order of Object.keys(lines) (the order
- * the record keeps through msgpack), its sku's keyHash and its category's (0: none). Numbers,
- * not the strings: a tenth of the encoding time and half the bytes.
+ * the record keeps through msgpack), its sku's keyHash and its category's (0: none). Plain
+ * numbers: the strings took twice the bytes, a byte string more time to build.
  */
 export function itemsOf(lines: Record<string, unknown>, basket: Basket["lines"]): number[] {
   const ids = Object.keys(lines);
@@ -100,7 +100,7 @@ export function itemsOf(lines: Record<string, unknown>, basket: Basket["lines"])
   return items;
 }
 
-/** SaleRecord.items read back: lineId -> [sku hash, category hash]. */
+/** SaleRecord.items read back: lineId -> [sku hash, category hash (0: none)]. */
 function itemsByLine(sale: SaleRecord): Map<string, [number, number]> {
   const out = new Map<string, [number, number]>();
   const items = sale.items!;
@@ -149,31 +149,29 @@ export interface PurchaseTotals {
   lastVisitAt: number | null;
 }
 
-export interface PlaceStats {
-  visits: number;
-  spend: number;
-  /** Local dates ("YYYY-MM-DD") of the first and last visit. */
-  firstVisitOn: string;
-  lastVisitOn: string;
-}
-
-export interface ItemStats {
-  /** Net units bought (returns deducted). */
-  qty: number;
+/** One list entry: `key` is tallyKey(the key) (the record recognises keys, it does not keep them). */
+export interface TallyStats {
+  key: string;
+  /** Stores and channels: net visits; skus and categories: net units bought (returns deducted). */
+  count: number;
+  /** Net spend there, or on it, minor units. */
   amount: number;
-  firstBoughtOn: string;
-  lastBoughtOn: string;
+  /** Local dates ("YYYY-MM-DD") of the first and last visit or purchase. */
+  firstOn: string;
+  lastOn: string;
 }
 
 export interface PurchaseStats extends PurchaseTotals {
   /** "YYYY-MM" (deployment time zone) with that month's visits and spend: the months kept. */
   months: { month: string; visits: number; spend: number }[];
   /** Each list largest amount first. */
-  stores: ({ storeId: string } & PlaceStats)[];
-  channels: ({ channel: string } & PlaceStats)[];
-  skus: ({ sku: string } & ItemStats)[];
-  categories: ({ category: string } & ItemStats)[];
+  stores: TallyStats[];
+  channels: TallyStats[];
+  categories: TallyStats[];
+  skus: TallyStats[];
 }
+
+export type PurchaseList = "stores" | "channels" | "categories" | "skus";
 
 /** spend ÷ visits in whole minor units, half up. */
 export function averageBasketOf(spend: number, visits: number): number {
@@ -191,19 +189,32 @@ export function purchaseTotalsOf(source: Store | Tx, customerId: string): Purcha
   return totalsOf(book ? bookTotals(book) : null);
 }
 
+function tallyStats(t: Tally, list: PurchaseList): TallyStats {
+  const count = list === "skus" || list === "categories" ? t[1] / 1000 : t[1];
+  return { key: t[0], count, amount: t[2], firstOn: dayLabel(t[3]), lastOn: dayLabel(t[4]) };
+}
+
 /** The customer's purchase knowledge, from a write transaction or from the store (a read snapshot). */
 export function purchaseStatsOf(source: Store | Tx, customerId: string): PurchaseStats {
   const r = purchaseRecordOf(source, customerId);
-  if (!r || r.lastAt === 0) return { ...totalsOf(null), months: [], stores: [], channels: [], skus: [], categories: [] };
-  const byAmount = (a: Tally, b: Tally) => b[2] - a[2] || (a[0] < b[0] ? -1 : 1);
-  const place = (t: Tally): PlaceStats => ({ visits: t[1], spend: t[2], firstVisitOn: dayLabel(t[3]), lastVisitOn: dayLabel(t[4]) });
-  const item = (t: Tally): ItemStats => ({ qty: t[1] / 1000, amount: t[2], firstBoughtOn: dayLabel(t[3]), lastBoughtOn: dayLabel(t[4]) });
+  if (!r || r.lastAt === 0) return { ...totalsOf(null), months: [], stores: [], channels: [], categories: [], skus: [] };
+  const list = (name: PurchaseList) => [...r[name]].sort((a, b) => b[2] - a[2] || (a[0] < b[0] ? -1 : 1)).map((t) => tallyStats(t, name));
   return {
     ...totalsOf(r),
     months: r.months.map(([month, visits, spend]) => ({ month: monthLabel(month), visits, spend })),
-    stores: [...r.stores].sort(byAmount).map((t) => ({ storeId: t[0], ...place(t) })),
-    channels: [...r.channels].sort(byAmount).map((t) => ({ channel: t[0], ...place(t) })),
-    skus: [...r.skus].sort(byAmount).map((t) => ({ sku: t[0], ...item(t) })),
-    categories: [...r.categories].sort(byAmount).map((t) => ({ category: t[0], ...item(t) })),
+    stores: list("stores"),
+    channels: list("channels"),
+    categories: list("categories"),
+    skus: list("skus"),
   };
+}
+
+/**
+ * What the record knows of one store, channel, category or sku: its entry, or null when the
+ * key is not in the list (never bought, or dropped: then `record.dropped` says until when).
+ */
+export function purchaseTallyOf(record: PurchaseRecord, list: PurchaseList, key: string): TallyStats | null {
+  const label = tallyKey(key);
+  const t = record[list].find((x) => x[0] === label);
+  return t ? tallyStats(t, list) : null;
 }
