@@ -8,6 +8,8 @@ export const limits = {
   basketLinesMax: 500,
   /** Tenders in one basket. */
   basketTendersMax: 32,
+  /** Offers a basket names for itself (offerIds; each line may name one more). */
+  basketOffersMax: 32,
   /** Length of any id (event, request, customer, card, sku...). */
   idLengthMax: 128,
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */

@@ -40,6 +40,7 @@ export function basketOf(event: SaleEvent): Basket {
     amount: lineAmountOf(l),
     category: l.category ?? null,
     promo: l.promo,
+    offerId: l.offerId ?? null,
   }));
   const total = event.total ?? lines.reduce((s, l) => s + l.amount, 0);
   return {
@@ -52,6 +53,7 @@ export function basketOf(event: SaleEvent): Basket {
     lines,
     tenders: event.tenders,
     total,
+    offerIds: event.offerIds ?? [],
   };
 }
 
