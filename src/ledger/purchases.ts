@@ -72,8 +72,8 @@ function bookOf(w: Wallet, customerId: string): Uint8Array | null {
 
 /**
  * A sale: one visit, its line amounts, its month, store, channel, skus and categories, into
- * the wallet the caller saves. The sale record keeps its channel and each line's sku and
- * category, so that a return or void takes back exactly what this added.
+ * the wallet the caller saves. The sale record keeps its channel and its lines' sku and
+ * category hashes (itemsOf), so that a return or void takes back exactly what this added.
  */
 export function addSale(tx: Tx, customerId: string, w: Wallet, basket: Basket): void {
   const day = localDayOf(basket.at, tx.options.timeZone);

@@ -122,7 +122,7 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   };
 }
 
-/** A counted sale's record keeps its channel and each line's sku and category: what a return takes back from purchase knowledge. */
+/** A counted sale's record keeps its channel and its lines' sku and category hashes: what a return takes back from purchase knowledge. */
 function saleRecord(customerId: string, event: SaleEvent, basket: Basket, accrual: Accrual, lots: ([number, number] | null)[], counted: boolean): SaleRecord {
   const lines = Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }]));
   return {
