@@ -2,13 +2,14 @@
 // to the raw limits of this same run, and dated rows appended to bench/RESULTS.md.
 //   node --expose-gc dist/bench/run.js        full (5 runs per case)
 //   BENCH_QUICK=1 node dist/bench/run.js      seconds; prints only (BENCH_WRITE=1 to record)
-//   BENCH_ONLY=raw,engine,rules,size,overload,scale,segments  a subset of the groups (default: all of them)
+//   BENCH_ONLY=raw,engine,rules,size,overload,scale,segments,purchases  a subset of the groups (default: all of them)
 //   BENCH_EXECUTORS=inline,workers            the executors the engine and overload groups run with
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchEngine, type EngineOutcome } from "./engine.js";
 import { machineInfo, machineLine, machineShort, repoRoot } from "./machine.js";
 import { benchOverload } from "./overload.js";
+import { benchPurchases } from "./purchases.js";
 import { benchRaw, benchSize } from "./raw.js";
 import { benchScale } from "./scale.js";
 import { benchSegments } from "./segments.js";
@@ -47,6 +48,9 @@ const RATIOS: readonly [figure: string, raw: string][] = [
   ["overload.rpc.admittedP99Ms", "overload.rpc.nominalP99Ms"],
   // PERFORMANCE.md: throughput at 10 M customers ≥ 80 % of the control's (same engine, same run).
   ["scale.big.stream.eventsPerSec", "scale.small.stream.eventsPerSec"],
+  // Issue 10: purchase knowledge may cost the hot path at most 10 % (same traffic, runs alternated).
+  ["purchases.on.cpuUsPerAccrual", "purchases.off.cpuUsPerAccrual"],
+  ["purchases.on.bytesPerAccrual", "purchases.off.bytesPerAccrual"],
 ];
 
 const RESULTS_HEADER = `# loyaltyd benchmark results
@@ -63,7 +67,8 @@ Columns:
   executor \`inline\` or \`workers\`). Groups: \`raw\` (the limits, measured in the same run),
   \`engine\` (through the wire contract only), \`rules\` (the rule engine, in process),
   \`size\` (storage, read from the engine's data directory), \`overload\` (3× capacity, wire contract only),
-  \`scale\` (10 M customers against a 100 k control, and restart after kill -9).
+  \`scale\` (10 M customers against a 100 k control, and restart after kill -9), \`purchases\` (purchase
+  knowledge on against off, in process).
   \`c1\` / \`c64\`: requests in flight. The metric names its unit: \`PerSec\` (per second), \`Ms\`
   (milliseconds; p50/p99/p999 = percentiles from HDR histograms), \`Us\` (microseconds).
   - \`raw.nats\`: NATS request/reply to an echo responder on its own thread, payload the size of a 5-line accrue basket.
@@ -93,6 +98,11 @@ Columns:
     killed (SIGKILL) once 30 % have their result: \`restartToReadyMs\` from the restart's spawn to the first
     200 on GET /readyz (polled every 20 ms); every event must then have a result and none be applied twice.
     \`rssPeakMb\`: VmHWM over both engine processes at 10 M (includes LMDB's mapped pages). One build per point.
+  - \`purchases\`: two ledgers in process (25 k customers, three sales of history each over 25 months), one
+    with purchase knowledge on and one off, get the same traffic through the partition worker's batch
+    path (250 events per durable transaction); 12 timed runs each, alternated on off off on …
+    \`cpuUsPerAccrual\`: process CPU time per event; \`onOverOff.cpuRatio\`: neighbouring runs' ratio;
+    \`bytesPerAccrual\`: LMDB's growth ÷ events; \`walletBytesPerCustomer\`: the wallets table ÷ customers.
 - **runs**: how many runs the figure summarises (5 in full mode; fewer when a long case hit its time budget).
 - **median / min / max**: over those runs.
 - **ratio to raw**: this figure's median ÷ the named raw figure's median, same run.
@@ -224,7 +234,7 @@ async function engineGroup(c: Collected, group: string, executors: readonly (str
 
 async function main(): Promise<number> {
   const quick = process.env.BENCH_QUICK === "1";
-  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload,scale,segments").split(",").map((s) => s.trim()));
+  const only = new Set((process.env.BENCH_ONLY ?? "raw,engine,rules,size,overload,scale,segments,purchases").split(",").map((s) => s.trim()));
   const root = repoRoot();
   const machine = machineInfo();
   const runs = runsFor(quick);
@@ -256,6 +266,11 @@ async function main(): Promise<number> {
       c.failed = true;
       c.notes.push(`segments cases FAILED: ${(err as Error).message}`);
     }
+  }
+  // In process, alternating its own runs: one call is the case's several runs.
+  if (only.has("purchases")) {
+    log("purchases: benchPurchases (bench/purchases.ts)");
+    Object.assign(c.all, await benchPurchases({ quick, log }));
   }
   const { all, notes, failed } = c;
   log("");

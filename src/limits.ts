@@ -8,6 +8,8 @@ export const limits = {
   basketLinesMax: 500,
   /** Tenders in one basket. */
   basketTendersMax: 32,
+  /** Offers a basket names for itself (offerIds; each line may name one more). */
+  basketOffersMax: 32,
   /** Length of any id (event, request, customer, card, sku...). */
   idLengthMax: 128,
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */
@@ -92,6 +94,20 @@ export const limits = {
   consentChannelsMax: 16,
   /** Days of daily turnover kept per customer (covers the longest tier window). */
   turnoverDaysKept: 400,
+  // Purchase knowledge (ledger/purchases.ts, purchase-book.ts): each customer's lists are
+  // bounded; a full list drops the entry bought or visited longest ago. The record lives in
+  // the wallet, which every accrual reads and writes: at these bounds it is at most 926
+  // bytes (a test pins it). Sized in docs/operations.md. At most 255 each.
+  /** Months of visits and spend kept per customer: the newest month with a sale and the 12 before it. */
+  purchaseMonthsKept: 13,
+  /** Skus kept per customer. */
+  purchaseSkusKept: 16,
+  /** Categories kept per customer. */
+  purchaseCategoriesKept: 10,
+  /** Stores kept per customer. */
+  purchaseStoresKept: 5,
+  /** Channels kept per customer. */
+  purchaseChannelsKept: 3,
   /** Rows in one product-card CSV import. */
   productImportRowsMax: 200_000,
   /** Largest admin import body, bytes. */

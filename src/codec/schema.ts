@@ -46,6 +46,8 @@ const saleLine = z
     amount: minorUnitsUpTo(limits.lineAmountMax).optional(),
     category: id.optional(),
     promo: z.boolean().default(false),
+    /** The offer (coupon, promotion) the line was sold under: programmes' offer rules earn on it. */
+    offerId: id.optional(),
   })
   .strict();
 
@@ -135,6 +137,8 @@ export const saleEvent = z
     lines: z.array(saleLine).min(1).max(limits.basketLinesMax),
     tenders: z.array(tender).max(limits.basketTendersMax).default([]),
     total: minorUnitsUpTo(limits.basketTotalMax).optional(),
+    /** Offers named for the whole basket (a coupon scanned at the till): programmes' offer rules earn on them. */
+    offerIds: z.array(id).max(limits.basketOffersMax).optional(),
   })
   .strict()
   .superRefine((e, ctx) => {

@@ -13,6 +13,7 @@ import { enrolsAtSale, findCustomer, saleCustomer, survivorId } from "./customer
 import { addLot, consumeLots } from "./expiry.js";
 import { segmentsOf } from "./segments.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
+import { addSale, itemsOf, keepsPurchases, takeBackSale, type LineBack } from "./purchases.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
 import { settleTier, tierBefore, windowTurnover } from "./tiers.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
@@ -42,6 +43,7 @@ export function basketOf(event: SaleEvent): Basket {
     amount: lineAmountOf(l),
     category: l.category ?? null,
     promo: l.promo,
+    offerId: l.offerId ?? null,
   }));
   const total = event.total ?? lines.reduce((s, l) => s + l.amount, 0);
   return {
@@ -54,6 +56,7 @@ export function basketOf(event: SaleEvent): Basket {
     lines,
     tenders: event.tenders,
     total,
+    offerIds: event.offerIds ?? [],
   };
 }
 
@@ -108,6 +111,8 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   }
   const tier = tierBefore(tx, customer.id, w, event.at);
   addTurnover(w, event.at, basket.total);
+  const counted = keepsPurchases(tx);
+  if (counted) addSale(tx, customer.id, w, basket);
   settleTier(tx, customer.id, w, tier, event.at);
   saveWallet(tx, customer.id, w);
   if (accrual.earned > 0) {
@@ -115,17 +120,20 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   }
   return {
     reply: accrualReply(w, event.eventId, "sale", customer.id, accrual.earned, perAccount, accrual.breakdown),
-    sale: saleRecord(customer.id, event, basket, accrual, lots),
+    sale: saleRecord(customer.id, event, basket, accrual, lots, counted),
   };
 }
 
-function saleRecord(customerId: string, event: SaleEvent, basket: Basket, accrual: Accrual, lots: ([number, number] | null)[]): SaleRecord {
+/** A counted sale's record keeps its channel and its lines' sku and category hashes: what a return takes back from purchase knowledge. */
+function saleRecord(customerId: string, event: SaleEvent, basket: Basket, accrual: Accrual, lots: ([number, number] | null)[], counted: boolean): SaleRecord {
+  const lines = Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }]));
   return {
     customerId,
     at: event.at,
     storeId: event.storeId,
     currency: event.currency,
-    lines: Object.fromEntries(basket.lines.map((l) => [l.lineId, { qty: l.qty, amount: l.amount }])),
+    ...(counted ? { channel: event.channel, items: itemsOf(lines, basket.lines) } : {}),
+    lines,
     programmes: accrual.programmes.map((p) => ({
       programme: p.programme,
       version: p.version,
@@ -190,12 +198,16 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   if (!record || !sale) throw new LoyaltyError("UNKNOWN_EVENT", `no sale ${event.originalEventId}`, "originalEventId");
   if (sale.voided) throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was voided`, "originalEventId");
   const returning = returningOf(event, sale);
+  // What each line gives back of its amount: its cumulative share, floored (the last return takes the rest).
+  const back: LineBack[] = [];
   let turnoverBack = 0;
   for (const [lineId, q] of Object.entries(returning)) {
     const sold = own(sale.lines, lineId)!;
     const before = own(sale.returnedQty, lineId) ?? 0;
     sale.returnedQty[lineId] = before + q;
-    turnoverBack += share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
+    const amount = share(sold.amount, sale.returnedQty[lineId]!, sold.qty) - share(sold.amount, before, sold.qty);
+    back.push({ lineId, qtyMilli: Math.round(q * 1000), amount });
+    turnoverBack += amount;
   }
   const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
   // A sale of a customer merged away since: its points (and the sale's lots, same keys) are the survivor's now.
@@ -237,6 +249,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   if (event.type === "void") sale.voided = true;
   const tier = tierBefore(tx, customerId, w, event.at);
   addTurnover(w, event.at, -turnoverBack);
+  if (keepsPurchases(tx)) takeBackSale(tx, w, sale, back, event.type === "void");
   settleTier(tx, customerId, w, tier, event.at);
   saveWallet(tx, customerId, w);
   tx.store.events.put(event.originalEventId, { ...record, s: sale });

@@ -81,6 +81,12 @@ export interface Wallet {
   due?: number;
   /** Open holds: holdId -> [account, amount, expiresAt] (what a projected balance releases). */
   holds?: Record<string, [string, number, number]>;
+  /**
+   * Purchase knowledge (ledger/purchases.ts): one binary record that sales, returns and
+   * voids update in place, kept here because every accrual reads and writes the wallet
+   * anyway (a table of its own cost a read, a write and a page more per sale, measured).
+   */
+  purchases?: Uint8Array;
   /** The customer's tier as the last sale, return or void left it (absent: never evaluated). */
   tier?: WalletTier;
 }
@@ -124,6 +130,13 @@ export interface SaleRecord {
   at: number;
   storeId: string;
   currency: string;
+  /** The sale's channel, kept when the sale was counted in purchase knowledge (absent: it was not). */
+  channel?: string;
+  /**
+   * With `channel`: each line's sku and category as their key hashes, for a return to find
+   * what to take back from purchase knowledge (ledger/purchases.ts, itemsOf).
+   */
+  items?: number[];
   lines: Record<string, { qty: number; amount: number }>;
   programmes: SaleProgramme[];
   /** Per programme: the lot its points went into ([expiresAt, seq]), or null (no expiry). */
@@ -306,7 +319,7 @@ export interface Store {
   loyaltyIds: Database<string, string>;
   /** [e-mail lower-cased, customerId] -> 1: who has an e-mail (several customers may share one). */
   emails: Database<number, [string, string]>;
-  /** customerId -> accounts, turnover and the expiry sweeper's due time. */
+  /** customerId -> accounts, turnover, the expiry sweeper's due time, open holds, tier and purchase knowledge. */
   wallets: Database<Wallet, string>;
   /** [customerId, seq] -> entry: a customer's entries in order, a statement is one range read. */
   entries: Database<StoredEntry, [string, number]>;

@@ -20,6 +20,12 @@ export interface LedgerOptions {
   eventFutureMsMax: number;
   /** Write a batch's notifications to the outbox table in the batch's transaction (config notify.outbox). */
   notifyOutbox: boolean;
+  /**
+   * Whether sales, returns and voids keep purchase knowledge (the wallet's `purchases`);
+   * absent means on. Off only to measure what it costs (bench/purchases.ts): sales made
+   * while it is off are never counted, so switching it on later gives partial figures.
+   */
+  purchaseStats?: boolean;
 }
 
 /** One notification: `payload` is the message as published (it carries `id` and `kind` too). */

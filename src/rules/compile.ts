@@ -70,12 +70,15 @@ export interface Plan {
 /** A line-based additive rule: per unit (per === 0) or `points` per `per` minor units. */
 export interface LineRule {
   ruleIndex: number;
-  kind: "spend" | "sku" | "category" | "productCard";
-  /** Matching key for sku/category rules; "" for spend/productCard. */
+  kind: "spend" | "sku" | "category" | "productCard" | "offer";
+  /** Matching key for sku/category rules, the offer id for offer rules; "" for spend/productCard. */
   key: string;
   per: number;
   points: number;
   pointsPerUnit: number;
+  /** offer: in force for from <= at < to; -Infinity / Infinity for the other kinds. */
+  from: number;
+  to: number;
 }
 
 /** One entry of the global sku/category index: which programmes it concerns. */
@@ -96,6 +99,17 @@ export interface IndexedRule {
 }
 
 export interface SpendRule { ruleIndex: number; per: number; points: number }
+/** An offer rule with `points`: once per basket naming the offer. `slot`: its mark in Scratch.offerStamp. */
+export interface OfferRule { ruleIndex: number; points: number; slot: number }
+/** An entry of the offer index: an offer rule of a programme, per unit (pointsPerUnit > 0 or perUnit) or per basket. */
+export interface OfferIndexEntry {
+  programme: number;
+  slot: number;
+  perUnit: boolean;
+  pointsPerUnit: number;
+  from: number;
+  to: number;
+}
 export interface VisitRule { ruleIndex: number; points: number }
 export interface TenderRule { ruleIndex: number; tender: string; per: number; points: number }
 export interface ThresholdRule { ruleIndex: number; minTotal: number; minQty: number; points: number }
@@ -161,7 +175,11 @@ export interface CompiledProgramme {
   threshold: readonly ThresholdRule[];
   /** In rule order: factors multiply in this order, bonuses add. */
   conditional: readonly ConditionalRule[];
-  /** No visit/threshold/tender/multiplier/period/tier rule: the value is the line base alone. */
+  /** Offer rules with `points` (per basket). */
+  offers: readonly OfferRule[];
+  /** The offer marks of all its offer rules: the programme applies when one is set, even if no line counts. */
+  offerSlots: readonly number[];
+  /** No visit/threshold/tender/multiplier/period/tier/per-basket offer rule: the value is the line base alone. */
   lineRulesOnly: boolean;
 }
 
@@ -193,6 +211,8 @@ export interface Scratch {
   plainAmount: number;
   plainQty: number;
   plainCount: number;
+  /** Per offer rule (its slot): evalSerial when the basket names the offer and the rule may earn on it. */
+  offerStamp: Float64Array;
   /** Attribution buffers (per rule, per line); grown when a basket is larger. */
   ruleRaw: Float64Array;
   ruleFactor: Float64Array;
@@ -209,6 +229,8 @@ export interface CompiledSet {
   zones: readonly string[];
   skuIndex: ReadonlyMap<string, IndexEntry>;
   categoryIndex: ReadonlyMap<string, IndexEntry>;
+  /** offerId -> the offer rules that name it, over all programmes. */
+  offerIndex: ReadonlyMap<string, readonly OfferIndexEntry[]>;
   /** Programme index once per productCard rule (card points are looked up per line). */
   productCardProgrammes: Int32Array;
   lineScopedAny: boolean;
@@ -231,10 +253,13 @@ export function compile(
   const sorted = [...programmes].sort((a, b) => (a.programme.id < b.programme.id ? -1 : a.programme.id > b.programme.id ? 1 : 0));
   const accounts = [...new Set(sorted.map((p) => p.programme.account))].sort();
   const zones = [...new Set(sorted.map((p) => p.programme.timeZone ?? options.timeZone))].sort();
-  const compiled = sorted.map((p, i) => compileProgramme(p.programme, p.version, i, accounts, zones, options));
+  const slots = { next: 0 };
+  const compiled = sorted.map((p, i) => compileProgramme(p.programme, p.version, i, accounts, zones, options, slots));
   const skuIndex = new Map<string, IndexEntry>();
   const categoryIndex = new Map<string, IndexEntry>();
+  const offerIndex = new Map<string, OfferIndexEntry[]>();
   for (const p of compiled) indexProgramme(p, skuIndex, categoryIndex);
+  for (const p of compiled) indexOffers(p, sorted[p.index]!.programme, offerIndex);
   // One entry per productCard rule: two such rules in a programme add twice, like any rule.
   const productCardProgrammes = Int32Array.from(compiled.flatMap((p) => p.lineRules.filter((r) => r.kind === "productCard").map(() => p.index)));
   if (productCardProgrammes.length > 0 && productCard) indexProductCard(productCard, skuIndex);
@@ -244,12 +269,13 @@ export function compile(
     zones,
     skuIndex,
     categoryIndex,
+    offerIndex,
     productCardProgrammes,
     lineScopedAny: compiled.some((p) => p.lineScoped),
     strengthOrder: Int32Array.from([...compiled].sort((a, b) => b.strength - a.strength || a.index - b.index).map((p) => p.index)),
     promoEarn: Uint8Array.from(compiled.map((p) => (p.promoItemsEarn ? 1 : 0))),
     lineScoped: Uint8Array.from(compiled.map((p) => (p.lineScoped ? 1 : 0))),
-    scratch: newScratch(compiled.length, accounts.length, zones.length),
+    scratch: newScratch(compiled.length, accounts.length, zones.length, slots.next),
   };
   return planOf(sorted.map((p) => p.programme), set, options);
 }
@@ -322,6 +348,8 @@ interface RuleLists {
   tender: TenderRule[];
   threshold: ThresholdRule[];
   conditional: ConditionalRule[];
+  offers: OfferRule[];
+  offerSlots: number[];
 }
 
 function compileProgramme(
@@ -331,10 +359,11 @@ function compileProgramme(
   accounts: readonly string[],
   zones: readonly string[],
   options: EvaluateOptions,
+  slots: { next: number },
 ): CompiledProgramme {
   const zone = p.timeZone ?? options.timeZone;
-  const lists: RuleLists = { spend: [], lineRules: [], visit: [], tender: [], threshold: [], conditional: [] };
-  p.rules.forEach((rule, ruleIndex) => compileRule(lists, rule, ruleIndex));
+  const lists: RuleLists = { spend: [], lineRules: [], visit: [], tender: [], threshold: [], conditional: [], offers: [], offerSlots: [] };
+  p.rules.forEach((rule, ruleIndex) => compileRule(lists, rule, ruleIndex, slots));
   return {
     index,
     id: p.id,
@@ -364,25 +393,36 @@ function compileProgramme(
     ruleKinds: p.rules.map((r) => r.kind),
     ...lists,
     lineRuleSlot: p.rules.map((_, i) => lists.lineRules.findIndex((r) => r.ruleIndex === i)),
-    lineRulesOnly: lists.visit.length + lists.threshold.length + lists.tender.length + lists.conditional.length === 0,
+    lineRulesOnly: lists.visit.length + lists.threshold.length + lists.tender.length + lists.conditional.length + lists.offers.length === 0,
   };
 }
 
-function compileRule(out: RuleLists, rule: Rule, ruleIndex: number): void {
+const ALWAYS = { from: -Infinity, to: Infinity } as const;
+
+function compileRule(out: RuleLists, rule: Rule, ruleIndex: number, slots: { next: number }): void {
   switch (rule.kind) {
     case "spend":
       out.spend.push({ ruleIndex, per: rule.per, points: rule.points });
-      out.lineRules.push({ ruleIndex, kind: "spend", key: "", per: rule.per, points: rule.points, pointsPerUnit: 0 });
+      out.lineRules.push({ ruleIndex, kind: "spend", key: "", per: rule.per, points: rule.points, pointsPerUnit: 0, ...ALWAYS });
       return;
     case "sku":
-      out.lineRules.push({ ruleIndex, kind: "sku", key: rule.sku, ...unitOrAmount(rule) });
+      out.lineRules.push({ ruleIndex, kind: "sku", key: rule.sku, ...unitOrAmount(rule), ...ALWAYS });
       return;
     case "category":
-      out.lineRules.push({ ruleIndex, kind: "category", key: rule.category, ...unitOrAmount(rule) });
+      out.lineRules.push({ ruleIndex, kind: "category", key: rule.category, ...unitOrAmount(rule), ...ALWAYS });
       return;
     case "productCard":
-      out.lineRules.push({ ruleIndex, kind: "productCard", key: "", per: 0, points: 0, pointsPerUnit: 0 });
+      out.lineRules.push({ ruleIndex, kind: "productCard", key: "", per: 0, points: 0, pointsPerUnit: 0, ...ALWAYS });
       return;
+    case "offer": {
+      const slot = slots.next++;
+      out.offerSlots.push(slot);
+      const window = { from: rule.from ?? -Infinity, to: rule.to ?? Infinity };
+      if (rule.pointsPerUnit !== undefined) {
+        out.lineRules.push({ ruleIndex, kind: "offer", key: rule.offerId, per: 0, points: 0, pointsPerUnit: rule.pointsPerUnit, ...window });
+      } else out.offers.push({ ruleIndex, points: rule.points!, slot });
+      return;
+    }
     case "visit":
       out.visit.push({ ruleIndex, points: rule.points });
       return;
@@ -471,6 +511,26 @@ function indexProgramme(p: CompiledProgramme, skuIndex: Map<string, IndexEntry>,
   }
 }
 
+/** Every offer rule under its offer id, with its slot, kind and window (for one map lookup per named offer). */
+function indexOffers(p: CompiledProgramme, programme: Programme, offerIndex: Map<string, OfferIndexEntry[]>): void {
+  let k = 0;
+  for (const rule of programme.rules) {
+    if (rule.kind !== "offer") continue;
+    const slot = p.offerSlots[k++]!;
+    const entry: OfferIndexEntry = {
+      programme: p.index,
+      slot,
+      perUnit: rule.pointsPerUnit !== undefined,
+      pointsPerUnit: rule.pointsPerUnit ?? 0,
+      from: rule.from ?? -Infinity,
+      to: rule.to ?? Infinity,
+    };
+    const list = offerIndex.get(rule.offerId);
+    if (list) list.push(entry);
+    else offerIndex.set(rule.offerId, [entry]);
+  }
+}
+
 function indexProductCard(card: ReadonlyMap<string, ProductCardEntry>, skuIndex: Map<string, IndexEntry>): void {
   for (const [sku, entry] of card) {
     const ppu = entry.pointsPerUnit;
@@ -480,7 +540,7 @@ function indexProductCard(card: ReadonlyMap<string, ProductCardEntry>, skuIndex:
   }
 }
 
-function newScratch(programmes: number, accounts: number, zones: number): Scratch {
+function newScratch(programmes: number, accounts: number, zones: number, offerRules: number): Scratch {
   return {
     headerOk: new Uint8Array(programmes),
     lineRaw: new Float64Array(programmes),
@@ -505,6 +565,7 @@ function newScratch(programmes: number, accounts: number, zones: number): Scratc
     plainAmount: 0,
     plainQty: 0,
     plainCount: 0,
+    offerStamp: new Float64Array(offerRules),
     ruleRaw: new Float64Array(limits.rulesPerProgrammeMax),
     ruleFactor: new Float64Array(limits.rulesPerProgrammeMax),
     itemQuota: new Float64Array(limits.rulesPerProgrammeMax),

@@ -2,7 +2,7 @@
 // Pass 1 values every programme with indexed lookups into reused buffers (no allocation);
 // selection keeps one programme per account; pass 2 details only the selected ones.
 import { LoyaltyError } from "../errors.js";
-import type { CompiledProgramme, CompiledSet, ConditionalRule, IndexEntry, LineRule, Plan, Scratch } from "./compile.js";
+import type { CompiledProgramme, CompiledSet, ConditionalRule, IndexEntry, LineRule, OfferIndexEntry, Plan, Scratch } from "./compile.js";
 import { largestRemainder, roundWith } from "./rounding.js";
 import { localHour, localWeekday, startOfNextYear } from "./time.js";
 import type { Accrual, Basket, BasketLine, BreakdownItem, CustomerFacts, ProgrammeAccrual, ProgrammeSelection } from "./types.js";
@@ -17,7 +17,8 @@ export function evaluate(plan: Plan, basket: Basket, customer: CustomerFacts): A
   const s = set.scratch;
   s.evalSerial += 1;
   checkHeaders(set, s, basket, customer);
-  scanLines(set, s, basket.lines);
+  scanLines(set, s, basket.lines, basket.at);
+  if (basket.offerIds !== undefined && basket.offerIds.length > 0) markBasketOffers(set, s, basket.offerIds, basket.at);
   valueAll(set, s, basket, customer, plan.options.selection === "strongestScope");
   selectPerAccount(set, s, plan.options.selection);
   return buildAccrual(set, s, basket, customer);
@@ -55,8 +56,8 @@ function inAnyGroup(groups: ReadonlySet<string>, customerGroups: readonly string
   return false;
 }
 
-/** One pass over the lines: basket aggregates, line-scope matches, indexed sku/category/card rules. */
-function scanLines(set: CompiledSet, s: Scratch, lines: readonly BasketLine[]): void {
+/** One pass over the lines: basket aggregates, line-scope matches, indexed sku/category/card and offer rules. */
+function scanLines(set: CompiledSet, s: Scratch, lines: readonly BasketLine[], at: number): void {
   s.lineRaw.fill(0);
   if (set.lineScopedAny) {
     s.eligibleAmount.fill(0);
@@ -75,12 +76,14 @@ function scanLines(set: CompiledSet, s: Scratch, lines: readonly BasketLine[]): 
     }
     const bySku = set.skuIndex.get(line.sku);
     const byCategory = line.category === null ? undefined : set.categoryIndex.get(line.category);
-    if (bySku === undefined && byCategory === undefined) continue;
+    const byOffer = line.offerId == null ? undefined : set.offerIndex.get(line.offerId);
+    if (bySku === undefined && byCategory === undefined && byOffer === undefined) continue;
     const serial = ++s.lineSerial;
     if (bySku !== undefined) markScopes(set, s, bySku.scopes, line, serial);
     if (byCategory !== undefined) markScopes(set, s, byCategory.scopes, line, serial);
     if (bySku !== undefined) addIndexedRules(set, s, bySku, line, serial);
     if (byCategory !== undefined) addIndexedRules(set, s, byCategory, line, serial);
+    if (byOffer !== undefined) addLineOffers(set, s, byOffer, line, serial, at);
   }
   s.allAmount = allAmount;
   s.allQty = allQty;
@@ -127,6 +130,42 @@ function addIndexedRules(set: CompiledSet, s: Scratch, entry: IndexEntry, line: 
 }
 
 /**
+ * The offer a line names, for each rule on it: in force at `at`, its programme eligible and the
+ * line in the programme's line scope (promo or not: the offer is the promotion the promo flag
+ * stands for), it marks the offer present; a per-unit rule also earns on the line's units.
+ */
+function addLineOffers(set: CompiledSet, s: Scratch, entries: readonly OfferIndexEntry[], line: BasketLine, serial: number, at: number): void {
+  for (let k = 0; k < entries.length; k++) {
+    const e = entries[k]!;
+    const p = e.programme;
+    if (s.headerOk[p] === 0 || at < e.from || at >= e.to) continue;
+    if (set.lineScoped[p] === 1 && s.lineStamp[p] !== serial) continue;
+    s.offerStamp[e.slot] = s.evalSerial;
+    if (e.perUnit) s.lineRaw[p] = s.lineRaw[p]! + line.qty * e.pointsPerUnit;
+  }
+}
+
+/** Offers named for the whole basket mark the per-basket rules on them present (a per-unit rule needs a line). */
+function markBasketOffers(set: CompiledSet, s: Scratch, offerIds: readonly string[], at: number): void {
+  for (let i = 0; i < offerIds.length; i++) {
+    const entries = set.offerIndex.get(offerIds[i]!);
+    if (entries === undefined) continue;
+    for (let k = 0; k < entries.length; k++) {
+      const e = entries[k]!;
+      if (e.perUnit || s.headerOk[e.programme] === 0 || at < e.from || at >= e.to) continue;
+      s.offerStamp[e.slot] = s.evalSerial;
+    }
+  }
+}
+
+/** Whether the basket names one of the programme's offers: then it applies even when no line counts. */
+function offerPresent(prog: CompiledProgramme, s: Scratch): boolean {
+  const slots = prog.offerSlots;
+  for (let k = 0; k < slots.length; k++) if (s.offerStamp[slots[k]!] === s.evalSerial) return true;
+  return false;
+}
+
+/**
  * Value, rounding and cap of every eligible programme; earned = -1 marks "does not apply".
  * Under strongestScope a programme is not valued once a stronger one applies on its account:
  * it could not win (programmes are visited strongest first).
@@ -144,7 +183,7 @@ function valueAll(set: CompiledSet, s: Scratch, basket: Basket, customer: Custom
     const scoped = set.lineScoped[p] === 1;
     const promoEarn = set.promoEarn[p] === 1;
     const count = scoped ? s.eligibleCount[p]! : promoEarn ? s.allCount : s.plainCount;
-    if (count === 0) continue;
+    if (count === 0 && !offerPresent(prog, s)) continue;
     const amount = scoped ? s.eligibleAmount[p]! : promoEarn ? s.allAmount : s.plainAmount;
     let lineBase = s.lineRaw[p]!;
     for (let j = 0; j < prog.spend.length; j++) {
@@ -197,6 +236,12 @@ function programmeValue(
   for (let k = 0; k < prog.threshold.length; k++) {
     const r = prog.threshold[k]!;
     if (amount < r.minTotal || qty < r.minQty) continue;
+    basketBase += r.points;
+    if (ruleRaw !== null) ruleRaw[r.ruleIndex] = r.points;
+  }
+  for (let k = 0; k < prog.offers.length; k++) {
+    const r = prog.offers[k]!;
+    if (s.offerStamp[r.slot] !== s.evalSerial) continue;
     basketBase += r.points;
     if (ruleRaw !== null) ruleRaw[r.ruleIndex] = r.points;
   }
@@ -312,18 +357,20 @@ function ensureCapacity(s: Scratch, lines: number): void {
   s.lineOut = new Float64Array(size);
 }
 
-function lineInProgramme(prog: CompiledProgramme, line: BasketLine): boolean {
-  if (line.promo && !prog.promoItemsEarn) return false;
+/** Whether a line is in the programme's line scope (its skus and categories), promo or not. */
+function lineInScope(prog: CompiledProgramme, line: BasketLine): boolean {
   if (!prog.lineScoped) return true;
   return (prog.skus !== null && prog.skus.has(line.sku)) || (prog.categories !== null && line.category !== null && prog.categories.has(line.category));
 }
 
-function lineRuleRaw(set: CompiledSet, r: LineRule, line: BasketLine): number {
+function lineRuleRaw(set: CompiledSet, r: LineRule, line: BasketLine, at: number): number {
   switch (r.kind) {
     case "spend":
       return (line.amount * r.points) / r.per;
     case "productCard":
       return line.qty * (set.skuIndex.get(line.sku)?.cardPointsPerUnit ?? 0);
+    case "offer":
+      return line.offerId === r.key && at >= r.from && at < r.to ? line.qty * r.pointsPerUnit : 0;
     case "sku":
       if (line.sku !== r.key) return 0;
       break;
@@ -353,13 +400,18 @@ function detailProgramme(
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     s.lineWeight[i] = 0;
-    if (!lineInProgramme(prog, line)) continue;
-    amount += line.amount;
-    qty += line.qty;
+    if (!lineInScope(prog, line)) continue;
+    // A promo line counts only where promo items earn; the offer it names earns in any case.
+    const counts = !line.promo || prog.promoItemsEarn;
+    if (counts) {
+      amount += line.amount;
+      qty += line.qty;
+    }
     let weight = 0;
     for (let k = 0; k < prog.lineRules.length; k++) {
       const r = prog.lineRules[k]!;
-      const raw = lineRuleRaw(set, r, line);
+      if (!counts && r.kind !== "offer") continue;
+      const raw = lineRuleRaw(set, r, line, basket.at);
       if (raw <= 0) continue;
       s.ruleRaw[r.ruleIndex] = s.ruleRaw[r.ruleIndex]! + raw;
       weight += raw;

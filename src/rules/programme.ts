@@ -118,6 +118,27 @@ const tierRule = z
     });
   });
 
+/**
+ * Points when a sale names an offer (a coupon, a leaflet promotion): `points` once per basket
+ * that names it, or `pointsPerUnit` on each unit of the lines that name it; in force for
+ * from <= at < to (either may be left out).
+ */
+const offerRule = z
+  .strictObject({
+    kind: z.literal("offer"),
+    offerId: id,
+    points: points.optional(),
+    pointsPerUnit: points.optional(),
+    from: epochMs.optional(),
+    to: epochMs.optional(),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.points === undefined) === (v.pointsPerUnit === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["points"], message: "give exactly one of points (per basket) or pointsPerUnit (per unit of the lines naming the offer)" });
+    }
+    if (v.from !== undefined && v.to !== undefined && v.from >= v.to) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+  });
+
 export const ruleSchema = z.discriminatedUnion("kind", [
   spendRule,
   skuRule,
@@ -129,6 +150,7 @@ export const ruleSchema = z.discriminatedUnion("kind", [
   multiplierRule,
   periodRule,
   tierRule,
+  offerRule,
 ]);
 
 const scopeSchema = z.strictObject({

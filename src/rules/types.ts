@@ -13,6 +13,8 @@ export interface BasketLine {
   amount: number;
   category: string | null;
   promo: boolean;
+  /** The offer the line was sold under (offer rules); absent or null: none. */
+  offerId?: string | null;
 }
 
 export interface Tender {
@@ -34,6 +36,8 @@ export interface Basket {
   tenders: Tender[];
   /** Basket total, integer minor units (the codec fills it: event.total ?? sum of line amounts). */
   total: number;
+  /** Offers named for the whole basket (offer rules with `points`); absent: none. */
+  offerIds?: readonly string[];
 }
 
 export interface CustomerFacts {
@@ -55,7 +59,7 @@ export interface BreakdownItem {
   version: number;
   /**
    * Rule kind: "spend", "sku", "category", "productCard", "visit", "tender", "threshold",
-   * "multiplier", "period", "tier", or "cap" (what capPerEvent removed, negative). A factor
+   * "multiplier", "period", "tier", "offer", or "cap" (what capPerEvent removed, negative). A factor
    * rule's amount is the uplift it adds; a factor below 1 gives a negative amount.
    * ("rounding" is reserved: rounding differences are split over the rule items instead.)
    */

@@ -61,8 +61,19 @@ describe("codec", () => {
     ["an id with an invisible format character", { eventId: "s\u200b1" }, "eventId"],
     ["a bad phone", { customer: { phone: "601234567" } }, "customer.phone"],
     ["a missing time", { at: undefined }, "at"],
+    ["an offer id with a control character on a line", { lines: [{ ...sale.lines[0], offerId: "O\u0007" }] }, "lines[0].offerId"],
+    ["an empty offer id for the basket", { offerIds: [""] }, "offerIds[0]"],
+    ["offer ids that are not a list", { offerIds: "LEAFLET" }, "offerIds"],
+    ["more offer ids than basketOffersMax", { offerIds: Array.from({ length: 33 }, (_, i) => `O${i}`) }, "offerIds"],
   ])("refuses %s naming the field", (_what, patch, field) => {
     expect(codeOf(() => validate("accrue", { ...sale, ...patch }))).toEqual({ code: "VALIDATION", field });
+  });
+
+  it("takes an offer on a line and offers for the basket, both optional", () => {
+    const v = validate("accrue", { ...sale, offerIds: ["LEAFLET-12"], lines: [{ ...sale.lines[0], offerId: "COFFEE-X2" }] });
+    expect(v).toMatchObject({ offerIds: ["LEAFLET-12"], lines: [{ offerId: "COFFEE-X2" }] });
+    expect(validate("accrue", sale)).not.toHaveProperty("offerIds");
+    expect(validate("quote", { ...sale, offerIds: ["LEAFLET-12"] })).toMatchObject({ offerIds: ["LEAFLET-12"] });
   });
 
   it("refuses a non-object payload as BAD_REQUEST", () => {

@@ -52,6 +52,22 @@ describe("segments", () => {
     expect(none.body).toMatchObject({ ok: true, count: 0, customers: [], next: null });
   });
 
+  it("filters on purchase knowledge: what was bought, where, through which channel, spend and visits", async () => {
+    const count = async (filter: unknown) => (await query({ filter, limit: 1 })).body.count as number;
+    // Customers 1..59 each bought one SKU-1 (category drinks) for i.00 at s01, in store.
+    expect(await count({ bought: { skus: ["SKU-1"] } })).toBe(59);
+    expect(await count({ bought: { categories: ["drinks"], minAmount: 3000 } })).toBe(30);
+    expect(await count({ bought: { skus: ["SKU-9"] } })).toBe(0);
+    expect(await count({ bought: { skus: ["SKU-1"], to: Date.UTC(2025, 0, 1) } })).toBe(0);
+    expect(await count({ stores: ["s01"] })).toBe(59);
+    expect(await count({ stores: ["s99"] })).toBe(0);
+    expect(await count({ channels: ["store"] })).toBe(59);
+    expect(await count({ spend: { gte: 3000 } })).toBe(30);
+    expect(await count({ visits: { gte: 1 }, spend: { from: Date.UTC(2026, 0, 1), to: Date.UTC(2026, 0, 31), lte: 999 } })).toBe(9);
+    expect(await count({ lastVisit: { after: Date.UTC(2026, 0, 1) } })).toBe(59);
+    expect(await count({ not: { visits: { gte: 1 } } })).toBe(1);
+  });
+
   it("saves, reads, lists and deletes segments; an unknown one is UNKNOWN_SEGMENT", async () => {
     const put = await send(t, "PUT", "/v1/admin/segments/rich", { name: "Rich", filter: { balance: { gte: 50 } } }, auth);
     expect(put.status).toBe(200);

@@ -83,7 +83,7 @@ describe("the customer verb", () => {
     });
   });
 
-  it("counts visits, spend and the average basket from the turnover, net of returns", async () => {
+  it("counts visits (sales), spend and the average basket from the purchase record, net of returns", async () => {
     const h = await harness();
     await h.one(enrol("e-1", "C-1"));
     h.clock.now = T0 + 3 * 3_600_000;
@@ -93,8 +93,8 @@ describe("the customer verb", () => {
     await h.one(cmd("accrue", sale("s-3", CARD, [{ lineId: "1", qty: 2, unitPrice: 1000 }], T0 + 2 * DAY)));
     await h.one(cmd("accrue", ret("r-3", "s-3", [{ lineId: "1", qty: 1 }], T0 + 2 * DAY)));
     const r = await h.one(customerCmd(CARD));
-    // Two days with purchases: 3000 on the first, 2000 - 1000 on the third.
-    expect(r.stats).toEqual({ visits: 2, spend: 4000, avgBasket: 2000, firstVisitAt: T0, lastVisitAt: T0 + 2 * DAY });
+    // Three sales: 2500 and 500 on the first day, 2000 - 1000 on the third; times are the sales' own.
+    expect(r.stats).toEqual({ visits: 3, spend: 4000, avgBasket: 1333, firstVisitAt: T0 + 3_600_000, lastVisitAt: T0 + 2 * DAY });
   });
 
   it("refuses an unknown customer, and a customer by a loyalty id nobody has", async () => {

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command } from "../../src/ledger/ledger.js";
+import { purchaseRecordOf, tallyKey, type Tally } from "../../src/ledger/purchases.js";
 import type { Store } from "../../src/ledger/store.js";
 import { BASE_PROGRAMME } from "../fixtures.js";
 import {
@@ -205,6 +206,9 @@ interface MLot {
 }
 interface MSale {
   customerId: string;
+  at: number;
+  /** Per line: its sku, category and amount, for what a return takes back of purchase knowledge. */
+  items: Map<string, { sku: string; category: string | null; amount: number }>;
   /** Per programme (as progs): the lot its points went into, or null. */
   lots: (MLot | null)[];
   soldMilli: Map<string, number>;
@@ -231,7 +235,35 @@ interface MEntry {
   account: string;
 }
 
+/** A list entry of purchase knowledge: [count, amount, first day, last day] (count: thousandths for skus and categories, visits for stores and channels). */
+type MTally = [number, number, number, number];
+/** Purchase knowledge as the ledger should keep it; the scenarios stay within every list's bound. */
+interface MPurchases {
+  visits: number;
+  spend: number;
+  firstAt: number;
+  lastAt: number;
+  /** month (year × 12 + month − 1, UTC: the harness's zone) -> [visits, spend] */
+  months: Map<number, [number, number]>;
+  stores: Map<string, MTally>;
+  channels: Map<string, MTally>;
+  skus: Map<string, MTally>;
+  categories: Map<string, MTally>;
+}
+const monthOf = (at: number) => new Date(at).getUTCFullYear() * 12 + new Date(at).getUTCMonth();
+function tallyAdd(list: Map<string, MTally>, key: string, count: number, amount: number, day: number): void {
+  const t = list.get(key);
+  if (t) list.set(key, [t[0] + count, t[1] + amount, Math.min(t[2], day), Math.max(t[3], day)]);
+  else list.set(key, [count, amount, day, day]);
+}
+function tallyTake(list: Map<string, MTally>, key: string, count: number, amount: number): void {
+  const t = list.get(key)!;
+  list.set(key, [t[0] - count, t[1] - amount, t[2], t[3]]);
+}
+
 class Model {
+  /** customer id -> purchase knowledge. */
+  purchases = new Map<string, MPurchases>();
   customerSeq = 0;
   holdSeq = 0;
   refs = new Map<string, string>(); // "card:C-0" / "phone:+48..." -> customer id
@@ -465,6 +497,49 @@ class Model {
     this.post(h.customerId, { kind: "hold.expired", amount: 0, at: h.expiresAt, holdId, held: h.amount, account: h.account });
   }
 
+  /** A sale: a visit, its lines' amounts, its month, store s01, channel store, skus and categories. */
+  private addPurchase(cid: string, input: Record<string, any>): void {
+    let p = this.purchases.get(cid);
+    if (!p) {
+      p = { visits: 0, spend: 0, firstAt: input.at, lastAt: input.at, months: new Map(), stores: new Map(), channels: new Map(), skus: new Map(), categories: new Map() };
+      this.purchases.set(cid, p);
+    }
+    const day = Math.floor(input.at / DAY_MS);
+    let spend = 0;
+    for (const l of input.lines as RawLine[]) {
+      spend += amountOf(l);
+      tallyAdd(p.skus, l.sku, milli(l.qty), amountOf(l), day);
+      if (l.category) tallyAdd(p.categories, l.category, milli(l.qty), amountOf(l), day);
+    }
+    p.visits += 1;
+    p.spend += spend;
+    p.firstAt = Math.min(p.firstAt, input.at);
+    p.lastAt = Math.max(p.lastAt, input.at);
+    const m = p.months.get(monthOf(input.at)) ?? [0, 0];
+    p.months.set(monthOf(input.at), [m[0] + 1, m[1] + spend]);
+    tallyAdd(p.stores, "s01", 1, spend, day);
+    tallyAdd(p.channels, "store", 1, spend, day);
+  }
+
+  /** A return takes back its lines' quantities and amount shares; a void the visit too. */
+  private takeBackPurchase(sale: MSale, back: [string, number, number][], isVoid: boolean): void {
+    const p = this.purchases.get(sale.customerId)!;
+    let amount = 0;
+    for (const [lineId, qMilli, a] of back) {
+      const item = sale.items.get(lineId)!;
+      amount += a;
+      tallyTake(p.skus, item.sku, qMilli, a);
+      if (item.category) tallyTake(p.categories, item.category, qMilli, a);
+    }
+    const visits = isVoid ? 1 : 0;
+    p.visits -= visits;
+    p.spend -= amount;
+    const m = p.months.get(monthOf(sale.at))!;
+    p.months.set(monthOf(sale.at), [m[0] - visits, m[1] - amount]);
+    tallyTake(p.stores, "s01", visits, amount);
+    tallyTake(p.channels, "store", visits, amount);
+  }
+
   private sale(input: Record<string, any>, store: Store): string | Reply {
     let cid = this.find(input.customer);
     if (!cid) {
@@ -505,8 +580,11 @@ class Model {
       lots.push(lot);
     }
     expect(record!.lots.map((l) => l?.[0] ?? null), `lots of ${input.eventId}`).toEqual(lots.map((l) => l?.expiresAt ?? null));
+    this.addPurchase(cid, input);
     this.sales.set(input.eventId, {
       customerId: cid,
+      at: input.at,
+      items: new Map(input.lines.map((l: RawLine) => [l.lineId, { sku: l.sku, category: l.category ?? null, amount: amountOf(l) }])),
       lots,
       soldMilli: new Map(input.lines.map((l: RawLine) => [l.lineId, milli(l.qty)])),
       returnedMilli: new Map(),
@@ -537,7 +615,15 @@ class Model {
       }
       if (input.type === "return" && returning.size === 0) return "RETURN_EXCEEDS_SALE";
     }
-    for (const [lineId, q] of returning) sale.returnedMilli.set(lineId, (sale.returnedMilli.get(lineId) ?? 0) + q);
+    const back: [string, number, number][] = [];
+    for (const [lineId, q] of returning) {
+      const before = sale.returnedMilli.get(lineId) ?? 0;
+      const sold = sale.soldMilli.get(lineId)!;
+      const whole = sale.items.get(lineId)!.amount;
+      back.push([lineId, q, shareOf(whole, before + q, sold) - shareOf(whole, before, sold)]);
+      sale.returnedMilli.set(lineId, before + q);
+    }
+    this.takeBackPurchase(sale, back, input.type === "void");
     const fully = [...sale.soldMilli].every(([id, sold]) => (sale.returnedMilli.get(id) ?? 0) >= sold);
     const perAccount = new Map<string, number>();
     let total = 0;
@@ -696,9 +782,40 @@ function expiringView(groups: { amount: number; at: number }[]): unknown[] {
   return groups.slice(0, 20);
 }
 
+/** Purchase knowledge equals the model's for every customer: exact, however the sales were returned and voided. */
+function checkPurchases(store: Store, model: Model): void {
+  const sorted = (list: Tally[]) => [...list].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  // The record knows keys by hash and length, and lists them so.
+  const fromModel = (list: Map<string, MTally>) => [...list].map(([k, t]) => [tallyKey(k), ...t] as Tally).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  for (const cid of customerIds(store)) {
+    const r = purchaseRecordOf(store, cid);
+    const m = model.purchases.get(cid);
+    if (!m) {
+      expect(r, `purchases of ${cid}, who bought nothing`).toBeNull();
+      continue;
+    }
+    expect(
+      r && { ...r, stores: sorted(r.stores), channels: sorted(r.channels), skus: sorted(r.skus), categories: sorted(r.categories) },
+      `purchases of ${cid}`,
+    ).toEqual({
+      visits: m.visits,
+      spend: m.spend,
+      firstAt: m.firstAt,
+      lastAt: m.lastAt,
+      months: [...m.months].sort(([a], [b]) => a - b).map(([month, [visits, spend]]) => [month, visits, spend]),
+      stores: fromModel(m.stores),
+      channels: fromModel(m.channels),
+      skus: fromModel(m.skus),
+      categories: fromModel(m.categories),
+      dropped: [-1, -1, -1, -1],
+    });
+  }
+}
+
 function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
   const { store } = h;
   expect(customerIds(store), "customers").toEqual([...new Set(model.refs.values())].sort());
+  checkPurchases(store, model);
   const holds = allHolds(store);
   REFS.forEach((ref, i) => {
     const balance = reads[2 * i]!;

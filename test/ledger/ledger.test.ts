@@ -899,3 +899,50 @@ describe("reads", () => {
     expect(pointsOf(r)).toMatchObject({ balance: 10 });
   });
 });
+
+describe("offers", () => {
+  const OFFERS = {
+    ...BASE_PROGRAMME,
+    rules: [
+      { kind: "spend", per: 100, points: 1 },
+      { kind: "offer", offerId: "LEAFLET", points: 50 },
+      { kind: "offer", offerId: "COFFEE", pointsPerUnit: 10, from: T0, to: T0 + 86_400_000 },
+    ],
+  };
+
+  it("a sale earns a basket's offer once and a line's offer per unit; returning the line takes its offer points back, the basket's stay until the last line goes", async () => {
+    const h = await harness({}, [OFFERS]);
+    expect(await h.one(enrol("e-1", "C-1"))).toMatchObject({ ok: true });
+    const s = await h.one(
+      cmd("accrue", {
+        ...sale("s-1", CARD, [
+          { lineId: "1", sku: "C1", qty: 2, unitPrice: 500 },
+          { lineId: "2", sku: "A1", qty: 1, unitPrice: 1000 },
+        ]),
+        offerIds: ["LEAFLET"],
+        lines: [
+          { lineId: "1", sku: "C1", qty: 2, unitPrice: 500, offerId: "COFFEE" },
+          { lineId: "2", sku: "A1", qty: 1, unitPrice: 1000 },
+        ],
+      }),
+    );
+    expect(s).toMatchObject({ ok: true, earned: 20 + 50 + 20 });
+    expect((s.breakdown as Reply[]).map((i) => [i.rule, i.amount])).toEqual([
+      ["spend", 20],
+      ["offer", 50],
+      ["offer", 20],
+    ]);
+    const r = await h.one(cmd("accrue", ret("r-1", "s-1", [{ lineId: "1", qty: 2 }])));
+    expect(r).toMatchObject({ ok: true, earned: -(10 + 20) });
+    const last = await h.one(cmd("accrue", ret("r-2", "s-1", [{ lineId: "2", qty: 1 }])));
+    expect(last).toMatchObject({ ok: true, earned: -(10 + 50), balance: 0 });
+  });
+
+  it("a sale after the offer's window earns no offer points", async () => {
+    const h = await harness({}, [OFFERS]);
+    await h.one(enrol("e-1", "C-1"));
+    h.clock.now = T0 + 86_400_000;
+    const s = await h.one(cmd("accrue", { ...sale("s-1", CARD, [{ lineId: "1", sku: "C1", qty: 2, unitPrice: 500 }], h.clock.now), lines: [{ lineId: "1", sku: "C1", qty: 2, unitPrice: 500, offerId: "COFFEE" }] }));
+    expect(s).toMatchObject({ ok: true, earned: 10 });
+  });
+});

@@ -477,6 +477,124 @@ describe("seed examples: tiers by turnover", () => {
   });
 });
 
+describe("seed examples: points by offer", () => {
+  const leaflet = { kind: "offer", offerId: "LEAFLET", points: 50 } as const;
+  const coffee = { kind: "offer", offerId: "COFFEE", pointsPerUnit: 10 } as const;
+
+  it("50 points once for a basket that names the offer, breakdown 'offer', to basketEarned", () => {
+    const a = run([prog("base", { rules: [perEuro, leaflet] })], basket([line("1", "A1", 1000)], { offerIds: ["LEAFLET"] }));
+    expect(a.earned).toBe(60);
+    expect(a.programmes[0]).toMatchObject({ lineEarned: { "1": 10 }, basketEarned: 50 });
+    expect(a.breakdown.map((i) => [i.rule, i.ruleIndex, i.amount])).toEqual([
+      ["spend", 0, 10],
+      ["offer", 1, 50],
+    ]);
+  });
+
+  it("a per-basket offer counts once however many lines name it, and also when a line names it", () => {
+    const twice = basket([line("1", "A1", 1000, { offerId: "LEAFLET" }), line("2", "A2", 1000, { offerId: "LEAFLET" })], { offerIds: ["LEAFLET"] });
+    expect(run([prog("base", { rules: [perEuro, leaflet] })], twice).earned).toBe(20 + 50);
+    const onLine = basket([line("1", "A1", 1000, { offerId: "LEAFLET" })]);
+    expect(run([prog("base", { rules: [leaflet] })], onLine).earned).toBe(50);
+  });
+
+  it("10 points per unit of the lines that name the offer, attributed to those lines", () => {
+    const b = basket([line("1", "C1", 500, { qty: 3, offerId: "COFFEE" }), line("2", "A1", 1000), line("3", "C2", 250, { qty: 0.5, offerId: "COFFEE" })]);
+    const a = run([prog("base", { rules: [perEuro, coffee] })], b);
+    // spend 5 + 10 + 2.5 = 17.5; offer 30 + 5 = 35; 52.5 -> 52
+    expect(a.earned).toBe(52);
+    expect(a.breakdown.map((i) => [i.rule, i.amount, i.lines])).toEqual([
+      ["spend", 17, ["1", "2", "3"]],
+      ["offer", 35, ["1", "3"]],
+    ]);
+    expect(a.programmes[0]!.lineEarned).toEqual({ "1": 35, "2": 10, "3": 7 });
+  });
+
+  it("a per-unit offer named only for the basket earns nothing (it has no units)", () => {
+    const a = run([prog("base", { rules: [perEuro, coffee] })], basket([line("1", "A1", 1000)], { offerIds: ["COFFEE"] }));
+    expect(a.earned).toBe(10);
+  });
+
+  it.each([
+    ["a millisecond before from", -1, 0],
+    ["at from", 0, 50],
+    ["a millisecond before to", 999, 50],
+    ["at to (the end is exclusive)", 1000, 0],
+  ])("an offer in force for from <= at < to: %s earns %i", (_label, offset, points) => {
+    const windowed = { ...leaflet, from: WED, to: WED + 1000 };
+    const a = run([prog("base", { rules: [windowed] })], basket([line("1", "A1", 1000)], { at: WED + offset, offerIds: ["LEAFLET"] }));
+    expect(a.earned).toBe(points);
+  });
+
+  it("a per-unit offer's window is checked in both passes alike (no invariant breach at its edge)", () => {
+    const windowed = { ...coffee, from: WED, to: WED + 1000 };
+    const b = (at: number) => basket([line("1", "C1", 500, { qty: 2, offerId: "COFFEE" })], { at });
+    expect(run([prog("base", { rules: [perEuro, windowed] })], b(WED)).earned).toBe(25);
+    expect(run([prog("base", { rules: [perEuro, windowed] })], b(WED + 1000)).earned).toBe(5);
+  });
+
+  it("another offer id earns nothing", () => {
+    const a = run([prog("base", { rules: [perEuro, leaflet, coffee] })], basket([line("1", "A1", 1000, { offerId: "OTHER" })], { offerIds: ["ALSO-OTHER"] }));
+    expect(a.earned).toBe(10);
+  });
+
+  it("a promo line earns its offer's points although promo items earn nothing else", () => {
+    const b = basket([line("1", "C1", 500, { qty: 2, promo: true, offerId: "COFFEE" }), line("2", "A1", 1000)]);
+    const a = run([prog("base", { rules: [perEuro, coffee] })], b);
+    expect(a.earned).toBe(10 + 20);
+    expect(a.programmes[0]!.lineEarned).toEqual({ "1": 20, "2": 10 });
+  });
+
+  it("an offer makes its programme apply to a basket of promo lines only: the offer and the visit earn, spend does not", () => {
+    const b = basket([line("1", "C1", 500, { qty: 2, promo: true, offerId: "COFFEE" })]);
+    const a = run([prog("base", { rules: [perEuro, coffee, { kind: "visit", points: 5 }] })], b);
+    expect(a.earned).toBe(20 + 5);
+    expect(a.programmes[0]).toMatchObject({ lineEarned: { "1": 20 }, basketEarned: 5 });
+    // Without the offer the programme does not apply at all (docs/rules.md section 3).
+    expect(run([prog("base", { rules: [perEuro, coffee, { kind: "visit", points: 5 }] })], basket([line("1", "C1", 500, { promo: true })])).earned).toBe(0);
+  });
+
+  it("a line outside the programme's line scope neither earns its offer nor names it for the basket", () => {
+    const scoped = prog("drinks", { scope: { categories: ["drinks"] }, rules: [perEuro, coffee, leaflet] });
+    const b = basket([line("1", "C1", 500, { qty: 2, category: "bakery", offerId: "COFFEE" }), line("2", "L1", 300, { category: "bakery", offerId: "LEAFLET" }), line("3", "D1", 1000, { category: "drinks" })]);
+    expect(run([scoped], b).earned).toBe(10);
+  });
+
+  it("factors multiply offer points like any other (a VIP earns the leaflet twice)", () => {
+    const a = run([prog("base", { rules: [leaflet, { kind: "multiplier", groups: ["VIP"], factor: 2 }] })], basket([line("1", "A1", 1000)], { offerIds: ["LEAFLET"] }), customer({ groups: ["VIP"] }));
+    expect(a.earned).toBe(100);
+    expect(a.breakdown.map((i) => [i.rule, i.amount])).toEqual([
+      ["offer", 50],
+      ["multiplier", 50],
+    ]);
+  });
+
+  it("two rules on one offer both earn; capPerEvent bounds them", () => {
+    const a = run([prog("base", { rules: [leaflet, { ...leaflet, points: 30 }], capPerEvent: 60 })], basket([line("1", "A1", 1000)], { offerIds: ["LEAFLET"] }));
+    expect(a.earned).toBe(60);
+    expect(a.breakdown.map((i) => [i.rule, i.amount])).toEqual([
+      ["offer", 50],
+      ["offer", 30],
+      ["cap", -20],
+    ]);
+  });
+
+  it("an offer rule of a programme outside its validity or currency earns nothing", () => {
+    const closed = prog("base", { rules: [leaflet], validTo: WED });
+    expect(run([closed], basket([line("1", "A1", 1000)], { offerIds: ["LEAFLET"] })).earned).toBe(0);
+    const pln = prog("pl", { currency: "PLN", rules: [leaflet] });
+    expect(run([pln], basket([line("1", "A1", 1000)], { offerIds: ["LEAFLET"] })).earned).toBe(0);
+  });
+
+  it("under strongestScope an offer-only programme of a stronger scope wins its account on a basket of promo lines", () => {
+    const vipOffers = prog("vip-offers", { scope: { groups: ["VIP"] }, rules: [coffee] });
+    const base = prog("base", { promoItemsEarn: true, rules: [perEuro] });
+    const b = basket([line("1", "C1", 500, { qty: 2, promo: true, offerId: "COFFEE" })]);
+    expect(earnedBy(run([vipOffers, base], b, customer({ groups: ["VIP"] })))).toEqual({ "vip-offers": 20 });
+    expect(earnedBy(run([vipOffers, base], b, customer()))).toEqual({ base: 5 });
+  });
+});
+
 describe("caps and rounding", () => {
   it("capPerEvent limits a programme and the breakdown shows the cut", () => {
     const p = prog("capped", { capPerEvent: 50, rules: [perEuro, { kind: "visit", points: 5 }] });

@@ -134,12 +134,36 @@ describe("parseProgramme", () => {
     ["an unknown time zone", { ...minimal, timeZone: "Europe/Atlantis" }, "timeZone", undefined],
     ["an id with a control character", { ...minimal, id: "a\nb" }, "id", undefined],
     ["a bad account unit", { ...minimal, unit: "miles" }, "unit", undefined],
+    ["an offer rule with both points and pointsPerUnit", { ...minimal, rules: [{ kind: "offer", offerId: "O1", points: 5, pointsPerUnit: 1 }] }, "rules[0].points", undefined],
+    ["an offer rule with neither points nor pointsPerUnit", { ...minimal, rules: [{ kind: "offer", offerId: "O1" }] }, "rules[0].points", undefined],
+    ["an offer rule without an offerId", { ...minimal, rules: [{ kind: "offer", points: 5 }] }, "rules[0].offerId", "rules[0].offerId: is required"],
+    ["an offer window ending before it starts", { ...minimal, rules: [{ kind: "offer", offerId: "O1", points: 5, from: 2000, to: 1000 }] }, "rules[0].to", "rules[0].to: must be after from"],
+    ["an empty offer window", { ...minimal, rules: [{ kind: "offer", offerId: "O1", points: 5, from: 1000, to: 1000 }] }, "rules[0].to", undefined],
+    ["an offer rule with a typo (validTo for to)", { ...minimal, rules: [{ kind: "offer", offerId: "O1", points: 5, validTo: 1000 }] }, "rules[0].validTo", "unknown field rules[0].validTo"],
+    ["negative offer points", { ...minimal, rules: [{ kind: "offer", offerId: "O1", pointsPerUnit: -1 }] }, "rules[0].pointsPerUnit", undefined],
+    ["a fractional offer window", { ...minimal, rules: [{ kind: "offer", offerId: "O1", points: 1, from: 1.5 }] }, "rules[0].from", undefined],
   ])("rejects %s, naming the field", (_l, input, field, message) => {
     const e = errorOf(input);
     expect(e.code).toBe("VALIDATION");
     expect(e.field === field || e.field?.startsWith(`${field}.`) || e.field?.startsWith(`${field}[`)).toBe(true);
     if (message !== undefined) expect(e.message).toBe(message);
     else expect(e.message.startsWith(`${e.field}: `)).toBe(true);
+  });
+
+  it("accepts offer rules per basket and per unit, with or without a window", () => {
+    const p = parseProgramme({
+      ...minimal,
+      rules: [
+        { kind: "offer", offerId: "LEAFLET-12", points: 50 },
+        { kind: "offer", offerId: "COFFEE-X2", pointsPerUnit: 10, from: 1000, to: 2000 },
+        { kind: "offer", offerId: "OPEN-END", points: 5, from: 1000 },
+      ],
+    });
+    expect(p.rules).toEqual([
+      { kind: "offer", offerId: "LEAFLET-12", points: 50 },
+      { kind: "offer", offerId: "COFFEE-X2", pointsPerUnit: 10, from: 1000, to: 2000 },
+      { kind: "offer", offerId: "OPEN-END", points: 5, from: 1000 },
+    ]);
   });
 
   it("rejects a value that is not an object", () => {

@@ -14,12 +14,26 @@ const channels = ["store", "webshop"];
 const zones = ["Europe/Warsaw", "UTC", "America/New_York", "Asia/Kolkata"];
 const windows = [30, 365];
 
+const offers = ["O1", "O2", "O3"];
+/** Basket times range over these years; offer windows are drawn from the same span. */
+const atMin = Date.UTC(2024, 0, 1);
+const atMax = Date.UTC(2027, 11, 31);
 const amount = fc.integer({ min: 0, max: 200_000 });
 const perAmount = fc.constantFrom(1, 7, 100, 250, 1000, 10_000);
 const points = fc.integer({ min: 0, max: 20 });
 const factor = fc.constantFrom(0.5, 1, 1.1, 1.5, 2, 3);
 
+/** An offer window: open, open-ended either side, or closed, anywhere in the baskets' span. */
+const windowArb = fc
+  .tuple(fc.option(fc.integer({ min: atMin, max: atMax }), { nil: undefined }), fc.option(fc.integer({ min: atMin, max: atMax }), { nil: undefined }))
+  .map(([a, b]) => (a !== undefined && b !== undefined ? (a < b ? { from: a, to: b } : a > b ? { from: b, to: a } : { from: a }) : { ...(a !== undefined ? { from: a } : {}), ...(b !== undefined ? { to: b } : {}) }));
+const offerRuleArb = fc.oneof(
+  fc.tuple(fc.constantFrom(...offers), points, windowArb).map(([offerId, p, w]) => ({ kind: "offer", offerId, points: p, ...w })),
+  fc.tuple(fc.constantFrom(...offers), points, windowArb).map(([offerId, p, w]) => ({ kind: "offer", offerId, pointsPerUnit: p, ...w })),
+);
+
 const rule = fc.oneof(
+  offerRuleArb,
   fc.record({ kind: fc.constant("spend"), per: perAmount, points }),
   fc.record({ kind: fc.constant("sku"), sku: fc.constantFrom(...skus), pointsPerUnit: points }),
   fc.record({ kind: fc.constant("sku"), sku: fc.constantFrom(...skus), per: perAmount, points }),
@@ -74,17 +88,19 @@ const lineArb = fc.record({
   amount: fc.integer({ min: 0, max: 50_000 }),
   category: fc.option(fc.constantFrom(...categories), { nil: null }),
   promo: fc.boolean(),
+  offerId: fc.option(fc.constantFrom(...offers), { nil: null }),
 });
 
 const basketArb: fc.Arbitrary<Basket> = fc
   .record({
     lines: fc.array(lineArb, { minLength: 1, maxLength: 20 }),
-    at: fc.integer({ min: Date.UTC(2024, 0, 1), max: Date.UTC(2027, 11, 31) }),
+    at: fc.integer({ min: atMin, max: atMax }),
     storeId: fc.constantFrom(...stores),
     channel: fc.constantFrom(...channels),
     giftcard: fc.integer({ min: 0, max: 100_000 }),
+    offerIds: fc.subarray(offers),
   })
-  .map(({ lines, at, storeId, channel, giftcard }) => {
+  .map(({ lines, at, storeId, channel, giftcard, offerIds }) => {
     const basketLines: BasketLine[] = lines.map((l, i) => ({ lineId: String(i + 1), unitPrice: Math.round(l.amount / l.qty), ...l }));
     const total = basketLines.reduce((s, l) => s + l.amount, 0);
     return {
@@ -100,8 +116,14 @@ const basketArb: fc.Arbitrary<Basket> = fc
         { type: "card", amount: total - Math.min(giftcard, total) },
       ],
       total,
+      offerIds,
     };
   });
+
+/** The basket without any offer named, on its lines or for itself. */
+function withoutOffers(b: Basket): Basket {
+  return { ...b, offerIds: [], lines: b.lines.map((l) => ({ ...l, offerId: null })) };
+}
 
 const customerArb: fc.Arbitrary<CustomerFacts> = fc.record({
   customerId: fc.constantFrom("c1", "c2", "c3"),
@@ -166,15 +188,53 @@ describe("evaluate: properties", () => {
     );
   });
 
-  it("gives promo lines nothing unless the programme lets promo items earn", () => {
+  it("gives promo lines nothing unless the programme lets promo items earn or the line names an offer it pays per unit", () => {
     fc.assert(
       fc.property(programmesArb, basketArb, customerArb, (programmes, basket, customer) => {
         const a = evaluate(planOf(programmes, "strongestScope"), basket, customer);
         for (const p of a.programmes) {
           const prog = programmes.find((x) => x.id === p.programme)!;
           if (prog.promoItemsEarn) continue;
-          for (const l of basket.lines) if (l.promo) expect(p.lineEarned[l.lineId] ?? 0).toBe(0);
+          const perUnit = new Set(prog.rules.flatMap((r) => (r.kind === "offer" && r.pointsPerUnit !== undefined ? [r.offerId] : [])));
+          for (const l of basket.lines) if (l.promo && !(l.offerId != null && perUnit.has(l.offerId))) expect(p.lineEarned[l.lineId] ?? 0).toBe(0);
         }
+      }),
+      runs,
+    );
+  });
+
+  it("offer rules earn nothing on a basket that names no offer", () => {
+    fc.assert(
+      fc.property(programmesArb, fc.array(offerRuleArb, { minLength: 1, maxLength: 3 }), basketArb, customerArb, selectionArb, (programmes, extra, basket, customer, selection) => {
+        const plain = withoutOffers(basket);
+        const withOffers = programmes.map((p) => parseProgramme({ ...p, rules: [...p.rules, ...extra] }));
+        expect(byAccount(evaluate(planOf(withOffers, selection), plain, customer))).toEqual(byAccount(evaluate(planOf(programmes, selection), plain, customer)));
+      }),
+      runs,
+    );
+  });
+
+  it("an offer rule out of force at the basket's time changes nothing, whatever the basket names", () => {
+    fc.assert(
+      fc.property(programmesArb, offerRuleArb, fc.boolean(), basketArb, customerArb, selectionArb, (programmes, extra, before, basket, customer, selection) => {
+        if (programmes.length === 0) return;
+        const window = before ? { to: basket.at } : { from: basket.at + 1 };
+        const { from: _f, to: _t, ...rest } = extra as { from?: number; to?: number };
+        const stale = { ...rest, ...window };
+        const changed = programmes.map((p, i) => (i === 0 ? parseProgramme({ ...p, rules: [...p.rules, stale] }) : p));
+        expect(evaluate(planOf(changed, selection), basket, customer)).toEqual(evaluate(planOf(programmes, selection), basket, customer));
+      }),
+      runs,
+    );
+  });
+
+  it("bestForCustomer: naming offers never lowers what any account earns", () => {
+    fc.assert(
+      fc.property(programmesArb, basketArb, customerArb, (programmes, basket, customer) => {
+        const plan = planOf(programmes, "bestForCustomer");
+        const before = byAccount(evaluate(plan, withoutOffers(basket), customer));
+        const after = byAccount(evaluate(plan, basket, customer));
+        for (const [account, earned] of before) expect(after.get(account) ?? 0).toBeGreaterThanOrEqual(earned);
       }),
       runs,
     );
