@@ -6,6 +6,7 @@ import { limits } from "../limits.js";
 import type { Programme, Rule } from "./programme.js";
 import { roundingModes, type RoundingCode } from "./rounding.js";
 import { tierLadderOf, type TierLadder } from "./tiers.js";
+import { indexOffers } from "./offers.js";
 import { isTimeZone } from "./time.js";
 import type { EvaluateOptions } from "./types.js";
 
@@ -511,25 +512,6 @@ function indexProgramme(p: CompiledProgramme, skuIndex: Map<string, IndexEntry>,
   }
 }
 
-/** Every offer rule under its offer id, with its slot, kind and window (for one map lookup per named offer). */
-function indexOffers(p: CompiledProgramme, programme: Programme, offerIndex: Map<string, OfferIndexEntry[]>): void {
-  let k = 0;
-  for (const rule of programme.rules) {
-    if (rule.kind !== "offer") continue;
-    const slot = p.offerSlots[k++]!;
-    const entry: OfferIndexEntry = {
-      programme: p.index,
-      slot,
-      perUnit: rule.pointsPerUnit !== undefined,
-      pointsPerUnit: rule.pointsPerUnit ?? 0,
-      from: rule.from ?? -Infinity,
-      to: rule.to ?? Infinity,
-    };
-    const list = offerIndex.get(rule.offerId);
-    if (list) list.push(entry);
-    else offerIndex.set(rule.offerId, [entry]);
-  }
-}
 
 function indexProductCard(card: ReadonlyMap<string, ProductCardEntry>, skuIndex: Map<string, IndexEntry>): void {
   for (const [sku, entry] of card) {

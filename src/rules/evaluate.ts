@@ -2,7 +2,8 @@
 // Pass 1 values every programme with indexed lookups into reused buffers (no allocation);
 // selection keeps one programme per account; pass 2 details only the selected ones.
 import { LoyaltyError } from "../errors.js";
-import type { CompiledProgramme, CompiledSet, ConditionalRule, IndexEntry, LineRule, OfferIndexEntry, Plan, Scratch } from "./compile.js";
+import type { CompiledProgramme, CompiledSet, ConditionalRule, IndexEntry, LineRule, Plan, Scratch } from "./compile.js";
+import { addLineOffers, markBasketOffers, offerPresent } from "./offers.js";
 import { largestRemainder, roundWith } from "./rounding.js";
 import { localHour, localWeekday, startOfNextYear } from "./time.js";
 import type { Accrual, Basket, BasketLine, BreakdownItem, CustomerFacts, ProgrammeAccrual, ProgrammeSelection } from "./types.js";
@@ -129,41 +130,6 @@ function addIndexedRules(set: CompiledSet, s: Scratch, entry: IndexEntry, line: 
   }
 }
 
-/**
- * The offer a line names, for each rule on it: in force at `at`, its programme eligible and the
- * line in the programme's line scope (promo or not: the offer is the promotion the promo flag
- * stands for), it marks the offer present; a per-unit rule also earns on the line's units.
- */
-function addLineOffers(set: CompiledSet, s: Scratch, entries: readonly OfferIndexEntry[], line: BasketLine, serial: number, at: number): void {
-  for (let k = 0; k < entries.length; k++) {
-    const e = entries[k]!;
-    const p = e.programme;
-    if (s.headerOk[p] === 0 || at < e.from || at >= e.to) continue;
-    if (set.lineScoped[p] === 1 && s.lineStamp[p] !== serial) continue;
-    s.offerStamp[e.slot] = s.evalSerial;
-    if (e.perUnit) s.lineRaw[p] = s.lineRaw[p]! + line.qty * e.pointsPerUnit;
-  }
-}
-
-/** Offers named for the whole basket mark the per-basket rules on them present (a per-unit rule needs a line). */
-function markBasketOffers(set: CompiledSet, s: Scratch, offerIds: readonly string[], at: number): void {
-  for (let i = 0; i < offerIds.length; i++) {
-    const entries = set.offerIndex.get(offerIds[i]!);
-    if (entries === undefined) continue;
-    for (let k = 0; k < entries.length; k++) {
-      const e = entries[k]!;
-      if (e.perUnit || s.headerOk[e.programme] === 0 || at < e.from || at >= e.to) continue;
-      s.offerStamp[e.slot] = s.evalSerial;
-    }
-  }
-}
-
-/** Whether the basket names one of the programme's offers: then it applies even when no line counts. */
-function offerPresent(prog: CompiledProgramme, s: Scratch): boolean {
-  const slots = prog.offerSlots;
-  for (let k = 0; k < slots.length; k++) if (s.offerStamp[slots[k]!] === s.evalSerial) return true;
-  return false;
-}
 
 /**
  * Value, rounding and cap of every eligible programme; earned = -1 marks "does not apply".
