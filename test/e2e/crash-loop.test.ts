@@ -24,10 +24,12 @@ describe("crash loops", () => {
   let nc: NatsConnection | null = null;
   let child: ChildProcess | null = null;
   const dir = tempDir("loyaltyd-crashloop-");
+  /** Every nats-server the tests started: stopped at the end even when a test fails half-way. */
+  const servers: NatsServerHandle[] = [];
   afterAll(async () => {
     if (child) await killHard(child);
     await nc?.close();
-    await nats?.stop();
+    for (const s of servers) await s.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -37,6 +39,7 @@ describe("crash loops", () => {
   it("three kill -9 in a row under load: nothing acknowledged is replayed, every event applied once", async () => {
     const sub = tempDir("loyaltyd-rewind-");
     nats = await startNatsServer({ storeDir: join(sub, "js") });
+    servers.push(nats);
     nc = await connect({ servers: nats.url });
     const env = engineEnv(sub, nats.url, { LOYALTYD_PARTITIONS: "2", LOYALTYD_EXECUTOR: "workers" });
     child = (await spawnEngine(env)).child;
@@ -122,6 +125,7 @@ describe("crash loops", () => {
 
   it("dead-letters an event that kills the engine each time it is applied, after a bounded number of crashes", async () => {
     nats = await startNatsServer({ storeDir: join(dir, "js") });
+    servers.push(nats);
     nc = await connect({ servers: nats.url });
     const env = engineEnv(dir, nats.url, { LOYALTYD_FAILPOINT_CRASH_EVENT_PREFIX: "crash-" });
     child = (await spawnEngine(env)).child;
