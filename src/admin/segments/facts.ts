@@ -1,17 +1,9 @@
 // A customer's facts for the segment filter, read from the ledger inside the caller's read
 // transaction. Each part loads on first use: the customer record always, the wallet for
 // balances, the lots for expiry, the purchase record for what was bought where and when.
+import { consentsOf } from "../../ledger/consents.js";
 import type { Customer, Store, Wallet } from "../../ledger/store.js";
 import type { Bought, SegmentFacts } from "./filter.js";
-
-type Consents = Record<string, unknown> | undefined;
-
-/** Granted or not, whichever shape the record has: `{email: true}` or `{email: {granted, at}}`. */
-export function consented(consents: Consents, channel: string): boolean {
-  const c = consents?.[channel];
-  if (typeof c === "boolean") return c;
-  return typeof c === "object" && c !== null && (c as { granted?: unknown }).granted === true;
-}
 
 /** The purchase knowledge a filter reads; see purchasesOf. */
 export interface PurchaseView {
@@ -71,7 +63,7 @@ class CustomerFacts implements SegmentFacts {
     return (this.purchases ??= this.sources.purchasesOf(this.store, this.c.id) ?? NO_PURCHASES);
   }
   consented(channel: "email" | "sms" | "post"): boolean {
-    return consented(consentsOf(this.c), channel);
+    return consentsOf(this.c)[channel];
   }
   tier(): string | null {
     return this.sources.tierOf(this.store, this.c, this.walletOf());
@@ -103,11 +95,6 @@ class CustomerFacts implements SegmentFacts {
   visitsIn(from: number, to: number): number {
     return this.purchasesOf().visitsIn(from, to);
   }
-}
-
-/** The customer's consents, wherever the record keeps them. */
-export function consentsOf(c: Customer): Consents {
-  return (c.profile as { consents?: Consents }).consents ?? (c as { consents?: Consents }).consents;
 }
 
 export function factsOf(store: Store, c: Customer, sources: FactsSources): SegmentFacts {

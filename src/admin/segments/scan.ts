@@ -3,7 +3,8 @@
 // counts the members and returns a page, an export writes the members as CSV chunks.
 import { stringify } from "csv-stringify/sync";
 import type { Customer, Store } from "../../ledger/store.js";
-import { consented, consentsOf, factsOf, type FactsSources } from "./facts.js";
+import { consentsOf } from "../../ledger/consents.js";
+import { factsOf, type FactsSources } from "./facts.js";
 import { compileFilter, type Filter } from "./filter.js";
 
 export interface QueryInput {
@@ -112,7 +113,7 @@ export async function exportSegment(store: Store, input: ExportInput, sources: F
   let total = 0;
   await emit((input.bom ? "\ufeff" : "") + stringify([EXPORT_COLUMNS as unknown as string[]]));
   for (const c of customers(store, null)) {
-    if (!consented(consentsOf(c), input.consent)) continue;
+    if (!consentsOf(c)[input.consent]) continue;
     if (!match(factsOf(store, c, sources))) continue;
     rows.push(rowOf(store, c));
     if (rows.length >= input.rowsPerChunk) {
