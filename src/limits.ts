@@ -247,4 +247,14 @@ export const limits = {
   retentionScanMaxCeiling: 10_000,
   /** How often the scan's position is saved when a step deletes nothing, ms. */
   retentionCursorPersistMs: 60_000,
+  /** Lines of one sales report (a report fits one 64 KiB request with room to spare). */
+  reportLinesMax: 500,
+  /** Users (people who submit reports) of one distributor. */
+  customerUsersMax: 100,
+  /** Dated group membership changes kept per customer (ledger/groups.ts). */
+  groupChangesMax: 500,
+  /** Approved report lines a distributor's plausibility history keeps (the most recent ones). */
+  reportHistoryMax: 1000,
+  /** Reports one sales-report import may hold. */
+  reportImportReportsMax: 10_000,
 } as const;
