@@ -1,0 +1,44 @@
+// The distributors' sales reports on the admin API: submit one for a participant, the
+// review queue, one report, approve and reject (docs/b2b.md). Mounted with the other
+// admin routes (roles and audit as theirs).
+import { getReport, listReports, parseStatus } from "../../admin/reports.js";
+import { reportView } from "../../ledger/reports.js";
+import type { AdminDeps, Call, Route } from "./admin-routes.js";
+import { listLimit, type Reply } from "./reply.js";
+
+/** The body with the path's report id as `reportId` (a body that is no object is left to validation). */
+function withReportId(c: Call, body: unknown): unknown {
+  const reportId = (c.req.params as { id: string }).id;
+  return typeof body === "object" && body !== null && !Array.isArray(body) ? { ...body, reportId } : body;
+}
+
+export function reportRoutes(deps: AdminDeps, withOperator: (body: unknown, c: Call) => unknown): Route[] {
+  const { handler, store, log } = deps;
+  const decide = (verb: "approveReport" | "rejectReport") => async (c: Call): Promise<Reply> => {
+    const body = withReportId(c, withOperator(c.json(), c));
+    const reply = await handler.handleValue("http", verb, body);
+    if (reply.ok && reply.duplicate !== true) log.info({ report: { reportId: reply.reportId, status: reply.status, points: reply.points, operator: reply.decidedBy } }, "report decided");
+    return reply;
+  };
+  return [
+    {
+      method: "POST", url: "/v1/admin/reports", role: "write",
+      run: async (c) => {
+        const reply = await handler.handleValue("http", "submitReport", c.json());
+        if (reply.ok && reply.duplicate !== true) log.info({ report: { reportId: reply.reportId, customerId: reply.customerId, status: reply.status, checks: (reply.checks as unknown[]).length } }, "report submitted");
+        return reply;
+      },
+    },
+    {
+      method: "GET", url: "/v1/admin/reports", role: "read",
+      run: async (c) => {
+        const q = c.req.query as { status?: string; limit?: string };
+        return { ok: true, reports: listReports(store, parseStatus(q.status), listLimit(q)) };
+      },
+    },
+    { method: "GET", url: "/v1/admin/reports/:id", role: "read", run: async (c) => ({ ok: true, ...reportView(getReport(store, (c.req.params as { id: string }).id)) }) },
+    // Approving credits points and rejecting may take them back: the money role, as adjustments.
+    { method: "POST", url: "/v1/admin/reports/:id/approve", role: "money", run: decide("approveReport") },
+    { method: "POST", url: "/v1/admin/reports/:id/reject", role: "money", run: decide("rejectReport") },
+  ];
+}

@@ -1,0 +1,115 @@
+// Distributors end to end over real NATS and HTTP, two partitions of worker threads: a
+// report submitted by a participant's user (NATS) and one by an administrator (HTTP),
+// each verification check caught, the review queue, approvals crediting points through
+// the rules, a rejection taking them back, the statement and the audit trail.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_TOKEN, startTestEnv, send as sendHttp, type TestEnv } from "./harness.js";
+
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const send = (t: TestEnv, method: string, path: string, body?: unknown) => sendHttp(t, method, path, body, auth);
+
+/** Reports earn on channel b2b: 1 point per unit of paint, 1 point per 10.00, double for the gold group. */
+const B2B = {
+  id: "b2b",
+  currency: "PLN",
+  scope: { channels: ["b2b"] },
+  rules: [
+    { kind: "category", category: "paint", pointsPerUnit: 1 },
+    { kind: "spend", per: 1000, points: 1 },
+    { kind: "multiplier", groups: ["gold"], factor: 2 },
+  ],
+};
+
+const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+const line = (invoice: string, sku: string, qty: number, amount: number, date = day(-3)) => ({ invoice, date, sku, qty, amount });
+
+describe("distributors' sales reports", () => {
+  let t: TestEnv;
+  let north: string;
+  let gold: string;
+  beforeAll(async () => {
+    t = await startTestEnv({ partitions: 2, "reports.currency": "PLN", "reports.plausibilityHistoryMin": 3, "reports.windowDaysBack": 30 }, [B2B]);
+    for (const [sku, body] of Object.entries({
+      "PAINT-10L": { category: "paint", listPrice: 10_000 },
+      BRUSH: { category: "tools", listPrice: 2_000 },
+      OLD: { category: "paint", active: false },
+    })) expect((await send(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
+    const company = (name: string) => ({ name, taxId: `PL${name.length}0001246` });
+    north = (await t.rpc("enroll", { requestId: "e-n", kind: "distributor", company: company("Farby Północ"), groups: ["north"], users: ["anna"] })).customerId;
+    gold = (await t.rpc("enroll", { requestId: "e-g", kind: "distributor", company: company("Farby Złote"), groups: ["north", "gold"] })).customerId;
+  });
+  afterAll(async () => t?.stop());
+
+  it("shows a distributor's company, groups and users", async () => {
+    expect(await t.rpc("customer", { customer: { customerId: north } })).toMatchObject({ kind: "distributor", company: { name: "Farby Północ" }, groups: ["north"], users: ["anna"] });
+  });
+
+  it("takes a report from a participant's user over NATS and keeps it pending; an operator approves it over HTTP", async () => {
+    const s = await t.rpc("submitReport", { requestId: "q-1", customer: { customerId: north }, reportId: "R-1", user: "anna", lines: [line("F-1", "PAINT-10L", 3, 30_000), line("F-1", "BRUSH", 2, 4_000)] });
+    expect(s).toMatchObject({ ok: true, reportId: "R-1", status: "pending", checks: [], points: 0 });
+    expect((await t.rpc("submitReport", { requestId: "q-x", customer: { customerId: north }, reportId: "R-x", user: "mallory", lines: [line("F-9", "BRUSH", 1, 2_000)] })).error.code).toBe("FORBIDDEN");
+    const queue = await send(t, "GET", "/v1/admin/reports?status=pending");
+    expect(queue.body.reports.map((r: { reportId: string }) => r.reportId)).toEqual(["R-1"]);
+    const a = await send(t, "POST", "/v1/admin/reports/R-1/approve", { operator: "admin" });
+    // paint: 3 units + 30 for 300.00; brush: 4 for 40.00.
+    expect(a).toMatchObject({ status: 200, body: { ok: true, status: "approved", points: 37, decidedBy: "admin" } });
+    expect((await t.rpc("balance", { customer: { customerId: north } })).accounts[0]).toMatchObject({ account: "points", balance: 37 });
+  });
+
+  it("scores a gold distributor's report with its group, submitted by an administrator", async () => {
+    const s = await send(t, "POST", "/v1/admin/reports", { requestId: "q-2", customer: { customerId: gold }, reportId: "R-2", lines: [line("F-1", "BRUSH", 5, 10_000)] });
+    expect(s.body).toMatchObject({ ok: true, status: "pending", checks: [] });
+    expect((await send(t, "POST", "/v1/admin/reports/R-2/approve", { operator: "admin" })).body.points).toBe(20);
+  });
+
+  it("catches each check, with its reason code and line, and credits nothing", async () => {
+    // Two more approved reports make north's history long enough for the plausibility checks.
+    for (const [i, q] of [[3, 2], [4, 2]] as const) {
+      await t.rpc("submitReport", { requestId: `q-${i}`, customer: { customerId: north }, reportId: `R-${i}`, lines: [line(`F-${i}`, "BRUSH", q, q * 2_000)] });
+      await send(t, "POST", `/v1/admin/reports/R-${i}/approve`, { operator: "admin" });
+    }
+    const before = (await t.rpc("balance", { customer: { customerId: north } })).accounts[0].balance;
+    const s = await t.rpc("submitReport", {
+      requestId: "q-5",
+      customer: { customerId: north },
+      reportId: "R-5",
+      lines: [
+        line("F-1", "BRUSH", 1, 2_000), // invoice F-1 is R-1's
+        line("F-50", "GHOST", 1, 100), // no such product
+        line("F-51", "OLD", 1, 100), // withdrawn
+        line("F-52", "BRUSH", 100, 200_000), // p99 is 2 units / 40.00: far above 3 x that
+        line("F-53", "BRUSH", 1, 2_000, day(-60)), // before the 30-day window
+        line("F-54", "BRUSH", 1, 3_000), // 50 % above the list price
+      ],
+    });
+    expect(s.status).toBe("pending");
+    expect(s.checks.map((c: { line: number; code: string }) => `${c.line}:${c.code}`)).toEqual([
+      "0:DUPLICATE_INVOICE", "1:UNKNOWN_PRODUCT", "2:INACTIVE_PRODUCT", "3:QTY_IMPLAUSIBLE", "3:AMOUNT_IMPLAUSIBLE", "4:DATE_OUT_OF_WINDOW", "5:PRICE_MISMATCH",
+    ]);
+    expect((await t.rpc("balance", { customer: { customerId: north } })).accounts[0].balance).toBe(before);
+    expect((await send(t, "GET", "/v1/admin/reports/R-5")).body).toMatchObject({ ok: true, status: "pending", checks: s.checks });
+  });
+
+  it("rejects an approved report with a reason, taking its points back like a return; the statement shows every report", async () => {
+    const r = await send(t, "POST", "/v1/admin/reports/R-1/reject", { reason: "invoice F-1 is a credit note", operator: "admin" });
+    expect(r.body).toMatchObject({ ok: true, status: "rejected", takenBack: 37, points: 0, reason: "invoice F-1 is a credit note" });
+    const st = await t.rpc("statement", { customer: { customerId: north } });
+    expect(st.reports.map((x: { reportId: string; status: string; points: number }) => [x.reportId, x.status, x.points])).toEqual([
+      ["R-1", "rejected", 0], ["R-3", "approved", 4], ["R-4", "approved", 4], ["R-5", "pending", 0],
+    ]);
+    expect(st.entries.map((e: { kind: string; amount: number; reportId: string }) => [e.kind, e.amount, e.reportId])).toEqual([
+      ["report", 37, "R-1"], ["report", 4, "R-3"], ["report", 4, "R-4"], ["report.rejected", -37, "R-1"],
+    ]);
+    expect((await t.rpc("balance", { customer: { customerId: north } })).accounts[0].balance).toBe(8);
+  });
+
+  it("answers UNKNOWN_REPORT over HTTP with 404, and audits every decision", async () => {
+    const r = await send(t, "POST", "/v1/admin/reports/NOPE/approve", { operator: "admin" });
+    expect(r).toMatchObject({ status: 404, body: { ok: false, error: { code: "UNKNOWN_REPORT" } } });
+    expect((await send(t, "GET", "/v1/admin/reports/NOPE")).status).toBe(404);
+    const audit = await send(t, "GET", "/v1/admin/audit?limit=1000");
+    const decisions = audit.body.records.filter((a: { route: string }) => a.route.startsWith("/v1/admin/reports/:id/"));
+    expect(decisions.map((a: { targets: { id: string }; outcome: string }) => `${a.targets.id}:${a.outcome}`)).toContain("R-1:ok");
+    expect(decisions.map((a: { targets: { id: string }; outcome: string }) => `${a.targets.id}:${a.outcome}`)).toContain("NOPE:UNKNOWN_REPORT");
+  });
+});
