@@ -3,22 +3,13 @@
 // each verification check caught, the review queue, approvals crediting points through
 // the rules, a rejection taking them back, the statement and the audit trail.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { B2B_PROGRAMME } from "../fixtures.js";
 import { ADMIN_TOKEN, startTestEnv, send as sendHttp, type TestEnv } from "./harness.js";
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const send = (t: TestEnv, method: string, path: string, body?: unknown) => sendHttp(t, method, path, body, auth);
 
-/** Reports earn on channel b2b: 1 point per unit of paint, 1 point per 10.00, double for the gold group. */
-const B2B = {
-  id: "b2b",
-  currency: "PLN",
-  scope: { channels: ["b2b"] },
-  rules: [
-    { kind: "category", category: "paint", pointsPerUnit: 1 },
-    { kind: "spend", per: 1000, points: 1 },
-    { kind: "multiplier", groups: ["gold"], factor: 2 },
-  ],
-};
+const B2B = B2B_PROGRAMME;
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 const line = (invoice: string, sku: string, qty: number, amount: number, date = day(-3)) => ({ invoice, date, sku, qty, amount });

@@ -2,22 +2,13 @@
 // reports verified, approved (by hand or automatically), rejected with their points taken
 // back; invoices claimed across reports; statements listing reports.
 import { describe, expect, it } from "vitest";
+import { B2B_PROGRAMME } from "../fixtures.js";
 import type { Command } from "../../src/ledger/ledger.js";
 import { T0, cmd, entriesOf, harnessPerTest, pointsOf, snapshot, type Harness, type Reply } from "./harness.js";
 
 const harness = harnessPerTest();
 
-/** Reports earn on channel b2b: 1 point per unit of paint, 1 point per 10.00 of anything else, double for gold distributors. */
-const B2B = {
-  id: "b2b",
-  currency: "PLN",
-  scope: { channels: ["b2b"] },
-  rules: [
-    { kind: "category", category: "paint", pointsPerUnit: 1 },
-    { kind: "spend", per: 1000, points: 1 },
-    { kind: "multiplier", groups: ["gold"], factor: 2 },
-  ],
-};
+const B2B = B2B_PROGRAMME;
 const REPORTS = { autoApprove: false, currency: "PLN", windowDaysBack: 90, windowDaysAhead: 1, plausibilityFactor: 3, plausibilityHistoryMin: 3, priceTolerancePct: 5 };
 
 async function open(reports: Partial<typeof REPORTS> = {}): Promise<Harness> {
