@@ -6,6 +6,8 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import type { ProgrammeAccrual } from "../rules/types.js";
 import type { Approval } from "../admin/approvals.js";
 import type { Segment } from "../admin/segments/saved.js";
+import type { ImportMapping } from "../admin/sheets/mappings.js";
+import type { ImportRecord } from "../admin/sheets/records.js";
 
 export interface Address {
   line1?: string;
@@ -359,6 +361,10 @@ export interface Store {
   approvals: Database<Approval, string>;
   /** segmentId -> a saved segment {id, name, filter, updatedAt} (admin). */
   segments: Database<Segment, string>;
+  /** mapping name -> how one source's spreadsheets map onto an import's fields (admin/sheets/mappings.ts; main thread only). */
+  importMappings: Database<ImportMapping, string>;
+  /** importId (time-ordered) -> one spreadsheet import's outcome and row errors, for download (admin/sheets/records.ts; main thread only). */
+  imports: Database<ImportRecord, string>;
 }
 
 /**
@@ -374,7 +380,7 @@ const STRUCTURES = Symbol.for("loyaltyd.structures");
 export function openStore(path: string): Store {
   // lmdb-js batches async transactions into shared commits; overlappingSync lets a
   // commit's fsync overlap the next one, so durability is awaited with env.flushed.
-  const env = open({ path, maxDbs: 32, mapSize: 64 * 1024 ** 3 });
+  const env = open({ path, maxDbs: 64, mapSize: 64 * 1024 ** 3 });
   // Shared msgpack structures (stored in each table): records decode without their key names.
   const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name, sharedStructuresKey: STRUCTURES });
   const store: Store = {
@@ -409,6 +415,8 @@ export function openStore(path: string): Store {
     audit: db("audit"),
     approvals: db("approvals"),
     segments: db("segments"),
+    importMappings: db("importMappings"),
+    imports: db("imports"),
   };
   try {
     checkFormat(store, path);

@@ -22,6 +22,7 @@ import type { SegmentJobs } from "../../admin/segments/jobs.js";
 import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
+import { importRoutes } from "./import-routes.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -363,5 +364,5 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
 }
 
 export function adminRoutes(deps: AdminDeps): Route[] {
-  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps)];
+  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps), ...importRoutes(deps)];
 }
