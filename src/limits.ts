@@ -112,6 +112,22 @@ export const limits = {
   productImportRowsMax: 200_000,
   /** Largest admin import body, bytes. */
   importBytesMax: 32 * 1024 * 1024,
+  /** Data rows in one spreadsheet import (CSV or XLSX; admin/sheets), whatever imports it. */
+  sheetRowsMax: 200_000,
+  /** Columns in one spreadsheet's header row. */
+  sheetColumnsMax: 200,
+  /** Characters in one cell. */
+  sheetCellLengthMax: 4096,
+  /** An XLSX's parts, uncompressed, at most, bytes (read from the archive's directory before anything is inflated). */
+  sheetUnzippedBytesMax: 256 * 1024 * 1024,
+  /** Row errors an import keeps in its error report (all of them are counted). */
+  sheetErrorsKeptMax: 10_000,
+  /** Row errors an import's reply lists (the report has the rest). */
+  sheetErrorsListedMax: 100,
+  /** Import error reports kept; the oldest go first. */
+  importReportsKeptMax: 1000,
+  /** Saved column mappings. */
+  importMappingsMax: 1000,
   /** Programmes installed at once. */
   programmesMax: 1000,
   /** Rules per programme. */

@@ -6,6 +6,8 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import type { ProgrammeAccrual } from "../rules/types.js";
 import type { Approval } from "../admin/approvals.js";
 import type { Segment } from "../admin/segments/saved.js";
+import type { ImportMapping } from "../admin/sheets/mappings.js";
+import type { ImportRecord } from "../admin/sheets/records.js";
 
 export interface Address {
   line1?: string;
@@ -453,6 +455,10 @@ export interface Store {
   invoices: Database<string, [string, string]>;
   /** customerId -> recent approved lines (the plausibility checks). */
   reportHistory: Database<ReportHistory, string>;
+  /** mapping name -> how one source's spreadsheets map onto an import's fields (admin/sheets/mappings.ts; main thread only). */
+  importMappings: Database<ImportMapping, string>;
+  /** importId (time-ordered) -> one spreadsheet import's outcome and row errors, for download (admin/sheets/records.ts; main thread only). */
+  imports: Database<ImportRecord, string>;
 }
 
 /**
@@ -508,6 +514,8 @@ export function openStore(path: string): Store {
     reportsByStatus: db("reportsByStatus"),
     invoices: db("invoices"),
     reportHistory: db("reportHistory"),
+    importMappings: db("importMappings"),
+    imports: db("imports"),
   };
   try {
     checkFormat(store, path);

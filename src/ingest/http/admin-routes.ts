@@ -23,6 +23,7 @@ import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } 
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
 import { reportRoutes } from "./report-routes.js";
+import { importRoutes } from "./import-routes.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -366,6 +367,6 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
 export function adminRoutes(deps: AdminDeps): Route[] {
   return [
     ...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps),
-    ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)),
+    ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)),
   ];
 }
