@@ -2,6 +2,8 @@
 // report submitted by a participant's user (NATS) and one by an administrator (HTTP),
 // each verification check caught, the review queue, approvals crediting points through
 // the rules, a rejection taking them back, the statement and the audit trail.
+import { parse } from "csv-parse/sync";
+import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { B2B_PROGRAMME } from "../fixtures.js";
 import { ADMIN_TOKEN, startTestEnv, send as sendHttp, type TestEnv } from "./harness.js";
@@ -10,6 +12,21 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const send = (t: TestEnv, method: string, path: string, body?: unknown) => sendHttp(t, method, path, body, auth);
 
 const B2B = B2B_PROGRAMME;
+
+const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/** A raw body (a CSV or XLSX file) to an admin route. */
+async function upload(t: TestEnv, path: string, body: string | Buffer, type: string) {
+  const res = await fetch(t.http + path, { method: "POST", body, headers: { "content-type": type, ...auth } });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+async function xlsx(rows: ExcelJS.CellValue[][]): Promise<Buffer> {
+  const wb = new ExcelJS.Workbook();
+  const ws = wb.addWorksheet("Raporty");
+  for (const r of rows) ws.addRow(r);
+  return Buffer.from(await wb.xlsx.writeBuffer());
+}
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 const line = (invoice: string, sku: string, qty: number, amount: number, date = day(-3)) => ({ invoice, date, sku, qty, amount });
@@ -102,5 +119,59 @@ describe("distributors' sales reports", () => {
     const decisions = audit.body.records.filter((a: { route: string }) => a.route.startsWith("/v1/admin/reports/:id/"));
     expect(decisions.map((a: { targets: { id: string }; outcome: string }) => `${a.targets.id}:${a.outcome}`)).toContain("R-1:ok");
     expect(decisions.map((a: { targets: { id: string }; outcome: string }) => `${a.targets.id}:${a.outcome}`)).toContain("NOPE:UNKNOWN_REPORT");
+  });
+
+  describe("imported from spreadsheets", () => {
+    const dateCell = (offset: number) => new Date(`${day(offset)}T00:00:00Z`);
+
+    it("imports an XLSX through a saved mapping: one report per reportId, each verified and queued", async () => {
+      const mapping = { target: "reports", format: "xlsx", columns: { reportId: "Raport", customerId: "Klient", invoice: "Faktura", date: "Data", sku: "Indeks", qty: "Ilość", amount: "Kwota" } };
+      expect((await send(t, "PUT", "/v1/admin/import-mappings/hurtownia", mapping)).status).toBe(200);
+      const file = await xlsx([
+        ["Raport", "Klient", "Faktura", "Data", "Indeks", "Ilość", "Kwota"],
+        ["R-10", north, "F-100", dateCell(-2), "PAINT-10L", 2, 20_000],
+        ["R-11", gold, "F-100", dateCell(-2), "BRUSH", 1.5, 3_000],
+        ["R-10", north, "F-101", dateCell(-1), "BRUSH", 1, 2_000],
+        ["R-11", gold, "F-1", dateCell(-1), "BRUSH", 1, 2_000],
+      ]);
+      const res = await upload(t, "/v1/admin/reports/import?mapping=hurtownia", file, XLSX_TYPE);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ ok: true, rows: 4, reports: 2, approved: 0, pending: 2, failed: 0 });
+      expect(res.body.results).toEqual([
+        { reportId: "R-10", customerId: north, status: "pending", checks: 0, points: 0 },
+        // F-1 is the gold distributor's invoice of R-2.
+        { reportId: "R-11", customerId: gold, status: "pending", checks: 1, points: 0 },
+      ]);
+      const r10 = (await send(t, "GET", "/v1/admin/reports/R-10")).body;
+      expect(r10.lines).toEqual([
+        { invoice: "F-100", date: day(-2), sku: "PAINT-10L", qty: 2, amount: 20_000, category: "paint" },
+        { invoice: "F-101", date: day(-1), sku: "BRUSH", qty: 1, amount: 2_000, category: "tools" },
+      ]);
+      // Sent again: every report is the same request again, answered as a duplicate.
+      const again = await upload(t, "/v1/admin/reports/import?mapping=hurtownia", file, XLSX_TYPE);
+      expect(again.body.results.map((r: { duplicate?: boolean }) => r.duplicate)).toEqual([true, true]);
+      expect((await send(t, "POST", "/v1/admin/reports/R-10/approve", { operator: "admin" })).body.points).toBe(2 + 20 + 2);
+    });
+
+    it("refuses a CSV with bad rows as a whole, each row's error downloadable as CSV, and submits nothing", async () => {
+      const shopper = (await t.rpc("enroll", { requestId: "e-s" })).customerId;
+      const text = [
+        "reportId;customerId;invoice;date;sku;qty;amount",
+        `R-20;${north};F-200;${day(-1)};BRUSH;2,5;5000`,
+        `R-20;${gold};F-201;${day(-1)};BRUSH;1;2000`,
+        `R-21;${shopper};F-202;${day(-1)};BRUSH;1;2000`,
+        `R-22;cu_nobody;F-203;${day(-1)};BRUSH;1;2000`,
+        `R-23;${north};F-204;31.12.2025;BRUSH;abc;2000`,
+      ].join("\n");
+      const res = await upload(t, "/v1/admin/reports/import", text, "text/csv");
+      expect(res.status).toBe(422);
+      expect(res.body).toMatchObject({ ok: false, error: { code: "VALIDATION", field: "row 3.reportId" }, rows: 5, errorCount: 5 });
+      expect(res.body.errors.map((e: { row: number; field: string }) => `${e.row}:${e.field}`)).toEqual(["3:reportId", "4:customerId", "5:customerId", "6:date", "6:qty"]);
+      const csv = await fetch(`${t.http}${res.body.errorsCsv}`, { headers: auth });
+      const rows = parse(await csv.text(), { columns: true }) as Record<string, string>[];
+      expect(rows.map((r) => [r.row, r.column, r.code])).toEqual([["3", "reportId", "VALIDATION"], ["4", "customerId", "VALIDATION"], ["5", "customerId", "VALIDATION"], ["6", "date", "VALIDATION"], ["6", "qty", "VALIDATION"]]);
+      expect(rows[1]!.message).toContain("is not a distributor");
+      expect((await send(t, "GET", "/v1/admin/reports/R-20")).status).toBe(404);
+    });
   });
 });

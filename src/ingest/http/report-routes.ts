@@ -1,7 +1,10 @@
 // The distributors' sales reports on the admin API: submit one for a participant, the
 // review queue, one report, approve and reject (docs/b2b.md). Mounted with the other
 // admin routes (roles and audit as theirs).
+import { REPORTS_TARGET, reportRowSchema, reportsOfRows, submitReports } from "../../admin/report-import.js";
 import { getReport, listReports, parseStatus } from "../../admin/reports.js";
+import { runImport } from "../../admin/sheets/index.js";
+import { importRequestOf } from "./import-routes.js";
 import { reportView } from "../../ledger/reports.js";
 import type { AdminDeps, Call, Route } from "./admin-routes.js";
 import { listLimit, type Reply } from "./reply.js";
@@ -13,7 +16,7 @@ function withReportId(c: Call, body: unknown): unknown {
 }
 
 export function reportRoutes(deps: AdminDeps, withOperator: (body: unknown, c: Call) => unknown): Route[] {
-  const { handler, store, log } = deps;
+  const { handler, store, log, now } = deps;
   const decide = (verb: "approveReport" | "rejectReport") => async (c: Call): Promise<Reply> => {
     const body = withReportId(c, withOperator(c.json(), c));
     const reply = await handler.handleValue("http", verb, body);
@@ -26,6 +29,17 @@ export function reportRoutes(deps: AdminDeps, withOperator: (body: unknown, c: C
       run: async (c) => {
         const reply = await handler.handleValue("http", "submitReport", c.json());
         if (reply.ok && reply.duplicate !== true) log.info({ report: { reportId: reply.reportId, customerId: reply.customerId, status: reply.status, checks: (reply.checks as unknown[]).length } }, "report submitted");
+        return reply;
+      },
+    },
+    {
+      // Every row validated first (nothing submitted when one is bad; the row errors download as CSV), then each report submitted.
+      method: "POST", url: "/v1/admin/reports/import", role: "write", large: true,
+      run: async (c) => {
+        const reply = await runImport(store, now(), importRequestOf(c), { target: REPORTS_TARGET, schema: reportRowSchema(store) }, async (rows) =>
+          submitReports(handler, reportsOfRows(rows)),
+        );
+        if (reply.ok !== false) log.info({ import: reply.importId, reports: reply.reports, approved: reply.approved, pending: reply.pending, failed: reply.failed }, "sales reports imported");
         return reply;
       },
     },
