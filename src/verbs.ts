@@ -13,6 +13,7 @@ import { eraseCustomer, mergeCustomers } from "./ledger/merge.js";
 import { redeemReward } from "./ledger/rewards.js";
 import { approveReport, rejectReport, statementWithReports, submitReport } from "./ledger/reports.js";
 import { accrue, quote, type Accrued } from "./ledger/sales.js";
+import { targets } from "./ledger/targets.js";
 import type { Reply, Tx } from "./ledger/tx.js";
 import { buyVoucher, redeemVoucher, sweepVoucher, vouchers } from "./ledger/vouchers.js";
 
@@ -67,6 +68,7 @@ export const VERB_TABLE = {
   // (POST /v1/admin/reports), approved or rejected by an operator. No requestId on the
   // decisions (contract v1.1): deciding a decided report again answers duplicate: true.
   submitReport: { idempotency: "request", route: "customer", exposure: "terminal", apply: submitReport } as Spec<VerbInput<"submitReport">, Reply>,
+  targets: { idempotency: null, route: "customer", exposure: "terminal", apply: targets } as Spec<VerbInput<"targets">, Reply>,
   approveReport: { idempotency: null, route: "report", exposure: "admin", apply: approveReport } as Spec<VerbInput<"approveReport">, Reply>,
   rejectReport: { idempotency: null, route: "report", exposure: "admin", apply: rejectReport } as Spec<VerbInput<"rejectReport">, Reply>,
   expireHold: { idempotency: null, route: "internal", exposure: "internal", apply: expireHold } as Spec<{ holdId: string }, Reply>,
@@ -113,6 +115,7 @@ export const RATE_CLASS: Record<CommandVerb, RateClass> = {
   mergeCustomers: null,
   eraseCustomer: null,
   submitReport: "lookup",
+  targets: "lookup",
   approveReport: null,
   rejectReport: null,
   expireHold: null,

@@ -7,7 +7,7 @@ import { TERMINAL_VERBS, VERB_TABLE } from "../src/verbs.js";
 describe("verb table", () => {
   it("exposes exactly the contract's terminal verbs over NATS and HTTP", () => {
     expect([...TERMINAL_VERBS].sort()).toEqual(
-      ["accrue", "authorize", "balance", "buyVoucher", "capture", "convert", "customer", "enroll", "quote", "redeemReward", "redeemVoucher", "release", "statement", "submitReport", "updateCustomer", "vouchers"].sort(),
+      ["accrue", "authorize", "balance", "buyVoucher", "capture", "convert", "customer", "enroll", "quote", "redeemReward", "redeemVoucher", "release", "statement", "submitReport", "targets", "updateCustomer", "vouchers"].sort(),
     );
   });
 

@@ -61,7 +61,11 @@ const reason = z.string().min(1).max(500);
 export const approveReportRequest = z.object({ reportId: id, operator: id, reason: reason.optional() }).strict();
 export const rejectReportRequest = z.object({ reportId: id, operator: id, reason }).strict();
 
+/** A participant's sales targets and its progress towards each. */
+export const targetsRequest = z.object({ customer: customerRef }).strict();
+
 export const B2B_SCHEMAS = {
+  targets: targetsRequest,
   submitReport: submitReportRequest,
   approveReport: approveReportRequest,
   rejectReport: rejectReportRequest,

@@ -288,9 +288,14 @@ export const configSchema = z
         plausibilityHistoryMin: z.coerce.number().int().min(1).max(limits.reportHistoryMax).default(REPORT_OPTIONS_DEFAULT.plausibilityHistoryMin),
         /** How far a line's amount may be from qty × the product's listPrice, percent. */
         priceTolerancePct: z.coerce.number().min(0).max(100).default(REPORT_OPTIONS_DEFAULT.priceTolerancePct),
+        /** Percentages of a sales target's goal at which target.progress is published (a list, or "50,80" from the environment). */
+        targetMilestonesPct: z
+          .preprocess((v) => (typeof v === "string" ? (v.trim() === "" ? [] : v.split(",").map((x) => Number(x.trim()))) : v), z.array(z.number().int().min(1).max(99)).max(10))
+          .transform((xs) => [...new Set(xs)].sort((a, b) => a - b))
+          .default([...REPORT_OPTIONS_DEFAULT.targetMilestonesPct]),
       })
       .strict()
-      .default(REPORT_OPTIONS_DEFAULT),
+      .default({ ...REPORT_OPTIONS_DEFAULT, targetMilestonesPct: [...REPORT_OPTIONS_DEFAULT.targetMilestonesPct] }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** How long idempotency records, closed holds and event records are kept (docs/operations.md, Retention). */
     retention: z
@@ -340,7 +345,7 @@ const LEAF_KEYS = [
   ),
   "retention.requestsMs", "retention.holdsMs", "retention.salesMs", "retention.sweepMs", "retention.scanMax",
   "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
-  "reports.plausibilityHistoryMin", "reports.priceTolerancePct",
+  "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
 ] as const;
 

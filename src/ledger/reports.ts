@@ -11,6 +11,7 @@ import { checkReport, type ProductFacts } from "../rules/report-checks.js";
 import { statement } from "./accounts.js";
 import { requireCustomer, survivorId } from "./customers.js";
 import { creditReport, takeBackReport } from "./report-points.js";
+import { addToTargets, removeFromTargets } from "./targets.js";
 import type { Customer, Report, ReportLine, ReportStatus } from "./store.js";
 import { REPORT_OPTIONS_DEFAULT, type ReportOptions, type Reply, type Tx } from "./tx.js";
 
@@ -98,6 +99,7 @@ function approve(tx: Tx, c: Customer, r: Report, operator: string, reason: strin
   r.credits = creditReport(tx, c, r);
   r.points = r.credits.reduce((s, x) => s + x.amount, 0);
   decide(tx, r, "approved", operator, reason);
+  addToTargets(tx, c, r);
   const history = tx.store.reportHistory.get(c.id) ?? { qty: [], amount: [] };
   const keep = (xs: number[], add: number[]) => [...xs, ...add].slice(-limits.reportHistoryMax);
   tx.store.reportHistory.put(c.id, { qty: keep(history.qty, r.lines.map((l) => l.qty)), amount: keep(history.amount, r.lines.map((l) => l.amount)) });
@@ -131,7 +133,9 @@ export function approveReport(tx: Tx, input: VerbInput<"approveReport">): Reply 
 export function rejectReport(tx: Tx, input: VerbInput<"rejectReport">): Reply {
   const { r, c } = requireReport(tx, input.reportId);
   if (r.status === "rejected") return { ok: true, ...reportView(r), duplicate: true };
-  const takenBack = r.status === "approved" ? takeBackReport(tx, c, r, input.reason) : 0;
+  const approved = r.status === "approved";
+  const takenBack = approved ? takeBackReport(tx, c, r, input.reason) : 0;
+  if (approved) removeFromTargets(tx, c, r);
   r.points -= takenBack;
   decide(tx, r, "rejected", input.operator, input.reason);
   for (const line of r.lines) if (tx.store.invoices.get([r.customerId, line.invoice]) === r.reportId) tx.store.invoices.remove([r.customerId, line.invoice]);

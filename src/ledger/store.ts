@@ -358,6 +358,20 @@ export interface Report {
   credits: ReportCredit[];
   /** Net points the report stands at now (0 when pending or rejected). */
   points: number;
+  /** What its approval added to each sales target (target id -> qty thousandths or minor units), taken off on rejection. */
+  targets?: Record<string, number>;
+}
+
+/** A participant's progress towards one sales target (ledger/targets.ts). */
+export interface TargetProgress {
+  /** Approved total so far: qty in thousandths of a unit, amount in minor units. */
+  achieved: number;
+  /** The points credited for reaching the goal (0: not reached, or taken back). */
+  awarded: number;
+  /** The highest milestone (percent of the goal) notified. */
+  milestone: number;
+  /** The goal as the target last had it (what a rejection compares with if the target has gone since). */
+  goal: number;
 }
 
 /** A distributor's recent approved line quantities and amounts (the plausibility checks' history). */
@@ -455,6 +469,8 @@ export interface Store {
   invoices: Database<string, [string, string]>;
   /** customerId -> recent approved lines (the plausibility checks). */
   reportHistory: Database<ReportHistory, string>;
+  /** [customerId, targetId] -> progress towards a sales target (rule kind target). */
+  targets: Database<TargetProgress, [string, string]>;
   /** mapping name -> how one source's spreadsheets map onto an import's fields (admin/sheets/mappings.ts; main thread only). */
   importMappings: Database<ImportMapping, string>;
   /** importId (time-ordered) -> one spreadsheet import's outcome and row errors, for download (admin/sheets/records.ts; main thread only). */
@@ -514,6 +530,7 @@ export function openStore(path: string): Store {
     reportsByStatus: db("reportsByStatus"),
     invoices: db("invoices"),
     reportHistory: db("reportHistory"),
+    targets: db("targets"),
     importMappings: db("importMappings"),
     imports: db("imports"),
   };

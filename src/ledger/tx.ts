@@ -37,6 +37,8 @@ export interface ReportOptions extends ReportCheckSettings {
   autoApprove: boolean;
   /** The currency of a report that names none. */
   currency: string;
+  /** Percentages of a target's goal at which target.progress is published, ascending. */
+  targetMilestonesPct: readonly number[];
 }
 
 export const REPORT_OPTIONS_DEFAULT: ReportOptions = {
@@ -47,6 +49,7 @@ export const REPORT_OPTIONS_DEFAULT: ReportOptions = {
   plausibilityFactor: 3,
   plausibilityHistoryMin: 20,
   priceTolerancePct: 5,
+  targetMilestonesPct: [50, 80],
 };
 
 /** One notification: `payload` is the message as published (it carries `id` and `kind` too). */

@@ -12,6 +12,8 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const send = (t: TestEnv, method: string, path: string, body?: unknown) => sendHttp(t, method, path, body, auth);
 
 const B2B = B2B_PROGRAMME;
+/** A sales target: 8 brushes approved within 30 days either side of now earn 100 points once. */
+const BRUSHES = { kind: "target", id: "brushes", metric: "qty", skus: ["BRUSH"], from: Date.now() - 30 * 86_400_000, to: Date.now() + 30 * 86_400_000, goal: 8, points: 100 };
 
 const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -36,7 +38,7 @@ describe("distributors' sales reports", () => {
   let north: string;
   let gold: string;
   beforeAll(async () => {
-    t = await startTestEnv({ partitions: 2, "reports.currency": "PLN", "reports.plausibilityHistoryMin": 3, "reports.windowDaysBack": 30 }, [B2B]);
+    t = await startTestEnv({ partitions: 2, "reports.currency": "PLN", "reports.plausibilityHistoryMin": 3, "reports.windowDaysBack": 30 }, [{ ...B2B, rules: [...B2B.rules, BRUSHES] }]);
     for (const [sku, body] of Object.entries({
       "PAINT-10L": { category: "paint", listPrice: 10_000 },
       BRUSH: { category: "tools", listPrice: 2_000 },
@@ -173,5 +175,26 @@ describe("distributors' sales reports", () => {
       expect(rows[1]!.message).toContain("is not a distributor");
       expect((await send(t, "GET", "/v1/admin/reports/R-20")).status).toBe(404);
     });
+  });
+
+  it("reaches a sales target and loses it through a rejection, publishing both on NATS; targets shows the progress", async () => {
+    const seen: Record<string, any>[] = [];
+    const sub = t.nc.subscribe("loyalty.notify.target.>", { callback: (_err, m) => seen.push(JSON.parse(Buffer.from(m.data).toString())) });
+    // North has 2 + 2 brushes of R-3 and R-4 and 1 of R-10 approved (R-1's 2 were rejected).
+    expect((await t.rpc("targets", { customer: { customerId: north } })).targets).toEqual([
+      expect.objectContaining({ targetId: "brushes", goal: 8, achieved: 5, remaining: 3, reached: false, points: 100, daysLeft: 30 }),
+    ]);
+    await t.rpc("submitReport", { requestId: "q-30", customer: { customerId: north }, reportId: "R-30", lines: [line("F-300", "BRUSH", 3, 6_000)] });
+    const a = await send(t, "POST", "/v1/admin/reports/R-30/approve", { operator: "admin" });
+    expect(a.body.points).toBe(6);
+    expect((await t.rpc("targets", { customer: { customerId: north } })).targets[0]).toMatchObject({ achieved: 8, remaining: 0, reached: true, awarded: 100 });
+    await send(t, "POST", "/v1/admin/reports/R-30/reject", { reason: "duplicate of a credit note", operator: "admin" });
+    expect((await t.rpc("targets", { customer: { customerId: north } })).targets[0]).toMatchObject({ achieved: 5, reached: false, awarded: 0 });
+    const until = Date.now() + 5000;
+    while (seen.filter((x) => x.kind !== "target.progress").length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    sub.unsubscribe();
+    expect(seen.map((x) => [x.kind, x.targetId, x.achieved])).toEqual([["target.progress", "brushes", 8], ["target.reached", "brushes", 8], ["target.lost", "brushes", 5]]);
+    const st = await t.rpc("statement", { customer: { customerId: north } });
+    expect(st.entries.filter((e: { kind: string }) => e.kind.startsWith("target")).map((e: { kind: string; amount: number }) => [e.kind, e.amount])).toEqual([["target", 100], ["target.lost", -100]]);
   });
 });
