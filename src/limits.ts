@@ -271,6 +271,8 @@ export const limits = {
   groupChangesMax: 500,
   /** Approved report lines a distributor's plausibility history keeps (the most recent ones). */
   reportHistoryMax: 1000,
+  /** Day aggregates (a distributor's approved sales of one date) one ranking reads at most. */
+  rankingScanMax: 2_000_000,
   /** Reports one sales-report import may hold. */
   reportImportReportsMax: 10_000,
 } as const;

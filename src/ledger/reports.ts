@@ -11,6 +11,7 @@ import { checkReport, type ProductFacts } from "../rules/report-checks.js";
 import { statement } from "./accounts.js";
 import { requireCustomer, survivorId } from "./customers.js";
 import { creditReport, takeBackReport } from "./report-points.js";
+import { countInRankings } from "./rankings.js";
 import { addToTargets, removeFromTargets } from "./targets.js";
 import type { Customer, Report, ReportLine, ReportStatus } from "./store.js";
 import { REPORT_OPTIONS_DEFAULT, type ReportOptions, type Reply, type Tx } from "./tx.js";
@@ -100,6 +101,7 @@ function approve(tx: Tx, c: Customer, r: Report, operator: string, reason: strin
   r.points = r.credits.reduce((s, x) => s + x.amount, 0);
   decide(tx, r, "approved", operator, reason);
   addToTargets(tx, c, r);
+  countInRankings(tx, r, 1);
   const history = tx.store.reportHistory.get(c.id) ?? { qty: [], amount: [] };
   const keep = (xs: number[], add: number[]) => [...xs, ...add].slice(-limits.reportHistoryMax);
   tx.store.reportHistory.put(c.id, { qty: keep(history.qty, r.lines.map((l) => l.qty)), amount: keep(history.amount, r.lines.map((l) => l.amount)) });
@@ -135,7 +137,10 @@ export function rejectReport(tx: Tx, input: VerbInput<"rejectReport">): Reply {
   if (r.status === "rejected") return { ok: true, ...reportView(r), duplicate: true };
   const approved = r.status === "approved";
   const takenBack = approved ? takeBackReport(tx, c, r, input.reason) : 0;
-  if (approved) removeFromTargets(tx, c, r);
+  if (approved) {
+    removeFromTargets(tx, c, r);
+    countInRankings(tx, r, -1);
+  }
   r.points -= takenBack;
   decide(tx, r, "rejected", input.operator, input.reason);
   for (const line of r.lines) if (tx.store.invoices.get([r.customerId, line.invoice]) === r.reportId) tx.store.invoices.remove([r.customerId, line.invoice]);

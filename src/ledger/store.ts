@@ -362,6 +362,16 @@ export interface Report {
   targets?: Record<string, number>;
 }
 
+/** One distributor's approved sales of one invoice date (ledger/rankings.ts): what rankings add up. */
+export interface RankDay {
+  /** Points its approved reports' lines of that date earned. */
+  points: number;
+  /** Thousandths of a unit. */
+  qty: number;
+  /** Minor units. */
+  amount: number;
+}
+
 /** A participant's progress towards one sales target (ledger/targets.ts). */
 export interface TargetProgress {
   /** Approved total so far: qty in thousandths of a unit, amount in minor units. */
@@ -471,6 +481,8 @@ export interface Store {
   reportHistory: Database<ReportHistory, string>;
   /** [customerId, targetId] -> progress towards a sales target (rule kind target). */
   targets: Database<TargetProgress, [string, string]>;
+  /** [invoice date, customerId] -> the distributor's approved sales of that date (rankings). */
+  rankDays: Database<RankDay, [string, string]>;
   /** mapping name -> how one source's spreadsheets map onto an import's fields (admin/sheets/mappings.ts; main thread only). */
   importMappings: Database<ImportMapping, string>;
   /** importId (time-ordered) -> one spreadsheet import's outcome and row errors, for download (admin/sheets/records.ts; main thread only). */
@@ -531,6 +543,7 @@ export function openStore(path: string): Store {
     invoices: db("invoices"),
     reportHistory: db("reportHistory"),
     targets: db("targets"),
+    rankDays: db("rankDays"),
     importMappings: db("importMappings"),
     imports: db("imports"),
   };

@@ -197,4 +197,14 @@ describe("distributors' sales reports", () => {
     const st = await t.rpc("statement", { customer: { customerId: north } });
     expect(st.entries.filter((e: { kind: string }) => e.kind.startsWith("target")).map((e: { kind: string; amount: number }) => [e.kind, e.amount])).toEqual([["target", 100], ["target.lost", -100]]);
   });
+
+  it("ranks the distributors of a group over a period from the kept aggregates", async () => {
+    const r = await send(t, "GET", `/v1/admin/rankings?metric=points&from=${day(-40)}&to=${day(5)}&group=north&limit=10`);
+    // North: R-3 4, R-4 4, R-10 22 + 2 (R-1 and R-30 rejected); gold: R-2 20 (R-11 pending).
+    expect(r.body).toMatchObject({ ok: true, metric: "points", group: "north", participants: 2 });
+    expect(r.body.rankings.map((x: Record<string, unknown>) => [x.rank, x.customerId, x.company, x.value])).toEqual([[1, north, "Farby Północ", 32], [2, gold, "Farby Złote", 20]]);
+    const qty = await send(t, "GET", `/v1/admin/rankings?metric=qty&from=${day(-40)}&to=${day(5)}&group=gold`);
+    expect(qty.body.rankings.map((x: Record<string, unknown>) => [x.customerId, x.value])).toEqual([[gold, 5]]);
+    expect((await send(t, "GET", "/v1/admin/rankings?metric=visits&from=2026-01-01&to=2026-01-02")).body.error).toMatchObject({ code: "VALIDATION", field: "metric" });
+  });
 });

@@ -2,6 +2,7 @@
 // review queue, one report, approve and reject (docs/b2b.md). Mounted with the other
 // admin routes (roles and audit as theirs).
 import { REPORTS_TARGET, reportRowSchema, reportsOfRows, submitReports } from "../../admin/report-import.js";
+import { parseRankingQuery, ranking } from "../../admin/rankings.js";
 import { getReport, listReports, parseStatus } from "../../admin/reports.js";
 import { runImport } from "../../admin/sheets/index.js";
 import { importRequestOf } from "./import-routes.js";
@@ -48,6 +49,13 @@ export function reportRoutes(deps: AdminDeps, withOperator: (body: unknown, c: C
       run: async (c) => {
         const q = c.req.query as { status?: string; limit?: string };
         return { ok: true, reports: listReports(store, parseStatus(q.status), listLimit(q)) };
+      },
+    },
+    {
+      method: "GET", url: "/v1/admin/rankings", role: "read",
+      run: async (c) => {
+        const q = parseRankingQuery(c.req.query);
+        return { ok: true, metric: q.metric, from: q.from, to: q.to, group: q.group ?? null, ...ranking(store, q) };
       },
     },
     { method: "GET", url: "/v1/admin/reports/:id", role: "read", run: async (c) => ({ ok: true, ...reportView(getReport(store, (c.req.params as { id: string }).id)) }) },
