@@ -8,9 +8,6 @@ import { z } from "zod";
 export const INSTANCES_BUCKET = "LOYALTY_INSTANCES";
 export const LEASES_BUCKET = "LOYALTY_LEASES";
 
-/** An instance id is a KV key and a log field: letters, digits, `_` and `-`. */
-export const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
 export const leaseKey = (partition: number): string => `p${partition}`;
 
 const instanceRecord = z.object({

@@ -27,7 +27,7 @@ export interface LeaseManagerOptions {
   log: Logger;
   metrics?: Metrics | null;
   /** What the heartbeat says besides ownership: ports, lag. */
-  describe?: () => Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending">>;
+  describe?: () => Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending">> | Promise<Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending">>>;
   /** The partition is this instance's now. Before acting on it, still ask isOwner(). */
   onAcquire?: (partition: number) => void | Promise<void>;
   /**
@@ -258,6 +258,7 @@ export class LeaseManager {
   }
 
   private async heartbeat(state: "up" | "left"): Promise<void> {
+    const described = await this.o.describe?.();
     const record: InstanceRecord = {
       instanceId: this.o.instanceId,
       incarnation: this.incarnation,
@@ -268,7 +269,7 @@ export class LeaseManager {
       httpPort: null,
       adminPort: null,
       eventsPending: null,
-      ...this.o.describe?.(),
+      ...described,
     };
     await this.b.instances.put(this.o.instanceId, encodeRecord(record));
   }

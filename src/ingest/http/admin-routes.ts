@@ -22,6 +22,7 @@ import type { SegmentJobs } from "../../admin/segments/jobs.js";
 import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
+import type { ClusterView } from "../../cluster/member.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -38,6 +39,8 @@ export interface AdminDeps {
   /** Adjustments above this many points (absolute) wait for a second operator; null: none do. */
   approvalAbove: number | null;
   segments: SegmentJobs;
+  /** Cluster mode's view of the cluster; null in single-node mode. */
+  cluster: ClusterView | null;
 }
 
 /** A route's answer when it opened an approval instead of acting: 202. */
@@ -362,6 +365,23 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
   ];
 }
 
+function clusterRoutes({ cluster, log }: AdminDeps): Route[] {
+  return [
+    {
+      method: "GET", url: "/v1/admin/cluster", role: "read",
+      run: async () => {
+        if (!cluster) return { ok: true, enabled: false, instances: [], partitions: [] };
+        try {
+          return { ok: true, enabled: true, instanceId: cluster.instanceId, ...(await cluster.status()) };
+        } catch (err) {
+          log.warn({ err }, "could not read the cluster buckets");
+          throw new LoyaltyError("UNAVAILABLE", "the cluster's state cannot be read from NATS now; retry later");
+        }
+      },
+    },
+  ];
+}
+
 export function adminRoutes(deps: AdminDeps): Route[] {
-  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps)];
+  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps), ...clusterRoutes(deps)];
 }
