@@ -5,7 +5,7 @@
 // docs/operations.md, Scale-out, explains the protocol and the fencing it leaves to the log.
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import type { NatsConnection } from "nats";
+import { ErrorCode, NatsError, type NatsConnection } from "nats";
 import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -100,7 +100,8 @@ export class LeaseManager {
         await m.heartbeat("up");
         break;
       } catch (err) {
-        if (mono() > deadline) throw err;
+        // A refusal will not pass by waiting: say so at once.
+        if (mono() > deadline || (err instanceof NatsError && err.code === ErrorCode.PermissionsViolation)) throw err;
         await new Promise((r) => setTimeout(r, o.renewMs / 4));
       }
     }

@@ -2,6 +2,7 @@
 // virtual partitions and reports the cluster on GET /v1/admin/cluster, /readyz and
 // /metrics; `loyaltyd cluster status` reads the same from NATS; leaving hands over.
 import { execFile } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +10,7 @@ import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
 import { createLogger } from "../../src/observe/logger.js";
 import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, programmesDir, startTestEnv, tempDir } from "../e2e/harness.js";
+import { startNatsServer } from "../../src/ingest/nats-server.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 8;
@@ -128,6 +130,41 @@ describe("engines in cluster mode", () => {
       await expect(run).rejects.toMatchObject({ code: 69, stderr: expect.stringMatching(/no cluster state in NATS/) });
     } finally {
       await t.stop();
+    }
+  });
+
+  it("runs with the engine role of the shipped config/nats/accounts.conf, and so does the status command", async () => {
+    const dir = tempDir("loyaltyd-cluster-auth-");
+    // Plain-text passwords are fine for a test; the shipped file wants bcrypt hashes.
+    const accounts = readFileSync(join(ROOT, "config/nats/accounts.conf"), "utf8").replace(/password: "\$2a\$11\$REPLACE[^"]*"/g, 'password: "test-pass"');
+    writeFileSync(join(dir, "accounts.conf"), accounts);
+    writeFileSync(join(dir, "server.conf"), "include ./accounts.conf\n");
+    const nats = await startNatsServer({ storeDir: join(dir, "js"), configFile: join(dir, "server.conf") });
+    const url = `nats://loyaltyd:test-pass@127.0.0.1:${nats.port}`;
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        "nats.url": url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
+        logLevel: "silent", executor: "inline", "cluster.enabled": true, "cluster.instanceId": "solo", "cluster.partitions": 4, "cluster.replicas": 1, ...TIMING,
+      },
+    });
+    const engine = await startEngine(config, createLogger("silent"));
+    try {
+      const t0 = Date.now();
+      let status: any;
+      do {
+        status = (await get(engine, "/v1/admin/cluster")).body;
+        if (Date.now() - t0 > 10_000) throw new Error(JSON.stringify(status));
+        await new Promise((r) => setTimeout(r, 100));
+      } while (!status.partitions.every((p: any) => p.owner === "solo"));
+      const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, "dist/src/cli.js"), "cluster", "status", "--json"], {
+        env: { ...process.env, LOYALTYD_NATS_URL: url, LOYALTYD_CLUSTER_PARTITIONS: "4" },
+      });
+      expect(JSON.parse(stdout).partitions.map((p: any) => p.owner)).toEqual(["solo", "solo", "solo", "solo"]);
+    } finally {
+      await engine.close();
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
