@@ -2,7 +2,7 @@
 // (one key per instance, its heartbeat) and LOYALTY_LEASES (one key per virtual
 // partition, its lease). Values are JSON, validated when read: another version may have
 // written them.
-import { NatsError, type KV, type KvEntry, type NatsConnection, type JetStreamManager } from "nats";
+import { ErrorCode, NatsError, type KV, type KvEntry, type NatsConnection, type JetStreamManager } from "nats";
 import { z } from "zod";
 
 export const INSTANCES_BUCKET = "LOYALTY_INSTANCES";
@@ -62,6 +62,9 @@ export interface Buckets {
 
 export class ClusterBucketError extends Error {}
 
+/** One try at setting a bucket up, ms. */
+const SETUP_TRY_MS = 2000;
+
 /**
  * Opens (creating when missing) both buckets with `replicas` copies and a max age of
  * `leaseTtlMs`, one value per key. Setting up waits up to `setupTimeoutMs`; each lease
@@ -71,9 +74,24 @@ export class ClusterBucketError extends Error {}
  * believe in a lease NATS already dropped.
  */
 export async function openBuckets(nc: NatsConnection, opts: { replicas: number; leaseTtlMs: number; opTimeoutMs: number; setupTimeoutMs: number }): Promise<Buckets> {
-  const setup = nc.jetstream({ timeout: opts.setupTimeoutMs });
-  const jsm = await nc.jetstreamManager({ timeout: opts.setupTimeoutMs });
+  // Short tries, repeated: a stream just created (by us or a concurrent instance) answers
+  // nothing until its RAFT group has a leader, and a request may be lost to that.
+  const tryMs = Math.min(opts.setupTimeoutMs, SETUP_TRY_MS);
+  const setup = nc.jetstream({ timeout: tryMs });
+  const jsm = await nc.jetstreamManager({ timeout: tryMs });
+  const deadline = Date.now() + opts.setupTimeoutMs;
   const open = async (name: string): Promise<KV> => {
+    for (;;) {
+      try {
+        return await openOne(name);
+      } catch (err) {
+        const fatal = err instanceof ClusterBucketError || (err instanceof NatsError && err.code === ErrorCode.PermissionsViolation);
+        if (fatal || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+  const openOne = async (name: string): Promise<KV> => {
     await setup.views.kv(name, { replicas: opts.replicas, history: 1, ttl: opts.leaseTtlMs });
     const info = await jsm.streams.info(`KV_${name}`);
     const ageMs = Math.round(info.config.max_age / 1e6);

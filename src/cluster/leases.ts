@@ -324,9 +324,9 @@ export class LeaseManager {
    * this instance may write (inherited from its releaser, or written by this very
    * incarnation without our seeing the acknowledgement).
    */
-  private take(partition: number, revision: number): Promise<void> {
-    return this.chain(partition, async () => {
-      if (this.held.has(partition) || !this.running) return;
+  private async take(partition: number, revision: number): Promise<void> {
+    const taken = await this.chain(partition, async () => {
+      if (this.held.has(partition) || !this.running) return false;
       const sent = mono();
       const acquiredAt = this.now();
       let rev: number;
@@ -334,16 +334,20 @@ export class LeaseManager {
         rev = await writeLease(this.b, partition, this.heldRecord(acquiredAt), revision);
       } catch (err) {
         if (!isWrongRevision(err)) this.o.log.warn({ err, partition }, "could not take a partition lease");
-        return; // someone else was first, or it changed since we read it
+        return false; // someone else was first, or it changed since we read it
       }
       const h: Held = { partition, revision: rev, acquiredAt, deadline: sent + this.o.leaseTtlMs - this.marginMs, releasing: false };
       this.held.set(partition, h);
       this.o.metrics?.clusterLeaseChanges.labels("acquired").inc();
       this.o.log.info({ partition, revision: rev }, "partition lease acquired");
-      await Promise.resolve()
+      return true;
+    });
+    // Outside the partition's chain: a long catch-up must not hold its renewals back.
+    if (taken) {
+      void Promise.resolve()
         .then(() => this.o.onAcquire?.(partition))
         .catch((err) => this.o.log.error({ err, partition }, "onAcquire failed"));
-    });
+    }
   }
 
   /**

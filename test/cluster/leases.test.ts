@@ -33,8 +33,8 @@ afterEach(async () => {
   await emptyBuckets(cluster);
 });
 
-async function join(id: string, timing = T): Promise<Member> {
-  const x = await startMember(cluster, id, timing);
+async function join(id: string, timing = T, releaseDelayMs = 0): Promise<Member> {
+  const x = await startMember(cluster, id, timing, releaseDelayMs);
   members.push(x);
   return x;
 }
@@ -88,6 +88,27 @@ describe("partition leases on a 3-node NATS cluster", () => {
     guard.stop();
     expect(guard.violations).toEqual([]);
     console.log(`handover after a graceful leave: ${tookMs} ms`);
+  });
+
+  it("keeps a lease given up renewed, and nobody else's, until the engine has let go, however long past the lease lifetime", async () => {
+    const P = 4;
+    const timing = { ...T, partitions: P };
+    const drainMs = 1.5 * T.leaseTtlMs;
+    const guard = watchExclusive(() => members, P);
+    const a = await join("a", timing, drainMs);
+    await until("a owning everything", () => a.m.owned().length === P, 10_000);
+    const b = await join("b", timing);
+    await until("a 2/2 split", () => isEven(members, P), 3 * drainMs);
+    guard.stop();
+    expect(guard.violations).toEqual([]);
+    const given = a.events.filter((e) => e.ev === "release");
+    expect(given.map((e) => e.reason)).toEqual(["rebalance", "rebalance"]);
+    for (const g of given) {
+      const taken = b.events.find((e) => e.ev === "acquire" && e.p === g.p)!;
+      expect(taken.t - g.t).toBeGreaterThanOrEqual(drainMs);
+    }
+    // Handed over, not expired: a's renewals went on while it drained.
+    expect(a.events.filter((e) => e.reason === "lost" || e.reason === "expired")).toEqual([]);
   });
 
   it("takes a killed instance's partitions over once its leases expire, not before", async () => {

@@ -33,7 +33,7 @@ export interface Timing {
 let nextServer = 0;
 
 /** A manager on its own connection, first to the next server in turn, to all three for failover. */
-export async function startMember(cluster: NatsCluster, id: string, timing: Timing): Promise<Member> {
+export async function startMember(cluster: NatsCluster, id: string, timing: Timing, releaseDelayMs = 0): Promise<Member> {
   const first = nextServer++ % cluster.servers.length;
   const servers = [...cluster.servers.slice(first), ...cluster.servers.slice(0, first)];
   const nc = await connect({ servers, noRandomize: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
@@ -44,7 +44,11 @@ export async function startMember(cluster: NatsCluster, id: string, timing: Timi
     replicas: 3,
     log: createLogger("silent"),
     onAcquire: (p) => void events.push({ t: Date.now(), ev: "acquire", p }),
-    onRelease: (p, reason) => void events.push({ t: Date.now(), ev: "release", p, reason }),
+    // The engine letting go: `releaseDelayMs` stands for draining a partition's queue.
+    onRelease: async (p, reason) => {
+      events.push({ t: Date.now(), ev: "release", p, reason });
+      if (releaseDelayMs > 0) await sleep(releaseDelayMs);
+    },
   });
   let stopped = false;
   return {
