@@ -60,6 +60,9 @@ export interface LocalState {
 
 const mono = () => performance.now();
 
+/** How often a round that keeps failing is logged, ms. */
+const FAILURE_LOG_MS = 30_000;
+
 export class LeaseManager {
   readonly incarnation = randomUUID();
   private readonly held = new Map<number, Held>();
@@ -175,11 +178,24 @@ export class LeaseManager {
     this.o.log.info({ instanceId: this.o.instanceId }, "cluster member left");
   }
 
-  /** Runs `round` every renewMs (from its start) until stop(). */
+  /** Runs `round` every renewMs (from its start) until stop(); while NATS is away, says so every 30 s, not every round. */
   private async loop(round: () => Promise<void>): Promise<void> {
+    let failingSince: number | null = null;
+    let saidAt = -Infinity;
     while (this.running) {
       const t0 = mono();
-      await round().catch((err) => this.o.log.warn({ err }, "cluster round failed; retried at the next"));
+      await round().then(
+        () => {
+          if (failingSince !== null) this.o.log.info({ failedMs: Math.round(t0 - failingSince) }, "cluster rounds succeed again");
+          failingSince = null;
+        },
+        (err) => {
+          failingSince ??= t0;
+          if (t0 - saidAt < FAILURE_LOG_MS) return;
+          saidAt = t0;
+          this.o.log.warn({ err, failingMs: Math.round(t0 - failingSince) }, "cluster round failed; retried every cluster.renewMs");
+        },
+      );
       const wait = this.o.renewMs - (mono() - t0);
       if (wait > 0 && this.running) await this.sleep(wait);
     }
