@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore`. Parses arguments, nothing else.
+// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore | cluster status`. Parses arguments, nothing else.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -25,6 +25,8 @@ commands:
   backup --to DIR     copy dataDir's ledger into DIR (new or empty) with a manifest; the engine may be running
   restore --from DIR  with the engine stopped: verify the backup in DIR and put it in place of dataDir's ledger;
                       the next start replays LOYALTY_EVENTS after what the backup covers
+  cluster status      cluster mode: the instances, who owns which virtual partition, lease ages, lag,
+                      read from NATS (nats.url); --json prints what GET /v1/admin/cluster returns
 
 Every config key can also be set by an environment variable: LOYALTYD_ + the key
 upper-cased with dots as underscores (LOYALTYD_HTTP_PORT, LOYALTYD_NATS_URL, ...).`;
@@ -37,6 +39,7 @@ async function main(): Promise<number> {
       help: { type: "boolean", short: "h" },
       to: { type: "string" },
       from: { type: "string" },
+      json: { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -67,6 +70,16 @@ async function main(): Promise<number> {
     }
     const config = readConfig(values.config, {});
     return typeof config === "number" ? config : backupCommand(command, config, resolve(dir));
+  }
+  if (command === "cluster") {
+    if (positionals[1] !== "status") {
+      console.error(`usage: loyaltyd cluster status [--json] [--config FILE]\n\n${USAGE}`);
+      return 2;
+    }
+    const config = readConfig(values.config, {});
+    if (typeof config === "number") return config;
+    const { clusterStatusCommand } = await import("./cluster/command.js");
+    return clusterStatusCommand(config, values.json === true);
   }
   if (command !== "serve" && command !== "demo") {
     console.error(`unknown command ${command}\n\n${USAGE}`);

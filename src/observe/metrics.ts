@@ -144,6 +144,28 @@ export function createMetrics() {
       buckets: latencyBuckets,
       registers: [registry],
     }),
+    clusterPartitionsOwned: new Gauge({
+      name: "loyalty_cluster_partitions_owned",
+      help: "Virtual partitions whose lease this instance holds (cluster mode; 0 otherwise)",
+      registers: [registry],
+    }),
+    clusterInstances: new Gauge({
+      name: "loyalty_cluster_instances",
+      help: "Live instances this instance sees in LOYALTY_INSTANCES (cluster mode)",
+      registers: [registry],
+    }),
+    clusterLeaseChanges: new Counter({
+      name: "loyalty_cluster_lease_changes_total",
+      help: "Leases taken and given up by this instance, by change (acquired, released, lost: someone else wrote it or it expired in NATS, expired: not renewed in time here)",
+      labelNames: ["change"] as const,
+      registers: [registry],
+    }),
+    clusterLeaseRenewals: new Counter({
+      name: "loyalty_cluster_lease_renewals_total",
+      help: "Lease renewals by outcome (ok, lost, error: NATS did not answer in time)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
   };
 }
 
