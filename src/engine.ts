@@ -58,6 +58,8 @@ export interface Engine {
   simulatorNats: ConnectionOptions | null;
   /** Segment queries and exports (what the admin routes run), for the demo's status lines. */
   segments: SegmentJobs;
+  /** The engine's metrics (what /metrics serves), for the demo's live status. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -268,6 +270,7 @@ async function startPipeline(
     nc,
     simulatorNats: nats.simulator,
     segments,
+    metrics,
     async close() {
       clearInterval(watchdog);
       clearInterval(sweeper);
