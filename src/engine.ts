@@ -59,6 +59,8 @@ export interface Engine {
   simulatorNats: ConnectionOptions | null;
   /** Segment queries and exports (what the admin routes run), for the demo's status lines. */
   segments: SegmentJobs;
+  /** The engine's metrics (what /metrics serves), for the demo's live status. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -280,6 +282,7 @@ async function startPipeline(
     nc,
     simulatorNats: nats.simulator,
     segments,
+    metrics,
     async close() {
       // First: the other instances take this one's partitions over while it shuts down.
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));

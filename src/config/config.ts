@@ -384,8 +384,8 @@ export const configSchema = z
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
-/** Every leaf key, dotted, for the environment mapping. */
-const LEAF_KEYS = [
+/** Every leaf key, dotted, for the environment mapping (and the deploy files' test). */
+export const LEAF_KEYS = [
   "nats.url", "nats.user", "nats.pass", "nats.passFile", "nats.token", "nats.tokenFile", "nats.credsFile", "nats.nkeySeedFile",
   "nats.tls.ca", "nats.tls.cert", "nats.tls.key", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "enrolOnUnknownCard", "programmeSelection", "timeZone",

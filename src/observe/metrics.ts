@@ -20,6 +20,12 @@ export function createMetrics() {
       labelNames: ["source", "code"] as const,
       registers: [registry],
     }),
+    points: new Counter({
+      name: "loyalty_points_total",
+      help: "Points of the points account moved by applied commands (repeats not counted), by movement: earned (sales), taken_back (returns and voids), redeemed (captures, voucher purchases, conversions)",
+      labelNames: ["movement"] as const,
+      registers: [registry],
+    }),
     requestDuration: new Histogram({
       name: "loyalty_request_duration_seconds",
       help: "Request/reply latency from receipt to reply, by source and verb",
