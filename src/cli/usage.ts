@@ -204,7 +204,7 @@ export function parseCommandLine(args: string[], version: string): Parsed {
     return usageError(`--log is screen or json, not ${values.log}\n\n${commandHelp(first)}`);
   }
   const str = (v: string | boolean | undefined): string | undefined => (typeof v === "string" ? v : undefined);
-  return { kind: "run", command: first, values: { config: str(values.config), log: str(values.log), to: str(values.to), from: str(values.from), json: values.json === true } };
+  return { kind: "run", command: first, values: { config: str(values.config), log: str(values.log), to: str(values.to), from: str(values.from), json: values.json === true || undefined } };
 }
 
 /** The version in loyaltyd's package.json: the nearest one above this file (src/cli/ or dist/src/cli/). */

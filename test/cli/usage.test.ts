@@ -58,6 +58,10 @@ describe("parseCommandLine", () => {
     [["restore", "--to", "x"], 2, "loyaltyd restore has no option --to"],
     [["demo", "--log", "pretty"], 2, "--log is screen or json, not pretty"],
     [["serve", "--log", "json"], 2, "loyaltyd serve has no option --log"],
+    [["cluster"], 2, "loyaltyd cluster needs status"],
+    [["cluster", "stats"], 2, "loyaltyd cluster needs status"],
+    [["cluster", "status", "now"], 2, "takes no argument now"],
+    [["serve", "--json"], 2, "loyaltyd serve has no option --json"],
   ])("%j prints (exit %i) %s", (args, exitCode, text) => {
     const p = parse(...args);
     expect(p.kind).toBe("print");
@@ -75,6 +79,8 @@ describe("parseCommandLine", () => {
     [["backup", "--to", "/b"], "backup", { to: "/b" }],
     [["restore", "--from", "/b", "-c", "f"], "restore", { from: "/b", config: "f" }],
     [["new-token"], "new-token", {}],
+    [["cluster", "status"], "cluster", {}],
+    [["cluster", "status", "--json", "-c", "f"], "cluster", { json: true, config: "f" }],
   ])("%j runs %s with %j", (args, command, values) => {
     const p = parse(...args);
     expect(p).toEqual({ kind: "run", command, values: { config: undefined, log: undefined, to: undefined, from: undefined, ...values } });
