@@ -4,9 +4,10 @@ import type { FastifyRequest, HTTPMethods } from "fastify";
 import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkConvert, parseBulkAdjust } from "../../admin/bulk.js";
-import { importProductsCsv, listProducts, putProduct, removeProduct } from "../../admin/products.js";
+import { importProducts, listProducts, productRowSchema, putProduct, removeProduct } from "../../admin/products.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
-import { getReward, listRewards, putReward, removeReward } from "../../admin/rewards.js";
+import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema } from "../../admin/rewards.js";
+import { runImport } from "../../admin/sheets/import.js";
 import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
 import type { KeyRing, Operator, Role, TerminalKey } from "../../config/credentials.js";
@@ -22,7 +23,7 @@ import type { SegmentJobs } from "../../admin/segments/jobs.js";
 import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
-import { importRoutes } from "./import-routes.js";
+import { importRequestOf, importRoutes } from "./import-routes.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -106,7 +107,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
   ];
 }
 
-function productRoutes({ store, log, handler }: AdminDeps): Route[] {
+function productRoutes({ store, log, handler, now }: AdminDeps): Route[] {
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
     { method: "PUT", url: "/v1/admin/products/:sku", role: "write", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
@@ -121,9 +122,10 @@ function productRoutes({ store, log, handler }: AdminDeps): Route[] {
     {
       method: "POST", url: "/v1/admin/products/import", role: "write", large: true,
       run: async (c) => {
-        const result = await importProductsCsv(store, ((c.req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8"));
-        log.info(result, "product card imported");
-        return { ok: true, ...result };
+        const spec = { target: "products", schema: productRowSchema, key: "sku", rowsMax: limits.productImportRowsMax };
+        const reply = await runImport(store, now(), importRequestOf(c), spec, (rows) => importProducts(store, rows));
+        log.info({ import: reply.importId, ok: reply.ok, rows: reply.rows, errorCount: reply.errorCount }, "product card import");
+        return reply;
       },
     },
     {
@@ -143,6 +145,15 @@ function catalogueRoutes({ store, log, now }: AdminDeps): Route[] {
   return [
     { method: "GET", url: "/v1/admin/rewards", role: "read", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
     { method: "GET", url: "/v1/admin/rewards/:id", role: "read", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
+    {
+      method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true,
+      run: async (c) => {
+        const spec = { target: "rewards", schema: rewardRowSchema, key: "id" };
+        const reply = await runImport(store, now(), importRequestOf(c), spec, (rows) => importRewards(store, rows, now()));
+        log.info({ import: reply.importId, ok: reply.ok, rows: reply.rows, errorCount: reply.errorCount }, "rewards import");
+        return reply;
+      },
+    },
     {
       method: "PUT", url: "/v1/admin/rewards/:id", role: "write",
       run: async (c) => {
