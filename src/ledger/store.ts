@@ -109,7 +109,7 @@ export interface Entry {
   customerId: string;
   account: string;
   /**
-   * accrual | return | void | redemption | expiry | adjustment | conversion | voucher, and
+   * accrual | return | void | redemption | expiry | adjustment | compensation | conversion | voucher, and
    * the zero-amount marks of a hold's life: hold | release | hold.expired.
    */
   kind: string;
@@ -122,6 +122,9 @@ export interface Entry {
   holdId?: string;
   programme?: string;
   version?: number;
+  /** adjustment and compensation: who made it, and why (also in `cause`, for display). */
+  operator?: string;
+  reason?: string;
 }
 
 /** What one programme earned on a sale, kept for returns (the rule engine's accrual, minus its expiry). */

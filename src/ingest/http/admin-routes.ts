@@ -8,6 +8,7 @@ import { importProducts, listProducts, productRowSchema, putProduct, removeProdu
 import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
 import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema } from "../../admin/rewards.js";
 import { runImport } from "../../admin/sheets/import.js";
+import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
 import type { KeyRing, Operator, Role, TerminalKey } from "../../config/credentials.js";
@@ -263,8 +264,16 @@ function moneyRoutes(deps: AdminDeps): Route[] {
  * Merging two customers moves money (role money); erasing one changes no balance (role
  * write). Both go through the handler to the survivor's or the customer's partition.
  */
-function customerRoutes({ handler, log }: AdminDeps): Route[] {
+function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
   return [
+    {
+      method: "GET", url: "/v1/admin/customers/:id/prepaid.csv", role: "read",
+      run: async (c) => {
+        const q = parsePrepaidQuery(c.req.query);
+        const history = prepaidHistory(store, idOf(c), q);
+        return new Streamed("text/csv; charset=utf-8", prepaidCsv(history.rows, q.bom), `${history.customerId}-${q.account}.csv`);
+      },
+    },
     {
       method: "POST", url: "/v1/admin/customers/merge", role: "money",
       run: async (c) => {
