@@ -13,10 +13,9 @@
 import { z } from "zod";
 import { fieldPath, isLimitIssue, LoyaltyError, type ErrorCode } from "../../errors.js";
 import { limits } from "../../limits.js";
-import { readCsvRows } from "./csv.js";
 import type { SheetLayout } from "./mappings.js";
 import type { Cell, RawCell, RawRow } from "./raw.js";
-import { readXlsxRows } from "./xlsx.js";
+import { readRawOffThread } from "./thread.js";
 
 export type { Cell } from "./raw.js";
 export type SheetFormat = "csv" | "xlsx";
@@ -79,7 +78,7 @@ export async function readSheet<S extends z.ZodType>(bytes: Uint8Array, options:
     throw new LoyaltyError("VALIDATION", `the mapping is for ${layout.format} files; this one is ${options.format}`, "format");
   }
   const headerRow = layout?.headerRow ?? 1;
-  const raw = await readRows(bytes, options.format, layout, headerRow + rowsMax + 1);
+  const raw = await readRawOffThread({ bytes, format: options.format, layout, rowsMax: headerRow + rowsMax + 1 });
   const header = raw.find((r) => r.row === headerRow);
   const body = raw.filter((r) => r.row > headerRow);
   const last = body.at(-1);
@@ -89,7 +88,9 @@ export async function readSheet<S extends z.ZodType>(bytes: Uint8Array, options:
   if (out.errorCount > 0) return out.result();
   const headerWidth = header!.cells.length;
   const seen = new Map<unknown, number>();
-  for (const r of body) {
+  for (const [i, r] of body.entries()) {
+    // Validation runs on the main thread: let other work through now and then.
+    if (i % limits.sheetRowsPerYield === limits.sheetRowsPerYield - 1) await new Promise((done) => setImmediate(done));
     if (r.cells.every((c) => c === null)) continue;
     out.rowsRead++;
     const value = readRow(r, columns, headerWidth, options.schema, out);
@@ -107,16 +108,6 @@ export async function readSheet<S extends z.ZodType>(bytes: Uint8Array, options:
     out.rows.push({ row: r.row, value });
   }
   return out.result();
-}
-
-async function readRows(bytes: Uint8Array, format: SheetFormat, layout: SheetLayout | null, rowsMax: number): Promise<RawRow[]> {
-  if (format === "xlsx") return readXlsxRows(bytes, { sheet: layout?.sheet ?? null, rowsMax });
-  return readCsvRows(bytes, {
-    encoding: layout?.encoding ?? "utf-8",
-    delimiter: layout?.delimiter ?? null,
-    headerRow: layout?.headerRow ?? 1,
-    recordsMax: rowsMax,
-  });
 }
 
 class Collector<T> {
