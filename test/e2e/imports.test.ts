@@ -113,4 +113,17 @@ describe("spreadsheet imports", () => {
     const after = await t.rpc("quote", sale("q-2", { card: "C-I" }, [line("1", 1, 100, { sku: "TEA" })]));
     expect(after.earned).toBe(3);
   });
+
+  it("counts imports by target and outcome in /metrics", async () => {
+    const text = await (await fetch(`${t.http}/metrics`)).text();
+    const count = (labels: string) => Number(new RegExp(`^loyalty_imports_total\\{${labels}\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    expect(count('target="rewards",outcome="imported"')).toBe(2);
+    expect(count('target="rewards",outcome="refused"')).toBe(2);
+    expect(count('target="rewards",outcome="VALIDATION"')).toBe(1);
+    expect(count('target="products",outcome="imported"')).toBe(1);
+    expect(count('target="products",outcome="refused"')).toBe(1);
+    expect(count('target="products",outcome="VALIDATION"')).toBe(1);
+    expect(count('target="rewards",outcome="BAD_REQUEST"')).toBe(1);
+    expect(count('target="rewards",outcome="UNKNOWN_MAPPING"')).toBe(1);
+  });
 });

@@ -9,7 +9,10 @@
 // `mapping` (a saved ImportMapping, or null) says which header feeds which field; without
 // one the headers are the field names. Errors carry the row number a spreadsheet program
 // shows, the column's header as in the file, the field, a code of errors.ts and a message.
-// admin/sheets/import.ts wraps this for an HTTP import (format, saved mapping, report).
+// The file is decoded on a thread of its own (thread.ts, worker.ts; under vitest the
+// thread runs the built dist/ file, so `npm run build` first); rows are validated here.
+// admin/sheets/import.ts wraps this for an HTTP import (format, saved mapping, record),
+// and ingest/http/import-routes.ts's runImportRoute for an admin route (metrics, log).
 import { z } from "zod";
 import { fieldPath, isLimitIssue, LoyaltyError, type ErrorCode } from "../../errors.js";
 import { limits } from "../../limits.js";

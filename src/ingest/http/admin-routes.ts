@@ -7,7 +7,6 @@ import { bulkAdjust, bulkConvert, parseBulkAdjust } from "../../admin/bulk.js";
 import { importProducts, listProducts, productRowSchema, putProduct, removeProduct } from "../../admin/products.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
 import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema } from "../../admin/rewards.js";
-import { runImport } from "../../admin/sheets/import.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
@@ -24,7 +23,7 @@ import type { SegmentJobs } from "../../admin/segments/jobs.js";
 import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
-import { importRequestOf, importRoutes } from "./import-routes.js";
+import { importRoutes, runImportRoute } from "./import-routes.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -108,7 +107,8 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
   ];
 }
 
-function productRoutes({ store, log, handler, now }: AdminDeps): Route[] {
+function productRoutes(deps: AdminDeps): Route[] {
+  const { store, handler, log } = deps;
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
     { method: "PUT", url: "/v1/admin/products/:sku", role: "write", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
@@ -124,9 +124,7 @@ function productRoutes({ store, log, handler, now }: AdminDeps): Route[] {
       method: "POST", url: "/v1/admin/products/import", role: "write", large: true,
       run: async (c) => {
         const spec = { target: "products", schema: productRowSchema, key: "sku", rowsMax: limits.productImportRowsMax };
-        const reply = await runImport(store, now(), importRequestOf(c), spec, (rows) => importProducts(store, rows));
-        log.info({ import: reply.importId, ok: reply.ok, rows: reply.rows, errorCount: reply.errorCount }, "product card import");
-        return reply;
+        return runImportRoute(deps, c, spec, (rows) => importProducts(store, rows));
       },
     },
     {
@@ -142,18 +140,14 @@ function productRoutes({ store, log, handler, now }: AdminDeps): Route[] {
 }
 
 /** The rewards catalogue and voucher offers: PUT/GET/DELETE one, GET all. */
-function catalogueRoutes({ store, log, now }: AdminDeps): Route[] {
+function catalogueRoutes(deps: AdminDeps): Route[] {
+  const { store, log, now } = deps;
   return [
     { method: "GET", url: "/v1/admin/rewards", role: "read", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
     { method: "GET", url: "/v1/admin/rewards/:id", role: "read", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
     {
       method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true,
-      run: async (c) => {
-        const spec = { target: "rewards", schema: rewardRowSchema, key: "id" };
-        const reply = await runImport(store, now(), importRequestOf(c), spec, (rows) => importRewards(store, rows, now()));
-        log.info({ import: reply.importId, ok: reply.ok, rows: reply.rows, errorCount: reply.errorCount }, "rewards import");
-        return reply;
-      },
+      run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => importRewards(store, rows, now())),
     },
     {
       method: "PUT", url: "/v1/admin/rewards/:id", role: "write",
