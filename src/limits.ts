@@ -271,4 +271,33 @@ export const limits = {
   retentionScanMaxCeiling: 10_000,
   /** How often the scan's position is saved when a step deletes nothing, ms. */
   retentionCursorPersistMs: 60_000,
+  /** Lines of one sales report (a report fits one 64 KiB request with room to spare). */
+  reportLinesMax: 500,
+  /** Users (people who submit reports) of one distributor. */
+  customerUsersMax: 100,
+  /** Dated group membership changes kept per customer (ledger/groups.ts). */
+  groupChangesMax: 500,
+  /** Approved report lines a distributor's plausibility history keeps (the most recent ones). */
+  reportHistoryMax: 1000,
+  /** Day aggregates (a distributor's approved sales of one date) one ranking reads at most. */
+  rankingScanMax: 2_000_000,
+  /** Reports one sales-report import may hold. */
+  reportImportReportsMax: 10_000,
+  // Cluster mode (config `cluster.*`, docs/operations.md, Scale-out).
+  /** Virtual partitions a cluster may have (config cluster.partitions): every instance reads every lease each round. */
+  clusterPartitionsMax: 1024,
+  /** Instances one round reads at most. */
+  clusterInstancesMax: 256,
+  /**
+   * Default lease lifetime, ms: longer than a NATS stream leader election (4 to 9 s in
+   * nats-server 2.9) would keep ownership through a NATS node's death; shorter keeps a
+   * dead engine's partitions idle for less. 6 s puts takeover at about 8 s.
+   */
+  clusterLeaseTtlMsDefault: 6_000,
+  /** Default interval of renewals, heartbeats and rebalancing rounds, ms: five chances per lease lifetime. */
+  clusterRenewMsDefault: 1_000,
+  /** How long joining the cluster may take (creating the buckets, their first leader), ms. */
+  clusterSetupMsMax: 20_000,
+  /** How long an instance waits for the engine to let go of a partition before it stops renewing that lease anyway, ms. */
+  clusterReleaseMsMax: 30_000,
 } as const;

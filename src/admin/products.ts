@@ -3,9 +3,10 @@
 // every partition recompiles its plan before its next batch, as for programmes.
 import { z } from "zod";
 import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
 import { id } from "../codec/schema.js";
 import { parseAdminBody } from "./parse.js";
-import { cellInt, cellText } from "./sheets/cells.js";
+import { cellBool, cellInt, cellText } from "./sheets/cells.js";
 import type { SheetRow } from "./sheets/read.js";
 import type { Product, Store } from "../ledger/store.js";
 
@@ -17,6 +18,10 @@ const productSchema = z
     category: id.optional(),
     pointsPerUnit: points.optional(),
     pointsPrice: points.optional(),
+    /** false: withdrawn; a sales report naming it waits for review (INACTIVE_PRODUCT). */
+    active: z.boolean().optional(),
+    /** Per unit, minor units: report lines are checked against it (PRICE_MISMATCH). */
+    listPrice: z.number().int().min(0).max(limits.unitPriceMax).optional(),
   })
   .strict();
 
@@ -55,7 +60,7 @@ export function listProducts(store: Store, limit: number): Product[] {
 
 /**
  * One row of a product-card spreadsheet (CSV or XLSX): sku, and any of name, category,
- * pointsPerUnit, pointsPrice. A row replaces the product as PUT does.
+ * pointsPerUnit, pointsPrice, active, listPrice. A row replaces the product as PUT does.
  */
 export const productRowSchema = z
   .object({
@@ -64,6 +69,8 @@ export const productRowSchema = z
     category: cellText(id).optional(),
     pointsPerUnit: cellInt(points).optional(),
     pointsPrice: cellInt(points).optional(),
+    active: cellBool(z.boolean()).optional(),
+    listPrice: cellInt(z.number().int().min(0).max(limits.unitPriceMax)).optional(),
   })
   .strict();
 

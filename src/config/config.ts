@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { limits } from "../limits.js";
 import { isTimeZone } from "../rules/time.js";
+import { REPORT_OPTIONS_DEFAULT } from "../ledger/tx.js";
 
 // An operator may widen the event window (a migration, a long offline till), within reason.
 const EVENT_LATE_MS_CEILING = 10 * 366 * 86_400_000;
@@ -33,6 +34,18 @@ const NOTIFY_DEFAULTS = {
   duplicateWindowMs: 10 * 60_000,
   birthdayHour: 9,
   birthdaySweepMs: 60_000,
+};
+
+/** An instance id is a KV key and a log field: letters, digits, `_` and `-`. */
+const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const CLUSTER_DEFAULTS = {
+  enabled: false,
+  instanceId: null,
+  partitions: 64,
+  replicas: 3 as const,
+  leaseTtlMs: limits.clusterLeaseTtlMsDefault,
+  renewMs: limits.clusterRenewMsDefault,
 };
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
@@ -93,6 +106,22 @@ const NATS_SECRET_KEYS = {
   nkeySeedFile: "nkey",
 } as const;
 
+/** The servers of a (comma-separated) nats.url. */
+const natsServers = (url: string): string[] =>
+  url
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+
+function isUrl(u: string): boolean {
+  try {
+    new URL(u);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when a server URL of the (comma-separated) list carries user info: nats://user:pass@host. */
 export function urlHasUserInfo(url: string): boolean {
   return url.split(",").some((u) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u.trim()));
@@ -105,7 +134,12 @@ export function urlHasUserInfo(url: string): boolean {
  */
 const natsObject = z
   .object({
-    url: z.string().url().nullable().default(null),
+    /** One server URL, or several of one cluster, comma-separated. */
+    url: z
+      .string()
+      .refine((v) => natsServers(v).length > 0 && natsServers(v).every(isUrl), "must be a URL or several, comma-separated (nats://host:4222,nats://host2:4222)")
+      .nullable()
+      .default(null),
     user: optional,
     pass: optional,
     passFile: optional,
@@ -270,6 +304,48 @@ export const configSchema = z
         path: ["duplicateWindowMs"],
       })
       .default(NOTIFY_DEFAULTS),
+    /** Distributors' sales reports: verification and approval (docs/b2b.md). */
+    reports: z
+      .object({
+        /** A report whose checks all pass is approved on submission; off: every report waits for an operator. */
+        autoApprove: onOff.default(REPORT_OPTIONS_DEFAULT.autoApprove),
+        /** The currency of a report that names none. */
+        currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as PLN").default(REPORT_OPTIONS_DEFAULT.currency),
+        /** Days before the engine's local today an invoice may be dated. */
+        windowDaysBack: z.coerce.number().int().min(0).max(3650).default(REPORT_OPTIONS_DEFAULT.windowDaysBack),
+        /** Days after it (time zones, clock skew). */
+        windowDaysAhead: z.coerce.number().int().min(0).max(366).default(REPORT_OPTIONS_DEFAULT.windowDaysAhead),
+        /** A line above the participant's 99th percentile of qty (or amount) times this is implausible. */
+        plausibilityFactor: z.coerce.number().min(1).max(1000).default(REPORT_OPTIONS_DEFAULT.plausibilityFactor),
+        /** Approved lines of history a participant needs before the plausibility checks apply. */
+        plausibilityHistoryMin: z.coerce.number().int().min(1).max(limits.reportHistoryMax).default(REPORT_OPTIONS_DEFAULT.plausibilityHistoryMin),
+        /** How far a line's amount may be from qty × the product's listPrice, percent. */
+        priceTolerancePct: z.coerce.number().min(0).max(100).default(REPORT_OPTIONS_DEFAULT.priceTolerancePct),
+        /** Percentages of a sales target's goal at which target.progress is published (a list, or "50,80" from the environment). */
+        targetMilestonesPct: z
+          .preprocess((v) => (typeof v === "string" ? (v.trim() === "" ? [] : v.split(",").map((x) => Number(x.trim()))) : v), z.array(z.number().int().min(1).max(99)).max(10))
+          .transform((xs) => [...new Set(xs)].sort((a, b) => a - b))
+          .default([...REPORT_OPTIONS_DEFAULT.targetMilestonesPct]),
+      })
+      .strict()
+      .default({ ...REPORT_OPTIONS_DEFAULT, targetMilestonesPct: [...REPORT_OPTIONS_DEFAULT.targetMilestonesPct] }),
+    /** Cluster mode: instances on one NATS cluster share the virtual partitions (docs/operations.md, Scale-out). */
+    cluster: z
+      .object({
+        enabled: onOff.default(false),
+        /** Unique per instance, stable across its restarts: a KV key, so letters, digits, `_` and `-`. */
+        instanceId: z.string().regex(INSTANCE_ID, "letters, digits, _ and - only, at most 64").nullable().default(null),
+        /** Virtual partitions, fixed for the deployment's life. */
+        partitions: z.coerce.number().int().min(1).max(limits.clusterPartitionsMax).default(64),
+        /** Copies NATS keeps of the cluster buckets: 3 on a 3-node cluster; 1 on a single server (trials only). */
+        replicas: z.coerce.number().int().refine((r) => r === 1 || r === 3 || r === 5, "must be 1, 3 or 5").default(3),
+        leaseTtlMs: z.coerce.number().int().min(500).max(300_000).default(limits.clusterLeaseTtlMsDefault),
+        renewMs: z.coerce.number().int().min(100).max(60_000).default(limits.clusterRenewMsDefault),
+      })
+      .strict()
+      .refine((c) => c.renewMs * 3 <= c.leaseTtlMs, { message: "must be at most a third of cluster.leaseTtlMs", path: ["renewMs"] })
+      .refine((c) => !c.enabled || c.instanceId !== null, { message: "needed when cluster.enabled: give every instance its own", path: ["instanceId"] })
+      .default(CLUSTER_DEFAULTS),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** How long idempotency records, closed holds and event records are kept (docs/operations.md, Retention). */
     retention: z
@@ -285,6 +361,10 @@ export const configSchema = z
       .default(RETENTION_DEFAULT),
   })
   .strict()
+  .refine((c) => !c.cluster.enabled || c.nats.url !== null, {
+    message: "needs nats.url: the instances of a cluster share one NATS cluster, not each its own embedded server",
+    path: ["cluster", "enabled"],
+  })
   .refine((c) => c.admin.port === null || c.admin.port === 0 || c.admin.port !== c.http.port, {
     message: "must differ from http.port",
     path: ["admin", "port"],
@@ -304,8 +384,8 @@ export const configSchema = z
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
-/** Every leaf key, dotted, for the environment mapping. */
-const LEAF_KEYS = [
+/** Every leaf key, dotted, for the environment mapping (and the deploy files' test). */
+export const LEAF_KEYS = [
   "nats.url", "nats.user", "nats.pass", "nats.passFile", "nats.token", "nats.tokenFile", "nats.credsFile", "nats.nkeySeedFile",
   "nats.tls.ca", "nats.tls.cert", "nats.tls.key", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "enrolOnUnknownCard", "programmeSelection", "timeZone",
@@ -318,6 +398,9 @@ const LEAF_KEYS = [
     (["lookupsPerMinute", "lookupBurst", "enrolmentsPerMinute", "enrolmentBurst"] as const).map((k) => `rateLimits.${who}.${k}` as const),
   ),
   "retention.requestsMs", "retention.holdsMs", "retention.salesMs", "retention.sweepMs", "retention.scanMax",
+  "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
+  "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
+  "cluster.enabled", "cluster.instanceId", "cluster.partitions", "cluster.replicas", "cluster.leaseTtlMs", "cluster.renewMs",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
 ] as const;
 
@@ -370,7 +453,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
       const v = env[name];
       if (v !== undefined && v !== "") {
         // URLs, secrets and paths stay strings: a password of digits is not a number.
-        setPath(raw, key, key.startsWith("nats.") || key === "adminToken" ? v : coerceScalar(v));
+        setPath(raw, key, key.startsWith("nats.") || key === "adminToken" || key === "cluster.instanceId" ? v : coerceScalar(v));
         break;
       }
     }

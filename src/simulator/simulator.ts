@@ -4,6 +4,7 @@ import type { JetStreamClient, NatsConnection, PubAck, Subscription } from "nats
 import { createBasketGenerator, profiledEnrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
+import { createRedeemer, type Redeemer } from "./redeem.js";
 import { decodeReply, encodeJson, requestJson, runPool, type WireReply } from "./wire.js";
 
 export interface SimulatorOptions {
@@ -16,6 +17,8 @@ export interface SimulatorOptions {
   /** Default true; false when the customers are known to be enrolled already. */
   enrol?: boolean;
   rates?: Partial<EventRates>;
+  /** Also authorize points and capture or release the holds, beside each balance and quote probe (the demo). Default false. */
+  redeem?: boolean;
 }
 
 export interface SimStats {
@@ -44,6 +47,8 @@ export interface SimStats {
   inFlightDropped: number;
   rpcOk: number;
   rpcFailed: number;
+  /** With `redeem`: authorisations approved and denied, holds captured and released, failures by code. */
+  redemptions: { authorized: number; denied: number; captured: number; released: number; failed: Record<string, number> };
 }
 
 export interface SimulatorHandle {
@@ -171,6 +176,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   const startMs = performance.now();
   let scheduled = 0;
   const probeRng = mulberry32((d.opts.seed ?? 1) + 7);
+  const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.nc, d.opts.customers, d.opts.seed ?? 1) : null;
 
   const onResult = (reply: WireReply): void => {
     interval.results++;
@@ -230,9 +236,10 @@ function runLoop(d: LoopDeps): SimulatorHandle {
     Promise.all([
       requestJson(d.nc, "loyalty.rpc.balance", { customer: { card: `C-${n}` } }),
       requestJson(d.nc, "loyalty.rpc.quote", d.gen.sale()),
+      redeemer?.once(),
     ])
-      .then((replies) => {
-        for (const r of replies) {
+      .then(([balance, quote]) => {
+        for (const r of [balance, quote]) {
           if (r.ok) rpcOk++;
           else {
             rpcFailed++;
@@ -311,6 +318,9 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       inFlightDropped,
       rpcOk,
       rpcFailed,
+      redemptions: redeemer
+        ? { ...redeemer.counts, failed: Object.fromEntries(redeemer.counts.failed) }
+        : { authorized: 0, denied: 0, captured: 0, released: 0, failed: {} },
     };
   };
 
