@@ -126,4 +126,12 @@ describe("spreadsheet imports", () => {
     expect(count('target="rewards",outcome="BAD_REQUEST"')).toBe(1);
     expect(count('target="rewards",outcome="UNKNOWN_MAPPING"')).toBe(1);
   });
+
+  it("names the import's id in the audit trail, refused or not", async () => {
+    const res = await call(t, "POST", "/v1/admin/rewards/import", "id,name,pointsPrice\nX1,,1\n", "text/csv");
+    expect(res.status).toBe(422);
+    const records = (await call(t, "GET", "/v1/admin/audit?limit=1000")).body.records as { route: string; outcome: string; targets: Record<string, unknown> }[];
+    const mine = records.filter((r) => r.route === "/v1/admin/rewards/import" && r.targets.importId === res.body.importId);
+    expect(mine).toEqual([expect.objectContaining({ outcome: "VALIDATION", targets: { importId: res.body.importId } })]);
+  });
 });
