@@ -120,6 +120,14 @@ export const limits = {
   sheetCellLengthMax: 4096,
   /** An XLSX's parts, uncompressed, at most, bytes (read from the archive's directory before anything is inflated). */
   sheetUnzippedBytesMax: 256 * 1024 * 1024,
+  /** Spreadsheet files read at once, each on a thread of its own (OVERLOADED beyond). */
+  sheetReadsMax: 2,
+  /** Heap of a thread reading a spreadsheet, MB: a file that needs more is PAYLOAD_TOO_LARGE. */
+  sheetThreadHeapMb: 2048,
+  /** Raw rows per message from the reading thread (the main thread decodes one message at a time). */
+  sheetRowsPerMessage: 5000,
+  /** Rows validated between two yields to the event loop. */
+  sheetRowsPerYield: 2000,
   /** Row errors an import keeps in its error report (all of them are counted). */
   sheetErrorsKeptMax: 10_000,
   /** Row errors an import's reply lists (the report has the rest). */

@@ -288,8 +288,15 @@ export const adjustRequest = z
       .refine((n) => n !== 0, "must not be zero"),
     reason: adminReason,
     operator: id,
+    /**
+     * "compensation": a top-up that covers a cost the customer bears, such as the tax due
+     * on a reward (PRODUCT D.6); its entry's kind says so, and it only credits. Absent: a
+     * plain adjustment (absent, not defaulted, so that earlier requests hash as they did).
+     */
+    kind: z.enum(["adjustment", "compensation"]).optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.kind !== "compensation" || r.amount > 0, { message: "a compensation credits: amount must be positive", path: ["amount"] });
 
 const ttlMs = z.number().int().min(1000).max(limits.holdTtlMsMax);
 

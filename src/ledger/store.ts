@@ -132,7 +132,7 @@ export interface Entry {
   customerId: string;
   account: string;
   /**
-   * accrual | return | void | redemption | expiry | adjustment | conversion | voucher, and
+   * accrual | return | void | redemption | expiry | adjustment | compensation | conversion | voucher, and
    * the zero-amount marks of a hold's life: hold | release | hold.expired.
    */
   kind: string;
@@ -145,6 +145,9 @@ export interface Entry {
   holdId?: string;
   programme?: string;
   version?: number;
+  /** adjustment and compensation: who made it, and why (also in `cause`, for display). */
+  operator?: string;
+  reason?: string;
   /** The sales report whose approval (or rejection) posted it. */
   reportId?: string;
 }

@@ -4,9 +4,10 @@ import type { FastifyRequest, HTTPMethods } from "fastify";
 import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkConvert, parseBulkAdjust } from "../../admin/bulk.js";
-import { importProductsCsv, listProducts, putProduct, removeProduct } from "../../admin/products.js";
+import { importProducts, listProducts, productRowSchema, putProduct, removeProduct } from "../../admin/products.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
-import { getReward, listRewards, putReward, removeReward } from "../../admin/rewards.js";
+import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema } from "../../admin/rewards.js";
+import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
 import type { KeyRing, Operator, Role, TerminalKey } from "../../config/credentials.js";
@@ -22,8 +23,8 @@ import type { SegmentJobs } from "../../admin/segments/jobs.js";
 import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
+import { importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
-import { importRoutes } from "./import-routes.js";
 import type { ClusterView } from "../../cluster/member.js";
 
 export interface AdminDeps {
@@ -110,7 +111,8 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
   ];
 }
 
-function productRoutes({ store, log, handler }: AdminDeps): Route[] {
+function productRoutes(deps: AdminDeps): Route[] {
+  const { store, handler, log } = deps;
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
     { method: "PUT", url: "/v1/admin/products/:sku", role: "write", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
@@ -125,9 +127,8 @@ function productRoutes({ store, log, handler }: AdminDeps): Route[] {
     {
       method: "POST", url: "/v1/admin/products/import", role: "write", large: true,
       run: async (c) => {
-        const result = await importProductsCsv(store, ((c.req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8"));
-        log.info(result, "product card imported");
-        return { ok: true, ...result };
+        const spec = { target: "products", schema: productRowSchema, key: "sku", rowsMax: limits.productImportRowsMax };
+        return runImportRoute(deps, c, spec, (rows) => importProducts(store, rows));
       },
     },
     {
@@ -143,10 +144,15 @@ function productRoutes({ store, log, handler }: AdminDeps): Route[] {
 }
 
 /** The rewards catalogue and voucher offers: PUT/GET/DELETE one, GET all. */
-function catalogueRoutes({ store, log, now }: AdminDeps): Route[] {
+function catalogueRoutes(deps: AdminDeps): Route[] {
+  const { store, log, now } = deps;
   return [
     { method: "GET", url: "/v1/admin/rewards", role: "read", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
     { method: "GET", url: "/v1/admin/rewards/:id", role: "read", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
+    {
+      method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true,
+      run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => importRewards(store, rows, now())),
+    },
     {
       method: "PUT", url: "/v1/admin/rewards/:id", role: "write",
       run: async (c) => {
@@ -256,8 +262,16 @@ function moneyRoutes(deps: AdminDeps): Route[] {
  * Merging two customers moves money (role money); erasing one changes no balance (role
  * write). Both go through the handler to the survivor's or the customer's partition.
  */
-function customerRoutes({ handler, log }: AdminDeps): Route[] {
+function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
   return [
+    {
+      method: "GET", url: "/v1/admin/customers/:id/prepaid.csv", role: "read",
+      run: async (c) => {
+        const q = parsePrepaidQuery(c.req.query);
+        const history = prepaidHistory(store, idOf(c), q);
+        return new Streamed("text/csv; charset=utf-8", prepaidCsv(history.rows, q.bom), `${history.customerId}-${q.account}.csv`);
+      },
+    },
     {
       method: "POST", url: "/v1/admin/customers/merge", role: "money",
       run: async (c) => {
