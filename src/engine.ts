@@ -183,7 +183,7 @@ async function startPipeline(
     stream = await startStream(nc, handler, partitions, metrics, log, streamMarks(store), policy);
   }
 
-  const segments = new SegmentJobs(ledgerPath);
+  const segments = new SegmentJobs(ledgerPath, store);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
     handler,
