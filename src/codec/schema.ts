@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { LIMIT_PARAM } from "../errors.js";
 import { limits } from "../limits.js";
+import { isTimeZone } from "../rules/time.js";
 
 // Printable: no control, format, private-use or unassigned code points; length in code points.
 // "__proto__" is refused: it cannot round-trip through plain objects and storage.
@@ -205,6 +206,8 @@ const email = z.string().email().max(254);
 const birthday = z.string().refine(isBirthday, 'must be "YYYY-MM-DD" or "MM-DD", a calendar date');
 /** A BCP 47 language tag such as "pl" or "en-GB". */
 const language = z.string().max(35).regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "must be a language tag such as pl or en-GB");
+/** An IANA time zone such as "Europe/Warsaw": the customer's local date for its birthday greeting. */
+const timeZone = z.string().max(64).refine(isTimeZone, "must be an IANA time zone such as Europe/Warsaw");
 const address = z
   .object({
     line1: z.string().max(200).optional(),
@@ -217,7 +220,7 @@ const address = z
   .strict();
 
 /** The profile fields, as enroll sets them and updateCustomer changes them. */
-const profileFields = { name: personName, firstName: personName, lastName: personName, phone, email, address, birthday, language };
+const profileFields = { name: personName, firstName: personName, lastName: personName, phone, email, address, birthday, language, timeZone };
 export type ProfileField = keyof typeof profileFields;
 export const PROFILE_FIELDS = Object.keys(profileFields) as ProfileField[];
 

@@ -207,6 +207,8 @@ function mergeRecords(tx: Tx, from: Customer, into: Customer, mergedFrom: string
   for (const card of movedCards) cards.put(card, { ...cards.get(card)!, customerId: into.id });
   const survivor = { ...mergeRecord(from, into), cards: [...into.cards, ...movedCards.filter((c) => !into.cards.includes(c))], mergedFrom };
   const released = moveIdentifiers(tx, from, survivor);
+  // The survivor's birthday entry takes the merged time zone (its own, else the other's).
+  indexBirthday(tx, into.id, survivor.profile.birthday, survivor.profile.birthday, survivor.profile.timeZone ?? null);
   customers.put(into.id, survivor);
   customers.put(from.id, { ...skeleton(from), mergedInto: into.id, mergedAt: tx.now });
   aliases.put(from.id, into.id);
