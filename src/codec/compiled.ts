@@ -25,7 +25,7 @@ const CHECKS_KEY = "x-zod-checks";
 const NONE = Symbol("none");
 
 /** The verbs worth a compiled validator: every event and terminal request of the hot path. */
-export const COMPILED_VERBS: readonly Verb[] = ["accrue", "quote", "balance", "authorize", "capture", "release"];
+export const COMPILED_VERBS = ["accrue", "quote", "balance", "authorize", "capture", "release"] as const satisfies readonly Verb[];
 
 const ajv = new Ajv2020({ allErrors: false, strict: true, unicodeRegExp: true, validateSchema: false, code: { optimize: true } });
 ajv.addVocabulary([CHECKS_KEY]);
@@ -134,7 +134,7 @@ export function fastValidate(verb: Verb, value: unknown): unknown {
   if (!enabled) return undefined;
   let fn = compiled.get(verb);
   if (fn === undefined) {
-    fn = COMPILED_VERBS.includes(verb) ? compileVerb(verb) : null;
+    fn = (COMPILED_VERBS as readonly Verb[]).includes(verb) ? compileVerb(verb) : null;
     compiled.set(verb, fn);
   }
   if (fn === null) return undefined;
