@@ -6,7 +6,8 @@
 // machine's noise falls on both. B is either this build with a switch turned off
 // (--toggle validators) or another build of the engine (--base DIR: a compiled tree of an
 // earlier commit, e.g. `git archive <commit> | tar -x -C DIR && cd DIR && tsc`).
-// Run: npx tsc -p . && node --expose-gc dist/bench/hot.js [--toggle validators | --base DIR]   (BENCH_QUICK=1: seconds)
+// Run: npx tsc -p . && node --expose-gc dist/bench/hot.js [--toggle validators | --base DIR]   (BENCH_QUICK=1: seconds;
+// BENCH_HOT_RUNS: timed pairs, default 12; BENCH_HOT_BATCH: events per transaction in them, default 250; BENCH_HOT_DIR: where the ledgers go, e.g. /dev/shm to leave fsync out)
 // Profile: node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/hot.js --only A
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -95,6 +96,11 @@ async function timedRun(bed: Bed, batches: RawRequest[][]): Promise<Run> {
   return { cpuUs: (used.user + used.system) / events, wallUs: (ms * 1000) / events };
 }
 
+function quartiles(values: number[]): string {
+  const s = [...values].sort((a, b) => a - b);
+  return `${s[Math.floor(s.length / 4)]!.toFixed(3)}-${s[Math.floor((3 * s.length) / 4)]!.toFixed(3)}`;
+}
+
 async function usageOf(bed: Bed): Promise<LedgerUsage> {
   await bed.side.closeStore(bed.store);
   return ledgerUsage(join(bed.dir, "ledger"));
@@ -151,7 +157,13 @@ async function codecAB(log: (l: string) => void, toggleName: string, rounds: num
 
 export async function benchHot(opts: { quick: boolean; base?: string; toggle?: string; only?: "A" | "B"; log?: (l: string) => void }): Promise<void> {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const shape = SHAPES[opts.quick ? "quick" : "full"];
+  const runsWanted = Number(process.env.BENCH_HOT_RUNS);
+  const batchWanted = Number(process.env.BENCH_HOT_BATCH);
+  const shape = {
+    ...SHAPES[opts.quick ? "quick" : "full"],
+    ...(Number.isInteger(runsWanted) && runsWanted > 0 ? { runsPerSide: runsWanted } : {}),
+    ...(Number.isInteger(batchWanted) && batchWanted > 0 ? { batchSize: batchWanted } : {}),
+  };
   const thisRoot = fileURLToPath(new URL("../..", import.meta.url));
   const sideA = await here.sideAt(thisRoot);
   const sideB = opts.base ? await here.sideAt(resolve(opts.base)) : sideA;
@@ -174,10 +186,20 @@ export async function benchHot(opts: { quick: boolean; base?: string; toggle?: s
     }
     const history = shape.customers * shape.historyPerCustomer;
     const gen = createBasketGenerator({ seed: 7, customers: shape.customers, linesMin: 1, linesMax: 20, clock: () => (clock.now += HISTORY_SPAN_MS / history), rates: { phone: 0 } });
-    for (let n = 0; n < history; n += 1000) {
+    // The history is an A/B too: each batch of 1,000 goes to both, the order alternating.
+    const historyPairs: number[] = [];
+    for (let n = 0, k = 0; n < history; n += 1000, k++) {
       const batch = nextBatch(gen, 1000);
-      for (const b of beds) await apply(b, copy(batch));
+      const cpu = new Map<string, number>();
+      for (const b of k % 2 === 0 ? beds : [...beds].reverse()) {
+        const t = process.cpuUsage();
+        await apply(b, copy(batch));
+        const used = process.cpuUsage(t);
+        cpu.set(b.name, used.user + used.system);
+      }
+      historyPairs.push(cpu.get("A")! / cpu.get("B")!);
     }
+    log(`hot: history A/B median of ${historyPairs.length} paired ratios ${median(historyPairs).toFixed(3)} (quartiles ${quartiles(historyPairs)})`);
     const runs = new Map<string, Run[]>(beds.map((b) => [b.name, []]));
     const pairs: number[] = [];
     for (let i = 0; i <= shape.runsPerSide; i++) {
@@ -193,7 +215,7 @@ export async function benchHot(opts: { quick: boolean; base?: string; toggle?: s
     }
     const cpu = (n: string) => median(runs.get(n)!.map((r) => r.cpuUs));
     for (const b of active) log(`hot: ${b.name} median ${cpu(b.name).toFixed(1)} CPU us/accrual, ${median(runs.get(b.name)!.map((r) => r.wallUs)).toFixed(1)} wall`);
-    if (pairs.length) log(`hot: A/B median of paired ratios ${median(pairs).toFixed(3)} (${((median(pairs) - 1) * 100).toFixed(1)} %), min ${Math.min(...pairs).toFixed(3)}, max ${Math.max(...pairs).toFixed(3)}`);
+    if (pairs.length) log(`hot: A/B median of paired ratios ${median(pairs).toFixed(3)} (${((median(pairs) - 1) * 100).toFixed(1)} %), quartiles ${quartiles(pairs)}, min ${Math.min(...pairs).toFixed(3)}, max ${Math.max(...pairs).toFixed(3)}`);
     const end: LedgerUsage[] = [];
     for (const b of beds) end.push(await usageOf(b));
     beds.forEach((b) => (b.store = null));
