@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { putVoucherOffer } from "../../src/admin/vouchers.js";
+import { entriesAt } from "../../src/ledger/accounts.js";
 import type { Command } from "../../src/ledger/ledger.js";
 import type { Store } from "../../src/ledger/store.js";
 import { addSaleToBook, decodeBook, emptyBook, type BookBounds, type PurchaseRecord, type SaleFacts, type Tally } from "../../src/ledger/purchase-book.js";
@@ -185,7 +186,9 @@ function checkInvariants(store: Store, noticeMs: number): void {
   }
   // A merge's entries cancel out over the ledger, account by account.
   const merges = new Map<string, number>();
-  for (const { value } of store.entries.getRange()) if (value.kind === "merge") merges.set(value.account, (merges.get(value.account) ?? 0) + value.amount);
+  for (const { key, value } of store.entries.getRange()) {
+    for (const e of entriesAt(key[0], key[1], value)) if (e.kind === "merge") merges.set(e.account, (merges.get(e.account) ?? 0) + e.amount);
+  }
   for (const [account, sum] of merges) expect(sum, `merge entries of ${account}`).toBe(0);
 }
 
