@@ -1,7 +1,10 @@
 // HTTP listeners: the main one serves `POST /v1/<verb>` (http/terminal.ts), `/metrics`,
-// `/healthz`, `/readyz` and, unless admin.port gives them their own listener, the admin
+// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts) and, unless admin.port gives them their own listener, the admin
 // routes (http/admin.ts). Every answer, the web server's own refusals included, is the
 // contract's envelope. Bodies are JSON.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -10,6 +13,8 @@ import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import { registerAdminRoutes, refuseAdminRoutes, type AdminDeps } from "./http/admin.js";
+import { adminRoutes } from "./http/admin-routes.js";
+import { buildOpenApi } from "./http/openapi.js";
 import { sendError, wireErrorOf } from "./http/reply.js";
 import { registerTerminalRoutes, type TerminalDeps } from "./http/terminal.js";
 
@@ -82,6 +87,23 @@ function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
   return app;
 }
 
+/** The package's version, for the OpenAPI document: from the nearest package.json up (src/ under tests, dist/src/ built). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
+  }
+  return "0.0.0";
+}
+
+/** The document is built once per listener, at start: the same bytes on every request. */
+function registerOpenApi(app: FastifyInstance, deps: HttpDeps, listener: Listener): void {
+  const adminApart = listener.kind === "admin" || !listener.adminHere;
+  const doc = buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps) });
+  const body = JSON.stringify(doc);
+  app.get("/openapi.json", async (_req, res) => res.type("application/json").send(body));
+}
+
 function registerOperationsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { metrics } = deps;
   app.get("/metrics", async (_req, res) => {
@@ -106,5 +128,6 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
     registerAdminRoutes(app, deps);
   }
   registerOperationsRoutes(app, deps);
+  registerOpenApi(app, deps, listener);
   return app;
 }
