@@ -3,7 +3,7 @@
 // checks real replies against. The engine builds replies in ledger/; these describe them.
 import { z } from "zod";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
-import type { CommandVerb } from "../verbs.js";
+import type { Verb } from "./schema.js";
 
 const int = z.number().int();
 const epochMs = int;
@@ -231,7 +231,7 @@ export const REPLY_SCHEMAS = {
   buyVoucher: buyVoucherReply,
   redeemVoucher: redeemVoucherReply,
   vouchers: vouchersReply,
-} as const satisfies Partial<Record<CommandVerb, z.ZodType>>;
+} as const satisfies Partial<Record<Verb, z.ZodType>>;
 
 export type ReplyVerb = keyof typeof REPLY_SCHEMAS;
 export type VerbReply<V extends ReplyVerb> = z.infer<(typeof REPLY_SCHEMAS)[V]>;

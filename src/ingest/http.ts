@@ -118,8 +118,26 @@ function registerOperationsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 }
 
+/** A route a listener registered, as the web server saw it (GET routes also answer HEAD). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the listener registered: what test/e2e/openapi.test.ts holds the document against. */
+export function routesOf(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
 export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", adminHere: true }): FastifyInstance {
   const app = createApp(deps.server, deps.log);
+  const routes: RegisteredRoute[] = [];
+  registered.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) if (method !== "HEAD") routes.push({ method, url: r.url });
+  });
   if (listener.kind === "main") {
     registerTerminalRoutes(app, deps);
     if (listener.adminHere) registerAdminRoutes(app, deps);
