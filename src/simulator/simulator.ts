@@ -4,7 +4,8 @@ import type { JetStreamClient, NatsConnection, PubAck, Subscription } from "nats
 import { createBasketGenerator, profiledEnrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
-import { decodeReply, encodeJson, requestJson, runPool, type WireReply } from "./wire.js";
+import { decodeReply, encodeJson, runPool, type WireReply } from "./wire.js";
+import { createClient, LoyaltyClientError, type LoyaltyClient } from "../client/index.js";
 
 export interface SimulatorOptions {
   nc: NatsConnection;
@@ -102,13 +103,17 @@ function addCounters(into: Counters, from: Counters): void {
   for (const [code, n] of from.errorsByCode) bump(into.errorsByCode, code, n);
 }
 
-async function enrolAll(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
+/** A failed call's code: the engine's, or the client's own (TIMEOUT, NO_RESPONDERS...). */
+const codeOf = (err: unknown): string => (err instanceof LoyaltyClientError ? err.code : "ERROR");
+
+async function enrolAll(client: LoyaltyClient, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
   const failed = new Map<string, number>();
   let ok = 0;
   await runPool(profiledEnrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
-    const reply = await requestJson(nc, "loyalty.rpc.enroll", req);
-    if (reply.ok) ok++;
-    else bump(failed, reply.error.code);
+    await client.enroll(req).then(
+      () => ok++,
+      (err: unknown) => bump(failed, codeOf(err)),
+    );
   });
   return { ok, failed };
 }
@@ -118,13 +123,15 @@ const formatCodes = (m: Map<string, number>): string =>
 
 export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
   const { nc, log } = opts;
+  // The simulator is a till like any other: it calls the verbs through loyaltyd/client.
+  const client = createClient({ nats: nc });
   if (!(opts.ratePerSec > 0)) throw new Error(`simulator: ratePerSec must be > 0 (got ${opts.ratePerSec})`);
   const summaryEveryMs = opts.summaryEveryMs ?? 5000;
   let enrolled = 0;
   let enrolFailed = 0;
   if (opts.enrol !== false) {
     const t0 = performance.now();
-    const r = await enrolAll(nc, opts.customers);
+    const r = await enrolAll(client, opts.customers);
     enrolled = r.ok;
     enrolFailed = [...r.failed.values()].reduce((a, b) => a + b, 0);
     log(`sim: enrolled ${r.ok}/${opts.customers} card customers in ${((performance.now() - t0) / 1000).toFixed(1)} s; failed ${formatCodes(r.failed)}`);
@@ -139,11 +146,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     idPrefix: `sim${seed}-${Date.now().toString(36)}-`,
     rates: opts.rates ?? {},
   });
-  return runLoop({ nc, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed });
+  return runLoop({ nc, client, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed });
 }
 
 interface LoopDeps {
   nc: NatsConnection;
+  client: LoyaltyClient;
   js: JetStreamClient;
   gen: BasketGenerator;
   opts: SimulatorOptions;
@@ -227,20 +235,15 @@ function runLoop(d: LoopDeps): SimulatorHandle {
     if (rpcBusy) return;
     rpcBusy = true;
     const n = probeRng.int(1, d.opts.customers);
-    Promise.all([
-      requestJson(d.nc, "loyalty.rpc.balance", { customer: { card: `C-${n}` } }),
-      requestJson(d.nc, "loyalty.rpc.quote", d.gen.sale()),
-    ])
-      .then((replies) => {
-        for (const r of replies) {
-          if (r.ok) rpcOk++;
-          else {
-            rpcFailed++;
-            bump(interval.errorsByCode, `rpc:${r.error.code}`);
-          }
-        }
-      })
-      .finally(() => (rpcBusy = false));
+    const count = (p: Promise<unknown>): Promise<void> =>
+      p.then(
+        () => void rpcOk++,
+        (err: unknown) => {
+          rpcFailed++;
+          bump(interval.errorsByCode, `rpc:${codeOf(err)}`);
+        },
+      );
+    Promise.all([count(d.client.balance({ customer: { card: `C-${n}` } })), count(d.client.quote(d.gen.sale()))]).finally(() => (rpcBusy = false));
   };
 
   // Open loop: each event has an intended send time (start + i/rate); latency counts from
