@@ -12,7 +12,14 @@ export type ClientErrorCode = ErrorCode | TransportCode;
 
 export const TRANSPORT_CODES: readonly TransportCode[] = ["TIMEOUT", "NO_RESPONDERS", "CONNECTION", "BAD_REPLY"];
 
+/** Marks the errors of any copy of this module (a bundled one, or dist/ beside src/), so that instanceof holds across copies. */
+const BRAND = Symbol.for("loyaltyd/client:LoyaltyClientError");
+
 export class LoyaltyClientError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+  readonly [BRAND] = true;
   override readonly name = "LoyaltyClientError";
   readonly code: ClientErrorCode;
   /** The request field to blame, when the engine named one (`lines[0].qty`). */
