@@ -4,7 +4,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends nats-server python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.client.json ./
 COPY src ./src
 COPY bench ./bench
 RUN npm ci && npm prune --omit=dev
