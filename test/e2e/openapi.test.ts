@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { VERB_SCHEMAS } from "../../src/codec/schema.js";
 import { newToken } from "../../src/config/credentials.js";
 import { ERROR_CODES } from "../../src/errors.js";
@@ -51,6 +52,12 @@ describe("the OpenAPI document", () => {
       expect(check.errors("Failure", { ok: false, error: { code, message: "m" } })).toBeNull();
     }
     expect(check.errors("Failure", { ok: false, error: { code: "NO_SUCH_CODE", message: "m" } })).not.toBeNull();
+    // Every schema compiles, every reference resolves.
+    for (const name of Object.keys(doc.components.schemas)) expect(() => check.errors(name, null), name).not.toThrow();
+    // Every operation names an operationId once, and every $ref points into components.
+    const ids = Object.values(doc.paths as Json).flatMap((ops) => Object.values(ops as Json).map((op) => (op as Json).operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const [, name] of JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) expect(doc.components.schemas[name!], name).toBeDefined();
   });
 
   it("describes every route the engine registers: method, path, request schema and auth", () => {
@@ -86,6 +93,18 @@ describe("the OpenAPI document", () => {
         expect(op["x-role"]).toBe(route.role);
         expect(op.summary).toBe(route.summary);
         expect(op.requestBody !== undefined, `${r.method} ${r.url} body`).toBe(route.body !== undefined);
+        if (route.body !== undefined && route.body !== "text/csv") {
+          // The body's schema is the one the route parses with: the same fields, the same required ones (less what the path fills).
+          const own = z.toJSONSchema(route.body, { io: "input", unrepresentable: "any" }) as Json;
+          const documented = doc.components.schemas[refName(op.requestBody.content["application/json"].schema)];
+          const fills = (route.pathFills ?? "").split(",");
+          if (own.properties) {
+            expect(Object.keys(documented.properties).sort(), r.url).toEqual(Object.keys(own.properties).sort());
+            expect([...(documented.required ?? [])].sort(), r.url).toEqual((own.required ?? []).filter((f: string) => !fills.includes(f)).sort());
+          } else {
+            expect((documented.anyOf ?? documented.oneOf)?.length, r.url).toBe((own.anyOf ?? own.oneOf)?.length);
+          }
+        }
       } else {
         expect(op.security, `${r.method} ${r.url}`).toEqual([]);
       }
