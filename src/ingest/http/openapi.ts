@@ -1,4 +1,4 @@
-// The OpenAPI 3.1 document of the HTTP API, built at start from what the routes run
+// The OpenAPI 3.1 document of the HTTP API, built (at its first request) from what the routes run
 // with: the codec's request schemas, the verb table, the reply schemas and the admin
 // route table. Nothing here is a second copy of a schema: a field added to a request
 // schema appears in the document at the next start. Served at GET /openapi.json.
