@@ -153,6 +153,7 @@ async function startPipeline(
     eventLateMsMax: config.events.lateMsMax,
     eventFutureMsMax: config.events.futureMsMax,
     notifyOutbox: config.notify.outbox,
+    reports: config.reports,
   };
   const executor =
     config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);

@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   REQUEST_TIMEOUT: { status: 408, message: "the request was not received in time" },
   UNKNOWN_APPROVAL: { status: 404, message: "no such pending approval" },
   UNKNOWN_SEGMENT: { status: 404, message: "no such segment" },
+  UNKNOWN_REPORT: { status: 404, message: "no such sales report" },
+  UNKNOWN_MAPPING: { status: 404, message: "no such import mapping" },
+  UNKNOWN_IMPORT: { status: 404, message: "no such import" },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

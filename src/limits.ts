@@ -112,6 +112,22 @@ export const limits = {
   productImportRowsMax: 200_000,
   /** Largest admin import body, bytes. */
   importBytesMax: 32 * 1024 * 1024,
+  /** Data rows in one spreadsheet import (CSV or XLSX; admin/sheets), whatever imports it. */
+  sheetRowsMax: 200_000,
+  /** Columns in one spreadsheet's header row. */
+  sheetColumnsMax: 200,
+  /** Characters in one cell. */
+  sheetCellLengthMax: 4096,
+  /** An XLSX's parts, uncompressed, at most, bytes (read from the archive's directory before anything is inflated). */
+  sheetUnzippedBytesMax: 256 * 1024 * 1024,
+  /** Row errors an import keeps in its error report (all of them are counted). */
+  sheetErrorsKeptMax: 10_000,
+  /** Row errors an import's reply lists (the report has the rest). */
+  sheetErrorsListedMax: 100,
+  /** Import error reports kept; the oldest go first. */
+  importReportsKeptMax: 1000,
+  /** Saved column mappings. */
+  importMappingsMax: 1000,
   /** Programmes installed at once. */
   programmesMax: 1000,
   /** Rules per programme. */
@@ -247,4 +263,16 @@ export const limits = {
   retentionScanMaxCeiling: 10_000,
   /** How often the scan's position is saved when a step deletes nothing, ms. */
   retentionCursorPersistMs: 60_000,
+  /** Lines of one sales report (a report fits one 64 KiB request with room to spare). */
+  reportLinesMax: 500,
+  /** Users (people who submit reports) of one distributor. */
+  customerUsersMax: 100,
+  /** Dated group membership changes kept per customer (ledger/groups.ts). */
+  groupChangesMax: 500,
+  /** Approved report lines a distributor's plausibility history keeps (the most recent ones). */
+  reportHistoryMax: 1000,
+  /** Day aggregates (a distributor's approved sales of one date) one ranking reads at most. */
+  rankingScanMax: 2_000_000,
+  /** Reports one sales-report import may hold. */
+  reportImportReportsMax: 10_000,
 } as const;

@@ -2,7 +2,7 @@
 // name), what makes it idempotent, how it finds its partition, where it is exposed and
 // which ledger function applies it. Ingest, router, worker and ledger all read this table.
 import type { PosEvent, SaleEvent, Verb, VerbInput } from "./codec/schema.js";
-import { balance, statement } from "./ledger/accounts.js";
+import { balance } from "./ledger/accounts.js";
 import { sweepBirthday } from "./ledger/birthdays.js";
 import { adjust, convert, convertEarned } from "./ledger/conversions.js";
 import { card, enroll } from "./ledger/customers.js";
@@ -11,7 +11,9 @@ import { customer, updateCustomer } from "./ledger/profiles.js";
 import { authorize, capture, expireHold, release } from "./ledger/holds.js";
 import { eraseCustomer, mergeCustomers } from "./ledger/merge.js";
 import { redeemReward } from "./ledger/rewards.js";
+import { approveReport, rejectReport, statementWithReports, submitReport } from "./ledger/reports.js";
 import { accrue, quote, type Accrued } from "./ledger/sales.js";
+import { targets } from "./ledger/targets.js";
 import type { Reply, Tx } from "./ledger/tx.js";
 import { buyVoucher, redeemVoucher, sweepVoucher, vouchers } from "./ledger/vouchers.js";
 
@@ -24,11 +26,11 @@ export type Idempotency = "event" | "request" | null;
 /**
  * How the router finds the partition: "customer" (input.customer), "event" (a sale's
  * customer, or a return's original sale), "hold" (input.holdId's customer), "voucher"
- * (input.code's customer), "enroll" (the new card, else loyalty id, else the request), "card" (input.customer
+ * (input.code's customer), "report" (input.reportId's customer), "enroll" (the new card, else loyalty id, else the request), "card" (input.customer
  * or input.card's owner), "merge" (input.into's, holding input.from's routing key there
  * until it commits), "internal" (the engine submits it to a known partition).
  */
-export type Route = "customer" | "event" | "hold" | "voucher" | "enroll" | "card" | "merge" | "internal";
+export type Route = "customer" | "event" | "hold" | "voucher" | "report" | "enroll" | "card" | "merge" | "internal";
 
 /** "terminal": NATS loyalty.rpc.<verb> and HTTP POST /v1/<verb>; "admin": the admin API only; "internal": the engine's sweepers. */
 export type Exposure = "terminal" | "admin" | "internal";
@@ -47,7 +49,7 @@ export const VERB_TABLE = {
   enroll: { idempotency: "request", route: "enroll", exposure: "terminal", apply: enroll } as Spec<VerbInput<"enroll">, Reply>,
   customer: { idempotency: null, route: "customer", exposure: "terminal", apply: customer } as Spec<VerbInput<"customer">, Reply>,
   updateCustomer: { idempotency: "request", route: "customer", exposure: "terminal", apply: updateCustomer } as Spec<VerbInput<"updateCustomer">, Reply>,
-  statement: { idempotency: null, route: "customer", exposure: "terminal", apply: statement } as Spec<VerbInput<"statement">, Reply>,
+  statement: { idempotency: null, route: "customer", exposure: "terminal", apply: statementWithReports } as Spec<VerbInput<"statement">, Reply>,
   authorize: { idempotency: "request", route: "customer", exposure: "terminal", apply: authorize } as Spec<VerbInput<"authorize">, Reply>,
   capture: { idempotency: "request", route: "hold", exposure: "terminal", apply: capture } as Spec<VerbInput<"capture">, Reply>,
   release: { idempotency: "request", route: "hold", exposure: "terminal", apply: release } as Spec<VerbInput<"release">, Reply>,
@@ -62,6 +64,13 @@ export const VERB_TABLE = {
   mergeCustomers: { idempotency: "request", route: "merge", exposure: "admin", apply: mergeCustomers } as Spec<VerbInput<"mergeCustomers">, Reply>,
   // No requestId (contract v1.1): erasing an erased customer answers duplicate: true.
   eraseCustomer: { idempotency: null, route: "customer", exposure: "admin", apply: eraseCustomer } as Spec<VerbInput<"eraseCustomer">, Reply>,
+  // Distributors (docs/b2b.md): a report is submitted by a participant's user or an administrator
+  // (POST /v1/admin/reports), approved or rejected by an operator. No requestId on the
+  // decisions (contract v1.1): deciding a decided report again answers duplicate: true.
+  submitReport: { idempotency: "request", route: "customer", exposure: "terminal", apply: submitReport } as Spec<VerbInput<"submitReport">, Reply>,
+  targets: { idempotency: null, route: "customer", exposure: "terminal", apply: targets } as Spec<VerbInput<"targets">, Reply>,
+  approveReport: { idempotency: null, route: "report", exposure: "admin", apply: approveReport } as Spec<VerbInput<"approveReport">, Reply>,
+  rejectReport: { idempotency: null, route: "report", exposure: "admin", apply: rejectReport } as Spec<VerbInput<"rejectReport">, Reply>,
   expireHold: { idempotency: null, route: "internal", exposure: "internal", apply: expireHold } as Spec<{ holdId: string }, Reply>,
   sweepExpiry: { idempotency: null, route: "internal", exposure: "internal", apply: sweepExpiry } as Spec<{ customerId: string }, Reply>,
   sweepVoucher: { idempotency: null, route: "internal", exposure: "internal", apply: sweepVoucher } as Spec<{ code: string }, Reply>,
@@ -105,6 +114,10 @@ export const RATE_CLASS: Record<CommandVerb, RateClass> = {
   convertEarned: null,
   mergeCustomers: null,
   eraseCustomer: null,
+  submitReport: "lookup",
+  targets: "lookup",
+  approveReport: null,
+  rejectReport: null,
   expireHold: null,
   sweepExpiry: null,
   sweepVoucher: null,

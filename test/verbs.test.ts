@@ -7,13 +7,13 @@ import { TERMINAL_VERBS, VERB_TABLE } from "../src/verbs.js";
 describe("verb table", () => {
   it("exposes exactly the contract's terminal verbs over NATS and HTTP", () => {
     expect([...TERMINAL_VERBS].sort()).toEqual(
-      ["accrue", "authorize", "balance", "buyVoucher", "capture", "convert", "customer", "enroll", "quote", "redeemReward", "redeemVoucher", "release", "statement", "updateCustomer", "vouchers"].sort(),
+      ["accrue", "authorize", "balance", "buyVoucher", "capture", "convert", "customer", "enroll", "quote", "redeemReward", "redeemVoucher", "release", "statement", "submitReport", "targets", "updateCustomer", "vouchers"].sort(),
     );
   });
 
   it("keeps the admin verbs off the terminal doors, and the sweepers' commands off every door", () => {
     const by = (exposure: string) => Object.entries(VERB_TABLE).filter(([, s]) => s.exposure === exposure).map(([v]) => v).sort();
-    expect(by("admin")).toEqual(["adjust", "card", "convertEarned", "eraseCustomer", "mergeCustomers"]);
+    expect(by("admin")).toEqual(["adjust", "approveReport", "card", "convertEarned", "eraseCustomer", "mergeCustomers", "rejectReport"]);
     expect(by("internal")).toEqual(["expireHold", "sweepBirthday", "sweepExpiry", "sweepVoucher"]);
   });
 
@@ -23,7 +23,7 @@ describe("verb table", () => {
       expect(Object.hasOwn(VERB_SCHEMAS, verb), verb).toBe(true);
     }
     const idempotent = Object.entries(VERB_TABLE).filter(([, s]) => s.idempotency !== null).map(([v]) => v).sort();
-    expect(idempotent).toEqual(["accrue", "adjust", "authorize", "buyVoucher", "capture", "card", "convert", "convertEarned", "enroll", "mergeCustomers", "redeemReward", "redeemVoucher", "release", "updateCustomer"]);
+    expect(idempotent).toEqual(["accrue", "adjust", "authorize", "buyVoucher", "capture", "card", "convert", "convertEarned", "enroll", "mergeCustomers", "redeemReward", "redeemVoucher", "release", "submitReport", "updateCustomer"]);
     expect(VERB_TABLE.accrue.idempotency).toBe("event");
     // Contract v1.1 gives erase no requestId: erasing twice is itself harmless (duplicate: true).
     expect(VERB_TABLE.eraseCustomer.idempotency).toBe(null);

@@ -17,6 +17,10 @@ export const productSchema = z
     category: id.optional(),
     pointsPerUnit: points.optional(),
     pointsPrice: points.optional(),
+    /** false: withdrawn; a sales report naming it waits for review (INACTIVE_PRODUCT). */
+    active: z.boolean().optional(),
+    /** Per unit, minor units: report lines are checked against it (PRICE_MISMATCH). */
+    listPrice: z.number().int().min(0).max(limits.unitPriceMax).optional(),
   })
   .strict();
 
@@ -54,7 +58,7 @@ export function listProducts(store: Store, limit: number): Product[] {
 }
 
 /**
- * CSV with a header row: sku, and any of name, category, pointsPerUnit, pointsPrice.
+ * CSV with a header row: sku, and any of name, category, pointsPerUnit, pointsPrice, active, listPrice.
  * All rows are validated first; one bad row refuses the whole file (naming row and
  * column), so an import never half-applies.
  */
@@ -72,7 +76,8 @@ export async function importProductsCsv(store: Store, text: string): Promise<{ i
     const value: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(row)) {
       if (v === "") continue;
-      value[k] = k === "pointsPerUnit" || k === "pointsPrice" ? (/^\d+$/.test(v) ? Number(v) : v) : v;
+      if (k === "active") value[k] = v === "true" ? true : v === "false" ? false : v;
+      else value[k] = k === "pointsPerUnit" || k === "pointsPrice" || k === "listPrice" ? (/^\d+$/.test(v) ? Number(v) : v) : v;
     }
     try {
       return parseProduct(value, `row ${i + 2}: `);

@@ -38,6 +38,8 @@ export const CLIENT_VERBS = {
   buyVoucher: "request",
   redeemVoucher: "request",
   vouchers: null,
+  submitReport: "request",
+  targets: null,
 } as const satisfies Record<ReplyVerb, "event" | "request" | null>;
 
 export type ClientVerb = keyof typeof CLIENT_VERBS;

@@ -78,6 +78,7 @@ const balanceReply = z.object({
 const enrollReply = z.object({ ok: z.literal(true), customerId: text, duplicate });
 
 const consent = z.object({ granted: z.boolean(), at: epochMs });
+const address = z.object({ line1: text.optional(), line2: text.optional(), postcode: text.optional(), city: text.optional(), country: text.optional() });
 const attribute = z.union([text, z.number(), z.boolean()]);
 
 const customerReply = z.object({
@@ -90,12 +91,18 @@ const customerReply = z.object({
     lastName: text.optional(),
     phone: text.optional(),
     email: text.optional(),
-    address: z.object({ line1: text.optional(), line2: text.optional(), postcode: text.optional(), city: text.optional(), country: text.optional() }).optional(),
+    address: address.optional(),
     birthday: text.optional(),
     language: text.optional(),
   }),
   consents: z.record(text, consent),
   groups: z.array(text),
+  /** Dated group changes (distributors), once a change named its first day. */
+  groupChanges: z.array(z.object({ from: text, group: text, in: z.boolean() })).optional(),
+  /** "distributor": a B2B participant, with its company and the users who may submit its reports. */
+  kind: z.literal("distributor").optional(),
+  company: z.object({ name: text, taxId: text, address: address.optional() }).optional(),
+  users: z.array(text).optional(),
   attributes: z.record(text, attribute),
   cards: z.array(z.object({ card: text, status: z.enum(["active", "blocked"]) })),
   tier,
@@ -122,8 +129,14 @@ const statementReply = z.object({
       version: int.optional(),
       /** Only on the entries of a customer merged into this one. */
       customerId: text.optional(),
+      /** The sales report whose approval or rejection posted it. */
+      reportId: text.optional(),
     }),
   ),
+  /** A distributor's sales reports in the same window. */
+  reports: z
+    .array(z.object({ reportId: text, status: z.enum(["pending", "approved", "rejected"]), points: int, submittedAt: epochMs, lines: int, checks: int, decidedAt: epochMs.optional() }))
+    .optional(),
   /** The scan stopped at limits.statementScanMax entries. */
   truncated: z.boolean().optional(),
 });
@@ -211,6 +224,45 @@ const redeemVoucherReply = z.object({ ok: z.literal(true), customerId: text, ...
 
 const vouchersReply = z.object({ ok: z.literal(true), customerId: text, vouchers: z.array(voucher) });
 
+const submitReportReply = z.object({
+  ok: z.literal(true),
+  reportId: text,
+  customerId: text,
+  status: z.enum(["pending", "approved", "rejected"]),
+  /** What the verification found, each naming its check and the line (index). */
+  checks: z.array(z.object({ code: text, line: int, message: text })),
+  points: int,
+  submittedAt: epochMs,
+  user: text.optional(),
+  currency: text,
+  lines: z.array(z.object({ invoice: text, date: text, sku: text, qty: z.number(), amount: int, category: text.optional() })),
+  decidedAt: epochMs.optional(),
+  decidedBy: text.optional(),
+  reason: text.optional(),
+  duplicate,
+});
+
+const targetsReply = z.object({
+  ok: z.literal(true),
+  customerId: text,
+  targets: z.array(
+    z.object({
+      targetId: text,
+      programme: text,
+      metric: z.enum(["qty", "amount"]),
+      goal: z.number(),
+      achieved: z.number(),
+      remaining: z.number(),
+      reached: z.boolean(),
+      points: int,
+      awarded: int,
+      from: epochMs,
+      to: epochMs,
+      daysLeft: int,
+    }),
+  ),
+});
+
 /**
  * The success reply of every verb a terminal may call. Admin and internal verbs have
  * none here: the admin routes describe their own answers.
@@ -231,6 +283,8 @@ export const REPLY_SCHEMAS = {
   buyVoucher: buyVoucherReply,
   redeemVoucher: redeemVoucherReply,
   vouchers: vouchersReply,
+  submitReport: submitReportReply,
+  targets: targetsReply,
 } as const satisfies Partial<Record<Verb, z.ZodType>>;
 
 export type ReplyVerb = keyof typeof REPLY_SCHEMAS;

@@ -1,40 +1,13 @@
 // The wire messages, as zod schemas: validated once at the edge, trusted inside.
 import { z } from "zod";
-import { LIMIT_PARAM } from "../errors.js";
 import { limits } from "../limits.js";
+import { B2B_SCHEMAS, b2bEnrollFields, b2bUpdateFields, groupsFrom } from "./b2b.js";
+import { address, atMostItems, atMostKeys, currency, customerRef, epochMs, grouped, id, isBirthday, limitIssue, minorUnitsUpTo, phone, qty, upTo, type CustomerRef } from "./primitives.js";
 
-// Printable: no control, format, private-use or unassigned code points; length in code points.
-// "__proto__" is refused: it cannot round-trip through plain objects and storage.
-export const id = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,128}$/u, "must be 1-128 printable characters (and not __proto__)");
+export { id, minorUnitsUpTo, epochMs, currency, customerRef, isBirthday, type CustomerRef } from "./primitives.js";
 
-/** A schema issue at a business bound: validationError answers it with LIMIT_EXCEEDED, naming the field. */
-function limitIssue(max: number, message: string): { params: Record<string, number>; message: string } {
-  return { params: { [LIMIT_PARAM]: max }, message };
-}
-
-const grouped = (n: number): string => n.toLocaleString("en");
-
-// The bound is checked before integrality, so 1e20 is a business limit, not "not a safe integer".
-function upTo(max: number, unit: string): z.ZodNumber {
-  return z.number().refine((n) => n <= max, limitIssue(max, `must be at most ${grouped(max)} ${unit}`));
-}
-/** Money in minor units, 0 to a business bound. */
-export const minorUnitsUpTo = (max: number): z.ZodNumber => upTo(max, "minor units").int().min(0);
 /** A points or value request, 1 to a business bound. */
 const requestUpTo = (max: number, unit: string): z.ZodNumber => upTo(max, unit).int().positive();
-export const epochMs = z.number().int().min(0).max(8_640_000_000_000_000);
-export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
-const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, "must be an E.164 number such as +48601234567");
-const qty = z.number().positive().max(1_000_000).multipleOf(0.001, "at most 3 decimals");
-
-export const customerRef = z.union([
-  z.object({ customerId: id }).strict(),
-  z.object({ card: id }).strict(),
-  z.object({ phone }).strict(),
-  /** A retailer-assigned loyalty id (set at enroll or by updateCustomer). */
-  z.object({ loyaltyId: id }).strict(),
-]);
-export type CustomerRef = z.infer<typeof customerRef>;
 
 const saleLine = z
   .object({
@@ -186,36 +159,11 @@ export const balanceRequest = z.object({ customer: customerRef, asOf: epochMs.op
 
 // ---- customers: profile, consents, groups, attributes ----------------------------------------
 
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** "YYYY-MM-DD" (a real calendar date) or "MM-DD" (a birthday without the year; 02-29 allowed). */
-export function isBirthday(s: string): boolean {
-  const m = /^(?:(\d{4})-)?(\d{2})-(\d{2})$/.exec(s);
-  if (!m) return false;
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  if (month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]!) return false;
-  if (m[1] === undefined || month !== 2 || day < 29) return true;
-  const year = Number(m[1]);
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-}
-
 const personName = z.string().max(200);
 const email = z.string().email().max(254);
 const birthday = z.string().refine(isBirthday, 'must be "YYYY-MM-DD" or "MM-DD", a calendar date');
 /** A BCP 47 language tag such as "pl" or "en-GB". */
 const language = z.string().max(35).regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "must be a language tag such as pl or en-GB");
-const address = z
-  .object({
-    line1: z.string().max(200).optional(),
-    line2: z.string().max(200).optional(),
-    postcode: z.string().max(20).optional(),
-    city: z.string().max(100).optional(),
-    /** ISO 3166-1 alpha-2. */
-    country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as PL").optional(),
-  })
-  .strict();
-
 /** The profile fields, as enroll sets them and updateCustomer changes them. */
 const profileFields = { name: personName, firstName: personName, lastName: personName, phone, email, address, birthday, language };
 export type ProfileField = keyof typeof profileFields;
@@ -226,14 +174,6 @@ const consentValue = z.union([z.boolean(), z.object({ granted: z.boolean(), at: 
 export type ConsentInput = z.infer<typeof consentValue>;
 /** The channels a consent is kept for by updateCustomer (and the segment exports). */
 export const CONSENT_CHANNELS = ["email", "sms", "post"] as const;
-
-/** A record with at most `max` keys (a business bound: LIMIT_EXCEEDED). */
-function atMostKeys<T extends z.ZodType>(record: T, max: number, what: string) {
-  return record.refine((r) => Object.keys(r as object).length <= max, limitIssue(max, `at most ${max} ${what}`));
-}
-function atMostItems<T extends z.ZodType>(item: T, max: number, what: string) {
-  return z.array(item).refine((a) => a.length <= max, limitIssue(max, `at most ${max} ${what}`));
-}
 
 /** An attribute's name: printable, 1-64 characters, not __proto__. */
 const attributeKey = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,64}$/u, "must be 1-64 printable characters (and not __proto__)");
@@ -254,8 +194,12 @@ export const enrollRequest = z
     loyaltyId: id.optional(),
     group: id.optional(),
     attributes: atMostKeys(z.record(z.string().max(limits.attributeKeyLengthMax), attributeValue), limits.customerAttributesMax, "attributes").optional(),
+    ...b2bEnrollFields,
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.company !== undefined && r.kind !== "distributor") ctx.addIssue({ code: "custom", path: ["company"], message: 'is for kind "distributor"' });
+  });
 
 export const customerRequest = z.object({ customer: customerRef }).strict();
 
@@ -270,12 +214,13 @@ export const updateCustomerRequest = z
       .optional(),
     consents: z.object(Object.fromEntries(CONSENT_CHANNELS.map((c) => [c, consentValue.optional()])) as Record<(typeof CONSENT_CHANNELS)[number], z.ZodOptional<typeof consentValue>>).strict().optional(),
     groups: z
-      .object({ add: atMostItems(id, limits.customerGroupsMax, "groups").optional(), remove: atMostItems(id, limits.customerGroupsMax, "groups").optional() })
+      .object({ add: atMostItems(id, limits.customerGroupsMax, "groups").optional(), remove: atMostItems(id, limits.customerGroupsMax, "groups").optional(), from: groupsFrom })
       .strict()
       .optional(),
     attributes: atMostKeys(z.record(attributeKey, attributeValue.nullable()), limits.customerAttributesMax, "attributes").optional(),
     /** Sets (or with null, removes) the retailer-assigned loyalty id. */
     loyaltyId: id.nullable().optional(),
+    ...b2bUpdateFields,
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -458,6 +403,7 @@ export const VERB_SCHEMAS = {
   convertEarned: convertEarnedRequest,
   mergeCustomers: mergeCustomersRequest,
   eraseCustomer: eraseCustomerRequest,
+  ...B2B_SCHEMAS,
 } as const;
 
 export type Verb = keyof typeof VERB_SCHEMAS;

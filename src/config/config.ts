@@ -6,6 +6,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { limits } from "../limits.js";
 import { isTimeZone } from "../rules/time.js";
+import { REPORT_OPTIONS_DEFAULT } from "../ledger/tx.js";
 
 // An operator may widen the event window (a migration, a long offline till), within reason.
 const EVENT_LATE_MS_CEILING = 10 * 366 * 86_400_000;
@@ -270,6 +271,31 @@ export const configSchema = z
         path: ["duplicateWindowMs"],
       })
       .default(NOTIFY_DEFAULTS),
+    /** Distributors' sales reports: verification and approval (docs/b2b.md). */
+    reports: z
+      .object({
+        /** A report whose checks all pass is approved on submission; off: every report waits for an operator. */
+        autoApprove: onOff.default(REPORT_OPTIONS_DEFAULT.autoApprove),
+        /** The currency of a report that names none. */
+        currency: z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as PLN").default(REPORT_OPTIONS_DEFAULT.currency),
+        /** Days before the engine's local today an invoice may be dated. */
+        windowDaysBack: z.coerce.number().int().min(0).max(3650).default(REPORT_OPTIONS_DEFAULT.windowDaysBack),
+        /** Days after it (time zones, clock skew). */
+        windowDaysAhead: z.coerce.number().int().min(0).max(366).default(REPORT_OPTIONS_DEFAULT.windowDaysAhead),
+        /** A line above the participant's 99th percentile of qty (or amount) times this is implausible. */
+        plausibilityFactor: z.coerce.number().min(1).max(1000).default(REPORT_OPTIONS_DEFAULT.plausibilityFactor),
+        /** Approved lines of history a participant needs before the plausibility checks apply. */
+        plausibilityHistoryMin: z.coerce.number().int().min(1).max(limits.reportHistoryMax).default(REPORT_OPTIONS_DEFAULT.plausibilityHistoryMin),
+        /** How far a line's amount may be from qty × the product's listPrice, percent. */
+        priceTolerancePct: z.coerce.number().min(0).max(100).default(REPORT_OPTIONS_DEFAULT.priceTolerancePct),
+        /** Percentages of a sales target's goal at which target.progress is published (a list, or "50,80" from the environment). */
+        targetMilestonesPct: z
+          .preprocess((v) => (typeof v === "string" ? (v.trim() === "" ? [] : v.split(",").map((x) => Number(x.trim()))) : v), z.array(z.number().int().min(1).max(99)).max(10))
+          .transform((xs) => [...new Set(xs)].sort((a, b) => a - b))
+          .default([...REPORT_OPTIONS_DEFAULT.targetMilestonesPct]),
+      })
+      .strict()
+      .default({ ...REPORT_OPTIONS_DEFAULT, targetMilestonesPct: [...REPORT_OPTIONS_DEFAULT.targetMilestonesPct] }),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** How long idempotency records, closed holds and event records are kept (docs/operations.md, Retention). */
     retention: z
@@ -318,6 +344,8 @@ const LEAF_KEYS = [
     (["lookupsPerMinute", "lookupBurst", "enrolmentsPerMinute", "enrolmentBurst"] as const).map((k) => `rateLimits.${who}.${k}` as const),
   ),
   "retention.requestsMs", "retention.holdsMs", "retention.salesMs", "retention.sweepMs", "retention.scanMax",
+  "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
+  "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
 ] as const;
 

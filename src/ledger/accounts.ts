@@ -144,6 +144,7 @@ function entryView(e: Entry, customerId: string): Reply {
   if (e.customerId !== customerId) v.customerId = e.customerId;
   if (e.eventId) v.eventId = e.eventId;
   if (e.holdId) v.holdId = e.holdId;
+  if (e.reportId) v.reportId = e.reportId;
   if (e.held !== undefined) v.held = e.held;
   if (e.programme) v.programme = e.programme;
   if (e.version !== undefined) v.version = e.version;

@@ -3,6 +3,7 @@
 // unblock, replace).
 import type { CustomerRef, SaleEvent, VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
+import { limits } from "../limits.js";
 import { indexBirthday } from "./birthdays.js";
 import { consentsGiven, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
@@ -61,7 +62,12 @@ export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
   c.profile = profile;
   if (input.loyaltyId) c.loyaltyId = input.loyaltyId;
   if (consents) c.consents = consentsGiven(consents, tx.now);
-  if (input.group) c.groups = [input.group];
+  const groups = [...new Set([...(input.group ? [input.group] : []), ...(input.groups ?? [])])];
+  if (groups.length > limits.customerGroupsMax) throw new LoyaltyError("LIMIT_EXCEEDED", `a customer may be in at most ${limits.customerGroupsMax} groups`, "groups");
+  c.groups = groups;
+  if (input.kind) c.kind = input.kind;
+  if (input.company) c.company = input.company;
+  if (input.users) c.users = [...new Set(input.users)];
   if (input.attributes) c.attributes = input.attributes;
   if (input.card) {
     c.cards = [input.card];

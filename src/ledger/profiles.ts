@@ -7,6 +7,8 @@ import { limits } from "../limits.js";
 import { loadWallet } from "./accounts.js";
 import { requireCustomer } from "./customers.js";
 import { indexBirthday } from "./birthdays.js";
+import { datedGroups } from "./groups.js";
+import { localDate } from "../rules/dates.js";
 import { consentsGiven, consentsOf, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import { statsOf } from "./stats-view.js";
 import type { Customer, Profile } from "./store.js";
@@ -32,6 +34,10 @@ export function customerView(tx: Tx, c: Customer): Reply {
     profile,
     consents: consentsOf(c),
     groups: c.groups,
+    ...(c.groupChanges ? { groupChanges: c.groupChanges } : {}),
+    ...(c.kind ? { kind: c.kind } : {}),
+    ...(c.company ? { company: c.company } : {}),
+    ...(c.users ? { users: c.users } : {}),
     attributes: c.attributes,
     cards,
     tier: tierView(tx, c, loadWallet(tx, c.id)),
@@ -51,7 +57,16 @@ export function updateCustomer(tx: Tx, input: VerbInput<"updateCustomer">): Repl
       next.profile = rest;
     }
   }
-  if (input.groups) next.groups = groupsAfter(c.groups, input.groups);
+  if (input.groups) {
+    // Dated once a change names its first day (or the customer has dated changes): see ledger/groups.ts.
+    if (input.groups.from !== undefined || c.groupChanges) Object.assign(next, datedGroups(c, input.groups, localDate(tx.options.timeZone, tx.now)));
+    else next.groups = idsAfter(c.groups, input.groups, limits.customerGroupsMax, "groups");
+  }
+  if (input.company !== undefined) {
+    if (input.company === null) delete next.company;
+    else next.company = input.company;
+  }
+  if (input.users) next.users = idsAfter(c.users ?? [], input.users, limits.customerUsersMax, "users");
   if (input.attributes) next.attributes = attributesAfter(c.attributes, input.attributes);
   if (input.loyaltyId !== undefined) {
     reindexLoyaltyId(tx, c.id, c.loyaltyId, input.loyaltyId);
@@ -79,13 +94,15 @@ function profileAfter(tx: Tx, c: Customer, change: ProfileChange): Profile {
   return next as Profile;
 }
 
-/** Existing groups less the removed, then the added ones not yet there, in that order. */
-function groupsAfter(groups: string[], change: { add?: string[] | undefined; remove?: string[] | undefined }): string[] {
+type IdsChange = { add?: string[] | undefined; remove?: string[] | undefined };
+
+/** Existing ids (groups, users) less the removed, then the added ones not yet there, in that order. */
+function idsAfter(ids: string[], change: IdsChange, max: number, what: string): string[] {
   const removed = new Set(change.remove ?? []);
-  const next = groups.filter((g) => !removed.has(g));
+  const next = ids.filter((g) => !removed.has(g));
   for (const g of change.add ?? []) if (!next.includes(g)) next.push(g);
-  if (next.length > limits.customerGroupsMax) {
-    throw new LoyaltyError("LIMIT_EXCEEDED", `a customer may be in at most ${limits.customerGroupsMax} groups; this would make ${next.length}`, "groups.add");
+  if (next.length > max) {
+    throw new LoyaltyError("LIMIT_EXCEEDED", `a customer may have at most ${max} ${what}; this would make ${next.length}`, `${what}.add`);
   }
   return next;
 }

@@ -60,7 +60,8 @@ export function basketOf(event: SaleEvent): Basket {
   };
 }
 
-function factsOf(tx: Tx, c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
+/** What the rule engine knows of the customer at `at` (exported for sales reports, ledger/report-points.ts). */
+export function factsOf(tx: Tx, c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
   const turnoverByWindowDays: Record<number, number> = {};
   for (const win of plan.turnoverWindowsDays) turnoverByWindowDays[win] = windowTurnover(w, at, win);
   const facts: CustomerFacts = { customerId: c.id, groups: c.groups, turnoverByWindowDays };

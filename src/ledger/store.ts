@@ -6,6 +6,8 @@ import { open, type Database, type RootDatabase } from "lmdb";
 import type { ProgrammeAccrual } from "../rules/types.js";
 import type { Approval } from "../admin/approvals.js";
 import type { Segment } from "../admin/segments/saved.js";
+import type { ImportMapping } from "../admin/sheets/mappings.js";
+import type { ImportRecord } from "../admin/sheets/records.js";
 
 export interface Address {
   line1?: string;
@@ -59,6 +61,29 @@ export interface Customer {
   /** Erased (GDPR, ledger/merge.ts): profile and identifiers gone, ledger kept; found by nothing. */
   erasedAt?: number;
   erasure?: { operator: string; reason: string };
+  /** "distributor": a B2B participant (docs/b2b.md); absent: a shopper. */
+  kind?: "distributor";
+  company?: Company;
+  /** The people who may submit sales reports for a distributor. */
+  users?: string[];
+  /**
+   * Dated group changes, in the order of their first day (ledger/groups.ts): absent until
+   * the first dated change; `groups` is then what they come to today.
+   */
+  groupChanges?: GroupChange[];
+}
+
+export interface Company {
+  name: string;
+  taxId: string;
+  address?: Address;
+}
+
+/** From `from` ("YYYY-MM-DD", inclusive) the customer is in `group` (in: true) or out of it. */
+export interface GroupChange {
+  from: string;
+  group: string;
+  in: boolean;
 }
 
 export interface Card {
@@ -120,6 +145,8 @@ export interface Entry {
   holdId?: string;
   programme?: string;
   version?: number;
+  /** The sales report whose approval (or rejection) posted it. */
+  reportId?: string;
 }
 
 /** What one programme earned on a sale, kept for returns (the rule engine's accrual, minus its expiry). */
@@ -247,6 +274,10 @@ export interface Product {
   pointsPerUnit?: number;
   /** Points price when the product is redeemed for points. */
   pointsPrice?: number;
+  /** false: withdrawn (a sales report naming it is held for review); absent: active. */
+  active?: boolean;
+  /** List price per unit, minor units: a report line's amount is checked against it. */
+  listPrice?: number;
 }
 
 export interface IdemRecord {
@@ -278,6 +309,85 @@ export interface OutboxRecord {
   t: number;
   /** The messages as published (each carries its `id` and `kind`). */
   p: Record<string, unknown>[];
+}
+
+export type ReportStatus = "pending" | "approved" | "rejected";
+
+/** One invoice line of a sales report, with the category its product had when it was submitted. */
+export interface ReportLine {
+  invoice: string;
+  date: string;
+  sku: string;
+  qty: number;
+  amount: number;
+  category?: string;
+}
+
+/** A verification finding: `code` says which check, `line` which line (index). */
+export interface ReportCheck {
+  code: string;
+  line: number;
+  message: string;
+}
+
+/** Points one programme credited for one invoice date of an approved report, and the lot they went into. */
+export interface ReportCredit {
+  date: string;
+  programme: string;
+  version: number;
+  account: string;
+  amount: number;
+  lot: [number, number] | null;
+}
+
+/** A distributor's sales report (ledger/reports.ts). */
+export interface Report {
+  reportId: string;
+  customerId: string;
+  submittedAt: number;
+  user?: string;
+  currency: string;
+  lines: ReportLine[];
+  checks: ReportCheck[];
+  status: ReportStatus;
+  decidedAt?: number;
+  /** The operator who approved or rejected it; "auto" when approved on submission. */
+  decidedBy?: string;
+  reason?: string;
+  /** Points credited on approval, per invoice date and programme (taken back on rejection). */
+  credits: ReportCredit[];
+  /** Net points the report stands at now (0 when pending or rejected). */
+  points: number;
+  /** What its approval added to each sales target (target id -> qty thousandths or minor units), taken off on rejection. */
+  targets?: Record<string, number>;
+}
+
+/** One distributor's approved sales of one invoice date (ledger/rankings.ts): what rankings add up. */
+export interface RankDay {
+  /** Points its approved reports' lines of that date earned. */
+  points: number;
+  /** Thousandths of a unit. */
+  qty: number;
+  /** Minor units. */
+  amount: number;
+}
+
+/** A participant's progress towards one sales target (ledger/targets.ts). */
+export interface TargetProgress {
+  /** Approved total so far: qty in thousandths of a unit, amount in minor units. */
+  achieved: number;
+  /** The points credited for reaching the goal (0: not reached, or taken back). */
+  awarded: number;
+  /** The highest milestone (percent of the goal) notified. */
+  milestone: number;
+  /** The goal as the target last had it (what a rejection compares with if the target has gone since). */
+  goal: number;
+}
+
+/** A distributor's recent approved line quantities and amounts (the plausibility checks' history). */
+export interface ReportHistory {
+  qty: number[];
+  amount: number[];
 }
 
 /** An entry as stored: its customer and sequence number are its key. */
@@ -359,6 +469,24 @@ export interface Store {
   approvals: Database<Approval, string>;
   /** segmentId -> a saved segment {id, name, filter, updatedAt} (admin). */
   segments: Database<Segment, string>;
+  /** reportId -> a distributor's sales report. */
+  reports: Database<Report, string>;
+  /** [customerId, submittedAt, reportId] -> status: a participant's reports in order (statements). */
+  reportsByCustomer: Database<ReportStatus, [string, number, string]>;
+  /** [status, submittedAt, reportId] -> customerId: the review queue (GET /v1/admin/reports?status=). */
+  reportsByStatus: Database<string, [string, number, string]>;
+  /** [customerId, invoice] -> the reportId that claimed it (pending or approved). */
+  invoices: Database<string, [string, string]>;
+  /** customerId -> recent approved lines (the plausibility checks). */
+  reportHistory: Database<ReportHistory, string>;
+  /** [customerId, targetId] -> progress towards a sales target (rule kind target). */
+  targets: Database<TargetProgress, [string, string]>;
+  /** [invoice date, customerId] -> the distributor's approved sales of that date (rankings). */
+  rankDays: Database<RankDay, [string, string]>;
+  /** mapping name -> how one source's spreadsheets map onto an import's fields (admin/sheets/mappings.ts; main thread only). */
+  importMappings: Database<ImportMapping, string>;
+  /** importId (time-ordered) -> one spreadsheet import's outcome and row errors, for download (admin/sheets/records.ts; main thread only). */
+  imports: Database<ImportRecord, string>;
 }
 
 /**
@@ -374,7 +502,7 @@ const STRUCTURES = Symbol.for("loyaltyd.structures");
 export function openStore(path: string): Store {
   // lmdb-js batches async transactions into shared commits; overlappingSync lets a
   // commit's fsync overlap the next one, so durability is awaited with env.flushed.
-  const env = open({ path, maxDbs: 32, mapSize: 64 * 1024 ** 3 });
+  const env = open({ path, maxDbs: 64, mapSize: 64 * 1024 ** 3 });
   // Shared msgpack structures (stored in each table): records decode without their key names.
   const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name, sharedStructuresKey: STRUCTURES });
   const store: Store = {
@@ -409,6 +537,15 @@ export function openStore(path: string): Store {
     audit: db("audit"),
     approvals: db("approvals"),
     segments: db("segments"),
+    reports: db("reports"),
+    reportsByCustomer: db("reportsByCustomer"),
+    reportsByStatus: db("reportsByStatus"),
+    invoices: db("invoices"),
+    reportHistory: db("reportHistory"),
+    targets: db("targets"),
+    rankDays: db("rankDays"),
+    importMappings: db("importMappings"),
+    imports: db("imports"),
   };
   try {
     checkFormat(store, path);

@@ -2,6 +2,7 @@
 // the batch's write transaction), the options, the batch's clock, the compiled plan,
 // the id sequences and the notifications the command emits.
 import type { Plan } from "../rules/compile.js";
+import type { ReportCheckSettings } from "../rules/report-checks.js";
 import type { Store } from "./store.js";
 
 export interface LedgerOptions {
@@ -26,7 +27,30 @@ export interface LedgerOptions {
    * while it is off are never counted, so switching it on later gives partial figures.
    */
   purchaseStats?: boolean;
+  /** Distributors' sales reports (config reports.*); absent: REPORT_OPTIONS_DEFAULT. */
+  reports?: ReportOptions;
 }
+
+/** How sales reports are verified and approved (docs/b2b.md). */
+export interface ReportOptions extends ReportCheckSettings {
+  /** A report whose checks all pass is approved on submission. */
+  autoApprove: boolean;
+  /** The currency of a report that names none. */
+  currency: string;
+  /** Percentages of a target's goal at which target.progress is published, ascending. */
+  targetMilestonesPct: readonly number[];
+}
+
+export const REPORT_OPTIONS_DEFAULT: ReportOptions = {
+  autoApprove: false,
+  currency: "EUR",
+  windowDaysBack: 90,
+  windowDaysAhead: 1,
+  plausibilityFactor: 3,
+  plausibilityHistoryMin: 20,
+  priceTolerancePct: 5,
+  targetMilestonesPct: [50, 80],
+};
 
 /** One notification: `payload` is the message as published (it carries `id` and `kind` too). */
 export interface Notification {

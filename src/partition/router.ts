@@ -55,6 +55,11 @@ export class Router {
         const voucher = code ? this.store.vouchers.get(code) : undefined;
         return this.to(voucher ? voucher.customerId : `voucher:${code}`);
       }
+      case "report": {
+        const reportId = str(input.reportId) ?? "";
+        const report = reportId ? this.store.reports.get(reportId) : undefined;
+        return this.to(report ? survivorId(this.store, report.customerId) : `report:${reportId}`);
+      }
       case "card":
         // The card's owner, or for a link, the customer it joins.
         return this.to(this.customerKey(input.customer ?? { card: input.card }));

@@ -8,6 +8,7 @@ import { roundingModes, type RoundingCode } from "./rounding.js";
 import { tierLadderOf, type TierLadder } from "./tiers.js";
 import { indexOffers } from "./offers.js";
 import { isTimeZone } from "./time.js";
+import { targetsOf, type PlanTarget } from "./targets.js";
 import type { EvaluateOptions } from "./types.js";
 
 export type ScopeKind = "customer" | "group" | "sku" | "category" | "store" | "channel" | "all";
@@ -62,6 +63,8 @@ export interface Plan {
   redemptionFor(account: string): Redemption | null;
   /** Unit of an account ("points" or stored-value "money"), null when no programme credits it. */
   unitFor(account: string): AccountUnit | null;
+  /** The programmes' sales targets (rule kind target), programme id then rule order. */
+  readonly targets: readonly PlanTarget[];
   /** Engine internals: only evaluate.ts reads these. */
   readonly compiled: CompiledSet;
 }
@@ -321,6 +324,7 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
     accounts: set.accounts,
     redemptionFor: (account) => redemptions.get(account) ?? null,
     unitFor: (account) => units.get(account) ?? null,
+    targets: targetsOf(set.programmes.map((c, i) => ({ programme: programmes[i]!, version: c.version }))),
     compiled: set,
   };
 }
@@ -438,6 +442,9 @@ function compileRule(out: RuleLists, rule: Rule, ruleIndex: number, slots: { nex
       return;
     case "period":
       out.conditional.push(compilePeriod(rule, ruleIndex));
+      return;
+    case "target":
+      // Not a basket's: the ledger keeps each participant's progress (plan.targets).
       return;
     case "tier":
       out.conditional.push({

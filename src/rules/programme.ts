@@ -139,6 +139,31 @@ const offerRule = z
     if (v.from !== undefined && v.to !== undefined && v.from >= v.to) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
   });
 
+/**
+ * A sales target of distributors' reports (docs/b2b.md): once a participant's approved
+ * qty or amount of the matching lines (skus or categories; neither: every line) with an
+ * invoice date in from <= date < to reaches `goal`, `points` are credited, once; a
+ * rejection that takes the total below the goal takes them back. The basket engine
+ * ignores it: the ledger keeps each participant's progress (ledger/targets.ts).
+ */
+const targetRule = z
+  .strictObject({
+    kind: z.literal("target"),
+    /** The target's id in progress, replies and notifications; default "<programme>#<rule index>". */
+    id: id.optional(),
+    metric: z.enum(["qty", "amount"]),
+    skus: ids.optional(),
+    categories: ids.optional(),
+    from: epochMs,
+    to: epochMs,
+    goal: z.number().positive("must be positive").max(minorUnitsMax).multipleOf(0.001, "at most 3 decimals"),
+    points,
+  })
+  .superRefine((v, ctx) => {
+    if (v.from >= v.to) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
+    if (v.metric === "amount" && !Number.isInteger(v.goal)) ctx.addIssue({ code: "custom", path: ["goal"], message: "an amount goal is an integer (minor units)" });
+  });
+
 export const ruleSchema = z.discriminatedUnion("kind", [
   spendRule,
   skuRule,
@@ -151,6 +176,7 @@ export const ruleSchema = z.discriminatedUnion("kind", [
   periodRule,
   tierRule,
   offerRule,
+  targetRule,
 ]);
 
 const scopeSchema = z.strictObject({

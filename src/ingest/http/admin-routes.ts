@@ -25,6 +25,8 @@ import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment, s
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
 import type { z } from "zod";
+import { reportRoutes } from "./report-routes.js";
+import { importRoutes } from "./import-routes.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -73,8 +75,8 @@ export interface Route {
   run(call: Call): Promise<Answer>;
   // What the OpenAPI document (openapi.ts) says of the route, next to what the route does.
   summary: string;
-  /** The schema the route validates its JSON body with, or the media type of a raw upload; absent: no body. */
-  body?: z.ZodType | "text/csv";
+  /** The schema the route validates its JSON body with, or a raw upload: "text/csv", or "spreadsheet" (CSV or XLSX); absent: no body. */
+  body?: z.ZodType | "text/csv" | "spreadsheet";
   /** Comma-separated body fields the route fills in when the body leaves them out (from the path or the credential). */
   pathFills?: string;
   /** Query parameters: name -> what it means (all optional strings). */
@@ -384,5 +386,8 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
 }
 
 export function adminRoutes(deps: AdminDeps): Route[] {
-  return [...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps)];
+  return [
+    ...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps),
+    ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)),
+  ];
 }

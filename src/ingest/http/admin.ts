@@ -27,7 +27,7 @@ function authenticate(req: FastifyRequest, deps: AdminDeps): Operator {
 
 // ---- what the audit record names -----------------------------------------------------------
 
-const TARGET_FIELDS = ["requestId", "jobId", "customer", "card", "newCard", "action", "account", "amount", "operator", "earnedFrom", "earnedTo", "from", "into"];
+const TARGET_FIELDS = ["requestId", "reportId", "jobId", "customer", "card", "newCard", "action", "account", "amount", "operator", "earnedFrom", "earnedTo", "from", "into"];
 
 /** A bounded copy of a client-given value: strings cut to the id length limit, lists by their length. */
 function bounded(v: unknown): unknown {

@@ -11,6 +11,7 @@ import { TERMINAL_VERBS, VERB_TABLE, type CommandVerb } from "../../verbs.js";
 import type { Route } from "./admin-routes.js";
 
 type Json = Record<string, unknown>;
+const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /** What the document needs to know of the running engine. */
 export interface OpenApiOptions {
@@ -118,6 +119,7 @@ function terminalOperation(verb: CommandVerb, replyName: string, requestName: st
 function bodyOf(route: Route, schemas: Schemas, name: string): Json | undefined {
   if (route.body === undefined) return undefined;
   if (route.body === "text/csv") return { required: true, content: { "text/csv": { schema: { type: "string" } } } };
+  if (route.body === "spreadsheet") return { required: true, content: { "text/csv": { schema: { type: "string" } }, [XLSX]: { schema: { type: "string", contentMediaType: XLSX } } } };
   return { required: true, content: { "application/json": { schema: ref(schemas.add(route.body, name)) } } };
 }
 
@@ -129,7 +131,7 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
     ...Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: "query", required: name === "consent", description, schema: { type: "string" } })),
   ];
   const requestBody = bodyOf(route, schemas, `${cap(operationId)}Body`);
-  if (requestBody && route.pathFills && route.body !== "text/csv") {
+  if (requestBody && route.pathFills && typeof route.body !== "string") {
     fills.set(schemas.add(route.body as z.ZodType, ""), route.pathFills.split(","));
   }
   const ok = route.produces ? { content: { [route.produces]: { schema: { type: "string" } } } } : { content: { "application/json": { schema: ref("AdminReply") } } };
