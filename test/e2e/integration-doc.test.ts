@@ -3,6 +3,7 @@
 // dist/), and the till flow it shows is driven against a real engine over NATS and HTTP.
 // OVERLOADED comes from a NATS relay that refuses; everything else is the real engine.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import ts from "typescript";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index.js";
@@ -42,6 +43,14 @@ describe("docs/integration.md, run as written", () => {
       { lineId: "2", sku: "CAKE", qty: 1, unitPrice: 500 },
     ],
   });
+
+  it("type-checks against the client's published declarations", () => {
+    // The package's own compiler options, the doc's module alone: loyaltyd/client resolves to dist/src/client/index.d.ts.
+    const config = ts.getParsedCommandLineOfConfigFile(join(ROOT, "tsconfig.json"), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
+    const program = ts.createProgram([file], { ...config!.options, noEmit: true });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(problems).toEqual([]);
+  }, 120_000);
 
   it("identifies, enrols, quotes, holds, accrues and captures over NATS", async () => {
     const { loyalty, close } = await till.connectTill(t.nats.url, "s01", "t3");
