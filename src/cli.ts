@@ -1,49 +1,26 @@
 #!/usr/bin/env node
-// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore`. Parses arguments, nothing else.
+// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore | cluster status`
+// (src/cli/usage.ts declares them). Parses arguments and dispatches, nothing else.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { connect } from "nats";
 import { BackupError, backupLedger, restoreLedger } from "./admin/backup.js";
+import { runEngine } from "./cli/run.js";
+import { packageVersion, parseCommandLine } from "./cli/usage.js";
 import { newToken, sha256Hex } from "./config/credentials.js";
 import { ConfigError, loadConfig, type Config } from "./config/config.js";
-import { startEngine } from "./engine.js";
-import { NatsRefusedError } from "./ingest/nats-connect.js";
-import { StoreFormatError, isStorageRefusal } from "./ledger/store.js";
+import { StoreFormatError } from "./ledger/store.js";
 import { DataDirLockedError } from "./config/lock.js";
-import { createLogger } from "./observe/logger.js";
+import { findNatsServer } from "./ingest/nats-server.js";
 import { ensureNatsServer } from "./setup.js";
 
-const USAGE = `usage: loyaltyd <command> [--config FILE]
-
-commands:
-  serve               run the engine (no nats.url configured: starts its own nats-server with JetStream)
-  demo                the embedded default plus the built-in POS simulator
-  setup               install Debian's nats-server when it is missing
-  new-token           print a new random API key or operator token and its SHA-256, as JSON
-  hash-token          print the SHA-256 (hex) of the token read from stdin, for a keys or operators file
-  backup --to DIR     copy dataDir's ledger into DIR (new or empty) with a manifest; the engine may be running
-  restore --from DIR  with the engine stopped: verify the backup in DIR and put it in place of dataDir's ledger;
-                      the next start replays LOYALTY_EVENTS after what the backup covers
-
-Every config key can also be set by an environment variable: LOYALTYD_ + the key
-upper-cased with dots as underscores (LOYALTYD_HTTP_PORT, LOYALTYD_NATS_URL, ...).`;
-
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      help: { type: "boolean", short: "h" },
-      to: { type: "string" },
-      from: { type: "string" },
-    },
-  });
-  const command = positionals[0];
-  if (values.help || !command) {
-    console.log(USAGE);
-    return command || values.help ? 0 : 2;
+  const version = packageVersion();
+  const parsed = parseCommandLine(process.argv.slice(2), version);
+  if (parsed.kind === "print") {
+    (parsed.toStderr ? console.error : console.log)(parsed.text);
+    return parsed.exitCode;
   }
+  const { command, values } = parsed;
   if (command === "setup") return ensureNatsServer((s) => console.log(s)) ? 0 : 1;
   if (command === "new-token") {
     console.log(JSON.stringify(newToken()));
@@ -60,71 +37,22 @@ async function main(): Promise<number> {
     return 0;
   }
   if (command === "backup" || command === "restore") {
-    const dir = command === "backup" ? values.to : values.from;
-    if (!dir) {
-      console.error(`${command} needs ${command === "backup" ? "--to DIR" : "--from DIR"}\n\n${USAGE}`);
-      return 2;
-    }
     const config = readConfig(values.config, {});
+    const dir = command === "backup" ? values.to! : values.from!;
     return typeof config === "number" ? config : backupCommand(command, config, resolve(dir));
   }
-  if (command !== "serve" && command !== "demo") {
-    console.error(`unknown command ${command}\n\n${USAGE}`);
-    return 2;
+  if (command === "cluster") {
+    const config = readConfig(values.config, {});
+    if (typeof config === "number") return config;
+    const { clusterStatusCommand } = await import("./cluster/command.js");
+    return clusterStatusCommand(config, values.json === true);
   }
   const config = readConfig(values.config, command === "demo" ? demoOverrides() : {});
   if (typeof config === "number") return config;
-  if (!config.nats.url && !ensureNatsServer((s) => console.error(s))) return 69;
-  const log = createLogger(config.logLevel);
-  process.on("unhandledRejection", (reason) => {
-    // lmdb-js rejects a second promise with the cause of a failed commit: a full disk is
-    // answered where the write was made (UNAVAILABLE), not a reason to stop.
-    if (isStorageRefusal(reason)) return void log.warn({ err: reason }, "a ledger write was refused by the storage");
-    log.fatal({ err: reason }, "unhandled rejection; exiting");
-    setTimeout(() => process.exit(70), 100);
-  });
-  let engine: Awaited<ReturnType<typeof startEngine>>;
-  try {
-    engine = await startEngine(config, log);
-  } catch (err) {
-    // A ledger in another format, a dataDir another engine holds, an unreadable secret file or
-    // credentials NATS refuses will not fix themselves by restarting: say what to do, exit as a configuration error.
-    if (err instanceof StoreFormatError || err instanceof DataDirLockedError || err instanceof ConfigError || err instanceof NatsRefusedError) {
-      console.error(err.message);
-      return 78;
-    }
-    throw err;
-  }
-  let stopSimulator: (() => Promise<void>) | null = null;
-  if (config.simulator) {
-    const { startSimulator } = await import("./simulator/simulator.js");
-    // On the embedded server the simulator is a terminal with its own user; elsewhere it shares the engine's connection.
-    const simNc = engine.simulatorNats ? await connect({ ...engine.simulatorNats, name: "loyaltyd-simulator" }) : engine.nc;
-    const sim = await startSimulator({
-      nc: simNc,
-      ratePerSec: config.simulatorRate,
-      customers: config.simulatorCustomers,
-      log: (line: string) => log.info({ simulator: true }, line),
-    });
-    const segmentsTimer = demoSegments(engine, log);
-    stopSimulator = async () => {
-      clearInterval(segmentsTimer);
-      await sim.stop();
-      if (simNc !== engine.nc) await simNc.drain();
-    };
-    log.info(
-      { metrics: `http://${config.http.host}:${engine.httpPort}/metrics` },
-      `demo running: ${config.simulatorRate} POS events/s; Ctrl-C stops it`,
-    );
-  }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
-  log.info("shutting down");
-  if (stopSimulator) await stopSimulator();
-  await engine.close();
-  return 0;
+  if (!config.nats.url && !findNatsServer() && !ensureNatsServer((s) => console.error(s))) return 69;
+  // The live screen is for a person at a terminal; a pipe, a file or a supervisor gets JSON lines.
+  const screen = command === "demo" && (values.log ?? (process.stdout.isTTY ? "screen" : "json")) === "screen";
+  return runEngine(config, version, screen);
 }
 
 /** The configuration, or the exit code after saying what is wrong with it. */
@@ -157,25 +85,6 @@ async function backupCommand(command: "backup" | "restore", config: Config, dir:
     }
     throw err;
   }
-}
-
-/** Sample segments the demo counts every 30 s, as a marketer would query them (POST /v1/admin/segments/query). */
-const DEMO_SEGMENTS: { name: string; filter: Record<string, unknown> }[] = [
-  { name: "e-mail consent, birthday within 30 days", filter: { all: [{ consent: "email" }, { birthdayWithinDays: 30 }] } },
-  { name: "100 points or more, no SMS consent", filter: { all: [{ balance: { gte: 100 } }, { not: { consent: "sms" } }] } },
-];
-
-function demoSegments(engine: Awaited<ReturnType<typeof startEngine>>, log: ReturnType<typeof createLogger>): NodeJS.Timeout {
-  const timer = setInterval(() => {
-    for (const s of DEMO_SEGMENTS) {
-      engine.segments
-        .query({ filter: s.filter as never, limit: 1, cursor: null, now: Date.now() })
-        .then((r) => log.info({ segment: s.name, members: r.count }, `segment "${s.name}": ${r.count} members`))
-        .catch(() => undefined);
-    }
-  }, 30_000);
-  timer.unref();
-  return timer;
 }
 
 /** The demo: everything embedded, the simulator on, unless the environment says otherwise. */

@@ -35,6 +35,7 @@ import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router } from "./partition/router.js";
 import { partitionOf } from "./partition/hash.js";
+import { joinCluster, type ClusterMember } from "./cluster/member.js";
 
 export interface EngineOptions {
   /**
@@ -60,6 +61,8 @@ export interface Engine {
   segments: SegmentJobs;
   /** The HTTP routes each listener registered (the OpenAPI document's test walks them). */
   httpRoutes: { main: readonly RegisteredRoute[]; admin: readonly RegisteredRoute[] };
+  /** The engine's metrics (what /metrics serves), for the demo's live status. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -186,6 +189,12 @@ async function startPipeline(
     stream = await startStream(nc, handler, partitions, metrics, log, streamMarks(store), policy);
   }
 
+  // Cluster mode: this instance takes its share of the virtual partitions' leases (and reports it).
+  const ports = { http: null as number | null, admin: null as number | null };
+  const cluster: ClusterMember | null = config.cluster.enabled
+    ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now)
+    : null;
+
   const segments = new SegmentJobs(ledgerPath);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
@@ -200,6 +209,7 @@ async function startPipeline(
     approvals: new Approvals(now, limits.approvalTtlMs, limits.approvalsPendingMax, approvalsIn(store)),
     approvalAbove: config.admin.approvalAbove,
     segments,
+    cluster: cluster?.view ?? null,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
     readiness: () => ({
@@ -209,15 +219,17 @@ async function startPipeline(
       storage: storage.ok,
       partitions: partitions.wedged(config.watchdogMs) === null,
       programmes: programmesCount() > 0,
+      ...(cluster ? { cluster: cluster.view.joined() } : {}),
     }),
   };
   const adminApart = config.admin.port !== null;
   const http: FastifyInstance = createHttp(httpDeps, { kind: "main", adminHere: !adminApart });
   const adminHttp: FastifyInstance | null = adminApart ? createHttp(httpDeps, { kind: "admin" }) : null;
   const httpPort = await listen(http, config.http.port, config.http.host);
+  ports.http = httpPort;
   let adminPort: number | null = null;
   try {
-    if (adminHttp) adminPort = await listen(adminHttp, config.admin.port!, config.admin.host);
+    if (adminHttp) ports.admin = adminPort = await listen(adminHttp, config.admin.port!, config.admin.host);
   } catch (err) {
     await http.close();
     throw err;
@@ -262,7 +274,8 @@ async function startPipeline(
   retentionSweeper.unref();
 
   const security = { terminalAuth: credentials.terminals !== null, operators: credentials.operators.size, rateLimited };
-  log.info({ httpPort, adminPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir, ...security }, "ready");
+  const clusterInfo = cluster ? { cluster: { instanceId: cluster.view.instanceId, partitions: config.cluster.partitions } } : {};
+  log.info({ httpPort, adminPort, natsUrl, partitions: config.partitions, executor: config.executor, dataDir: config.dataDir, ...security, ...clusterInfo }, "ready");
 
   return {
     natsUrl,
@@ -272,7 +285,10 @@ async function startPipeline(
     simulatorNats: nats.simulator,
     segments,
     httpRoutes: { main: routesOf(http), admin: adminHttp ? routesOf(adminHttp) : [] },
+    metrics,
     async close() {
+      // First: the other instances take this one's partitions over while it shuts down.
+      await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));
       clearInterval(watchdog);
       clearInterval(sweeper);
       clearInterval(expirySweeper);
@@ -294,6 +310,11 @@ async function startPipeline(
       log.info("stopped");
     },
   };
+}
+
+/** A gauge's current value (its only series), or null before it was set. */
+async function gaugeValue(g: Metrics["consumerLag"]): Promise<number | null> {
+  return (await g.get()).values[0]?.value ?? null;
 }
 
 /** A write of a few bytes, durable, that tells whether the ledger can write again. */

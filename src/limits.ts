@@ -275,4 +275,21 @@ export const limits = {
   rankingScanMax: 2_000_000,
   /** Reports one sales-report import may hold. */
   reportImportReportsMax: 10_000,
+  // Cluster mode (config `cluster.*`, docs/operations.md, Scale-out).
+  /** Virtual partitions a cluster may have (config cluster.partitions): every instance reads every lease each round. */
+  clusterPartitionsMax: 1024,
+  /** Instances one round reads at most. */
+  clusterInstancesMax: 256,
+  /**
+   * Default lease lifetime, ms: longer than a NATS stream leader election (4 to 9 s in
+   * nats-server 2.9) would keep ownership through a NATS node's death; shorter keeps a
+   * dead engine's partitions idle for less. 6 s puts takeover at about 8 s.
+   */
+  clusterLeaseTtlMsDefault: 6_000,
+  /** Default interval of renewals, heartbeats and rebalancing rounds, ms: five chances per lease lifetime. */
+  clusterRenewMsDefault: 1_000,
+  /** How long joining the cluster may take (creating the buckets, their first leader), ms. */
+  clusterSetupMsMax: 20_000,
+  /** How long an instance waits for the engine to let go of a partition before it stops renewing that lease anyway, ms. */
+  clusterReleaseMsMax: 30_000,
 } as const;

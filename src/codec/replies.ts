@@ -131,6 +131,9 @@ const statementReply = z.object({
       customerId: text.optional(),
       /** The sales report whose approval or rejection posted it. */
       reportId: text.optional(),
+      /** Adjustments and compensation top-ups: who made it, and why. */
+      operator: text.optional(),
+      reason: text.optional(),
     }),
   ),
   /** A distributor's sales reports in the same window. */
@@ -166,6 +169,8 @@ const captureReply = z.object({
   ok: z.literal(true),
   holdId: text,
   customerId: text,
+  /** The hold's account (absent from replies stored before it was added). */
+  account: text.optional(),
   captured: int,
   released: int,
   balance: int,
@@ -216,7 +221,7 @@ const voucher = z.object({
 });
 
 const buyVoucherReply = z.discriminatedUnion("approved", [
-  z.object({ ok: z.literal(true), approved: z.literal(true), customerId: text, offerId: text, pointsCost: int, voucher, balance: int, available: int, duplicate }),
+  z.object({ ok: z.literal(true), approved: z.literal(true), customerId: text, offerId: text, account: text.optional(), pointsCost: int, voucher, balance: int, available: int, duplicate }),
   z.object({ ...denied, offerId: text, requested: int }),
 ]);
 

@@ -36,6 +36,18 @@ const NOTIFY_DEFAULTS = {
   birthdaySweepMs: 60_000,
 };
 
+/** An instance id is a KV key and a log field: letters, digits, `_` and `-`. */
+const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const CLUSTER_DEFAULTS = {
+  enabled: false,
+  instanceId: null,
+  partitions: 64,
+  replicas: 3 as const,
+  leaseTtlMs: limits.clusterLeaseTtlMsDefault,
+  renewMs: limits.clusterRenewMsDefault,
+};
+
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 
 // A request that takes an hour to arrive is an attack, not a slow link.
@@ -94,6 +106,22 @@ const NATS_SECRET_KEYS = {
   nkeySeedFile: "nkey",
 } as const;
 
+/** The servers of a (comma-separated) nats.url. */
+const natsServers = (url: string): string[] =>
+  url
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+
+function isUrl(u: string): boolean {
+  try {
+    new URL(u);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when a server URL of the (comma-separated) list carries user info: nats://user:pass@host. */
 export function urlHasUserInfo(url: string): boolean {
   return url.split(",").some((u) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u.trim()));
@@ -106,7 +134,12 @@ export function urlHasUserInfo(url: string): boolean {
  */
 const natsObject = z
   .object({
-    url: z.string().url().nullable().default(null),
+    /** One server URL, or several of one cluster, comma-separated. */
+    url: z
+      .string()
+      .refine((v) => natsServers(v).length > 0 && natsServers(v).every(isUrl), "must be a URL or several, comma-separated (nats://host:4222,nats://host2:4222)")
+      .nullable()
+      .default(null),
     user: optional,
     pass: optional,
     passFile: optional,
@@ -296,6 +329,23 @@ export const configSchema = z
       })
       .strict()
       .default({ ...REPORT_OPTIONS_DEFAULT, targetMilestonesPct: [...REPORT_OPTIONS_DEFAULT.targetMilestonesPct] }),
+    /** Cluster mode: instances on one NATS cluster share the virtual partitions (docs/operations.md, Scale-out). */
+    cluster: z
+      .object({
+        enabled: onOff.default(false),
+        /** Unique per instance, stable across its restarts: a KV key, so letters, digits, `_` and `-`. */
+        instanceId: z.string().regex(INSTANCE_ID, "letters, digits, _ and - only, at most 64").nullable().default(null),
+        /** Virtual partitions, fixed for the deployment's life. */
+        partitions: z.coerce.number().int().min(1).max(limits.clusterPartitionsMax).default(64),
+        /** Copies NATS keeps of the cluster buckets: 3 on a 3-node cluster; 1 on a single server (trials only). */
+        replicas: z.coerce.number().int().refine((r) => r === 1 || r === 3 || r === 5, "must be 1, 3 or 5").default(3),
+        leaseTtlMs: z.coerce.number().int().min(500).max(300_000).default(limits.clusterLeaseTtlMsDefault),
+        renewMs: z.coerce.number().int().min(100).max(60_000).default(limits.clusterRenewMsDefault),
+      })
+      .strict()
+      .refine((c) => c.renewMs * 3 <= c.leaseTtlMs, { message: "must be at most a third of cluster.leaseTtlMs", path: ["renewMs"] })
+      .refine((c) => !c.enabled || c.instanceId !== null, { message: "needed when cluster.enabled: give every instance its own", path: ["instanceId"] })
+      .default(CLUSTER_DEFAULTS),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** How long idempotency records, closed holds and event records are kept (docs/operations.md, Retention). */
     retention: z
@@ -311,6 +361,10 @@ export const configSchema = z
       .default(RETENTION_DEFAULT),
   })
   .strict()
+  .refine((c) => !c.cluster.enabled || c.nats.url !== null, {
+    message: "needs nats.url: the instances of a cluster share one NATS cluster, not each its own embedded server",
+    path: ["cluster", "enabled"],
+  })
   .refine((c) => c.admin.port === null || c.admin.port === 0 || c.admin.port !== c.http.port, {
     message: "must differ from http.port",
     path: ["admin", "port"],
@@ -330,8 +384,8 @@ export const configSchema = z
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
-/** Every leaf key, dotted, for the environment mapping. */
-const LEAF_KEYS = [
+/** Every leaf key, dotted, for the environment mapping (and the deploy files' test). */
+export const LEAF_KEYS = [
   "nats.url", "nats.user", "nats.pass", "nats.passFile", "nats.token", "nats.tokenFile", "nats.credsFile", "nats.nkeySeedFile",
   "nats.tls.ca", "nats.tls.cert", "nats.tls.key", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "enrolOnUnknownCard", "programmeSelection", "timeZone",
@@ -346,6 +400,7 @@ const LEAF_KEYS = [
   "retention.requestsMs", "retention.holdsMs", "retention.salesMs", "retention.sweepMs", "retention.scanMax",
   "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
   "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
+  "cluster.enabled", "cluster.instanceId", "cluster.partitions", "cluster.replicas", "cluster.leaseTtlMs", "cluster.renewMs",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
 ] as const;
 
@@ -398,7 +453,7 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
       const v = env[name];
       if (v !== undefined && v !== "") {
         // URLs, secrets and paths stay strings: a password of digits is not a number.
-        setPath(raw, key, key.startsWith("nats.") || key === "adminToken" ? v : coerceScalar(v));
+        setPath(raw, key, key.startsWith("nats.") || key === "adminToken" || key === "cluster.instanceId" ? v : coerceScalar(v));
         break;
       }
     }

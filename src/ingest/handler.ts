@@ -78,6 +78,7 @@ export class Handler {
 
   private count(source: Source, h: Handled, partition: number | null = null): void {
     this.metrics.events.labels(source, h.label, h.outcome).inc();
+    if (h.points !== 0) this.countPoints(h);
     if (!h.refusal) return;
     this.metrics.rejected.labels(source, h.outcome).inc();
     if (h.outcome === "OVERLOADED") return this.overloaded();
@@ -86,6 +87,15 @@ export class Handler {
     // An unexpected exception: its stack (from the partition's thread), the command's ids and the partition.
     if (internal) this.log.error({ source, label: h.label, partition, error, ...ids, err: internal }, "request failed");
     else this.log.info({ source, label: h.label, error, ...ids }, "request refused");
+  }
+
+  /** A sale earns (> 0), a return or void takes back (< 0), a capture, voucher or conversion redeems. */
+  private countPoints(h: Handled): void {
+    const back = h.label === "return" || h.label === "void";
+    const movement = h.label === "sale" ? "earned" : back ? "taken_back" : "redeemed";
+    const amount = back ? -h.points : h.points;
+    // prom-client throws on a negative increment: a counter must never be what fails a reply.
+    if (amount > 0) this.metrics.points.labels(movement).inc(amount);
   }
 
   /** Shedding load must stay cheap: one summary line per interval, not a line per refusal. */
@@ -106,6 +116,7 @@ export class Handler {
       label: verb === "accrue" ? "unknown" : verb,
       notifications: [],
       refusal: { error, ids: {}, ...(err instanceof LoyaltyError ? {} : { internal: String((err as Error)?.stack ?? err) }) },
+      points: 0,
     };
     this.count(source, handled);
     return handled;

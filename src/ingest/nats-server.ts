@@ -69,7 +69,10 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
   const configFile = auth?.configFile ?? opts.configFile;
   // The command line wins over the file: address, port and JetStream stay ours.
   const args = [...(configFile ? ["-c", configFile] : []), "-a", "127.0.0.1", "-p", String(port), "-js", "-sd", opts.storeDir];
-  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
+  // The embedded server gets its own process group: a Ctrl-C on the engine's terminal reaches
+  // the engine alone, which then stops in order and stops the server last (the server dying
+  // first would cut the engine off in the middle of its shutdown).
+  const child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"], detached: auth !== null });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

@@ -37,6 +37,7 @@ export function buyVoucher(tx: Tx, input: VerbInput<"buyVoucher">): Reply {
     approved: true,
     customerId: c.id,
     offerId: offer.id,
+    account: offer.account,
     pointsCost: offer.pointsCost,
     voucher: voucherView(voucher, tx.now),
     balance: after.balance,

@@ -20,6 +20,12 @@ export function createMetrics() {
       labelNames: ["source", "code"] as const,
       registers: [registry],
     }),
+    points: new Counter({
+      name: "loyalty_points_total",
+      help: "Points of the points account moved by applied commands (repeats not counted), by movement: earned (sales), taken_back (returns and voids), redeemed (captures, voucher purchases, conversions)",
+      labelNames: ["movement"] as const,
+      registers: [registry],
+    }),
     requestDuration: new Histogram({
       name: "loyalty_request_duration_seconds",
       help: "Request/reply latency from receipt to reply, by source and verb",
@@ -142,6 +148,28 @@ export function createMetrics() {
       name: "loyalty_retention_write_duration_seconds",
       help: "Time one retention write transaction took, LMDB's write lock included: what it may hold up the partitions' commits",
       buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    clusterPartitionsOwned: new Gauge({
+      name: "loyalty_cluster_partitions_owned",
+      help: "Virtual partitions whose lease this instance holds (cluster mode; 0 otherwise)",
+      registers: [registry],
+    }),
+    clusterInstances: new Gauge({
+      name: "loyalty_cluster_instances",
+      help: "Live instances this instance sees in LOYALTY_INSTANCES (cluster mode)",
+      registers: [registry],
+    }),
+    clusterLeaseChanges: new Counter({
+      name: "loyalty_cluster_lease_changes_total",
+      help: "Leases taken and given up by this instance, by change (acquired, released, lost: someone else wrote it or it expired in NATS, expired: not renewed in time here)",
+      labelNames: ["change"] as const,
+      registers: [registry],
+    }),
+    clusterLeaseRenewals: new Counter({
+      name: "loyalty_cluster_lease_renewals_total",
+      help: "Lease renewals by outcome (ok, lost, error: NATS did not answer in time)",
+      labelNames: ["outcome"] as const,
       registers: [registry],
     }),
   };

@@ -38,6 +38,8 @@ export interface Handled {
   label: string;
   notifications: Notification[];
   refusal: Refusal | null;
+  /** Account units the command moved, for loyalty_points_total (see pointsMoved); 0 for most. */
+  points: number;
 }
 
 const EVENT_TYPES = new Set(["sale", "return", "void"]);
@@ -100,7 +102,39 @@ function refusedReply(req: RawRequest, value: unknown, err: unknown): Handled {
     label: labelOf(req.verb, value),
     notifications: [],
     refusal: { error, ids, ...(internal ? { internal } : {}) },
+    points: 0,
   };
+}
+
+const finite = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+/** The account loyalty_points_total follows: the one every programme credits unless it names another. */
+const POINTS_ACCOUNT = "points";
+
+/**
+ * The points (of the `points` account) an applied command moved, as its own reply states
+ * them: a sale's earned (> 0), a return's or void's (< 0), a capture's `captured`, an
+ * approved voucher purchase's `pointsCost`, a conversion's points taken. A repeat moves nothing.
+ */
+export function pointsMoved(label: string, reply: Reply): number {
+  if (reply.ok !== true || reply.duplicate === true) return 0;
+  switch (label) {
+    case "sale":
+    case "return":
+    case "void": {
+      const accounts = Array.isArray(reply.accounts) ? (reply.accounts as Reply[]) : [];
+      return finite(accounts.find((a) => a.account === POINTS_ACCOUNT)?.earned);
+    }
+    case "capture":
+      return reply.account === POINTS_ACCOUNT ? finite(reply.captured) : 0;
+    case "buyVoucher":
+      return reply.approved === true && reply.account === POINTS_ACCOUNT ? finite(reply.pointsCost) : 0;
+    case "convert": {
+      const from = reply.from as Reply | undefined;
+      return reply.approved === true && from?.account === POINTS_ACCOUNT ? -finite(from.amount) : 0;
+    }
+    default:
+      return 0;
+  }
 }
 
 /**
@@ -140,7 +174,8 @@ export async function processBatch(ledger: Ledger, requests: RawRequest[]): Prom
     const reply = o.reply;
     const outcome = reply.ok === false ? (reply.error as WireError).code : reply.duplicate === true ? "duplicate" : "ok";
     const refusal = reply.ok === false ? { error: reply.error as WireError, ids: idsOf(commands[k]!.input) } : null;
-    handled[i] = { bytes: encodeReply(reply, req.encoding), outcome, label: labelOf(req.verb, commands[k]!.input), notifications: o.notifications, refusal };
+    const label = labelOf(req.verb, commands[k]!.input);
+    handled[i] = { bytes: encodeReply(reply, req.encoding), outcome, label, notifications: o.notifications, refusal, points: pointsMoved(label, reply) };
   });
   return { handled, durable };
 }
@@ -165,6 +200,7 @@ export interface PackedHandled {
   labels: string[];
   notifications: (Notification[] | null)[];
   refusals: (Refusal | null)[];
+  points: Float64Array;
 }
 
 export function packRequests(requests: RawRequest[]): PackedRequests {
@@ -204,6 +240,7 @@ export function packHandled(handled: Handled[]): PackedHandled {
     labels: handled.map((h) => h.label),
     notifications: handled.map((h) => (h.notifications.length ? h.notifications : null)),
     refusals: handled.map((h) => h.refusal),
+    points: Float64Array.from(handled, (h) => h.points),
   };
 }
 
@@ -214,5 +251,6 @@ export function unpackHandled(p: PackedHandled): Handled[] {
     label: p.labels[i]!,
     notifications: p.notifications[i] ?? [],
     refusal: p.refusals[i] ?? null,
+    points: p.points[i] ?? 0,
   }));
 }

@@ -17,7 +17,7 @@ export default async function applyBatch(task: PackedRequests): Promise<unknown>
   const packed = packHandled(handled);
   // The replies go back as one transferred buffer, not a structured clone.
   return Piscina.move({
-    [Piscina.transferableSymbol]: [packed.data.buffer, packed.offsets.buffer],
+    [Piscina.transferableSymbol]: [packed.data.buffer, packed.offsets.buffer, packed.points.buffer],
     [Piscina.valueSymbol]: packed,
   } as unknown as ArrayBuffer);
 }

@@ -4,6 +4,7 @@ import type { JetStreamClient, NatsConnection, PubAck, Subscription } from "nats
 import { createBasketGenerator, profiledEnrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
+import { createRedeemer, type Redeemer } from "./redeem.js";
 import { decodeReply, encodeJson, runPool, type WireReply } from "./wire.js";
 import { createClient, LoyaltyClientError, type LoyaltyClient } from "../client/index.js";
 
@@ -17,6 +18,8 @@ export interface SimulatorOptions {
   /** Default true; false when the customers are known to be enrolled already. */
   enrol?: boolean;
   rates?: Partial<EventRates>;
+  /** Also authorize points and capture or release the holds, beside each balance and quote probe (the demo). Default false. */
+  redeem?: boolean;
 }
 
 export interface SimStats {
@@ -45,6 +48,8 @@ export interface SimStats {
   inFlightDropped: number;
   rpcOk: number;
   rpcFailed: number;
+  /** With `redeem`: authorisations approved and denied, holds captured and released, failures by code. */
+  redemptions: { authorized: number; denied: number; captured: number; released: number; failed: Record<string, number> };
 }
 
 export interface SimulatorHandle {
@@ -179,6 +184,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   const startMs = performance.now();
   let scheduled = 0;
   const probeRng = mulberry32((d.opts.seed ?? 1) + 7);
+  const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.client, d.opts.customers, d.opts.seed ?? 1) : null;
 
   const onResult = (reply: WireReply): void => {
     interval.results++;
@@ -243,7 +249,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
           bump(interval.errorsByCode, `rpc:${codeOf(err)}`);
         },
       );
-    Promise.all([count(d.client.balance({ customer: { card: `C-${n}` } })), count(d.client.quote(d.gen.sale()))]).finally(() => (rpcBusy = false));
+    Promise.all([count(d.client.balance({ customer: { card: `C-${n}` } })), count(d.client.quote(d.gen.sale())), redeemer?.once()]).finally(() => (rpcBusy = false));
   };
 
   // Open loop: each event has an intended send time (start + i/rate); latency counts from
@@ -314,6 +320,9 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       inFlightDropped,
       rpcOk,
       rpcFailed,
+      redemptions: redeemer
+        ? { ...redeemer.counts, failed: Object.fromEntries(redeemer.counts.failed) }
+        : { authorized: 0, denied: 0, captured: 0, released: 0, failed: {} },
     };
   };
 

@@ -25,6 +25,26 @@ async function startStubEngine(nc: NatsConnection): Promise<{ enrolled: Set<stri
   for (const verb of ["balance", "quote"]) {
     nc.subscribe(`loyalty.rpc.${verb}`, { callback: (_e, m) => m.respond(encodeJson({ ok: true, earned: 0, accounts: [] })) });
   }
+  // Approves even amounts, denies odd ones; captures and releases any hold it gave.
+  const holds = new Set<string>();
+  nc.subscribe("loyalty.rpc.authorize", {
+    callback: (_e, m) => {
+      const req = JSON.parse(decoder.decode(m.data)) as { requestId: string; amount: number; customer: { card?: string } };
+      if (!req.customer.card?.startsWith("C-")) return m.respond(encodeJson({ ok: false, error: { code: "VALIDATION" } }));
+      if (req.amount % 2 === 1) return m.respond(encodeJson({ ok: true, approved: false, reason: "INSUFFICIENT_BALANCE" }));
+      const holdId = `h_${req.requestId}`;
+      holds.add(holdId);
+      m.respond(encodeJson({ ok: true, approved: true, holdId, amount: req.amount }));
+    },
+  });
+  for (const verb of ["capture", "release"]) {
+    nc.subscribe(`loyalty.rpc.${verb}`, {
+      callback: (_e, m) => {
+        const { holdId } = JSON.parse(decoder.decode(m.data)) as { holdId: string };
+        m.respond(encodeJson(holds.delete(holdId) ? { ok: true, holdId } : { ok: false, error: { code: "UNKNOWN_HOLD" } }));
+      },
+    });
+  }
   const jsm = await nc.jetstreamManager();
   await jsm.streams.add({ name: "LOYALTY_EVENTS", subjects: ["loyalty.events.>"] });
   await jsm.consumers.add("LOYALTY_EVENTS", { durable_name: "stub", ack_policy: AckPolicy.Explicit });
@@ -98,5 +118,32 @@ describe.skipIf(findNatsServer() === null)("simulator", () => {
     expect(s.rpcFailed).toBe(0);
     expect(lines[0]).toMatch(/enrolled 30\/30/);
     expect(lines.some((l) => /published \d+\/s, results \d+\/s, latency p50 [\d.]+ ms p99 [\d.]+ ms, earned \d+ pts/.test(l))).toBe(true);
+  }, 20_000);
+
+  it("with redeem: authorizes points beside each probe, then captures most holds and releases the others", async () => {
+    const engine = await startStubEngine(engineNc);
+    const sim = await startSimulator({ nc: simNc, ratePerSec: 50, customers: 30, seed: 9, log: () => undefined, redeem: true, enrol: false });
+    await new Promise((r) => setTimeout(r, 2500));
+    await sim.stop();
+    await new Promise((r) => setTimeout(r, 100));
+    const { redemptions: d, rpcFailed } = sim.stats();
+    await engine.stop();
+    expect(rpcFailed).toBe(0);
+    expect(d.failed).toEqual({});
+    expect(d.authorized).toBeGreaterThan(5);
+    expect(d.denied).toBeGreaterThan(0);
+    // Every approved hold settled one way or the other (the last may still be in flight at stop).
+    expect(d.authorized - (d.captured + d.released)).toBeLessThanOrEqual(1);
+    expect(d.captured).toBeGreaterThan(d.released);
+  }, 20_000);
+
+  it("without redeem: no authorisation at all", async () => {
+    const engine = await startStubEngine(engineNc);
+    const sim = await startSimulator({ nc: simNc, ratePerSec: 50, customers: 30, seed: 9, log: () => undefined, enrol: false });
+    await new Promise((r) => setTimeout(r, 600));
+    await sim.stop();
+    await engine.stop();
+    expect(sim.stats().redemptions).toEqual({ authorized: 0, denied: 0, captured: 0, released: 0, failed: {} });
+    expect(sim.stats().rpcOk).toBeGreaterThan(0);
   }, 20_000);
 });

@@ -27,6 +27,7 @@ import { listLimit, type Reply } from "./reply.js";
 import type { z } from "zod";
 import { reportRoutes } from "./report-routes.js";
 import { importRoutes } from "./import-routes.js";
+import type { ClusterView } from "../../cluster/member.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -43,6 +44,8 @@ export interface AdminDeps {
   /** Adjustments above this many points (absolute) wait for a second operator; null: none do. */
   approvalAbove: number | null;
   segments: SegmentJobs;
+  /** Cluster mode's view of the cluster; null in single-node mode. */
+  cluster: ClusterView | null;
 }
 
 /** A route's answer when it opened an approval instead of acting: 202. */
@@ -385,9 +388,26 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
   ];
 }
 
+function clusterRoutes({ cluster, log }: AdminDeps): Route[] {
+  return [
+    {
+      method: "GET", url: "/v1/admin/cluster", role: "read", summary: "Cluster mode: the instances and which one owns each partition",
+      run: async () => {
+        if (!cluster) return { ok: true, enabled: false, instances: [], partitions: [] };
+        try {
+          return { ok: true, enabled: true, instanceId: cluster.instanceId, ...(await cluster.status()) };
+        } catch (err) {
+          log.warn({ err }, "could not read the cluster buckets");
+          throw new LoyaltyError("UNAVAILABLE", "the cluster's state cannot be read from NATS now; retry later");
+        }
+      },
+    },
+  ];
+}
+
 export function adminRoutes(deps: AdminDeps): Route[] {
   return [
-    ...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps),
+    ...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps), ...clusterRoutes(deps),
     ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)),
   ];
 }
