@@ -20,7 +20,7 @@ import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
-import { backfillBirthdays, birthdayDaysOn, localDate } from "./ledger/birthdays.js";
+import { backfillBirthdays, birthdaysDue } from "./ledger/birthdays.js";
 import { Pruner } from "./ledger/retention.js";
 import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
@@ -195,7 +195,7 @@ async function startPipeline(
     ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now)
     : null;
 
-  const segments = new SegmentJobs(ledgerPath);
+  const segments = new SegmentJobs(ledgerPath, store);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
     handler,
@@ -395,31 +395,22 @@ function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNo
 }
 
 /**
- * Today's birthdays (config timeZone), from the local hour notify.birthdayHour on: each
- * customer of the day's index range not yet notified this local year goes to its
- * partition. Every pass reads the day's range again, so customers enrolled later in the
- * day, and a restart later the same day, are caught up; one pass at a time.
+ * Today's birthdays, each on the customer's local date (its profile.timeZone, else config
+ * timeZone), from the local hour notify.birthdayHour on (ledger/birthdays.ts birthdaysDue):
+ * each customer not yet notified this local year goes to its partition. Every pass reads
+ * the days again, so customers enrolled later in the day, and a restart later the same
+ * day, are caught up; one pass at a time.
  */
 function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number): () => void {
   let running = false;
   return () => {
-    const date = localDate(timeZone, now());
-    if (running || date.hour < fromHour) return;
+    if (running) return;
     store.env.resetReadTxn();
-    const pending: Promise<unknown>[] = [];
-    let read = 0;
-    for (const day of birthdayDaysOn(date)) {
-      for (const { key, value: notifiedYear } of store.birthdays.getRange({ start: [day, ""], end: [day, "\uffff"] })) {
-        if (++read > limits.birthdayScanMax || pending.length >= limits.birthdaySweepBatchMax) break;
-        if (notifiedYear >= date.year) continue;
-        const customerId = key[1];
-        pending.push(
-          submit(customerId, "sweepBirthday", { customerId, day, year: date.year })
-            .then((o) => publishNotifications(o.notifications))
-            .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
-        );
-      }
-    }
+    const pending = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax).map(({ customerId, day, year }) =>
+      submit(customerId, "sweepBirthday", { customerId, day, year })
+        .then((o) => publishNotifications(o.notifications))
+        .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
+    );
     if (pending.length === 0) return;
     running = true;
     void Promise.all(pending).finally(() => (running = false));

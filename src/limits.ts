@@ -74,8 +74,15 @@ export const limits = {
   segmentPageMax: 1000,
   /** Saved segments at most. */
   segmentsMax: 10_000,
-  /** Segment queries and exports running at once (each on its own thread). */
+  /** Segment queries and exports running at once (each on segmentThreadsPerJob threads). */
   segmentJobsMax: 2,
+  /** Threads one segment query or export splits its customers between, by key range (bench/RESULTS.md 2026-11-30: two halve a scan on two idle cores). */
+  segmentThreadsPerJob: 2,
+  /**
+   * CSV chunks a later range's export thread may have made while an earlier range is still
+   * being sent (so both threads work at once): at most this many × rowsPerChunk rows held.
+   */
+  segmentExportChunksAhead: 32,
   /** Rows per CSV chunk an export's thread sends. */
   segmentExportRowsPerChunk: 2000,
   /** CSV chunks sent by an export's thread and not yet read by the client. */
@@ -120,6 +127,14 @@ export const limits = {
   sheetCellLengthMax: 4096,
   /** An XLSX's parts, uncompressed, at most, bytes (read from the archive's directory before anything is inflated). */
   sheetUnzippedBytesMax: 256 * 1024 * 1024,
+  /** Spreadsheet files read at once, each on a thread of its own (OVERLOADED beyond). */
+  sheetReadsMax: 2,
+  /** Heap of a thread reading a spreadsheet, MB: a file that needs more is PAYLOAD_TOO_LARGE. */
+  sheetThreadHeapMb: 2048,
+  /** Raw rows per message from the reading thread (the main thread decodes one message at a time). */
+  sheetRowsPerMessage: 5000,
+  /** Rows validated between two yields to the event loop. */
+  sheetRowsPerYield: 2000,
   /** Row errors an import keeps in its error report (all of them are counted). */
   sheetErrorsKeptMax: 10_000,
   /** Row errors an import's reply lists (the report has the rest). */

@@ -32,12 +32,19 @@ export const bulkAdjustSchema = z
     account: id.default("prepaid"),
     reason: z.string().min(1).max(500),
     operator: id,
+    /** "compensation": every item is a compensation top-up (positive amounts only). */
+    kind: z.enum(["adjustment", "compensation"]).optional(),
     items: z
       .array(z.object({ customer: customerRef, amount: z.number().int().refine((n) => n !== 0, "must not be zero") }).strict())
       .min(1)
       .max(limits.bulkItemsMax),
   })
-  .strict();
+  .strict()
+  .superRefine((j, ctx) => {
+    if (j.kind !== "compensation") return;
+    const i = j.items.findIndex((it) => it.amount <= 0);
+    if (i !== -1) ctx.addIssue({ code: "custom", path: ["items", i, "amount"], message: "a compensation credits: amount must be positive" });
+  });
 
 export interface BulkResult {
   ok: true;
@@ -120,7 +127,8 @@ export async function bulkAdjust(handler: Handler, body: unknown): Promise<BulkR
   const job = parseBulkAdjust(body);
   const items = job.items.map((it, i) => {
     const requestId = `${job.jobId}/${i}`;
-    return { requestId, value: { requestId, customer: it.customer, account: job.account, amount: it.amount, reason: job.reason, operator: job.operator } };
+    const value = { requestId, customer: it.customer, account: job.account, amount: it.amount, reason: job.reason, operator: job.operator, ...(job.kind ? { kind: job.kind } : {}) };
+    return { requestId, value };
   });
   return runItems(handler, "adjust", job.jobId, items);
 }

@@ -1,12 +1,13 @@
 // The product card: points per unit and points price per SKU, set one by one through
-// the admin API or imported from CSV. A change bumps the programme-set version, so
+// the admin API or imported from a spreadsheet (CSV or XLSX). A change bumps the programme-set version, so
 // every partition recompiles its plan before its next batch, as for programmes.
-import { parse as parseCsv } from "csv-parse/sync";
 import { z } from "zod";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import { id } from "../codec/schema.js";
 import { parseAdminBody } from "./parse.js";
+import { cellBool, cellInt, cellText } from "./sheets/cells.js";
+import type { SheetRow } from "./sheets/read.js";
 import type { Product, Store } from "../ledger/store.js";
 
 const points = z.number().int().min(0).max(1_000_000_000);
@@ -58,37 +59,26 @@ export function listProducts(store: Store, limit: number): Product[] {
 }
 
 /**
- * CSV with a header row: sku, and any of name, category, pointsPerUnit, pointsPrice, active, listPrice.
- * All rows are validated first; one bad row refuses the whole file (naming row and
- * column), so an import never half-applies.
+ * One row of a product-card spreadsheet (CSV or XLSX): sku, and any of name, category,
+ * pointsPerUnit, pointsPrice, active, listPrice. A row replaces the product as PUT does.
  */
-export async function importProductsCsv(store: Store, text: string): Promise<{ imported: number }> {
-  let rows: Record<string, string>[];
-  try {
-    rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
-  } catch (err) {
-    throw new LoyaltyError("BAD_REQUEST", `not valid CSV: ${(err as Error).message}`);
-  }
-  if (rows.length > limits.productImportRowsMax) {
-    throw new LoyaltyError("PAYLOAD_TOO_LARGE", `${rows.length} rows; at most ${limits.productImportRowsMax} per import`);
-  }
-  const products = rows.map((row, i) => {
-    const value: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(row)) {
-      if (v === "") continue;
-      if (k === "active") value[k] = v === "true" ? true : v === "false" ? false : v;
-      else value[k] = k === "pointsPerUnit" || k === "pointsPrice" || k === "listPrice" ? (/^\d+$/.test(v) ? Number(v) : v) : v;
-    }
-    try {
-      return parseProduct(value, `row ${i + 2}: `);
-    } catch (err) {
-      if (err instanceof LoyaltyError) throw new LoyaltyError("VALIDATION", err.message, `row ${i + 2}.${err.field}`);
-      throw err;
-    }
-  });
+export const productRowSchema = z
+  .object({
+    sku: cellText(id),
+    name: cellText(z.string().max(200)).optional(),
+    category: cellText(id).optional(),
+    pointsPerUnit: cellInt(points).optional(),
+    pointsPrice: cellInt(points).optional(),
+    active: cellBool(z.boolean()).optional(),
+    listPrice: cellInt(z.number().int().min(0).max(limits.unitPriceMax)).optional(),
+  })
+  .strict();
+
+/** Writes every row of a validated product-card import in one transaction (see sheets/import.ts). */
+export async function importProducts(store: Store, rows: SheetRow<z.infer<typeof productRowSchema>>[]): Promise<{ imported: number }> {
   await store.env.transaction(() => {
-    for (const p of products) store.products.put(p.sku, p);
+    for (const { value } of rows) store.products.put(value.sku, value);
     bumpPlan(store);
   });
-  return { imported: products.length };
+  return { imported: rows.length };
 }

@@ -8,6 +8,8 @@ import { epochMs, id } from "../codec/schema.js";
 import { priceAt } from "../ledger/redemption.js";
 import type { Reward, Store } from "../ledger/store.js";
 import { parseAdminBody, withPathId } from "./parse.js";
+import { cellBool, cellInt, cellText } from "./sheets/cells.js";
+import type { SheetRow } from "./sheets/read.js";
 
 const pointsPrice = z.number().int().min(1).max(limits.pointsPriceMax);
 
@@ -84,4 +86,51 @@ export async function removeReward(store: Store, rewardId: string): Promise<void
     return true;
   });
   if (!removed) throw new LoyaltyError("UNKNOWN_REWARD", `no reward ${rewardId}`, "id");
+}
+
+/**
+ * One row of a rewards spreadsheet: the reward's fields as columns. A row defines the
+ * reward as PUT does (an absent category is none, account "points", active yes), with
+ * two differences a flat sheet imposes: an empty `stock` keeps the stock the reward has
+ * (`unlimited` makes it unlimited), and seasonal prices stay as they are.
+ */
+export const rewardRowSchema = z
+  .object({
+    id: cellText(id),
+    name: cellText(z.string().min(1).max(200)),
+    category: cellText(id).optional(),
+    account: cellText(id).optional(),
+    pointsPrice: cellInt(pointsPrice),
+    stock: z
+      .preprocess((v: unknown) => (typeof v === "string" && v.toLowerCase() === "unlimited" ? null : v), cellInt(z.number().int().min(0).max(limits.rewardStockMax).nullable()))
+      .optional(),
+    active: cellBool(z.boolean()).optional(),
+  })
+  .strict();
+
+export type RewardRow = z.infer<typeof rewardRowSchema>;
+
+/** Upserts every row by id in one transaction: all of them, or (over rewardsMax) none. */
+export async function importRewards(store: Store, rows: SheetRow<RewardRow>[], now: number): Promise<{ imported: number; created: number; updated: number }> {
+  return store.env.transaction(() => {
+    const fresh = rows.filter((r) => !store.rewards.get(r.value.id)).length;
+    const total = store.rewards.getKeysCount() + fresh;
+    if (total > limits.rewardsMax) throw new LoyaltyError("LIMIT_EXCEEDED", `the import would make ${total} rewards; at most ${limits.rewardsMax}`, "id");
+    for (const { value: r } of rows) {
+      const existing = store.rewards.get(r.id);
+      const reward: Reward = {
+        id: r.id,
+        name: r.name,
+        category: r.category ?? null,
+        account: r.account ?? "points",
+        pointsPrice: r.pointsPrice,
+        stock: r.stock !== undefined ? r.stock : (existing?.stock ?? null),
+        seasonalPrices: existing?.seasonalPrices ?? [],
+        active: r.active ?? true,
+        updatedAt: now,
+      };
+      store.rewards.put(r.id, reward);
+    }
+    return { imported: rows.length, created: fresh, updated: rows.length - fresh };
+  });
 }

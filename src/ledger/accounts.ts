@@ -59,7 +59,7 @@ export function accountsOf(w: Wallet): { account: string; state: Account }[] {
 }
 
 /** A customer's entries in order (a range read of the customer's keys). */
-export function* entriesOf(tx: Tx, customerId: string): Generator<Entry> {
+export function* entriesOf(tx: Pick<Tx, "store">, customerId: string): Generator<Entry> {
   for (const { key, value } of tx.store.entries.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
     yield entryOf(customerId, key[1], value);
   }
@@ -69,7 +69,7 @@ export function* entriesOf(tx: Tx, customerId: string): Generator<Entry> {
  * A customer's entries and those of the customers merged into it (`mergedFrom`), in
  * sequence order: the history a statement shows once two customers became one.
  */
-export function* historyOf(tx: Tx, c: Customer): Generator<Entry> {
+export function* historyOf(tx: Pick<Tx, "store">, c: Customer): Generator<Entry> {
   if (!c.mergedFrom?.length) return yield* entriesOf(tx, c.id);
   const heads = [c.id, ...c.mergedFrom].map((id) => {
     const it = entriesOf(tx, id);
@@ -148,5 +148,7 @@ function entryView(e: Entry, customerId: string): Reply {
   if (e.held !== undefined) v.held = e.held;
   if (e.programme) v.programme = e.programme;
   if (e.version !== undefined) v.version = e.version;
+  if (e.operator !== undefined) v.operator = e.operator;
+  if (e.reason !== undefined) v.reason = e.reason;
   return v;
 }

@@ -54,17 +54,21 @@ export function convertEarned(tx: Tx, input: VerbInput<"convertEarned">): Reply 
   return { ...reply, earned };
 }
 
+/** A manual adjustment, or a compensation top-up: the entry keeps its operator and reason as fields, besides its cause. */
 export function adjust(tx: Tx, input: VerbInput<"adjust">): Reply {
   const c = requireCustomer(tx, input.customer);
   const w = loadWallet(tx, c.id);
+  const kind = input.kind ?? "adjustment";
   const acc = post(tx, w, c.id, {
     at: tx.now,
     account: input.account,
-    kind: "adjustment",
+    kind,
     amount: input.amount,
-    cause: `adjustment ${input.requestId} by ${input.operator}: ${input.reason}`,
+    cause: `${kind} ${input.requestId} by ${input.operator}: ${input.reason}`,
+    operator: input.operator,
+    reason: input.reason,
   });
   saveWallet(tx, c.id, w);
   if (input.amount < 0) consumeLots(tx.store, c.id, input.account, -input.amount, null);
-  return { ok: true, customerId: c.id, account: input.account, amount: input.amount, balance: acc.balance, available: acc.balance - acc.held };
+  return { ok: true, customerId: c.id, kind, account: input.account, amount: input.amount, balance: acc.balance, available: acc.balance - acc.held };
 }

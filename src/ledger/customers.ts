@@ -10,7 +10,7 @@ import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Customer, Store } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
-export function findCustomer(tx: Tx, ref: CustomerRef): Customer | null {
+export function findCustomer(tx: Pick<Tx, "store">, ref: CustomerRef): Customer | null {
   const { cards, phones } = tx.store;
   if ("customerId" in ref) return live(tx, ref.customerId);
   if ("loyaltyId" in ref) {
@@ -28,7 +28,7 @@ export function findCustomer(tx: Tx, ref: CustomerRef): Customer | null {
 }
 
 /** The customer an id names now: a merged-away id is its survivor (one hop, see ledger/merge.ts); an erased one is nobody. */
-function live(tx: Tx, id: string): Customer | null {
+function live(tx: Pick<Tx, "store">, id: string): Customer | null {
   let c = tx.store.customers.get(id);
   if (c?.mergedInto !== undefined) c = tx.store.customers.get(c.mergedInto);
   return c && c.erasedAt === undefined ? c : null;
@@ -74,7 +74,7 @@ export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
     cards.put(input.card, { customerId: c.id, status: "active" });
   }
   customers.put(c.id, c);
-  indexBirthday(tx, c.id, undefined, profile.birthday);
+  indexBirthday(tx, c.id, undefined, profile.birthday, profile.timeZone ?? null);
   notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "enroll", card: input.card ?? null, phone: profile.phone ?? null, at: tx.now });
   return { ok: true, customerId: c.id };
 }

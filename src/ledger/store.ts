@@ -17,6 +17,9 @@ export interface Address {
   country?: string;
 }
 
+/** A birthday index entry's value: the last local year notified, or [that year, the customer's own time zone]. */
+export type BirthdayMark = number | [year: number, zone: string];
+
 export interface Profile {
   name?: string;
   firstName?: string;
@@ -27,6 +30,8 @@ export interface Profile {
   /** "YYYY-MM-DD" or "MM-DD". */
   birthday?: string;
   language?: string;
+  /** The customer's IANA time zone (its birthday greeting goes out on its local date); none: the deployment's. */
+  timeZone?: string;
   /**
    * Consents as records written before consents kept their time: channel -> given. Read
    * (as given at createdAt) when the customer has no `consents`; never written any more.
@@ -132,7 +137,7 @@ export interface Entry {
   customerId: string;
   account: string;
   /**
-   * accrual | return | void | redemption | expiry | adjustment | conversion | voucher, and
+   * accrual | return | void | redemption | expiry | adjustment | compensation | conversion | voucher, and
    * the zero-amount marks of a hold's life: hold | release | hold.expired.
    */
   kind: string;
@@ -145,6 +150,9 @@ export interface Entry {
   holdId?: string;
   programme?: string;
   version?: number;
+  /** adjustment and compensation: who made it, and why (also in `cause`, for display). */
+  operator?: string;
+  reason?: string;
   /** The sales report whose approval (or rejection) posted it. */
   reportId?: string;
 }
@@ -461,8 +469,8 @@ export interface Store {
   meta: Database<number, string>;
   /** outbox sequence -> the notifications of one batch not yet all stored by JetStream (config notify.outbox; see ledger/notifications.ts). */
   notifyOutbox: Database<OutboxRecord, number>;
-  /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet); see ledger/birthdays.ts. */
-  birthdays: Database<number, [string, string]>;
+  /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet), with the customer's own time zone if any; see ledger/birthdays.ts. */
+  birthdays: Database<BirthdayMark, [string, string]>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
   audit: Database<AuditRecord, [number, number]>;
   /** approvalId -> a money adjustment waiting for its second operator (written by the main thread only). */

@@ -144,6 +144,12 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
+    imports: new Counter({
+      name: "loyalty_imports_total",
+      help: "Spreadsheet imports, by what they import and outcome (imported, refused: row errors, or the error code of a file that could not be read or written)",
+      labelNames: ["target", "outcome"] as const,
+      registers: [registry],
+    }),
     retentionWriteDuration: new Histogram({
       name: "loyalty_retention_write_duration_seconds",
       help: "Time one retention write transaction took, LMDB's write lock included: what it may hold up the partitions' commits",

@@ -1,7 +1,9 @@
 // The built-in POS simulator: enrols the card customers, then publishes a paced stream
-// of sales/returns/voids to JetStream and reports end-to-end latency from the results stream.
+// of sales/returns/voids to JetStream and reports end-to-end latency from the results stream;
+// now and then it changes a customer (updateCustomer: consents, address, groups).
 import type { JetStreamClient, NatsConnection, PubAck, Subscription } from "nats";
 import { createBasketGenerator, profiledEnrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
+import { profileUpdate } from "./profiles.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
 import { createRedeemer, type Redeemer } from "./redeem.js";
@@ -20,6 +22,8 @@ export interface SimulatorOptions {
   rates?: Partial<EventRates>;
   /** Also authorize points and capture or release the holds, beside each balance and quote probe (the demo). Default false. */
   redeem?: boolean;
+  /** One updateCustomer request every this many ms (default 250; 0: none). */
+  updateEveryMs?: number;
 }
 
 export interface SimStats {
@@ -50,6 +54,9 @@ export interface SimStats {
   rpcFailed: number;
   /** With `redeem`: authorisations approved and denied, holds captured and released, failures by code. */
   redemptions: { authorized: number; denied: number; captured: number; released: number; failed: Record<string, number> };
+  /** updateCustomer requests answered ok, and refused or failed (their codes in errorsByCode as update:CODE). */
+  updatesOk: number;
+  updatesFailed: number;
 }
 
 export interface SimulatorHandle {
@@ -62,6 +69,7 @@ export interface SimulatorHandle {
 const TICK_MS = 1;
 /** Every Nth tick (50 ms) sends one balance and one quote request. */
 const RPC_EVERY_TICKS = 50;
+const UPDATE_EVERY_MS_DEFAULT = 250;
 const ENROL_CONCURRENCY = 64;
 /** Publishes awaiting their PubAck before ticks start shedding: keeps memory bounded when the server lags. */
 const PENDING_ACKS_MAX = 8192;
@@ -144,14 +152,15 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
 
   const seed = opts.seed ?? 1;
   // Ids carry the start time so that restarting against the same data dir sends new events, not conflicts.
+  const idPrefix = `sim${seed}-${Date.now().toString(36)}-`;
   const gen = createBasketGenerator({
     seed,
     customers: opts.customers,
     clock: Date.now,
-    idPrefix: `sim${seed}-${Date.now().toString(36)}-`,
+    idPrefix,
     rates: opts.rates ?? {},
   });
-  return runLoop({ nc, client, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed });
+  return runLoop({ nc, client, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed, idPrefix });
 }
 
 interface LoopDeps {
@@ -164,6 +173,8 @@ interface LoopDeps {
   summaryEveryMs: number;
   enrolled: number;
   enrolFailed: number;
+  /** Request ids of the customer changes start with it (unique per run, as the events' ids). */
+  idPrefix: string;
 }
 
 function runLoop(d: LoopDeps): SimulatorHandle {
@@ -185,6 +196,12 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   let scheduled = 0;
   const probeRng = mulberry32((d.opts.seed ?? 1) + 7);
   const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.client, d.opts.customers, d.opts.seed ?? 1) : null;
+  const updateRng = mulberry32((d.opts.seed ?? 1) + 11);
+  const updateEveryMs = d.opts.updateEveryMs ?? UPDATE_EVERY_MS_DEFAULT;
+  let updates = 0;
+  let updatesOk = 0;
+  let updatesFailed = 0;
+  let updateBusy = false;
 
   const onResult = (reply: WireReply): void => {
     interval.results++;
@@ -252,6 +269,23 @@ function runLoop(d: LoopDeps): SimulatorHandle {
     Promise.all([count(d.client.balance({ customer: { card: `C-${n}` } })), count(d.client.quote(d.gen.sale())), redeemer?.once()]).finally(() => (rpcBusy = false));
   };
 
+  /** One customer change over request/reply (one at a time: a slow engine is not piled on). */
+  const updateProbe = (): void => {
+    if (updateBusy || d.opts.customers < 1) return;
+    updateBusy = true;
+    const { request } = profileUpdate(updateRng, d.opts.customers, d.idPrefix, ++updates);
+    d.client
+      .updateCustomer(request)
+      .then(
+        () => void updatesOk++,
+        (err: unknown) => {
+          updatesFailed++;
+          bump(interval.errorsByCode, `update:${codeOf(err)}`);
+        },
+      )
+      .finally(() => (updateBusy = false));
+  };
+
   // Open loop: each event has an intended send time (start + i/rate); latency counts from
   // it, so a stalled publisher shows up in the figures instead of hiding (coordinated omission).
   const tick = (): void => {
@@ -286,7 +320,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       `sim: published ${(i.published / secs).toFixed(0)}/s, results ${(i.results / secs).toFixed(0)}/s, ` +
         `latency p50 ${percentileMs(latencyInterval, 50).toFixed(2)} ms p99 ${percentileMs(latencyInterval, 99).toFixed(2)} ms, ` +
         `earned ${i.earned} pts, duplicates sent ${i.duplicatesSent} deduped ${i.duplicatesDeduped} replayed ${i.resultDuplicates}, ` +
-        `errors ${formatCodes(i.errorsByCode)}, in flight ${inFlight.size}`,
+        `errors ${formatCodes(i.errorsByCode)}, in flight ${inFlight.size}, customer updates ${updatesOk} ok ${updatesFailed} failed`,
     );
     addCounters(total, i);
     interval = zeroCounters();
@@ -294,6 +328,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   };
 
   const tickTimer = setInterval(tick, TICK_MS);
+  const updateTimer = updateEveryMs > 0 ? setInterval(updateProbe, updateEveryMs) : null;
   const summaryTimer = setInterval(summary, d.summaryEveryMs);
 
   const stats = (): SimStats => {
@@ -323,14 +358,17 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       redemptions: redeemer
         ? { ...redeemer.counts, failed: Object.fromEntries(redeemer.counts.failed) }
         : { authorized: 0, denied: 0, captured: 0, released: 0, failed: {} },
+      updatesOk,
+      updatesFailed,
     };
   };
 
   const stop = async (): Promise<void> => {
     clearInterval(tickTimer);
     clearInterval(summaryTimer);
+    if (updateTimer) clearInterval(updateTimer);
     const deadline = performance.now() + STOP_ACK_WAIT_MS;
-    while (pendingAcks > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((pendingAcks > 0 || updateBusy) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     summary();
     sub.unsubscribe();
   };

@@ -3,9 +3,9 @@
 // every row read and validated, and only then the caller's write; the outcome and the row
 // errors are kept (records.ts) under the import's id.
 //
-// Use (a route's run):
-//   return runImport(store, now(), { bytes, contentType, query, operator }, {target: "rewards", schema, key: "id"},
-//     async (rows) => ({ imported: rows.length }));   // writes in one transaction; its reply's fields join the answer
+// Use (an admin route's run, through ingest/http/import-routes.ts, which also counts and logs):
+//   run: (c) => runImportRoute(deps, c, { target: "reports", schema: reportLineSchema },
+//     async (rows) => ({ imported: rows.length }))   // write in one transaction; its reply's fields join the answer
 import type { z } from "zod";
 import { LoyaltyError, failure } from "../../errors.js";
 import { limits } from "../../limits.js";

@@ -9,14 +9,16 @@
 // `mapping` (a saved ImportMapping, or null) says which header feeds which field; without
 // one the headers are the field names. Errors carry the row number a spreadsheet program
 // shows, the column's header as in the file, the field, a code of errors.ts and a message.
-// admin/sheets/import.ts wraps this for an HTTP import (format, saved mapping, report).
+// The file is decoded on a thread of its own (thread.ts, worker.ts; under vitest the
+// thread runs the built dist/ file, so `npm run build` first); rows are validated here.
+// admin/sheets/import.ts wraps this for an HTTP import (format, saved mapping, record),
+// and ingest/http/import-routes.ts's runImportRoute for an admin route (metrics, log).
 import { z } from "zod";
 import { fieldPath, isLimitIssue, LoyaltyError, type ErrorCode } from "../../errors.js";
 import { limits } from "../../limits.js";
-import { readCsvRows } from "./csv.js";
 import type { SheetLayout } from "./mappings.js";
 import type { Cell, RawCell, RawRow } from "./raw.js";
-import { readXlsxRows } from "./xlsx.js";
+import { readRawOffThread } from "./thread.js";
 
 export type { Cell } from "./raw.js";
 export type SheetFormat = "csv" | "xlsx";
@@ -79,7 +81,7 @@ export async function readSheet<S extends z.ZodType>(bytes: Uint8Array, options:
     throw new LoyaltyError("VALIDATION", `the mapping is for ${layout.format} files; this one is ${options.format}`, "format");
   }
   const headerRow = layout?.headerRow ?? 1;
-  const raw = await readRows(bytes, options.format, layout, headerRow + rowsMax + 1);
+  const raw = await readRawOffThread({ bytes, format: options.format, layout, rowsMax: headerRow + rowsMax + 1 });
   const header = raw.find((r) => r.row === headerRow);
   const body = raw.filter((r) => r.row > headerRow);
   const last = body.at(-1);
@@ -89,7 +91,9 @@ export async function readSheet<S extends z.ZodType>(bytes: Uint8Array, options:
   if (out.errorCount > 0) return out.result();
   const headerWidth = header!.cells.length;
   const seen = new Map<unknown, number>();
-  for (const r of body) {
+  for (const [i, r] of body.entries()) {
+    // Validation runs on the main thread: let other work through now and then.
+    if (i % limits.sheetRowsPerYield === limits.sheetRowsPerYield - 1) await new Promise((done) => setImmediate(done));
     if (r.cells.every((c) => c === null)) continue;
     out.rowsRead++;
     const value = readRow(r, columns, headerWidth, options.schema, out);
@@ -107,16 +111,6 @@ export async function readSheet<S extends z.ZodType>(bytes: Uint8Array, options:
     out.rows.push({ row: r.row, value });
   }
   return out.result();
-}
-
-async function readRows(bytes: Uint8Array, format: SheetFormat, layout: SheetLayout | null, rowsMax: number): Promise<RawRow[]> {
-  if (format === "xlsx") return readXlsxRows(bytes, { sheet: layout?.sheet ?? null, rowsMax });
-  return readCsvRows(bytes, {
-    encoding: layout?.encoding ?? "utf-8",
-    delimiter: layout?.delimiter ?? null,
-    headerRow: layout?.headerRow ?? 1,
-    recordsMax: rowsMax,
-  });
 }
 
 class Collector<T> {

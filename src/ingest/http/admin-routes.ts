@@ -4,9 +4,10 @@ import type { FastifyRequest, HTTPMethods } from "fastify";
 import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkAdjustSchema, bulkConvert, bulkConvertSchema, parseBulkAdjust } from "../../admin/bulk.js";
-import { importProductsCsv, listProducts, productSchema, putProduct, removeProduct } from "../../admin/products.js";
+import { importProducts, listProducts, productRowSchema, productSchema, putProduct, removeProduct } from "../../admin/products.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
-import { getReward, listRewards, putReward, removeReward, rewardSchema } from "../../admin/rewards.js";
+import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
+import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { getVoucherOffer, listVoucherOffers, offerSchema, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
 import { VERB_SCHEMAS } from "../../codec/schema.js";
@@ -25,8 +26,8 @@ import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment, s
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
 import type { z } from "zod";
+import { IMPORT_QUERY, importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
-import { importRoutes } from "./import-routes.js";
 import type { ClusterView } from "../../cluster/member.js";
 
 export interface AdminDeps {
@@ -93,6 +94,7 @@ export interface Route {
 const LIMIT_QUERY = { limit: `at most this many (1-${limits.adminListMax}, default 1000)` };
 const AUDIT_QUERY = { from: "epoch ms, inclusive", to: "epoch ms, exclusive", limit: `1-${limits.auditListMax}, default 100`, cursor: "the `next` of the previous page" };
 const EXPORT_QUERY = { consent: "email, sms or post (required): only the members who consented to that channel", bom: "1 or true: start with a UTF-8 byte-order mark (for spreadsheets)" };
+const PREPAID_QUERY = { account: "the stored-value account (default prepaid)", from: "epoch ms, inclusive", to: "epoch ms, inclusive", bom: "1 or true: start with a UTF-8 byte-order mark" };
 /** Erase's body: the path names the customer. */
 const eraseBody = VERB_SCHEMAS.eraseCustomer.omit({ customer: true });
 
@@ -131,7 +133,8 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
   ];
 }
 
-function productRoutes({ store, log, handler }: AdminDeps): Route[] {
+function productRoutes(deps: AdminDeps): Route[] {
+  const { store, handler, log } = deps;
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
     { method: "PUT", url: "/v1/admin/products/:sku", role: "write", summary: "Set a product of the product card", body: productSchema, pathFills: "sku", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
@@ -144,11 +147,10 @@ function productRoutes({ store, log, handler }: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/products/import", role: "write", large: true, summary: "Import the product card from CSV", body: "text/csv",
+      method: "POST", url: "/v1/admin/products/import", role: "write", large: true, summary: "Import the product card from CSV or XLSX", body: "spreadsheet", query: IMPORT_QUERY,
       run: async (c) => {
-        const result = await importProductsCsv(store, ((c.req.body as Buffer | undefined) ?? Buffer.alloc(0)).toString("utf8"));
-        log.info(result, "product card imported");
-        return { ok: true, ...result };
+        const spec = { target: "products", schema: productRowSchema, key: "sku", rowsMax: limits.productImportRowsMax };
+        return runImportRoute(deps, c, spec, (rows) => importProducts(store, rows));
       },
     },
     {
@@ -164,10 +166,15 @@ function productRoutes({ store, log, handler }: AdminDeps): Route[] {
 }
 
 /** The rewards catalogue and voucher offers: PUT/GET/DELETE one, GET all. */
-function catalogueRoutes({ store, log, now }: AdminDeps): Route[] {
+function catalogueRoutes(deps: AdminDeps): Route[] {
+  const { store, log, now } = deps;
   return [
     { method: "GET", url: "/v1/admin/rewards", role: "read", summary: "List the rewards catalogue", query: LIMIT_QUERY, run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
     { method: "GET", url: "/v1/admin/rewards/:id", role: "read", summary: "One reward, with its price in force", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
+    {
+      method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true, summary: "Import rewards from CSV or XLSX (every row validated before any is written)", body: "spreadsheet", query: IMPORT_QUERY,
+      run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => importRewards(store, rows, now())),
+    },
     {
       method: "PUT", url: "/v1/admin/rewards/:id", role: "write", summary: "Add or replace a reward", body: rewardSchema, pathFills: "id",
       run: async (c) => {
@@ -277,8 +284,16 @@ function moneyRoutes(deps: AdminDeps): Route[] {
  * Merging two customers moves money (role money); erasing one changes no balance (role
  * write). Both go through the handler to the survivor's or the customer's partition.
  */
-function customerRoutes({ handler, log }: AdminDeps): Route[] {
+function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
   return [
+    {
+      method: "GET", url: "/v1/admin/customers/:id/prepaid.csv", role: "read", summary: "A customer's stored-value history as CSV", query: PREPAID_QUERY, produces: "text/csv",
+      run: async (c) => {
+        const q = parsePrepaidQuery(c.req.query);
+        const history = prepaidHistory(store, idOf(c), q);
+        return new Streamed("text/csv; charset=utf-8", prepaidCsv(history.rows, q.bom), `${history.customerId}-${q.account}.csv`);
+      },
+    },
     {
       method: "POST", url: "/v1/admin/customers/merge", role: "money", summary: "Merge one customer into another", body: VERB_SCHEMAS.mergeCustomers, pathFills: "operator",
       run: async (c) => {

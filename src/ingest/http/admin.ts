@@ -47,8 +47,9 @@ function targetsOf(req: FastifyRequest, body: unknown, reply: Reply): Reply {
     for (const k of TARGET_FIELDS) if (Object.hasOwn(body, k)) targets[k] = bounded((body as Reply)[k]);
     for (const k of ["items", "customers"]) if (Array.isArray((body as Reply)[k])) targets[k] = bounded((body as Reply)[k]);
   }
-  // A merge's reply names both customers by id, whatever references its body used.
-  for (const k of ["approvalId", "customerId", "from", "into"]) if (typeof reply[k] === "string") targets[k] = reply[k];
+  // A merge's reply names both customers by id, whatever references its body used;
+  // an import's record is named by its id (its file is no JSON body to read targets from).
+  for (const k of ["approvalId", "customerId", "from", "into", "importId"]) if (typeof reply[k] === "string") targets[k] = reply[k];
   return targets;
 }
 

@@ -1,17 +1,41 @@
 // The admin routes of spreadsheet imports: saved column mappings, and the kept records of
 // past imports with their row errors as CSV. The imports themselves are with what they
 // import (rewards, products, sales reports).
-import { getImport, listImports, errorsCsv, type ImportRequest } from "../../admin/sheets/index.js";
+import type { z } from "zod";
+import { getImport, listImports, errorsCsv, runImport, type ImportReply, type ImportRequest, type ImportSpec, type SheetRow } from "../../admin/sheets/index.js";
 import { getMapping, listMappings, mappingSchema, putMapping, removeMapping } from "../../admin/sheets/mappings.js";
 // Circular with admin-routes.ts, which lists these routes: Streamed is only used once a route runs.
 import { Streamed, type AdminDeps, type Call, type Route } from "./admin-routes.js";
-import { listLimit } from "./reply.js";
+import { listLimit, wireErrorOf, type Reply } from "./reply.js";
 
 /** The query an import route takes (the OpenAPI document names it). */
 export const IMPORT_QUERY = { format: "csv or xlsx (default: from the Content-Type or the bytes)", mapping: "the name of a saved column mapping" };
 
 const nameOf = (c: Call): string => (c.req.params as { name: string }).name;
 const idOf = (c: Call): string => (c.req.params as { id: string }).id;
+
+/**
+ * An import route's run: the file through runImport (sheets/import.ts) to `write`, counted
+ * in loyalty_imports_total and logged. The reports import (B2B) runs the same way.
+ */
+export async function runImportRoute<S extends z.ZodType>(
+  { store, metrics, log, now }: AdminDeps,
+  c: Call,
+  spec: ImportSpec<S>,
+  write: (rows: SheetRow<z.infer<S>>[]) => Promise<ImportReply>,
+): Promise<Reply> {
+  let reply: Reply;
+  try {
+    reply = await runImport(store, now(), importRequestOf(c), spec, write);
+  } catch (err) {
+    metrics.imports.labels(spec.target, wireErrorOf(err).code).inc();
+    throw err;
+  }
+  metrics.imports.labels(spec.target, reply.ok ? "imported" : "refused").inc();
+  const { importId, rows, errorCount } = reply;
+  log.info({ import: { target: spec.target, importId, rows, errorCount, operator: c.operator.name } }, reply.ok ? "spreadsheet imported" : "spreadsheet refused");
+  return reply;
+}
 
 /** What an import route hands to runImport: the raw body, its declared type, `?format=` and `?mapping=`. */
 export function importRequestOf(c: Call): ImportRequest {

@@ -4,8 +4,7 @@
 import { REPORTS_TARGET, reportRowSchema, reportsOfRows, submitReports } from "../../admin/report-import.js";
 import { parseRankingQuery, ranking } from "../../admin/rankings.js";
 import { getReport, listReports, parseStatus } from "../../admin/reports.js";
-import { runImport } from "../../admin/sheets/index.js";
-import { importRequestOf } from "./import-routes.js";
+import { runImportRoute } from "./import-routes.js";
 import { reportView } from "../../ledger/reports.js";
 import type { AdminDeps, Call, Route } from "./admin-routes.js";
 import { VERB_SCHEMAS } from "../../codec/schema.js";
@@ -21,7 +20,7 @@ function withReportId(c: Call, body: unknown): unknown {
 }
 
 export function reportRoutes(deps: AdminDeps, withOperator: (body: unknown, c: Call) => unknown): Route[] {
-  const { handler, store, log, now } = deps;
+  const { handler, store, log } = deps;
   const decide = (verb: "approveReport" | "rejectReport") => async (c: Call): Promise<Reply> => {
     const body = withReportId(c, withOperator(c.json(), c));
     const reply = await handler.handleValue("http", verb, body);
@@ -41,7 +40,7 @@ export function reportRoutes(deps: AdminDeps, withOperator: (body: unknown, c: C
       // Every row validated first (nothing submitted when one is bad; the row errors download as CSV), then each report submitted.
       method: "POST", url: "/v1/admin/reports/import", role: "write", large: true, summary: "Import sales reports from CSV or XLSX (every row validated first)", body: "spreadsheet", query: IMPORT_QUERY,
       run: async (c) => {
-        const reply = await runImport(store, now(), importRequestOf(c), { target: REPORTS_TARGET, schema: reportRowSchema(store) }, async (rows) =>
+        const reply = await runImportRoute(deps, c, { target: REPORTS_TARGET, schema: reportRowSchema(store) }, async (rows) =>
           submitReports(handler, reportsOfRows(rows)),
         );
         if (reply.ok !== false) log.info({ import: reply.importId, reports: reply.reports, approved: reply.approved, pending: reply.pending, failed: reply.failed }, "sales reports imported");
