@@ -15,7 +15,7 @@ import { limits } from "./limits.js";
 import { loadProgrammesDir } from "./admin/programmes.js";
 import { ensureNotifyStream, NotifyPublisher } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
-import { createHttp, type HttpDeps } from "./ingest/http.js";
+import { createHttp, routesOf, type HttpDeps, type RegisteredRoute } from "./ingest/http.js";
 import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./ingest/nats-connect.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
@@ -59,6 +59,8 @@ export interface Engine {
   simulatorNats: ConnectionOptions | null;
   /** Segment queries and exports (what the admin routes run), for the demo's status lines. */
   segments: SegmentJobs;
+  /** The HTTP routes each listener registered (the OpenAPI document's test walks them). */
+  httpRoutes: { main: readonly RegisteredRoute[]; admin: readonly RegisteredRoute[] };
   /** The engine's metrics (what /metrics serves), for the demo's live status. */
   metrics: Metrics;
   close(): Promise<void>;
@@ -282,6 +284,7 @@ async function startPipeline(
     nc,
     simulatorNats: nats.simulator,
     segments,
+    httpRoutes: { main: routesOf(http), admin: adminHttp ? routesOf(adminHttp) : [] },
     metrics,
     async close() {
       // First: the other instances take this one's partitions over while it shuts down.

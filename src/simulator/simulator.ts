@@ -7,7 +7,8 @@ import { profileUpdate } from "./profiles.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
 import { createRedeemer, type Redeemer } from "./redeem.js";
-import { decodeReply, encodeJson, requestJson, runPool, type WireReply } from "./wire.js";
+import { decodeReply, encodeJson, runPool, type WireReply } from "./wire.js";
+import { createClient, LoyaltyClientError, type LoyaltyClient } from "../client/index.js";
 
 export interface SimulatorOptions {
   nc: NatsConnection;
@@ -115,13 +116,17 @@ function addCounters(into: Counters, from: Counters): void {
   for (const [code, n] of from.errorsByCode) bump(into.errorsByCode, code, n);
 }
 
-async function enrolAll(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
+/** A failed call's code: the engine's, or the client's own (TIMEOUT, NO_RESPONDERS...). */
+const codeOf = (err: unknown): string => (err instanceof LoyaltyClientError ? err.code : "ERROR");
+
+async function enrolAll(client: LoyaltyClient, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
   const failed = new Map<string, number>();
   let ok = 0;
   await runPool(profiledEnrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
-    const reply = await requestJson(nc, "loyalty.rpc.enroll", req);
-    if (reply.ok) ok++;
-    else bump(failed, reply.error.code);
+    await client.enroll(req).then(
+      () => ok++,
+      (err: unknown) => bump(failed, codeOf(err)),
+    );
   });
   return { ok, failed };
 }
@@ -131,13 +136,15 @@ const formatCodes = (m: Map<string, number>): string =>
 
 export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
   const { nc, log } = opts;
+  // The simulator is a till like any other: it calls the verbs through loyaltyd/client.
+  const client = createClient({ nats: nc });
   if (!(opts.ratePerSec > 0)) throw new Error(`simulator: ratePerSec must be > 0 (got ${opts.ratePerSec})`);
   const summaryEveryMs = opts.summaryEveryMs ?? 5000;
   let enrolled = 0;
   let enrolFailed = 0;
   if (opts.enrol !== false) {
     const t0 = performance.now();
-    const r = await enrolAll(nc, opts.customers);
+    const r = await enrolAll(client, opts.customers);
     enrolled = r.ok;
     enrolFailed = [...r.failed.values()].reduce((a, b) => a + b, 0);
     log(`sim: enrolled ${r.ok}/${opts.customers} card customers in ${((performance.now() - t0) / 1000).toFixed(1)} s; failed ${formatCodes(r.failed)}`);
@@ -153,11 +160,12 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     idPrefix,
     rates: opts.rates ?? {},
   });
-  return runLoop({ nc, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed, idPrefix });
+  return runLoop({ nc, client, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed, idPrefix });
 }
 
 interface LoopDeps {
   nc: NatsConnection;
+  client: LoyaltyClient;
   js: JetStreamClient;
   gen: BasketGenerator;
   opts: SimulatorOptions;
@@ -187,7 +195,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   const startMs = performance.now();
   let scheduled = 0;
   const probeRng = mulberry32((d.opts.seed ?? 1) + 7);
-  const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.nc, d.opts.customers, d.opts.seed ?? 1) : null;
+  const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.client, d.opts.customers, d.opts.seed ?? 1) : null;
   const updateRng = mulberry32((d.opts.seed ?? 1) + 11);
   const updateEveryMs = d.opts.updateEveryMs ?? UPDATE_EVERY_MS_DEFAULT;
   let updates = 0;
@@ -250,21 +258,15 @@ function runLoop(d: LoopDeps): SimulatorHandle {
     if (rpcBusy) return;
     rpcBusy = true;
     const n = probeRng.int(1, d.opts.customers);
-    Promise.all([
-      requestJson(d.nc, "loyalty.rpc.balance", { customer: { card: `C-${n}` } }),
-      requestJson(d.nc, "loyalty.rpc.quote", d.gen.sale()),
-      redeemer?.once(),
-    ])
-      .then(([balance, quote]) => {
-        for (const r of [balance, quote]) {
-          if (r.ok) rpcOk++;
-          else {
-            rpcFailed++;
-            bump(interval.errorsByCode, `rpc:${r.error.code}`);
-          }
-        }
-      })
-      .finally(() => (rpcBusy = false));
+    const count = (p: Promise<unknown>): Promise<void> =>
+      p.then(
+        () => void rpcOk++,
+        (err: unknown) => {
+          rpcFailed++;
+          bump(interval.errorsByCode, `rpc:${codeOf(err)}`);
+        },
+      );
+    Promise.all([count(d.client.balance({ customer: { card: `C-${n}` } })), count(d.client.quote(d.gen.sale())), redeemer?.once()]).finally(() => (rpcBusy = false));
   };
 
   /** One customer change over request/reply (one at a time: a slow engine is not piled on). */
@@ -272,14 +274,15 @@ function runLoop(d: LoopDeps): SimulatorHandle {
     if (updateBusy || d.opts.customers < 1) return;
     updateBusy = true;
     const { request } = profileUpdate(updateRng, d.opts.customers, d.idPrefix, ++updates);
-    requestJson(d.nc, "loyalty.rpc.updateCustomer", request)
-      .then((r) => {
-        if (r.ok) updatesOk++;
-        else {
+    d.client
+      .updateCustomer(request)
+      .then(
+        () => void updatesOk++,
+        (err: unknown) => {
           updatesFailed++;
-          bump(interval.errorsByCode, `update:${r.error.code}`);
-        }
-      })
+          bump(interval.errorsByCode, `update:${codeOf(err)}`);
+        },
+      )
       .finally(() => (updateBusy = false));
   };
 
