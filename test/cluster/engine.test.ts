@@ -86,7 +86,12 @@ describe("engines in cluster mode", () => {
 
     const ready = await get(e2, "/readyz");
     expect(ready.body.checks.cluster).toBe(true);
-    const metrics = (await get(e1, "/metrics")).text;
+    // The split can be complete before e1's first renewal round: wait for one (renewMs apart).
+    let metrics = "";
+    for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+      metrics = (await get(e1, "/metrics")).text;
+      if (/^loyalty_cluster_lease_renewals_total\{outcome="ok"\} [1-9]/m.test(metrics)) break;
+    }
     expect(metrics).toMatch(/^loyalty_cluster_partitions_owned 4$/m);
     expect(metrics).toMatch(/^loyalty_cluster_instances 2$/m);
     expect(metrics).toMatch(/^loyalty_cluster_lease_changes_total\{change="acquired"\} \d+$/m);
