@@ -65,7 +65,7 @@ export function basketOf(event: SaleEvent): Basket {
 export function factsOf(tx: Tx, c: Customer, w: Wallet, at: number, plan: Plan): CustomerFacts {
   const turnoverByWindowDays: Record<number, number> = {};
   for (const win of plan.turnoverWindowsDays) turnoverByWindowDays[win] = windowTurnover(w, at, win);
-  const facts: CustomerFacts = { customerId: c.id, groups: c.groups, turnoverByWindowDays };
+  const facts: CustomerFacts = { customerId: c.id, groups: c.groups, turnoverByWindowDays, attributes: c.attributes };
   if (plan.segmentIds.length > 0) facts.segments = segmentsOf(tx.store, c, plan.segmentIds, at);
   return facts;
 }

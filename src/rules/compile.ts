@@ -157,6 +157,8 @@ export interface CompiledProgramme {
   customers: ReadonlySet<string> | null;
   groups: ReadonlySet<string> | null;
   segments: ReadonlySet<string> | null;
+  /** scope.attributes: per key, the values one of which the customer's attribute must equal. */
+  attributes: readonly (readonly [string, ReadonlySet<string | number | boolean>])[] | null;
   stores: ReadonlySet<string> | null;
   channels: ReadonlySet<string> | null;
   skus: ReadonlySet<string> | null;
@@ -333,12 +335,21 @@ function planOf(programmes: readonly Programme[], set: CompiledSet, options: Eva
 export function scopeKindOf(p: Programme): ScopeKind {
   const s = p.scope;
   if (s.customers.length > 0) return "customer";
-  if (s.groups.length > 0 || s.segments.length > 0) return "group";
+  if (s.groups.length > 0 || s.segments.length > 0 || Object.keys(s.attributes).length > 0) return "group";
   if (s.skus.length > 0) return "sku";
   if (s.categories.length > 0) return "category";
   if (s.stores.length > 0) return "store";
   if (s.channels.length > 0) return "channel";
   return "all";
+}
+
+function attributeScope(attributes: Programme["scope"]["attributes"]): CompiledProgramme["attributes"] {
+  const keys = Object.keys(attributes).sort();
+  if (keys.length === 0) return null;
+  return Object.freeze(keys.map((k) => {
+    const v = attributes[k]!;
+    return [k, new Set(Array.isArray(v) ? v : [v])] as const;
+  }));
 }
 
 function setOrNull(values: readonly string[]): ReadonlySet<string> | null {
@@ -384,6 +395,7 @@ function compileProgramme(
     customers: setOrNull(p.scope.customers),
     groups: setOrNull(p.scope.groups),
     segments: setOrNull(p.scope.segments),
+    attributes: attributeScope(p.scope.attributes),
     stores: setOrNull(p.scope.stores),
     channels: setOrNull(p.scope.channels),
     skus: setOrNull(p.scope.skus),

@@ -41,8 +41,17 @@ function headerEligible(p: CompiledProgramme, basket: Basket, customer: Customer
   if (p.customers !== null && !p.customers.has(customer.customerId)) return false;
   if (p.groups !== null && !inAnyGroup(p.groups, customer.groups)) return false;
   if (p.segments !== null && !inAnySegment(p.segments, customer.segments)) return false;
+  if (p.attributes !== null && !attributesHold(p.attributes, customer.attributes)) return false;
   if (p.stores !== null && !p.stores.has(basket.storeId)) return false;
   if (p.channels !== null && !p.channels.has(basket.channel)) return false;
+  return true;
+}
+
+function attributesHold(scope: NonNullable<CompiledProgramme["attributes"]>, attributes: CustomerFacts["attributes"]): boolean {
+  if (!attributes) return false;
+  for (const [key, values] of scope) {
+    if (!Object.hasOwn(attributes, key) || !values.has(attributes[key]!)) return false;
+  }
   return true;
 }
 

@@ -24,6 +24,8 @@ const factor = z
   .refine(Number.isFinite, "must be finite");
 const epochMs = z.number().int("must be an integer (epoch ms)").min(0).max(epochMsMax);
 const ids = z.array(id).max(100_000);
+/** A customer attribute's value as programmes compare it (the codec's attribute values). */
+const attributeValue = z.union([z.string().max(limits.attributeValueLengthMax), z.number().finite(), z.boolean()]);
 const timeZone = z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Warsaw");
 
 const spendRule = z.strictObject({ kind: z.literal("spend"), per, points });
@@ -188,6 +190,14 @@ const scopeSchema = z.strictObject({
   channels: ids.default([]),
   /** Saved segments (admin): the customer must be a member of one, at the event's time. */
   segments: ids.default([]),
+  /**
+   * Customer attributes (the CRM's facts, set by enroll/updateCustomer): every key named
+   * must hold one of the values given (a value or a list of them), compared with ===.
+   */
+  attributes: z
+    .record(z.string().min(1).max(limits.attributeKeyLengthMax), z.union([attributeValue, z.array(attributeValue).min(1).max(100)]))
+    .refine((r) => Object.keys(r).length <= 20, "at most 20 attributes")
+    .default({}),
 });
 
 const expirySchema = z.union([
@@ -210,7 +220,7 @@ export const programmeSchema = z
     unit: z.enum(["points", "money"]).default("points"),
     currency,
     timeZone: timeZone.nullable().default(null),
-    scope: scopeSchema.default({ customers: [], groups: [], skus: [], categories: [], stores: [], channels: [], segments: [] }),
+    scope: scopeSchema.default({ customers: [], groups: [], skus: [], categories: [], stores: [], channels: [], segments: [], attributes: {} }),
     validFrom: epochMs.nullable().default(null),
     validTo: epochMs.nullable().default(null),
     promoItemsEarn: z.boolean().default(false),

@@ -51,6 +51,8 @@ export interface CustomerFacts {
   turnoverByWindowDays: Record<number, number>;
   /** The saved segments of plan.segmentIds the customer is a member of at the basket's time (absent: none). */
   segments?: ReadonlySet<string>;
+  /** The customer's attributes (enroll / updateCustomer), for scope.attributes (absent: none). */
+  attributes?: Readonly<Record<string, string | number | boolean>>;
 }
 
 export interface BreakdownItem {

@@ -417,3 +417,18 @@ describe("the e-mail index of an older ledger", () => {
     }
   });
 });
+
+describe("programmes scoped to customer attributes", () => {
+  it("credit a sale by the attributes the customer has at the sale, as updateCustomer left them", async () => {
+    const B2B_SMB = { id: "smb", currency: "EUR", scope: { attributes: { segment: ["smb", "corporate"] } }, rules: [{ kind: "spend", per: 100, points: 3 }] };
+    const h = await harness({}, [BASE_PROGRAMME, B2B_SMB]);
+    h.clock.now = T0;
+    expect((await h.one(enrol("e-1", "C-1", { attributes: { segment: "retail" } }))).ok).toBe(true);
+    const earned = async (eventId: string) => (await h.one(cmd("accrue", sale(eventId, CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }])))).earned;
+    expect(await earned("s-1")).toBe(10); // base only: "retail" is not in the scope
+    expect((await h.one(update("u-1", CARD, { attributes: { segment: "smb" } }))).ok).toBe(true);
+    expect(await earned("s-2")).toBe(30); // the attribute-scoped programme wins the account
+    expect((await h.one(update("u-2", CARD, { attributes: { segment: null } }))).ok).toBe(true);
+    expect(await earned("s-3")).toBe(10);
+  });
+});

@@ -117,6 +117,34 @@ describe("seed examples: earning rules", () => {
     expect(a.earned).toBe(points);
   });
 
+  it.each([
+    ["whose attributes hold", { segment: "smb", loyal: true }, 25],
+    ["with the other value listed", { segment: "corporate", loyal: true }, 25],
+    ["with a value not listed", { segment: "retail", loyal: true }, 0],
+    ["missing one of the keys", { segment: "smb" }, 0],
+    ["with the right value as another type", { segment: "smb", loyal: "true" }, 0],
+    ["with no attributes", undefined, 0],
+  ] as const)("a programme scoped to attributes: a customer %s earns %i on 25.00", (_label, attributes, points) => {
+    const p = prog("crm", { scope: { attributes: { segment: ["smb", "corporate"], loyal: true } }, rules: [perEuro] });
+    const a = run([p], basket([line("1", "A1", 2500)]), customer(attributes ? { attributes } : {}));
+    expect(a.earned).toBe(points);
+  });
+
+  it("an attribute scope counts as a group scope: it beats an unscoped programme on the same account", () => {
+    const all = prog("all", { rules: [perEuro] });
+    const crm = prog("crm", { scope: { attributes: { employees: 250 } }, rules: [{ kind: "spend", per: 100, points: 3 }] });
+    expect(run([all, crm], basket([line("1", "A1", 2500)]), customer({ attributes: { employees: 250 } })).earned).toBe(75);
+    expect(run([all, crm], basket([line("1", "A1", 2500)]), customer({ attributes: { employees: 251 } })).earned).toBe(25);
+  });
+
+  it.each([
+    [{ k: [] }, "scope.attributes.k"],
+    [{ k: { nested: 1 } }, "scope.attributes.k"],
+    [Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 1])), "scope.attributes"],
+  ])("refuses the attribute scope %j at %s", (attributes, field) => {
+    expect(() => parseProgramme(prog("crm", { scope: { attributes } as never }))).toThrow(expect.objectContaining({ code: "VALIDATION", field }));
+  });
+
   it("names the segments programmes are scoped to, for the caller to look up", () => {
     const plan = compile(
       [prog("a", { scope: { segments: ["s2", "s1"] } }), prog("b", { scope: { segments: ["s1"] } }), prog("c", {})].map((p, i) => ({ programme: parseProgramme(p), version: i + 1 })),

@@ -60,7 +60,7 @@ describe("parseProgramme", () => {
       unit: "points",
       currency: "EUR",
       timeZone: null,
-      scope: { customers: [], groups: [], skus: [], categories: [], stores: [], channels: [], segments: [] },
+      scope: { customers: [], groups: [], skus: [], categories: [], stores: [], channels: [], segments: [], attributes: {} },
       validFrom: null,
       validTo: null,
       promoItemsEarn: false,
