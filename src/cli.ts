@@ -12,14 +12,14 @@ import { NatsRefusedError } from "./ingest/nats-connect.js";
 import { StoreFormatError, isStorageRefusal } from "./ledger/store.js";
 import { DataDirLockedError } from "./config/lock.js";
 import { createLogger } from "./observe/logger.js";
-import { ensureNatsServer } from "./setup.js";
+import { ensureAll, ensureNatsServer } from "./setup.js";
 
 const USAGE = `usage: loyaltyd <command> [--config FILE]
 
 commands:
   serve               run the engine (no nats.url configured: starts its own nats-server with JetStream)
   demo                the embedded default plus the built-in POS simulator
-  setup               install Debian's nats-server when it is missing
+  setup               install Debian's nats-server and prometheus (with promtool) when missing
   new-token           print a new random API key or operator token and its SHA-256, as JSON
   hash-token          print the SHA-256 (hex) of the token read from stdin, for a keys or operators file
   backup --to DIR     copy dataDir's ledger into DIR (new or empty) with a manifest; the engine may be running
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return command || values.help ? 0 : 2;
   }
-  if (command === "setup") return ensureNatsServer((s) => console.log(s)) ? 0 : 1;
+  if (command === "setup") return ensureAll((s) => console.log(s)) ? 0 : 1;
   if (command === "new-token") {
     console.log(JSON.stringify(newToken()));
     return 0;

@@ -183,6 +183,21 @@ async function startPipeline(
     stream = await startStream(nc, handler, partitions, metrics, log, streamMarks(store), policy);
   }
 
+  const readiness = () => ({
+    nats: natsConnected && !nc.isClosed(),
+    stream: !config.stream || (stream?.bound() ?? false),
+    lmdb: !fatal,
+    storage: storage.ok,
+    partitions: partitions.wedged(config.watchdogMs) === null,
+    programmes: programmesCount() > 0,
+  });
+  // The same checks as /readyz, as gauges: an alert needs no blackbox probe to see them.
+  metrics.onScrape(() => {
+    const checks = readiness();
+    for (const [check, ok] of Object.entries(checks)) metrics.readinessCheck.labels(check).set(ok ? 1 : 0);
+    metrics.ready.set(Object.values(checks).every(Boolean) ? 1 : 0);
+  });
+
   const segments = new SegmentJobs(ledgerPath);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
@@ -199,14 +214,7 @@ async function startPipeline(
     segments,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
-    readiness: () => ({
-      nats: natsConnected && !nc.isClosed(),
-      stream: !config.stream || (stream?.bound() ?? false),
-      lmdb: !fatal,
-      storage: storage.ok,
-      partitions: partitions.wedged(config.watchdogMs) === null,
-      programmes: programmesCount() > 0,
-    }),
+    readiness,
   };
   const adminApart = config.admin.port !== null;
   const http: FastifyInstance = createHttp(httpDeps, { kind: "main", adminHere: !adminApart });
