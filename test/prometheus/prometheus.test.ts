@@ -1,0 +1,315 @@
+// The shipped dashboard and alerts, proven against Debian's real Prometheus: it scrapes a
+// live engine (its own process, on a real nats-server) under the POS simulator's load plus
+// tills authorizing and accruing. No alert fires under that normal load; then each scenario
+// is built to trigger some (rejections, server errors and dead letters, slow partitions,
+// a wedged partition with the stream backing up, restarts, a paused process, a full disk)
+// and every alert must have fired by the end; every PromQL expression of the dashboard
+// returns data. `npm run test:prometheus`; the rules' windows run 60 times faster.
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
+import { startSimulator, type SimulatorHandle } from "../../src/simulator/simulator.js";
+import { childEngineEnv, killHard, line, ROOT, sale, spawnEngine, tempDir } from "../e2e/harness.js";
+import { alertNames, startPrometheus, type Prometheus } from "./prom.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TIME_SCALE = 60;
+const SCRAPE_S = 1;
+const CARDS = Array.from({ length: 40 }, (_, i) => `PROM-${i}`);
+
+const dir = tempDir("loyaltyd-prom-");
+const mnt = join(dir, "mnt");
+/** The ledger on a small filesystem of its own, so that the disk can be filled (needs root, as CI runs). */
+function mountTmpfs(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    mkdirSync(mnt, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=384m", "tmpfs", mnt], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const mounted = mountTmpfs();
+if (!mounted) console.warn("prometheus test: no tmpfs (needs root); the full-disk scenario cannot run");
+
+/** Each scenario's alerts, in the order they are provoked; together: every alert of alerts.yml. */
+const SCENARIOS: Record<string, string[]> = {
+  rejections: ["LoyaltyRejectionsHigh"],
+  serverErrors: ["LoyaltyAvailabilityBudgetBurn", "LoyaltyDeadLetters"],
+  slowPartitions: ["LoyaltyAuthorizeLatencyBudgetBurn", "LoyaltyAccrueLatencyBudgetBurn", "LoyaltyStreamLatencyBudgetBurn", "LoyaltyPartitionSaturated"],
+  wedged: ["LoyaltyPartitionStuck", "LoyaltyStreamLagHigh", "LoyaltyStreamBacklogGrowing"],
+  restarts: ["LoyaltyEngineRestarting"],
+  paused: ["LoyaltyEngineDown"],
+  diskFull: ["LoyaltyDiskSpaceLow", "LoyaltyDiskFillingUp", "LoyaltyNotReady"],
+};
+
+describe("Prometheus with the shipped config, dashboard and alerts", () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  let prom: Prometheus;
+  let engine: ChildProcess | null = null;
+  let sim: SimulatorHandle | null = null;
+  let tills: Tills | null = null;
+  let baseEnv: Record<string, string>;
+  const startedS = Date.now() / 1000;
+  const fired = new Map<string, Set<string>>();
+
+  const start = async (extra: Record<string, string> = {}) => {
+    engine = (await spawnEngine({ ...baseEnv, ...extra })).child;
+  };
+  const restartPlain = async () => {
+    if (engine) await killHard(engine);
+    await start();
+  };
+
+  beforeAll(async () => {
+    nats = await startNatsServer({ storeDir: join(dir, "js") });
+    const httpPort = await freePort();
+    baseEnv = childEngineEnv(dir, nats.url, {
+      LOYALTYD_DATADIR: mounted ? join(mnt, "data") : join(dir, "data"),
+      LOYALTYD_HTTP_PORT: String(httpPort),
+      LOYALTYD_PARTITIONS: "4",
+      LOYALTYD_EVENTS_ACK_WAIT_MS: "2000",
+      LOYALTYD_WATCHDOG_MS: "600000",
+    });
+    // The failpoints of the scenarios: events named fail-* fail with INTERNAL, slow-* hold
+    // their partition 200 ms, wedge-* for ever (the watchdog is set to 10 minutes).
+    await start({
+      LOYALTYD_FAILPOINT_EVENT_PREFIX: "fail-",
+      LOYALTYD_FAILPOINT_SLOW_EVENT_PREFIX: "slow-",
+      LOYALTYD_FAILPOINT_SLOW_MS: "200",
+      LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX: "wedge-",
+    });
+    prom = await startPrometheus({ dir, target: `127.0.0.1:${httpPort}`, scrapeIntervalS: SCRAPE_S, timeScale: TIME_SCALE });
+    nc = await connect({ servers: nats.url });
+    sim = await startSimulator({ nc, ratePerSec: 100, customers: 2000, log: () => undefined, summaryEveryMs: 600_000 });
+    tills = await startTills(nc, httpPort);
+  }, 120_000);
+
+  afterAll(async () => {
+    tills?.stop();
+    await sim?.stop().catch(() => undefined);
+    if (engine) {
+      engine.kill("SIGCONT");
+      await killHard(engine);
+    }
+    await prom?.stop();
+    await nc?.close();
+    await nats?.stop();
+    if (mounted) execFileSync("umount", ["-l", mnt], { stdio: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Polls the firing alerts every second, recording them, until each of `names` has fired. */
+  const waitFiring = async (names: string[], timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const labels of await prom.firing()) {
+        const set = fired.get(labels.alertname!) ?? new Set();
+        set.add(JSON.stringify(labels));
+        fired.set(labels.alertname!, set);
+      }
+      const missing = names.filter((n) => !fired.has(n));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`never fired: ${missing.join(", ")}; firing: ${[...fired.keys()].join(", ")}`);
+      await sleep(1000);
+    }
+  };
+
+  it("covers every alert of alerts.yml with a scenario", () => {
+    expect(Object.values(SCENARIOS).flat().sort()).toEqual(alertNames().sort());
+  });
+
+  it("fires nothing under normal load", async () => {
+    // Warm-up: the rules' windows fill and the first seconds' start-up latency passes.
+    await sleep(20_000);
+    const until = Date.now() + 45_000;
+    const seen = new Set<string>();
+    while (Date.now() < until) {
+      for (const a of await prom.firing()) seen.add(`${a.alertname} ${JSON.stringify(a)}`);
+      await sleep(1000);
+    }
+    expect([...seen]).toEqual([]);
+    expect((await prom.query('up{job="loyaltyd"}'))[0]?.value?.[1]).toBe("1");
+    expect(tills!.stats().ok).toBeGreaterThan(100);
+  }, 120_000);
+
+  it("fires on a burst of rejected requests", async () => {
+    const stop = every(20, async (i) => {
+      await nc.request("loyalty.rpc.accrue", JSON.stringify({ type: "sale", eventId: `bad-${i}` }), { timeout: 5000 }).catch(() => undefined);
+    });
+    try {
+      await waitFiring(SCENARIOS.rejections!, 60_000);
+    } finally {
+      stop();
+    }
+  }, 90_000);
+
+  it("fires on server errors, and on events left in the dead-letter stream", async () => {
+    const js = nc.jetstream();
+    const stop = every(50, async (i) => {
+      const card = CARDS[i % CARDS.length]!;
+      await js.publish("loyalty.events.s01", JSON.stringify(sale(`fail-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `fail-${i}` }).catch(() => undefined);
+    });
+    try {
+      await waitFiring(SCENARIOS.serverErrors!, 90_000);
+    } finally {
+      stop();
+    }
+    const severities = [...fired.get("LoyaltyAvailabilityBudgetBurn")!].map((l) => JSON.parse(l).severity).sort();
+    expect(severities).toEqual(["page", "ticket"]);
+  }, 120_000);
+
+  it("fires when partitions are slow: authorize, accrue and stream latency, saturation", async () => {
+    const js = nc.jetstream();
+    const stop = every(50, async (i) => {
+      const card = CARDS[i % CARDS.length]!;
+      await js.publish("loyalty.events.s01", JSON.stringify(sale(`slow-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `slow-${i}` }).catch(() => undefined);
+    });
+    try {
+      await waitFiring(SCENARIOS.slowPartitions!, 120_000);
+    } finally {
+      stop();
+    }
+  }, 150_000);
+
+  it("fires on a wedged partition while the stream backs up behind it", async () => {
+    const js = nc.jetstream();
+    const card = CARDS[0]!;
+    await js.publish("loyalty.events.s01", JSON.stringify(sale("wedge-1", { card }, [line("1", 1, 1000)])), { msgID: "wedge-1" });
+    // Fill the wedged partition's queue: the consumer then stops pulling, and the simulator's events wait in the stream.
+    const acks: Promise<unknown>[] = [];
+    for (let i = 0; i < 8400; i++) {
+      acks.push(js.publish("loyalty.events.s01", JSON.stringify(sale(`behind-${i}`, { card }, [line("1", 1, 100)])), { msgID: `behind-${i}` }));
+      if (acks.length >= 512) await Promise.all(acks.splice(0));
+    }
+    await Promise.all(acks);
+    await waitFiring(SCENARIOS.wedged!, 120_000);
+    // The wedged thread cannot be stopped: the process goes, and comes back without the failpoints.
+    await restartPlain();
+  }, 180_000);
+
+  it("fires when the engine keeps restarting", async () => {
+    for (let i = 0; i < 2; i++) {
+      await sleep(3000); // every life scraped
+      await restartPlain();
+    }
+    await waitFiring(SCENARIOS.restarts!, 60_000);
+  }, 90_000);
+
+  it("fires when Prometheus cannot scrape a paused engine", async () => {
+    engine!.kill("SIGSTOP");
+    try {
+      await waitFiring(SCENARIOS.paused!, 60_000);
+    } finally {
+      engine!.kill("SIGCONT");
+    }
+  }, 90_000);
+
+  it.skipIf(!mounted)("fires when the ledger's disk fills up", async () => {
+    const filler = join(mnt, "filler");
+    fill(filler);
+    try {
+      await waitFiring(SCENARIOS.diskFull!, 90_000);
+      const checks = [...fired.get("LoyaltyNotReady")!].map((l) => JSON.parse(l).check);
+      expect(checks).toContain("storage");
+    } finally {
+      rmSync(filler, { force: true });
+    }
+  }, 120_000);
+
+  it("has fired every alert, and answers every PromQL expression of the dashboard with data", async () => {
+    expect([...fired.keys()].sort()).toEqual(alertNames().sort());
+    const dashboard = JSON.parse(readFileSync(join(ROOT, "docs/grafana-dashboard.json"), "utf8"));
+    const exprs = dashboardExpressions(dashboard);
+    expect(exprs.length).toBeGreaterThan(40);
+    const endS = Date.now() / 1000;
+    const empty: string[] = [];
+    for (const expr of exprs) {
+      // As Grafana would send it: every instance, a rate window of four scrapes and more.
+      const q = expr.replaceAll("$instance", ".+").replaceAll("$__rate_interval", "5s");
+      const result = await prom.queryRange(q, startedS, endS, 5);
+      const hasData = result.some((s) => (s.values ?? []).some(([, v]) => v !== "NaN"));
+      if (!hasData) empty.push(expr);
+    }
+    expect(empty).toEqual([]);
+  }, 120_000);
+});
+
+/** Every `expr` of the dashboard's panels, rows' panels included, and of its variables' queries. */
+function dashboardExpressions(d: { panels: Array<{ panels?: unknown[]; targets?: Array<{ expr?: string }> }> }): string[] {
+  const out: string[] = [];
+  const walk = (panels: Array<{ panels?: unknown[]; targets?: Array<{ expr?: string }> }>) => {
+    for (const p of panels) {
+      for (const t of p.targets ?? []) if (t.expr) out.push(t.expr);
+      if (p.panels) walk(p.panels as typeof panels);
+    }
+  };
+  walk(d.panels);
+  return out;
+}
+
+/** Runs `fn(i)` every `ms` until stopped. */
+function every(ms: number, fn: (i: number) => Promise<void>): () => void {
+  let i = 0;
+  const timer = setInterval(() => void fn(i++), ms);
+  return () => clearInterval(timer);
+}
+
+/** Fills the filesystem until it refuses more. */
+function fill(file: string): void {
+  const fd = openSync(file, "w");
+  const chunk = Buffer.alloc(1024 * 1024, 1);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch {
+    // ENOSPC: full
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface Tills {
+  stats(): { ok: number; failed: number };
+  stop(): void;
+}
+
+/**
+ * Tills beside the simulator: every 100 ms one authorize and its release over NATS, one
+ * over HTTP, and an accrue over each, for the test's own cards (enrolled and credited first).
+ */
+async function startTills(nc: NatsConnection, httpPort: number): Promise<Tills> {
+  const rpc = async (verb: string, body: unknown) =>
+    JSON.parse(Buffer.from((await nc.request(`loyalty.rpc.${verb}`, JSON.stringify(body), { timeout: 5000 })).data).toString()) as Record<string, any>;
+  const http = async (verb: string, body: unknown) =>
+    (await (await fetch(`http://127.0.0.1:${httpPort}/v1/${verb}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as Record<string, any>;
+  for (const card of CARDS) {
+    await rpc("enroll", { requestId: `enrol-${card}`, card });
+    await rpc("accrue", sale(`credit-${card}`, { card }, [line("1", 100, 1000)]));
+  }
+  const counts = { ok: 0, failed: 0 };
+  const count = (r: Record<string, any> | null) => (r?.ok ? counts.ok++ : counts.failed++);
+  const run = Date.now().toString(36);
+  const stop = every(100, async (i) => {
+    const card = CARDS[i % CARDS.length]!;
+    const customer = { card };
+    const calls = [
+      rpc("authorize", { requestId: `a-${run}-${i}`, customer, amount: 1 }).then(async (r) => {
+        count(r);
+        if (r.approved) count(await rpc("release", { requestId: `r-${run}-${i}`, holdId: r.holdId }));
+      }),
+      http("authorize", { requestId: `ha-${run}-${i}`, customer, amount: 1 }).then(async (r) => {
+        count(r);
+        if (r.approved) count(await http("release", { requestId: `hr-${run}-${i}`, holdId: r.holdId }));
+      }),
+      rpc("accrue", sale(`ra-${run}-${i}`, customer, [line("1", 1, 500)])).then(count),
+      http("accrue", sale(`ha-${run}-${i}`, customer, [line("1", 1, 500)])).then(count),
+    ];
+    await Promise.all(calls.map((c) => c.catch(() => count(null))));
+  });
+  return { stats: () => counts, stop };
+}
