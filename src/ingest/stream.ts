@@ -241,8 +241,9 @@ export async function startStream(
       .then(async (info) => {
         metrics.consumerLag.set(info.num_pending);
         metrics.consumerAckPending.set(info.num_ack_pending);
-        await marks.advanceAckFloor(info.ack_floor.stream_seq);
+        // Before the ledger write, which waits for LMDB's write lock (held by a wedged partition).
         await sampleBacklog(jsm, info, metrics);
+        await marks.advanceAckFloor(info.ack_floor.stream_seq);
       })
       .catch(() => undefined);
   }, limits.streamInfoMs);

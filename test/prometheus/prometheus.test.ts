@@ -4,9 +4,11 @@
 // is built to trigger some (rejections, server errors and dead letters, slow partitions,
 // a wedged partition with the stream backing up, restarts, a paused process, a full disk)
 // and every alert must have fired by the end; every PromQL expression of the dashboard
-// returns data. `npm run test:prometheus`; the rules' windows run 60 times faster.
+// returns data. Each scenario starts with its alerts quiet. `npm run test:prometheus`; the
+// rules' windows run 60 times faster.
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,16 +38,36 @@ function mountTmpfs(): boolean {
 const mounted = mountTmpfs();
 if (!mounted) console.warn("prometheus test: no tmpfs (needs root); the full-disk scenario cannot run");
 
-/** Each scenario's alerts, in the order they are provoked; together: every alert of alerts.yml. */
-const SCENARIOS: Record<string, string[]> = {
-  rejections: ["LoyaltyRejectionsHigh"],
-  serverErrors: ["LoyaltyAvailabilityBudgetBurn", "LoyaltyDeadLetters"],
-  slowPartitions: ["LoyaltyAuthorizeLatencyBudgetBurn", "LoyaltyAccrueLatencyBudgetBurn", "LoyaltyStreamLatencyBudgetBurn", "LoyaltyPartitionSaturated"],
-  wedged: ["LoyaltyPartitionStuck", "LoyaltyStreamLagHigh", "LoyaltyStreamBacklogGrowing"],
-  restarts: ["LoyaltyEngineRestarting"],
-  paused: ["LoyaltyEngineDown"],
-  diskFull: ["LoyaltyDiskSpaceLow", "LoyaltyDiskFillingUp", "LoyaltyNotReady"],
+/** An alert, and with `severity` one of its rules only. */
+interface Cond {
+  alertname: string;
+  severity?: "page" | "ticket";
+}
+const page = (alertname: string): Cond => ({ alertname, severity: "page" });
+const any = (alertname: string): Cond => ({ alertname });
+
+/**
+ * Each scenario's alerts, in the order they are provoked; together, every alert of
+ * alerts.yml. The burn-rate alerts are awaited at `page`, whose windows are short enough
+ * to be quiet before the scenario; the availability scenario awaits both severities.
+ */
+const SCENARIOS: Record<string, Cond[]> = {
+  rejections: [any("LoyaltyRejectionsHigh")],
+  serverErrors: [page("LoyaltyAvailabilityBudgetBurn"), { alertname: "LoyaltyAvailabilityBudgetBurn", severity: "ticket" }, any("LoyaltyDeadLetters")],
+  wedged: [any("LoyaltyPartitionStuck"), any("LoyaltyStreamLagHigh"), any("LoyaltyStreamBacklogGrowing")],
+  restarts: [any("LoyaltyEngineRestarting")],
+  paused: [any("LoyaltyEngineDown")],
+  slowPartitions: [page("LoyaltyAuthorizeLatencyBudgetBurn"), page("LoyaltyAccrueLatencyBudgetBurn"), page("LoyaltyStreamLatencyBudgetBurn"), any("LoyaltyPartitionSaturated")],
+  diskFull: [any("LoyaltyDiskSpaceLow"), any("LoyaltyDiskFillingUp"), any("LoyaltyNotReady")],
 };
+const FAILPOINTS = {
+  LOYALTYD_FAILPOINT_EVENT_PREFIX: "fail-",
+  LOYALTYD_FAILPOINT_SLOW_EVENT_PREFIX: "slow-",
+  LOYALTYD_FAILPOINT_SLOW_MS: "200",
+};
+
+const matches = (labels: Record<string, string>, c: Cond) => labels.alertname === c.alertname && (!c.severity || labels.severity === c.severity);
+const show = (c: Cond) => (c.severity ? `${c.alertname}/${c.severity}` : c.alertname);
 
 describe("Prometheus with the shipped config, dashboard and alerts", () => {
   let nats: NatsServerHandle;
@@ -55,15 +77,16 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
   let sim: SimulatorHandle | null = null;
   let tills: Tills | null = null;
   let baseEnv: Record<string, string>;
-  const startedS = Date.now() / 1000;
+  let startedS = 0;
+  /** Every alert seen firing in the whole run, with each set of labels it fired with. */
   const fired = new Map<string, Set<string>>();
 
-  const start = async (extra: Record<string, string> = {}) => {
+  const start = async (extra: Record<string, string>) => {
     engine = (await spawnEngine({ ...baseEnv, ...extra })).child;
   };
-  const restartPlain = async () => {
+  const restart = async (extra: Record<string, string>) => {
     if (engine) await killHard(engine);
-    await start();
+    await start(extra);
   };
 
   beforeAll(async () => {
@@ -72,22 +95,23 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
     baseEnv = childEngineEnv(dir, nats.url, {
       LOYALTYD_DATADIR: mounted ? join(mnt, "data") : join(dir, "data"),
       LOYALTYD_HTTP_PORT: String(httpPort),
-      LOYALTYD_PARTITIONS: "4",
+      LOYALTYD_PARTITIONS: "2",
       LOYALTYD_EVENTS_ACK_WAIT_MS: "2000",
       LOYALTYD_WATCHDOG_MS: "600000",
+      // The retention scan writes on the main thread (transactionSync): behind a wedged
+      // partition's write lock it would freeze the process, /metrics included.
+      LOYALTYD_RETENTION_SWEEP_MS: "3600000",
     });
-    // The failpoints of the scenarios: events named fail-* fail with INTERNAL, slow-* hold
-    // their partition 200 ms, wedge-* for ever (the watchdog is set to 10 minutes).
-    await start({
-      LOYALTYD_FAILPOINT_EVENT_PREFIX: "fail-",
-      LOYALTYD_FAILPOINT_SLOW_EVENT_PREFIX: "slow-",
-      LOYALTYD_FAILPOINT_SLOW_MS: "200",
-      LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX: "wedge-",
-    });
-    prom = await startPrometheus({ dir, target: `127.0.0.1:${httpPort}`, scrapeIntervalS: SCRAPE_S, timeScale: TIME_SCALE });
+    // The scenarios' failpoints: events named fail-* fail with INTERNAL, slow-* hold their
+    // partition 200 ms, wedge-* for ever (the watchdog is set to 10 minutes).
+    await start({ ...FAILPOINTS, LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX: "wedge-" });
     nc = await connect({ servers: nats.url });
-    sim = await startSimulator({ nc, ratePerSec: 100, customers: 2000, log: () => undefined, summaryEveryMs: 600_000 });
+    sim = await startSimulator({ nc, ratePerSec: 60, customers: 1000, log: () => undefined, summaryEveryMs: 600_000 });
     tills = await startTills(nc, httpPort);
+    // Prometheus starts once the engine is warm: its start-up is not the normal load judged below.
+    await sleep(10_000);
+    prom = await startPrometheus({ dir, target: `127.0.0.1:${httpPort}`, scrapeIntervalS: SCRAPE_S, timeScale: TIME_SCALE });
+    startedS = Date.now() / 1000;
   }, 120_000);
 
   afterAll(async () => {
@@ -104,126 +128,158 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Polls the firing alerts every second, recording them, until each of `names` has fired. */
-  const waitFiring = async (names: string[], timeoutMs: number): Promise<void> => {
+  const firingNow = async (): Promise<Array<Record<string, string>>> => {
+    const now = await prom.firing();
+    for (const labels of now) {
+      const set = fired.get(labels.alertname!) ?? new Set();
+      set.add(JSON.stringify(labels));
+      fired.set(labels.alertname!, set);
+    }
+    return now;
+  };
+  /** Polls every second until none of `conds` fires: a scenario starts from quiet. */
+  const waitQuiet = async (conds: Cond[], timeoutMs: number): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      for (const labels of await prom.firing()) {
-        const set = fired.get(labels.alertname!) ?? new Set();
-        set.add(JSON.stringify(labels));
-        fired.set(labels.alertname!, set);
-      }
-      const missing = names.filter((n) => !fired.has(n));
-      if (missing.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`never fired: ${missing.join(", ")}; firing: ${[...fired.keys()].join(", ")}`);
+      const now = await firingNow();
+      const loud = conds.filter((c) => now.some((l) => matches(l, c)));
+      if (loud.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`still firing before the scenario: ${loud.map(show).join(", ")}`);
       await sleep(1000);
+    }
+  };
+  /** Polls every second until each of `conds` has been seen firing during this call. */
+  const waitFiring = async (conds: Cond[], timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    const seen = new Set<Cond>();
+    for (;;) {
+      const now = await firingNow();
+      for (const c of conds) if (now.some((l) => matches(l, c))) seen.add(c);
+      const missing = conds.filter((c) => !seen.has(c));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`never fired: ${missing.map(show).join(", ")}; firing: ${now.map((l) => `${l.alertname}/${l.severity}`).join(", ")}`);
+      await sleep(1000);
+    }
+  };
+  /** A scenario: quiet first, then `provoke` runs until every alert of it fires. */
+  const scenario = async (conds: Cond[], provoke: () => Promise<(() => void) | void>, timeoutMs = 90_000): Promise<void> => {
+    await waitQuiet(conds, 90_000);
+    const stop = await provoke();
+    try {
+      await waitFiring(conds, timeoutMs);
+    } finally {
+      stop?.();
     }
   };
 
   it("covers every alert of alerts.yml with a scenario", () => {
-    expect(Object.values(SCENARIOS).flat().sort()).toEqual(alertNames().sort());
+    expect([...new Set(Object.values(SCENARIOS).flat().map((c) => c.alertname))].sort()).toEqual(alertNames().sort());
   });
 
   it("fires nothing under normal load", async () => {
-    // Warm-up: the rules' windows fill and the first seconds' start-up latency passes.
+    // The rules' windows fill first (a 5-minute window is 5 s here, an hour a minute).
     await sleep(20_000);
     const until = Date.now() + 45_000;
     const seen = new Set<string>();
     while (Date.now() < until) {
-      for (const a of await prom.firing()) seen.add(`${a.alertname} ${JSON.stringify(a)}`);
+      for (const a of await firingNow()) seen.add(`${a.alertname}/${a.severity}`);
       await sleep(1000);
     }
-    expect([...seen]).toEqual([]);
+    // On a host shared past its cores, latency objectives fail for real: say so.
+    expect([...seen], `host load average ${loadavg().map((l) => l.toFixed(1)).join(" ")} on ${cpus().length} cores`).toEqual([]);
     expect((await prom.query('up{job="loyaltyd"}'))[0]?.value?.[1]).toBe("1");
     expect(tills!.stats().ok).toBeGreaterThan(100);
   }, 120_000);
 
   it("fires on a burst of rejected requests", async () => {
-    const stop = every(20, async (i) => {
-      await nc.request("loyalty.rpc.accrue", JSON.stringify({ type: "sale", eventId: `bad-${i}` }), { timeout: 5000 }).catch(() => undefined);
-    });
-    try {
-      await waitFiring(SCENARIOS.rejections!, 60_000);
-    } finally {
-      stop();
-    }
-  }, 90_000);
+    await scenario(SCENARIOS.rejections!, async () =>
+      every(20, async (i) => {
+        await nc.request("loyalty.rpc.accrue", JSON.stringify({ type: "sale", eventId: `bad-${i}` }), { timeout: 5000 }).catch(() => undefined);
+      }),
+    );
+  }, 240_000);
 
   it("fires on server errors, and on events left in the dead-letter stream", async () => {
     const js = nc.jetstream();
-    const stop = every(50, async (i) => {
-      const card = CARDS[i % CARDS.length]!;
-      await js.publish("loyalty.events.s01", JSON.stringify(sale(`fail-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `fail-${i}` }).catch(() => undefined);
-    });
-    try {
-      await waitFiring(SCENARIOS.serverErrors!, 90_000);
-    } finally {
-      stop();
-    }
-    const severities = [...fired.get("LoyaltyAvailabilityBudgetBurn")!].map((l) => JSON.parse(l).severity).sort();
-    expect(severities).toEqual(["page", "ticket"]);
-  }, 120_000);
-
-  it("fires when partitions are slow: authorize, accrue and stream latency, saturation", async () => {
-    const js = nc.jetstream();
-    const stop = every(50, async (i) => {
-      const card = CARDS[i % CARDS.length]!;
-      await js.publish("loyalty.events.s01", JSON.stringify(sale(`slow-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `slow-${i}` }).catch(() => undefined);
-    });
-    try {
-      await waitFiring(SCENARIOS.slowPartitions!, 120_000);
-    } finally {
-      stop();
-    }
-  }, 150_000);
+    await scenario(SCENARIOS.serverErrors!, async () =>
+      every(50, async (i) => {
+        const card = CARDS[i % CARDS.length]!;
+        await js.publish("loyalty.events.s01", JSON.stringify(sale(`fail-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `fail-${i}` }).catch(() => undefined);
+      }),
+    );
+  }, 240_000);
 
   it("fires on a wedged partition while the stream backs up behind it", async () => {
     const js = nc.jetstream();
     const card = CARDS[0]!;
-    await js.publish("loyalty.events.s01", JSON.stringify(sale("wedge-1", { card }, [line("1", 1, 1000)])), { msgID: "wedge-1" });
-    // Fill the wedged partition's queue: the consumer then stops pulling, and the simulator's events wait in the stream.
-    const acks: Promise<unknown>[] = [];
-    for (let i = 0; i < 8400; i++) {
-      acks.push(js.publish("loyalty.events.s01", JSON.stringify(sale(`behind-${i}`, { card }, [line("1", 1, 100)])), { msgID: `behind-${i}` }));
-      if (acks.length >= 512) await Promise.all(acks.splice(0));
-    }
-    await Promise.all(acks);
-    await waitFiring(SCENARIOS.wedged!, 120_000);
-    // The wedged thread cannot be stopped: the process goes, and comes back without the failpoints.
-    await restartPlain();
-  }, 180_000);
+    await scenario(
+      SCENARIOS.wedged!,
+      async () => {
+        await js.publish("loyalty.events.s01", JSON.stringify(sale("wedge-1", { card }, [line("1", 1, 1000)])), { msgID: "wedge-1" });
+        // Fill the wedged partition's queue: the consumer then stops pulling, and the simulator's events wait in the stream.
+        const acks: Promise<unknown>[] = [];
+        for (let i = 0; i < 8400; i++) {
+          acks.push(js.publish("loyalty.events.s01", JSON.stringify(sale(`behind-${i}`, { card }, [line("1", 1, 100)])), { msgID: `behind-${i}` }));
+          if (acks.length >= 512) await Promise.all(acks.splice(0));
+        }
+        await Promise.all(acks);
+      },
+      120_000,
+    );
+    // The wedged thread cannot be stopped: the process goes, and comes back without that failpoint.
+    await restart(FAILPOINTS);
+  }, 300_000);
 
   it("fires when the engine keeps restarting", async () => {
-    for (let i = 0; i < 2; i++) {
-      await sleep(3000); // every life scraped
-      await restartPlain();
-    }
-    await waitFiring(SCENARIOS.restarts!, 60_000);
-  }, 90_000);
+    const startTime = async () => (await prom.query('loyalty_process_start_time_seconds{job="loyaltyd"}'))[0]?.value?.[1];
+    await scenario(SCENARIOS.restarts!, async () => {
+      for (let i = 0; i < 3; i++) {
+        const before = await startTime();
+        await restart(FAILPOINTS);
+        // Each life scraped at least once (a scrape during start-up may time out).
+        const deadline = Date.now() + 20_000;
+        while ((await startTime()) === before && Date.now() < deadline) await sleep(250);
+      }
+    });
+  }, 240_000);
 
   it("fires when Prometheus cannot scrape a paused engine", async () => {
-    engine!.kill("SIGSTOP");
-    try {
-      await waitFiring(SCENARIOS.paused!, 60_000);
-    } finally {
-      engine!.kill("SIGCONT");
-    }
-  }, 90_000);
+    const paused = engine!;
+    await scenario(SCENARIOS.paused!, async () => {
+      paused.kill("SIGSTOP");
+      return () => paused.kill("SIGCONT");
+    });
+  }, 240_000);
+
+  it("fires when partitions are slow: authorize, accrue and stream latency, saturation", async () => {
+    const js = nc.jetstream();
+    await scenario(
+      SCENARIOS.slowPartitions!,
+      async () =>
+        every(50, async (i) => {
+          const card = CARDS[i % CARDS.length]!;
+          await js.publish("loyalty.events.s01", JSON.stringify(sale(`slow-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `slow-${i}` }).catch(() => undefined);
+        }),
+      120_000,
+    );
+  }, 300_000);
 
   it.skipIf(!mounted)("fires when the ledger's disk fills up", async () => {
     const filler = join(mnt, "filler");
-    fill(filler);
     try {
-      await waitFiring(SCENARIOS.diskFull!, 90_000);
+      await scenario(SCENARIOS.diskFull!, async () => fill(filler));
       const checks = [...fired.get("LoyaltyNotReady")!].map((l) => JSON.parse(l).check);
       expect(checks).toContain("storage");
     } finally {
       rmSync(filler, { force: true });
     }
-  }, 120_000);
+  }, 240_000);
 
-  it("has fired every alert, and answers every PromQL expression of the dashboard with data", async () => {
+  it("has fired every alert of alerts.yml", () => {
     expect([...fired.keys()].sort()).toEqual(alertNames().sort());
+  });
+
+  it("answers every PromQL expression of the dashboard with data", async () => {
     const dashboard = JSON.parse(readFileSync(join(ROOT, "docs/grafana-dashboard.json"), "utf8"));
     const exprs = dashboardExpressions(dashboard);
     expect(exprs.length).toBeGreaterThan(40);
@@ -279,8 +335,8 @@ interface Tills {
 }
 
 /**
- * Tills beside the simulator: every 100 ms one authorize and its release over NATS, one
- * over HTTP, and an accrue over each, for the test's own cards (enrolled and credited first).
+ * Tills beside the simulator: every 100 ms an authorize and its release, and an accrue,
+ * over NATS and HTTP in turn, for the test's own cards (enrolled and credited first).
  */
 async function startTills(nc: NatsConnection, httpPort: number): Promise<Tills> {
   const rpc = async (verb: string, body: unknown) =>
@@ -297,17 +353,14 @@ async function startTills(nc: NatsConnection, httpPort: number): Promise<Tills> 
   const stop = every(100, async (i) => {
     const card = CARDS[i % CARDS.length]!;
     const customer = { card };
+    // Alternately over NATS and HTTP.
+    const call = i % 2 === 0 ? rpc : http;
     const calls = [
-      rpc("authorize", { requestId: `a-${run}-${i}`, customer, amount: 1 }).then(async (r) => {
+      call("authorize", { requestId: `a-${run}-${i}`, customer, amount: 1 }).then(async (r) => {
         count(r);
-        if (r.approved) count(await rpc("release", { requestId: `r-${run}-${i}`, holdId: r.holdId }));
+        if (r.approved) count(await call("release", { requestId: `r-${run}-${i}`, holdId: r.holdId }));
       }),
-      http("authorize", { requestId: `ha-${run}-${i}`, customer, amount: 1 }).then(async (r) => {
-        count(r);
-        if (r.approved) count(await http("release", { requestId: `hr-${run}-${i}`, holdId: r.holdId }));
-      }),
-      rpc("accrue", sale(`ra-${run}-${i}`, customer, [line("1", 1, 500)])).then(count),
-      http("accrue", sale(`ha-${run}-${i}`, customer, [line("1", 1, 500)])).then(count),
+      call("accrue", sale(`ra-${run}-${i}`, customer, [line("1", 1, 500)])).then(count),
     ];
     await Promise.all(calls.map((c) => c.catch(() => count(null))));
   });
