@@ -1,11 +1,11 @@
 // The shipped dashboard and alerts, proven against Debian's real Prometheus: it scrapes a
 // live engine (its own process, on a real nats-server) under the POS simulator's load plus
-// tills authorizing and accruing. No alert fires under that normal load; then each scenario
-// is built to trigger some (rejections, server errors and dead letters, slow partitions,
-// a wedged partition with the stream backing up, restarts, a paused process, a full disk)
-// and every alert must have fired by the end; every PromQL expression of the dashboard
-// returns data. Each scenario starts with its alerts quiet. `npm run test:prometheus`; the
-// rules' windows run 60 times faster.
+// tills authorizing and accruing. No alert fires under that normal load; then scenarios
+// built to trigger them (rejections, server errors and dead letters, a wedged partition
+// with the stream backing up, restarts, a paused process, slow partitions, a full disk),
+// each starting with its alerts quiet; every alert must have fired by the end, and every
+// PromQL expression of the dashboard returns data. `npm run test:prometheus`; the rules'
+// windows run 60 times faster.
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -238,7 +238,11 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
         await restart(FAILPOINTS);
         // Each life scraped at least once (a scrape during start-up may time out).
         const deadline = Date.now() + 20_000;
-        while ((await startTime()) === before && Date.now() < deadline) await sleep(250);
+        for (;;) {
+          const now = await startTime(); // undefined while the target is down (its series stale)
+          if ((now !== undefined && now !== before) || Date.now() > deadline) break;
+          await sleep(250);
+        }
       }
     });
   }, 240_000);
@@ -256,13 +260,21 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
     await scenario(
       SCENARIOS.slowPartitions!,
       async () =>
-        every(50, async (i) => {
+        every(66, async (i) => {
           const card = CARDS[i % CARDS.length]!;
           await js.publish("loyalty.events.s01", JSON.stringify(sale(`slow-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `slow-${i}` }).catch(() => undefined);
         }),
       120_000,
     );
-  }, 300_000);
+    // The backlog of slow events drains before the next scenario.
+    const deadline = Date.now() + 150_000;
+    for (;;) {
+      const lag = Number((await prom.query('max(loyalty_stream_oldest_unprocessed_age_seconds{job="loyaltyd"})'))[0]?.value?.[1] ?? NaN);
+      if (lag < 2) break;
+      if (Date.now() > deadline) throw new Error(`the stream did not catch up after the slow events: ${lag} s behind`);
+      await sleep(1000);
+    }
+  }, 400_000);
 
   it.skipIf(!mounted)("fires when the ledger's disk fills up", async () => {
     const filler = join(mnt, "filler");
@@ -316,14 +328,18 @@ function every(ms: number, fn: (i: number) => Promise<void>): () => void {
   return () => clearInterval(timer);
 }
 
-/** Fills the filesystem until it refuses more. */
+/** Fills the filesystem until it refuses even a page: in megabytes, then in 4 KiB. */
 function fill(file: string): void {
   const fd = openSync(file, "w");
-  const chunk = Buffer.alloc(1024 * 1024, 1);
   try {
-    for (;;) writeSync(fd, chunk);
-  } catch {
-    // ENOSPC: full
+    for (const size of [1024 * 1024, 4096]) {
+      const chunk = Buffer.alloc(size, 1);
+      try {
+        for (;;) writeSync(fd, chunk);
+      } catch {
+        // ENOSPC: full at this size
+      }
+    }
   } finally {
     closeSync(fd);
   }
