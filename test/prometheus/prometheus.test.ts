@@ -2,9 +2,9 @@
 // live engine (its own process, on a real nats-server) under the POS simulator's load plus
 // tills authorizing and accruing. No alert fires under that normal load; then scenarios
 // built to trigger them (rejections, server errors and dead letters, a wedged partition
-// with the stream backing up, restarts, a paused process, slow partitions, a full disk),
-// each starting with its alerts quiet; every alert must have fired by the end, and every
-// PromQL expression of the dashboard returns data. `npm run test:prometheus`; the rules'
+// with the stream backing up, restarts, a paused process, slow then overloaded partitions,
+// a full disk), each starting with its alerts quiet; every alert must have fired by the
+// end, and every PromQL expression of the dashboard returns data. `npm run test:prometheus`; the rules'
 // windows run 60 times faster.
 import { execFileSync, type ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -57,7 +57,8 @@ const SCENARIOS: Record<string, Cond[]> = {
   wedged: [any("LoyaltyPartitionStuck"), any("LoyaltyStreamLagHigh"), any("LoyaltyStreamBacklogGrowing")],
   restarts: [any("LoyaltyEngineRestarting")],
   paused: [any("LoyaltyEngineDown")],
-  slowPartitions: [page("LoyaltyAuthorizeLatencyBudgetBurn"), page("LoyaltyAccrueLatencyBudgetBurn"), page("LoyaltyStreamLatencyBudgetBurn"), any("LoyaltyPartitionSaturated")],
+  slowPartitions: [page("LoyaltyAuthorizeLatencyBudgetBurn"), page("LoyaltyAccrueLatencyBudgetBurn")],
+  overloadedPartitions: [page("LoyaltyStreamLatencyBudgetBurn"), any("LoyaltyPartitionSaturated")],
   diskFull: [any("LoyaltyDiskSpaceLow"), any("LoyaltyDiskFillingUp"), any("LoyaltyNotReady")],
 };
 const FAILPOINTS = {
@@ -255,18 +256,26 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
     });
   }, 240_000);
 
-  it("fires when partitions are slow: authorize, accrue and stream latency, saturation", async () => {
+  /** Stream events that hold their partition 200 ms each, `perSecond` of them, spread over the cards. */
+  const slowEvents = (perSecond: number, from: number) => {
     const js = nc.jetstream();
-    await scenario(
-      SCENARIOS.slowPartitions!,
-      async () =>
-        every(66, async (i) => {
-          const card = CARDS[i % CARDS.length]!;
-          await js.publish("loyalty.events.s01", JSON.stringify(sale(`slow-${i}`, { card }, [line("1", 1, 1000)])), { msgID: `slow-${i}` }).catch(() => undefined);
-        }),
-      120_000,
-    );
-    // The backlog of slow events drains before the next scenario.
+    return every(1000 / perSecond, async (i) => {
+      const card = CARDS[i % CARDS.length]!;
+      const id = `slow-${from + i}`;
+      await js.publish("loyalty.events.s01", JSON.stringify(sale(id, { card }, [line("1", 1, 1000)])), { msgID: id }).catch(() => undefined);
+    });
+  };
+
+  it("fires when partitions are slow: authorize and accrue latency", async () => {
+    // About 80 % of the ledger's one writer (LMDB serialises the partitions' commits): no
+    // backlog, but a till's request often waits behind a slow event
+    // (past 250 ms of waiting it would be refused OVERLOADED, which is fast).
+    await scenario(SCENARIOS.slowPartitions!, async () => slowEvents(4, 0), 120_000);
+  }, 240_000);
+
+  it("fires when partitions are overloaded: stream latency, saturation", async () => {
+    await scenario(SCENARIOS.overloadedPartitions!, async () => slowEvents(8, 1_000_000), 120_000);
+    // The backlog drains before the next scenario.
     const deadline = Date.now() + 150_000;
     for (;;) {
       const lag = Number((await prom.query('max(loyalty_stream_oldest_unprocessed_age_seconds{job="loyaltyd"})'))[0]?.value?.[1] ?? NaN);
@@ -288,7 +297,9 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
   }, 240_000);
 
   it("has fired every alert of alerts.yml", () => {
-    expect([...fired.keys()].sort()).toEqual(alertNames().sort());
+    // Without root (no tmpfs) the disk alerts could not be provoked; CI runs as root.
+    const provoked = mounted ? alertNames() : alertNames().filter((n) => !SCENARIOS.diskFull!.some((c) => c.alertname === n));
+    expect([...fired.keys()].filter((n) => provoked.includes(n)).sort()).toEqual(provoked.sort());
   });
 
   it("answers every PromQL expression of the dashboard with data", async () => {
