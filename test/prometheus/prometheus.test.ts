@@ -288,7 +288,15 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
   it.skipIf(!mounted)("fires when the ledger's disk fills up", async () => {
     const filler = join(mnt, "filler");
     try {
-      await scenario(SCENARIOS.diskFull!, async () => fill(filler));
+      // Baskets that write kilobytes each: LMDB must grow its file (pages it frees are
+      // reused, so steady small writes can go on for a while on a full filesystem).
+      await scenario(SCENARIOS.diskFull!, async () => {
+        fill(filler);
+        return every(100, async (i) => {
+          const lines = Array.from({ length: 40 }, (_, k) => line(`${k}`, 1, 100, { sku: `SKU-${i}-${k}-${"x".repeat(60)}` }));
+          await nc.request("loyalty.rpc.accrue", JSON.stringify(sale(`big-${i}`, { card: CARDS[i % CARDS.length]! }, lines)), { timeout: 5000 }).catch(() => undefined);
+        });
+      });
       const checks = [...fired.get("LoyaltyNotReady")!].map((l) => JSON.parse(l).check);
       expect(checks).toContain("storage");
     } finally {
