@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The soak test runs on its own: npm run soak (vitest.soak.config.ts).
-    exclude: ["test/soak/**", "**/node_modules/**"],
+    // The soak test and the live Prometheus test run on their own: npm run soak
+    // (vitest.soak.config.ts), npm run test:prometheus (vitest.prometheus.config.ts).
+    exclude: ["test/soak/**", "test/prometheus/**", "**/node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, type Config } from "./config/config.js";
 import { StoreFormatError } from "./ledger/store.js";
 import { DataDirLockedError } from "./config/lock.js";
 import { findNatsServer } from "./ingest/nats-server.js";
-import { ensureNatsServer } from "./setup.js";
+import { ensureAll, ensureNatsServer } from "./setup.js";
 
 async function main(): Promise<number> {
   const version = packageVersion();
@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     return parsed.exitCode;
   }
   const { command, values } = parsed;
-  if (command === "setup") return ensureNatsServer((s) => console.log(s)) ? 0 : 1;
+  if (command === "setup") return ensureAll((s) => console.log(s)) ? 0 : 1;
   if (command === "new-token") {
     console.log(JSON.stringify(newToken()));
     return 0;

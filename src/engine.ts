@@ -195,6 +195,22 @@ async function startPipeline(
     ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now)
     : null;
 
+  const readiness = () => ({
+    nats: natsConnected && !nc.isClosed(),
+    stream: !config.stream || (stream?.bound() ?? false),
+    lmdb: !fatal,
+    storage: storage.ok,
+    partitions: partitions.wedged(config.watchdogMs) === null,
+    programmes: programmesCount() > 0,
+    ...(cluster ? { cluster: cluster.view.joined() } : {}),
+  });
+  // The same checks as /readyz, as gauges: an alert needs no blackbox probe to see them.
+  metrics.onScrape(() => {
+    const checks = readiness();
+    for (const [check, ok] of Object.entries(checks)) metrics.readinessCheck.labels(check).set(ok ? 1 : 0);
+    metrics.ready.set(Object.values(checks).every(Boolean) ? 1 : 0);
+  });
+
   const segments = new SegmentJobs(ledgerPath, store);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
@@ -212,15 +228,7 @@ async function startPipeline(
     cluster: cluster?.view ?? null,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
-    readiness: () => ({
-      nats: natsConnected && !nc.isClosed(),
-      stream: !config.stream || (stream?.bound() ?? false),
-      lmdb: !fatal,
-      storage: storage.ok,
-      partitions: partitions.wedged(config.watchdogMs) === null,
-      programmes: programmesCount() > 0,
-      ...(cluster ? { cluster: cluster.view.joined() } : {}),
-    }),
+    readiness,
   };
   const adminApart = config.admin.port !== null;
   const http: FastifyInstance = createHttp(httpDeps, { kind: "main", adminHere: !adminApart });

@@ -113,7 +113,7 @@ function registerOperationsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { metrics } = deps;
   app.get("/metrics", async (_req, res) => {
     res.header("content-type", metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metrics.text();
   });
   app.get("/healthz", async () => ({ ok: true }));
   app.get("/readyz", async (_req, res) => {

@@ -53,6 +53,8 @@ function engineRole(): Role {
         "loyalty.dlq.>",
         `${api}.INFO`,
         ...ENGINE_STREAMS.flatMap((s) => ["INFO", "CREATE", "UPDATE"].map((op) => `${api}.STREAM.${op}.${s}`)),
+        // The oldest unacknowledged event, for the lag in seconds (loyalty_stream_oldest_unprocessed_age_seconds).
+        `${api}.STREAM.MSG.GET.${STREAM}`,
         `${api}.CONSUMER.INFO.${STREAM}.${CONSUMER}`,
         `${api}.CONSUMER.DELETE.${STREAM}.${CONSUMER}`,
         `${api}.CONSUMER.CREATE.${STREAM}.>`,

@@ -10,6 +10,7 @@ import {
   type ConsumerMessages,
   headers as natsHeaders,
   type JetStreamClient,
+  type JetStreamManager,
   type JsMsg,
   type NatsConnection,
   type StreamInfo,
@@ -233,12 +234,15 @@ export async function startStream(
 
   // The consumer's ack floor only passes an event once its effect is durable: recording it
   // in the ledger says how much of the stream the ledger covers (for backups and restores).
+  const jsm = await nc.jetstreamManager();
   const lagTimer = setInterval(() => {
     consumer
       .info()
       .then(async (info) => {
         metrics.consumerLag.set(info.num_pending);
         metrics.consumerAckPending.set(info.num_ack_pending);
+        // Before the ledger write, which waits for LMDB's write lock (held by a wedged partition).
+        await sampleBacklog(jsm, info, metrics);
         await marks.advanceAckFloor(info.ack_floor.stream_seq);
       })
       .catch(() => undefined);
@@ -260,6 +264,23 @@ export async function startStream(
       if (info) await marks.advanceAckFloor(info.ack_floor.stream_seq);
     },
   };
+}
+
+/**
+ * The lag in seconds: the age of the first event past the ack floor (every event before it
+ * is acknowledged, so it is the oldest not yet applied), read from the stream itself so
+ * that it also counts events not yet delivered. And how many events wait in LOYALTY_DLQ.
+ */
+async function sampleBacklog(jsm: JetStreamManager, info: ConsumerInfo, metrics: Metrics): Promise<void> {
+  const dlq = await jsm.streams.info(DLQ_STREAM).catch(() => null);
+  if (dlq) metrics.deadLetterMessages.set(dlq.state.messages);
+  if (info.num_pending + info.num_ack_pending === 0) {
+    metrics.streamOldestAge.set(0);
+    return;
+  }
+  // Unreadable (an older NATS permission set, or removed by the stream's limits): left as it was.
+  const oldest = await jsm.streams.getMessage(STREAM, { seq: info.ack_floor.stream_seq + 1 }).catch(() => null);
+  if (oldest) metrics.streamOldestAge.set(Math.max(0, Date.now() - oldest.time.getTime()) / 1000);
 }
 
 function storeOf(m: JsMsg): string {

@@ -34,6 +34,9 @@ const FAILPOINT_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_EVENT_PREFIX ?? ""
 const FAILPOINT_CRASH_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_CRASH_EVENT_PREFIX ?? "";
 /** Set only by tests (LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX): events whose id starts with it never finish. */
 const FAILPOINT_WEDGE_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_WEDGE_EVENT_PREFIX ?? "";
+/** Set only by tests (LOYALTYD_FAILPOINT_SLOW_EVENT_PREFIX, LOYALTYD_FAILPOINT_SLOW_MS): applying an event whose id starts with it holds its partition that long. */
+const FAILPOINT_SLOW_EVENT_PREFIX = process.env.LOYALTYD_FAILPOINT_SLOW_EVENT_PREFIX ?? "";
+const FAILPOINT_SLOW_MS = Number(process.env.LOYALTYD_FAILPOINT_SLOW_MS ?? 0);
 
 interface Counters {
   seq: number;
@@ -188,7 +191,18 @@ export class Ledger implements Tx {
     if (FAILPOINT_EVENT_PREFIX && eventId.startsWith(FAILPOINT_EVENT_PREFIX)) throw new Error(`failpoint: ${eventId}`);
     if (FAILPOINT_CRASH_EVENT_PREFIX && eventId.startsWith(FAILPOINT_CRASH_EVENT_PREFIX)) process.kill(process.pid, "SIGKILL");
     if (FAILPOINT_WEDGE_EVENT_PREFIX && eventId.startsWith(FAILPOINT_WEDGE_EVENT_PREFIX)) for (;;);
-    return this.idempotent(this.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never), { a: at });
+    // Slow work, not a slow lookup: a duplicate of a slow event answers at once.
+    const slow = FAILPOINT_SLOW_EVENT_PREFIX !== "" && eventId.startsWith(FAILPOINT_SLOW_EVENT_PREFIX);
+    return this.idempotent(
+      this.events,
+      eventId,
+      cmd.hash,
+      () => {
+        if (slow) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, FAILPOINT_SLOW_MS);
+        return VERB_TABLE.accrue.apply(this, cmd.input as never);
+      },
+      { a: at },
+    );
   }
 
   /**

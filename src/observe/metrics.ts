@@ -4,10 +4,21 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export function createMetrics() {
   const registry = new Registry();
+  /** Gauges read when Prometheus scrapes, not on the hot path: each sampler sets its own. */
+  const samplers: Array<() => void> = [];
   collectDefaultMetrics({ register: registry, prefix: "loyalty_" });
   const latencyBuckets = [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
   return {
     registry,
+    /** Runs `sample` before every scrape (a gauge of state that is cheaper to read than to track). */
+    onScrape(sample: () => void): void {
+      samplers.push(sample);
+    },
+    /** The Prometheus text of every metric, scrape-time gauges sampled first. */
+    async text(): Promise<string> {
+      for (const sample of samplers) sample();
+      return registry.metrics();
+    },
     events: new Counter({
       name: "loyalty_events_total",
       help: "Commands processed, by source (rpc, http, stream), type/verb and outcome (ok, duplicate or an error code)",
@@ -63,6 +74,24 @@ export function createMetrics() {
       labelNames: ["partition"] as const,
       registers: [registry],
     }),
+    partitionCommands: new Counter({
+      name: "loyalty_partition_commands_total",
+      help: "Commands each partition committed (its share of the load: a hot partition shows here)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    partitionBatchAge: new Gauge({
+      name: "loyalty_partition_batch_age_seconds",
+      help: "How long each partition's oldest batch in flight has run, 0 when idle (the watchdog's measure; past watchdogMs the process restarts)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    partitionQueueAge: new Gauge({
+      name: "loyalty_partition_queue_age_seconds",
+      help: "How long the oldest command waiting in each partition's queue has waited, 0 when the queue is empty",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
     consumerLag: new Gauge({
       name: "loyalty_stream_consumer_pending_messages",
       help: "JetStream messages not yet delivered to the engine's consumer",
@@ -71,6 +100,27 @@ export function createMetrics() {
     consumerAckPending: new Gauge({
       name: "loyalty_stream_consumer_ack_pending_messages",
       help: "JetStream messages delivered and not yet acknowledged",
+      registers: [registry],
+    }),
+    streamOldestAge: new Gauge({
+      name: "loyalty_stream_oldest_unprocessed_age_seconds",
+      help: "Age of the oldest LOYALTY_EVENTS event not yet acknowledged (the lag in seconds), 0 when none waits",
+      registers: [registry],
+    }),
+    deadLetterMessages: new Gauge({
+      name: "loyalty_dead_letter_messages",
+      help: "Messages held in LOYALTY_DLQ (events that failed on every delivery allowed), until an operator removes them",
+      registers: [registry],
+    }),
+    ready: new Gauge({
+      name: "loyalty_ready",
+      help: "1 while /readyz answers 200 (every check true), else 0",
+      registers: [registry],
+    }),
+    readinessCheck: new Gauge({
+      name: "loyalty_readiness_check",
+      help: "Each /readyz check: 1 true, 0 false (nats, stream, lmdb, storage, partitions, programmes)",
+      labelNames: ["check"] as const,
       registers: [registry],
     }),
     partitionWedged: new Counter({

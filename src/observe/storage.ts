@@ -11,6 +11,7 @@ export class StorageHealth {
   private probing = false;
   private timer: NodeJS.Timeout | null = null;
   private readonly free: Gauge;
+  private readonly size: Gauge;
   private readonly available: Gauge;
 
   constructor(
@@ -21,6 +22,7 @@ export class StorageHealth {
     private readonly log: Logger,
   ) {
     this.free = new Gauge({ name: "loyalty_disk_free_bytes", help: "Bytes free for the ledger on the data directory's filesystem", registers: [registry] });
+    this.size = new Gauge({ name: "loyalty_disk_size_bytes", help: "Size of the data directory's filesystem, bytes (with loyalty_disk_free_bytes: the share left)", registers: [registry] });
     this.available = new Gauge({ name: "loyalty_storage_available", help: "1 while the ledger can write, 0 after a write the storage refused (disk full) until a probe write succeeds", registers: [registry] });
     this.available.set(1);
   }
@@ -50,6 +52,7 @@ export class StorageHealth {
   private freeBytes(): number | null {
     try {
       const s = statfsSync(this.dataDir);
+      this.size.set(s.blocks * s.bsize);
       return s.bavail * s.bsize;
     } catch {
       return null;

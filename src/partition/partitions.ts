@@ -37,6 +37,7 @@ export class Partitions<I = RawRequest, O = Handled> {
   private readonly parts: Partition<I, O>[];
   private readonly depthGauges;
   private readonly busyCounters;
+  private readonly commandCounters;
   private closing = false;
   private inFlightDurable = 0;
 
@@ -50,6 +51,20 @@ export class Partitions<I = RawRequest, O = Handled> {
     this.parts = Array.from({ length: count }, (_, i) => new Partition<I, O>(i));
     this.depthGauges = this.parts.map((p) => metrics.queueDepth.labels(String(p.index)));
     this.busyCounters = this.parts.map((p) => metrics.workerBusy.labels(String(p.index)));
+    this.commandCounters = this.parts.map((p) => metrics.partitionCommands.labels(String(p.index)));
+    metrics.onScrape(() => this.sampleAges());
+  }
+
+  /** Per partition: how long its oldest running batch has run, and its oldest queued command waited. */
+  private sampleAges(): void {
+    const now = performance.now();
+    const age = (since: number | undefined) => (since === undefined ? 0 : (now - since) / 1000);
+    for (const p of this.parts) {
+      const label = String(p.index);
+      this.metrics.partitionBatchAge.labels(label).set(age(p.started[0]));
+      const queuedAt = Math.min(p.urgent[0]?.queuedAt ?? Infinity, p.bulk[0]?.queuedAt ?? Infinity);
+      this.metrics.partitionQueueAge.labels(label).set(age(Number.isFinite(queuedAt) ? queuedAt : undefined));
+    }
   }
 
   /** Whether a partition can take `n` more commands right now (for stream backpressure). */
@@ -119,6 +134,7 @@ export class Partitions<I = RawRequest, O = Handled> {
       await committed.durable;
       this.metrics.commitDuration.observe((performance.now() - started) / 1000);
       this.metrics.batchSize.observe(batch.length);
+      this.commandCounters[part.index]!.inc(batch.length);
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.results[i]!);
     } catch (err) {
       this.failed(part, batch, err);
