@@ -26,12 +26,13 @@ export const B2B_DEMO_GROUPS = ["standard", "gold"] as const;
 
 /**
  * The programme: on the `b2b` channel only, 1 point per unit of paint, 1 per 10.00 of
- * anything, double for gold; a 30-day target from `now`: 40 brushes earn 500 points.
+ * anything, double for gold; a 30-day target from `now` in two tiers: 20 brushes earn 200
+ * points, 40 brushes 300 more.
  */
 export function b2bDemoProgramme(now: number, currency: string): Record<string, unknown> {
   return {
     id: B2B_DEMO_PROGRAMME_ID,
-    name: "Distributors (demo): 1 point per unit of paint, 1 per 10.00, double for gold; 40 brushes in 30 days earn 500",
+    name: "Distributors (demo): 1 point per unit of paint, 1 per 10.00, double for gold; 20 brushes in 30 days earn 200, 40 earn 300 more",
     account: "points",
     currency,
     scope: { channels: ["b2b"] },
@@ -39,7 +40,7 @@ export function b2bDemoProgramme(now: number, currency: string): Record<string, 
       { kind: "category", category: "paint", pointsPerUnit: 1 },
       { kind: "spend", per: 1000, points: 1 },
       { kind: "multiplier", groups: ["gold"], factor: 2 },
-      { kind: "target", id: B2B_DEMO_TARGET_ID, metric: "qty", skus: ["BRUSH"], from: now - DAY_MS, to: now + 30 * DAY_MS, goal: 40, points: 500 },
+      { kind: "target", id: B2B_DEMO_TARGET_ID, metric: "qty", skus: ["BRUSH"], from: now - DAY_MS, to: now + 30 * DAY_MS, tiers: [{ goal: 20, points: 200 }, { goal: 40, points: 300 }] },
     ],
   };
 }

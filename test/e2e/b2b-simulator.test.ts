@@ -37,15 +37,19 @@ describe("the b2b simulator", () => {
     expect((await send(t, "GET", "/v1/admin/reports?status=pending")).body.reports).toEqual([]);
     expect((await send(t, "GET", "/v1/admin/reports?status=rejected&limit=10000")).body.reports.length).toBe(s.rejected);
     let points = 0;
+    let bonus = 0;
     for (let i = 1; i <= 4; i++) {
       const c = await t.rpc("customer", { customer: { customerId: `cu_${String(i).padStart(6, "0")}` } });
       expect(c).toMatchObject({ kind: "distributor", company: { name: `Hurtownia ${i}` } });
       const b = await t.rpc("balance", { customer: { customerId: c.customerId } });
       points += b.accounts.find((a: { account: string }) => a.account === "points")?.balance ?? 0;
-      expect((await t.rpc("targets", { customer: { customerId: c.customerId } })).targets[0]).toMatchObject({ targetId: "brushes-30d", goal: 40 });
+      const target = (await t.rpc("targets", { customer: { customerId: c.customerId } })).targets[0];
+      expect(target).toMatchObject({ targetId: "brushes-30d", goal: 40, points: 500 });
+      expect(target.awarded).toBe((target.achieved >= 20 ? 200 : 0) + (target.achieved >= 40 ? 300 : 0));
+      bonus += target.awarded;
     }
-    // Report points, plus 500 for each distributor that reached the target.
-    expect((points - s.points) % 500).toBe(0);
+    // The approved reports' points, plus the target tiers reached.
+    expect(points).toBe(s.points + bonus);
 
     // Started again on the same ledger: the same distributors, new reports.
     const again = await startB2bSimulator({ nc: t.nc, backOffice: t.engine.backOffice, reportsPerSec: 50, distributors: 4, currency: "PLN", seed: 3, log: () => {} });

@@ -15,10 +15,10 @@ function reports(seed: number, n: number, faultRate: number, distributors = 4): 
 }
 
 describe("b2b demo programme and participants", () => {
-  it("parses as a programme on the b2b channel with a 30-day target starting now", () => {
+  it("parses as a programme on the b2b channel with a 30-day target in two tiers starting now", () => {
     const p = parseProgramme(b2bDemoProgramme(NOW, "PLN"));
     expect(p).toMatchObject({ id: "b2b-demo", currency: "PLN", scope: { channels: ["b2b"] } });
-    expect(p.rules.find((r) => r.kind === "target")).toMatchObject({ id: "brushes-30d", goal: 40, points: 500, from: NOW - DAY, to: NOW + 30 * DAY });
+    expect(p.rules.find((r) => r.kind === "target")).toMatchObject({ id: "brushes-30d", tiers: [{ goal: 20, points: 200 }, { goal: 40, points: 300 }], from: NOW - DAY, to: NOW + 30 * DAY });
   });
 
   it("enrols distributors idempotently, every third in gold", () => {
