@@ -98,6 +98,7 @@ describe("the B2B scenario of docs/b2b.md", () => {
     // 8. The statement lists every report with its status and points.
     const st = await t.rpc("statement", { customer: { customerId: north } });
     expect(st.reports.map((r: Row) => [r.reportId, r.status, r.points])).toEqual([["R-1", "rejected", 0], ["R-3", "approved", 4], ["R-4", "approved", 4], ["R-5", "pending", 0], ["R-10", "approved", 24]]);
+    expect(st.entries.map((e: Row) => [e.kind, e.amount, e.reportId])).toEqual([["report", 37, "R-1"], ["report", 4, "R-3"], ["report", 4, "R-4"], ["report.rejected", -37, "R-1"], ["report", 22, "R-10"], ["report", 2, "R-10"]]);
 
     // 9. The target: 5 of 8 brushes; R-30 reaches it, its rejection loses it.
     expect((await t.rpc("targets", { customer: { customerId: north } })).targets).toEqual([expect.objectContaining({ targetId: "brushes", goal: 8, achieved: 5, remaining: 3, reached: false, daysLeft: 30 })]);
