@@ -9,7 +9,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.client.json ./
 COPY src ./src
 COPY bench ./bench
 # npm ci runs the package's prepare script (tsc into dist/); then the dev dependencies go.

@@ -10,7 +10,8 @@ import { connect, type NatsConnection } from "nats";
 import { freePort, startNatsServer } from "../src/ingest/nats-server.js";
 import { cardOf, createBasketGenerator, enrolRequests, type BasketGenerator } from "../src/simulator/baskets.js";
 import { mulberry32 } from "../src/simulator/random.js";
-import { decodeReply, encodeJson, NO_RESPONDERS, requestJson, runPool } from "../src/simulator/wire.js";
+import { decodeReply, encodeJson, runPool } from "../src/simulator/wire.js";
+import { createClient, LoyaltyClientError, type LoyaltyClient } from "../src/client/index.js";
 import { prefill, streamLastSeq, type Outgoing } from "./jetstream.js";
 import { httpLoad, requestFigures, requestLoad } from "./load.js";
 import type { BenchSize } from "./raw.js";
@@ -134,13 +135,18 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
   };
 }
 
+/** A failed client call's code (the engine's, or the client's own such as TIMEOUT). */
+const codeOf = (err: unknown): string => (err instanceof LoyaltyClientError ? err.code : "ERROR");
+
 export async function enrolCustomers(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Record<string, number> }> {
   const failed: Record<string, number> = {};
   let ok = 0;
+  const client = createClient({ nats: nc });
   await runPool(enrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
-    const r = await requestJson(nc, "loyalty.rpc.enroll", req);
-    if (r.ok) ok++;
-    else failed[r.error.code] = (failed[r.error.code] ?? 0) + 1;
+    await client.enroll(req).then(
+      () => ok++,
+      (err: unknown) => (failed[codeOf(err)] = (failed[codeOf(err)] ?? 0) + 1),
+    );
   });
   return { ok, failed };
 }
@@ -252,19 +258,21 @@ export async function waitUntil(done: () => boolean, lastProgressMs: () => numbe
 
 // ---- (2)-(4) request/reply and HTTP ----
 
-function accrueBody(gen: BasketGenerator): () => Uint8Array {
-  return () => encodeJson(gen.sale());
-}
-
-function authorizeBody(customers: number, prefix: string, seed: number): () => unknown {
+function authorizeBody(customers: number, prefix: string, seed: number): () => { requestId: string; customer: { card: string }; amount: number; ttlMs: number } {
   const rng = mulberry32(seed);
   let n = 0;
   // A short TTL: the holds this load leaves open expire instead of piling up.
   return () => ({ requestId: `${prefix}${++n}`, customer: { card: cardOf(rng.int(1, customers)) }, amount: 1, ttlMs: 5000 });
 }
 
-async function rpcRun(ctx: EngineContext, nc: NatsConnection, verb: string, body: () => Uint8Array, notes: string[]): Promise<Figures> {
-  const base = { nc, subject: `loyalty.rpc.${verb}`, durationMs: ctx.size.requestMs, warmupMs: ctx.size.warmupMs, body, checkOk: true };
+/**
+ * Load through loyaltyd/client without retries (a refusal is counted, not smoothed
+ * away): per request it encodes, sends, decodes and looks at `ok`, as the raw path did.
+ */
+const benchClient = (nc: NatsConnection): LoyaltyClient => createClient({ nats: nc, retry: false });
+
+async function rpcRun(ctx: EngineContext, nc: NatsConnection, verb: string, call: () => Promise<unknown>, notes: string[]): Promise<Figures> {
+  const base = { nc, subject: `loyalty.rpc.${verb}`, durationMs: ctx.size.requestMs, warmupMs: ctx.size.warmupMs, body: () => new Uint8Array(), call, checkOk: true };
   const c1 = await requestLoad({ ...base, concurrency: 1 });
   const c64 = await requestLoad({ ...base, concurrency: 64 });
   for (const [label, r] of [["c1", c1], ["c64", c64]] as const) {
@@ -279,19 +287,18 @@ async function httpRun(ctx: EngineContext, engine: Engine, verb: string, body: (
   return { [`engine.http.${verb}.c64.reqPerSec`]: r.reqPerSec, [`engine.http.${verb}.c64.p50Ms`]: r.p50Ms, [`engine.http.${verb}.c64.p99Ms`]: r.p99Ms };
 }
 
-/** Whether the engine serves authorize: no responder or a decode-level error means not (yet). */
-async function probeAuthorize(nc: NatsConnection, httpPort: number, body: unknown): Promise<{ rpc: string | null; http: string | null }> {
-  const r = await requestJson(nc, "loyalty.rpc.authorize", body, 2000);
-  const rpc = r.ok ? null : r.error.code === NO_RESPONDERS || r.error.code.startsWith("NATS_") || r.error.code === "BAD_REQUEST" ? `rpc reply ${r.error.code}` : null;
-  let http: string | null = null;
-  try {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/v1/authorize`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    if (res.status === 404 || res.status === 405) http = `HTTP ${res.status}`;
-    await res.arrayBuffer();
-  } catch (err) {
-    http = `HTTP ${String(err)}`;
-  }
-  return { rpc, http };
+/** Whether the engine serves authorize: no responder, no reply or a decode-level error means not (yet). */
+async function probeAuthorize(nc: NatsConnection, httpPort: number, body: ReturnType<ReturnType<typeof authorizeBody>>): Promise<{ rpc: string | null; http: string | null }> {
+  const unserved = new Set(["NO_RESPONDERS", "TIMEOUT", "CONNECTION", "BAD_REPLY", "BAD_REQUEST"]);
+  const probe = async (client: LoyaltyClient, label: string): Promise<string | null> => {
+    try {
+      await client.authorize(body, { timeoutMs: 2000, retry: false });
+      return null;
+    } catch (err) {
+      return unserved.has(codeOf(err)) ? `${label} reply ${codeOf(err)}` : null;
+    }
+  };
+  return { rpc: await probe(createClient({ nats: nc }), "rpc"), http: await probe(createClient({ http: `http://127.0.0.1:${httpPort}` }), "HTTP") };
 }
 
 async function measure(ctx: EngineContext, nc: NatsConnection, engine: Engine, notes: string[]): Promise<Record<string, Summary>> {
@@ -299,7 +306,8 @@ async function measure(ctx: EngineContext, nc: NatsConnection, engine: Engine, n
   const stream = await benchStream(ctx, nc, engine, notes);
   ctx.log("engine: rpc.accrue at 1 and 64 in flight");
   const rpcGen = salesGenerator(4000, ctx.size.customers, `rpc-${runTag()}-`, 0);
-  const rpcAccrue = await repeat(ctx.runs, () => rpcRun(ctx, nc, "accrue", accrueBody(rpcGen), notes));
+  const client = benchClient(nc);
+  const rpcAccrue = await repeat(ctx.runs, () => rpcRun(ctx, nc, "accrue", () => client.accrue(rpcGen.sale()), notes));
   ctx.log("engine: HTTP POST /v1/accrue, autocannon, 64 connections");
   const httpGen = salesGenerator(5000, ctx.size.customers, `http-${runTag()}-`, 0);
   const httpAccrue = await repeat(ctx.runs, () => httpRun(ctx, engine, "accrue", () => JSON.stringify(httpGen.sale()), notes));
@@ -311,7 +319,7 @@ async function measure(ctx: EngineContext, nc: NatsConnection, engine: Engine, n
   if (probe.rpc) notes.push(`rpc.authorize skipped: ${probe.rpc}`);
   else {
     ctx.log("engine: rpc.authorize at 1 and 64 in flight");
-    authorize = await repeat(ctx.runs, () => rpcRun(ctx, nc, "authorize", () => encodeJson(azRpc()), notes));
+    authorize = await repeat(ctx.runs, () => rpcRun(ctx, nc, "authorize", () => client.authorize(azRpc()), notes));
   }
   if (probe.http) notes.push(`HTTP /v1/authorize skipped: ${probe.http}`);
   else {

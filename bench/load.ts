@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import type { NatsConnection } from "nats";
 import { latencyHistogram, percentileMs, recordMs } from "../src/simulator/latency.js";
 import { decodeReply } from "../src/simulator/wire.js";
+import { LoyaltyClientError } from "../src/client/index.js";
 import type { Figures } from "./stats.js";
 
 export interface RequestLoadOptions {
@@ -19,6 +20,12 @@ export interface RequestLoadOptions {
   /** True: a reply is checked for `ok` and failures are counted by code. False (raw echo): any reply is fine. */
   checkOk: boolean;
   timeoutMs?: number;
+  /**
+   * The engine's verbs: one call of loyaltyd/client (built without retries) instead of
+   * a raw request of `body` on `subject`, which stay for the raw echo. Its work per
+   * request is the raw path's: encode, request, decode, look at `ok`.
+   */
+  call?: () => Promise<unknown>;
 }
 
 export interface RequestLoadResult {
@@ -37,13 +44,16 @@ async function drive(o: RequestLoadOptions, untilMs: number, record: boolean, ou
       const t0 = performance.now();
       let code: string | null = null;
       try {
-        const msg = await o.nc.request(o.subject, o.body(), { timeout: o.timeoutMs ?? 5000 });
-        if (o.checkOk) {
-          const reply = decodeReply(msg.data);
-          if (!reply.ok) code = reply.error.code;
+        if (o.call) await o.call();
+        else {
+          const msg = await o.nc.request(o.subject, o.body(), { timeout: o.timeoutMs ?? 5000 });
+          if (o.checkOk) {
+            const reply = decodeReply(msg.data);
+            if (!reply.ok) code = reply.error.code;
+          }
         }
       } catch (err) {
-        code = `NATS_${String((err as { code?: unknown }).code ?? "ERROR")}`;
+        code = err instanceof LoyaltyClientError ? err.code : `NATS_${String((err as { code?: unknown }).code ?? "ERROR")}`;
       }
       if (!record) continue;
       recordMs(h, performance.now() - t0);

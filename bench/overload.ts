@@ -7,6 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect, headers, type NatsConnection } from "nats";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "../src/simulator/latency.js";
 import { decodeReply, encodeJson, type WireReply } from "../src/simulator/wire.js";
+import { createClient, LoyaltyClientError, type LoyaltyClient } from "../src/client/index.js";
+import type { SaleEvent } from "../src/simulator/baskets.js";
 import { enrolAll, engineCli, EVENTS_STREAM, runTag, salesGenerator, startEngine, waitUntil, withEngineTail, withNats, type Engine, type EngineContext, type EngineOutcome } from "./engine.js";
 import { streamLastSeq } from "./jetstream.js";
 import { requestLoad } from "./load.js";
@@ -121,21 +123,24 @@ function classify(r: OpenLoopResult, reply: WireReply, ms: number): boolean {
   return true;
 }
 
-/** rpc.accrue at `perSec`, open-loop; resolves once every request has a reply or timed out. */
-async function openLoopAccrue(nc: NatsConnection, perSec: number, durationMs: number, body: () => Uint8Array): Promise<OpenLoopResult> {
+/** rpc.accrue at `perSec`, open-loop, through loyaltyd/client without retries; resolves once every request has a reply or timed out. */
+async function openLoopAccrue(client: LoyaltyClient, perSec: number, durationMs: number, sale: () => SaleEvent): Promise<OpenLoopResult> {
   const r: OpenLoopResult = { offered: 0, admitted: 0, overloaded: 0, unanswered: 0, byCode: {}, admittedH: latencyHistogram(), overloadedH: latencyHistogram(), admittedPerSec: 0, lateMaxMs: 0 };
   let outstanding = 0;
   let lastAdmittedMs = 0;
   const pace = await fixedRate(perSec, durationMs, (scheduledMs) => {
     outstanding++;
-    nc.request(ACCRUE, body(), { timeout: REQUEST_TIMEOUT_MS })
+    const answered = (reply: WireReply): void => {
+      const now = performance.now();
+      if (classify(r, reply, now - scheduledMs)) lastAdmittedMs = now;
+    };
+    client
+      .accrue(sale(), { timeoutMs: REQUEST_TIMEOUT_MS })
       .then(
-        (msg) => {
-          const now = performance.now();
-          if (classify(r, decodeReply(msg.data), now - scheduledMs)) lastAdmittedMs = now;
-        },
+        () => answered({ ok: true }),
         (err: unknown) => {
-          const code = `NATS_${String((err as { code?: unknown }).code ?? "ERROR")}`;
+          if (err instanceof LoyaltyClientError && err.fromEngine) return answered({ ok: false, error: { code: err.code } });
+          const code = err instanceof LoyaltyClientError ? err.code : "ERROR";
           r.unanswered++;
           r.byCode[code] = (r.byCode[code] ?? 0) + 1;
         },
@@ -152,13 +157,14 @@ const ms = (v: number): string => `${v.toFixed(1)} ms`;
 /** Calibrates 1× with a closed loop at 64 in flight (the nominal p99), then offers 3× open-loop. */
 async function rpcOverload(ctx: OverloadContext, nc: NatsConnection, notes: string[]): Promise<{ figures: Figures; sustainedPerSec: number }> {
   const gen = salesGenerator(8000, ctx.size.customers, `ovl-${runTag()}-`, 0);
-  const body = (): Uint8Array => encodeJson(gen.sale());
-  const nominal = await requestLoad({ nc, subject: ACCRUE, concurrency: 64, durationMs: ctx.size.overloadCalibrationMs, warmupMs: ctx.size.warmupMs, body, checkOk: true });
+  const client = createClient({ nats: nc, retry: false });
+  const call = () => client.accrue(gen.sale());
+  const nominal = await requestLoad({ nc, subject: ACCRUE, concurrency: 64, durationMs: ctx.size.overloadCalibrationMs, warmupMs: ctx.size.warmupMs, body: () => new Uint8Array(), call, checkOk: true });
   if (nominal.failures > 0) notes.push(`overload calibration: ${nominal.failures}/${nominal.requests} failed ${JSON.stringify(nominal.failuresByCode)}`);
   const perSec = OVERLOAD_FACTOR * nominal.perSec;
   const secs = ctx.size.overloadMs / 1000;
   ctx.log(`overload: rpc.accrue sustains ${nominal.perSec.toFixed(0)}/s at 64 in flight (p99 ${ms(nominal.p99Ms)}); offering ${perSec.toFixed(0)}/s open-loop for ${secs} s`);
-  const r = await openLoopAccrue(nc, perSec, ctx.size.overloadMs, body);
+  const r = await openLoopAccrue(client, perSec, ctx.size.overloadMs, () => gen.sale());
   const admittedP99Ms = percentileMs(r.admittedH, 99);
   ctx.log(
     `overload: rpc ${r.offered} offered: ${r.admitted} admitted (p50 ${ms(percentileMs(r.admittedH, 50))}, p99 ${ms(admittedP99Ms)}, max ${ms(r.admittedH.maxValue / 1000)}), ` +

@@ -13,7 +13,8 @@ import { Ledger, type LedgerOptions } from "../src/ledger/ledger.js";
 import { closeStore, openStore } from "../src/ledger/store.js";
 import { processBatch, type RawRequest } from "../src/partition/batch.js";
 import { cardOf, enrolRequests, type EnrolRequest } from "../src/simulator/baskets.js";
-import { decodeReply, encodeJson, requestJson } from "../src/simulator/wire.js";
+import { decodeReply, encodeJson } from "../src/simulator/wire.js";
+import { createClient } from "../src/client/index.js";
 import {
   benchProgrammes,
   benchStream,
@@ -147,8 +148,11 @@ interface Point {
 
 /** The engine must see the built customers: a balance of the last card is refused otherwise. */
 async function probeLedger(nc: NatsConnection, customers: number): Promise<void> {
-  const r = await requestJson(nc, "loyalty.rpc.balance", { customer: { card: cardOf(customers) } }, 10_000);
-  if (!r.ok) throw new Error(`scale: the engine does not see customer ${cardOf(customers)} of the built ledger: ${r.error.code} ${r.error.message ?? ""}`);
+  await createClient({ nats: nc, timeoutMs: 10_000 })
+    .balance({ customer: { card: cardOf(customers) } })
+    .catch((err: unknown) => {
+      throw new Error(`scale: the engine does not see customer ${cardOf(customers)} of the built ledger: ${(err as Error).message}`);
+    });
 }
 
 /** engine.stream's runs (warm-up and sizing included) with events drawn over the point's customers. */

@@ -1,6 +1,7 @@
 // Segments over many customers (issue 10): a query (count + first page) over a ledger of
 // `customers` and a CSV export of the members, each through SegmentJobs, as the admin route
-// runs them (a thread per job, one read transaction). The ledger is built in process
+// runs them (split by key range between limits.segmentThreadsPerJob threads, each in one
+// read transaction), and again on one thread for comparison. The ledger is built in process
 // through the engine's own batch path, with profiles, consents and groups.
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { SegmentJobs } from "../src/admin/segments/jobs.js";
 import { Ledger } from "../src/ledger/ledger.js";
 import { closeStore, openStore } from "../src/ledger/store.js";
 import { processBatch, type RawRequest } from "../src/partition/batch.js";
+import { limits } from "../src/limits.js";
 import { LEDGER_OPTIONS } from "./scale.js";
 import { repeat, type Summary } from "./stats.js";
 
@@ -48,10 +50,14 @@ export async function benchSegments(opts: { customers: number; runs: number; log
   try {
     const path = join(dir, "ledger");
     await build(path, customers, log);
-    const jobs = new SegmentJobs(path);
+    // Split between threads as the engine's are (its store, open in this thread, gives the first and
+    // last id); the same job on one thread too, alternating, so one run shows what the split gains.
+    const store = openStore(path);
+    const split = new SegmentJobs(path, store);
+    const single = new SegmentJobs(path, store, 1);
     // VIPs or staff who may be e-mailed: a third of the customers match, every record is read.
     const filter = { all: [{ groups: ["VIP", "staff"] }, { consent: "email" as const }] };
-    return await repeat(runs, async () => {
+    const once = async (jobs: SegmentJobs, label: string) => {
       const q0 = performance.now();
       const result = await jobs.query({ filter, limit: 100, cursor: null, now: Date.now() });
       const queryMs = performance.now() - q0;
@@ -62,9 +68,20 @@ export async function benchSegments(opts: { customers: number; runs: number; log
         for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) rows++;
       }
       const exportSec = (performance.now() - e0) / 1000;
-      log(`segments: query over ${customers} customers: ${result.count} members in ${queryMs.toFixed(0)} ms; export ${rows} rows in ${exportSec.toFixed(2)} s`);
-      return { [`segments.query.ms`]: queryMs, [`segments.export.rowsPerSec`]: rows / exportSec, [`segments.customers`]: customers };
-    });
+      log(`segments (${label}): query over ${customers} customers: ${result.count} members in ${queryMs.toFixed(0)} ms; export ${rows} rows in ${exportSec.toFixed(2)} s`);
+      return { queryMs, rowsPerSec: rows / exportSec };
+    };
+    return await repeat(runs, async () => {
+      const one = await once(single, "1 thread");
+      const two = await once(split, `${limits.segmentThreadsPerJob} threads`);
+      return {
+        [`segments.query.ms`]: two.queryMs,
+        [`segments.export.rowsPerSec`]: two.rowsPerSec,
+        [`segments.query.1thread.ms`]: one.queryMs,
+        [`segments.export.1thread.rowsPerSec`]: one.rowsPerSec,
+        [`segments.customers`]: customers,
+      };
+    }).finally(() => closeStore(store));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

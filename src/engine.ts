@@ -16,12 +16,12 @@ import { installProgramme, loadProgrammesDir } from "./admin/programmes.js";
 import { putProduct } from "./admin/products.js";
 import { ensureNotifyStream, NotifyPublisher } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
-import { createHttp, type HttpDeps } from "./ingest/http.js";
+import { createHttp, routesOf, type HttpDeps, type RegisteredRoute } from "./ingest/http.js";
 import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./ingest/nats-connect.js";
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
-import { backfillBirthdays, birthdayDaysOn, localDate } from "./ledger/birthdays.js";
+import { backfillBirthdays, birthdaysDue } from "./ledger/birthdays.js";
 import { Pruner } from "./ledger/retention.js";
 import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
@@ -60,6 +60,8 @@ export interface Engine {
   simulatorNats: ConnectionOptions | null;
   /** Segment queries and exports (what the admin routes run), for the demo's status lines. */
   segments: SegmentJobs;
+  /** The HTTP routes each listener registered (the OpenAPI document's test walks them). */
+  httpRoutes: { main: readonly RegisteredRoute[]; admin: readonly RegisteredRoute[] };
   /** The engine's metrics (what /metrics serves), for the demo's live status. */
   metrics: Metrics;
   /** What the admin routes do, in process: the demo's B2B simulator sets up its programme and decides reports without an admin token. */
@@ -203,7 +205,7 @@ async function startPipeline(
     ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now)
     : null;
 
-  const segments = new SegmentJobs(ledgerPath);
+  const segments = new SegmentJobs(ledgerPath, store);
   const rateLimited = config.rateLimits.enabled ?? config.terminalAuth.keysFile !== null;
   const httpDeps: HttpDeps = {
     handler,
@@ -292,6 +294,7 @@ async function startPipeline(
     nc,
     simulatorNats: nats.simulator,
     segments,
+    httpRoutes: { main: routesOf(http), admin: adminHttp ? routesOf(adminHttp) : [] },
     metrics,
     backOffice: {
       installProgramme: async (id, body) => void (await installProgramme(store, id, body, now())),
@@ -407,31 +410,22 @@ function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNo
 }
 
 /**
- * Today's birthdays (config timeZone), from the local hour notify.birthdayHour on: each
- * customer of the day's index range not yet notified this local year goes to its
- * partition. Every pass reads the day's range again, so customers enrolled later in the
- * day, and a restart later the same day, are caught up; one pass at a time.
+ * Today's birthdays, each on the customer's local date (its profile.timeZone, else config
+ * timeZone), from the local hour notify.birthdayHour on (ledger/birthdays.ts birthdaysDue):
+ * each customer not yet notified this local year goes to its partition. Every pass reads
+ * the days again, so customers enrolled later in the day, and a restart later the same
+ * day, are caught up; one pass at a time.
  */
 function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number): () => void {
   let running = false;
   return () => {
-    const date = localDate(timeZone, now());
-    if (running || date.hour < fromHour) return;
+    if (running) return;
     store.env.resetReadTxn();
-    const pending: Promise<unknown>[] = [];
-    let read = 0;
-    for (const day of birthdayDaysOn(date)) {
-      for (const { key, value: notifiedYear } of store.birthdays.getRange({ start: [day, ""], end: [day, "\uffff"] })) {
-        if (++read > limits.birthdayScanMax || pending.length >= limits.birthdaySweepBatchMax) break;
-        if (notifiedYear >= date.year) continue;
-        const customerId = key[1];
-        pending.push(
-          submit(customerId, "sweepBirthday", { customerId, day, year: date.year })
-            .then((o) => publishNotifications(o.notifications))
-            .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
-        );
-      }
-    }
+    const pending = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax).map(({ customerId, day, year }) =>
+      submit(customerId, "sweepBirthday", { customerId, day, year })
+        .then((o) => publishNotifications(o.notifications))
+        .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
+    );
     if (pending.length === 0) return;
     running = true;
     void Promise.all(pending).finally(() => (running = false));

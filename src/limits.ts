@@ -74,8 +74,15 @@ export const limits = {
   segmentPageMax: 1000,
   /** Saved segments at most. */
   segmentsMax: 10_000,
-  /** Segment queries and exports running at once (each on its own thread). */
+  /** Segment queries and exports running at once (each on segmentThreadsPerJob threads). */
   segmentJobsMax: 2,
+  /** Threads one segment query or export splits its customers between, by key range (bench/RESULTS.md 2026-11-30: two halve a scan on two idle cores). */
+  segmentThreadsPerJob: 2,
+  /**
+   * CSV chunks a later range's export thread may have made while an earlier range is still
+   * being sent (so both threads work at once): at most this many × rowsPerChunk rows held.
+   */
+  segmentExportChunksAhead: 32,
   /** Rows per CSV chunk an export's thread sends. */
   segmentExportRowsPerChunk: 2000,
   /** CSV chunks sent by an export's thread and not yet read by the client. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { open } from "lmdb";
 import { z } from "zod";
 import { lockDataDir } from "../config/lock.js";
-import { FORMAT_VERSION, closeStore, openStore } from "../ledger/store.js";
+import { FORMAT_VERSION, closeStore, migratesFrom, openStore } from "../ledger/store.js";
 
 export const MANIFEST_FILE = "manifest.json";
 const DATA_FILE = "data.mdb";
@@ -113,7 +113,8 @@ export function readManifest(dir: string): BackupManifest {
     const issue = parsed.error.issues[0]!;
     throw new BackupError(`${path} is not a loyaltyd ledger backup manifest: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
   }
-  if (parsed.data.formatVersion !== FORMAT_VERSION) {
+  // A backup of an earlier format this release migrates is restored as it is: the engine's start migrates it.
+  if (parsed.data.formatVersion !== FORMAT_VERSION && !migratesFrom(parsed.data.formatVersion)) {
     throw new BackupError(`the backup in ${dir} is in ledger format ${parsed.data.formatVersion}; this loyaltyd reads format ${FORMAT_VERSION}: restore it with the release that wrote it`);
   }
   return parsed.data;

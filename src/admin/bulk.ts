@@ -13,7 +13,7 @@ import { parseAdminBody } from "./parse.js";
 const jobId = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be 1-64 letters, digits or . _ : -");
 const epochMs = z.number().int().min(0);
 
-const bulkConvertSchema = z
+export const bulkConvertSchema = z
   .object({
     jobId,
     from: id.default("points"),
@@ -26,7 +26,7 @@ const bulkConvertSchema = z
   .strict()
   .refine((j) => j.earnedFrom < j.earnedTo, { message: "must be after earnedFrom", path: ["earnedTo"] });
 
-const bulkAdjustSchema = z
+export const bulkAdjustSchema = z
   .object({
     jobId,
     account: id.default("prepaid"),

@@ -11,7 +11,7 @@ import type { SheetRow } from "./sheets/read.js";
 import type { Product, Store } from "../ledger/store.js";
 
 const points = z.number().int().min(0).max(1_000_000_000);
-const productSchema = z
+export const productSchema = z
   .object({
     sku: id,
     name: z.string().max(200).optional(),

@@ -18,7 +18,7 @@ const seasonalPrice = z
   .strict()
   .refine((s) => s.from < s.to, { message: "from must be before to", path: ["to"] });
 
-const rewardSchema = z
+export const rewardSchema = z
   .object({
     id,
     name: z.string().min(1).max(200),

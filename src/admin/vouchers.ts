@@ -17,7 +17,7 @@ const common = {
   validDays: z.number().int().min(1).max(limits.voucherValidDaysMax),
 };
 
-const offerSchema = z.discriminatedUnion("kind", [
+export const offerSchema = z.discriminatedUnion("kind", [
   z.object({ ...common, kind: z.literal("amount"), value: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), currency }).strict(),
   z.object({ ...common, kind: z.literal("percent"), percent: z.number().int().min(1).max(100), category: id }).strict(),
 ]);

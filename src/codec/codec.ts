@@ -4,6 +4,7 @@ import { hash } from "node:crypto";
 import { Packr, Unpackr } from "msgpackr";
 import { LoyaltyError, validationError } from "../errors.js";
 import { limits } from "../limits.js";
+import { fastValidate } from "./compiled.js";
 import { schemaOf, type Verb, type VerbInput } from "./schema.js";
 
 export type Encoding = "json" | "msgpack";
@@ -40,6 +41,9 @@ export function validate<V extends Verb>(verb: V, value: unknown): VerbInput<V> 
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new LoyaltyError("BAD_REQUEST", "the payload must be an object");
   }
+  // The compiled validator answers valid input; zod decides (and words) everything else.
+  const fast = fastValidate(verb, value);
+  if (fast !== undefined) return fast as VerbInput<V>;
   const result = schemaOf(verb).safeParse(value);
   if (result.success) return result.data as VerbInput<V>;
   throw validationError(result.error.issues, "payload");

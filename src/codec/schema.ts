@@ -3,6 +3,7 @@ import { z } from "zod";
 import { limits } from "../limits.js";
 import { B2B_SCHEMAS, b2bEnrollFields, b2bUpdateFields, groupsFrom } from "./b2b.js";
 import { address, atMostItems, atMostKeys, currency, customerRef, epochMs, grouped, id, isBirthday, limitIssue, minorUnitsUpTo, phone, qty, upTo, type CustomerRef } from "./primitives.js";
+import { isTimeZone } from "../rules/time.js";
 
 export { id, minorUnitsUpTo, epochMs, currency, customerRef, isBirthday, type CustomerRef } from "./primitives.js";
 
@@ -164,8 +165,10 @@ const email = z.string().email().max(254);
 const birthday = z.string().refine(isBirthday, 'must be "YYYY-MM-DD" or "MM-DD", a calendar date');
 /** A BCP 47 language tag such as "pl" or "en-GB". */
 const language = z.string().max(35).regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "must be a language tag such as pl or en-GB");
+/** An IANA time zone such as "Europe/Warsaw": the customer's local date for its birthday greeting. */
+const timeZone = z.string().max(64).refine(isTimeZone, "must be an IANA time zone such as Europe/Warsaw");
 /** The profile fields, as enroll sets them and updateCustomer changes them. */
-const profileFields = { name: personName, firstName: personName, lastName: personName, phone, email, address, birthday, language };
+const profileFields = { name: personName, firstName: personName, lastName: personName, phone, email, address, birthday, language, timeZone };
 export type ProfileField = keyof typeof profileFields;
 export const PROFILE_FIELDS = Object.keys(profileFields) as ProfileField[];
 

@@ -1,7 +1,10 @@
 // HTTP listeners: the main one serves `POST /v1/<verb>` (http/terminal.ts), `/metrics`,
-// `/healthz`, `/readyz` and, unless admin.port gives them their own listener, the admin
+// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts) and, unless admin.port gives them their own listener, the admin
 // routes (http/admin.ts). Every answer, the web server's own refusals included, is the
 // contract's envelope. Bodies are JSON.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -10,6 +13,8 @@ import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import { registerAdminRoutes, refuseAdminRoutes, type AdminDeps } from "./http/admin.js";
+import { adminRoutes } from "./http/admin-routes.js";
+import { buildOpenApi } from "./http/openapi.js";
 import { sendError, wireErrorOf } from "./http/reply.js";
 import { registerTerminalRoutes, type TerminalDeps } from "./http/terminal.js";
 
@@ -82,6 +87,28 @@ function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
   return app;
 }
 
+/** The package's version, for the OpenAPI document: from the nearest package.json up (src/ under tests, dist/src/ built). */
+function packageVersion(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
+  }
+  return "0.0.0";
+}
+
+/**
+ * The document is built at the first request (about 0.1 s of schema conversion that a
+ * restart need not wait for), then the same bytes are sent on every request.
+ */
+function registerOpenApi(app: FastifyInstance, deps: HttpDeps, listener: Listener): void {
+  const adminApart = listener.kind === "admin" || !listener.adminHere;
+  let body: string | null = null;
+  app.get("/openapi.json", async (_req, res) => {
+    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps) }));
+    return res.type("application/json").send(body);
+  });
+}
+
 function registerOperationsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   const { metrics } = deps;
   app.get("/metrics", async (_req, res) => {
@@ -96,8 +123,26 @@ function registerOperationsRoutes(app: FastifyInstance, deps: HttpDeps): void {
   });
 }
 
+/** A route a listener registered, as the web server saw it (GET routes also answer HEAD). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the listener registered: what test/e2e/openapi.test.ts holds the document against. */
+export function routesOf(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
 export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", adminHere: true }): FastifyInstance {
   const app = createApp(deps.server, deps.log);
+  const routes: RegisteredRoute[] = [];
+  registered.set(app, routes);
+  app.addHook("onRoute", (r) => {
+    for (const method of [r.method].flat()) if (method !== "HEAD") routes.push({ method, url: r.url });
+  });
   if (listener.kind === "main") {
     registerTerminalRoutes(app, deps);
     if (listener.adminHere) registerAdminRoutes(app, deps);
@@ -106,5 +151,6 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
     registerAdminRoutes(app, deps);
   }
   registerOperationsRoutes(app, deps);
+  registerOpenApi(app, deps, listener);
   return app;
 }

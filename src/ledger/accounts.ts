@@ -6,7 +6,7 @@ import { limits } from "../limits.js";
 import type { VerbInput } from "../codec/schema.js";
 import { expiringOf } from "./expiry.js";
 import { requireCustomer } from "./customers.js";
-import type { Account, Customer, Entry, StoredEntry, Wallet } from "./store.js";
+import type { Account, Customer, Entry, EntryGroup, StoredEntry, Wallet } from "./store.js";
 import { tierView } from "./tiers.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 
@@ -34,21 +34,91 @@ export function accountFor(w: Wallet, account: string): Account {
 }
 
 /**
- * Appends an entry and moves the cached balance (in the wallet the caller saves). A
- * balance beyond the business bound refuses the command: an operating error, not a crash.
+ * Moves the cached balance of an account (in the wallet the caller saves) and takes the
+ * entry's sequence number. A balance beyond the business bound refuses the command: an
+ * operating error, not a crash.
  */
-export function post(tx: Tx, w: Wallet, customerId: string, e: Omit<Entry, "seq" | "customerId">): Account {
-  const acc = accountFor(w, e.account);
-  const balance = acc.balance + e.amount;
+function move(w: Wallet, customerId: string, account: string, amount: number): Account {
+  const acc = accountFor(w, account);
+  const balance = acc.balance + amount;
   if (Math.abs(balance) > limits.balanceMax) {
-    throw new LoyaltyError("LIMIT_EXCEEDED", `the ${e.account} balance would be ${balance}; the limit is ${limits.balanceMax}`, "amount");
+    throw new LoyaltyError("LIMIT_EXCEEDED", `the ${account} balance would be ${balance}; the limit is ${limits.balanceMax}`, "amount");
   }
   // Inputs are bounded, so only a corrupted stored balance gets here.
-  assertInvariant(Number.isSafeInteger(balance), `the ${e.account} balance of ${customerId} would be ${balance}`);
+  assertInvariant(Number.isSafeInteger(balance), `the ${account} balance of ${customerId} would be ${balance}`);
   acc.balance = balance;
-  const seq = tx.nextSeq();
-  tx.store.entries.put([customerId, seq], e);
   return acc;
+}
+
+/** Appends an entry and moves the cached balance (in the wallet the caller saves). */
+export function post(tx: Tx, w: Wallet, customerId: string, e: Omit<Entry, "seq" | "customerId">): Account {
+  const acc = move(w, customerId, e.account, e.amount);
+  tx.store.entries.put([customerId, tx.nextSeq()], e);
+  return acc;
+}
+
+/** What a sale, return or void posts per programme. */
+export interface Posting {
+  account: string;
+  amount: number;
+  programme: string;
+  version: number;
+}
+
+/**
+ * The postings of one sale, return or void, written as one record (format 3): one key,
+ * one node and one copy of the time, kind and event for all of them. `post` moves the
+ * balance at once and gives the posting's sequence number; `write` stores the record.
+ */
+export class EntryGroupWriter {
+  private readonly record: EntryGroup;
+  private first = 0;
+  constructor(
+    private readonly tx: Tx,
+    private readonly customerId: string,
+    head: Omit<EntryGroup, "p">,
+  ) {
+    this.record = { ...head, p: [] };
+  }
+  post(w: Wallet, p: Posting): { acc: Account; seq: number } {
+    const acc = move(w, this.customerId, p.account, p.amount);
+    const seq = this.tx.nextSeq();
+    if (this.record.p.length === 0) this.first = seq;
+    // One record holds consecutive numbers only: nothing else posts between a group's postings.
+    assertInvariant(seq === this.first + this.record.p.length, `entry group of ${this.customerId} broken at seq ${seq}`);
+    this.record.p.push([p.account, p.amount, p.programme, p.version]);
+    return { acc, seq };
+  }
+  write(): void {
+    if (this.record.p.length > 0) this.tx.store.entries.put([this.customerId, this.first], this.record);
+  }
+}
+
+function isGroup(stored: StoredEntry): stored is EntryGroup {
+  return (stored as EntryGroup).p !== undefined;
+}
+
+/** What a grouped record says its cause is (format 2 stored the same string in each entry). */
+function causeOf(g: EntryGroup): string {
+  return g.st !== undefined ? `sale ${g.eventId} at ${g.st}` : `${g.kind} ${g.eventId} of sale ${g.o ?? ""}`;
+}
+
+/** The entries one record of the table holds, the one under key [customerId, seq] first. */
+export function entriesAt(customerId: string, seq: number, stored: StoredEntry): Entry[] {
+  if (!isGroup(stored)) return [{ seq, customerId, ...stored }];
+  const cause = causeOf(stored);
+  return stored.p.map(([account, amount, programme, version], i) => ({
+    seq: seq + i,
+    customerId,
+    at: stored.at,
+    account,
+    kind: stored.kind,
+    amount,
+    cause,
+    eventId: stored.eventId,
+    programme,
+    version,
+  }));
 }
 
 /** The customer's accounts, in name order. */
@@ -61,7 +131,7 @@ export function accountsOf(w: Wallet): { account: string; state: Account }[] {
 /** A customer's entries in order (a range read of the customer's keys). */
 export function* entriesOf(tx: Pick<Tx, "store">, customerId: string): Generator<Entry> {
   for (const { key, value } of tx.store.entries.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
-    yield entryOf(customerId, key[1], value);
+    yield* entriesAt(customerId, key[1], value);
   }
 }
 
@@ -82,10 +152,6 @@ export function* historyOf(tx: Pick<Tx, "store">, c: Customer): Generator<Entry>
     yield min.next.value as Entry;
     min.next = min.it.next();
   }
-}
-
-export function entryOf(customerId: string, seq: number, stored: StoredEntry): Entry {
-  return { seq, customerId, ...stored };
 }
 
 /**

@@ -1,10 +1,28 @@
 // Birthdays: an index ["MM-DD", customerId] kept wherever a birthday is set, so that the
-// daily sweeper reads one day's key range instead of every customer; its value is the
-// last local year notified, so each customer gets one `birthday` notification a year.
+// sweeper reads a few days' key ranges instead of every customer; its value is the last
+// local year notified (so each customer gets one `birthday` notification a year), with the
+// customer's own time zone (profile.timeZone) when it has one: the greeting goes out on
+// the customer's local date, from the local hour notify.birthdayHour on.
 import { zoneOffsetMs } from "../rules/time.js";
+import { limits } from "../limits.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
-import type { Store } from "./store.js";
-import type { Reply, Tx } from "./tx.js";
+import type { BirthdayMark, Store } from "./store.js";
+import { DAY_MS, type Reply, type Tx } from "./tx.js";
+
+/** The last local year notified of an index entry. */
+export function markYear(m: BirthdayMark): number {
+  return typeof m === "number" ? m : m[0];
+}
+
+/** The entry's time zone: the customer's own, else the deployment's (`fallback`). */
+export function markZone(m: BirthdayMark, fallback: string): string {
+  return typeof m === "number" ? fallback : m[1];
+}
+
+/** A plain year for a customer without a time zone of its own: what every entry was before zones. */
+function markOf(year: number, zone: string | null): BirthdayMark {
+  return zone === null ? year : [year, zone];
+}
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -20,21 +38,23 @@ export function birthdayKey(birthday: string | null | undefined): string | null 
 }
 
 /**
- * Keeps the index in step with a customer's birthday: call it in the transaction that
- * sets, changes or clears `profile.birthday` (enroll, updateCustomer, erase, merge). The
- * year last notified moves with the entry: a changed birthday is not a second one.
+ * Keeps the index in step with a customer's birthday and time zone: call it in the
+ * transaction that sets, changes or clears `profile.birthday` or `profile.timeZone`
+ * (enroll, updateCustomer, erase, merge). The year last notified moves with the entry: a
+ * changed birthday is not a second one. `zone`: the customer's own time zone (null: none,
+ * the deployment's applies; left out: as the entry has it).
  */
-export function indexBirthday(tx: Tx, customerId: string, oldBirthday: string | null | undefined, newBirthday: string | null | undefined): void {
+export function indexBirthday(tx: Tx, customerId: string, oldBirthday: string | null | undefined, newBirthday: string | null | undefined, zone?: string | null): void {
   const from = birthdayKey(oldBirthday);
   const to = birthdayKey(newBirthday);
   const { birthdays } = tx.store;
-  const year = from === null ? undefined : birthdays.get([from, customerId]);
-  if (from === to) {
-    if (to !== null && year === undefined) birthdays.put([to, customerId], 0);
-    return;
-  }
-  if (from !== null) birthdays.remove([from, customerId]);
-  if (to !== null) birthdays.put([to, customerId], year ?? 0);
+  const old = from === null ? undefined : birthdays.get([from, customerId]);
+  const year = old === undefined ? 0 : markYear(old);
+  const keptZone = zone !== undefined ? zone : old === undefined || typeof old === "number" ? null : old[1];
+  if (from !== null && from !== to && old !== undefined) birthdays.remove([from, customerId]);
+  if (to === null) return;
+  const mark = markOf(year, keptZone);
+  if (from !== to || old === undefined || JSON.stringify(old) !== JSON.stringify(mark)) birthdays.put([to, customerId], mark);
 }
 
 export interface LocalDate {
@@ -68,14 +88,14 @@ export function sweepBirthday(tx: Tx, input: { customerId: string; day: string; 
   const { customerId, day, year } = input;
   const { birthdays, customers } = tx.store;
   const last = birthdays.get([day, customerId]);
-  if (last === undefined || last >= year) return { ok: true, customerId, notified: false };
+  if (last === undefined || markYear(last) >= year) return { ok: true, customerId, notified: false };
   const c = customers.get(customerId);
   const birthday = c?.profile.birthday;
   if (!c || birthdayKey(birthday) !== day) {
     birthdays.remove([day, customerId]);
     return { ok: true, customerId, notified: false };
   }
-  birthdays.put([day, customerId], year);
+  birthdays.put([day, customerId], typeof last === "number" ? year : [year, last[1]]);
   const born = /^\d{4}-/.test(birthday!) ? Number(birthday!.slice(0, 4)) : null;
   notifyCustomer(tx, "birthday", notificationId.birthday(customerId, year), customerId, c, {
     birthday,
@@ -84,6 +104,44 @@ export function sweepBirthday(tx: Tx, input: { customerId: string; day: string; 
     at: tx.now,
   });
   return { ok: true, customerId, notified: true };
+}
+
+/** A birthday the sweeper hands to the customer's partition (sweepBirthday's input). */
+export interface BirthdayDue {
+  customerId: string;
+  day: string;
+  /** The customer's local year. */
+  year: number;
+}
+
+/**
+ * The customers whose local date (their own time zone, else `zone`) is their birthday at
+ * `now`, from the local hour `fromHour` on, and who have not had this local year's: read
+ * from the index days of yesterday, today and tomorrow (UTC), which hold every zone's
+ * today. At most limits.birthdayScanMax entries read and `max` returned per call.
+ */
+export function birthdaysDue(store: Store, now: number, zone: string, fromHour: number, max: number): BirthdayDue[] {
+  const today = new Map<string, { date: LocalDate; days: string[] }>();
+  const localOf = (z: string) => {
+    let t = today.get(z);
+    if (!t) {
+      const date = localDate(z, now);
+      today.set(z, (t = { date, days: birthdayDaysOn(date) }));
+    }
+    return t;
+  };
+  const days = new Set([-1, 0, 1].flatMap((d) => birthdayDaysOn(localDate("UTC", now + d * DAY_MS))));
+  const due: BirthdayDue[] = [];
+  let read = 0;
+  for (const day of days) {
+    for (const { key, value } of store.birthdays.getRange({ start: [day, ""], end: [day, "\uffff"] })) {
+      if (++read > limits.birthdayScanMax || due.length >= max) return due;
+      const { date, days: theirs } = localOf(markZone(value, zone));
+      if (date.hour < fromHour || !theirs.includes(day) || markYear(value) >= date.year) continue;
+      due.push({ customerId: key[1], day, year: date.year });
+    }
+  }
+  return due;
 }
 
 /**
@@ -105,7 +163,7 @@ export async function backfillBirthdays(store: Store, chunk: number, stopped: ()
         after = key;
         const day = birthdayKey(value.profile.birthday);
         if (day !== null && store.birthdays.get([day, key]) === undefined) {
-          store.birthdays.put([day, key], 0);
+          store.birthdays.put([day, key], markOf(0, value.profile.timeZone ?? null));
           indexed++;
         }
       }

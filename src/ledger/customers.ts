@@ -74,7 +74,7 @@ export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
     cards.put(input.card, { customerId: c.id, status: "active" });
   }
   customers.put(c.id, c);
-  indexBirthday(tx, c.id, undefined, profile.birthday);
+  indexBirthday(tx, c.id, undefined, profile.birthday, profile.timeZone ?? null);
   notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "enroll", card: input.card ?? null, phone: profile.phone ?? null, at: tx.now });
   return { ok: true, customerId: c.id };
 }

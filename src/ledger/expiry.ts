@@ -1,11 +1,12 @@
 // Expiry lots: the points of one accrual that expire together, kept per customer and
 // account in expiry order. The sweeper finds customers through `expiryDue`, one key per
-// customer (when their lots next need it), kept no later than the true next instant:
+// customer (when their lots or their tier next need it), kept no later than the true next instant:
 // an accrual whose lot expires after the earliest one writes no index at all.
 import { limits } from "../limits.js";
 import { post } from "./accounts.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Lot, Store, Wallet } from "./store.js";
+import { sweepTier } from "./tiers.js";
 import { own, type Reply, type Tx } from "./tx.js";
 
 /** When the sweeper must next look at a lot: its notice time until noticed, then its expiry. */
@@ -73,7 +74,9 @@ export function expiringOf(
 /**
  * The expiry sweeper's command for one customer: expires lots past their time (never
  * below what open holds need) and sends one "expiring" notice per lot entering the
- * notice window; then re-keys the customer in the index. Idempotent.
+ * notice window; re-evaluates the tier (ledger/tiers.ts sweepTier: turnover that left
+ * the window drops it); then re-keys the customer in the index at the earlier of what
+ * its lots and its tier next need. Idempotent.
  */
 export function sweepExpiry(tx: Tx, input: { customerId: string }): Reply {
   const { customerId } = input;
@@ -109,7 +112,8 @@ export function sweepExpiry(tx: Tx, input: { customerId: string }): Reply {
       due = due === undefined ? d : Math.min(due, d);
     }
   }
-  setDue(tx, w, customerId, due);
+  const tierDue = sweepTier(tx, customerId, w);
+  setDue(tx, w, customerId, tierDue === undefined || (due !== undefined && due < tierDue) ? due : tierDue);
   store.wallets.put(customerId, w);
   const customer = notices.size > 0 ? store.customers.get(customerId) : null;
   for (const [account, n] of notices) {

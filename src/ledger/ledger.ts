@@ -6,6 +6,7 @@ import { LoyaltyError, toWireError } from "../errors.js";
 import { compile, type Plan } from "../rules/compile.js";
 import { parseProgramme, type Programme } from "../rules/programme.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { eventTable } from "./event-records.js";
 import { outboxAppend } from "./notifications.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
@@ -49,6 +50,8 @@ export class Ledger implements Tx {
   private notes: Notification[] = [];
   now = 0;
   scope: string | null = null;
+  /** The events table as the idempotency step sees it (sale records unpacked). */
+  private readonly events: ReturnType<typeof eventTable>;
 
   constructor(
     readonly store: Store,
@@ -59,7 +62,9 @@ export class Ledger implements Tx {
      * rather than lmdb-js's async one (the main thread): one thread hop less per batch.
      */
     private readonly syncCommit = false,
-  ) {}
+  ) {
+    this.events = eventTable(store);
+  }
 
   /**
    * Applies commands in order in one durable transaction; one outcome per command.
@@ -183,7 +188,7 @@ export class Ledger implements Tx {
     if (FAILPOINT_EVENT_PREFIX && eventId.startsWith(FAILPOINT_EVENT_PREFIX)) throw new Error(`failpoint: ${eventId}`);
     if (FAILPOINT_CRASH_EVENT_PREFIX && eventId.startsWith(FAILPOINT_CRASH_EVENT_PREFIX)) process.kill(process.pid, "SIGKILL");
     if (FAILPOINT_WEDGE_EVENT_PREFIX && eventId.startsWith(FAILPOINT_WEDGE_EVENT_PREFIX)) for (;;);
-    return this.idempotent(this.store.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never), { a: at });
+    return this.idempotent(this.events, eventId, cmd.hash, () => VERB_TABLE.accrue.apply(this, cmd.input as never), { a: at });
   }
 
   /**

@@ -2,7 +2,7 @@
 // another in one transaction: each account's balance as a pair of `merge` entries (so
 // each wallet stays the sum of its entries), open holds (same ids), lots (same expiry
 // and keys, but the customer), vouchers, cards, turnover and the profile fields the
-// survivor lacks; the merged-away id then resolves to the survivor. An erasure (GDPR)
+// survivor lacks, purchase knowledge; the merged-away id then resolves to the survivor. An erasure (GDPR)
 // removes a customer's profile and identifiers and keeps its ledger.
 import { refOf, type CustomerRef, type VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
@@ -15,6 +15,8 @@ import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 import { reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import { indexBirthday } from "./birthdays.js";
 import { settleTier, tierBefore } from "./tiers.js";
+import { mergeBooks } from "./purchase-merge.js";
+import { PURCHASE_BOUNDS } from "./purchases.js";
 
 /**
  * A customer's identifiers besides cards, each moved in its index by identity.ts (a
@@ -69,6 +71,7 @@ export function mergeCustomers(tx: Tx, input: VerbInput<"mergeCustomers">): Repl
   const vouchers = moveVouchers(tx, from.id, into.id);
   wi.turnover = mergeTurnover(wf.turnover, wi.turnover);
   wf.turnover = [];
+  mergePurchases(wf, wi);
   delete wf.tier;
   // The summed turnover may move the survivor's tier (announced as any tier change).
   settleTier(tx, into.id, wi, tier, tx.now);
@@ -186,6 +189,13 @@ function mergeTurnover(a: [number, number][], b: [number, number][]): [number, n
   return [...byDay].sort((x, y) => x[0] - y[0]);
 }
 
+/** The survivor's book counts both customers' sales (ledger/purchase-merge.ts: how bounded lists merge); the other keeps none. */
+function mergePurchases(wf: Wallet, wi: Wallet): void {
+  const book = mergeBooks(wf.purchases ?? null, wi.purchases ?? null, PURCHASE_BOUNDS);
+  if (book !== null) wi.purchases = book;
+  delete wf.purchases;
+}
+
 /**
  * The survivor's record takes the other's cards and the fields it lacks; the merged-away
  * record keeps nothing personal and points at the survivor, as do the ids merged into it
@@ -197,6 +207,8 @@ function mergeRecords(tx: Tx, from: Customer, into: Customer, mergedFrom: string
   for (const card of movedCards) cards.put(card, { ...cards.get(card)!, customerId: into.id });
   const survivor = { ...mergeRecord(from, into), cards: [...into.cards, ...movedCards.filter((c) => !into.cards.includes(c))], mergedFrom };
   const released = moveIdentifiers(tx, from, survivor);
+  // The survivor's birthday entry takes the merged time zone (its own, else the other's).
+  indexBirthday(tx, into.id, survivor.profile.birthday, survivor.profile.birthday, survivor.profile.timeZone ?? null);
   customers.put(into.id, survivor);
   customers.put(from.id, { ...skeleton(from), mergedInto: into.id, mergedAt: tx.now });
   aliases.put(from.id, into.id);

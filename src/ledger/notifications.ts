@@ -16,6 +16,8 @@ export const notificationId = {
   birthday: (customerId: string, year: number) => `birthday:${customerId}:${year}`,
   /** `seq`: the ledger entry sequence number of the posting that moved the tier. */
   tierChanged: (customerId: string, seq: number) => `tier.changed:${customerId}:${seq}`,
+  /** A move found by the sweeper (turnover left the window; no entry came with it): `at`, the sweep's instant. */
+  tierChangedAt: (customerId: string, at: number) => `tier.changed:${customerId}:at${at}`,
 } as const;
 
 /** Emits a notification about a customer: `{id, kind, customerId, consents, ...fields}`. */

@@ -84,7 +84,10 @@ function profileAfter(tx: Tx, c: Customer, change: ProfileChange): Profile {
   // A field the request leaves out (undefined) is not changed, and neither is its index.
   if (change.phone !== undefined) reindexPhone(tx, c.id, c.profile.phone, change.phone);
   if (change.email !== undefined) reindexEmail(tx, c.id, c.profile.email, change.email);
-  if (change.birthday !== undefined) indexBirthday(tx, c.id, c.profile.birthday, change.birthday);
+  if (change.birthday !== undefined || change.timeZone !== undefined) {
+    const zone = change.timeZone === undefined ? (c.profile.timeZone ?? null) : change.timeZone;
+    indexBirthday(tx, c.id, c.profile.birthday, change.birthday === undefined ? c.profile.birthday : change.birthday, zone);
+  }
   const next: Record<string, unknown> = { ...c.profile };
   for (const field of PROFILE_FIELDS) {
     const v = change[field];

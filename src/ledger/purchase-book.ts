@@ -456,6 +456,38 @@ function tallies(buf: Uint8Array, v: DataView, l: ListIndex): Tally[] {
   return out;
 }
 
+/** A decoded record as bytes again (what a merge writes back): decodeBook's inverse. */
+export function encodeBook(r: PurchaseRecord): Uint8Array {
+  const lists = [r.stores, r.channels, r.categories, r.skus];
+  const buf: Uint8Array = Buffer.alloc(HEADER_BYTES + r.months.length * MONTH_BYTES + lists.reduce((n, t) => n + t.length, 0) * SLOT_BYTES);
+  const v = viewOf(buf);
+  buf[0] = BOOK_FORMAT;
+  buf[OFF_MONTHS] = r.months.length;
+  [r.visits, r.spend, r.firstAt, r.lastAt].forEach((x, i) => v.setFloat64(OFF_VISITS + 8 * i, x, true));
+  let off = HEADER_BYTES;
+  for (const [month, visits, spend] of r.months) {
+    v.setUint16(off, month, true);
+    v.setUint16(off + 2, visits, true);
+    v.setFloat64(off + 4, spend, true);
+    off += MONTH_BYTES;
+  }
+  for (const l of LISTS) {
+    v.setInt32(OFF_DROPPED + 4 * l, r.dropped[l], true);
+    buf[OFF_SLOTS + l] = lists[l]!.length;
+    for (const [key, count, amount, first, last] of lists[l]!) {
+      const [hash, length] = key.split("/");
+      v.setUint32(off, Number.parseInt(hash!, 16), true);
+      buf[off + S_LEN] = Number(length);
+      v.setUint16(off + S_FIRST, first, true);
+      v.setUint16(off + S_LAST, last, true);
+      v.setUint32(off + S_COUNT, count, true);
+      v.setFloat64(off + S_AMOUNT, amount, true);
+      off += SLOT_BYTES;
+    }
+  }
+  return buf;
+}
+
 export function decodeBook(buf: Uint8Array): PurchaseRecord {
   const v = viewOf(buf);
   const months: MonthBucket[] = [];

@@ -8,7 +8,8 @@ import { limits } from "../limits.js";
 import type { Plan } from "../rules/compile.js";
 import { evaluate } from "../rules/evaluate.js";
 import type { Accrual, Basket, CustomerFacts } from "../rules/types.js";
-import { accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
+import { EntryGroupWriter, accountsOf, loadWallet, peekAccount, saveWallet } from "./accounts.js";
+import { getEvent, putEvent } from "./event-records.js";
 import { enrolsAtSale, findCustomer, saleCustomer, survivorId } from "./customers.js";
 import { addLot, consumeLots } from "./expiry.js";
 import { segmentsOf } from "./segments.js";
@@ -88,28 +89,20 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
   const accrual = evaluate(plan, basket, factsOf(tx, customer, w, event.at, plan));
   const perAccount = new Map<string, number>();
   const lots: ([number, number] | null)[] = [];
+  const entries = new EntryGroupWriter(tx, customer.id, { at: event.at, kind: "accrual", eventId: event.eventId, st: event.storeId });
   for (const p of accrual.programmes) {
     lots.push(null);
     if (p.earned === 0) continue;
-    const after = post(tx, w, customer.id, {
-      at: event.at,
-      account: p.account,
-      kind: "accrual",
-      amount: p.earned,
-      cause: `sale ${event.eventId} at ${event.storeId}`,
-      eventId: event.eventId,
-      programme: p.programme,
-      version: p.version,
-    });
+    const { acc: after, seq } = entries.post(w, { account: p.account, amount: p.earned, programme: p.programme, version: p.version });
     // Points that only pay back a negative balance never expire: the lot holds the rest.
     const lotAmount = Math.min(p.earned, Math.max(0, after.balance));
     if (lotAmount > 0 && p.expiresAt !== null) {
-      const seq = tx.seq;
       addLot(tx, w, customer.id, p.account, p.expiresAt, seq, lotAmount, event.eventId);
       lots[lots.length - 1] = [p.expiresAt, seq];
     }
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
   }
+  entries.write();
   const tier = tierBefore(tx, customer.id, w, event.at);
   addTurnover(w, event.at, basket.total);
   const counted = keepsPurchases(tx);
@@ -194,7 +187,7 @@ function returningOf(event: Extract<PosEvent, { type: "return" | "void" }>, sale
 
 /** Returns and voids take back what the returned lines earned, never more than the sale earned. */
 function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>): Reply {
-  const record = tx.store.events.get(event.originalEventId);
+  const record = getEvent(tx.store, event.originalEventId);
   const sale = record?.s;
   if (!record || !sale) throw new LoyaltyError("UNKNOWN_EVENT", `no sale ${event.originalEventId}`, "originalEventId");
   if (sale.voided) throw new LoyaltyError("RETURN_EXCEEDS_SALE", `sale ${event.originalEventId} was voided`, "originalEventId");
@@ -216,6 +209,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   const w = loadWallet(tx, customerId);
   const perAccount = new Map<string, number>();
   let takenTotal = 0;
+  const entries = new EntryGroupWriter(tx, customerId, { at: event.at, kind: event.type, eventId: event.eventId, o: event.originalEventId });
   sale.programmes.forEach((p, i) => {
     const taken = sale.taken[i]!;
     let amount = 0;
@@ -232,28 +226,20 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
     const acc = peekAccount(w, p.account);
     const takeBack = tx.options.whenSpent === "clamp" ? Math.min(amount, Math.max(0, acc.balance - acc.held)) : amount;
     if (takeBack > 0) {
-      post(tx, w, customerId, {
-        at: event.at,
-        account: p.account,
-        kind: event.type,
-        amount: -takeBack,
-        cause: `${event.type} ${event.eventId} of sale ${event.originalEventId}`,
-        eventId: event.eventId,
-        programme: p.programme,
-        version: p.version,
-      });
+      entries.post(w, { account: p.account, amount: -takeBack, programme: p.programme, version: p.version });
       consumeLots(tx.store, customerId, p.account, takeBack, sale.lots?.[i] ?? null);
     }
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
     takenTotal += takeBack;
   });
+  entries.write();
   if (event.type === "void") sale.voided = true;
   const tier = tierBefore(tx, customerId, w, event.at);
   addTurnover(w, event.at, -turnoverBack);
   if (keepsPurchases(tx)) takeBackSale(tx, w, sale, back, event.type === "void");
   settleTier(tx, customerId, w, tier, event.at);
   saveWallet(tx, customerId, w);
-  tx.store.events.put(event.originalEventId, { ...record, s: sale });
+  putEvent(tx.store, event.originalEventId, { ...record, s: sale });
   const reply = accrualReply(w, event.eventId, event.type, customerId, takenTotal === 0 ? 0 : -takenTotal, perAccount, []);
   return { ...reply, originalEventId: event.originalEventId };
 }

@@ -3,6 +3,7 @@
 // is a range read), its expiry lot and one event record (idempotency, reply and the
 // sale's provenance for returns). docs/operations.md lists every table.
 import { open, type Database, type RootDatabase } from "lmdb";
+import { checkFormat } from "./format.js";
 import type { ProgrammeAccrual } from "../rules/types.js";
 import type { Approval } from "../admin/approvals.js";
 import type { Segment } from "../admin/segments/saved.js";
@@ -17,6 +18,9 @@ export interface Address {
   country?: string;
 }
 
+/** A birthday index entry's value: the last local year notified, or [that year, the customer's own time zone]. */
+export type BirthdayMark = number | [year: number, zone: string];
+
 export interface Profile {
   name?: string;
   firstName?: string;
@@ -27,6 +31,8 @@ export interface Profile {
   /** "YYYY-MM-DD" or "MM-DD". */
   birthday?: string;
   language?: string;
+  /** The customer's IANA time zone (its birthday greeting goes out on its local date); none: the deployment's. */
+  timeZone?: string;
   /**
    * Consents as records written before consents kept their time: channel -> given. Read
    * (as given at createdAt) when the customer has no `consents`; never written any more.
@@ -292,6 +298,36 @@ export interface IdemRecord {
   t?: number;
 }
 
+/**
+ * A sale's record as format 3 stores it (ledger/event-records.ts): the maps keyed by
+ * lineId as arrays in line order (li).
+ */
+export interface PackedSale {
+  customerId: string;
+  at: number;
+  storeId: string;
+  currency: string;
+  channel?: string;
+  items?: number[];
+  /** Line ids, in the order of Object.keys(SaleRecord.lines). */
+  li: string[];
+  /** Per line: quantity sold, amount paid. */
+  lq: number[];
+  la: number[];
+  /** Per programme: [programme, version, account, earned, basketEarned, points per line (empty: none)]. */
+  pg: [string, number, string, number, number, number[]][];
+  lots: ([number, number] | null)[];
+  /** Per line: quantity returned so far (absent: none). */
+  rq?: number[];
+  /** Per programme: points taken back per line, then the basket-level part (absent: none). */
+  tk?: number[][];
+  /** 1: voided. */
+  v?: 1;
+}
+
+/** An events record as stored: a sale's part in format 2 (SaleRecord) or 3 (PackedSale). */
+export type StoredEventRecord = Omit<EventRecord, "s"> & { s?: SaleRecord | PackedSale };
+
 /** A POS event's record: its idempotency record and, for a sale, what returns need. */
 export interface EventRecord extends IdemRecord {
   s?: SaleRecord;
@@ -395,8 +431,28 @@ export interface ReportHistory {
   amount: number[];
 }
 
-/** An entry as stored: its customer and sequence number are its key. */
-export type StoredEntry = Omit<Entry, "seq" | "customerId">;
+/** One posting as stored (format 2, and format 3 outside sales and reversals): its customer and sequence number are its key. */
+export type SingleEntry = Omit<Entry, "seq" | "customerId">;
+
+/**
+ * Format 3: every posting of one sale, return or void in one record under the first
+ * posting's key; posting i has sequence number seq + i. The cause is not stored but read
+ * from the record: "sale <eventId> at <st>", "<kind> <eventId> of sale <o>".
+ */
+export interface EntryGroup {
+  at: number;
+  kind: string;
+  eventId: string;
+  /** A sale's store. */
+  st?: string;
+  /** A return's or void's sale. */
+  o?: string;
+  /** Per posting: [account, amount, programme, programme version]. */
+  p: [string, number, string, number][];
+}
+
+/** A record of the entries table: one posting, or the postings of one event. */
+export type StoredEntry = SingleEntry | EntryGroup;
 
 export interface StoredProgramme {
   version: number;
@@ -436,10 +492,10 @@ export interface Store {
   emails: Database<number, [string, string]>;
   /** customerId -> accounts, turnover, the expiry sweeper's due time, open holds, tier and purchase knowledge. */
   wallets: Database<Wallet, string>;
-  /** [customerId, seq] -> entry: a customer's entries in order, a statement is one range read. */
+  /** [customerId, seq] -> one entry, or the entries seq, seq + 1, ... of one event: a customer's entries in order, a statement is one range read. */
   entries: Database<StoredEntry, [string, number]>;
   /** eventId -> idempotency record of a sale, return or void (plus the sale's record for returns). */
-  events: Database<EventRecord, string>;
+  events: Database<StoredEventRecord, string>;
   /** requestId -> idempotency record of a request verb (enroll, authorize, capture...). */
   requests: Database<IdemRecord, string>;
   holds: Database<Hold, string>;
@@ -466,8 +522,8 @@ export interface Store {
   meta: Database<number, string>;
   /** outbox sequence -> the notifications of one batch not yet all stored by JetStream (config notify.outbox; see ledger/notifications.ts). */
   notifyOutbox: Database<OutboxRecord, number>;
-  /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet); see ledger/birthdays.ts. */
-  birthdays: Database<number, [string, string]>;
+  /** ["MM-DD", customerId] -> the last local year a birthday notification went out (0: none yet), with the customer's own time zone if any; see ledger/birthdays.ts. */
+  birthdays: Database<BirthdayMark, [string, string]>;
   /** [at, seq] -> admin action: append-only, written by the main thread only. */
   audit: Database<AuditRecord, [number, number]>;
   /** approvalId -> a money adjustment waiting for its second operator (written by the main thread only). */
@@ -494,13 +550,8 @@ export interface Store {
   imports: Database<ImportRecord, string>;
 }
 
-/**
- * The layout this code reads and writes. 1: the first release (a dozen tables per
- * accrual); 2: wallets, entries keyed by customer, event records.
- */
-export const FORMAT_VERSION = 2;
 
-export class StoreFormatError extends Error {}
+export { FORMAT_VERSION, StoreFormatError, migratesFrom } from "./format.js";
 
 const STRUCTURES = Symbol.for("loyaltyd.structures");
 
@@ -560,27 +611,6 @@ export function openStore(path: string): Store {
     throw err;
   }
   return store;
-}
-
-/**
- * A new store is stamped with this code's format; a store written by another format is
- * refused with what to do, before anything reads it wrongly or writes into it.
- */
-function checkFormat(store: Store, path: string): void {
-  const version = store.meta.get("formatVersion");
-  if (version === FORMAT_VERSION) return;
-  const written = version ?? (store.meta.get("seq") !== undefined || store.meta.get("programmesVersion") !== undefined ? 1 : null);
-  if (written === null) {
-    store.meta.putSync("formatVersion", FORMAT_VERSION);
-    return;
-  }
-  throw new StoreFormatError(
-    `the ledger at ${path} is in format ${written}; this loyaltyd reads format ${FORMAT_VERSION}. ` +
-      (written < FORMAT_VERSION
-        ? "Keep it with the loyaltyd release that wrote it, or move it aside and start this release on an empty dataDir " +
-          "(it is rebuilt from the JetStream stream LOYALTY_EVENTS for stream events; request-reply commands are not in the stream)."
-        : "It was written by a newer loyaltyd: run that release."),
-  );
 }
 
 /** The key of a customer's e-mail in `emails`: e-mail addresses are matched without case. */

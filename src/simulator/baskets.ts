@@ -66,7 +66,7 @@ export interface GeneratedEvent {
 
 export interface EnrolRequest {
   requestId: string;
-  profile: { name: string; firstName?: string; lastName?: string; email?: string; birthday?: string; language?: string; consents?: Record<string, boolean> };
+  profile: { name: string; firstName?: string; lastName?: string; email?: string; birthday?: string; language?: string; timeZone?: string; consents?: Record<string, boolean> };
   card: string;
 }
 
@@ -162,10 +162,12 @@ export function* enrolRequests(customers: number): Generator<EnrolRequest> {
 }
 
 const LANGUAGES = ["pl", "en", "de", "fr", "it"] as const;
+/** Some demo customers live elsewhere: their birthday greeting follows their own local date. */
+const ZONES = ["Europe/Warsaw", "Europe/London", "America/New_York", "Asia/Tokyo"] as const;
 
 /**
  * The demo's customers: a full profile with an e-mail, a birthday spread over the year
- * (so some are always near) and consents that differ by channel, for segments and
+ * (so some are always near), every fourth with a time zone of its own, and consents that differ by channel, for segments and
  * exports to have something to find. (The benches enrol with enrolRequest: their bytes
  * per customer are the minimal record's.)
  */
@@ -183,6 +185,7 @@ export function profiledEnrolRequest(n: number): EnrolRequest {
       email: `${firstName.toLowerCase()}.${n}@example.com`,
       birthday: `${1950 + (n % 50)}-${month}-${day}`,
       language: LANGUAGES[n % LANGUAGES.length]!,
+      ...(n % 4 === 0 ? { timeZone: ZONES[(n / 4) % ZONES.length]! } : {}),
       // Spread independently of the birthday month (n % 12): some of every month consented.
       consents: { email: (n * 7) % 10 < 6, sms: n % 3 !== 0, post: n % 5 === 0 },
     },

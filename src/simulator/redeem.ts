@@ -1,9 +1,8 @@
 // Redemptions as a till plays them, for the demo: authorize a few points of a card
 // customer, then capture most approved holds and release the others.
-import type { NatsConnection } from "nats";
+import { LoyaltyClientError, type LoyaltyClient } from "../client/index.js";
 import { cardOf } from "./baskets.js";
 import { mulberry32, zipfSampler } from "./random.js";
-import { requestJson } from "./wire.js";
 
 export interface RedeemCounts {
   authorized: number;
@@ -26,7 +25,8 @@ export interface Redeemer {
   counts: RedeemCounts;
 }
 
-export function createRedeemer(nc: NatsConnection, customers: number, seed: number): Redeemer {
+/** Through loyaltyd/client, as a till would call these verbs. */
+export function createRedeemer(client: LoyaltyClient, customers: number, seed: number): Redeemer {
   const rng = mulberry32(seed + 11);
   // The busiest customers have points to redeem: the same skew the baskets draw with.
   const draw = zipfSampler(customers, 0.8);
@@ -36,22 +36,17 @@ export function createRedeemer(nc: NatsConnection, customers: number, seed: numb
   const counts: RedeemCounts = { authorized: 0, denied: 0, captured: 0, released: 0, failed: new Map() };
   const fail = (code: string): void => void counts.failed.set(code, (counts.failed.get(code) ?? 0) + 1);
 
-  const once = async (): Promise<void> => {
+  const steps = async (): Promise<void> => {
     const id = `${prefix}${++n}`;
-    const auth = await requestJson(nc, "loyalty.rpc.authorize", {
-      requestId: `${id}-a`,
-      customer: { card: cardOf(draw(rng)) },
-      amount: rng.int(AMOUNT_MIN, AMOUNT_MAX),
-    });
-    if (!auth.ok) return fail(auth.error.code);
-    if (auth.approved !== true) return void counts.denied++;
+    const auth = await client.authorize({ requestId: `${id}-a`, customer: { card: cardOf(draw(rng)) }, amount: rng.int(AMOUNT_MIN, AMOUNT_MAX) });
+    if (!auth.approved) return void counts.denied++;
     counts.authorized++;
     const capture = rng.chance(CAPTURE_SHARE);
-    const verb = capture ? "capture" : "release";
-    const reply = await requestJson(nc, `loyalty.rpc.${verb}`, { requestId: `${id}-${verb[0]}`, holdId: auth.holdId });
-    if (!reply.ok) return fail(reply.error.code);
+    const settle = { requestId: `${id}-${capture ? "c" : "r"}`, holdId: auth.holdId };
+    await (capture ? client.capture(settle) : client.release(settle));
     if (capture) counts.captured++;
     else counts.released++;
   };
+  const once = (): Promise<void> => steps().catch((err: unknown) => fail(err instanceof LoyaltyClientError ? err.code : "ERROR"));
   return { once, counts };
 }

@@ -1,11 +1,14 @@
 // The built-in POS simulator: enrols the card customers, then publishes a paced stream
-// of sales/returns/voids to JetStream and reports end-to-end latency from the results stream.
+// of sales/returns/voids to JetStream and reports end-to-end latency from the results stream;
+// now and then it changes a customer (updateCustomer: consents, address, groups).
 import type { JetStreamClient, NatsConnection, PubAck, Subscription } from "nats";
 import { createBasketGenerator, profiledEnrolRequests, type BasketGenerator, type EventRates, type GeneratedEvent } from "./baskets.js";
+import { profileUpdate } from "./profiles.js";
 import { mulberry32 } from "./random.js";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "./latency.js";
 import { createRedeemer, type Redeemer } from "./redeem.js";
-import { decodeReply, encodeJson, requestJson, runPool, type WireReply } from "./wire.js";
+import { decodeReply, encodeJson, runPool, type WireReply } from "./wire.js";
+import { createClient, LoyaltyClientError, type LoyaltyClient } from "../client/index.js";
 
 export interface SimulatorOptions {
   nc: NatsConnection;
@@ -19,6 +22,8 @@ export interface SimulatorOptions {
   rates?: Partial<EventRates>;
   /** Also authorize points and capture or release the holds, beside each balance and quote probe (the demo). Default false. */
   redeem?: boolean;
+  /** One updateCustomer request every this many ms (default 250; 0: none). */
+  updateEveryMs?: number;
 }
 
 export interface SimStats {
@@ -49,6 +54,9 @@ export interface SimStats {
   rpcFailed: number;
   /** With `redeem`: authorisations approved and denied, holds captured and released, failures by code. */
   redemptions: { authorized: number; denied: number; captured: number; released: number; failed: Record<string, number> };
+  /** updateCustomer requests answered ok, and refused or failed (their codes in errorsByCode as update:CODE). */
+  updatesOk: number;
+  updatesFailed: number;
 }
 
 export interface SimulatorHandle {
@@ -61,6 +69,7 @@ export interface SimulatorHandle {
 const TICK_MS = 1;
 /** Every Nth tick (50 ms) sends one balance and one quote request. */
 const RPC_EVERY_TICKS = 50;
+const UPDATE_EVERY_MS_DEFAULT = 250;
 const ENROL_CONCURRENCY = 64;
 /** Publishes awaiting their PubAck before ticks start shedding: keeps memory bounded when the server lags. */
 const PENDING_ACKS_MAX = 8192;
@@ -107,13 +116,17 @@ function addCounters(into: Counters, from: Counters): void {
   for (const [code, n] of from.errorsByCode) bump(into.errorsByCode, code, n);
 }
 
-async function enrolAll(nc: NatsConnection, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
+/** A failed call's code: the engine's, or the client's own (TIMEOUT, NO_RESPONDERS...). */
+const codeOf = (err: unknown): string => (err instanceof LoyaltyClientError ? err.code : "ERROR");
+
+async function enrolAll(client: LoyaltyClient, customers: number): Promise<{ ok: number; failed: Map<string, number> }> {
   const failed = new Map<string, number>();
   let ok = 0;
   await runPool(profiledEnrolRequests(customers), ENROL_CONCURRENCY, async (req) => {
-    const reply = await requestJson(nc, "loyalty.rpc.enroll", req);
-    if (reply.ok) ok++;
-    else bump(failed, reply.error.code);
+    await client.enroll(req).then(
+      () => ok++,
+      (err: unknown) => bump(failed, codeOf(err)),
+    );
   });
   return { ok, failed };
 }
@@ -123,13 +136,15 @@ const formatCodes = (m: Map<string, number>): string =>
 
 export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorHandle> {
   const { nc, log } = opts;
+  // The simulator is a till like any other: it calls the verbs through loyaltyd/client.
+  const client = createClient({ nats: nc });
   if (!(opts.ratePerSec > 0)) throw new Error(`simulator: ratePerSec must be > 0 (got ${opts.ratePerSec})`);
   const summaryEveryMs = opts.summaryEveryMs ?? 5000;
   let enrolled = 0;
   let enrolFailed = 0;
   if (opts.enrol !== false) {
     const t0 = performance.now();
-    const r = await enrolAll(nc, opts.customers);
+    const r = await enrolAll(client, opts.customers);
     enrolled = r.ok;
     enrolFailed = [...r.failed.values()].reduce((a, b) => a + b, 0);
     log(`sim: enrolled ${r.ok}/${opts.customers} card customers in ${((performance.now() - t0) / 1000).toFixed(1)} s; failed ${formatCodes(r.failed)}`);
@@ -137,18 +152,20 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
 
   const seed = opts.seed ?? 1;
   // Ids carry the start time so that restarting against the same data dir sends new events, not conflicts.
+  const idPrefix = `sim${seed}-${Date.now().toString(36)}-`;
   const gen = createBasketGenerator({
     seed,
     customers: opts.customers,
     clock: Date.now,
-    idPrefix: `sim${seed}-${Date.now().toString(36)}-`,
+    idPrefix,
     rates: opts.rates ?? {},
   });
-  return runLoop({ nc, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed });
+  return runLoop({ nc, client, js: nc.jetstream(), gen, opts, log, summaryEveryMs, enrolled, enrolFailed, idPrefix });
 }
 
 interface LoopDeps {
   nc: NatsConnection;
+  client: LoyaltyClient;
   js: JetStreamClient;
   gen: BasketGenerator;
   opts: SimulatorOptions;
@@ -156,6 +173,8 @@ interface LoopDeps {
   summaryEveryMs: number;
   enrolled: number;
   enrolFailed: number;
+  /** Request ids of the customer changes start with it (unique per run, as the events' ids). */
+  idPrefix: string;
 }
 
 function runLoop(d: LoopDeps): SimulatorHandle {
@@ -176,7 +195,13 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   const startMs = performance.now();
   let scheduled = 0;
   const probeRng = mulberry32((d.opts.seed ?? 1) + 7);
-  const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.nc, d.opts.customers, d.opts.seed ?? 1) : null;
+  const redeemer: Redeemer | null = d.opts.redeem ? createRedeemer(d.client, d.opts.customers, d.opts.seed ?? 1) : null;
+  const updateRng = mulberry32((d.opts.seed ?? 1) + 11);
+  const updateEveryMs = d.opts.updateEveryMs ?? UPDATE_EVERY_MS_DEFAULT;
+  let updates = 0;
+  let updatesOk = 0;
+  let updatesFailed = 0;
+  let updateBusy = false;
 
   const onResult = (reply: WireReply): void => {
     interval.results++;
@@ -233,21 +258,32 @@ function runLoop(d: LoopDeps): SimulatorHandle {
     if (rpcBusy) return;
     rpcBusy = true;
     const n = probeRng.int(1, d.opts.customers);
-    Promise.all([
-      requestJson(d.nc, "loyalty.rpc.balance", { customer: { card: `C-${n}` } }),
-      requestJson(d.nc, "loyalty.rpc.quote", d.gen.sale()),
-      redeemer?.once(),
-    ])
-      .then(([balance, quote]) => {
-        for (const r of [balance, quote]) {
-          if (r.ok) rpcOk++;
-          else {
-            rpcFailed++;
-            bump(interval.errorsByCode, `rpc:${r.error.code}`);
-          }
-        }
-      })
-      .finally(() => (rpcBusy = false));
+    const count = (p: Promise<unknown>): Promise<void> =>
+      p.then(
+        () => void rpcOk++,
+        (err: unknown) => {
+          rpcFailed++;
+          bump(interval.errorsByCode, `rpc:${codeOf(err)}`);
+        },
+      );
+    Promise.all([count(d.client.balance({ customer: { card: `C-${n}` } })), count(d.client.quote(d.gen.sale())), redeemer?.once()]).finally(() => (rpcBusy = false));
+  };
+
+  /** One customer change over request/reply (one at a time: a slow engine is not piled on). */
+  const updateProbe = (): void => {
+    if (updateBusy || d.opts.customers < 1) return;
+    updateBusy = true;
+    const { request } = profileUpdate(updateRng, d.opts.customers, d.idPrefix, ++updates);
+    d.client
+      .updateCustomer(request)
+      .then(
+        () => void updatesOk++,
+        (err: unknown) => {
+          updatesFailed++;
+          bump(interval.errorsByCode, `update:${codeOf(err)}`);
+        },
+      )
+      .finally(() => (updateBusy = false));
   };
 
   // Open loop: each event has an intended send time (start + i/rate); latency counts from
@@ -284,7 +320,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       `sim: published ${(i.published / secs).toFixed(0)}/s, results ${(i.results / secs).toFixed(0)}/s, ` +
         `latency p50 ${percentileMs(latencyInterval, 50).toFixed(2)} ms p99 ${percentileMs(latencyInterval, 99).toFixed(2)} ms, ` +
         `earned ${i.earned} pts, duplicates sent ${i.duplicatesSent} deduped ${i.duplicatesDeduped} replayed ${i.resultDuplicates}, ` +
-        `errors ${formatCodes(i.errorsByCode)}, in flight ${inFlight.size}`,
+        `errors ${formatCodes(i.errorsByCode)}, in flight ${inFlight.size}, customer updates ${updatesOk} ok ${updatesFailed} failed`,
     );
     addCounters(total, i);
     interval = zeroCounters();
@@ -292,6 +328,7 @@ function runLoop(d: LoopDeps): SimulatorHandle {
   };
 
   const tickTimer = setInterval(tick, TICK_MS);
+  const updateTimer = updateEveryMs > 0 ? setInterval(updateProbe, updateEveryMs) : null;
   const summaryTimer = setInterval(summary, d.summaryEveryMs);
 
   const stats = (): SimStats => {
@@ -321,14 +358,17 @@ function runLoop(d: LoopDeps): SimulatorHandle {
       redemptions: redeemer
         ? { ...redeemer.counts, failed: Object.fromEntries(redeemer.counts.failed) }
         : { authorized: 0, denied: 0, captured: 0, released: 0, failed: {} },
+      updatesOk,
+      updatesFailed,
     };
   };
 
   const stop = async (): Promise<void> => {
     clearInterval(tickTimer);
     clearInterval(summaryTimer);
+    if (updateTimer) clearInterval(updateTimer);
     const deadline = performance.now() + STOP_ACK_WAIT_MS;
-    while (pendingAcks > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while ((pendingAcks > 0 || updateBusy) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     summary();
     sub.unsubscribe();
   };

@@ -1,6 +1,6 @@
-// The simulator's side of the wire: JSON encode/decode of contract payloads and a
-// bounded-concurrency request pool. Shared by the demo simulator and bench/.
-import type { NatsConnection } from "nats";
+// The simulator's side of the wire: JSON encode/decode of stream events and results, and
+// a bounded-concurrency pool. Shared by the demo simulator and bench/. Verbs go through
+// loyaltyd/client (src/client/).
 
 export interface WireError {
   code: string;
@@ -40,20 +40,6 @@ export function decodeReply(data: Uint8Array): WireReply {
   }
   return { ok: false, error: { code: UNDECODABLE, message: "reply is not a JSON object with ok" } };
 }
-
-/** One NATS request with a JSON body; transport failures (no responders, timeout) become a WireFailure with the nats code. */
-export async function requestJson(nc: NatsConnection, subject: string, body: unknown, timeoutMs = 5000): Promise<WireReply> {
-  try {
-    const msg = await nc.request(subject, encodeJson(body), { timeout: timeoutMs });
-    return decodeReply(msg.data);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    return { ok: false, error: { code: `NATS_${typeof code === "string" ? code : "ERROR"}`, message: String(err) } };
-  }
-}
-
-/** The nats.js code for "no responders": the verb is not served at all. */
-export const NO_RESPONDERS = "NATS_503";
 
 /** Runs fn over items with at most `concurrency` in flight; resolves when all are done. */
 export async function runPool<T>(items: Iterable<T>, concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {

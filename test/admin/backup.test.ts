@@ -152,6 +152,16 @@ describe("restore", () => {
     expect(await errorOf(restoreLedger(join(dir, "data"), join(dir, "b")))).toBeInstanceOf(BackupError);
   });
 
+  it("accepts a manifest of format 2, which the engine's start migrates", async () => {
+    const dir = tempDir();
+    await ledgerWith(join(dir, "data"), 1, 1);
+    const manifest = await backupLedger(join(dir, "data"), join(dir, "b"));
+    writeFileSync(join(dir, "b", MANIFEST_FILE), JSON.stringify({ ...manifest, formatVersion: 2 }));
+    expect(readManifest(join(dir, "b")).formatVersion).toBe(2);
+    writeFileSync(join(dir, "b", MANIFEST_FILE), JSON.stringify({ ...manifest, formatVersion: 1 }));
+    expect(() => readManifest(join(dir, "b"))).toThrow(/format 1/);
+  });
+
   it("refuses while an engine holds the dataDir", async () => {
     const dir = tempDir();
     const data = join(dir, "data");

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "nats";
 import { CONSUMER_RESET_KEY, STREAM_ACK_FLOOR_KEY, type BackupManifest } from "../../src/admin/backup.js";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
-import { closeStore, openStore } from "../../src/ledger/store.js";
+import { FORMAT_VERSION, closeStore, openStore } from "../../src/ledger/store.js";
 import { ROOT, childEngineEnv, line, sale, spawnEngine, tempDir } from "./harness.js";
 
 const CUSTOMERS = 20;
@@ -99,7 +99,7 @@ describe("backup and restore", () => {
     const taken = await backup!;
     expect(taken.code, taken.stderr).toBe(0);
     const manifest = JSON.parse(taken.stdout) as BackupManifest;
-    expect(manifest).toMatchObject({ kind: "loyaltyd-ledger-backup", formatVersion: 2, file: "data.mdb" });
+    expect(manifest).toMatchObject({ kind: "loyaltyd-ledger-backup", formatVersion: FORMAT_VERSION, file: "data.mdb" });
     expect(manifest.bytes).toBeGreaterThan(0);
     expect(resultsAtBackup).toBeLessThan(EVENTS_BEFORE); // it ran mid-load
 

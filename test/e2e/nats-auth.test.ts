@@ -450,7 +450,7 @@ describe("the embedded nats-server", () => {
     expect((await connectorRun(opts, env.NATS_DURABLE!, 3)).sort()).toEqual(["earned:local-1", "earned:local-2", "enrolled:cu_000001"]);
   });
 
-  it("runs the demo: the simulator, a terminal with its own user, enrols, publishes and gets its results", async () => {
+  it("runs the demo: the simulator, a terminal with its own user, enrols, publishes, changes customers and gets its results", async () => {
     await stopChild(engine);
     const env = { ...engineEnv(join(dir, "demo")), LOYALTYD_SIMULATOR_RATE: "50", LOYALTYD_SIMULATOR_CUSTOMERS: "50" };
     const demo = await spawnEngine(env, "demo");
@@ -469,5 +469,7 @@ describe("the embedded nats-server", () => {
     });
     expect(summary).toMatch(/results [1-9]\d*\/s/);
     expect(summary).toContain("errors none");
+    // The simulator also changes customers (updateCustomer over its terminal user): all taken.
+    expect(summary).toMatch(/customer updates [1-9]\d* ok 0 failed/);
   });
 });

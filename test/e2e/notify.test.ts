@@ -162,6 +162,34 @@ describe("notifications through LOYALTY_NOTIFY", () => {
   });
 });
 
+describe("birthdays in the customer's time zone", () => {
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await startTestEnv({ "notify.birthdayHour": 0, "notify.birthdaySweepMs": 200 });
+  });
+  afterAll(async () => t?.stop());
+
+  it("greets a customer on its own local date, which is not the deployment's (UTC) today, and not one without a zone", async () => {
+    // At any UTC hour one of these is on another date than UTC: +14 from 10:00 UTC on, -11 before 11:00.
+    const zone = new Date().getUTCHours() >= 10 ? "Pacific/Kiritimati" : "Pacific/Pago_Pago";
+    const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date()).map((p) => [p.type, p.value]));
+    const day = `${parts.month}-${parts.day}`;
+    expect(day).not.toBe(today().day);
+    const away = (await t.rpc("enroll", { requestId: "enr-tz", card: "C-tz", profile: { name: "Away", birthday: `1990-${day}`, timeZone: zone, consents: { sms: true } } })).customerId;
+    const home = (await t.rpc("enroll", { requestId: "enr-utc", card: "C-utc", profile: { name: "Home", birthday: `1990-${day}` } })).customerId;
+    expect((await t.rpc("customer", { customer: { card: "C-tz" } })).profile).toMatchObject({ timeZone: zone });
+    const c = await connector(t.nats.url, "greeter");
+    await until(() => c.sent.some((n) => n.kind === "birthday"));
+    // A few more sweeps: the customer without a zone has no birthday today in UTC.
+    await new Promise((r) => setTimeout(r, 1000));
+    await c.close();
+    expect(c.sent.filter((n) => n.kind === "birthday")).toEqual([
+      expect.objectContaining({ id: `birthday:${away}:${parts.year}`, customerId: away, year: Number(parts.year), consents: { email: false, sms: true, post: false } }),
+    ]);
+    expect(c.sent.some((n) => n.customerId === home && n.kind === "birthday")).toBe(false);
+  });
+});
+
 describe("notifications with notify.outbox off", () => {
   let t: TestEnv;
   beforeAll(async () => {

@@ -8,6 +8,8 @@ import { contentHash, validate } from "../../src/codec/codec.js";
 import type { Verb } from "../../src/codec/schema.js";
 import { VERB_TABLE } from "../../src/verbs.js";
 import { installProgramme } from "../../src/admin/programmes.js";
+import { entriesAt } from "../../src/ledger/accounts.js";
+import { getEvent } from "../../src/ledger/event-records.js";
 import { Ledger, type Command, type LedgerOptions } from "../../src/ledger/ledger.js";
 import { closeStore, openStore, type Entry, type Hold, type SaleRecord, type Store } from "../../src/ledger/store.js";
 import { BASE_PROGRAMME } from "../fixtures.js";
@@ -120,14 +122,14 @@ export function harnessPerTest(): (...args: Parameters<typeof openHarness>) => P
 export function entriesOf(store: Store, customerId: string): Entry[] {
   const out: Entry[] = [];
   for (const { key, value } of store.entries.getRange({ start: [customerId, 0], end: [customerId, Number.MAX_SAFE_INTEGER] })) {
-    out.push({ seq: key[1], customerId, ...value });
+    out.push(...entriesAt(customerId, key[1], value));
   }
   return out;
 }
 
 /** Every entry, in sequence order. */
 export function allEntries(store: Store): Entry[] {
-  return [...store.entries.getRange()].map(({ key, value }) => ({ seq: key[1], customerId: key[0], ...value })).sort((a, b) => a.seq - b.seq);
+  return [...store.entries.getRange()].flatMap(({ key, value }) => entriesAt(key[0], key[1], value)).sort((a, b) => a.seq - b.seq);
 }
 
 export function allHolds(store: Store): Hold[] {
@@ -147,7 +149,7 @@ export function allAccounts(store: Store): { key: [string, string]; value: { bal
 
 /** The sale record kept with a sale's event record. */
 export function saleRecord(store: Store, eventId: string): SaleRecord | undefined {
-  return store.events.get(eventId)?.s;
+  return getEvent(store, eventId)?.s;
 }
 
 export function customerIds(store: Store): string[] {

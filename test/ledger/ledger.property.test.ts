@@ -6,6 +6,7 @@
 // batch the store, the verbs and the model must agree, and the ledger's invariants must hold.
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { getEvent } from "../../src/ledger/event-records.js";
 import type { Command } from "../../src/ledger/ledger.js";
 import { purchaseRecordOf, tallyKey, type Tally } from "../../src/ledger/purchases.js";
 import type { Store } from "../../src/ledger/store.js";
@@ -551,7 +552,7 @@ class Model {
     const want = expectedEarned(input.lines);
     // The line attribution is the rule engine's (largest remainder); take it from the stored
     // sale record, whose earning fields never change after the sale, and check its sums.
-    const record = store.events.get(input.eventId)?.s;
+    const record = getEvent(store, input.eventId)?.s;
     expect(record, `sale ${input.eventId} is recorded`).toBeDefined();
     expect(record!.customerId).toBe(cid);
     const progs = record!.programmes.map((p) => ({ account: p.account, earned: p.earned, lineEarned: { ...p.lineEarned }, basketEarned: p.basketEarned }));
@@ -939,7 +940,7 @@ function checkInvariants(h: Harness, model: Model, reads: Reply[]): void {
   }
   for (const [k, back] of backBySale) expect(back, `taken back from ${k}`).toBeLessThanOrEqual(earnedBySale.get(k) ?? 0);
   for (const [saleId, s] of model.sales) {
-    const rec = store.events.get(saleId)!.s!;
+    const rec = getEvent(store, saleId)!.s!;
     expect(rec.voided).toBe(s.voided);
     rec.programmes.forEach((p, i) => {
       const taken = Object.values(rec.taken[i]!).reduce((a, b) => a + b, 0);

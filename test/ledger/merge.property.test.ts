@@ -3,12 +3,18 @@
 // expiry sweeps and clock jumps over four customers, with merges of any two of them (by
 // id or card, re-sent, refused) and erasures mixed in. Each merge is applied in a batch
 // of its own and must keep the sum of the two customers' balances and holds; after every
-// batch each wallet must be the sum of its entries and the indexes must agree.
+// batch each wallet must be the sum of its entries and the indexes must agree; the
+// survivor's purchase record must count both customers' sales. The purchase books' merge
+// is also checked alone: against one book of both customers' sales, and within bounds.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { putVoucherOffer } from "../../src/admin/vouchers.js";
+import { entriesAt } from "../../src/ledger/accounts.js";
 import type { Command } from "../../src/ledger/ledger.js";
 import type { Store } from "../../src/ledger/store.js";
+import { addSaleToBook, decodeBook, emptyBook, type BookBounds, type PurchaseRecord, type SaleFacts, type Tally } from "../../src/ledger/purchase-book.js";
+import { mergeBooks } from "../../src/ledger/purchase-merge.js";
+import { purchaseRecordOf } from "../../src/ledger/purchases.js";
 import { BASE_PROGRAMME, T0, cmd, enrol, entriesOf, expireCmd, openHarness, ret, sale, voidOf, type Harness, type Reply } from "./harness.js";
 
 const DAY_MS = 86_400_000;
@@ -37,7 +43,7 @@ type Op =
 
 const who = fc.integer({ min: 0, max: 3 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ t: fc.constant("sale" as const), who, byId: fc.boolean(), price: fc.integer({ min: 100, max: 6000 }) }) },
+  { weight: 6, arbitrary: fc.record({ t: fc.constant("sale" as const), who, byId: fc.boolean(), price: fc.integer({ min: 100, max: 6000 }), sku: fc.integer({ min: 0, max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("return" as const), pick: fc.nat(), whole: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("void" as const), pick: fc.nat() }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("authorize" as const), who, account: fc.constantFrom("points", "points", "club"), amount: fc.integer({ min: 1, max: 30 }), ttlMs: fc.integer({ min: 1000, max: 2 * 3_600_000 }) }) },
@@ -68,7 +74,7 @@ class Builder {
     switch (op.t) {
       case "sale":
         this.sales.push(id);
-        return cmd("accrue", sale(id, op.byId ? { customerId: IDS[op.who]! } : { card: CARDS[op.who]! }, [{ lineId: "1", qty: 1, unitPrice: op.price }], now));
+        return cmd("accrue", sale(id, op.byId ? { customerId: IDS[op.who]! } : { card: CARDS[op.who]! }, [{ lineId: "1", qty: 1, unitPrice: op.price, sku: `sku-${op.sku}` }], now));
       case "return": {
         const s = pick(this.sales, op.pick);
         return s ? cmd("accrue", ret(id, s, op.whole ? undefined : [{ lineId: "1", qty: 0.5 }], now)) : null;
@@ -180,9 +186,39 @@ function checkInvariants(store: Store, noticeMs: number): void {
   }
   // A merge's entries cancel out over the ledger, account by account.
   const merges = new Map<string, number>();
-  for (const { value } of store.entries.getRange()) if (value.kind === "merge") merges.set(value.account, (merges.get(value.account) ?? 0) + value.amount);
+  for (const { key, value } of store.entries.getRange()) {
+    for (const e of entriesAt(key[0], key[1], value)) if (e.kind === "merge") merges.set(e.account, (merges.get(e.account) ?? 0) + e.amount);
+  }
   for (const [account, sum] of merges) expect(sum, `merge entries of ${account}`).toBe(0);
 }
+
+const LISTS = ["stores", "channels", "categories", "skus"] as const;
+
+/** Both sides' entries per key, added up (the union, nothing dropped). */
+function summedList(a: readonly Tally[], b: readonly Tally[]): Map<string, Tally> {
+  const out = new Map<string, Tally>();
+  for (const t of [...a, ...b]) {
+    const m = out.get(t[0]);
+    out.set(t[0], m ? [t[0], m[1] + t[1], m[2] + t[2], Math.min(m[3], t[3]), Math.max(m[4], t[4])] : t);
+  }
+  return out;
+}
+
+/** A ledger merge's survivor record: few keys and days here, so nothing is dropped and everything adds up. */
+function checkMergedRecord(from: PurchaseRecord | null, into: PurchaseRecord | null, merged: PurchaseRecord | null): void {
+  if (!from || !into) {
+    expect(merged).toEqual(from ?? into);
+    return;
+  }
+  expect(merged!.visits).toBe(from.visits + into.visits);
+  expect(merged!.spend).toBe(from.spend + into.spend);
+  expect(merged!.lastAt).toBe(Math.max(from.lastAt, into.lastAt));
+  const months = summedList(from.months.map(([m, v, s]) => [String(m), v, s, 0, 0]), into.months.map(([m, v, s]) => [String(m), v, s, 0, 0]));
+  expect(merged!.months.map(([m, v, s]) => [String(m), v, s])).toEqual([...months.values()].map(([m, v, s]) => [m, v, s]).sort((x, y) => Number(x[0]) - Number(y[0])));
+  for (const name of LISTS) expect(sortTallies(merged![name]), name).toEqual(sortTallies([...summedList(into[name], from[name]).values()]));
+}
+
+const sortTallies = (list: readonly Tally[]): Tally[] => [...list].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 
 async function runScenario(ops: Op[], sizes: number[]): Promise<void> {
   const h: Harness = await openHarness({}, PROGRAMMES);
@@ -205,8 +241,11 @@ async function runScenario(ops: Op[], sizes: number[]): Promise<void> {
       const [fromId, intoId] = [idOf(input.from), idOf(input.into)];
       const before = fromId && intoId ? added(accountsOf(h.store, fromId), accountsOf(h.store, intoId)) : null;
       const openBefore = fromId && intoId ? [fromId, intoId].flatMap((id) => Object.keys(h.store.wallets.get(id)?.holds ?? {})).sort() : [];
+      const booksBefore = fromId && intoId ? [purchaseRecordOf(h.store, fromId), purchaseRecordOf(h.store, intoId)] : [];
       const [r] = await apply([c]);
       if (r!.ok && r!.duplicate !== true) {
+        checkMergedRecord(booksBefore[0]!, booksBefore[1]!, purchaseRecordOf(h.store, r!.into));
+        expect(purchaseRecordOf(h.store, r!.from)).toBeNull();
         expect(nonZero(accountsOf(h.store, r!.into)), `merge ${JSON.stringify(input)} keeps the sum of both`).toEqual(nonZero(before!));
         expect(Object.keys(h.store.wallets.get(r!.into)?.holds ?? {}).sort()).toEqual(openBefore);
         expect(nonZero(accountsOf(h.store, r!.from))).toEqual({});
@@ -246,8 +285,8 @@ async function runScenario(ops: Op[], sizes: number[]): Promise<void> {
 describe("merge properties", () => {
   it("keeps both customers' sum through a merge, and every wallet the sum of its entries, through any sequence", { timeout: 120_000 * RUNS_FACTOR }, async () => {
     const warmUp: Op[] = [
-      { t: "sale", who: 0, byId: false, price: 5000 },
-      { t: "sale", who: 1, byId: false, price: 3000 },
+      { t: "sale", who: 0, byId: false, price: 5000, sku: 0 },
+      { t: "sale", who: 1, byId: false, price: 3000, sku: 1 },
       { t: "authorize", who: 0, account: "points", amount: 20, ttlMs: 60_000 },
     ];
     await fc.assert(
@@ -260,6 +299,70 @@ describe("merge properties", () => {
         numRuns: Math.round(100 * RUNS_FACTOR),
         ...(process.env.LEDGER_PROPERTY_SEED ? { seed: Number(process.env.LEDGER_PROPERTY_SEED) } : {}),
       },
+    );
+  });
+});
+
+// ---- the purchase books' merge alone ----------------------------------------------------------
+
+const saleArb: fc.Arbitrary<SaleFacts> = fc
+  .record({ day: fc.integer({ min: 20_000, max: 20_200 }), store: fc.nat(6), channel: fc.nat(3), lines: fc.array(fc.record({ sku: fc.nat(9), cat: fc.option(fc.nat(5), { nil: null }), qty: fc.integer({ min: 1, max: 3 }), amount: fc.integer({ min: 0, max: 5000 }) }), { minLength: 1, maxLength: 4 }) })
+  .map(({ day, store, channel, lines }) => ({
+    at: day * DAY_MS + 3_600_000,
+    day,
+    month: new Date(day * DAY_MS).getUTCFullYear() * 12 + new Date(day * DAY_MS).getUTCMonth(),
+    storeId: `s${store}`,
+    channel: `c${channel}`,
+    lines: lines.map((l) => ({ sku: `sku-${l.sku}`, category: l.cat === null ? null : `cat-${l.cat}`, qty: l.qty, amount: l.amount })),
+  }));
+
+const bookOf = (sales: readonly SaleFacts[], bounds: BookBounds): Uint8Array => sales.reduce((b, f) => addSaleToBook(b, f, bounds), emptyBook());
+
+describe("purchase books merged", () => {
+  it("with room for every key and month, equal one book of both customers' sales (lists in any order)", () => {
+    const wide: BookBounds = { months: 255, lists: [255, 255, 255, 255] };
+    fc.assert(
+      fc.property(fc.array(saleArb, { maxLength: 12 }), fc.array(saleArb, { maxLength: 12 }), (a, b) => {
+        const merged = mergeBooks(a.length ? bookOf(a, wide) : null, b.length ? bookOf(b, wide) : null, wide);
+        if (a.length + b.length === 0) {
+          expect(merged).toBeNull();
+          return;
+        }
+        const one = decodeBook(bookOf([...b, ...a], wide));
+        const got = decodeBook(merged!);
+        expect({ ...got, ...Object.fromEntries(LISTS.map((n) => [n, sortTallies(got[n])])) }).toEqual({ ...one, ...Object.fromEntries(LISTS.map((n) => [n, sortTallies(one[n])])) });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("within bounds keep the newest keys of the union added up, the newest months, and say up to when a list was cut", () => {
+    const small: BookBounds = { months: 2, lists: [3, 2, 3, 4] };
+    fc.assert(
+      fc.property(fc.array(saleArb, { minLength: 1, maxLength: 12 }), fc.array(saleArb, { minLength: 1, maxLength: 12 }), (a, b) => {
+        const [from, into] = [decodeBook(bookOf(a, small)), decodeBook(bookOf(b, small))];
+        const merged = decodeBook(mergeBooks(bookOf(a, small), bookOf(b, small), small)!);
+        expect([merged.visits, merged.spend]).toEqual([from.visits + into.visits, from.spend + into.spend]);
+        expect(merged.months.length).toBeLessThanOrEqual(small.months);
+        const newest = Math.max(from.months.at(-1)![0], into.months.at(-1)![0]);
+        for (const [m, v, s] of merged.months) {
+          expect(m).toBeGreaterThan(newest - small.months);
+          const sides = [...from.months, ...into.months].filter((x) => x[0] === m);
+          expect([v, s]).toEqual([sides.reduce((n, x) => n + x[1], 0), sides.reduce((n, x) => n + x[2], 0)]);
+        }
+        LISTS.forEach((name, l) => {
+          const union = summedList(into[name], from[name]);
+          expect(merged[name].length).toBe(Math.min(small.lists[l]!, union.size));
+          for (const t of merged[name]) expect(t, `${name} ${t[0]}`).toEqual(union.get(t[0]));
+          const kept = new Set(merged[name].map((t) => t[0]));
+          const cut = [...union.values()].filter((t) => !kept.has(t[0]));
+          for (const out of cut) {
+            for (const t of merged[name]) expect(out[4] < t[4] || (out[4] === t[4] && out[2] <= t[2]), `${name}: ${out[0]} went before ${t[0]}`).toBe(true);
+          }
+          expect(merged.dropped[l]).toBe(Math.max(from.dropped[l]!, into.dropped[l]!, ...cut.map((t) => t[4])));
+        });
+      }),
+      { numRuns: 300 },
     );
   });
 });

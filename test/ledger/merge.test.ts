@@ -1,10 +1,11 @@
 // Merging and erasing customers, case by case, on a real LMDB in a temp dir with an
 // injected clock: what moves (balances as entries, holds, lots, vouchers, cards, phone,
-// turnover, profile), what the merged-away id resolves to, idempotency and refusals; what
+// turnover, purchase records, profile), what the merged-away id resolves to, idempotency and refusals; what
 // an erasure removes and what it keeps.
 import { afterEach, describe, expect, it } from "vitest";
 import { putVoucherOffer } from "../../src/admin/vouchers.js";
 import type { Command } from "../../src/ledger/ledger.js";
+import { purchaseRecordOf, purchaseStatsOf, tallyKey } from "../../src/ledger/purchases.js";
 import { limits } from "../../src/limits.js";
 import {
   BASE_PROGRAMME,
@@ -147,6 +148,30 @@ describe("merge", () => {
     const day = Math.floor(T0 / DAY_MS);
     expect(h.store.wallets.get(B)!.turnover).toEqual([[day, 7000], [day + 1, 700]]);
     expect(h.store.wallets.get(A)!.turnover).toEqual([]);
+  });
+
+  it("merges the purchase records: visits, spend, months and lists count both customers' sales, and a return of either's sale comes off the survivor's", async () => {
+    const h = await harness();
+    await twoCustomers(h);
+    h.clock.now = T0 + 40 * DAY_MS;
+    const later = { ...sale("s-b2", { card: "C-B" }, [{ lineId: "1", qty: 2, unitPrice: 300, sku: "sku-1", category: "shoes" }], h.clock.now), storeId: "s02" };
+    expect(await h.one(cmd("accrue", later))).toMatchObject({ ok: true });
+    const before = [purchaseStatsOf(h.store, A), purchaseStatsOf(h.store, B)];
+    await h.one(merge("m-1", A, B));
+    const stats = purchaseStatsOf(h.store, B);
+    expect(stats).toMatchObject({ visits: 3, spend: 7600, avgBasket: 2533, firstVisitAt: T0, lastVisitAt: T0 + 40 * DAY_MS });
+    expect(stats.months).toEqual([
+      { month: "2026-01", visits: 2, spend: 7000 },
+      { month: "2026-02", visits: 1, spend: 600 },
+    ]);
+    expect(stats.stores.map((t) => [t.key, t.count, t.amount])).toEqual([[tallyKey("s01"), 2, 7000], [tallyKey("s02"), 1, 600]]);
+    expect(stats.skus.map((t) => [t.key, t.count, t.amount, t.firstOn])).toEqual([[tallyKey("sku-1"), 4, 7600, "2026-01-01"]]);
+    expect(stats.categories.map((t) => [t.key, t.count, t.amount])).toEqual([[tallyKey("shoes"), 2, 600]]);
+    expect(purchaseRecordOf(h.store, A), "the merged-away customer keeps no purchase record").toBeNull();
+    expect(before[0]!.visits + before[1]!.visits).toBe(stats.visits);
+    await h.one(cmd("accrue", ret("r-a", "s-a", [{ lineId: "1", qty: 1 }], h.clock.now)));
+    expect(purchaseStatsOf(h.store, B)).toMatchObject({ visits: 3, spend: 2600 });
+    expect(purchaseStatsOf(h.store, B).stores.map((t) => [t.key, t.amount])).toEqual([[tallyKey("s01"), 2000], [tallyKey("s02"), 600]]);
   });
 
   it("moves open holds with their ids: the merged customer's hold is captured on the survivor, and its held points moved", async () => {

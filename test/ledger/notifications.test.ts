@@ -1,7 +1,7 @@
 // Notifications as the ledger emits them: deterministic ids, consents in every payload,
 // the outbox written in the command's own transaction; the birthday index and its sweep.
 import { describe, expect, it } from "vitest";
-import { backfillBirthdays, birthdayDaysOn, birthdayKey, indexBirthday, localDate } from "../../src/ledger/birthdays.js";
+import { backfillBirthdays, birthdayDaysOn, birthdayKey, birthdaysDue, indexBirthday, localDate } from "../../src/ledger/birthdays.js";
 import { consentsOf } from "../../src/ledger/consents.js";
 import type { Command, Outcome } from "../../src/ledger/ledger.js";
 import { notificationId, outboxDue, outboxRemove } from "../../src/ledger/notifications.js";
@@ -168,5 +168,69 @@ describe("birthdays", () => {
       [["06-30", "cu_000002"], 0],
     ]);
     expect(await backfillBirthdays(h.store, 1)).toBe(0);
+  });
+});
+
+describe("birthdays in the customer's time zone", () => {
+  // 2026-04-01: New Zealand is at +13 (daylight time until 5 April), Los Angeles at -7.
+  const at = (iso: string) => Date.parse(iso);
+  const due = (h: Harness, now: number) => birthdaysDue(h.store, now, "UTC", 9, 100).map((d) => [d.customerId, d.day, d.year]);
+  const marks = (h: Harness) => [...h.store.birthdays.getRange()].map(({ key, value }) => [key[1], value]);
+
+  async function three(h: Harness): Promise<void> {
+    await h.one(enrol("e-1", "C-1", { profile: { name: "Utc", birthday: "04-01" } }));
+    await h.one(enrol("e-2", "C-2", { profile: { name: "Kiwi", birthday: "1990-04-01", timeZone: "Pacific/Auckland" } }));
+    await h.one(enrol("e-3", "C-3", { profile: { name: "Angeleno", birthday: "04-01", timeZone: "America/Los_Angeles" } }));
+  }
+
+  it("keeps the customer's zone in its index entry, and the deployment's year-only entry for the others", async () => {
+    const h = await harness();
+    await three(h);
+    expect(marks(h)).toEqual([["cu_000001", 0], ["cu_000002", [0, "Pacific/Auckland"]], ["cu_000003", [0, "America/Los_Angeles"]]]);
+  });
+
+  it("is due on each customer's local date from the local birthday hour, and no more once notified that local year", async () => {
+    const h = await harness();
+    await three(h);
+    // 20:00 UTC on 31 March: 09:00 on 1 April in Auckland; still 31 March in UTC and Los Angeles.
+    expect(due(h, at("2026-03-31T20:00:00Z"))).toEqual([["cu_000002", "04-01", 2026]]);
+    expect(due(h, at("2026-03-31T19:59:00Z"))).toEqual([]);
+    await outcomes(h, [birthdayCmd("cu_000002", "04-01", 2026)]);
+    // 09:00 UTC on 1 April: the UTC customer's hour; Auckland's day is nearly over and done; 02:00 in Los Angeles.
+    expect(due(h, at("2026-04-01T09:00:00Z"))).toEqual([["cu_000001", "04-01", 2026]]);
+    // 16:00 UTC: 09:00 in Los Angeles.
+    expect(due(h, at("2026-04-01T16:00:00Z"))).toEqual([["cu_000001", "04-01", 2026], ["cu_000003", "04-01", 2026]]);
+    // 06:59 UTC on 2 April: 23:59 on 1 April in Los Angeles, still its birthday; UTC's is over.
+    expect(due(h, at("2026-04-02T06:59:00Z"))).toEqual([["cu_000003", "04-01", 2026]]);
+    expect(due(h, at("2026-04-02T07:00:00Z"))).toEqual([]);
+    const os = await outcomes(h, [birthdayCmd("cu_000003", "04-01", 2026)]);
+    expect(notesOf(os).map((n) => n.id)).toEqual(["birthday:cu_000003:2026"]);
+    expect(marks(h)).toContainEqual(["cu_000003", [2026, "America/Los_Angeles"]]);
+  });
+
+  it("moves the entry's zone with updateCustomer (null: back to the deployment's), keeping the year notified", async () => {
+    const h = await harness();
+    await three(h);
+    await outcomes(h, [birthdayCmd("cu_000002", "04-01", 2026)]);
+    const update = (requestId: string, profile: Record<string, unknown>) => cmd("updateCustomer", { requestId, customer: { card: "C-2" }, profile });
+    expect((await h.one(update("u-1", { timeZone: "Asia/Tokyo" }))).profile).toMatchObject({ timeZone: "Asia/Tokyo" });
+    expect(marks(h)).toContainEqual(["cu_000002", [2026, "Asia/Tokyo"]]);
+    await h.one(update("u-2", { birthday: "05-02" }));
+    expect([...h.store.birthdays.getRange()].map(({ key, value }) => [key, value])).toContainEqual([["05-02", "cu_000002"], [2026, "Asia/Tokyo"]]);
+    await h.one(update("u-3", { timeZone: null }));
+    expect(marks(h)).toContainEqual(["cu_000002", 2026]);
+    expect((await h.one(cmd("customer", { customer: { card: "C-2" } }))).profile.timeZone).toBeUndefined();
+  });
+
+  it("shows the zone in the customer read, refuses a zone Intl does not know, and merges it with the survivor's entry", async () => {
+    const h = await harness();
+    await three(h);
+    expect((await h.one(cmd("customer", { customer: { card: "C-3" } }))).profile).toMatchObject({ timeZone: "America/Los_Angeles", birthday: "04-01" });
+    expect(() => cmd("updateCustomer", { requestId: "u-x", customer: { card: "C-3" }, profile: { timeZone: "Mars/Olympus" } })).toThrow(/IANA time zone/);
+    expect(() => cmd("enroll", { requestId: "e-x", card: "C-x", profile: { timeZone: "" } })).toThrow();
+    // The survivor has no zone of its own and no birthday: it takes both from the merged one.
+    await h.one(enrol("e-4", "C-4", { profile: { name: "Plain" } }));
+    expect(await h.one(cmd("mergeCustomers", { requestId: "m-1", from: { card: "C-3" }, into: { card: "C-4" }, reason: "same person", operator: "ops" }))).toMatchObject({ ok: true });
+    expect(marks(h).filter(([id]) => id === "cu_000003" || id === "cu_000004")).toEqual([["cu_000004", [0, "America/Los_Angeles"]]]);
   });
 });

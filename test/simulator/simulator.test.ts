@@ -1,5 +1,6 @@
 // The simulator against a real nats-server and a stub engine that speaks the contract:
-// it enrols, paces publishes, times results by eventId, and probes request/reply.
+// it enrols, paces publishes, times results by eventId, probes request/reply, and changes
+// customers (updateCustomer) now and then.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,12 +10,22 @@ import { findNatsServer, startNatsServer, type NatsServerHandle } from "../../sr
 import type { PosEvent } from "../../src/simulator/baskets.js";
 import { startSimulator } from "../../src/simulator/simulator.js";
 import { encodeJson } from "../../src/simulator/wire.js";
+import { validate } from "../../src/codec/codec.js";
 
 const decoder = new TextDecoder();
 
 /** Answers the verbs the simulator uses and turns each stream event into a result; voids fail, to exercise the error path. */
-async function startStubEngine(nc: NatsConnection): Promise<{ enrolled: Set<string>; stop(): Promise<void> }> {
+async function startStubEngine(nc: NatsConnection): Promise<{ enrolled: Set<string>; updates: unknown[]; stop(): Promise<void> }> {
   const enrolled = new Set<string>();
+  const updates: unknown[] = [];
+  // Every fifth customer change is refused, to exercise the error path.
+  nc.subscribe("loyalty.rpc.updateCustomer", {
+    callback: (_e, m) => {
+      updates.push(JSON.parse(decoder.decode(m.data)));
+      const refused = updates.length % 5 === 0;
+      m.respond(encodeJson(refused ? { ok: false, error: { code: "UNKNOWN_CUSTOMER", message: "stub" } } : { ok: true }));
+    },
+  });
   nc.subscribe("loyalty.rpc.enroll", {
     callback: (_e, m) => {
       const req = JSON.parse(decoder.decode(m.data)) as { card: string };
@@ -61,7 +72,7 @@ async function startStubEngine(nc: NatsConnection): Promise<{ enrolled: Set<stri
       m.ack();
     },
   });
-  return { enrolled, stop: async () => void (await messages.close()) };
+  return { enrolled, updates, stop: async () => void (await messages.close()) };
 }
 
 describe.skipIf(findNatsServer() === null)("simulator", () => {
@@ -95,6 +106,7 @@ describe.skipIf(findNatsServer() === null)("simulator", () => {
       summaryEveryMs: 250,
       log: (l) => lines.push(l),
       rates: { void: 0.05 },
+      updateEveryMs: 50,
     });
     await new Promise((r) => setTimeout(r, 1500));
     await sim.stop();
@@ -116,8 +128,15 @@ describe.skipIf(findNatsServer() === null)("simulator", () => {
     expect(s.errorsByCode.UNKNOWN_EVENT ?? 0).toBeGreaterThan(0);
     expect(s.rpcOk).toBeGreaterThan(0);
     expect(s.rpcFailed).toBe(0);
+    // Customer changes over request/reply, about one per 50 ms, each a valid updateCustomer request.
+    expect(engine.updates.length).toBeGreaterThan(10);
+    expect(s.updatesOk + s.updatesFailed).toBe(engine.updates.length);
+    expect(s.updatesFailed).toBe(Math.floor(engine.updates.length / 5));
+    expect(s.errorsByCode["update:UNKNOWN_CUSTOMER"]).toBe(s.updatesFailed);
+    for (const u of engine.updates) expect(() => validate("updateCustomer", u)).not.toThrow();
     expect(lines[0]).toMatch(/enrolled 30\/30/);
     expect(lines.some((l) => /published \d+\/s, results \d+\/s, latency p50 [\d.]+ ms p99 [\d.]+ ms, earned \d+ pts/.test(l))).toBe(true);
+    expect(lines.at(-1)).toMatch(/customer updates \d+ ok \d+ failed/);
   }, 20_000);
 
   it("with redeem: authorizes points beside each probe, then captures most holds and releases the others", async () => {

@@ -15,7 +15,7 @@ export interface Segment {
   updatedAt: number;
 }
 
-const segmentSchema = z.object({ id, name: z.string().min(1).max(200), filter: filterSchema }).strict();
+export const segmentSchema = z.object({ id, name: z.string().min(1).max(200), filter: filterSchema }).strict();
 
 /** A query body: `{filter, limit?, cursor?}`. */
 export const queryBodySchema = z

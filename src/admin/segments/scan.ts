@@ -1,11 +1,14 @@
-// Segment scans, run on a worker thread (segments/worker.ts) inside one read transaction,
-// so a scan of a million customers never holds up the main thread or a writer: a query
-// counts the members and returns a page, an export writes the members as CSV chunks.
+// Segment scans, run on worker threads (segments/worker.ts), each inside one read
+// transaction, so a scan of a million customers never holds up the main thread or a
+// writer: a query counts the members and returns a page, an export writes the members as
+// CSV chunks. A scan covers one key range (segments/split.ts): a job splits the customers
+// between threads, and puts their parts back together in id order.
 import { stringify } from "csv-stringify/sync";
 import type { Customer, Store } from "../../ledger/store.js";
-import { consentsOf } from "../../ledger/consents.js";
-import { factsOf, type FactsSources } from "./facts.js";
+import { consentGiven } from "../../ledger/consents.js";
+import { factsReader, type FactsSources } from "./facts.js";
 import { compileFilter, type Filter } from "./filter.js";
+import type { KeyRange } from "./split.js";
 
 export interface QueryInput {
   filter: Filter;
@@ -51,29 +54,50 @@ function memberOf(store: Store, c: Customer): Member {
   };
 }
 
-/** Customers in id order, skipping the ones merged away or erased (they are no one's members). */
-function* customers(store: Store, after: string | null): Generator<Customer> {
-  for (const { value } of store.customers.getRange({ snapshot: true, ...(after ? { start: after, exclusiveStart: true } : {}) })) {
+/** Customers of the range in id order, skipping the ones merged away or erased (they are no one's members). */
+function* customers(store: Store, range: KeyRange): Generator<Customer> {
+  const bounds = { ...(range.start !== undefined ? { start: range.start } : {}), ...(range.end !== undefined ? { end: range.end } : {}) };
+  for (const { value } of store.customers.getRange({ snapshot: true, ...bounds })) {
     const c = value as Customer & { mergedInto?: string; erasedAt?: number };
     if (c.mergedInto || c.erasedAt) continue;
     yield c;
   }
 }
 
-export function querySegment(store: Store, input: QueryInput, sources: FactsSources): QueryResult {
+/** One range's part of a query: its members' count, the first `limit` after the cursor, and whether more follow. */
+export interface QueryPart {
+  count: number;
+  customers: Member[];
+  more: boolean;
+}
+
+export function queryPart(store: Store, input: QueryInput, sources: FactsSources, range: KeyRange = {}): QueryPart {
   const match = compileFilter(input.filter, input.now);
+  const facts = factsReader(store, sources);
   let count = 0;
   const page: Member[] = [];
-  let next: string | null = null;
+  let more = false;
   const cursor = input.cursor;
-  for (const c of customers(store, null)) {
-    if (!match(factsOf(store, c, sources))) continue;
+  for (const c of customers(store, range)) {
+    if (!match(facts(c))) continue;
     count++;
     if (cursor !== null && c.id <= cursor) continue;
     if (page.length < input.limit) page.push(memberOf(store, c));
-    else next ??= page[page.length - 1]!.customerId;
+    else more = true;
   }
-  return { count, customers: page, next };
+  return { count, customers: page, more };
+}
+
+/** The parts of consecutive ranges (in key order) as one answer: counts add up, the page is the first `limit` members. */
+export function joinQueryParts(parts: readonly QueryPart[], limit: number): QueryResult {
+  const all = parts.flatMap((p) => p.customers);
+  const customers = all.slice(0, limit);
+  const more = all.length > limit || parts.some((p) => p.more);
+  return { count: parts.reduce((n, p) => n + p.count, 0), customers, next: more && customers.length > 0 ? customers.at(-1)!.customerId : null };
+}
+
+export function querySegment(store: Store, input: QueryInput, sources: FactsSources): QueryResult {
+  return joinQueryParts([queryPart(store, input, sources)], input.limit);
 }
 
 export type Channel = "email" | "sms" | "post";
@@ -103,18 +127,31 @@ export interface ExportInput {
   rowsPerChunk: number;
 }
 
+/** Which customers one thread of an export writes, and whether it writes the header (the first range's does). */
+export interface ExportPart {
+  range: KeyRange;
+  header: boolean;
+}
+
 /**
  * The members who consented to the channel, as CSV text in chunks of rowsPerChunk rows
  * (the header row first); `emit` may wait (backpressure) before the next chunk is made.
  */
-export async function exportSegment(store: Store, input: ExportInput, sources: FactsSources, emit: (chunk: string) => Promise<void>): Promise<number> {
+export async function exportSegment(
+  store: Store,
+  input: ExportInput,
+  sources: FactsSources,
+  emit: (chunk: string) => Promise<void>,
+  part: ExportPart = { range: {}, header: true },
+): Promise<number> {
   const match = compileFilter(input.filter, input.now);
+  const facts = factsReader(store, sources);
   let rows: (string | number)[][] = [];
   let total = 0;
-  await emit((input.bom ? "\ufeff" : "") + stringify([EXPORT_COLUMNS as unknown as string[]]));
-  for (const c of customers(store, null)) {
-    if (!consentsOf(c)[input.consent]) continue;
-    if (!match(factsOf(store, c, sources))) continue;
+  if (part.header) await emit((input.bom ? "\ufeff" : "") + stringify([EXPORT_COLUMNS as unknown as string[]]));
+  for (const c of customers(store, part.range)) {
+    if (!consentGiven(c, input.consent)) continue;
+    if (!match(facts(c))) continue;
     rows.push(rowOf(store, c));
     if (rows.length >= input.rowsPerChunk) {
       total += rows.length;

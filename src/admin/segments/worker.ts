@@ -1,11 +1,15 @@
-// A segment job's thread: opens the ledger, runs one query or export in a read
-// transaction, and reports to the main thread (an export chunk by chunk, with credit).
+// One thread of a segment job: opens the ledger, runs its range's part of a query or an
+// export in a read transaction, and reports to the main thread (an export chunk by chunk,
+// with credit).
 import { parentPort, workerData } from "node:worker_threads";
 import { openStore } from "../../ledger/store.js";
-import { exportSegment, querySegment, type ExportInput, type QueryInput } from "./scan.js";
+import { exportSegment, queryPart, type ExportInput, type ExportPart, type QueryInput } from "./scan.js";
 import { factsSources } from "./sources.js";
+import type { KeyRange } from "./split.js";
 
-export type Job = { kind: "query"; ledgerPath: string; input: QueryInput } | { kind: "export"; ledgerPath: string; input: ExportInput; creditMax: number };
+export type Job =
+  | { kind: "query"; ledgerPath: string; input: QueryInput; range: KeyRange }
+  | { kind: "export"; ledgerPath: string; input: ExportInput; part: ExportPart; creditMax: number };
 
 export type JobMessage =
   | { type: "result"; result: unknown }
@@ -19,7 +23,7 @@ const store = openStore(job.ledgerPath);
 
 async function main(): Promise<void> {
   if (job.kind === "query") {
-    port.postMessage({ type: "result", result: querySegment(store, job.input, factsSources) } satisfies JobMessage);
+    port.postMessage({ type: "result", result: queryPart(store, job.input, factsSources, job.range) } satisfies JobMessage);
     return;
   }
   // Credit: at most creditMax chunks sent and not yet taken by the HTTP response.
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
     if (stopped) throw new Error("stopped: the client went away");
     credit--;
     port.postMessage({ type: "chunk", text } satisfies JobMessage);
-  });
+  }, job.part);
   port.postMessage({ type: "done", rows } satisfies JobMessage);
 }
 

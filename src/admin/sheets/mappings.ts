@@ -34,7 +34,7 @@ export interface ImportMapping extends SheetLayout {
 
 const header = z.string().trim().min(1).max(200);
 
-const mappingSchema = z
+export const mappingSchema = z
   .object({
     name: id,
     target: id.nullable().default(null),

@@ -3,13 +3,15 @@
 import type { FastifyRequest, HTTPMethods } from "fastify";
 import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
-import { bulkAdjust, bulkConvert, parseBulkAdjust } from "../../admin/bulk.js";
-import { importProducts, listProducts, productRowSchema, putProduct, removeProduct } from "../../admin/products.js";
+import { bulkAdjust, bulkAdjustSchema, bulkConvert, bulkConvertSchema, parseBulkAdjust } from "../../admin/bulk.js";
+import { importProducts, listProducts, productRowSchema, productSchema, putProduct, removeProduct } from "../../admin/products.js";
 import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
-import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema } from "../../admin/rewards.js";
+import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
-import { getVoucherOffer, listVoucherOffers, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
+import { getVoucherOffer, listVoucherOffers, offerSchema, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
+import { VERB_SCHEMAS } from "../../codec/schema.js";
+import { programmeSchema } from "../../rules/programme.js";
 import type { KeyRing, Operator, Role, TerminalKey } from "../../config/credentials.js";
 import { LoyaltyError } from "../../errors.js";
 import type { Store } from "../../ledger/store.js";
@@ -20,10 +22,11 @@ import type { Handler } from "../handler.js";
 import type { Readable } from "node:stream";
 import { parseAdminBody } from "../../admin/parse.js";
 import type { SegmentJobs } from "../../admin/segments/jobs.js";
-import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment } from "../../admin/segments/saved.js";
+import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment, segmentSchema } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
-import { importRoutes, runImportRoute } from "./import-routes.js";
+import type { z } from "zod";
+import { IMPORT_QUERY, importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
 import type { ClusterView } from "../../cluster/member.js";
 
@@ -74,16 +77,35 @@ export interface Route {
   /** Imports and bulk jobs: a larger body, and no idle-socket timeout while they run. */
   large?: boolean;
   run(call: Call): Promise<Answer>;
+  // What the OpenAPI document (openapi.ts) says of the route, next to what the route does.
+  summary: string;
+  /** The schema the route validates its JSON body with, or a raw upload: "text/csv", or "spreadsheet" (CSV or XLSX); absent: no body. */
+  body?: z.ZodType | "text/csv" | "spreadsheet";
+  /** Comma-separated body fields the route fills in when the body leaves them out (from the path or the credential). */
+  pathFills?: string;
+  /** Query parameters: name -> what it means (all optional strings). */
+  query?: Readonly<Record<string, string>>;
+  /** Answers 202 with a pending approval instead of acting (admin.approvalAbove). */
+  accepted?: boolean;
+  /** The media type of a streamed answer; absent: JSON. */
+  produces?: string;
 }
+
+const LIMIT_QUERY = { limit: `at most this many (1-${limits.adminListMax}, default 1000)` };
+const AUDIT_QUERY = { from: "epoch ms, inclusive", to: "epoch ms, exclusive", limit: `1-${limits.auditListMax}, default 100`, cursor: "the `next` of the previous page" };
+const EXPORT_QUERY = { consent: "email, sms or post (required): only the members who consented to that channel", bom: "1 or true: start with a UTF-8 byte-order mark (for spreadsheets)" };
+const PREPAID_QUERY = { account: "the stored-value account (default prepaid)", from: "epoch ms, inclusive", to: "epoch ms, inclusive", bom: "1 or true: start with a UTF-8 byte-order mark" };
+/** Erase's body: the path names the customer. */
+const eraseBody = VERB_SCHEMAS.eraseCustomer.omit({ customer: true });
 
 const idOf = (c: Call): string => (c.req.params as { id: string }).id;
 const limitOf = (c: Call): number => listLimit(c.req.query as { limit?: string });
 
 function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): Route[] {
   return [
-    { method: "GET", url: "/v1/admin/programmes", role: "read", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
+    { method: "GET", url: "/v1/admin/programmes", role: "read", summary: "List the installed programmes", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
     {
-      method: "GET", url: "/v1/admin/programmes/:id", role: "read",
+      method: "GET", url: "/v1/admin/programmes/:id", role: "read", summary: "One installed programme",
       run: async (c) => {
         const p = listProgrammes(store).find((x) => x.id === idOf(c));
         if (!p) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
@@ -91,7 +113,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
       },
     },
     {
-      method: "PUT", url: "/v1/admin/programmes/:id", role: "write",
+      method: "PUT", url: "/v1/admin/programmes/:id", role: "write", summary: "Install or replace a programme (no restart)", body: programmeSchema, pathFills: "id",
       run: async (c) => {
         const installed = await installProgramme(store, idOf(c), c.json(), now());
         onProgrammesChanged();
@@ -100,7 +122,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/programmes/:id", role: "write",
+      method: "DELETE", url: "/v1/admin/programmes/:id", role: "write", summary: "Retire a programme",
       run: async (c) => {
         if (!(await retireProgramme(store, idOf(c)))) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
         onProgrammesChanged();
@@ -115,24 +137,24 @@ function productRoutes(deps: AdminDeps): Route[] {
   const { store, handler, log } = deps;
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
-    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
-    { method: "GET", url: "/v1/admin/products", role: "read", run: async (c) => ({ ok: true, products: listProducts(store, limitOf(c)) }) },
+    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", summary: "Set a product of the product card", body: productSchema, pathFills: "sku", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
+    { method: "GET", url: "/v1/admin/products", role: "read", summary: "List the product card", query: LIMIT_QUERY, run: async (c) => ({ ok: true, products: listProducts(store, limitOf(c)) }) },
     {
-      method: "DELETE", url: "/v1/admin/products/:sku", role: "write",
+      method: "DELETE", url: "/v1/admin/products/:sku", role: "write", summary: "Remove a product",
       run: async (c) => {
         if (!(await removeProduct(store, sku(c)))) throw new LoyaltyError("VALIDATION", `no product ${sku(c)}`, "sku");
         return { ok: true, sku: sku(c), removed: true };
       },
     },
     {
-      method: "POST", url: "/v1/admin/products/import", role: "write", large: true,
+      method: "POST", url: "/v1/admin/products/import", role: "write", large: true, summary: "Import the product card from CSV or XLSX", body: "spreadsheet", query: IMPORT_QUERY,
       run: async (c) => {
         const spec = { target: "products", schema: productRowSchema, key: "sku", rowsMax: limits.productImportRowsMax };
         return runImportRoute(deps, c, spec, (rows) => importProducts(store, rows));
       },
     },
     {
-      method: "POST", url: "/v1/admin/cards", role: "write",
+      method: "POST", url: "/v1/admin/cards", role: "write", summary: "Link, unlink, block, unblock or replace a card", body: VERB_SCHEMAS.card,
       run: async (c) => {
         const value = c.json();
         const reply = await handler.handleValue("http", "card", value);
@@ -147,14 +169,14 @@ function productRoutes(deps: AdminDeps): Route[] {
 function catalogueRoutes(deps: AdminDeps): Route[] {
   const { store, log, now } = deps;
   return [
-    { method: "GET", url: "/v1/admin/rewards", role: "read", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
-    { method: "GET", url: "/v1/admin/rewards/:id", role: "read", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
+    { method: "GET", url: "/v1/admin/rewards", role: "read", summary: "List the rewards catalogue", query: LIMIT_QUERY, run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
+    { method: "GET", url: "/v1/admin/rewards/:id", role: "read", summary: "One reward, with its price in force", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
     {
-      method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true,
+      method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true, summary: "Import rewards from CSV or XLSX (every row validated before any is written)", body: "spreadsheet", query: IMPORT_QUERY,
       run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => importRewards(store, rows, now())),
     },
     {
-      method: "PUT", url: "/v1/admin/rewards/:id", role: "write",
+      method: "PUT", url: "/v1/admin/rewards/:id", role: "write", summary: "Add or replace a reward", body: rewardSchema, pathFills: "id",
       run: async (c) => {
         const reward = await putReward(store, idOf(c), c.json(), now());
         log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
@@ -162,17 +184,17 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/rewards/:id", role: "write",
+      method: "DELETE", url: "/v1/admin/rewards/:id", role: "write", summary: "Remove a reward",
       run: async (c) => {
         await removeReward(store, idOf(c));
         log.info({ reward: idOf(c) }, "reward removed");
         return { ok: true, id: idOf(c), removed: true };
       },
     },
-    { method: "GET", url: "/v1/admin/voucher-offers", role: "read", run: async (c) => ({ ok: true, offers: listVoucherOffers(store, limitOf(c)) }) },
-    { method: "GET", url: "/v1/admin/voucher-offers/:id", role: "read", run: async (c) => ({ ok: true, offer: getVoucherOffer(store, idOf(c)) }) },
+    { method: "GET", url: "/v1/admin/voucher-offers", role: "read", summary: "List the voucher offers", query: LIMIT_QUERY, run: async (c) => ({ ok: true, offers: listVoucherOffers(store, limitOf(c)) }) },
+    { method: "GET", url: "/v1/admin/voucher-offers/:id", role: "read", summary: "One voucher offer", run: async (c) => ({ ok: true, offer: getVoucherOffer(store, idOf(c)) }) },
     {
-      method: "PUT", url: "/v1/admin/voucher-offers/:id", role: "write",
+      method: "PUT", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Add or replace a voucher offer", body: offerSchema, pathFills: "id",
       run: async (c) => {
         const offer = await putVoucherOffer(store, idOf(c), c.json(), now());
         log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
@@ -180,7 +202,7 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/voucher-offers/:id", role: "write",
+      method: "DELETE", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Remove a voucher offer",
       run: async (c) => {
         await removeVoucherOffer(store, idOf(c));
         log.info({ offer: idOf(c) }, "voucher offer removed");
@@ -226,7 +248,7 @@ function moneyRoutes(deps: AdminDeps): Route[] {
   const needsApproval = (amount: number) => approvalAbove !== null && Math.abs(amount) > approvalAbove;
   return [
     {
-      method: "POST", url: "/v1/admin/adjustments", role: "money",
+      method: "POST", url: "/v1/admin/adjustments", role: "money", summary: "A manual adjustment (202 when it waits for a second operator)", body: VERB_SCHEMAS.adjust, pathFills: "operator", accepted: true,
       run: async (c) => {
         const body = withOperator(c.json(), c.operator);
         if (approvalAbove === null) return act.adjust(body);
@@ -237,7 +259,7 @@ function moneyRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/bulk/adjust", role: "money", large: true,
+      method: "POST", url: "/v1/admin/bulk/adjust", role: "money", large: true, summary: "Credit or debit many customers (202 when it waits for approval)", body: bulkAdjustSchema, pathFills: "operator", accepted: true,
       run: async (c) => {
         const body = withOperator(c.json(limits.importBytesMax), c.operator);
         if (approvalAbove === null) return act.bulkAdjust(body);
@@ -248,7 +270,7 @@ function moneyRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/bulk/convert", role: "money", large: true,
+      method: "POST", url: "/v1/admin/bulk/convert", role: "money", large: true, summary: "Convert what many customers earned in a period into prepaid value", body: bulkConvertSchema,
       run: async (c) => {
         const result = await bulkConvert(store, handler, c.json(limits.importBytesMax));
         log.info({ ...result, failed: undefined }, "bulk conversion done");
@@ -265,7 +287,7 @@ function moneyRoutes(deps: AdminDeps): Route[] {
 function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
   return [
     {
-      method: "GET", url: "/v1/admin/customers/:id/prepaid.csv", role: "read",
+      method: "GET", url: "/v1/admin/customers/:id/prepaid.csv", role: "read", summary: "A customer's stored-value history as CSV", query: PREPAID_QUERY, produces: "text/csv",
       run: async (c) => {
         const q = parsePrepaidQuery(c.req.query);
         const history = prepaidHistory(store, idOf(c), q);
@@ -273,7 +295,7 @@ function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/customers/merge", role: "money",
+      method: "POST", url: "/v1/admin/customers/merge", role: "money", summary: "Merge one customer into another", body: VERB_SCHEMAS.mergeCustomers, pathFills: "operator",
       run: async (c) => {
         const body = withOperator(c.json(), c.operator) as Reply;
         const reply = await handler.handleValue("http", "mergeCustomers", body);
@@ -285,7 +307,7 @@ function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/customers/:id/erase", role: "write",
+      method: "POST", url: "/v1/admin/customers/:id/erase", role: "write", summary: "Erase a customer's personal data (the ledger stays)", body: eraseBody, pathFills: "operator",
       run: async (c) => {
         const body = withOperator(c.json(), c.operator);
         // The path names the customer; the body gives the reason and the operator.
@@ -309,9 +331,9 @@ function approvalRoutes(deps: AdminDeps): Route[] {
   const { approvals } = deps;
   const act = moneyActions(deps);
   return [
-    { method: "GET", url: "/v1/admin/approvals", role: "read", run: async () => ({ ok: true, approvals: approvals.list() }) },
+    { method: "GET", url: "/v1/admin/approvals", role: "read", summary: "The adjustments waiting for a second operator", run: async () => ({ ok: true, approvals: approvals.list() }) },
     {
-      method: "POST", url: "/v1/admin/approvals/:id/approve", role: "money", large: true,
+      method: "POST", url: "/v1/admin/approvals/:id/approve", role: "money", large: true, summary: "Approve (and apply) a pending adjustment",
       run: async (c) => {
         const a = approvals.close(idOf(c), c.operator.name, "approve");
         const body = { ...a.body, operator: approvedOperator(a, c.operator.name) };
@@ -320,14 +342,14 @@ function approvalRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/approvals/:id/reject", role: "money",
+      method: "POST", url: "/v1/admin/approvals/:id/reject", role: "money", summary: "Reject a pending adjustment",
       run: async (c) => {
         const a = approvals.close(idOf(c), c.operator.name, "reject");
         return { ok: true, approvalId: a.approvalId, status: "rejected", requestedBy: a.requestedBy, rejectedBy: c.operator.name };
       },
     },
     {
-      method: "GET", url: "/v1/admin/audit", role: "read",
+      method: "GET", url: "/v1/admin/audit", role: "read", summary: "The audit trail of admin actions", query: AUDIT_QUERY,
       run: async (c) => ({ ok: true, ...readAudit(deps.store, auditQuery(c.req.query as Record<string, string | undefined>)) }),
     },
   ];
@@ -338,17 +360,17 @@ const CHANNELS = new Set(["email", "sms", "post"]);
 function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
   return [
     {
-      method: "POST", url: "/v1/admin/segments/query", role: "read",
+      method: "POST", url: "/v1/admin/segments/query", role: "read", summary: "Count and list the customers a filter matches", body: queryBodySchema,
       run: async (c) => {
         const body = parseAdminBody(queryBodySchema, c.json(), "segment query");
         const result = await segments.query({ ...body, now: now() });
         return { ok: true, ...result };
       },
     },
-    { method: "GET", url: "/v1/admin/segments", role: "read", run: async (c) => ({ ok: true, segments: listSegments(store, limitOf(c)) }) },
-    { method: "GET", url: "/v1/admin/segments/:id", role: "read", run: async (c) => ({ ok: true, segment: getSegment(store, idOf(c)) }) },
+    { method: "GET", url: "/v1/admin/segments", role: "read", summary: "List the saved segments", query: LIMIT_QUERY, run: async (c) => ({ ok: true, segments: listSegments(store, limitOf(c)) }) },
+    { method: "GET", url: "/v1/admin/segments/:id", role: "read", summary: "One saved segment", run: async (c) => ({ ok: true, segment: getSegment(store, idOf(c)) }) },
     {
-      method: "PUT", url: "/v1/admin/segments/:id", role: "write",
+      method: "PUT", url: "/v1/admin/segments/:id", role: "write", summary: "Save a segment", body: segmentSchema, pathFills: "id",
       run: async (c) => {
         const segment = await putSegment(store, idOf(c), c.json(), now());
         log.info({ segment: segment.id }, "segment saved");
@@ -356,14 +378,14 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/segments/:id", role: "write",
+      method: "DELETE", url: "/v1/admin/segments/:id", role: "write", summary: "Remove a saved segment",
       run: async (c) => {
         await removeSegment(store, idOf(c));
         return { ok: true, id: idOf(c), removed: true };
       },
     },
     {
-      method: "GET", url: "/v1/admin/segments/:id/export.csv", role: "read",
+      method: "GET", url: "/v1/admin/segments/:id/export.csv", role: "read", summary: "Export a segment's consenting members as CSV", query: EXPORT_QUERY, produces: "text/csv",
       run: async (c) => {
         const segment = getSegment(store, idOf(c));
         const q = c.req.query as { consent?: string; bom?: string };
@@ -384,7 +406,7 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
 function clusterRoutes({ cluster, log }: AdminDeps): Route[] {
   return [
     {
-      method: "GET", url: "/v1/admin/cluster", role: "read",
+      method: "GET", url: "/v1/admin/cluster", role: "read", summary: "Cluster mode: the instances and which one owns each partition",
       run: async () => {
         if (!cluster) return { ok: true, enabled: false, instances: [], partitions: [] };
         try {

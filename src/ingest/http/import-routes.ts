@@ -3,10 +3,13 @@
 // import (rewards, products, sales reports).
 import type { z } from "zod";
 import { getImport, listImports, errorsCsv, runImport, type ImportReply, type ImportRequest, type ImportSpec, type SheetRow } from "../../admin/sheets/index.js";
-import { getMapping, listMappings, putMapping, removeMapping } from "../../admin/sheets/mappings.js";
+import { getMapping, listMappings, mappingSchema, putMapping, removeMapping } from "../../admin/sheets/mappings.js";
 // Circular with admin-routes.ts, which lists these routes: Streamed is only used once a route runs.
 import { Streamed, type AdminDeps, type Call, type Route } from "./admin-routes.js";
 import { listLimit, wireErrorOf, type Reply } from "./reply.js";
+
+/** The query an import route takes (the OpenAPI document names it). */
+export const IMPORT_QUERY = { format: "csv or xlsx (default: from the Content-Type or the bytes)", mapping: "the name of a saved column mapping" };
 
 const nameOf = (c: Call): string => (c.req.params as { name: string }).name;
 const idOf = (c: Call): string => (c.req.params as { id: string }).id;
@@ -47,10 +50,10 @@ export function importRequestOf(c: Call): ImportRequest {
 
 export function importRoutes({ store, log, now }: AdminDeps): Route[] {
   return [
-    { method: "GET", url: "/v1/admin/import-mappings", role: "read", run: async (c) => ({ ok: true, mappings: listMappings(store, listLimit(c.req.query as { limit?: string })) }) },
-    { method: "GET", url: "/v1/admin/import-mappings/:name", role: "read", run: async (c) => ({ ok: true, mapping: getMapping(store, nameOf(c)) }) },
+    { method: "GET", url: "/v1/admin/import-mappings", role: "read", summary: "List the saved column mappings of imports", query: { limit: "at most this many" }, run: async (c) => ({ ok: true, mappings: listMappings(store, listLimit(c.req.query as { limit?: string })) }) },
+    { method: "GET", url: "/v1/admin/import-mappings/:name", role: "read", summary: "One saved column mapping", run: async (c) => ({ ok: true, mapping: getMapping(store, nameOf(c)) }) },
     {
-      method: "PUT", url: "/v1/admin/import-mappings/:name", role: "write",
+      method: "PUT", url: "/v1/admin/import-mappings/:name", role: "write", summary: "Save a column mapping for imports", body: mappingSchema, pathFills: "name",
       run: async (c) => {
         const mapping = await putMapping(store, nameOf(c), c.json(), now());
         log.info({ mapping: mapping.name, target: mapping.target }, "import mapping saved");
@@ -58,16 +61,16 @@ export function importRoutes({ store, log, now }: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/import-mappings/:name", role: "write",
+      method: "DELETE", url: "/v1/admin/import-mappings/:name", role: "write", summary: "Remove a saved column mapping",
       run: async (c) => {
         await removeMapping(store, nameOf(c));
         return { ok: true, name: nameOf(c), removed: true };
       },
     },
-    { method: "GET", url: "/v1/admin/imports", role: "read", run: async (c) => ({ ok: true, imports: listImports(store, listLimit(c.req.query as { limit?: string })) }) },
-    { method: "GET", url: "/v1/admin/imports/:id", role: "read", run: async (c) => ({ ok: true, import: getImport(store, idOf(c)) }) },
+    { method: "GET", url: "/v1/admin/imports", role: "read", summary: "The kept records of past imports", query: { limit: "at most this many" }, run: async (c) => ({ ok: true, imports: listImports(store, listLimit(c.req.query as { limit?: string })) }) },
+    { method: "GET", url: "/v1/admin/imports/:id", role: "read", summary: "One import's record", run: async (c) => ({ ok: true, import: getImport(store, idOf(c)) }) },
     {
-      method: "GET", url: "/v1/admin/imports/:id/errors.csv", role: "read",
+      method: "GET", url: "/v1/admin/imports/:id/errors.csv", role: "read", summary: "An import's row errors as CSV", query: { bom: "1 or true: start with a UTF-8 byte-order mark" }, produces: "text/csv",
       run: async (c) => {
         const record = getImport(store, idOf(c));
         const q = c.req.query as { bom?: string };

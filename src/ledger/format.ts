@@ -1,0 +1,54 @@
+// The ledger's format version: what this code reads and writes, how a ledger of an earlier
+// format is migrated at open, and the refusal (with what to do) of one it cannot read.
+import type { Store } from "./store.js";
+
+/**
+ * The layout this code reads and writes. 1: the first release (a dozen tables per
+ * accrual); 2: wallets, entries keyed by customer, event records; 3: a sale's, return's
+ * or void's postings in one entries record (EntryGroup), a sale's record with arrays in
+ * line order instead of maps keyed by lineId (PackedSale). Format 3 reads every record of
+ * format 2 as it is, so a format-2 ledger is migrated by stamping it (migrateFormat).
+ */
+export const FORMAT_VERSION = 3;
+
+export class StoreFormatError extends Error {}
+
+/**
+ * A new store is stamped with this code's format; a store written by another format is
+ * refused with what to do, before anything reads it wrongly or writes into it.
+ */
+export function checkFormat(store: Store, path: string): void {
+  const version = migrateFormat(store, store.meta.get("formatVersion"));
+  if (version === FORMAT_VERSION) return;
+  const written = version ?? (store.meta.get("seq") !== undefined || store.meta.get("programmesVersion") !== undefined ? 1 : null);
+  if (written === null) {
+    store.meta.putSync("formatVersion", FORMAT_VERSION);
+    return;
+  }
+  throw new StoreFormatError(
+    `the ledger at ${path} is in format ${written}; this loyaltyd reads format ${FORMAT_VERSION}. ` +
+      (written < FORMAT_VERSION
+        ? "Keep it with the loyaltyd release that wrote it, or move it aside and start this release on an empty dataDir " +
+          "(it is rebuilt from the JetStream stream LOYALTY_EVENTS for stream events; request-reply commands are not in the stream)."
+        : "It was written by a newer loyaltyd: run that release."),
+  );
+}
+
+/** Whether this code opens a ledger of that format by migrating it (a backup of it restores too). */
+export function migratesFrom(version: number): boolean {
+  return version === 2;
+}
+
+/**
+ * Brings a ledger of an earlier format this code can migrate up to FORMAT_VERSION, and
+ * says which format it is in now. 2 -> 3: format-2 entries (one record per posting) stay
+ * as they are and are read alongside the grouped records of format 3; only the stamp
+ * changes, so that a format-2 release refuses the ledger from now on.
+ */
+function migrateFormat(store: Store, version: number | undefined): number | undefined {
+  if (version !== undefined && migratesFrom(version)) {
+    store.meta.putSync("formatVersion", 3);
+    return 3;
+  }
+  return version;
+}
