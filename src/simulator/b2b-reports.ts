@@ -2,6 +2,7 @@
 // distributors submit: a few products with list prices, two distributor groups, a sales
 // target, and now and then a report that one of the verification checks should catch.
 // Pure: every draw comes from the Rng given, the clock from the caller.
+import type { ClientInput } from "../client/index.js";
 import type { ReportLineInput } from "../codec/b2b.js";
 import type { Rng } from "./random.js";
 
@@ -46,7 +47,7 @@ export function b2bDemoProgramme(now: number, currency: string): Record<string, 
 }
 
 /** The enrol request of distributor `i` (1-based); its requestId is fixed, so enrolling again is idempotent. */
-export function b2bDistributorEnrol(i: number): Record<string, unknown> {
+export function b2bDistributorEnrol(i: number): ClientInput<"enroll"> {
   const gold = i % 3 === 0;
   return {
     requestId: `sim-b2b-enrol-${i}`,
