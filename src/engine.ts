@@ -12,7 +12,8 @@ import { SegmentJobs } from "./admin/segments/jobs.js";
 import { AuditLog } from "./admin/audit.js";
 import { RateLimiter } from "./ingest/ratelimit.js";
 import { limits } from "./limits.js";
-import { loadProgrammesDir } from "./admin/programmes.js";
+import { installProgramme, loadProgrammesDir } from "./admin/programmes.js";
+import { putProduct } from "./admin/products.js";
 import { ensureNotifyStream, NotifyPublisher } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
 import { createHttp, routesOf, type HttpDeps, type RegisteredRoute } from "./ingest/http.js";
@@ -63,7 +64,16 @@ export interface Engine {
   httpRoutes: { main: readonly RegisteredRoute[]; admin: readonly RegisteredRoute[] };
   /** The engine's metrics (what /metrics serves), for the demo's live status. */
   metrics: Metrics;
+  /** What the admin routes do, in process: the demo's B2B simulator sets up its programme and decides reports without an admin token. */
+  backOffice: BackOffice;
   close(): Promise<void>;
+}
+
+export interface BackOffice {
+  installProgramme(id: string, body: unknown): Promise<void>;
+  putProduct(sku: string, body: unknown): Promise<void>;
+  /** `approveReport` / `rejectReport`, as POST /v1/admin/reports/<id>/approve|reject. */
+  decideReport(verb: "approveReport" | "rejectReport", body: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
 
@@ -294,6 +304,11 @@ async function startPipeline(
     segments,
     httpRoutes: { main: routesOf(http), admin: adminHttp ? routesOf(adminHttp) : [] },
     metrics,
+    backOffice: {
+      installProgramme: async (id, body) => void (await installProgramme(store, id, body, now())),
+      putProduct: async (sku, body) => void (await putProduct(store, sku, body)),
+      decideReport: (verb, body) => handler.handleValue("http", verb, body),
+    },
     async close() {
       // First: the other instances take this one's partitions over while it shuts down.
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));

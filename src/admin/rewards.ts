@@ -32,15 +32,52 @@ export const rewardSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
-    // Overlapping windows would make the price in force ambiguous.
-    const sorted = r.seasonalPrices.map((s, i) => ({ ...s, i })).sort((a, b) => a.from - b.from);
-    for (let k = 1; k < sorted.length; k++) {
-      if (sorted[k]!.from < sorted[k - 1]!.to) {
-        ctx.addIssue({ code: "custom", path: ["seasonalPrices", sorted[k]!.i, "from"], message: "overlaps another seasonal price" });
-        return;
-      }
-    }
+    const at = overlapping(r.seasonalPrices);
+    if (at !== null) ctx.addIssue({ code: "custom", path: ["seasonalPrices", at, "from"], message: "overlaps another seasonal price" });
   });
+
+/** The index of a window that overlaps another (which would make the price in force ambiguous), or null. */
+function overlapping(windows: readonly { from: number; to: number }[]): number | null {
+  const sorted = windows.map((s, i) => ({ ...s, i })).sort((a, b) => a.from - b.from);
+  for (let k = 1; k < sorted.length; k++) if (sorted[k]!.from < sorted[k - 1]!.to) return sorted[k]!.i;
+  return null;
+}
+
+const DAY_MS = 86_400_000;
+const SEASON = /^(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*=\s*(\d+)$/;
+/** A calendar date's first instant in UTC, or NaN for no such date (2026-02-30). */
+function utcDay(date: string): number {
+  const t = Date.parse(`${date}T00:00:00Z`);
+  return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === date ? t : NaN;
+}
+
+/**
+ * A sheet's `seasonalPrices` cell: windows `FROM..TO=PRICE` separated by `;`, days
+ * YYYY-MM-DD in UTC, both included (`2026-12-01..2026-12-24=15` is 1 December 00:00 UTC
+ * up to 25 December 00:00 UTC); `none` is no seasonal price.
+ */
+const seasonalPricesCell = z
+  .string()
+  .transform((text, ctx) => {
+    if (text.trim().toLowerCase() === "none") return [];
+    const out: { from: number; to: number; pointsPrice: number }[] = [];
+    for (const part of text.split(";").map((x) => x.trim()).filter((x) => x !== "")) {
+      const m = SEASON.exec(part);
+      const from = m ? utcDay(m[1]!) : NaN;
+      const to = m ? utcDay(m[2]!) + DAY_MS : NaN;
+      if (!m || Number.isNaN(from) || Number.isNaN(to) || from >= to) {
+        ctx.addIssue({ code: "custom", message: `"${part}" is not FROM..TO=PRICE with calendar dates YYYY-MM-DD, FROM not after TO` });
+        return z.NEVER;
+      }
+      out.push({ from, to, pointsPrice: Number(m[3]) });
+    }
+    if (overlapping(out) !== null) {
+      ctx.addIssue({ code: "custom", message: "two seasonal prices overlap" });
+      return z.NEVER;
+    }
+    return out;
+  })
+  .pipe(z.array(seasonalPrice).max(limits.seasonalPricesMax));
 
 export type RewardView = Reward & { priceNow: number };
 
@@ -92,7 +129,8 @@ export async function removeReward(store: Store, rewardId: string): Promise<void
  * One row of a rewards spreadsheet: the reward's fields as columns. A row defines the
  * reward as PUT does (an absent category is none, account "points", active yes), with
  * two differences a flat sheet imposes: an empty `stock` keeps the stock the reward has
- * (`unlimited` makes it unlimited), and seasonal prices stay as they are.
+ * (`unlimited` makes it unlimited), and an empty `seasonalPrices` keeps the reward's
+ * seasonal prices (a filled one replaces them; `none` removes them).
  */
 export const rewardRowSchema = z
   .object({
@@ -105,6 +143,7 @@ export const rewardRowSchema = z
       .preprocess((v: unknown) => (typeof v === "string" && v.toLowerCase() === "unlimited" ? null : v), cellInt(z.number().int().min(0).max(limits.rewardStockMax).nullable()))
       .optional(),
     active: cellBool(z.boolean()).optional(),
+    seasonalPrices: cellText(seasonalPricesCell).optional(),
   })
   .strict();
 
@@ -125,7 +164,7 @@ export async function importRewards(store: Store, rows: SheetRow<RewardRow>[], n
         account: r.account ?? "points",
         pointsPrice: r.pointsPrice,
         stock: r.stock !== undefined ? r.stock : (existing?.stock ?? null),
-        seasonalPrices: existing?.seasonalPrices ?? [],
+        seasonalPrices: r.seasonalPrices ?? existing?.seasonalPrices ?? [],
         active: r.active ?? true,
         updatedAt: now,
       };

@@ -23,6 +23,9 @@ const DEMO_SEGMENTS: { name: string; short: string; filter: Record<string, unkno
 const SEGMENTS_EVERY_MS = 30_000;
 /** The card the demo's commands ask about: the simulator's busiest customer (its draw is skewed to low numbers). */
 const TRY_CARD = "C-1";
+/** `simulator: b2b`: how many distributors submit, and how often (reports per second, all together). */
+const B2B_DISTRIBUTORS = 12;
+const B2B_REPORTS_PER_SEC = 2;
 
 /** Runs until a signal; the exit code. `screen`: the demo's live status on this terminal. */
 export async function runEngine(config: Config, version: string, screen: boolean): Promise<number> {
@@ -30,7 +33,9 @@ export async function runEngine(config: Config, version: string, screen: boolean
   const status = screen
     ? new DemoStatus(
         process.stdout,
-        { version, simulatorRate: config.simulatorRate, simulatorCustomers: config.simulatorCustomers, logFile },
+        config.simulator === "b2b"
+          ? { version, simulatorRate: B2B_REPORTS_PER_SEC, simulatorCustomers: B2B_DISTRIBUTORS, simulatorKind: "b2b", logFile }
+          : { version, simulatorRate: config.simulatorRate, simulatorCustomers: config.simulatorCustomers, logFile },
         DEMO_SEGMENTS.map((s) => s.short),
       )
     : null;
@@ -68,7 +73,8 @@ export async function runEngine(config: Config, version: string, screen: boolean
     status.showTries(tryRequests({ baseUrl: base, card: TRY_CARD, atMs: Date.now(), runId: Date.now().toString(36) }), `${base}/metrics`);
     status.start(() => sampleMetrics(engine.metrics, Date.now()));
   }
-  const stopSimulator = config.simulator ? await startDemoSimulator(config, engine, log, status, base) : null;
+  const stopSimulator =
+    config.simulator === "b2b" ? await startDemoB2b(config, engine, log, status) : config.simulator ? await startDemoSimulator(config, engine, log, status, base) : null;
   if (!config.simulator) status?.simulator("off");
   await stopRequested;
   log.info("shutting down");
@@ -108,6 +114,34 @@ async function startDemoSimulator(config: Config, engine: Engine, log: Logger, s
     if (segmentsTimer) clearInterval(segmentsTimer);
     // Still enrolling: closing its own connection makes the enrolment fail fast and the simulator give up.
     if (!sim && simNc !== engine.nc) await simNc.close();
+    const s = await started.catch(() => null);
+    if (s) await s.stop();
+    if (simNc !== engine.nc && !simNc.isClosed()) await simNc.drain();
+  };
+}
+
+/**
+ * `simulator: b2b`: the distributors' programme, products and participants are set up,
+ * then reports flow (a summary in the log every 5 s); the function returned stops it.
+ */
+async function startDemoB2b(config: Config, engine: Engine, log: Logger, status: DemoStatus | null): Promise<() => Promise<void>> {
+  const { startB2bSimulator } = await import("../simulator/b2b.js");
+  const simNc = engine.simulatorNats ? await connect({ ...engine.simulatorNats, name: "loyaltyd-simulator-b2b" }) : engine.nc;
+  status?.simulator("enrolling");
+  const started = startB2bSimulator({
+    nc: simNc,
+    backOffice: engine.backOffice,
+    reportsPerSec: B2B_REPORTS_PER_SEC,
+    distributors: B2B_DISTRIBUTORS,
+    currency: config.reports.currency,
+    log: (line: string) => log.info({ simulator: "b2b" }, line),
+  }).then((sim) => {
+    status?.simulator("running");
+    log.info(`demo running: distributors submit ${B2B_REPORTS_PER_SEC} sales reports/s; Ctrl-C stops it`);
+    return sim;
+  });
+  started.catch((err) => log.warn({ err }, "the b2b simulator stopped"));
+  return async () => {
     const s = await started.catch(() => null);
     if (s) await s.stop();
     if (simNc !== engine.nc && !simNc.isClosed()) await simNc.drain();

@@ -138,7 +138,7 @@ const statementReply = z.object({
   ),
   /** A distributor's sales reports in the same window. */
   reports: z
-    .array(z.object({ reportId: text, status: z.enum(["pending", "approved", "rejected"]), points: int, submittedAt: epochMs, lines: int, checks: int, decidedAt: epochMs.optional() }))
+    .array(z.object({ reportId: text, status: z.enum(["pending", "approved", "rejected"]), points: int, submittedAt: epochMs, lines: int, checks: int, decidedAt: epochMs.optional(), /** A merged-away participant's report: whose. */ customerId: text.optional() }))
     .optional(),
   /** The scan stopped at limits.statementScanMax entries. */
   truncated: z.boolean().optional(),
@@ -264,6 +264,8 @@ const targetsReply = z.object({
       from: epochMs,
       to: epochMs,
       daysLeft: int,
+      /** A target with tiers of goals: each tier, and whether the total has reached it. */
+      tiers: z.array(z.object({ goal: z.number(), points: int, reached: z.boolean() })).optional(),
     }),
   ),
 });

@@ -238,7 +238,8 @@ export const configSchema = z
     executor: z.enum(["workers", "inline"]).default("workers"),
     /** A partition whose batch runs longer than this is wedged: its thread is replaced, ms. */
     watchdogMs: z.coerce.number().int().min(200).max(3_600_000).default(limits.watchdogMsDefault),
-    simulator: onOff.default(false),
+    /** on: the POS simulator; "b2b": the distributors' reports (docs/b2b.md); off. */
+    simulator: z.union([z.literal("b2b"), onOff]).default(false),
     simulatorRate: z.coerce.number().int().min(1).max(100_000).default(200),
     simulatorCustomers: z.coerce.number().int().min(1).max(10_000_000).default(2000),
     enrolOnUnknownPhone: onOff.default(true),

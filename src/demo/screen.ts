@@ -29,6 +29,8 @@ export interface DemoInfo {
   simulatorRate: number;
   simulatorCustomers: number;
   logFile: string;
+  /** `b2b`: the simulator submits distributors' reports (rate: reports/s, customers: distributors). Default POS. */
+  simulatorKind?: "pos" | "b2b";
 }
 
 export interface SegmentCount {
@@ -87,6 +89,12 @@ const SIMULATOR_STATE: Record<StatusState["simulator"], string> = {
   off: "off (config simulator)",
 };
 
+function simulatorText(info: DemoInfo): string {
+  return info.simulatorKind === "b2b"
+    ? `${formatRate(info.simulatorRate)} distributors' reports/s, ${int(info.simulatorCustomers)} distributors`
+    : `${int(info.simulatorRate)} POS events/s, ${int(info.simulatorCustomers)} card customers`;
+}
+
 /** The status block, a fixed number of lines whatever the figures (so it can be rewritten in place). */
 export function statusLines(s: StatusState, info: DemoInfo): Line[] {
   const f = s.figures;
@@ -96,7 +104,7 @@ export function statusLines(s: StatusState, info: DemoInfo): Line[] {
   return [
     [
       value("loyaltyd demo", "cyan"),
-      plain(`  up ${formatUptime(s.nowMs - s.startedAtMs)}  ·  simulator: ${int(info.simulatorRate)} POS events/s, ${int(info.simulatorCustomers)} card customers, `),
+      plain(`  up ${formatUptime(s.nowMs - s.startedAtMs)}  ·  simulator: ${simulatorText(info)}, `),
       value(SIMULATOR_STATE[s.simulator], s.simulator === "running" ? "green" : "yellow"),
     ],
     [],

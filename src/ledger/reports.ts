@@ -159,10 +159,18 @@ export function reportsOf(tx: Tx, customerId: string, from: number | undefined, 
   return out;
 }
 
-/** The statement, and for a distributor its reports (each with its status and points) in the same window. */
+/**
+ * The statement, and for a distributor its reports (each with its status and points) in
+ * the same window: its own and those of the participants merged into it (each of those
+ * naming its `customerId`), oldest first.
+ */
 export function statementWithReports(tx: Tx, input: VerbInput<"statement">): Reply {
   const reply = statement(tx, input);
   const c = requireCustomer(tx, input.customer);
   if (c.kind !== "distributor") return reply;
-  return { ...reply, reports: reportsOf(tx, c.id, input.from, input.to, input.limit) };
+  const own = reportsOf(tx, c.id, input.from, input.to, input.limit);
+  const merged = (c.mergedFrom ?? []).flatMap((id) => reportsOf(tx, id, input.from, input.to, input.limit).map((r): Reply => ({ ...r, customerId: id })));
+  if (merged.length === 0) return { ...reply, reports: own };
+  const all = [...own, ...merged].sort((a, b) => (a.submittedAt as number) - (b.submittedAt as number) || String(a.reportId).localeCompare(String(b.reportId)));
+  return { ...reply, reports: all.slice(0, input.limit) };
 }

@@ -421,6 +421,8 @@ export interface TargetProgress {
   milestone: number;
   /** The goal as the target last had it (what a rejection compares with if the target has gone since). */
   goal: number;
+  /** A tiered target's tiers as it last had them (for the same reason); absent without tiers. */
+  tiers?: { goal: number; points: number }[];
 }
 
 /** A distributor's recent approved line quantities and amounts (the plausibility checks' history). */

@@ -1,9 +1,9 @@
 // Sales targets of distributors (rule kind target): each participant's approved total
 // per target, kept as reports are approved and rejected; the bonus credited once when the
-// total reaches the goal, taken back when a rejection takes it below; target.progress at
+// total reaches the goal (each tier's when it reaches that tier), taken back when a rejection takes it below; target.progress at
 // the configured milestones and target.reached / target.lost published with the effect.
 import type { VerbInput } from "../codec/schema.js";
-import { lineContribution, targetCounts, targetUnits, type PlanTarget } from "../rules/targets.js";
+import { lineContribution, targetAward, targetCounts, targetUnits, type PlanTarget } from "../rules/targets.js";
 import { loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { requireCustomer } from "./customers.js";
 import { consumeLots } from "./expiry.js";
@@ -26,6 +26,13 @@ function contributions(tx: Tx, c: Customer, report: Report): Record<string, numb
   return out;
 }
 
+/** The highest tier goal the total has reached (0: none). */
+function reachedGoal(t: PlanTarget, achieved: number): number {
+  let goal = 0;
+  for (const tier of t.tiers ?? []) if (achieved >= tier.goal) goal = tier.goal;
+  return goal;
+}
+
 function view(t: PlanTarget, p: TargetProgress, now: number): Reply {
   const achieved = targetUnits(t, p.achieved);
   const goal = targetUnits(t, t.goal);
@@ -42,6 +49,7 @@ function view(t: PlanTarget, p: TargetProgress, now: number): Reply {
     from: t.from,
     to: t.to,
     daysLeft: Math.max(0, Math.ceil((t.to - now) / DAY_MS)),
+    ...(t.tiers ? { tiers: t.tiers.map((x) => ({ goal: targetUnits(t, x.goal), points: x.points, reached: p.achieved >= x.goal })) } : {}),
   };
 }
 
@@ -57,18 +65,21 @@ export function addToTargets(tx: Tx, c: Customer, report: Report): void {
   for (const [id, amount] of Object.entries(added)) {
     const t = byId.get(id)!;
     const before = tx.store.targets.get([c.id, id]) ?? NONE;
-    const p: TargetProgress = { ...before, achieved: before.achieved + amount, goal: t.goal };
+    const p: TargetProgress = { ...before, achieved: before.achieved + amount, goal: t.goal, ...(t.tiers ? { tiers: t.tiers.map((x) => ({ ...x })) } : {}) };
     const passed = milestonesPct(tx).filter((m) => m > p.milestone && p.achieved * 100 >= t.goal * m && m < 100);
     if (passed.length > 0) {
       p.milestone = passed[passed.length - 1]!;
       notifyCustomer(tx, "target.progress", `target.progress:${c.id}:${id}:${p.milestone}:${report.reportId}`, c.id, c, { ...view(t, p, tx.now), milestonePct: p.milestone, reportId: report.reportId });
     }
-    if (p.awarded === 0 && p.achieved >= t.goal && t.points > 0) {
+    // Each tier (or the one goal) reached and not yet held is credited now, once.
+    const due = targetAward(t, p.achieved);
+    if (due > p.awarded) {
+      const credited = due - p.awarded;
       const w = loadWallet(tx, c.id);
-      post(tx, w, c.id, { at: tx.now, account: t.account, kind: "target", amount: t.points, cause: `target ${id} reached`, reportId: report.reportId, programme: t.programme, version: t.version });
+      post(tx, w, c.id, { at: tx.now, account: t.account, kind: "target", amount: credited, cause: t.tiers ? `target ${id}: tiers up to ${targetUnits(t, reachedGoal(t, p.achieved))} reached` : `target ${id} reached`, reportId: report.reportId, programme: t.programme, version: t.version });
       saveWallet(tx, c.id, w);
-      p.awarded = t.points;
-      notifyCustomer(tx, "target.reached", `target.reached:${c.id}:${id}:${tx.seq}`, c.id, c, { ...view(t, p, tx.now), reportId: report.reportId });
+      p.awarded = due;
+      notifyCustomer(tx, "target.reached", `target.reached:${c.id}:${id}:${tx.seq}`, c.id, c, { ...view(t, p, tx.now), credited, reportId: report.reportId });
     }
     tx.store.targets.put([c.id, id], p);
   }
@@ -82,20 +93,21 @@ export function removeFromTargets(tx: Tx, c: Customer, report: Report): void {
     if (!before) continue;
     const p: TargetProgress = { ...before, achieved: Math.max(0, before.achieved - amount) };
     const t = byId.get(id);
-    // A target retired since still gives back its bonus when its total falls below the goal it had.
-    const goal = t?.goal ?? before.goal;
-    if (p.awarded > 0 && p.achieved < goal) {
+    // A target retired since still gives back its bonus when its total falls below the goal (tiers) it had.
+    const due = targetAward(t ?? { goal: before.goal, points: before.awarded, tiers: before.tiers ?? null }, p.achieved);
+    if (p.awarded > due) {
       const w = loadWallet(tx, c.id);
       const account = t?.account ?? "points";
       const acc = peekAccount(w, account);
-      const back = tx.options.whenSpent === "clamp" ? Math.min(p.awarded, Math.max(0, acc.balance - acc.held)) : p.awarded;
+      const owed = p.awarded - due;
+      const back = tx.options.whenSpent === "clamp" ? Math.min(owed, Math.max(0, acc.balance - acc.held)) : owed;
       if (back > 0) {
         post(tx, w, c.id, { at: tx.now, account, kind: "target.lost", amount: -back, cause: `target ${id} no longer reached: report ${report.reportId} rejected`, reportId: report.reportId, ...(t ? { programme: t.programme, version: t.version } : {}) });
         consumeLots(tx.store, c.id, account, back, null);
       }
       saveWallet(tx, c.id, w);
-      p.awarded = 0;
-      if (t) notifyCustomer(tx, "target.lost", `target.lost:${c.id}:${id}:${tx.seq}`, c.id, c, { ...view(t, p, tx.now), reportId: report.reportId });
+      p.awarded = due;
+      if (t) notifyCustomer(tx, "target.lost", `target.lost:${c.id}:${id}:${tx.seq}`, c.id, c, { ...view(t, p, tx.now), takenBack: owed, reportId: report.reportId });
     }
     tx.store.targets.put([c.id, id], p);
   }

@@ -141,12 +141,18 @@ const offerRule = z
     if (v.from !== undefined && v.to !== undefined && v.from >= v.to) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
   });
 
+const targetGoal = z.number().positive("must be positive").max(minorUnitsMax).multipleOf(0.001, "at most 3 decimals");
+/** Tiers of a target: at most this many. */
+const TARGET_TIERS_MAX = 20;
+
 /**
  * A sales target of distributors' reports (docs/b2b.md): once a participant's approved
  * qty or amount of the matching lines (skus or categories; neither: every line) with an
  * invoice date in from <= date < to reaches `goal`, `points` are credited, once; a
- * rejection that takes the total below the goal takes them back. The basket engine
- * ignores it: the ledger keeps each participant's progress (ledger/targets.ts).
+ * rejection that takes the total below the goal takes them back. Instead of `goal` and
+ * `points`, `tiers` (goals strictly ascending): each tier's points are credited once
+ * when the total reaches its goal, and taken back when a rejection drops it below.
+ * The basket engine ignores it: the ledger keeps each participant's progress (ledger/targets.ts).
  */
 const targetRule = z
   .strictObject({
@@ -158,12 +164,23 @@ const targetRule = z
     categories: ids.optional(),
     from: epochMs,
     to: epochMs,
-    goal: z.number().positive("must be positive").max(minorUnitsMax).multipleOf(0.001, "at most 3 decimals"),
-    points,
+    goal: targetGoal.optional(),
+    points: points.optional(),
+    tiers: z.array(z.strictObject({ goal: targetGoal, points })).min(1).max(TARGET_TIERS_MAX).optional(),
   })
   .superRefine((v, ctx) => {
     if (v.from >= v.to) ctx.addIssue({ code: "custom", path: ["to"], message: "must be after from" });
-    if (v.metric === "amount" && !Number.isInteger(v.goal)) ctx.addIssue({ code: "custom", path: ["goal"], message: "an amount goal is an integer (minor units)" });
+    if (v.tiers !== undefined) {
+      if (v.goal !== undefined || v.points !== undefined) ctx.addIssue({ code: "custom", path: ["tiers"], message: "give either tiers or goal and points, not both" });
+      v.tiers.forEach((t, i) => {
+        if (i > 0 && t.goal <= v.tiers![i - 1]!.goal) ctx.addIssue({ code: "custom", path: ["tiers", i, "goal"], message: "tier goals must be strictly ascending" });
+        if (v.metric === "amount" && !Number.isInteger(t.goal)) ctx.addIssue({ code: "custom", path: ["tiers", i, "goal"], message: "an amount goal is an integer (minor units)" });
+      });
+      return;
+    }
+    if (v.goal === undefined) ctx.addIssue({ code: "custom", path: ["goal"], message: "required (or tiers)" });
+    if (v.points === undefined) ctx.addIssue({ code: "custom", path: ["points"], message: "required (or tiers)" });
+    if (v.metric === "amount" && v.goal !== undefined && !Number.isInteger(v.goal)) ctx.addIssue({ code: "custom", path: ["goal"], message: "an amount goal is an integer (minor units)" });
   });
 
 export const ruleSchema = z.discriminatedUnion("kind", [

@@ -18,12 +18,20 @@ export interface PlanTarget {
   categories: ReadonlySet<string> | null;
   from: number;
   to: number;
-  /** qty: thousandths of a unit; amount: minor units (progress is counted in the same). */
+  /** qty: thousandths of a unit; amount: minor units (progress is counted in the same). The highest tier's goal with tiers. */
   goal: number;
+  /** The bonus; with tiers, all tiers' points together. */
   points: number;
+  /** The rule's tiers, goals ascending in the same units as `goal`; null: one goal and its points. */
+  tiers: readonly TargetTier[] | null;
   /** The programme's customer and group scope (null: anyone). */
   customers: ReadonlySet<string> | null;
   groups: ReadonlySet<string> | null;
+}
+
+export interface TargetTier {
+  goal: number;
+  points: number;
 }
 
 const setOrNull = (xs: readonly string[] | undefined): ReadonlySet<string> | null => (xs && xs.length > 0 ? new Set(xs) : null);
@@ -33,6 +41,8 @@ export function targetsOf(programmes: readonly { programme: Programme; version: 
   for (const { programme: p, version } of programmes) {
     p.rules.forEach((r, ruleIndex) => {
       if (r.kind !== "target") return;
+      const units = (goal: number) => (r.metric === "qty" ? Math.round(goal * 1000) : goal);
+      const tiers = r.tiers?.map((t) => ({ goal: units(t.goal), points: t.points })) ?? null;
       out.push({
         id: r.id ?? `${p.id}#${ruleIndex}`,
         programme: p.id,
@@ -46,8 +56,9 @@ export function targetsOf(programmes: readonly { programme: Programme; version: 
         categories: setOrNull(r.categories),
         from: r.from,
         to: r.to,
-        goal: r.metric === "qty" ? Math.round(r.goal * 1000) : r.goal,
-        points: r.points,
+        goal: tiers ? tiers[tiers.length - 1]!.goal : units(r.goal!),
+        points: tiers ? tiers.reduce((sum, t) => sum + t.points, 0) : r.points!,
+        tiers,
         customers: setOrNull(p.scope.customers),
         groups: setOrNull(p.scope.groups),
       });
@@ -79,6 +90,18 @@ export function lineContribution(t: PlanTarget, line: TargetLine, timeZone: stri
   const at = startOfLocalDate(t.timeZone ?? timeZone, line.date);
   if (at < t.from || at >= t.to) return 0;
   return t.metric === "qty" ? Math.round(line.qty * 1000) : line.amount;
+}
+
+/**
+ * The bonus a participant holds at this total: the points of every tier whose goal the
+ * total has reached (a target without tiers: its points once the goal is reached).
+ * `tiers` as the target has them (a progress record keeps them for a target retired since).
+ */
+export function targetAward(t: Pick<PlanTarget, "goal" | "points" | "tiers">, achieved: number): number {
+  if (t.tiers === null) return achieved >= t.goal ? t.points : 0;
+  let sum = 0;
+  for (const tier of t.tiers) if (achieved >= tier.goal) sum += tier.points;
+  return sum;
 }
 
 /** A progress figure in the target's own terms: qty in units (3 decimals), amount in minor units. */

@@ -29,6 +29,12 @@ describe("configuration", () => {
     expect(c).toMatchObject({ http: { port: 0 }, nats: { url: "nats://127.0.0.1:4222" }, simulator: true, dataDir: "/tmp/x" });
   });
 
+  it("takes simulator b2b (the distributors' reports) besides on and off, and nothing else", () => {
+    expect(loadConfig({ env: { LOYALTYD_SIMULATOR: "b2b" } }).simulator).toBe("b2b");
+    expect(loadConfig({ env: { LOYALTYD_SIMULATOR: "off" } }).simulator).toBe(false);
+    expect(() => loadConfig({ env: { LOYALTYD_SIMULATOR: "shop" } })).toThrow(/simulator/);
+  });
+
   it("enrols at an unknown phone by default, at an unknown card only when enrolOnUnknownCard is on", () => {
     expect(loadConfig({ env: {} })).toMatchObject({ enrolOnUnknownPhone: true, enrolOnUnknownCard: false });
     expect(loadConfig({ env: { LOYALTYD_ENROL_ON_UNKNOWN_CARD: "on" } }).enrolOnUnknownCard).toBe(true);

@@ -44,6 +44,11 @@ describe("renderLine", () => {
 });
 
 describe("statusLines", () => {
+  it("names the simulator's traffic: POS events and card customers, or distributors' reports", () => {
+    expect(text(statusLines(state(), info)[0]!)).toContain("simulator: 200 POS events/s, 2,000 card customers, ");
+    expect(text(statusLines(state(), { ...info, simulatorKind: "b2b", simulatorRate: 2, simulatorCustomers: 12 })[0]!)).toContain("simulator: 2.0 distributors' reports/s, 12 distributors, ");
+  });
+
   it("has the same number of lines before the first figures, with figures, and with warnings", () => {
     const before = statusLines(state(), info);
     const f = figuresOf(

@@ -3,35 +3,14 @@
 // each verification check caught, the review queue, approvals crediting points through
 // the rules, a rejection taking them back, the statement and the audit trail.
 import { parse } from "csv-parse/sync";
-import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { B2B_PROGRAMME } from "../fixtures.js";
-import { ADMIN_TOKEN, startTestEnv, send as sendHttp, type TestEnv } from "./harness.js";
-
-const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-const send = (t: TestEnv, method: string, path: string, body?: unknown) => sendHttp(t, method, path, body, auth);
+import { B2B_PRODUCTS, DEPOT_MAPPING, XLSX_TYPE, dateCell, day, download, line, send, upload, xlsx } from "./b2b-helpers.js";
+import { startTestEnv, type TestEnv } from "./harness.js";
 
 const B2B = B2B_PROGRAMME;
 /** A sales target: 8 brushes approved within 30 days either side of now earn 100 points once. */
 const BRUSHES = { kind: "target", id: "brushes", metric: "qty", skus: ["BRUSH"], from: Date.now() - 30 * 86_400_000, to: Date.now() + 30 * 86_400_000, goal: 8, points: 100 };
-
-const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
-/** A raw body (a CSV or XLSX file) to an admin route. */
-async function upload(t: TestEnv, path: string, body: string | Buffer, type: string) {
-  const res = await fetch(t.http + path, { method: "POST", body, headers: { "content-type": type, ...auth } });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-async function xlsx(rows: ExcelJS.CellValue[][]): Promise<Buffer> {
-  const wb = new ExcelJS.Workbook();
-  const ws = wb.addWorksheet("Raporty");
-  for (const r of rows) ws.addRow(r);
-  return Buffer.from(await wb.xlsx.writeBuffer());
-}
-
-const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-const line = (invoice: string, sku: string, qty: number, amount: number, date = day(-3)) => ({ invoice, date, sku, qty, amount });
 
 describe("distributors' sales reports", () => {
   let t: TestEnv;
@@ -39,11 +18,7 @@ describe("distributors' sales reports", () => {
   let gold: string;
   beforeAll(async () => {
     t = await startTestEnv({ partitions: 2, "reports.currency": "PLN", "reports.plausibilityHistoryMin": 3, "reports.windowDaysBack": 30 }, [{ ...B2B, rules: [...B2B.rules, BRUSHES] }]);
-    for (const [sku, body] of Object.entries({
-      "PAINT-10L": { category: "paint", listPrice: 10_000 },
-      BRUSH: { category: "tools", listPrice: 2_000 },
-      OLD: { category: "paint", active: false },
-    })) expect((await send(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
+    for (const [sku, body] of Object.entries(B2B_PRODUCTS)) expect((await send(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
     const company = (name: string) => ({ name, taxId: `PL${name.length}0001246` });
     north = (await t.rpc("enroll", { requestId: "e-n", kind: "distributor", company: company("Farby Północ"), groups: ["north"], users: ["anna"] })).customerId;
     gold = (await t.rpc("enroll", { requestId: "e-g", kind: "distributor", company: company("Farby Złote"), groups: ["north", "gold"] })).customerId;
@@ -124,11 +99,8 @@ describe("distributors' sales reports", () => {
   });
 
   describe("imported from spreadsheets", () => {
-    const dateCell = (offset: number) => new Date(`${day(offset)}T00:00:00Z`);
-
     it("imports an XLSX through a saved mapping: one report per reportId, each verified and queued", async () => {
-      const mapping = { target: "reports", format: "xlsx", columns: { reportId: "Raport", customerId: "Klient", invoice: "Faktura", date: "Data", sku: "Indeks", qty: "Ilość", amount: "Kwota" } };
-      expect((await send(t, "PUT", "/v1/admin/import-mappings/hurtownia", mapping)).status).toBe(200);
+      expect((await send(t, "PUT", "/v1/admin/import-mappings/hurtownia", DEPOT_MAPPING)).status).toBe(200);
       const file = await xlsx([
         ["Raport", "Klient", "Faktura", "Data", "Indeks", "Ilość", "Kwota"],
         ["R-10", north, "F-100", dateCell(-2), "PAINT-10L", 2, 20_000],
@@ -169,8 +141,7 @@ describe("distributors' sales reports", () => {
       expect(res.status).toBe(422);
       expect(res.body).toMatchObject({ ok: false, error: { code: "VALIDATION", field: "row 3.reportId" }, rows: 5, errorCount: 5 });
       expect(res.body.errors.map((e: { row: number; field: string }) => `${e.row}:${e.field}`)).toEqual(["3:reportId", "4:customerId", "5:customerId", "6:date", "6:qty"]);
-      const csv = await fetch(`${t.http}${res.body.errorsCsv}`, { headers: auth });
-      const rows = parse(await csv.text(), { columns: true }) as Record<string, string>[];
+      const rows = parse((await download(t, res.body.errorsCsv)).text, { columns: true }) as Record<string, string>[];
       expect(rows.map((r) => [r.row, r.column, r.code])).toEqual([["3", "reportId", "VALIDATION"], ["4", "customerId", "VALIDATION"], ["5", "customerId", "VALIDATION"], ["6", "date", "VALIDATION"], ["6", "qty", "VALIDATION"]]);
       expect(rows[1]!.message).toContain("is not a distributor");
       expect((await send(t, "GET", "/v1/admin/reports/R-20")).status).toBe(404);

@@ -148,6 +148,19 @@ describe.skipIf(findNatsServer() === null)("loyaltyd demo", () => {
     expect(await exited(term.child)).toBe(0);
   }, 60_000);
 
+  it("with LOYALTYD_SIMULATOR=b2b: distributors submit reports, an approver decides them, in the log", async () => {
+    const env = { ...demoEnv(join(dir, "b2b")), LOYALTYD_SIMULATOR: "b2b" };
+    const demo = await spawnEngine(env, "demo");
+    children.push(demo.child);
+    let out = "";
+    demo.child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    const flowing = await until("a b2b summary with approved reports", () => out.split("\n").find((l) => /sim b2b: reports [1-9]\d* submitted, [1-9]\d* approved/.test(l)));
+    expect(JSON.parse(flowing)).toMatchObject({ simulator: "b2b" });
+    expect(out).toContain("12 distributors enrolled");
+    demo.child.kill("SIGINT");
+    expect(await exited(demo.child)).toBe(0);
+  }, 60_000);
+
   it("without a terminal: JSON log lines on stdout, as before", async () => {
     const env = demoEnv(join(dir, "pipe"));
     // spawnEngine reads stdout as JSON lines until "ready": every line before it parsed.

@@ -135,3 +135,39 @@ describe("spreadsheet imports", () => {
     expect(mine).toEqual([expect.objectContaining({ outcome: "VALIDATION", targets: { importId: res.body.importId } })]);
   });
 });
+
+describe("seasonal prices from the rewards import", () => {
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = await startTestEnv();
+  });
+  afterAll(async () => t?.stop());
+
+  it("sets seasonal prices from a sheet's seasonalPrices cell, keeps them when it is empty, clears them with none, and reports bad ones per row", async () => {
+    const day = (d: string) => Date.parse(`${d}T00:00:00Z`);
+    const sheet = "id,name,pointsPrice,seasonalPrices\nXMAS,Christmas mug,40,2026-12-01..2026-12-24=25; 2027-01-02..2027-01-06=30\nTEA,Tea,10,\n";
+    expect((await call(t, "POST", "/v1/admin/rewards/import", sheet, "text/csv")).body).toMatchObject({ ok: true, imported: 2 });
+    expect((await call(t, "GET", "/v1/admin/rewards/XMAS")).body.reward.seasonalPrices).toEqual([
+      { from: day("2026-12-01"), to: day("2026-12-25"), pointsPrice: 25 },
+      { from: day("2027-01-02"), to: day("2027-01-07"), pointsPrice: 30 },
+    ]);
+    // Left empty: kept; "none": removed.
+    await call(t, "POST", "/v1/admin/rewards/import", "id,name,pointsPrice,seasonalPrices\nXMAS,Christmas mug,45,\n", "text/csv");
+    expect((await call(t, "GET", "/v1/admin/rewards/XMAS")).body.reward).toMatchObject({ pointsPrice: 45, seasonalPrices: [{ pointsPrice: 25 }, { pointsPrice: 30 }] });
+    await call(t, "POST", "/v1/admin/rewards/import", "id,name,pointsPrice,seasonalPrices\nXMAS,Christmas mug,45,none\n", "text/csv");
+    expect((await call(t, "GET", "/v1/admin/rewards/XMAS")).body.reward.seasonalPrices).toEqual([]);
+    const bad = [
+      "id,name,pointsPrice,seasonalPrices",
+      "B1,x,1,2026-12-01-2026-12-24=25",
+      "B2,x,1,2026-02-30..2026-03-02=5",
+      "B3,x,1,2026-12-10..2026-12-01=5",
+      "B4,x,1,2026-12-01..2026-12-10=5;2026-12-10..2026-12-20=6",
+      "B5,x,1,2026-12-01..2026-12-10=0",
+    ].join("\n");
+    const res = await call(t, "POST", "/v1/admin/rewards/import", bad, "text/csv");
+    expect(res.status).toBe(422);
+    expect(res.body.errors.map((e: Record<string, unknown>) => [e.row, e.column])).toEqual([[2, "seasonalPrices"], [3, "seasonalPrices"], [4, "seasonalPrices"], [5, "seasonalPrices"], [6, "seasonalPrices"]]);
+    expect(res.body.errors[3].message).toContain("overlap");
+    expect((await call(t, "GET", "/v1/admin/rewards/B1")).status).toBe(404);
+  });
+});

@@ -17,8 +17,8 @@ const TARGET = { kind: "target", id: "winter-paint", metric: "qty", categories: 
 const PROGRAMME = { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, TARGET, { kind: "target", metric: "amount", from: FROM, to: TO, goal: 1_000_000, points: 50 }] };
 const REPORTS = { autoApprove: false, currency: "PLN", windowDaysBack: 90, windowDaysAhead: 1, plausibilityFactor: 3, plausibilityHistoryMin: 1000, priceTolerancePct: 5, targetMilestonesPct: [50, 80] };
 
-async function open(open = harness): Promise<{ h: Harness; id: string }> {
-  const h = await open({ reports: REPORTS }, [PROGRAMME]);
+async function open(open = harness, programme: Record<string, unknown> = PROGRAMME): Promise<{ h: Harness; id: string }> {
+  const h = await open({ reports: REPORTS }, [programme]);
   await h.store.env.transaction(() => {
     h.store.products.put("PAINT", { sku: "PAINT", category: "paint" });
     h.store.products.put("BRUSH", { sku: "BRUSH", category: "tools" });
@@ -104,6 +104,67 @@ describe("sales targets", () => {
             const bonus = entriesOf(h.store, id).filter((e) => e.kind.startsWith("target") && e.programme === "b2b" && e.cause.includes("winter-paint"));
             expect(bonus.reduce((a, e) => a + e.amount, 0)).toBe(total >= 10 ? 500 : 0);
             expect(h.store.targets.get([id, "winter-paint"])?.achieved).toBe(total * 1000);
+          }
+        } finally {
+          await h.close();
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+});
+
+describe("sales targets with tiers", () => {
+  /** 5 units of paint earn 50, 12 earn 120 more, 20 earn 300 more. */
+  const TIERS = [{ goal: 5, points: 50 }, { goal: 12, points: 120 }, { goal: 20, points: 300 }];
+  const TIERED = { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, { kind: "target", id: "paint-tiers", metric: "qty", categories: ["paint"], from: FROM, to: TO, tiers: TIERS }] };
+  const award = (total: number) => TIERS.filter((t) => t.goal <= total).reduce((s, t) => s + t.points, 0);
+
+  it("credits each tier once as the total reaches it, and takes back only the tiers a rejection drops below", async () => {
+    const { h, id } = await open(harness, TIERED);
+    const first = await approved(h, id, "R-1", 6);
+    expect(first.notes.filter((x) => x.kind === "target.reached").map((x) => [x.payload.credited, x.payload.awarded])).toEqual([[50, 50]]);
+    // 6 + 14 = 20: two tiers at once, in one entry.
+    await approved(h, id, "R-2", 14);
+    expect(targetEntries(h, id)).toEqual([["target", 50, "R-1"], ["target", 420, "R-2"]]);
+    const t = await h.one(cmd("targets", { customer: { customerId: id } }));
+    expect(t.targets[0]).toMatchObject({
+      targetId: "paint-tiers", goal: 20, achieved: 20, remaining: 0, reached: true, points: 470, awarded: 470,
+      tiers: [{ goal: 5, points: 50, reached: true }, { goal: 12, points: 120, reached: true }, { goal: 20, points: 300, reached: true }],
+    });
+    // Rejecting R-1: 14 left, the third tier goes (300), the first two stay.
+    const lost = await reject(h, "R-1");
+    expect(lost.notes.filter((x) => x.kind === "target.lost").map((x) => [x.payload.takenBack, x.payload.awarded])).toEqual([[300, 170]]);
+    expect(targetEntries(h, id).at(-1)).toEqual(["target.lost", -300, "R-1"]);
+    // Reaching 20 again credits the third tier again, and only it.
+    await approved(h, id, "R-3", 7);
+    expect(targetEntries(h, id).at(-1)).toEqual(["target", 300, "R-3"]);
+    expect((await h.one(cmd("targets", { customer: { customerId: id } }))).targets[0]).toMatchObject({ achieved: 21, awarded: 470 });
+    await reject(h, "R-2");
+    expect(targetEntries(h, id).at(-1)).toEqual(["target.lost", -420, "R-2"]);
+    expect((await h.one(cmd("targets", { customer: { customerId: id } }))).targets[0].tiers.map((x: { reached: boolean }) => x.reached)).toEqual([true, false, false]);
+  });
+
+  it("holds exactly the reached tiers' points, whatever approvals and rejections come (property)", async () => {
+    const step = fc.record({ qty: fc.integer({ min: 1, max: 9 }), reject: fc.integer({ min: -1, max: 7 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), async (steps) => {
+        const { h, id } = await open(openHarness, TIERED);
+        try {
+          const live = new Map<string, number>();
+          for (const [i, s] of steps.entries()) {
+            await approved(h, id, `P-${i}`, s.qty);
+            live.set(`P-${i}`, s.qty);
+            // Now and then an earlier report (still approved) is rejected.
+            const victim = [...live.keys()][s.reject];
+            if (victim !== undefined) {
+              await reject(h, victim);
+              live.delete(victim);
+            }
+            const total = [...live.values()].reduce((a, b) => a + b, 0);
+            const held = entriesOf(h.store, id).filter((e) => e.kind.startsWith("target")).reduce((a, e) => a + e.amount, 0);
+            expect(held).toBe(award(total));
+            expect(h.store.targets.get([id, "paint-tiers"])).toMatchObject({ achieved: total * 1000, awarded: award(total) });
           }
         } finally {
           await h.close();

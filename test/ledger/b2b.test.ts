@@ -169,4 +169,30 @@ describe("sales reports", () => {
     ]);
     expect(st.entries.map((e: Reply) => [e.kind, e.amount, e.reportId])).toEqual([["report", 10, "R-2"]]);
   });
+
+  it("lists a merged-away distributor's reports on the survivor's statement, each naming its participant", async () => {
+    const h = await open();
+    const a = (await h.one(enrolDistributor("e-a"))).customerId as string;
+    const b = (await h.one(enrolDistributor("e-b"))).customerId as string;
+    const c = (await h.one(enrolDistributor("e-c"))).customerId as string;
+    await h.one(submit("A-1", a, [line("F-1", "BRUSH", 1, 2_000)]));
+    h.clock.now = T0 + 1000;
+    await h.one(submit("B-1", b, [line("F-1", "BRUSH", 2, 4_000)]));
+    await h.one(approve("B-1"));
+    h.clock.now = T0 + 2000;
+    await h.one(submit("C-1", c, [line("F-9", "BRUSH", 3, 6_000)]));
+    h.clock.now = T0 + 3000;
+    await h.one(submit("A-2", a, [line("F-2", "BRUSH", 1, 2_000)]));
+    // C into B, then B into A: A's statement lists all four, oldest first.
+    const merge = (requestId: string, from: string, into: string) => cmd("mergeCustomers", { requestId, from: { customerId: from }, into: { customerId: into }, reason: "one company", operator: "olga" });
+    expect((await h.one(merge("m-1", c, b))).ok).toBe(true);
+    expect((await h.one(merge("m-2", b, a))).ok).toBe(true);
+    const st = await h.one(cmd("statement", { customer: { customerId: a } }));
+    expect(st.reports.map((r: Reply) => [r.reportId, r.customerId, r.status, r.points])).toEqual([
+      ["A-1", undefined, "pending", 0], ["B-1", b, "approved", 4], ["C-1", c, "pending", 0], ["A-2", undefined, "pending", 0],
+    ]);
+    // The window and the limit apply to them all.
+    const late = await h.one(cmd("statement", { customer: { customerId: a }, from: T0 + 1000, limit: 2 }));
+    expect(late.reports.map((r: Reply) => r.reportId)).toEqual(["B-1", "C-1"]);
+  });
 });
