@@ -72,9 +72,12 @@ async function phase(path: string, durationMs: number, prefix: string, pruner: P
   let pruned = 0;
   const writeMs: number[] = [];
   const lockWaitMs: number[] = [];
+  let stepping = false;
   const timer = pruner
-    ? setInterval(() => {
-        for (const r of pruner.step()) {
+    ? setInterval(async () => {
+        if (stepping) return; // the last step still waits for the write lock
+        stepping = true;
+        for (const r of await pruner.step().finally(() => (stepping = false))) {
           pruned += r.pruned;
           if (r.writeMs > 0) {
             writeMs.push(r.writeMs);
@@ -159,7 +162,7 @@ async function scanAlone(store: Store, windows: Omit<RetentionOptions, "scanMax"
   let scanned = 0;
   const held: number[] = [];
   for (let step = 0; step < 20; step++) {
-    for (const r of pruner.step()) {
+    for (const r of await pruner.step()) {
       pruned += r.pruned;
       scanned += r.scanned;
       if (r.writeMs > 0) held.push(r.writeMs);

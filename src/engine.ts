@@ -288,7 +288,12 @@ async function startPipeline(
   }, config.expiry.sweepMs);
   expirySweeper.unref();
   const pruner = new Pruner(store, { ...config.retention, eventFutureMsMax: config.events.futureMsMax }, now);
-  const retentionSweeper = setInterval(() => prune(pruner, metrics, log), config.retention.sweepMs);
+  let pruning = false;
+  const retentionSweeper = setInterval(() => {
+    if (pruning) return; // a step still waits for the write lock: one at a time
+    pruning = true;
+    void prune(pruner, metrics, log).finally(() => (pruning = false));
+  }, config.retention.sweepMs);
   retentionSweeper.unref();
 
   const security = { terminalAuth: credentials.terminals !== null, operators: credentials.operators.size, rateLimited };
@@ -441,9 +446,9 @@ function birthdaySweeper({ store, submit, publishNotifications, log, now }: Swee
 }
 
 /** One bounded retention step per table (src/ledger/retention.ts); a failed step is retried at the next. */
-function prune(pruner: Pruner, metrics: Metrics, log: Logger): void {
+async function prune(pruner: Pruner, metrics: Metrics, log: Logger): Promise<void> {
   try {
-    for (const r of pruner.step()) {
+    for (const r of await pruner.step()) {
       metrics.retentionScanned.inc({ kind: r.kind }, r.scanned);
       if (r.pruned > 0) metrics.retentionPruned.inc({ kind: r.kind }, r.pruned);
       if (r.wrapped) metrics.retentionPasses.inc({ kind: r.kind });

@@ -2,7 +2,7 @@
 // their windows, by a background scan that reads a bounded slice of each table per step
 // and resumes where it stopped (its position is kept in meta). The hot path writes
 // nothing for it: records are dated by what they already hold.
-import { TransactionFlags, type Database } from "lmdb";
+import type { Database } from "lmdb";
 import { limits } from "../limits.js";
 import type { EventRecord, Hold, IdemRecord, Store } from "./store.js";
 import { assertInvariant } from "./tx.js";
@@ -77,15 +77,17 @@ function holdVerdict(o: RetentionOptions): (h: Hold, now: number) => Verdict<Hol
 }
 
 /** The prune write: small (scanMax records at most), and not waiting for its fsync, which the next commit carries. */
-const WRITE_FLAGS = TransactionFlags.ABORTABLE | TransactionFlags.SYNCHRONOUS_COMMIT | TransactionFlags.NO_SYNC_FLUSH;
 
 /**
  * Steps the scan of each table with a window. Runs on the engine's main thread, beside
  * the partitions' writers: each step's deletions are one write transaction of at most
- * scanMax records, so it holds LMDB's single write lock for a short, bounded time.
+ * scanMax records, so it holds LMDB's single write lock for a short, bounded time. The
+ * write is an asynchronous transaction: lmdb-js's write thread waits for the lock (held
+ * by a partition's batch meanwhile), not the main thread, which keeps serving HTTP,
+ * /metrics and the watchdog even while a wedged partition holds the lock for good.
  */
 export class Pruner {
-  private readonly steps: (() => StepReport)[] = [];
+  private readonly steps: (() => Promise<StepReport>)[] = [];
   private readonly cursors = new Map<RetentionKind, string | undefined>();
   private readonly savedAt = new Map<RetentionKind, number>();
 
@@ -112,13 +114,17 @@ export class Pruner {
     return this.store.meta as unknown as Database<string, string>;
   }
 
-  /** One bounded step over every table with a window. */
-  step(): StepReport[] {
-    this.store.env.resetReadTxn();
-    return this.steps.map((step) => step());
+  /** One bounded step over every table with a window, one table after the other. */
+  async step(): Promise<StepReport[]> {
+    const reports: StepReport[] = [];
+    for (const step of this.steps) {
+      this.store.env.resetReadTxn();
+      reports.push(await step());
+    }
+    return reports;
   }
 
-  private stepTable<V>(t: Table<V>): StepReport {
+  private async stepTable<V>(t: Table<V>): Promise<StepReport> {
     const now = this.clock();
     const { scanMax } = this.options;
     const start = this.cursors.get(t.kind);
@@ -145,14 +151,16 @@ export class Pruner {
     if (save) {
       const t0 = performance.now();
       let locked = t0;
-      this.store.env.transactionSync(() => {
+      let written = t0;
+      await this.store.env.transaction(() => {
         locked = performance.now();
         for (const key of prune) t.db.remove(key);
         for (const [key, value] of stamps) t.db.put(key, value);
         if (next === undefined) this.positions().remove(cursorKey(t.kind));
         else this.positions().put(cursorKey(t.kind), next);
-      }, WRITE_FLAGS);
-      writeMs = performance.now() - locked;
+        written = performance.now();
+      });
+      writeMs = written - locked;
       lockWaitMs = locked - t0;
       this.savedAt.set(t.kind, now);
     }

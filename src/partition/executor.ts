@@ -44,6 +44,19 @@ export class InlineExecutor implements Executor {
 const WORKER_BATCHES_IN_FLIGHT = 4;
 
 /** The compiled worker, whether this module runs from src/ (tests) or dist/src/. */
+/**
+ * Piscina loads a task file with require() first and import() when that throws. With
+ * Node's require(esm) (on by default since 20.19) a worker once died with a V8 fatal error
+ * ("IsGraphAsync must be used on an instantiated module") inside that require: a whole
+ * CI run lost. Turned off in the workers, require() of our ES module throws at once and
+ * Piscina imports it, as on the Node versions it was written for. Only where Node knows
+ * the flag (the workers then take no other option of the process's: they need none);
+ * otherwise they inherit the process's options as before.
+ */
+const WORKER_EXEC_ARGV: string[] | undefined = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")
+  ? ["--no-experimental-require-module"]
+  : undefined;
+
 function workerFile(): string {
   const here = import.meta.url;
   const url = here.endsWith(".ts") ? new URL("../../dist/src/partition/worker.js", here) : new URL("./worker.js", here);
@@ -72,6 +85,7 @@ export class WorkerExecutor implements Executor {
           concurrentTasksPerWorker: WORKER_BATCHES_IN_FLIGHT,
           idleTimeout: Number.MAX_SAFE_INTEGER,
           workerData: data,
+          execArgv: WORKER_EXEC_ARGV,
         }),
     );
   }

@@ -1,5 +1,7 @@
 // Retention on a real LMDB with an injected clock: what each window lets go and what it
 // keeps, what a re-send or retry after the window gets, and the scan's bounds and cursor.
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { limits } from "../../src/limits.js";
 import { Pruner, cursorKey, type RetentionOptions, type StepReport } from "../../src/ledger/retention.js";
@@ -29,9 +31,9 @@ function pruner(h: Harness, options: Partial<RetentionOptions> = {}): Pruner {
 }
 
 /** One step with the clock at `now`; the reports by kind. */
-function stepAt(h: Harness, p: Pruner, now: number): Record<string, StepReport> {
+async function stepAt(h: Harness, p: Pruner, now: number): Promise<Record<string, StepReport>> {
   h.clock.now = now;
-  const reports = p.step();
+  const reports = await p.step();
   h.store.env.resetReadTxn();
   return Object.fromEntries(reports.map((r) => [r.kind, r]));
 }
@@ -45,12 +47,12 @@ describe("retention of event records", () => {
     expect(await h.one(sale10("s-1"))).toMatchObject({ ok: true, earned: 10, balance: 10 });
     const p = pruner(h);
 
-    expect(stepAt(h, p, T0 + LATE_MS).event).toMatchObject({ pruned: 0 });
+    expect((await stepAt(h, p, T0 + LATE_MS)).event).toMatchObject({ pruned: 0 });
     expect(h.store.events.get("s-1")).toBeDefined();
     // Still inside the event window: the re-send is a duplicate.
     expect(await h.one(sale10("s-1"))).toMatchObject({ ok: true, duplicate: true, balance: 10 });
 
-    expect(stepAt(h, p, T0 + LATE_MS + 1).event).toMatchObject({ pruned: 1 });
+    expect((await stepAt(h, p, T0 + LATE_MS + 1)).event).toMatchObject({ pruned: 1 });
     expect(h.store.events.get("s-1")).toBeUndefined();
     const resent = await h.one(sale10("s-1"));
     expect(errorOf(resent)).toEqual({ code: "VALIDATION", field: "at" });
@@ -66,14 +68,14 @@ describe("retention of event records", () => {
     expect(h.store.events.get("r-1")?.a).toBe(T0 + 10 * DAY_MS);
     const p = pruner(h);
 
-    const first = stepAt(h, p, T0 + LATE_MS + 1);
+    const first = (await stepAt(h, p, T0 + LATE_MS + 1));
     expect(first.event).toMatchObject({ scanned: 2, pruned: 1 });
     expect(h.store.events.get("s-1")).toBeUndefined();
     expect(await h.one(cmd("accrue", ret("r-1", "s-1", [{ lineId: "1", qty: 1 }], T0 + 10 * DAY_MS)))).toMatchObject({ ok: true, duplicate: true });
     const late = await h.one(cmd("accrue", ret("r-2", "s-1", [{ lineId: "1", qty: 1 }], T0 + LATE_MS)));
     expect(errorOf(late)?.code).toBe("UNKNOWN_EVENT");
 
-    expect(stepAt(h, p, T0 + 10 * DAY_MS + LATE_MS + 1).event).toMatchObject({ pruned: 1 });
+    expect((await stepAt(h, p, T0 + 10 * DAY_MS + LATE_MS + 1)).event).toMatchObject({ pruned: 1 });
     expect(errorOf(await h.one(cmd("accrue", ret("r-1", "s-1", [{ lineId: "1", qty: 1 }], T0 + 10 * DAY_MS))))).toEqual({ code: "VALIDATION", field: "at" });
     expect(pointsOf(await h.one(balanceCmd("cu_000001"))).balance).toBe(10);
   });
@@ -90,12 +92,12 @@ describe("retention of request records", () => {
     expect(h.store.requests.get("a-1")?.t).toBe(T0 + DAY_MS);
     const p = pruner(h);
 
-    expect(stepAt(h, p, T0 + 7 * DAY_MS).request).toMatchObject({ scanned: 2, pruned: 0 });
+    expect((await stepAt(h, p, T0 + 7 * DAY_MS)).request).toMatchObject({ scanned: 2, pruned: 0 });
     h.clock.now = T0 + 8 * DAY_MS;
     expect(await h.one(auth)).toMatchObject({ ok: true, holdId: "h_000001", duplicate: true });
 
     // The enrolment (T0) and the authorisation (T0 + 1 day) are both past 7 days now.
-    expect(stepAt(h, p, T0 + 8 * DAY_MS + 1).request).toMatchObject({ scanned: 2, pruned: 2 });
+    expect((await stepAt(h, p, T0 + 8 * DAY_MS + 1)).request).toMatchObject({ scanned: 2, pruned: 2 });
     expect(await h.one(auth)).toMatchObject({ ok: true, approved: true, holdId: "h_000002" });
   });
 });
@@ -110,8 +112,8 @@ describe("retention of holds", () => {
     const p = pruner(h, { requestsMs: 0 });
     const expiresAt = T0 + ttlMs;
 
-    expect(stepAt(h, p, expiresAt + 2 * DAY_MS).hold).toMatchObject({ scanned: 2, pruned: 0 });
-    const after = stepAt(h, p, expiresAt + 2 * DAY_MS + 1).hold;
+    expect((await stepAt(h, p, expiresAt + 2 * DAY_MS)).hold).toMatchObject({ scanned: 2, pruned: 0 });
+    const after = (await stepAt(h, p, expiresAt + 2 * DAY_MS + 1)).hold;
     expect(after).toMatchObject({ scanned: 2, pruned: 1 });
     expect(h.store.holds.get("h_000001")).toBeUndefined();
     // h_000002 is open (the sweeper never came by): kept, whatever its age.
@@ -119,7 +121,7 @@ describe("retention of holds", () => {
     expect(errorOf(await h.one(cmd("release", { requestId: "rl-2", holdId: "h_000001" })))?.code).toBe("UNKNOWN_HOLD");
 
     expect(await h.one(expireCmd("h_000002"))).toMatchObject({ expired: true });
-    expect(stepAt(h, p, h.clock.now + 1).hold).toMatchObject({ pruned: 1 });
+    expect((await stepAt(h, p, h.clock.now + 1)).hold).toMatchObject({ pruned: 1 });
     expect([...h.store.holds.getKeys()]).toEqual([]);
     expect(pointsOf(await h.one(balanceCmd("cu_000001")))).toEqual({ balance: 10, held: 0, available: 10 });
   });
@@ -131,7 +133,7 @@ describe("the retention scan", () => {
     for (let i = 0; i < 5; i++) await h.one(sale10(`s-${i}`));
     await h.one(cmd("authorize", { requestId: "a-1", customer: CARD, amount: 2, ttlMs: 86_400_000 }));
     const before = JSON.parse(snapshot(h.store)) as Record<string, unknown>;
-    stepAt(h, pruner(h), T0 + 400 * DAY_MS);
+    (await stepAt(h, pruner(h), T0 + 400 * DAY_MS));
     const after = JSON.parse(snapshot(h.store)) as Record<string, unknown[]>;
     for (const t of ["customers", "cards", "wallets", "entries", "lots", "expiryDue", "holds", "holdsByExpiry"]) expect(after[t], t).toEqual(before[t]);
     expect(after.events).toEqual([]);
@@ -149,7 +151,7 @@ describe("the retention scan", () => {
     const late = T0 + 8 * DAY_MS;
     const options = { scanMax: 10, salesMs: 0, holdsMs: 0 };
 
-    const first = stepAt(h, pruner(h, options), late);
+    const first = (await stepAt(h, pruner(h, options), late));
     expect(Object.keys(first)).toEqual(["request"]);
     expect(first.request).toMatchObject({ scanned: 10, pruned: 10, wrapped: false });
     expect(h.store.meta.get(cursorKey("request")) as unknown).toBe(keys[9]);
@@ -157,8 +159,8 @@ describe("the retention scan", () => {
 
     // A new pruner (the engine restarted) goes on from the saved position.
     const p = pruner(h, options);
-    expect(stepAt(h, p, late).request).toMatchObject({ scanned: 10, pruned: 10, wrapped: false });
-    expect(stepAt(h, p, late).request).toMatchObject({ scanned: 5, pruned: 5, wrapped: true });
+    expect((await stepAt(h, p, late)).request).toMatchObject({ scanned: 10, pruned: 10, wrapped: false });
+    expect((await stepAt(h, p, late)).request).toMatchObject({ scanned: 5, pruned: 5, wrapped: true });
     expect(h.store.meta.get(cursorKey("request"))).toBeUndefined();
     expect([...h.store.requests.getKeys()]).toEqual([]);
   });
@@ -167,10 +169,10 @@ describe("the retention scan", () => {
     const h = await withCustomer();
     for (let i = 0; i < 4; i++) await h.one(sale10(`s-${i}`));
     const p = pruner(h, { scanMax: 2, requestsMs: 0, holdsMs: 0 });
-    const quiet = stepAt(h, p, T0 + limits.retentionCursorPersistMs - 1).event!;
+    const quiet = (await stepAt(h, p, T0 + limits.retentionCursorPersistMs - 1)).event!;
     expect(quiet).toMatchObject({ scanned: 2, pruned: 0, writeMs: 0 });
     expect(h.store.meta.get(cursorKey("event"))).toBeUndefined();
-    const later = stepAt(h, p, T0 + limits.retentionCursorPersistMs).event!;
+    const later = (await stepAt(h, p, T0 + limits.retentionCursorPersistMs)).event!;
     expect(later).toMatchObject({ scanned: 2, pruned: 0 });
     expect(later.writeMs).toBeGreaterThan(0);
     expect(h.store.meta.get(cursorKey("event")) as unknown).toBe("s-3");
@@ -182,26 +184,63 @@ describe("the retention scan", () => {
     await h.store.events.put("old-return", { h: "y", r: { ok: true, type: "return" } });
     const p = pruner(h, { holdsMs: 0 });
     const now = T0 + 2 * DAY_MS;
-    const first = stepAt(h, p, now);
+    const first = (await stepAt(h, p, now));
     expect(first.request).toMatchObject({ scanned: 2, stamped: 1, pruned: 0 }); // and e-1, dated at T0, is 2 days old
     expect(first.event).toMatchObject({ stamped: 1, pruned: 0 });
     expect(h.store.requests.get("old-request")?.t).toBe(now);
     expect(h.store.events.get("old-return")?.a).toBe(now + OPTIONS.eventFutureMsMax);
 
-    expect(stepAt(h, p, now + 7 * DAY_MS).request).toMatchObject({ pruned: 1 }); // e-1
+    expect((await stepAt(h, p, now + 7 * DAY_MS)).request).toMatchObject({ pruned: 1 }); // e-1
     expect(h.store.requests.get("old-request")).toBeDefined();
-    expect(stepAt(h, p, now + 7 * DAY_MS + 1).request).toMatchObject({ pruned: 1 });
+    expect((await stepAt(h, p, now + 7 * DAY_MS + 1)).request).toMatchObject({ pruned: 1 });
     expect(h.store.requests.get("old-request")).toBeUndefined();
-    expect(stepAt(h, p, now + OPTIONS.eventFutureMsMax + LATE_MS).event).toMatchObject({ pruned: 0 });
-    expect(stepAt(h, p, now + OPTIONS.eventFutureMsMax + LATE_MS + 1).event).toMatchObject({ pruned: 1 });
+    expect((await stepAt(h, p, now + OPTIONS.eventFutureMsMax + LATE_MS)).event).toMatchObject({ pruned: 0 });
+    expect((await stepAt(h, p, now + OPTIONS.eventFutureMsMax + LATE_MS + 1)).event).toMatchObject({ pruned: 1 });
   });
 
   it("keeps a table for ever when its window is 0", async () => {
     const h = await withCustomer();
     await h.one(sale10("s-1"));
-    const reports = stepAt(h, pruner(h, { salesMs: 0, requestsMs: 0, holdsMs: 0 }), T0 + 3650 * DAY_MS);
+    const reports = (await stepAt(h, pruner(h, { salesMs: 0, requestsMs: 0, holdsMs: 0 }), T0 + 3650 * DAY_MS));
     expect(reports).toEqual({});
     expect(h.store.events.get("s-1")).toBeDefined();
     expect(h.store.requests.get("e-1")).toBeDefined();
+  });
+});
+
+describe("the retention write beside a partition's long write transaction", () => {
+  it("waits for LMDB's write lock without blocking the thread it runs on (the engine's main thread keeps serving)", async () => {
+    const h = await withCustomer();
+    expect(await h.one(sale10("s-1"))).toMatchObject({ ok: true });
+    const p = pruner(h);
+    // Another thread (as a partition's worker) holds the write lock for 1.5 s: a wedged batch, in small.
+    const holder = new Worker(
+      `const { workerData, parentPort } = require("node:worker_threads");
+       import(workerData.storeUrl).then(({ openStore }) => {
+         const store = openStore(workerData.path);
+         store.env.transactionSync(() => {
+           store.meta.put("lockHolder", 1);
+           parentPort.postMessage("locked");
+           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+         });
+         parentPort.postMessage("released");
+       });`,
+      { eval: true, workerData: { storeUrl: new URL("../../dist/src/ledger/store.js", import.meta.url).href, path: join(h.dir, "data") } },
+    );
+    const released = new Promise<void>((resolve) => holder.on("message", (m) => m === "released" && resolve()));
+    await new Promise<void>((resolve) => holder.on("message", (m) => m === "locked" && resolve()));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 20);
+    h.clock.now = T0 + LATE_MS + 1;
+    const step = p.step(); // s-1's record is due: this step writes
+    await released;
+    const ticksWhileLocked = ticks;
+    const reports = await step;
+    clearInterval(ticker);
+    await holder.terminate();
+    // A blocking write (transactionSync) would have held this thread for the whole 1.5 s: no tick.
+    expect(ticksWhileLocked).toBeGreaterThan(20);
+    expect(reports.find((r) => r.kind === "event")).toMatchObject({ pruned: 1 });
+    expect(reports.find((r) => r.kind === "event")!.lockWaitMs).toBeGreaterThan(500);
   });
 });

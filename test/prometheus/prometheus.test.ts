@@ -105,8 +105,8 @@ describe("Prometheus with the shipped config, dashboard and alerts", () => {
       LOYALTYD_PARTITIONS: "2",
       LOYALTYD_EVENTS_ACK_WAIT_MS: "2000",
       LOYALTYD_WATCHDOG_MS: "600000",
-      // The retention scan writes on the main thread (transactionSync): behind a wedged
-      // partition's write lock it would freeze the process, /metrics included.
+      // No retention steps: their writes wait behind a wedged partition's lock (without
+      // blocking the main thread) and are not what these scenarios measure.
       LOYALTYD_RETENTION_SWEEP_MS: "3600000",
     });
     // The scenarios' failpoints: events named fail-* fail with INTERNAL, slow-* hold their
