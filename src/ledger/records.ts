@@ -153,7 +153,8 @@ export interface Entry {
 /** What one programme earned on a sale, kept for returns (the rule engine's accrual, minus its expiry). */
 export type SaleProgramme = Omit<ProgrammeAccrual, "expiresAt">;
 
-export interface SaleRecord {
+/** What a sale's record holds besides its lines, the same in memory and as format 3 stores it. */
+export interface SaleHead {
   customerId: string;
   at: number;
   storeId: string;
@@ -165,6 +166,9 @@ export interface SaleRecord {
    * what to take back from purchase knowledge (ledger/purchases.ts, itemsOf).
    */
   items?: number[];
+}
+
+export interface SaleRecord extends SaleHead {
   lines: Record<string, { qty: number; amount: number }>;
   programmes: SaleProgramme[];
   /** Per programme: the lot its points went into ([expiresAt, seq]), or null (no expiry). */
@@ -294,13 +298,7 @@ export interface IdemRecord {
  * A sale's record as format 3 stores it (ledger/event-records.ts): the maps keyed by
  * lineId as arrays in line order (li).
  */
-export interface PackedSale {
-  customerId: string;
-  at: number;
-  storeId: string;
-  currency: string;
-  channel?: string;
-  items?: number[];
+export interface PackedSale extends SaleHead {
   /** Line ids, in the order of Object.keys(SaleRecord.lines). */
   li: string[];
   /** Per line: quantity sold, amount paid. */
