@@ -2,6 +2,7 @@
 // verbs' schemas in schema.ts and the distributors' in b2b.ts.
 import { z } from "zod";
 import { LIMIT_PARAM } from "../errors.js";
+import { limits } from "../limits.js";
 
 // Printable: no control, format, private-use or unassigned code points; length in code points.
 // "__proto__" is refused: it cannot round-trip through plain objects and storage.
@@ -69,3 +70,6 @@ export const address = z
     country: z.string().regex(/^[A-Z]{2}$/, "must be an ISO 3166-1 alpha-2 code such as PL").optional(),
   })
   .strict();
+
+/** A customer attribute's value (enroll, updateCustomer) and what a programme's scope.attributes compares it with. */
+export const attributeValue = z.union([z.string().max(limits.attributeValueLengthMax), z.number(), z.boolean()]);

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { limits } from "../limits.js";
 import { B2B_SCHEMAS, b2bEnrollFields, b2bUpdateFields, groupsFrom } from "./b2b.js";
-import { address, atMostItems, atMostKeys, currency, customerRef, epochMs, grouped, id, isBirthday, limitIssue, minorUnitsUpTo, phone, qty, upTo, type CustomerRef } from "./primitives.js";
+import { address, atMostItems, attributeValue, atMostKeys, currency, customerRef, epochMs, grouped, id, isBirthday, limitIssue, minorUnitsUpTo, phone, qty, upTo, type CustomerRef } from "./primitives.js";
 import { isTimeZone } from "../rules/time.js";
 
 export { id, minorUnitsUpTo, epochMs, currency, customerRef, isBirthday, type CustomerRef } from "./primitives.js";
@@ -180,7 +180,6 @@ export const CONSENT_CHANNELS = ["email", "sms", "post"] as const;
 
 /** An attribute's name: printable, 1-64 characters, not __proto__. */
 const attributeKey = z.string().regex(/^(?!__proto__$)[^\p{C}]{1,64}$/u, "must be 1-64 printable characters (and not __proto__)");
-const attributeValue = z.union([z.string().max(limits.attributeValueLengthMax), z.number(), z.boolean()]);
 
 export const enrollRequest = z
   .object({

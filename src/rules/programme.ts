@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { fieldPath, validationError } from "../errors.js";
 import { limits } from "../limits.js";
+import { attributeValue } from "../codec/primitives.js";
 import { isTimeZone } from "./time.js";
 
 /** Largest factor a rule may state: bounds how far a typo (20 instead of 2.0) can inflate points. */
@@ -24,8 +25,6 @@ const factor = z
   .refine(Number.isFinite, "must be finite");
 const epochMs = z.number().int("must be an integer (epoch ms)").min(0).max(epochMsMax);
 const ids = z.array(id).max(100_000);
-/** A customer attribute's value as programmes compare it (the codec's attribute values). */
-const attributeValue = z.union([z.string().max(limits.attributeValueLengthMax), z.number().finite(), z.boolean()]);
 const timeZone = z.string().refine(isTimeZone, "must be an IANA time zone such as Europe/Warsaw");
 
 const spendRule = z.strictObject({ kind: z.literal("spend"), per, points });
