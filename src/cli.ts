@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     return parsed.exitCode;
   }
   const { command, values } = parsed;
-  if (command === "setup") return ensureAll((s) => console.log(s)) ? 0 : 1;
+  if (command === "setup") return ensureAll((s) => console.log(s), { browser: values.browser === true }) ? 0 : 1;
   if (command === "new-token") {
     console.log(JSON.stringify(newToken()));
     return 0;

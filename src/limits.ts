@@ -307,4 +307,9 @@ export const limits = {
   clusterSetupMsMax: 20_000,
   /** How long an instance waits for the engine to let go of a partition before it stops renewing that lease anyway, ms. */
   clusterReleaseMsMax: 30_000,
+  // The operator console's built files (ingest/http/console.ts), held in memory.
+  /** Files the console's build may hold (index, hashed scripts and styles, icons). */
+  consoleFilesMax: 64,
+  /** Bytes of those files together: a console larger than this is a build gone wrong. */
+  consoleBytesMax: 4 * 1024 * 1024,
 } as const;

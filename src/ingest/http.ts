@@ -1,10 +1,9 @@
 // HTTP listeners: the main one serves `POST /v1/<verb>` (http/terminal.ts), `/metrics`,
-// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts) and, unless admin.port gives them their own listener, the admin
+// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts), the operator console (`/console`, http/console.ts) and, unless admin.port gives them their own listener, the admin
 // routes (http/admin.ts). Every answer, the web server's own refusals included, is the
 // contract's envelope. Bodies are JSON.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -13,6 +12,7 @@ import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import { registerAdminRoutes, refuseAdminRoutes, type AdminDeps } from "./http/admin.js";
+import { packageRoot, registerConsoleRoutes } from "./http/console.js";
 import { adminRoutes } from "./http/admin-routes.js";
 import { buildOpenApi } from "./http/openapi.js";
 import { sendError, wireErrorOf } from "./http/reply.js";
@@ -89,11 +89,8 @@ function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
 
 /** The package's version, for the OpenAPI document: from the nearest package.json up (src/ under tests, dist/src/ built). */
 function packageVersion(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
-  }
-  return "0.0.0";
+  const root = packageRoot();
+  return root === null ? "0.0.0" : ((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "0.0.0");
 }
 
 /**
@@ -151,6 +148,7 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
     registerAdminRoutes(app, deps);
   }
   registerOperationsRoutes(app, deps);
+  registerConsoleRoutes(app, deps.log);
   registerOpenApi(app, deps, listener);
   return app;
 }

@@ -40,6 +40,11 @@ export const OPERATIONS_ROUTES: readonly OperationsRoute[] = [
     produces: "application/json", reply: z.object({ ok: z.boolean(), checks: z.record(z.string(), z.boolean()) }),
   },
   { method: "GET", url: "/openapi.json", summary: "This document", produces: "application/json" },
+  // The operator console's page and built files (http/console.ts); it signs in with an operator token to the admin routes.
+  { method: "GET", url: "/console", summary: "The operator console (a web page)", produces: "text/html" },
+  { method: "GET", url: "/console/", summary: "The operator console (a web page)", produces: "text/html" },
+  { method: "GET", url: "/console/:file", summary: "A file of the operator console", produces: "application/octet-stream" },
+  { method: "GET", url: "/console/assets/:file", summary: "A script or style of the operator console, named by its content's hash (cached for a year)", produces: "application/octet-stream" },
 ];
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
@@ -152,13 +157,15 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
 }
 
 function operationsOperation(route: OperationsRoute, schemas: Schemas): Json {
-  const operationId = operationIdOf(route.method, route.url);
+  const operationId = operationIdOf(route.method, route.url === "/console/" ? "/console/index" : route.url);
+  const { params } = pathOf(route.url);
   const schema = route.reply ? ref(schemas.add(route.reply, `${cap(operationId)}Reply`)) : route.produces === "application/json" ? { type: "object" } : { type: "string" };
   return {
     operationId,
     summary: route.summary,
     tags: ["operations"],
     security: [],
+    ...(params.length ? { parameters: params.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })) } : {}),
     responses: { "200": { description: "ok", content: { [route.produces]: { schema } } }, ...(route.url === "/readyz" ? { "503": { description: "not ready", content: { "application/json": { schema } } } } : {}) },
   };
 }
@@ -196,7 +203,7 @@ export function buildOpenApi(o: OpenApiOptions): Json {
     const { path } = pathOf(route.url);
     paths[path] = { ...paths[path], [(route.method as string).toLowerCase()]: op };
   }
-  for (const route of OPERATIONS_ROUTES) paths[route.url] = { get: operationsOperation(route, schemas) };
+  for (const route of OPERATIONS_ROUTES) paths[pathOf(route.url).path] = { get: operationsOperation(route, schemas) };
   const components = schemas.build();
   // A body field the path or the credential fills in may be left out of the body.
   for (const [name, fields] of fills) {
