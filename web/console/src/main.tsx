@@ -62,8 +62,10 @@ function App() {
             ))}
           </ul>
         </nav>
-        <span class="who">{t("signedInAs", { name: session.operator ? `: ${session.operator}` : "" })}</span>
-        <button type="button" onClick={() => signIn(null)}>{t("signOut")}</button>
+        <div class="session">
+          <span>{t("signedInAs", { name: session.operator ? `: ${session.operator}` : "" })}</span>
+          <button type="button" onClick={() => signIn(null)}>{t("signOut")}</button>
+        </div>
       </header>
       <main id="main" tabIndex={-1}>
         <View key={page.path} />

@@ -88,7 +88,8 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
           <dt>{t("createdAt")}</dt><dd>{day(c.createdAt)}</dd>
         </dl>
       </section>
-      <section class="card" aria-labelledby="balances-title">
+      <Adjust customerId={c.customerId} refresh={refresh} />
+      <section class="card wide" aria-labelledby="balances-title">
         <h2 id="balances-title">{t("balances")}</h2>
         <div class="table-wrap">
           <table>
@@ -104,7 +105,6 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
           </table>
         </div>
       </section>
-      <Adjust customerId={c.customerId} refresh={refresh} />
       <section class="card wide" aria-labelledby="statement-title">
         <h2 id="statement-title">{t("statement")}</h2>
         <div class="table-wrap">
@@ -120,7 +120,9 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
       </section>
       <section class="card" aria-labelledby="vouchers-title">
         <h2 id="vouchers-title">{t("vouchers")}</h2>
-        <ul>{(found.vouchers.vouchers as Json[] | undefined ?? []).map((v) => <li key={v.code}>{v.code}: {v.status}</li>)}</ul>
+        {((found.vouchers.vouchers as Json[] | undefined) ?? []).length === 0 ? <p>{t("nothing")}</p> : (
+          <ul>{(found.vouchers.vouchers as Json[]).map((v) => <li key={v.code}>{v.code}: {v.status}</li>)}</ul>
+        )}
       </section>
       <Dangerous customerId={c.customerId} onGone={onGone} />
     </div>

@@ -89,7 +89,7 @@ function ErrorsLink({ importId, count }: { importId: string; count: number }) {
   const show = async () => setRows(((await call<{ import: Json }>(`/v1/admin/imports/${encodeURIComponent(importId)}`)).import.errors as Json[]) ?? []);
   return (
     <>
-      <button type="button" class="small" onClick={show} aria-expanded={rows !== null}>{num(count)}</button>{" "}
+      <button type="button" class="small" onClick={show} aria-expanded={rows !== null}>{t("showErrors", { count: num(count) })}</button>{" "}
       <button type="button" class="small" onClick={() => download(`/v1/admin/imports/${encodeURIComponent(importId)}/errors.csv`, `${importId}-errors.csv`)}>{t("errorsCsv")}</button>
       {rows && <RowErrors rows={rows} />}
     </>

@@ -62,7 +62,7 @@ function ReportCard(props: { report: Json; busy: boolean; onApprove: (r: Json, r
       <h3>{t("checks")}</h3>
       {checks.length === 0 ? <p>{t("noChecks")}</p> : (
         <ul class="checks">
-          {checks.map((c, i) => <li key={i}><strong>{c.code}</strong> ({t("line", { line: c.line })}): {c.message}</li>)}
+          {checks.map((c, i) => <li key={i}><strong>{c.code}</strong> ({t("line", { line: c.line + 1 })}): {c.message}</li>)}
         </ul>
       )}
       {r.status !== "rejected" && (

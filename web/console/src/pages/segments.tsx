@@ -19,19 +19,26 @@ export function SegmentsPage() {
   const [countOutcome, setCountOutcome] = useState<Outcome>(null);
   const act = useAction();
 
-  // The count follows the editor: a query a moment after the last keystroke.
+  // The count follows the editor: a query a moment after the last keystroke; an answer to an
+  // older text that arrives late is dropped.
   useEffect(() => {
+    let current = true;
     const timer = setTimeout(async () => {
       try {
         const r = await call<{ count: number; customers: Json[] }>("/v1/admin/segments/query", { body: { filter: parseJson(text), limit: 20 } });
+        if (!current) return;
         setCount(r);
         setCountOutcome(null);
       } catch (error) {
+        if (!current) return;
         setCount(null);
         setCountOutcome({ ok: false, error });
       }
     }, COUNT_DELAY_MS);
-    return () => clearTimeout(timer);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
   }, [text]);
 
   const save = (e: Event) => {
@@ -47,10 +54,12 @@ export function SegmentsPage() {
     setName(s.name);
     setText(pretty(s.filter));
   };
-  const exportCsv = (s: Json) => act.run(async () => {
-    await download(`/v1/admin/segments/${encodeURIComponent(s.id)}/export.csv?consent=${channel}`, `${s.id}-${channel}.csv`);
-    return t("done");
-  });
+  const exportCsv = (s: Json) =>
+    act.run(async () => {
+      const file = `${s.id}-${channel}.csv`;
+      await download(`/v1/admin/segments/${encodeURIComponent(s.id)}/export.csv?consent=${channel}`, file);
+      return t("exported", { file });
+    });
 
   return (
     <Page title={t("segmentsTitle")}>
