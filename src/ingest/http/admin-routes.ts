@@ -28,6 +28,7 @@ import { listLimit, type Reply } from "./reply.js";
 import type { z } from "zod";
 import { IMPORT_QUERY, importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
+import { lookupRoutes } from "./lookup-routes.js";
 import type { ClusterView } from "../../cluster/member.js";
 
 export interface AdminDeps {
@@ -423,6 +424,6 @@ function clusterRoutes({ cluster, log }: AdminDeps): Route[] {
 export function adminRoutes(deps: AdminDeps): Route[] {
   return [
     ...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps), ...clusterRoutes(deps),
-    ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)),
+    ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)), ...lookupRoutes(deps),
   ];
 }

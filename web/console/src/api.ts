@@ -101,13 +101,9 @@ export async function call(path: string, req: Request = {}): Promise<unknown> {
   return req.response ? res : res.json();
 }
 
-/**
- * A terminal verb that reads a customer (customer, balance, statement, vouchers, quote):
- * POST /v1/<verb>. With terminalAuth on, the engine refuses an operator token there
- * (FORBIDDEN), and the console shows that refusal.
- */
+/** A read of one customer (or a quote) on the admin API: POST /v1/admin/lookup/<verb>, role read. */
 export function lookup<T = Json>(verb: "customer" | "balance" | "statement" | "vouchers" | "quote", body: Json): Promise<T> {
-  return call<T>(`/v1/${verb}`, { body });
+  return call<T>(`/v1/admin/lookup/${verb}`, { body });
 }
 
 /** A request id for an idempotent admin call: unique per click. */
