@@ -78,6 +78,10 @@ describe("the operator console in chromium", () => {
     const editor = page.getByLabel("Programme (JSON)");
     const programme = JSON.parse(await editor.inputValue());
     await editor.fill(JSON.stringify({ ...programme, rules: [{ kind: "spend", per: -5, points: 1 }] }, null, 2));
+    // The engine checks the draft as it is typed, and installs nothing.
+    await expect.poll(() => page.getByTestId("programme-check").textContent(), WAIT).toContain("VALIDATION: rules[0].per");
+    expect(await editor.getAttribute("aria-invalid")).toBe("true");
+    expect((await send(t, "GET", "/v1/admin/programmes/base")).body.version).toBe(1);
     await page.getByRole("button", { name: "Install" }).click();
     const refusal = await page.getByRole("alert").textContent();
     expect(refusal).toContain("VALIDATION");
@@ -86,6 +90,7 @@ describe("the operator console in chromium", () => {
 
     // Twice the points: one per 0.50 EUR.
     await editor.fill(JSON.stringify({ ...programme, rules: [{ kind: "spend", per: 50, points: 1 }] }, null, 2));
+    await expect.poll(() => page.getByTestId("programme-check").textContent(), WAIT).toContain("The engine accepts this programme");
     await page.getByRole("button", { name: "Install" }).click();
     await page.getByRole("status").filter({ hasText: "Installed base, version 2." }).waitFor();
     const after = await preview();

@@ -46,6 +46,7 @@ const en = {
   programmeId: "Programme id",
   programmeJson: "Programme (JSON)",
   install: "Install",
+  draftValid: "✓ The engine accepts this programme (not installed yet).",
   installed: "Installed {id}, version {version}.",
   retire: "Retire",
   retireConfirm: "Retire programme {id}? It stops earning from the next batch on.",

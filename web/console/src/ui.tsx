@@ -10,7 +10,8 @@ export type Outcome = { ok: true; text: string } | { ok: false; error: unknown }
 
 /** An error as the operator reads it: the API's code, message and field. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError) return `${err.code}: ${err.message}${err.field ? ` (${t("errorField", { field: err.field })})` : ""}`;
+  // The engine's validation messages usually start with their field already.
+  if (err instanceof ApiError) return `${err.code}: ${err.message}${err.field && !err.message.startsWith(err.field) ? ` (${t("errorField", { field: err.field })})` : ""}`;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -51,6 +52,31 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
 export function Loading({ state }: { state: { loading: boolean; error: unknown } }) {
   if (state.error) return <Result outcome={{ ok: false, error: state.error }} />;
   return state.loading ? <p aria-live="polite">{t("loading")}</p> : null;
+}
+
+/**
+ * Runs `query(value)` a moment after `value` last changed (as the operator types) and keeps
+ * its answer or error; an answer for an older value that arrives late is dropped.
+ */
+export function useFollow<V, T>(value: V, query: (value: V) => Promise<T>, delayMs = 400) {
+  const [state, setState] = useState<{ data: T | null; outcome: Outcome }>({ data: null, outcome: null });
+  useEffect(() => {
+    let current = true;
+    const timer = setTimeout(async () => {
+      try {
+        const data = await query(value);
+        if (current) setState({ data, outcome: null });
+      } catch (error) {
+        if (current) setState({ data: null, outcome: { ok: false, error } });
+      }
+    }, delayMs);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [value]);
+  return state;
 }
 
 /** Runs `act` and turns its answer or its error into an outcome for <Result>. */

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { call, lookup, type Json } from "../api.js";
 import { when } from "../format.js";
 import { t } from "../strings.js";
-import { Field, Loading, Page, Result, parseJson, pretty, useAction, useConfirm, useLoad } from "../ui.js";
+import { Field, Loading, Page, Result, errorText, parseJson, pretty, useAction, useConfirm, useFollow, useLoad } from "../ui.js";
 
 interface Installed {
   id: string;
@@ -27,6 +27,11 @@ export function ProgrammesPage() {
   const [editing, setEditing] = useState(false);
   const save = useAction();
   const { ask, dialog } = useConfirm();
+  // The engine's own validation of the draft as the operator types (nothing is installed).
+  const check = useFollow(editing && id ? `${id}\n${text}` : "", (key) => {
+    if (!key) return Promise.resolve(null);
+    return call(`/v1/admin/programmes/${encodeURIComponent(id)}/check`, { body: parseJson(text) });
+  });
 
   const edit = (p: Installed | null) => {
     setId(p?.id ?? "");
@@ -81,8 +86,14 @@ export function ProgrammesPage() {
             {(fid) => <input id={fid} name="programme-id" required pattern="[A-Za-z0-9._:\-]+" value={id} onInput={(e) => setId(e.currentTarget.value)} />}
           </Field>
           <Field label={t("programmeJson")}>
-            {(fid) => <textarea id={fid} name="programme-json" rows={16} spellcheck={false} class="code" value={text} onInput={(e) => setText(e.currentTarget.value)} />}
+            {(fid) => (
+              <textarea id={fid} name="programme-json" rows={16} spellcheck={false} class="code" value={text} onInput={(e) => setText(e.currentTarget.value)}
+                aria-invalid={check.outcome !== null} aria-describedby="programme-check" />
+            )}
           </Field>
+          <p id="programme-check" class={`check ${check.outcome ? "bad" : "good"}`} aria-live="polite" data-testid="programme-check">
+            {check.outcome && !check.outcome.ok ? errorText(check.outcome.error) : check.data ? t("draftValid") : ""}
+          </p>
           <div class="row">
             <button type="submit" class="primary" disabled={save.busy}>{t("install")}</button>
             <button type="button" onClick={() => setEditing(false)}>{t("cancel")}</button>

@@ -1,12 +1,11 @@
 // Segments: a filter in the contract's conditions, its live count through the query route
 // (re-counted as the filter changes), save, and the consenting members' CSV export.
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { call, download, type Json } from "../api.js";
 import { num } from "../format.js";
 import { t } from "../strings.js";
-import { Field, Loading, Page, Result, parseJson, pretty, useAction, useLoad, type Outcome } from "../ui.js";
+import { Field, Loading, Page, Result, parseJson, pretty, useAction, useFollow, useLoad } from "../ui.js";
 
-const COUNT_DELAY_MS = 400;
 const CHANNELS = ["email", "sms", "post"] as const;
 
 export function SegmentsPage() {
@@ -15,31 +14,10 @@ export function SegmentsPage() {
   const [id, setId] = useState("");
   const [name, setName] = useState("");
   const [channel, setChannel] = useState<(typeof CHANNELS)[number]>("email");
-  const [count, setCount] = useState<{ count: number; customers: Json[] } | null>(null);
-  const [countOutcome, setCountOutcome] = useState<Outcome>(null);
   const act = useAction();
-
-  // The count follows the editor: a query a moment after the last keystroke; an answer to an
-  // older text that arrives late is dropped.
-  useEffect(() => {
-    let current = true;
-    const timer = setTimeout(async () => {
-      try {
-        const r = await call<{ count: number; customers: Json[] }>("/v1/admin/segments/query", { body: { filter: parseJson(text), limit: 20 } });
-        if (!current) return;
-        setCount(r);
-        setCountOutcome(null);
-      } catch (error) {
-        if (!current) return;
-        setCount(null);
-        setCountOutcome({ ok: false, error });
-      }
-    }, COUNT_DELAY_MS);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [text]);
+  // The count follows the editor.
+  const counted = useFollow(text, (filter) => call<{ count: number; customers: Json[] }>("/v1/admin/segments/query", { body: { filter: parseJson(filter), limit: 20 } }));
+  const count = counted.data;
 
   const save = (e: Event) => {
     e.preventDefault();
@@ -68,7 +46,7 @@ export function SegmentsPage() {
           {(fid, help) => <textarea id={fid} name="filter-json" rows={10} class="code" spellcheck={false} aria-describedby={help} value={text} onInput={(e) => setText(e.currentTarget.value)} />}
         </Field>
         <p class="count" role="status" data-testid="segment-count">{count ? t("members", { count: num(count.count) }) : "…"}</p>
-        <Result outcome={countOutcome} />
+        <Result outcome={counted.outcome} />
         <div class="row">
           <Field label={t("segmentId")}>{(fid) => <input id={fid} name="segment-id" required value={id} onInput={(e) => setId(e.currentTarget.value)} />}</Field>
           <Field label={t("segmentName")}>{(fid) => <input id={fid} name="segment-name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />}</Field>

@@ -1,6 +1,8 @@
-// Operators read one customer on the admin API (POST /v1/admin/lookup/<verb>, role read):
-// the same replies a store's terminal gets, where the terminal routes refuse an operator
-// token (terminalAuth) and on the admin listener (admin.port). Real nats-server, real LMDB.
+// The admin routes the operator console was given: operators read one customer on the admin
+// API (POST /v1/admin/lookup/<verb>, role read), the same replies a store's terminal gets,
+// where the terminal routes refuse an operator token (terminalAuth) and on the admin
+// listener (admin.port); and a programme draft is checked without being installed
+// (POST /v1/admin/programmes/<id>/check). Real nats-server, real LMDB.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,6 +10,7 @@ import { newToken } from "../../src/config/credentials.js";
 import { sale, startTestEnv, tempDir, type TestEnv } from "./harness.js";
 
 const ops = { rita: newToken(), walt: newToken() };
+const DRAFT = { name: "Draft", account: "points", currency: "EUR", rules: [{ kind: "spend", per: 100, points: 1 }] };
 const till = newToken();
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
@@ -67,5 +70,16 @@ describe("POST /v1/admin/lookup/<verb>", () => {
     const lookups = entries.filter((e) => String(e.route).startsWith("/v1/admin/lookup/"));
     expect(lookups.length).toBeGreaterThanOrEqual(5);
     expect(lookups.find((e) => e.route === "/v1/admin/lookup/balance" && e.operator === "rita")).toMatchObject({ role: "read", outcome: "ok", status: 200 });
+  });
+
+  it("checks a programme draft with PUT's schema and messages, and installs nothing", async () => {
+    const good = await post(admin, "/v1/admin/programmes/draft/check", DRAFT, bearer(ops.rita.token));
+    expect(good).toMatchObject({ status: 200, body: { ok: true, id: "draft", programme: { id: "draft", name: "Draft", rounding: "floor" } } });
+    const bad = { ...DRAFT, rules: [{ kind: "spend", per: -5, points: 1 }] };
+    const checked = await post(admin, "/v1/admin/programmes/draft/check", bad, bearer(ops.rita.token));
+    expect(checked).toMatchObject({ status: 422, body: { ok: false, error: { code: "VALIDATION", field: "rules[0].per" } } });
+    expect((await post(admin, "/v1/admin/programmes/draft/check", { ...DRAFT, id: "other" }, bearer(ops.rita.token))).body.error).toMatchObject({ code: "VALIDATION", field: "id" });
+    const listed = await fetch(`${admin}/v1/admin/programmes`, { headers: bearer(ops.rita.token) });
+    expect(((await listed.json()) as { programmes: { id: string }[] }).programmes.map((p) => p.id)).not.toContain("draft");
   });
 });
