@@ -40,7 +40,11 @@ function App() {
     const onHash = () => {
       setPath(pathOfHash());
       // Move focus to the new page's heading, as a page load would, for keyboard and screen-reader users.
-      requestAnimationFrame(() => document.getElementById("page-title")?.focus());
+      requestAnimationFrame(() => {
+        document.getElementById("page-title")?.focus();
+        // On a phone the links scroll sideways: keep the current one in view.
+        document.querySelector("nav [aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "nearest" });
+      });
     };
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);

@@ -139,6 +139,8 @@ const en = {
   checks: "Checks",
   noChecks: "no findings",
   line: "line {line}",
+  decidedBy: "Decided",
+  decidedByAt: "by {operator}, {at}",
   approve: "Approve",
   reject: "Reject",
   approveConfirm: "Approve report {id}? Its points are credited.",

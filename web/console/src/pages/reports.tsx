@@ -57,6 +57,7 @@ function ReportCard(props: { report: Json; busy: boolean; onApprove: (r: Json, r
         <dt>{t("points")}</dt><dd>{num(r.points)}</dd>
         <dt>{t("lines")}</dt><dd>{Array.isArray(r.lines) ? r.lines.length : r.lines}</dd>
         <dt>{t("submittedAt")}</dt><dd>{when(r.submittedAt)}</dd>
+        {r.decidedBy && <><dt>{t("decidedBy")}</dt><dd>{t("decidedByAt", { operator: r.decidedBy, at: when(r.decidedAt) })}</dd></>}
         {r.reason && <><dt>{t("reason")}</dt><dd>{r.reason}</dd></>}
       </dl>
       <h3>{t("checks")}</h3>
