@@ -20,7 +20,7 @@ export function parseMetrics(text: string): Value[] {
     const m = LINE.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? "").matchAll(LABEL)) labels[k!] = v!.replace(/\\(.)/g, "$1");
+    for (const [, k, v] of (m[2] ?? "").matchAll(LABEL)) labels[k!] = v!.replace(/\\(.)/g, (_m, c: string) => (c === "n" ? "\n" : c));
     out.push({ metricName: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
