@@ -117,9 +117,52 @@ describe("the operator console in chromium", () => {
     await shot(page, "04-customer");
   });
 
+  it("blocks a customer's card and unblocks it", async () => {
+    const { page } = b;
+    const card = page.locator("li[data-card='C-100']");
+    await card.getByRole("button", { name: "Block" }).click();
+    await card.getByText("(blocked)").waitFor();
+    expect((await t.rpc("balance", { customer: { card: "C-100" } })).error.code).toBe("CARD_BLOCKED");
+    await card.getByRole("button", { name: "Unblock" }).click();
+    await card.getByText("(active)").waitFor();
+    expect((await t.rpc("balance", { customer: { card: "C-100" } })).ok).toBe(true);
+  });
+
+  it("merges a customer into another and erases one, each after a confirmation", async () => {
+    const { page } = b;
+    const into = (await t.rpc("customer", { customer: { card: "C-100" } })).customerId as string;
+    const twin = await t.rpc("enroll", { requestId: "e-twin", card: "C-200" });
+    const gone = await t.rpc("enroll", { requestId: "e-gone", card: "C-300", profile: { name: "Gone Person", email: "gone@example.com" } });
+    const find = async (card: string) => {
+      await page.getByLabel("Search by").selectOption("card");
+      await page.getByLabel("Value").fill(card);
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByRole("heading", { name: /Profile: / }).waitFor();
+    };
+    await find("C-200");
+    await page.getByLabel("Reason").last().fill("same person, two cards");
+    await page.getByLabel("Merge this customer into (customer id)").fill(into);
+    await page.getByRole("button", { name: "Merge" }).click();
+    // Cancelled: nothing happens.
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    expect((await t.rpc("customer", { customer: { card: "C-200" } })).customerId).toBe(twin.customerId);
+    await page.getByRole("button", { name: "Merge" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("status").filter({ hasText: `Merged ${twin.customerId} into ${into}.` }).waitFor();
+    expect((await t.rpc("customer", { customer: { card: "C-200" } })).customerId).toBe(into);
+
+    await find("C-300");
+    await page.getByLabel("Reason").last().fill("GDPR request 17");
+    await page.getByRole("button", { name: "Erase" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("status").filter({ hasText: `Erased ${gone.customerId}.` }).waitFor();
+    const erased = await t.rpc("customer", { customer: { customerId: gone.customerId } });
+    expect(JSON.stringify(erased)).not.toContain("gone@example.com");
+  });
+
   it("lists a pending report with its check's reason, approves it, and the points arrive", async () => {
     const { page } = b;
-    await page.getByRole("link", { name: "Reports queue" }).click();
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
     const card = page.locator("article[data-report='R-1']");
     await card.getByText("UNKNOWN_PRODUCT").waitFor();
     await shot(page, "05-reports-queue");
@@ -167,7 +210,7 @@ describe("the operator console in chromium", () => {
     await page.getByRole("button", { name: "Import", exact: true }).click();
     await page.getByRole("heading", { name: /Refused: \d+ errors in the file/ }).waitFor();
     await shot(page, "07-imports");
-    await page.getByRole("link", { name: "Rewards & vouchers" }).click();
+    await page.getByRole("link", { name: "Rewards", exact: true }).click();
     await page.getByRole("heading", { name: "Voucher offers" }).waitFor();
     await shot(page, "08-catalogue");
     await page.getByRole("link", { name: "Rankings" }).click();
