@@ -212,6 +212,24 @@ describe("the operator console in chromium", () => {
     await shot(page, "07-imports");
     await page.getByRole("link", { name: "Rewards", exact: true }).click();
     await page.getByRole("heading", { name: "Voucher offers" }).waitFor();
+    expect((await send(t, "PUT", "/v1/admin/voucher-offers/TEN", { name: "10 EUR off", pointsCost: 50, kind: "amount", value: 1000, currency: "EUR", validDays: 60 })).status).toBe(200);
+    // A reward with a seasonal price in force now: refused while its window is backwards, then saved.
+    const now = Date.now();
+    const mug = (from: number, to: number) => ({ name: "Mug", pointsPrice: 40, stock: 25, seasonalPrices: [{ from, to, pointsPrice: 30 }] });
+    await page.getByRole("button", { name: "New reward" }).click();
+    await page.getByLabel("Id", { exact: true }).fill("MUG");
+    await page.getByLabel("Item (JSON)").fill(JSON.stringify(mug(now + 86_400_000, now - 86_400_000)));
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toContain("VALIDATION");
+    expect(await page.getByRole("alert").textContent()).toContain("seasonalPrices[0].to");
+    await page.getByLabel("Item (JSON)").fill(JSON.stringify(mug(now - 86_400_000, now + 86_400_000)));
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved MUG." }).waitFor();
+    const stored = (await send(t, "GET", "/v1/admin/rewards/MUG")).body.reward;
+    expect(stored.priceNow).toBe(30);
+    await page.reload();
+    await page.locator("tr[data-reward='MUG']").getByRole("cell", { name: String(stored.priceNow), exact: true }).first().waitFor();
+    await page.getByRole("cell", { name: "10 EUR off" }).waitFor();
     await shot(page, "08-catalogue");
     await page.getByRole("link", { name: "Rankings" }).click();
     await page.getByRole("button", { name: "Show" }).click();
