@@ -107,7 +107,7 @@ function registerOpenApi(app: FastifyInstance, deps: HttpDeps, listener: Listene
   const adminApart = listener.kind === "admin" || !listener.adminHere;
   let body: string | null = null;
   app.get("/openapi.json", async (_req, res) => {
-    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps), portal: listener.kind === "main" && deps.portal !== null ? meRoutes(deps) : null }));
+    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps), portal: deps.portal !== null ? meRoutes(deps) : null }));
     return res.type("application/json").send(body);
   });
 }

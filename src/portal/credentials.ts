@@ -118,8 +118,8 @@ export class Sessions {
   /** A new session for the customer: its token (shown once, never stored) and the session. */
   open(customerId: string, now: number, token: string = randomToken()): { token: string; session: Session } {
     this.prune(now);
-    const own = this.byCustomer.get(customerId) ?? [];
-    while (own.length >= this.options.perCustomerMax) this.drop(own[0]!);
+    // drop() replaces the customer's list: read it again after each.
+    for (let own = this.byCustomer.get(customerId) ?? []; own.length >= this.options.perCustomerMax; own = this.byCustomer.get(customerId) ?? []) this.drop(own[0]!);
     if (this.byDigest.size >= this.options.max) this.drop(this.byDigest.keys().next().value as string);
     const session: Session = { customerId, createdAt: now, expiresAt: now + this.options.ttlMs };
     const digest = tokenDigest(token);
