@@ -46,3 +46,10 @@ export async function signIn(t: TestEnv, inbox: OtpInbox, customer: Record<strin
 
 /** A participant route with the session token. */
 export const me = (t: TestEnv, token: string, method: string, path: string, body?: unknown) => send(t, method, path, body, bearer(token));
+
+/** One sample of the engine's /metrics (the first series of `name`), or NaN. */
+export async function gauge(t: TestEnv, name: string): Promise<number> {
+  const text = await (await fetch(`${t.http}/metrics`)).text();
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}

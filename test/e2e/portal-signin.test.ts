@@ -3,8 +3,8 @@
 // session; expiry, the attempts lock, the rate limits, logout and session expiry, on the
 // engine's injected clock.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, send, startTestEnv, type TestEnv } from "./harness.js";
-import { OtpInbox, bearer, me, signIn } from "./portal-helpers.js";
+import { ADMIN_TOKEN, send, startTestEnv, until, type TestEnv } from "./harness.js";
+import { OtpInbox, bearer, gauge, me, signIn } from "./portal-helpers.js";
 
 const HOUR = 3600_000;
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -84,6 +84,28 @@ describe("participant portal: sign-in by one-time code", () => {
     // A sign-in for nobody is refused in the same words as a wrong code.
     const nobody = await send(t, "POST", "/v1/me/session", { customer: { card: "NO-SUCH" }, code: "123456" });
     expect(nobody).toMatchObject({ status: 401, body: { error: { code: "UNAUTHORIZED", message: "the code is wrong, expired or used up; ask for a new one" } } });
+  });
+
+  it("keeps a code out of the outbox, in memory, and sends it again until LOYALTY_NOTIFY stores it", async () => {
+    offset += HOUR; // fresh buckets
+    const jsm = await t.nc.jetstreamManager();
+    const { config } = await jsm.streams.info("LOYALTY_NOTIFY");
+    await jsm.streams.delete("LOYALTY_NOTIFY");
+    const failures = await gauge(t, "loyalty_notify_publish_failures_total");
+    const since = inbox.messages.length;
+    expect((await send(t, "POST", "/v1/me/otp", { customer: { card: "C-ADA" } })).status).toBe(202);
+    const { payload } = await inbox.next(ada, since);
+    await until(async () => (await gauge(t, "loyalty_notify_publish_failures_total")) > failures);
+    await until(async () => (await gauge(t, "loyalty_notify_pending")) >= 1);
+    expect(await gauge(t, "loyalty_notify_outbox_records")).toBe(0);
+    await jsm.streams.add(config);
+    await until(async () => {
+      const stored = await jsm.streams.getMessage("LOYALTY_NOTIFY", { last_by_subj: "loyalty.notify.otp" }).catch(() => null);
+      return stored?.json<{ id: string }>().id === payload.id;
+    });
+    await until(async () => (await gauge(t, "loyalty_notify_pending")) === 0);
+    // The code still signs in (it was issued once; only its message was sent again).
+    expect((await send(t, "POST", "/v1/me/session", { customer: { card: "C-ADA" }, code: payload.code })).status).toBe(200);
   });
 
   it("refuses malformed requests with VALIDATION", async () => {
