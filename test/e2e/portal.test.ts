@@ -131,6 +131,10 @@ describe("participant portal routes", () => {
     expect((await me(t, adaToken, "GET", `/v1/me/reports/${encodeURIComponent(reportId)}`)).body.error.code).toBe("FORBIDDEN");
     // A shopper has no distributor routes.
     for (const path of ["/v1/me/reports", "/v1/me/targets", `/v1/me/ranking?from=${day(-1)}&to=${day(0)}`]) expect((await me(t, adaToken, "GET", path)).status, path).toBe(403);
+    // A body past the payload limit is refused as it arrives; without a session, before it is read.
+    const big = { profile: { name: "x".repeat(70_000) } };
+    expect((await me(t, adaToken, "PATCH", "/v1/me/profile", big)).body.error.code).toBe("PAYLOAD_TOO_LARGE");
+    expect((await send(t, "PATCH", "/v1/me/profile", big)).body.error.code).toBe("UNAUTHORIZED");
     // No token, or a stranger's.
     expect((await send(t, "GET", "/v1/me/balance")).status).toBe(401);
     expect((await me(t, "not-a-session", "GET", "/v1/me/balance")).status).toBe(401);

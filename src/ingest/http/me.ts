@@ -69,13 +69,22 @@ function refuse(res: FastifyReply, metrics: Metrics, err: unknown): FastifyReply
   return sendError(res, err);
 }
 
+/** Route options of a sign-in route: a small body, and the address's bucket drawn from before the body is read. */
+function signInOptions(bucket: TokenBuckets, metrics: Metrics, what: string) {
+  return {
+    bodyLimit: limits.payloadBytesMax,
+    onRequest: async (req: FastifyRequest, res: FastifyReply) => {
+      const wait = bucket.take(req.ip);
+      return wait > 0 ? rateLimited(res, metrics, wait, what) : undefined;
+    },
+  };
+}
+
 function registerSignIn(app: FastifyInstance, deps: MeHttpDeps, wiring: PortalWiring): void {
   const { metrics, log } = deps;
   const { portal, config } = wiring;
   const buckets = portalBuckets(config, deps.now);
-  app.post("/v1/me/otp", async (req, res) => {
-    const ipWait = buckets.otpByIp.take(req.ip);
-    if (ipWait > 0) return rateLimited(res, metrics, ipWait, "code requests from this address");
+  app.post("/v1/me/otp", signInOptions(buckets.otpByIp, metrics, "code requests from this address"), async (req, res) => {
     try {
       const body = parseAdminBody(otpRequestSchema, jsonBody(req), "body");
       const customer = portal.resolve(body.customer);
@@ -89,9 +98,7 @@ function registerSignIn(app: FastifyInstance, deps: MeHttpDeps, wiring: PortalWi
       return refuse(res, metrics, err);
     }
   });
-  app.post("/v1/me/session", async (req, res) => {
-    const wait = buckets.signInByIp.take(req.ip);
-    if (wait > 0) return rateLimited(res, metrics, wait, "sign-in attempts from this address");
+  app.post("/v1/me/session", signInOptions(buckets.signInByIp, metrics, "sign-in attempts from this address"), async (req, res) => {
     try {
       const body = parseAdminBody(sessionRequestSchema, jsonBody(req), "body");
       const { token, session } = portal.signIn(portal.resolve(body.customer), body.code);
@@ -140,7 +147,9 @@ function mount(app: FastifyInstance, deps: MeHttpDeps, portal: Portal, route: Me
   app.route({
     method: route.method,
     url: route.url,
+    // Before the body is read: a caller without a session uploads nothing.
     onRequest: guard,
+    bodyLimit: limits.payloadBytesMax,
     handler: async (req, res) => {
       try {
         const me = signedIn(deps, portal, sessions.get(req)!);
