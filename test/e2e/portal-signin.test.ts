@@ -185,6 +185,13 @@ describe("participant portal: sign-in by one-time code", () => {
     expect((await send(t, "POST", "/v1/me/logout")).status).toBe(401);
   });
 
+  it("counts the codes sent and the refusals in the metrics operations.md names", async () => {
+    const text = await (await fetch(`${t.http}/metrics`)).text();
+    const sample = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
+    expect(sample('loyalty_notifications_total{kind="otp"}')).toBeGreaterThan(10);
+    for (const code of ["UNAUTHORIZED", "RATE_LIMITED", "VALIDATION"]) expect(sample(`loyalty_rejected_total{source="http",code="${code}"}`), code).toBeGreaterThan(0);
+  });
+
   it("ends the sessions of an erased customer", async () => {
     offset += HOUR;
     const cara = (await t.rpc("enroll", { requestId: "e-cara", card: "C-CARA", profile: { phone: "+48601000021" } })).customerId;
