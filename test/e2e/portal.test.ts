@@ -167,4 +167,12 @@ describe("participant portal routes", () => {
     const balance = await me(t, northToken, "GET", "/v1/me/balance");
     expect(balance.body.accounts[0]).toMatchObject({ account: "points", balance: one.body.points });
   });
+
+  it("acts for the survivor when the session's customer is merged into another", async () => {
+    const merged = await admin(t, "POST", "/v1/admin/customers/merge", { requestId: "m-1", from: { customerId: bob }, into: { customerId: ada }, reason: "same person", operator: "admin" });
+    expect(merged.body).toMatchObject({ ok: true });
+    const r = await me(t, bobToken, "GET", "/v1/me");
+    expect(r.body).toMatchObject({ ok: true, customerId: ada });
+    expect(r.body.cards.map((c: { card: string }) => c.card).sort()).toEqual(["C-ADA", "C-BOB"]);
+  });
 });
