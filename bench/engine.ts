@@ -88,7 +88,9 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
     LOYALTYD_SIMULATOR: "off",
     LOYALTYD_ADMIN_TOKEN: ADMIN_TOKEN,
   };
-  const child = spawn(process.execPath, [cli, "serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+  // BENCH_ENGINE_NODE_ARGS: node options for the engine's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
+  const nodeArgs = process.env.BENCH_ENGINE_NODE_ARGS ? process.env.BENCH_ENGINE_NODE_ARGS.split(" ") : [];
+  const child = spawn(process.execPath, [...nodeArgs, cli, "serve"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
   const spawnedMs = performance.now();
   const lines: string[] = [];
   const keep = (line: string): void => {

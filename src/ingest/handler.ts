@@ -63,7 +63,8 @@ export class Handler {
       this.router.release(keys);
     }
     this.count(source, handled, partition);
-    if (handled.notifications.length) this.publishNotifications(handled.notifications);
+    // After the caller's reply: NATS handles a connection's messages in order, and the reply should not wait behind the notifications' JetStream writes.
+    if (handled.notifications.length) setImmediate(this.publishNotifications, handled.notifications);
     return handled;
   }
 

@@ -1,5 +1,6 @@
 // HTTP listeners: the main one serves `POST /v1/<verb>` (http/terminal.ts), `/metrics`,
-// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts), the operator console (`/console`, http/console.ts) and, unless admin.port gives them their own listener, the admin
+// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts), the operator console (`/console`, http/console.ts),
+// the participant portal's `/v1/me/...` (http/me.ts, unless portal.enabled is off) and, unless admin.port gives them their own listener, the admin
 // routes (http/admin.ts). Every answer, the web server's own refusals included, is the
 // contract's envelope. Bodies are JSON.
 import { readFileSync } from "node:fs";
@@ -15,6 +16,8 @@ import { registerAdminRoutes, refuseAdminRoutes, type AdminDeps } from "./http/a
 import { packageRoot, registerConsoleRoutes } from "./http/console.js";
 import { adminRoutes } from "./http/admin-routes.js";
 import { buildOpenApi } from "./http/openapi.js";
+import { registerMeRoutes, type MeHttpDeps } from "./http/me.js";
+import { meRoutes } from "./http/me-routes.js";
 import { sendError, wireErrorOf } from "./http/reply.js";
 import { registerTerminalRoutes, type TerminalDeps } from "./http/terminal.js";
 
@@ -27,7 +30,7 @@ export interface HttpServerOptions {
   connectionsMax: number;
 }
 
-export interface HttpDeps extends TerminalDeps, AdminDeps {
+export interface HttpDeps extends TerminalDeps, AdminDeps, MeHttpDeps {
   metrics: Metrics;
   log: Logger;
   readiness: () => Record<string, boolean>;
@@ -101,7 +104,7 @@ function registerOpenApi(app: FastifyInstance, deps: HttpDeps, listener: Listene
   const adminApart = listener.kind === "admin" || !listener.adminHere;
   let body: string | null = null;
   app.get("/openapi.json", async (_req, res) => {
-    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps) }));
+    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps), portal: deps.portal !== null ? meRoutes(deps) : null }));
     return res.type("application/json").send(body);
   });
 }
@@ -142,6 +145,7 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
   });
   if (listener.kind === "main") {
     registerTerminalRoutes(app, deps);
+    registerMeRoutes(app, deps);
     if (listener.adminHere) registerAdminRoutes(app, deps);
     else refuseAdminRoutes(app, deps.metrics);
   } else {

@@ -4,6 +4,7 @@
 // basket a key set of its own, which msgpackr cannot share as a structure, so each record
 // carried its keys' names (and the table's structure slots filled up with them).
 import type { EventRecord, PackedSale, SaleRecord, StoredEventRecord, Store } from "./store.js";
+import { saleFigures, saleReply } from "./sale-reply.js";
 
 function isPacked(s: SaleRecord | PackedSale): s is PackedSale {
   return (s as PackedSale).li !== undefined;
@@ -78,16 +79,23 @@ export function unpackSale(s: SaleRecord | PackedSale): SaleRecord {
   return out;
 }
 
-/** An event's record as the ledger works with it (format 2 and 3 records alike). */
+/** An event's record as the ledger works with it (format 2, 3 and 4 records alike). */
 export function getEvent(store: Store, eventId: string): EventRecord | undefined {
   const stored = store.events.get(eventId);
   if (!stored?.s) return stored as EventRecord | undefined;
-  return { ...stored, s: unpackSale(stored.s) };
+  const { f, ...rest } = stored;
+  const packed = isPacked(stored.s) ? stored.s : null;
+  const r = f && packed ? saleReply(eventId, f, packed) : stored.r!;
+  return { ...rest, r, s: unpackSale(stored.s) };
 }
 
+/** A sale's record keeps its first reply as figures when they rebuild it exactly (format 4). */
 export function putEvent(store: Store, eventId: string, record: EventRecord): void {
-  const stored: StoredEventRecord = record.s ? { ...record, s: packSale(record.s) } : (record as StoredEventRecord);
-  store.events.put(eventId, stored);
+  if (!record.s) return void store.events.put(eventId, record as StoredEventRecord);
+  const { r, ...rest } = record;
+  const s = packSale(record.s);
+  const f = saleFigures(eventId, r, s);
+  store.events.put(eventId, f ? { ...rest, f, s } : { ...rest, r, s });
 }
 
 /** The events table as the ledger's idempotency step reads and writes it. */

@@ -6,10 +6,12 @@ import type { Store } from "./store.js";
  * The layout this code reads and writes. 1: the first release (a dozen tables per
  * accrual); 2: wallets, entries keyed by customer, event records; 3: a sale's, return's
  * or void's postings in one entries record (EntryGroup), a sale's record with arrays in
- * line order instead of maps keyed by lineId (PackedSale). Format 3 reads every record of
- * format 2 as it is, so a format-2 ledger is migrated by stamping it (migrateFormat).
+ * line order instead of maps keyed by lineId (PackedSale); 4: a sale's first reply kept as
+ * figures rebuilt with the sale (SaleFigures, ledger/sale-reply.ts), not whole. Each format
+ * reads every record of the ones before it as it is, so a format-2 or 3 ledger is migrated
+ * by stamping it (migrateFormat).
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 export class StoreFormatError extends Error {}
 
@@ -36,19 +38,20 @@ export function checkFormat(store: Store, path: string): void {
 
 /** Whether this code opens a ledger of that format by migrating it (a backup of it restores too). */
 export function migratesFrom(version: number): boolean {
-  return version === 2;
+  return version === 2 || version === 3;
 }
 
 /**
  * Brings a ledger of an earlier format this code can migrate up to FORMAT_VERSION, and
- * says which format it is in now. 2 -> 3: format-2 entries (one record per posting) stay
- * as they are and are read alongside the grouped records of format 3; only the stamp
- * changes, so that a format-2 release refuses the ledger from now on.
+ * says which format it is in now. 2 -> 4 and 3 -> 4: format-2 entries (one record per
+ * posting) and whole first replies (formats 2 and 3) stay as they are and are read
+ * alongside the newer records; only the stamp changes, so that an older release refuses
+ * the ledger from now on (it would answer a duplicate of a newer sale without its reply).
  */
 function migrateFormat(store: Store, version: number | undefined): number | undefined {
   if (version !== undefined && migratesFrom(version)) {
-    store.meta.putSync("formatVersion", 3);
-    return 3;
+    store.meta.putSync("formatVersion", FORMAT_VERSION);
+    return FORMAT_VERSION;
   }
   return version;
 }

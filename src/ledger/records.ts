@@ -1,6 +1,7 @@
 // The ledger's records: what each LMDB table of store.ts holds (docs/operations.md lists
 // every table with its key, value, writer and bytes per record). Types only.
 import type { ProgrammeAccrual } from "../rules/types.js";
+import type { SaleFigures } from "./sale-reply.js";
 
 export interface Address {
   line1?: string;
@@ -315,8 +316,12 @@ export interface PackedSale extends SaleHead {
   v?: 1;
 }
 
-/** An events record as stored: a sale's part in format 2 (SaleRecord) or 3 (PackedSale). */
-export type StoredEventRecord = Omit<EventRecord, "s"> & { s?: SaleRecord | PackedSale };
+/**
+ * An events record as stored: a sale's part in format 2 (SaleRecord) or 3 (PackedSale); a
+ * sale's first reply whole (`r`, formats 2 and 3) or, from format 4, as figures (`f`,
+ * ledger/sale-reply.ts) rebuilt with the packed sale.
+ */
+export type StoredEventRecord = Omit<EventRecord, "s" | "r"> & { r?: EventRecord["r"]; f?: SaleFigures; s?: SaleRecord | PackedSale };
 
 /** A POS event's record: its idempotency record and, for a sale, what returns need. */
 export interface EventRecord extends IdemRecord {

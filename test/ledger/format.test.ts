@@ -1,19 +1,25 @@
-// The store's format: a new store is stamped with this code's format; a ledger of format 2
-// (fixture written by that release's code) is migrated at open and reads as it did; one of
-// format 1 is refused with what to do.
+// The store's format: a new store is stamped with this code's format; ledgers of formats 2
+// and 3 (fixtures written by those releases' code) are migrated at open and read as they
+// did, re-sent sales answered with their first replies; one of format 1 is refused with
+// what to do.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Ledger } from "../../src/ledger/ledger.js";
-import { closeStore, FORMAT_VERSION, openStore, StoreFormatError } from "../../src/ledger/store.js";
+import { Ledger, type Command } from "../../src/ledger/ledger.js";
+import { closeStore, FORMAT_VERSION, openStore, StoreFormatError, type Store } from "../../src/ledger/store.js";
 import { cmd, OPTIONS, T0, type Reply } from "./harness.js";
 
 const FIXTURE_V1 = join(import.meta.dirname, "..", "fixtures", "ledger-v1");
-/** Written by 9eb041f's code with test/fixtures/ledger-v2.make.mjs, with what that code read back. */
-const FIXTURE_V2 = join(import.meta.dirname, "..", "fixtures", "ledger-v2");
-const EXPECTED_V2 = JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", "ledger-v2.expected.json"), "utf8")) as { statement: Reply; balance: Reply; holdId: string };
+type Expected = { statement: Reply; balance: Reply; holdId: string; replies?: Record<string, { request: Reply; reply: Reply }> };
+const fixture = (name: string): { dir: string; expected: Expected } => ({
+  dir: join(import.meta.dirname, "..", "fixtures", name),
+  expected: JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", `${name}.expected.json`), "utf8")) as Expected,
+});
+/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2) and 41bad72's (format 3), with what that code replied and read back. */
+const { dir: FIXTURE_V2, expected: EXPECTED_V2 } = fixture("ledger-v2");
+const { dir: FIXTURE_V3, expected: EXPECTED_V3 } = fixture("ledger-v3");
 let dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -23,6 +29,26 @@ function scratch(): string {
   const d = mkdtempSync(join(tmpdir(), "loyaltyd-format-"));
   dirs.push(d);
   return d;
+}
+
+/**
+ * A copy of a fixture opened (and so migrated) by this code, checked to read as its own
+ * release read it: the statement and the balance that release's code replied.
+ */
+async function openMigrated(fixtureDir: string, expected: Expected): Promise<{ store: Store; one: (c: Command) => Promise<Reply> }> {
+  const dir = scratch();
+  cpSync(fixtureDir, dir, { recursive: true });
+  const store = openStore(dir);
+  expect(store.meta.get("formatVersion")).toBe(FORMAT_VERSION);
+  const ledger = new Ledger(store, { ...OPTIONS, notifyOutbox: false }, () => T0 + 10_000);
+  const one = async (c: Command): Promise<Reply> => {
+    const [o] = await ledger.applyBatch([c]);
+    store.env.resetReadTxn();
+    return o!.reply as Reply;
+  };
+  expect(await one(cmd("statement", { customer: { card: "C-1" } }))).toEqual(expected.statement);
+  expect(await one(cmd("balance", { customer: { card: "C-1" }, asOf: T0 + 5000 }))).toEqual(expected.balance);
+  return { store, one };
 }
 
 describe("store format", () => {
@@ -40,24 +66,12 @@ describe("store format", () => {
     const dir = scratch();
     cpSync(FIXTURE_V1, dir, { recursive: true });
     expect(() => openStore(dir)).toThrow(StoreFormatError);
-    expect(() => openStore(dir)).toThrow(/format 1; this loyaltyd reads format 3.*empty dataDir/);
+    expect(() => openStore(dir)).toThrow(new RegExp(`format 1; this loyaltyd reads format ${FORMAT_VERSION}.*empty dataDir`));
   });
 
   it("migrates a format-2 ledger at open: it reads as its own release read it, and takes new events", async () => {
-    const dir = scratch();
-    cpSync(FIXTURE_V2, dir, { recursive: true });
-    const store = openStore(dir);
+    const { store, one } = await openMigrated(FIXTURE_V2, EXPECTED_V2);
     try {
-      expect(store.meta.get("formatVersion")).toBe(3);
-      const clock = { now: T0 + 10_000 };
-      const ledger = new Ledger(store, { ...OPTIONS, notifyOutbox: false }, () => clock.now);
-      const one = async (c: ReturnType<typeof cmd>): Promise<Reply> => {
-        const [o] = await ledger.applyBatch([c]);
-        store.env.resetReadTxn();
-        return o!.reply as Reply;
-      };
-      expect(await one(cmd("statement", { customer: { card: "C-1" } }))).toEqual(EXPECTED_V2.statement);
-      expect(await one(cmd("balance", { customer: { card: "C-1" }, asOf: T0 + 5000 }))).toEqual(EXPECTED_V2.balance);
       // New events over old records: a void of a format-2 sale, a return of the rest of another.
       expect((await one(cmd("accrue", { type: "void", eventId: "v-2", originalEventId: "s-2", at: T0 + 9000 }))).ok).toBe(true);
       expect((await one(cmd("accrue", { type: "return", eventId: "r-2", originalEventId: "s-1", at: T0 + 9500 }))).ok).toBe(true);
@@ -80,6 +94,29 @@ describe("store format", () => {
     }
   });
 
+  it("migrates a format-3 ledger at open: re-sent sales get their first replies, new sales keep theirs as figures", async () => {
+    const { store, one } = await openMigrated(FIXTURE_V3, EXPECTED_V3);
+    try {
+      const replies = Object.entries(EXPECTED_V3.replies!);
+      expect(replies.length).toBe(2);
+      for (const [eventId, { request, reply }] of replies) {
+        expect(store.events.get(eventId)?.r, `${eventId} is kept whole, as format 3 wrote it`).toBeDefined();
+        const again = await one(cmd("accrue", request));
+        expect(JSON.stringify(again), eventId).toBe(JSON.stringify({ ...reply, duplicate: true }));
+      }
+      // A new sale is kept in format 4: its reply as figures, rebuilt for a re-send.
+      const sale = { type: "sale", eventId: "s-4", at: T0 + 9000, storeId: "s01", customer: { card: "C-1" }, currency: "EUR", lines: [{ lineId: "1", sku: "A", qty: 3, unitPrice: 1250, category: "drinks" }] };
+      const first = await one(cmd("accrue", sale));
+      expect(first.ok).toBe(true);
+      const raw = store.events.get("s-4")!;
+      expect(raw.r).toBeUndefined();
+      expect(raw.f).toBeDefined();
+      expect(JSON.stringify(await one(cmd("accrue", sale)))).toBe(JSON.stringify({ ...first, duplicate: true }));
+    } finally {
+      await closeStore(store);
+    }
+  });
+
   it("makes `loyaltyd serve` on a format-1 dataDir exit 78 with the message, starting nothing", () => {
     const dir = scratch();
     mkdirSync(join(dir, "data"));
@@ -91,7 +128,7 @@ describe("store format", () => {
       timeout: 30_000,
     });
     expect(run.status).toBe(78);
-    expect(run.stderr).toMatch(/is in format 1; this loyaltyd reads format 3/);
+    expect(run.stderr).toMatch(new RegExp(`is in format 1; this loyaltyd reads format ${FORMAT_VERSION}`));
   });
 });
 

@@ -31,6 +31,7 @@ import {
   type Reply,
 } from "./harness.js";
 import type { Command } from "../../src/ledger/ledger.js";
+import { getEvent } from "../../src/ledger/event-records.js";
 
 const VISIT_PROGRAMME = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "visit", points: 5 }] };
 const CARD = { card: "C-1" };
@@ -673,9 +674,9 @@ describe("batches", () => {
     expect(snapshot(h.store)).toBe(snapshot(control.store));
 
     // The earlier commands' effects: entries, idempotency records, balances, hold, new customer.
-    expect(h.store.events.get("s-ok")?.r).toMatchObject({ ok: true, customerId: "cu_000002", earned: 10, balance: 20 });
+    expect(getEvent(h.store, "s-ok")?.r).toMatchObject({ ok: true, customerId: "cu_000002", earned: 10, balance: 20 });
     expect(h.store.requests.get("a-ok")?.r).toMatchObject({ ok: true, approved: true, holdId: "h_000001" });
-    expect(h.store.events.get("s-phone")?.r).toMatchObject({ ok: true, customerId: "cu_000003", earned: 5 });
+    expect(getEvent(h.store, "s-phone")?.r).toMatchObject({ ok: true, customerId: "cu_000003", earned: 5 });
     expect(entriesOf(h.store, "cu_000002").map((e) => [e.kind, e.amount, e.eventId ?? e.holdId])).toEqual([
       ["accrual", 10, "s-0"],
       ["accrual", 10, "s-ok"],
@@ -698,7 +699,7 @@ describe("batches", () => {
 
     // Clients retrying the earlier commands meet their records.
     const [dup] = await h.apply([before[0]!]);
-    expect(dup).toEqual({ ...h.store.events.get("s-ok")!.r, duplicate: true });
+    expect(dup).toEqual({ ...getEvent(h.store, "s-ok")!.r, duplicate: true });
   });
 
   it("the next batch after a breach gets fresh sequence numbers: no entry, customer or hold id is reused", async () => {
