@@ -115,6 +115,12 @@ describe("the operator console in chromium", () => {
     expect(await page.getByTestId("balance-points").textContent(), WAIT).toBe(String(balance + 7));
     await page.getByRole("cell", { name: /adjustment .* by olga: goodwill/ }).waitFor();
     await shot(page, "04-customer");
+    // By e-mail, whatever its case: one match opens the customer.
+    await page.getByLabel("Search by").selectOption("email");
+    await page.getByLabel("Value").fill("ADA@example.com");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("heading", { name: `Profile: ${(await t.rpc("customer", { customer: { card: "C-100" } })).customerId}` }).waitFor();
+    await page.getByLabel("Search by").selectOption("card");
   });
 
   it("blocks a customer's card and unblocks it", async () => {
