@@ -292,5 +292,13 @@ describe("the operator console in chromium", () => {
     await page.locator("article[data-report='R-1']").waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, "11-phone-reports");
+    // A found customer, with its tables: they scroll inside their boxes, the page does not.
+    await page.goto(`${url()}#/customers`);
+    await page.getByLabel("Value").fill("C-100");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("heading", { name: "Statement" }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(page, "14-phone-customer");
+    await shot(page, "15-phone-statement", page.locator("section[aria-labelledby='statement-title']"));
   });
 });

@@ -141,7 +141,7 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
             <thead><tr><th scope="col">{t("at")}</th><th scope="col">{t("kind")}</th><th scope="col">{t("account")}</th><th scope="col">{t("amount")}</th><th scope="col">{t("cause")}</th></tr></thead>
             <tbody>
               {(found.statement.entries as Json[]).map((e) => (
-                <tr key={e.seq}><td>{when(e.at)}</td><td>{e.kind}</td><td>{e.account}</td><td class="num">{num(e.amount)}</td><td>{e.cause}</td></tr>
+                <tr key={e.seq}><td class="nowrap">{when(e.at)}</td><td>{e.kind}</td><td>{e.account}</td><td class="num">{num(e.amount)}</td><td>{e.cause}</td></tr>
               ))}
             </tbody>
           </table>
