@@ -237,6 +237,7 @@ async function startPipeline(
     approvalAbove: config.admin.approvalAbove,
     segments,
     cluster: cluster?.view ?? null,
+    ledgerOptions: options,
     portal: config.portal.enabled ? { portal: new Portal({ store, config: config.portal, publish: publishNotifications, now, log }), config: config.portal } : null,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),

@@ -3,11 +3,11 @@
 // the idempotency records in the same transaction as the effects, and dispatches each
 // verb to its domain module through the verb table (src/verbs.ts).
 import { LoyaltyError, toWireError } from "../errors.js";
-import { compile, type Plan } from "../rules/compile.js";
-import { parseProgramme, type Programme } from "../rules/programme.js";
+import type { Plan } from "../rules/compile.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
 import { eventTable } from "./event-records.js";
 import { outboxAppend } from "./notifications.js";
+import { planOf } from "./programme-plan.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
@@ -238,13 +238,7 @@ export class Ledger implements Tx {
   private refreshPlan(): void {
     const version = this.store.meta.get("programmesVersion") ?? 0;
     if (this.compiled && version === this.planVersion) return;
-    const list: { programme: Programme; version: number }[] = [];
-    for (const { value } of this.store.programmes.getRange()) {
-      list.push({ programme: parseProgramme(value.programme), version: value.version });
-    }
-    const card = new Map<string, { pointsPerUnit?: number; pointsPrice?: number }>();
-    for (const { key, value } of this.store.products.getRange()) card.set(key, value);
-    this.compiled = compile(list, { selection: this.options.selection, timeZone: this.options.timeZone }, card);
+    this.compiled = planOf(this.store, this.options);
     this.planVersion = version;
   }
 

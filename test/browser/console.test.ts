@@ -91,11 +91,19 @@ describe("the operator console in chromium", () => {
     // Twice the points: one per 0.50 EUR.
     await editor.fill(JSON.stringify({ ...programme, rules: [{ kind: "spend", per: 50, points: 1 }] }, null, 2));
     await expect.poll(() => page.getByTestId("programme-check").textContent(), WAIT).toContain("The engine accepts this programme");
+    // The preview quotes the accepted draft as if installed, before anything is installed.
+    await expect.poll(() => page.getByTestId("preview-under").textContent(), WAIT).toContain("draft of base");
+    const drafted = await preview();
+    expect(drafted).toBe(before * 2);
+    expect(await page.getByRole("status").filter({ hasText: "Earns" }).textContent()).toContain("would install as version 2");
+    expect((await send(t, "GET", "/v1/admin/programmes/base")).body.version).toBe(1);
     await page.getByRole("button", { name: "Install" }).click();
     await page.getByRole("status").filter({ hasText: "Installed base, version 2." }).waitFor();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expect.poll(() => page.getByTestId("preview-under").textContent(), WAIT).toContain("installed programmes");
     const after = await preview();
     expect(after).toBe((await t.rpc("quote", BASKET("q-3"))).earned);
-    expect(after).toBeGreaterThan(before);
+    expect(after).toBe(drafted);
     await shot(page, "03-programmes-preview");
   });
 

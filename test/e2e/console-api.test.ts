@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newToken } from "../../src/config/credentials.js";
+import { BASE_PROGRAMME } from "../fixtures.js";
 import { sale, startTestEnv, tempDir, type TestEnv } from "./harness.js";
 
 const ops = { rita: newToken(), walt: newToken() };
@@ -102,5 +103,58 @@ describe("POST /v1/admin/lookup/<verb>", () => {
     expect((await get("email=")).body.error).toMatchObject({ code: "VALIDATION", field: "email" });
     const walt = await fetch(`${admin}/v1/admin/customers/by-email?email=x`, { headers: bearer(ops.walt.token) });
     expect(walt.status).toBe(403);
+  });
+});
+
+describe("POST /v1/admin/programmes/<id>/preview", () => {
+  let t: TestEnv;
+  const admin = () => t.http;
+  const token = newToken();
+  const basket = sale("q-9", { card: "C-7" }, [{ lineId: "1", sku: "A", qty: 2, unitPrice: 1500, category: "drinks" }]);
+  const quoteNow = async () => (await post(admin(), "/v1/admin/lookup/quote", basket, bearer(token.token))).body;
+  beforeAll(async () => {
+    const dir = tempDir("loyaltyd-preview-");
+    const operatorsFile = join(dir, "operators.json");
+    writeFileSync(operatorsFile, JSON.stringify({ operators: [{ name: "olga", tokenSha256: token.sha256, roles: ["read", "write"] }] }));
+    t = await startTestEnv({ "admin.operatorsFile": operatorsFile });
+    expect((await t.rpc("enroll", { requestId: "e-7", card: "C-7", groups: ["VIP"] })).ok).toBe(true);
+  });
+  afterAll(async () => t?.stop());
+
+  it("quotes under the draft as if installed, installs nothing, and says so; installing it then quotes the same", async () => {
+    const before = await quoteNow();
+    expect(before).toMatchObject({ ok: true, earned: 30 });
+    const draft = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 50, points: 1 }, { kind: "multiplier", groups: ["VIP"], factor: 2 }] };
+    const preview = await post(admin(), "/v1/admin/programmes/base/preview", { programme: draft, sale: basket }, bearer(token.token));
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ ok: true, earned: 120, draft: { id: "base", version: 2 } });
+    // Nothing installed: the quote and the programme are as before.
+    expect(await quoteNow()).toEqual(before);
+    const listed = (await (await fetch(`${admin()}/v1/admin/programmes`, { headers: bearer(token.token) })).json()) as { programmes: { id: string; version: number }[] };
+    expect(listed.programmes).toEqual([expect.objectContaining({ id: "base", version: 1 })]);
+    // Installed, the engine's own quote is the preview's, figure for figure.
+    const put = await fetch(`${admin()}/v1/admin/programmes/base`, { method: "PUT", headers: { "content-type": "application/json", ...bearer(token.token) }, body: JSON.stringify(draft) });
+    expect(put.status).toBe(200);
+    const { draft: _, ...previewed } = preview.body;
+    expect(await quoteNow()).toEqual(previewed);
+  });
+
+  it("adds a draft with a new id beside the installed programmes", async () => {
+    const bonus = { id: "bonus", name: "Bonus", account: "drinks", currency: "EUR", rules: [{ kind: "category", category: "drinks", per: 100, points: 5 }] };
+    const preview = await post(admin(), "/v1/admin/programmes/bonus/preview", { programme: bonus, sale: basket }, bearer(token.token));
+    expect(preview.body.draft).toEqual({ id: "bonus", version: 1 });
+    const programmes = (preview.body.breakdown as { programme: string; amount: number }[]).map((b) => b.programme);
+    expect(new Set(programmes)).toEqual(new Set(["base", "bonus"]));
+    expect((preview.body.breakdown as { programme: string; amount: number }[]).filter((b) => b.programme === "bonus").reduce((s, b) => s + b.amount, 0)).toBe(150);
+  });
+
+  it("refuses a bad draft with PUT's error, a bad sale with quote's, and a request without credentials", async () => {
+    const bad = await post(admin(), "/v1/admin/programmes/base/preview", { programme: { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: -1, points: 1 }] }, sale: basket }, bearer(token.token));
+    expect(bad).toMatchObject({ status: 422, body: { error: { code: "VALIDATION", field: "rules[0].per" } } });
+    const noSale = await post(admin(), "/v1/admin/programmes/base/preview", { programme: BASE_PROGRAMME, sale: { ...basket, lines: [] } }, bearer(token.token));
+    expect(noSale.body.error.code).toBe("VALIDATION");
+    const unknown = await post(admin(), "/v1/admin/programmes/base/preview", { programme: BASE_PROGRAMME, sale: { ...basket, customer: { card: "NOBODY" } } }, bearer(token.token));
+    expect(unknown.body.error.code).toBe("UNKNOWN_CUSTOMER");
+    expect((await post(admin(), "/v1/admin/programmes/base/preview", { programme: BASE_PROGRAMME, sale: basket }, {})).status).toBe(401);
   });
 });

@@ -6,6 +6,7 @@ import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkAdjustSchema, bulkConvert, bulkConvertSchema, parseBulkAdjust } from "../../admin/bulk.js";
 import { importProducts, listProducts, productRowSchema, productSchema, putProduct, removeProduct } from "../../admin/products.js";
 import { checkProgramme, installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
+import { previewDraft } from "../../admin/preview.js";
 import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { getVoucherOffer, listVoucherOffers, offerSchema, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
@@ -15,6 +16,7 @@ import { programmeSchema } from "../../rules/programme.js";
 import type { KeyRing, Operator, Role, TerminalKey } from "../../config/credentials.js";
 import { LoyaltyError } from "../../errors.js";
 import type { Store } from "../../ledger/store.js";
+import type { LedgerOptions } from "../../ledger/tx.js";
 import { limits } from "../../limits.js";
 import type { Logger } from "../../observe/logger.js";
 import type { Metrics } from "../../observe/metrics.js";
@@ -25,7 +27,7 @@ import type { SegmentJobs } from "../../admin/segments/jobs.js";
 import { getSegment, listSegments, putSegment, queryBodySchema, removeSegment, segmentSchema } from "../../admin/segments/saved.js";
 import type { Channel } from "../../admin/segments/scan.js";
 import { listLimit, type Reply } from "./reply.js";
-import type { z } from "zod";
+import { z } from "zod";
 import { IMPORT_QUERY, importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
 import { lookupRoutes } from "./lookup-routes.js";
@@ -48,6 +50,8 @@ export interface AdminDeps {
   segments: SegmentJobs;
   /** Cluster mode's view of the cluster; null in single-node mode. */
   cluster: ClusterView | null;
+  /** The partitions' ledger options: a programme draft's preview quotes as they would. */
+  ledgerOptions: LedgerOptions;
 }
 
 /** A route's answer when it opened an approval instead of acting: 202. */
@@ -102,7 +106,10 @@ const eraseBody = VERB_SCHEMAS.eraseCustomer.omit({ customer: true });
 const idOf = (c: Call): string => (c.req.params as { id: string }).id;
 const limitOf = (c: Call): number => listLimit(c.req.query as { limit?: string });
 
-function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): Route[] {
+/** A draft (its id may be left to the path's) and a sale as the quote verb takes it. */
+const previewBody = z.strictObject({ programme: z.record(z.string(), z.unknown()), sale: VERB_SCHEMAS.quote as z.ZodType });
+
+function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }: AdminDeps): Route[] {
   return [
     { method: "GET", url: "/v1/admin/programmes", role: "read", summary: "List the installed programmes", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
     {
@@ -126,6 +133,14 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
       // What PUT would say of a draft, with nothing installed: the console checks as the operator types.
       method: "POST", url: "/v1/admin/programmes/:id/check", role: "read", summary: "Validate a programme without installing it (PUT's schema and messages)", body: programmeSchema, pathFills: "id",
       run: async (c) => ({ ok: true, id: idOf(c), programme: checkProgramme(idOf(c), c.json()) }),
+    },
+    {
+      // What a basket would earn with the draft installed, for a customer as the ledger knows them now; nothing is installed or recorded.
+      method: "POST", url: "/v1/admin/programmes/:id/preview", role: "read", summary: "Quote a sale under a programme draft, as if installed (the quote verb's reply, plus draft: {id, version})", body: previewBody,
+      run: async (c) => {
+        const { programme, sale } = c.json() as { programme: unknown; sale: unknown };
+        return previewDraft(store, ledgerOptions, idOf(c), programme, sale, now());
+      },
     },
     {
       method: "DELETE", url: "/v1/admin/programmes/:id", role: "write", summary: "Retire a programme",

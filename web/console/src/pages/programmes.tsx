@@ -1,5 +1,6 @@
 // Programmes: the installed list, a JSON editor that installs through PUT (the engine's own
-// validation answers), retire, and a quote preview of a basket under what is installed.
+// validation answers), retire, and a quote preview of a basket: under the draft being edited,
+// as if it were installed (once the engine accepts it), or else under what is installed.
 import { useState } from "preact/hooks";
 import { call, lookup, type Json } from "../api.js";
 import { when } from "../format.js";
@@ -101,13 +102,19 @@ export function ProgrammesPage() {
         </form>
       )}
       <Result outcome={save.outcome} />
-      <QuotePreview />
+      <QuotePreview draft={editing && id && check.data && !check.outcome ? { id, text } : null} />
       {dialog}
     </Page>
   );
 }
 
-function QuotePreview() {
+/** The draft the preview quotes under: the editor's, once the engine accepts it. */
+interface Draft {
+  id: string;
+  text: string;
+}
+
+function QuotePreview({ draft }: { draft: Draft | null }) {
   const [text, setText] = useState(pretty(SAMPLE_BASKET));
   const quote = useAction();
   const [reply, setReply] = useState<Json | null>(null);
@@ -115,15 +122,22 @@ function QuotePreview() {
     e.preventDefault();
     setReply(null);
     quote.run(async () => {
-      const r = await lookup("quote", parseJson(text) as Json);
+      const sale = parseJson(text) as Json;
+      if (!draft) {
+        const r = await lookup("quote", sale);
+        setReply(r);
+        return t("earned", { points: r.earned });
+      }
+      const r = await call<Json>(`/v1/admin/programmes/${encodeURIComponent(draft.id)}/preview`, { body: { programme: parseJson(draft.text), sale } });
       setReply(r);
-      return t("earned", { points: r.earned });
+      return t("earnedDraft", { points: r.earned, id: draft.id, version: (r.draft as Json).version });
     });
   };
   return (
     <form class="card" onSubmit={submit} aria-labelledby="preview-title">
       <h2 id="preview-title">{t("previewTitle")}</h2>
       <p class="help">{t("previewHelp")}</p>
+      <p data-testid="preview-under">{draft ? t("previewUnderDraft", { id: draft.id }) : t("previewUnderInstalled")}</p>
       <Field label={t("basketJson")}>
         {(id) => <textarea id={id} name="basket-json" rows={9} spellcheck={false} class="code" value={text} onInput={(e) => setText(e.currentTarget.value)} />}
       </Field>
