@@ -69,6 +69,13 @@ export function listProgrammes(store: Store): InstalledProgramme[] {
   }));
 }
 
+/** Every version of a programme ever installed, newest first (retired programmes keep theirs); at most `limit`. */
+export function programmeVersions(store: Store, id: string, limit: number): InstalledProgramme[] {
+  store.env.resetReadTxn();
+  const range = store.programmeHistory.getRange({ start: [id, Number.MAX_SAFE_INTEGER], end: [id, 0], reverse: true, limit });
+  return [...range].map(({ value }) => ({ id, version: value.version, installedAt: value.installedAt, programme: value.programme as Programme }));
+}
+
 /** Loads every *.json / *.yaml programme file of a directory (errors name the file and field). */
 export async function loadProgrammesDir(store: Store, dir: string, now: number): Promise<InstalledProgramme[]> {
   let files: string[];

@@ -99,6 +99,10 @@ describe("the operator console in chromium", () => {
     expect((await send(t, "GET", "/v1/admin/programmes/base")).body.version).toBe(1);
     await page.getByRole("button", { name: "Install" }).click();
     await page.getByRole("status").filter({ hasText: "Installed base, version 2." }).waitFor();
+    // The history: both versions, the first one loadable back into the editor.
+    await page.getByTestId("version-1").waitFor();
+    await page.getByRole("button", { name: "Load version 1 into the editor" }).click();
+    expect(JSON.parse(await editor.inputValue()).rules[0].per).toBe(100);
     await page.getByRole("button", { name: "Cancel" }).click();
     await expect.poll(() => page.getByTestId("preview-under").textContent(), WAIT).toContain("installed programmes");
     const after = await preview();
@@ -192,6 +196,10 @@ describe("the operator console in chromium", () => {
     await page.getByLabel("Value").fill(distributor);
     await page.getByRole("button", { name: "Search" }).click();
     await expect.poll(() => page.getByTestId("balance-points").textContent(), WAIT).toBe(String(points));
+    // A distributor's page has its targets (the targets verb through the admin lookup); the engine's own answer says how many.
+    await page.getByRole("heading", { name: "Targets" }).waitFor();
+    const targets = (await t.rpc("targets", { customer: { customerId: distributor } })).targets as unknown[];
+    expect(await page.locator('[data-testid^="target-"]').count()).toBe(targets.length);
   });
 
   it("counts a segment as the filter changes, saves it and exports its CSV", async () => {

@@ -43,6 +43,7 @@ describe("POST /v1/admin/lookup/<verb>", () => {
       statement: { customer: { card: "C-1" }, limit: 10 },
       vouchers: { customer: { card: "C-1" } },
       quote: sale("q-1", { card: "C-1" }, [{ lineId: "1", sku: "A", qty: 1, unitPrice: 1000, category: "x" }]),
+      targets: { customer: { card: "C-1" } },
     };
     for (const [verb, body] of Object.entries(bodies)) {
       const byOperator = await post(admin, `/v1/admin/lookup/${verb}`, body, bearer(ops.rita.token));
@@ -137,6 +138,11 @@ describe("POST /v1/admin/programmes/<id>/preview", () => {
     expect(put.status).toBe(200);
     const { draft: _, ...previewed } = preview.body;
     expect(await quoteNow()).toEqual(previewed);
+    // Both versions stay in the history, newest first.
+    const history = (await (await fetch(`${admin()}/v1/admin/programmes/base/versions`, { headers: bearer(token.token) })).json()) as { versions: { version: number; programme: { rules: { per?: number }[] } }[] };
+    expect(history.versions.map((v) => [v.version, v.programme.rules[0]!.per])).toEqual([[2, 50], [1, 100]]);
+    const none = await fetch(`${admin()}/v1/admin/programmes/never/versions`, { headers: bearer(token.token) });
+    expect(none.status).toBe(422);
   });
 
   it("adds a draft with a new id beside the installed programmes", async () => {

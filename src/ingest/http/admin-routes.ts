@@ -5,7 +5,7 @@ import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkAdjustSchema, bulkConvert, bulkConvertSchema, parseBulkAdjust } from "../../admin/bulk.js";
 import { importProducts, listProducts, productRowSchema, productSchema, putProduct, removeProduct } from "../../admin/products.js";
-import { checkProgramme, installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
+import { checkProgramme, installProgramme, listProgrammes, programmeVersions, retireProgramme } from "../../admin/programmes.js";
 import { previewDraft } from "../../admin/preview.js";
 import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
@@ -118,6 +118,15 @@ function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }
         const p = listProgrammes(store).find((x) => x.id === idOf(c));
         if (!p) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
         return { ok: true, ...p };
+      },
+    },
+    {
+      method: "GET", url: "/v1/admin/programmes/:id/versions", role: "read", summary: "Every version of a programme ever installed, newest first (a retired programme's too)",
+      query: { limit: `at most this many (1-${limits.adminListMax}, default 1000)` },
+      run: async (c) => {
+        const versions = programmeVersions(store, idOf(c), limitOf(c));
+        if (versions.length === 0) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)} was ever installed`, "id");
+        return { ok: true, id: idOf(c), versions };
       },
     },
     {

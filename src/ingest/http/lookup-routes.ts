@@ -1,5 +1,5 @@
 // Operators' reads of one customer on the admin API: the terminal verbs that only read
-// (customer, balance, statement, vouchers, quote), role read. The operator console uses
+// (customer, balance, statement, vouchers, quote, targets), role read. The operator console uses
 // them, so it works where the terminal routes refuse an operator token (terminalAuth on)
 // or are not served (the admin listener of admin.port). Same handler, same replies.
 import type { z } from "zod";
@@ -16,6 +16,7 @@ const LOOKUPS = {
   statement: "A customer's ledger entries with their causes (the statement verb)",
   vouchers: "A customer's vouchers (the vouchers verb)",
   quote: "What a basket would earn under the installed programmes; nothing is recorded (the quote verb)",
+  targets: "A distributor's targets: goal, achieved, remaining, days left, tiers (the targets verb)",
 } as const;
 
 export type LookupVerb = keyof typeof LOOKUPS;

@@ -102,7 +102,7 @@ export async function call(path: string, req: Request = {}): Promise<unknown> {
 }
 
 /** A read of one customer (or a quote) on the admin API: POST /v1/admin/lookup/<verb>, role read. */
-export function lookup<T = Json>(verb: "customer" | "balance" | "statement" | "vouchers" | "quote", body: Json): Promise<T> {
+export function lookup<T = Json>(verb: "customer" | "balance" | "statement" | "vouchers" | "quote" | "targets", body: Json): Promise<T> {
   return call<T>(`/v1/admin/lookup/${verb}`, { body });
 }
 

@@ -21,17 +21,20 @@ interface Found {
   balance: Json;
   statement: Json;
   vouchers: Json;
+  /** A distributor's targets (null for a shopper). */
+  targets: Json | null;
 }
 
 async function find(ref: Json): Promise<Found> {
   const customer = await lookup("customer", { customer: ref });
   const byId = { customerId: customer.customerId as string };
-  const [balance, statement, vouchers] = await Promise.all([
+  const [balance, statement, vouchers, targets] = await Promise.all([
     lookup("balance", { customer: byId }),
     lookup("statement", { customer: byId, limit: 100 }),
     lookup("vouchers", { customer: byId, limit: 100 }),
+    customer.kind === "distributor" ? lookup("targets", { customer: byId }) : Promise.resolve(null),
   ]);
-  return { customer, balance, statement, vouchers };
+  return { customer, balance, statement, vouchers, targets };
 }
 
 export function CustomersPage() {
@@ -153,6 +156,7 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
           <ul>{(found.vouchers.vouchers as Json[]).map((v) => <li key={v.code}>{v.code}: {v.status}</li>)}</ul>
         )}
       </section>
+      {found.targets && <Targets targets={found.targets.targets as Json[]} />}
       <Dangerous customerId={c.customerId} onGone={onGone} />
     </div>
   );
@@ -223,5 +227,29 @@ function Dangerous({ customerId, onGone }: { customerId: string; onGone: (text: 
       <Result outcome={act.outcome} />
       {dialog}
     </form>
+  );
+}
+
+/** A distributor's targets: goal, achieved, what is left and the days to do it. */
+function Targets({ targets }: { targets: Json[] }) {
+  return (
+    <section class="card wide" aria-labelledby="targets-title">
+      <h2 id="targets-title">{t("targets")}</h2>
+      {targets.length === 0 ? <p>{t("nothing")}</p> : (
+        <div class="table-wrap">
+          <table>
+            <thead><tr><th scope="col">{t("target")}</th><th scope="col">{t("goal")}</th><th scope="col">{t("achieved")}</th><th scope="col">{t("remaining")}</th><th scope="col">{t("points")}</th><th scope="col">{t("daysLeft")}</th></tr></thead>
+            <tbody>
+              {targets.map((x) => (
+                <tr key={`${x.programme}:${x.targetId}`} data-testid={`target-${x.targetId}`}>
+                  <td>{x.targetId} ({x.metric})</td><td class="num">{num(x.goal)}</td><td class="num">{num(x.achieved)}</td><td class="num">{num(x.remaining)}</td>
+                  <td>{x.reached ? t("targetReached", { points: num(x.awarded) }) : t("targetOpen", { points: num(x.points) })}</td><td class="num">{x.daysLeft}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }

@@ -37,8 +37,7 @@ export function ProgrammesPage() {
   const edit = (p: Installed | null) => {
     setId(p?.id ?? "");
     // The stored programme, every default filled in; its id comes from the path.
-    const { id: _id, ...rest } = (p?.programme ?? NEW_PROGRAMME) as Json;
-    setText(pretty(rest));
+    setText(pretty(withoutId((p?.programme ?? NEW_PROGRAMME) as Json)));
     setEditing(true);
     save.setOutcome(null);
   };
@@ -99,12 +98,40 @@ export function ProgrammesPage() {
             <button type="submit" class="primary" disabled={save.busy}>{t("install")}</button>
             <button type="button" onClick={() => setEditing(false)}>{t("cancel")}</button>
           </div>
+          {list.data?.programmes.some((p) => p.id === id) && <Versions id={id} installed={list.data.programmes.find((p) => p.id === id)!.version} onLoad={(p) => setText(pretty(withoutId(p)))} />}
         </form>
       )}
       <Result outcome={save.outcome} />
       <QuotePreview draft={editing && id && check.data && !check.outcome ? { id, text } : null} />
       {dialog}
     </Page>
+  );
+}
+
+/** A programme as the editor shows it: its id comes from the path. */
+function withoutId(programme: Json): Json {
+  const { id: _id, ...rest } = programme;
+  return rest;
+}
+
+/** Every version of the programme ever installed, newest first; any can be loaded into the editor (to install again as the next version). */
+function Versions({ id, installed, onLoad }: { id: string; installed: number; onLoad: (programme: Json) => void }) {
+  const versions = useLoad(() => call<{ versions: Installed[] }>(`/v1/admin/programmes/${encodeURIComponent(id)}/versions`), [id, installed]);
+  return (
+    <section aria-labelledby="versions-title">
+      <h3 id="versions-title">{t("versions", { id })}</h3>
+      <Loading state={versions} />
+      {versions.data && (
+        <ul class="versions">
+          {versions.data.versions.map((v) => (
+            <li key={v.version} data-testid={`version-${v.version}`}>
+              v{v.version} · {when(v.installedAt)}{" "}
+              <button type="button" class="small" onClick={() => onLoad(v.programme)}>{t("loadVersion", { version: v.version })}</button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
 
