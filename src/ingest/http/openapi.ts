@@ -9,6 +9,7 @@ import { ERROR_CODES, type ErrorCode } from "../../errors.js";
 import { filterSchema } from "../../admin/segments/filter.js";
 import { TERMINAL_VERBS, VERB_TABLE, type CommandVerb } from "../../verbs.js";
 import type { Route } from "./admin-routes.js";
+import { ADMIN_REPLIES } from "./admin-replies.js";
 
 type Json = Record<string, unknown>;
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -134,7 +135,8 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
   if (requestBody && route.pathFills && typeof route.body !== "string") {
     fills.set(schemas.add(route.body as z.ZodType, ""), route.pathFills.split(","));
   }
-  const ok = route.produces ? { content: { [route.produces]: { schema: { type: "string" } } } } : { content: { "application/json": { schema: ref("AdminReply") } } };
+  const reply = route.reply ? schemas.add(ADMIN_REPLIES[route.reply], route.reply) : "AdminReply";
+  const ok = route.produces ? { content: { [route.produces]: { schema: { type: "string" } } } } : { content: { "application/json": { schema: ref(reply) } } };
   return {
     operationId,
     summary: route.summary,
