@@ -2,7 +2,7 @@
 // (admin-routes.ts, admin-replies.ts) is called for real and its reply conforms to the
 // document's schema, closed (a field the document leaves out fails), and each such
 // schema refuses a reply that lacks a field or adds one. Real nats-server, LMDB, HTTP.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newToken } from "../../src/config/credentials.js";
@@ -21,11 +21,13 @@ describe("the OpenAPI document's admin replies", () => {
   // An operator with every role: approvals (admin.approvalAbove) need named operators.
   const anna = newToken();
   const auth = { authorization: `Bearer ${anna.token}` };
+  let operatorsDir: string | undefined;
   /** "METHOD url" of every route whose real reply was checked. */
   const checked = new Set<string>();
 
   beforeAll(async () => {
-    const operatorsFile = join(tempDir("loyaltyd-openapi-admin-"), "operators.json");
+    operatorsDir = tempDir("loyaltyd-openapi-admin-");
+    const operatorsFile = join(operatorsDir, "operators.json");
     writeFileSync(operatorsFile, JSON.stringify({ operators: [{ name: "anna", tokenSha256: anna.sha256, roles: ["read", "write", "money"] }] }));
     t = await startTestEnv({ "admin.operatorsFile": operatorsFile, "admin.approvalAbove": 100, "rateLimits.enabled": false });
     doc = (await (await fetch(`${t.http}/openapi.json`)).json()) as Json;
@@ -33,6 +35,7 @@ describe("the OpenAPI document's admin replies", () => {
   });
   afterAll(async () => {
     await t?.stop();
+    if (operatorsDir) rmSync(operatorsDir, { recursive: true, force: true });
   });
 
   /** Calls an admin route; its reply must conform, closed, to the document's schema for the status it answered. */
