@@ -6,6 +6,7 @@
 // `npm run test:image` (minutes: not in .ci/run). Without a reachable registry, the base
 // image comes from test/image/standin-base.sh.
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,6 +67,7 @@ function ensureBase(): void {
 
 describe.runIf(spawnSync("podman", ["--version"]).status === 0)("the image built from the Dockerfile", () => {
   let nats: NatsServerHandle;
+  let dir: string | undefined;
   let nc: NatsConnection;
   const containers: string[] = [];
   let rt: { global: string[]; run: string[] } = { global: [], run: [] };
@@ -91,7 +93,8 @@ describe.runIf(spawnSync("podman", ["--version"]).status === 0)("the image built
     // The docker format keeps HEALTHCHECK (the OCI format has no field for it).
     await podmanAsync(["build", "--format", "docker", "--isolation", "chroot", "--pull=never", "-t", IMAGE, "-f", join(ROOT, "Dockerfile"), ROOT]);
     rt = runtimeArgs();
-    nats = await startNatsServer({ storeDir: join(tempDir("loyaltyd-image-"), "js") });
+    dir = tempDir("loyaltyd-image-");
+    nats = await startNatsServer({ storeDir: join(dir, "js") });
     nc = await connect({ servers: nats.url });
   }, 1_900_000);
 
@@ -100,6 +103,7 @@ describe.runIf(spawnSync("podman", ["--version"]).status === 0)("the image built
     podman(["volume", "rm", "-f", VOLUME]);
     await nc?.close();
     await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("declares the non-root user, the /data volume, the port, the health check and the entry point", () => {
