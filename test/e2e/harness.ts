@@ -54,25 +54,26 @@ export async function startTestEnv(
 ): Promise<TestEnv> {
   const dir = tempDir();
   const nats = await startNatsServer({ storeDir: join(dir, "js") });
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      "nats.url": nats.url,
-      dataDir: join(dir, "data"),
-      programmesDir: programmesDir(dir, programmes),
-      "http.port": 0,
-      adminToken: ADMIN_TOKEN,
-      logLevel: "silent",
-      // The suite's events are dated January 2026, whatever today is; the window itself
-      // is tested with its defaults in test/e2e/bad-input.test.ts.
-      "events.lateMsMax": EVENTS_LATE_MS_TESTS,
-      // An injected clock reaches only the main thread: worker threads keep wall time.
-      ...(engineOptions.now ? { executor: "inline" } : {}),
-      ...overrides,
-    },
-  });
   let engine: Engine;
   try {
+    // A configuration the test gets wrong throws here: the server it started goes too.
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        "nats.url": nats.url,
+        dataDir: join(dir, "data"),
+        programmesDir: programmesDir(dir, programmes),
+        "http.port": 0,
+        adminToken: ADMIN_TOKEN,
+        logLevel: "silent",
+        // The suite's events are dated January 2026, whatever today is; the window itself
+        // is tested with its defaults in test/e2e/bad-input.test.ts.
+        "events.lateMsMax": EVENTS_LATE_MS_TESTS,
+        // An injected clock reaches only the main thread: worker threads keep wall time.
+        ...(engineOptions.now ? { executor: "inline" } : {}),
+        ...overrides,
+      },
+    });
     engine = await startEngine(config, createLogger("silent"), engineOptions);
   } catch (err) {
     await nats.stop();

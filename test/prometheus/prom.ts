@@ -36,13 +36,14 @@ export function scaleRuleDurations(expr: string, factor: number): string {
   });
 }
 
-interface Rule {
+export interface Rule {
   alert?: string;
   record?: string;
   expr: string;
   for?: string;
+  labels?: Record<string, string>;
 }
-interface RuleFile {
+export interface RuleFile {
   groups: Array<{ name: string; rules: Rule[] }>;
 }
 
@@ -70,6 +71,10 @@ export interface Prometheus {
   queryRange(expr: string, startS: number, endS: number, stepS: number): Promise<PromResult[]>;
   /** Alerts now firing (not pending), each with its labels. */
   firing(): Promise<Array<Record<string, string>>>;
+  /** The rules as this Prometheus runs them (durations scaled). */
+  rules: RuleFile;
+  /** Every loaded rule with its evaluation health ("ok", "err", "unknown") and last error. */
+  ruleHealth(): Promise<Array<{ name: string; health: string; lastError?: string }>>;
   stop(): Promise<void>;
 }
 
@@ -143,6 +148,11 @@ export async function startPrometheus(opts: PromOptions): Promise<Prometheus> {
       (await api<{ result: PromResult[] }>("query_range", { query: expr, start: String(startS), end: String(endS), step: String(stepS) })).result,
     firing: async () =>
       (await api<{ alerts: Array<{ state: string; labels: Record<string, string> }> }>("alerts", {})).alerts.filter((a) => a.state === "firing").map((a) => a.labels),
+    rules,
+    ruleHealth: async () =>
+      (await api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> }>("rules", {})).groups.flatMap((g) =>
+        g.rules.map(({ name, health, lastError }) => ({ name, health, ...(lastError ? { lastError } : {}) })),
+      ),
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));

@@ -32,6 +32,7 @@ import { IMPORT_QUERY, importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
 import { lookupRoutes } from "./lookup-routes.js";
 import type { ClusterView } from "../../cluster/member.js";
+import type { AdminReplyName } from "./admin-replies.js";
 
 export interface AdminDeps {
   handler: Handler;
@@ -94,6 +95,8 @@ export interface Route {
   accepted?: boolean;
   /** The media type of a streamed answer; absent: JSON. */
   produces?: string;
+  /** The JSON reply's schema (admin-replies.ts); absent: described only as `{ok: true, ...}`. */
+  reply?: AdminReplyName;
 }
 
 const LIMIT_QUERY = { limit: `at most this many (1-${limits.adminListMax}, default 1000)` };
@@ -111,9 +114,9 @@ const previewBody = z.strictObject({ programme: z.record(z.string(), z.unknown()
 
 function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }: AdminDeps): Route[] {
   return [
-    { method: "GET", url: "/v1/admin/programmes", role: "read", summary: "List the installed programmes", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
+    { method: "GET", url: "/v1/admin/programmes", role: "read", summary: "List the installed programmes", reply: "ProgrammeListReply", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
     {
-      method: "GET", url: "/v1/admin/programmes/:id", role: "read", summary: "One installed programme",
+      method: "GET", url: "/v1/admin/programmes/:id", role: "read", summary: "One installed programme", reply: "ProgrammeReply",
       run: async (c) => {
         const p = listProgrammes(store).find((x) => x.id === idOf(c));
         if (!p) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
@@ -130,7 +133,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }
       },
     },
     {
-      method: "PUT", url: "/v1/admin/programmes/:id", role: "write", summary: "Install or replace a programme (no restart)", body: programmeSchema, pathFills: "id",
+      method: "PUT", url: "/v1/admin/programmes/:id", role: "write", summary: "Install or replace a programme (no restart)", body: programmeSchema, pathFills: "id", reply: "ProgrammeInstalledReply",
       run: async (c) => {
         const installed = await installProgramme(store, idOf(c), c.json(), now());
         onProgrammesChanged();
@@ -152,7 +155,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/programmes/:id", role: "write", summary: "Retire a programme",
+      method: "DELETE", url: "/v1/admin/programmes/:id", role: "write", summary: "Retire a programme", reply: "ProgrammeRetiredReply",
       run: async (c) => {
         if (!(await retireProgramme(store, idOf(c)))) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
         onProgrammesChanged();
@@ -167,10 +170,10 @@ function productRoutes(deps: AdminDeps): Route[] {
   const { store, handler, log } = deps;
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
-    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", summary: "Set a product of the product card", body: productSchema, pathFills: "sku", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
-    { method: "GET", url: "/v1/admin/products", role: "read", summary: "List the product card", query: LIMIT_QUERY, run: async (c) => ({ ok: true, products: listProducts(store, limitOf(c)) }) },
+    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", summary: "Set a product of the product card", body: productSchema, pathFills: "sku", reply: "ProductReply", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
+    { method: "GET", url: "/v1/admin/products", role: "read", summary: "List the product card", query: LIMIT_QUERY, reply: "ProductListReply", run: async (c) => ({ ok: true, products: listProducts(store, limitOf(c)) }) },
     {
-      method: "DELETE", url: "/v1/admin/products/:sku", role: "write", summary: "Remove a product",
+      method: "DELETE", url: "/v1/admin/products/:sku", role: "write", summary: "Remove a product", reply: "ProductRemovedReply",
       run: async (c) => {
         if (!(await removeProduct(store, sku(c)))) throw new LoyaltyError("VALIDATION", `no product ${sku(c)}`, "sku");
         return { ok: true, sku: sku(c), removed: true };
@@ -199,14 +202,14 @@ function productRoutes(deps: AdminDeps): Route[] {
 function catalogueRoutes(deps: AdminDeps): Route[] {
   const { store, log, now } = deps;
   return [
-    { method: "GET", url: "/v1/admin/rewards", role: "read", summary: "List the rewards catalogue", query: LIMIT_QUERY, run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
-    { method: "GET", url: "/v1/admin/rewards/:id", role: "read", summary: "One reward, with its price in force", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
+    { method: "GET", url: "/v1/admin/rewards", role: "read", summary: "List the rewards catalogue", query: LIMIT_QUERY, reply: "RewardListReply", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
+    { method: "GET", url: "/v1/admin/rewards/:id", role: "read", summary: "One reward, with its price in force", reply: "RewardReply", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
     {
       method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true, summary: "Import rewards from CSV or XLSX (every row validated before any is written)", body: "spreadsheet", query: IMPORT_QUERY,
       run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => importRewards(store, rows, now())),
     },
     {
-      method: "PUT", url: "/v1/admin/rewards/:id", role: "write", summary: "Add or replace a reward", body: rewardSchema, pathFills: "id",
+      method: "PUT", url: "/v1/admin/rewards/:id", role: "write", summary: "Add or replace a reward", body: rewardSchema, pathFills: "id", reply: "RewardReply",
       run: async (c) => {
         const reward = await putReward(store, idOf(c), c.json(), now());
         log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
@@ -214,17 +217,17 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/rewards/:id", role: "write", summary: "Remove a reward",
+      method: "DELETE", url: "/v1/admin/rewards/:id", role: "write", summary: "Remove a reward", reply: "RemovedReply",
       run: async (c) => {
         await removeReward(store, idOf(c));
         log.info({ reward: idOf(c) }, "reward removed");
         return { ok: true, id: idOf(c), removed: true };
       },
     },
-    { method: "GET", url: "/v1/admin/voucher-offers", role: "read", summary: "List the voucher offers", query: LIMIT_QUERY, run: async (c) => ({ ok: true, offers: listVoucherOffers(store, limitOf(c)) }) },
-    { method: "GET", url: "/v1/admin/voucher-offers/:id", role: "read", summary: "One voucher offer", run: async (c) => ({ ok: true, offer: getVoucherOffer(store, idOf(c)) }) },
+    { method: "GET", url: "/v1/admin/voucher-offers", role: "read", summary: "List the voucher offers", query: LIMIT_QUERY, reply: "VoucherOfferListReply", run: async (c) => ({ ok: true, offers: listVoucherOffers(store, limitOf(c)) }) },
+    { method: "GET", url: "/v1/admin/voucher-offers/:id", role: "read", summary: "One voucher offer", reply: "VoucherOfferReply", run: async (c) => ({ ok: true, offer: getVoucherOffer(store, idOf(c)) }) },
     {
-      method: "PUT", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Add or replace a voucher offer", body: offerSchema, pathFills: "id",
+      method: "PUT", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Add or replace a voucher offer", body: offerSchema, pathFills: "id", reply: "VoucherOfferReply",
       run: async (c) => {
         const offer = await putVoucherOffer(store, idOf(c), c.json(), now());
         log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
@@ -232,7 +235,7 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Remove a voucher offer",
+      method: "DELETE", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Remove a voucher offer", reply: "RemovedReply",
       run: async (c) => {
         await removeVoucherOffer(store, idOf(c));
         log.info({ offer: idOf(c) }, "voucher offer removed");
@@ -361,7 +364,7 @@ function approvalRoutes(deps: AdminDeps): Route[] {
   const { approvals } = deps;
   const act = moneyActions(deps);
   return [
-    { method: "GET", url: "/v1/admin/approvals", role: "read", summary: "The adjustments waiting for a second operator", run: async () => ({ ok: true, approvals: approvals.list() }) },
+    { method: "GET", url: "/v1/admin/approvals", role: "read", summary: "The adjustments waiting for a second operator", reply: "ApprovalListReply", run: async () => ({ ok: true, approvals: approvals.list() }) },
     {
       method: "POST", url: "/v1/admin/approvals/:id/approve", role: "money", large: true, summary: "Approve (and apply) a pending adjustment",
       run: async (c) => {
@@ -372,7 +375,7 @@ function approvalRoutes(deps: AdminDeps): Route[] {
       },
     },
     {
-      method: "POST", url: "/v1/admin/approvals/:id/reject", role: "money", summary: "Reject a pending adjustment",
+      method: "POST", url: "/v1/admin/approvals/:id/reject", role: "money", summary: "Reject a pending adjustment", reply: "ApprovalRejectedReply",
       run: async (c) => {
         const a = approvals.close(idOf(c), c.operator.name, "reject");
         return { ok: true, approvalId: a.approvalId, status: "rejected", requestedBy: a.requestedBy, rejectedBy: c.operator.name };
@@ -397,10 +400,10 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
         return { ok: true, ...result };
       },
     },
-    { method: "GET", url: "/v1/admin/segments", role: "read", summary: "List the saved segments", query: LIMIT_QUERY, run: async (c) => ({ ok: true, segments: listSegments(store, limitOf(c)) }) },
-    { method: "GET", url: "/v1/admin/segments/:id", role: "read", summary: "One saved segment", run: async (c) => ({ ok: true, segment: getSegment(store, idOf(c)) }) },
+    { method: "GET", url: "/v1/admin/segments", role: "read", summary: "List the saved segments", query: LIMIT_QUERY, reply: "SegmentListReply", run: async (c) => ({ ok: true, segments: listSegments(store, limitOf(c)) }) },
+    { method: "GET", url: "/v1/admin/segments/:id", role: "read", summary: "One saved segment", reply: "SegmentReply", run: async (c) => ({ ok: true, segment: getSegment(store, idOf(c)) }) },
     {
-      method: "PUT", url: "/v1/admin/segments/:id", role: "write", summary: "Save a segment", body: segmentSchema, pathFills: "id",
+      method: "PUT", url: "/v1/admin/segments/:id", role: "write", summary: "Save a segment", body: segmentSchema, pathFills: "id", reply: "SegmentReply",
       run: async (c) => {
         const segment = await putSegment(store, idOf(c), c.json(), now());
         log.info({ segment: segment.id }, "segment saved");
@@ -408,7 +411,7 @@ function segmentRoutes({ store, log, now, segments }: AdminDeps): Route[] {
       },
     },
     {
-      method: "DELETE", url: "/v1/admin/segments/:id", role: "write", summary: "Remove a saved segment",
+      method: "DELETE", url: "/v1/admin/segments/:id", role: "write", summary: "Remove a saved segment", reply: "RemovedReply",
       run: async (c) => {
         await removeSegment(store, idOf(c));
         return { ok: true, id: idOf(c), removed: true };

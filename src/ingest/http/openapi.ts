@@ -12,6 +12,7 @@ import { TERMINAL_VERBS, VERB_TABLE, type CommandVerb } from "../../verbs.js";
 import type { Route } from "./admin-routes.js";
 import { SIGN_IN_ROUTES } from "./me.js";
 import type { MeRoute } from "./me-routes.js";
+import { ADMIN_REPLIES } from "./admin-replies.js";
 
 type Json = Record<string, unknown>;
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -144,7 +145,8 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
   if (requestBody && route.pathFills && typeof route.body !== "string") {
     fills.set(schemas.add(route.body as z.ZodType, ""), route.pathFills.split(","));
   }
-  const ok = route.produces ? { content: { [route.produces]: { schema: { type: "string" } } } } : { content: { "application/json": { schema: ref("AdminReply") } } };
+  const reply = route.reply ? schemas.add(ADMIN_REPLIES[route.reply], route.reply) : "AdminReply";
+  const ok = route.produces ? { content: { [route.produces]: { schema: { type: "string" } } } } : { content: { "application/json": { schema: ref(reply) } } };
   return {
     operationId,
     summary: route.summary,
