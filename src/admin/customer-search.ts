@@ -1,7 +1,8 @@
 // Operators find customers by e-mail: the `emails` index (customers may share an address;
-// matched without case), read on the main thread in a read transaction, as the admin
-// listings are.
-import type { Store } from "../ledger/store.js";
+// matched without case); and a customer's open holds. Read on the main thread in a read
+// transaction, as the admin listings are.
+import { LoyaltyError } from "../errors.js";
+import type { Hold, Store } from "../ledger/store.js";
 
 export interface EmailMatch {
   customerId: string;
@@ -19,4 +20,18 @@ export function customersByEmail(store: Store, email: string, limit: number): Em
     if (c) out.push({ customerId, name: c.profile.name ?? null, email: c.profile.email ?? key });
   }
   return out;
+}
+
+/**
+ * A customer's open holds (the wallet lists them; each hold's record has the rest), soonest
+ * expiry first. UNKNOWN_CUSTOMER for an id the ledger does not have.
+ */
+export function openHoldsOf(store: Store, customerId: string): Hold[] {
+  store.env.resetReadTxn();
+  if (!store.customers.get(customerId)) throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer ${customerId}`, "id");
+  const holds = Object.keys(store.wallets.get(customerId)?.holds ?? {}).flatMap((holdId) => {
+    const h = store.holds.get(holdId);
+    return h && h.status === "open" ? [h] : [];
+  });
+  return holds.sort((a, b) => a.expiresAt - b.expiresAt || (a.holdId < b.holdId ? -1 : 1));
 }

@@ -113,6 +113,9 @@ describe("the operator console in chromium", () => {
 
   it("finds a customer by card and adjusts the balance with a reason", async () => {
     const { page } = b;
+    // An open hold (a till's authorisation), shown on the customer's page until it is released.
+    const hold = await t.rpc("authorize", { requestId: "az-1", customer: { card: "C-100" }, amount: 4 });
+    expect(hold.approved).toBe(true);
     await page.getByRole("link", { name: "Customers" }).click();
     await page.getByLabel("Value").fill("C-100");
     await page.getByRole("button", { name: "Search" }).click();
@@ -126,7 +129,9 @@ describe("the operator console in chromium", () => {
     expect((await t.rpc("balance", { customer: { card: "C-100" } })).accounts[0].balance).toBe(balance + 7);
     expect(await page.getByTestId("balance-points").textContent(), WAIT).toBe(String(balance + 7));
     await page.getByRole("cell", { name: /adjustment .* by olga: goodwill/ }).waitFor();
+    expect(await page.getByTestId(`hold-${hold.holdId}`).textContent()).toContain(hold.holdId);
     await shot(page, "04-customer");
+    expect((await t.rpc("release", { requestId: "rl-1", holdId: hold.holdId })).ok).toBe(true);
     // By e-mail, whatever its case: one match opens the customer.
     await page.getByLabel("Search by").selectOption("email");
     await page.getByLabel("Value").fill("ADA@example.com");

@@ -66,6 +66,24 @@ describe("POST /v1/admin/lookup/<verb>", () => {
     expect(unknown).toMatchObject({ status: 404, body: { error: { code: "UNKNOWN_CUSTOMER" } } });
   });
 
+  it("lists a customer's open holds, soonest expiry first, without the closed ones", async () => {
+    const customerId = (await t.rpc("customer", { customer: { card: "C-1" } })).customerId as string;
+    const long = await t.rpc("authorize", { requestId: "h-long", customer: { card: "C-1" }, amount: 5, ttlMs: 600_000 });
+    const short = await t.rpc("authorize", { requestId: "h-short", customer: { card: "C-1" }, amount: 3, ttlMs: 60_000 });
+    const closed = await t.rpc("authorize", { requestId: "h-closed", customer: { card: "C-1" }, amount: 2 });
+    expect([long.approved, short.approved, closed.approved]).toEqual([true, true, true]);
+    expect((await t.rpc("release", { requestId: "rel-1", holdId: closed.holdId })).ok).toBe(true);
+    const res = await fetch(`${admin}/v1/admin/customers/${customerId}/holds`, { headers: bearer(ops.rita.token) });
+    const body = (await res.json()) as { holds: { holdId: string; amount: number; status: string; account: string }[] };
+    expect(body.holds.map((h) => [h.holdId, h.amount, h.status, h.account])).toEqual([[short.holdId, 3, "open", "points"], [long.holdId, 5, "open", "points"]]);
+    // The balance's held total is made of them.
+    const points = ((await t.rpc("balance", { customer: { card: "C-1" } })).accounts as { account: string; held: number }[]).find((a) => a.account === "points")!;
+    expect(points.held).toBe(8);
+    const nobody = await fetch(`${admin}/v1/admin/customers/cu_999999/holds`, { headers: bearer(ops.rita.token) });
+    expect(nobody.status).toBe(404);
+    for (const h of [long, short]) expect((await t.rpc("release", { requestId: `rel-${h.holdId}`, holdId: h.holdId })).ok).toBe(true);
+  });
+
   it("records each lookup in the audit trail with its operator", async () => {
     const res = await fetch(`${admin}/v1/admin/audit?limit=1000`, { headers: bearer(ops.rita.token) });
     const entries = ((await res.json()) as { records: Record<string, any>[] }).records;

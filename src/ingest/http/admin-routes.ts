@@ -9,6 +9,7 @@ import { checkProgramme, installProgramme, listProgrammes, programmeVersions, re
 import { previewDraft } from "../../admin/preview.js";
 import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
+import { openHoldsOf } from "../../admin/customer-search.js";
 import { getVoucherOffer, listVoucherOffers, offerSchema, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
 import { validate } from "../../codec/codec.js";
 import { VERB_SCHEMAS } from "../../codec/schema.js";
@@ -319,6 +320,10 @@ function moneyRoutes(deps: AdminDeps): Route[] {
  */
 function customerRoutes({ handler, log, store }: AdminDeps): Route[] {
   return [
+    {
+      method: "GET", url: "/v1/admin/customers/:id/holds", role: "read", summary: "A customer's open holds, soonest expiry first (what the balance's held total is made of)",
+      run: async (c) => ({ ok: true, customerId: idOf(c), holds: openHoldsOf(store, idOf(c)) }),
+    },
     {
       method: "GET", url: "/v1/admin/customers/:id/prepaid.csv", role: "read", summary: "A customer's stored-value history as CSV", query: PREPAID_QUERY, produces: "text/csv",
       run: async (c) => {

@@ -23,18 +23,21 @@ interface Found {
   vouchers: Json;
   /** A distributor's targets (null for a shopper). */
   targets: Json | null;
+  /** Open holds, soonest expiry first. */
+  holds: Json[];
 }
 
 async function find(ref: Json): Promise<Found> {
   const customer = await lookup("customer", { customer: ref });
   const byId = { customerId: customer.customerId as string };
-  const [balance, statement, vouchers, targets] = await Promise.all([
+  const [balance, statement, vouchers, targets, holds] = await Promise.all([
     lookup("balance", { customer: byId }),
     lookup("statement", { customer: byId, limit: 100 }),
     lookup("vouchers", { customer: byId, limit: 100 }),
     customer.kind === "distributor" ? lookup("targets", { customer: byId }) : Promise.resolve(null),
+    call<{ holds: Json[] }>(`/v1/admin/customers/${encodeURIComponent(byId.customerId)}/holds`),
   ]);
-  return { customer, balance, statement, vouchers, targets };
+  return { customer, balance, statement, vouchers, targets, holds: holds.holds };
 }
 
 export function CustomersPage() {
@@ -154,6 +157,23 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
         <h2 id="vouchers-title">{t("vouchers")}</h2>
         {((found.vouchers.vouchers as Json[] | undefined) ?? []).length === 0 ? <p>{t("nothing")}</p> : (
           <ul>{(found.vouchers.vouchers as Json[]).map((v) => <li key={v.code}>{v.code}: {v.status}</li>)}</ul>
+        )}
+      </section>
+      <section class="card wide" aria-labelledby="holds-title">
+        <h2 id="holds-title">{t("holds")}</h2>
+        {found.holds.length === 0 ? <p>{t("nothing")}</p> : (
+          <div class="table-wrap">
+            <table>
+              <thead><tr><th scope="col">{t("hold")}</th><th scope="col">{t("account")}</th><th scope="col">{t("amount")}</th><th scope="col">{t("captured")}</th><th scope="col">{t("placedAt")}</th><th scope="col">{t("expiresAt")}</th></tr></thead>
+              <tbody>
+                {found.holds.map((h) => (
+                  <tr key={h.holdId} data-testid={`hold-${h.holdId}`}>
+                    <td>{h.holdId}{h.item ? ` (${h.item.rewardId ?? h.item.sku} × ${h.item.qty})` : ""}</td><td>{h.account}</td><td class="num">{num(h.amount)}</td><td class="num">{num(h.captured)}</td><td class="nowrap">{when(h.createdAt)}</td><td class="nowrap">{when(h.expiresAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </section>
       {found.targets && <Targets targets={found.targets.targets as Json[]} />}
