@@ -48,8 +48,9 @@ export class CommandLog {
     nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     readonly partition: number,
+    private readonly timeoutMs: number,
   ) {
-    this.js = nc.jetstream();
+    this.js = nc.jetstream({ timeout: timeoutMs });
   }
 
   /**
@@ -57,12 +58,14 @@ export class CommandLog {
    * owner continues from the log's last sequence as it reads it now, after replaying up
    * to it.
    */
-  static async open(nc: NatsConnection, partition: number, opts: { replicas: number }): Promise<CommandLog> {
-    const jsm = await nc.jetstreamManager();
+  static async open(nc: NatsConnection, partition: number, opts: { replicas: number; timeoutMs?: number }): Promise<CommandLog> {
+    // A new replicated stream answers once its replicas elected a leader: give it more than nats.js's default 5 s.
+    const timeoutMs = opts.timeoutMs ?? 15_000;
+    const jsm = await nc.jetstreamManager({ timeout: timeoutMs });
     const name = commandStream(partition);
     const info = await jsm.streams.info(name).catch(() => null);
     const stream = info ?? (await jsm.streams.add({ name, subjects: [commandSubject(partition)], num_replicas: opts.replicas, storage: StorageType.File }));
-    const log = new CommandLog(nc, jsm, partition);
+    const log = new CommandLog(nc, jsm, partition, timeoutMs);
     log.last = stream.state.last_seq;
     return log;
   }
@@ -80,7 +83,7 @@ export class CommandLog {
    */
   async append(data: Uint8Array, id?: string): Promise<number> {
     try {
-      const ack = await this.js.publish(commandSubject(this.partition), data, { expect: { lastSequence: this.last }, ...(id ? { msgID: id } : {}) });
+      const ack = await this.js.publish(commandSubject(this.partition), data, { expect: { lastSequence: this.last }, timeout: this.timeoutMs, ...(id ? { msgID: id } : {}) });
       if (ack.seq > this.last) this.last = ack.seq;
       return ack.seq;
     } catch (err) {

@@ -26,6 +26,9 @@ describe("a partition's command log", () => {
   });
 
   it("lets exactly one of three racing owners append after the same sequence, every time", async () => {
+    // The stream is made once and has its leader before the race (a loaded machine elects slowly).
+    await CommandLog.open(ncs[0]!, 0, { replicas: 3 });
+    await expect.poll(() => cluster.streamLeader(commandStream(0)), { timeout: 30_000, interval: 200 }).not.toBeNull();
     const logs = await Promise.all(ncs.map((nc) => CommandLog.open(nc, 0, { replicas: 3 })));
     const rounds = 150;
     for (let round = 0; round < rounds; round++) {
