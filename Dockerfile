@@ -12,7 +12,8 @@ WORKDIR /build
 COPY package.json package-lock.json tsconfig.json tsconfig.client.json ./
 COPY src ./src
 COPY bench ./bench
-# npm ci runs the package's prepare script (tsc into dist/); then the dev dependencies go.
+COPY web ./web
+# npm ci runs the package's prepare script (tsc into dist/, the console into dist/web/console); then the dev dependencies go.
 RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime
@@ -28,6 +29,7 @@ ENV NODE_ENV=production \
 COPY --from=build /build/package.json ./package.json
 COPY --from=build /build/node_modules ./node_modules
 COPY --from=build /build/dist/src ./dist/src
+COPY --from=build /build/dist/web ./dist/web
 COPY config ./config
 # The node image's unprivileged user owns the data volume; nothing under /app is writable by it.
 RUN mkdir -p /data && chown node:node /data

@@ -21,7 +21,7 @@ async function main(): Promise<number> {
     return parsed.exitCode;
   }
   const { command, values } = parsed;
-  if (command === "setup") return ensureAll((s) => console.log(s)) ? 0 : 1;
+  if (command === "setup") return ensureAll((s) => console.log(s), { browser: values.browser === true }) ? 0 : 1;
   if (command === "new-token") {
     console.log(JSON.stringify(newToken()));
     return 0;
@@ -47,12 +47,19 @@ async function main(): Promise<number> {
     const { clusterStatusCommand } = await import("./cluster/command.js");
     return clusterStatusCommand(config, values.json === true);
   }
-  const config = readConfig(values.config, command === "demo" ? demoOverrides() : {});
+  let config = readConfig(values.config, command === "demo" ? demoOverrides() : {});
   if (typeof config === "number") return config;
+  // The demo's operator console needs an operator: with none configured, a token for this run only (printed with the console's address).
+  let consoleToken: string | null = null;
+  if (command === "demo" && config.adminToken === null && config.admin.operatorsFile === null) {
+    consoleToken = newToken().token;
+    config = readConfig(values.config, { ...demoOverrides(), adminToken: consoleToken });
+    if (typeof config === "number") return config;
+  }
   if (!config.nats.url && !findNatsServer() && !ensureNatsServer((s) => console.error(s))) return 69;
   // The live screen is for a person at a terminal; a pipe, a file or a supervisor gets JSON lines.
   const screen = command === "demo" && (values.log ?? (process.stdout.isTTY ? "screen" : "json")) === "screen";
-  return runEngine(config, version, screen);
+  return runEngine(config, version, screen, consoleToken);
 }
 
 /** The configuration, or the exit code after saying what is wrong with it. */

@@ -11,6 +11,7 @@ import { Approvals, approvalsIn } from "./admin/approvals.js";
 import { SegmentJobs } from "./admin/segments/jobs.js";
 import { AuditLog } from "./admin/audit.js";
 import { RateLimiter } from "./ingest/ratelimit.js";
+import { Portal } from "./portal/signin.js";
 import { limits } from "./limits.js";
 import { installProgramme, loadProgrammesDir } from "./admin/programmes.js";
 import { putProduct } from "./admin/products.js";
@@ -236,6 +237,7 @@ async function startPipeline(
     approvalAbove: config.admin.approvalAbove,
     segments,
     cluster: cluster?.view ?? null,
+    portal: config.portal.enabled ? { portal: new Portal({ store, config: config.portal, publish: publishNotifications, now, log }), config: config.portal } : null,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
     readiness,

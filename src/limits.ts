@@ -307,4 +307,21 @@ export const limits = {
   clusterSetupMsMax: 20_000,
   /** How long an instance waits for the engine to let go of a partition before it stops renewing that lease anyway, ms. */
   clusterReleaseMsMax: 30_000,
+  // The operator console's built files (ingest/http/console.ts), held in memory.
+  /** Files the console's build may hold (index, hashed scripts and styles, icons). */
+  consoleFilesMax: 64,
+  /** Bytes of those files together: a console larger than this is a build gone wrong. */
+  consoleBytesMax: 4 * 1024 * 1024,
+
+  // The participant portal's sign-in (config portal.*, docs/operations.md, Participant portal).
+  /** One-time codes waiting to be used, over every customer (one per customer); past it the oldest goes. */
+  portalCodesMax: 100_000,
+  /** Signed-in sessions kept at once; past it the oldest is signed out. */
+  portalSessionsMax: 200_000,
+  /** Sessions one customer has at once (phone, tablet, laptop); a further sign-in ends its oldest. */
+  portalSessionsPerCustomerMax: 10,
+  /** Portal rate-limit buckets (per customer, per address) each limiter keeps. */
+  portalBucketsMax: 100_000,
+  /** Rewards the portal lists at most. */
+  portalRewardsMax: 1000,
 } as const;

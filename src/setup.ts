@@ -1,7 +1,8 @@
 // `loyaltyd setup`: makes sure the Debian packages the engine and its tests run against are
 // installed — nats-server (the engine's embedded default) and prometheus (its `prometheus` and
-// `promtool`, which the alert and dashboard tests run). As root it installs what is missing with
-// apt-get; otherwise it prints the exact command to run.
+// `promtool`, which the alert and dashboard tests run) and, with --browser, chromium (the console's
+// browser tests drive it). As root it installs what is missing with apt-get; otherwise it prints
+// the exact command to run.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { findNatsServer } from "./ingest/nats-server.js";
@@ -32,6 +33,9 @@ const PROMETHEUS: DebianTool = {
     { name: "promtool", find: () => findExecutable("promtool") },
   ],
 };
+
+/** Debian's Chromium: test/browser drives it through playwright-core (no browser is ever downloaded). */
+const CHROMIUM: DebianTool = { pkg: "chromium", bins: [{ name: "chromium", find: () => findExecutable("chromium") }] };
 
 function run(cmd: string, args: string[]): boolean {
   const r = spawnSync(cmd, args, { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
@@ -82,9 +86,10 @@ export function ensurePrometheus(print: (s: string) => void): boolean {
   return ensureDebianTool(PROMETHEUS, print);
 }
 
-/** Everything `loyaltyd setup` installs; false when one of them could not be. */
-export function ensureAll(print: (s: string) => void): boolean {
+/** Everything `loyaltyd setup` installs (chromium with `browser`); false when one of them could not be. */
+export function ensureAll(print: (s: string) => void, options: { browser?: boolean } = {}): boolean {
   const nats = ensureNatsServer(print);
   const prometheus = ensurePrometheus(print);
-  return nats && prometheus;
+  const chromium = options.browser ? ensureDebianTool(CHROMIUM, print) : true;
+  return nats && prometheus && chromium;
 }

@@ -21,13 +21,18 @@ function sameContent(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Validates and installs (or replaces) a programme; returns its new version (unchanged content keeps it). */
-export async function installProgramme(store: Store, id: string, body: unknown, now: number): Promise<InstalledProgramme> {
+/** A programme body for the path's id, validated (the id may be left out), every default filled in; VALIDATION names the first bad field. */
+export function checkProgramme(id: string, body: unknown): Programme {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new LoyaltyError("BAD_REQUEST", "a programme is a JSON object");
   const withId = { ...(body as Record<string, unknown>) };
   if (withId.id === undefined) withId.id = id;
   if (withId.id !== id) throw new LoyaltyError("VALIDATION", `the body's id ${String(withId.id)} differs from the path's ${id}`, "id");
-  const programme = parseProgramme(withId);
+  return parseProgramme(withId);
+}
+
+/** Validates and installs (or replaces) a programme; returns its new version (unchanged content keeps it). */
+export async function installProgramme(store: Store, id: string, body: unknown, now: number): Promise<InstalledProgramme> {
+  const programme = checkProgramme(id, body);
   return store.env.transaction(() => {
     const existing = store.programmes.get(id);
     if (existing && sameContent(existing.programme, programme)) {

@@ -27,8 +27,11 @@ const TRY_CARD = "C-1";
 const B2B_DISTRIBUTORS = 12;
 const B2B_REPORTS_PER_SEC = 2;
 
-/** Runs until a signal; the exit code. `screen`: the demo's live status on this terminal. */
-export async function runEngine(config: Config, version: string, screen: boolean): Promise<number> {
+/**
+ * Runs until a signal; the exit code. `screen`: the demo's live status on this terminal.
+ * `consoleToken`: the operator token the demo made for this run (none was configured).
+ */
+export async function runEngine(config: Config, version: string, screen: boolean, consoleToken: string | null = null): Promise<number> {
   const logFile = join(config.dataDir, "loyaltyd.log");
   const status = screen
     ? new DemoStatus(
@@ -69,8 +72,12 @@ export async function runEngine(config: Config, version: string, screen: boolean
     throw err;
   }
   const base = reachableBase(config.http.host, engine.httpPort);
+  // The console is where the admin routes are: the admin listener when admin.port gives them one.
+  const consoleBase = engine.adminPort !== null ? reachableBase(config.admin.host, engine.adminPort) : base;
+  const signIn = { url: `${consoleBase}/console`, token: consoleToken };
+  log.info({ console: signIn.url, ...(consoleToken ? { consoleToken } : {}) }, "operator console");
   if (status) {
-    status.showTries(tryRequests({ baseUrl: base, card: TRY_CARD, atMs: Date.now(), runId: Date.now().toString(36) }), `${base}/metrics`);
+    status.showTries(tryRequests({ baseUrl: base, card: TRY_CARD, atMs: Date.now(), runId: Date.now().toString(36) }), `${base}/metrics`, signIn);
     status.start(() => sampleMetrics(engine.metrics, Date.now()));
   }
   const stopSimulator =

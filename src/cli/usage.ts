@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 export type CommandName = "serve" | "demo" | "setup" | "new-token" | "hash-token" | "backup" | "restore" | "cluster";
-type OptionName = "config" | "log" | "to" | "from" | "json" | "help" | "version";
+type OptionName = "config" | "log" | "to" | "from" | "json" | "browser" | "help" | "version";
 
 interface OptionSpec {
   type: "string" | "boolean";
@@ -24,6 +24,7 @@ const OPTIONS: Record<OptionName, OptionSpec> = {
   to: { type: "string", arg: "DIR", help: "where to write the backup: a new or empty directory" },
   from: { type: "string", arg: "DIR", help: "the backup directory to restore from" },
   json: { type: "boolean", help: "print what GET /v1/admin/cluster returns, as JSON" },
+  browser: { type: "boolean", help: "also Debian's chromium, which the console's browser tests drive (npm run test:browser)" },
   help: { type: "boolean", short: "h", help: "print this help" },
   version: { type: "boolean", short: "V", help: "print the version of loyaltyd" },
 };
@@ -58,8 +59,8 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "and three commands to try over HTTP; Ctrl-C stops it.",
   },
   setup: {
-    summary: "install Debian's nats-server when it is missing",
-    options: [],
+    summary: "install Debian's nats-server and prometheus when they are missing (with --browser, chromium too)",
+    options: ["browser"],
     details: "As root it runs apt-get; otherwise it prints the command to run. Exit 1 when it could not install it.",
   },
   "new-token": {
@@ -164,7 +165,7 @@ ${optionLines([...c.options, "help"])}${c.options.includes("config") ? `\n\n${EN
 
 /** What the command line asks for: a command to run, or something to print and the exit code. */
 export type Parsed =
-  | { kind: "run"; command: CommandName; values: { config?: string; log?: string; to?: string; from?: string; json?: boolean } }
+  | { kind: "run"; command: CommandName; values: { config?: string; log?: string; to?: string; from?: string; json?: boolean; browser?: boolean } }
   | { kind: "print"; text: string; exitCode: number; toStderr: boolean };
 
 const usageError = (text: string): Parsed => ({ kind: "print", text, exitCode: 2, toStderr: true });
@@ -204,7 +205,7 @@ export function parseCommandLine(args: string[], version: string): Parsed {
     return usageError(`--log is screen or json, not ${values.log}\n\n${commandHelp(first)}`);
   }
   const str = (v: string | boolean | undefined): string | undefined => (typeof v === "string" ? v : undefined);
-  return { kind: "run", command: first, values: { config: str(values.config), log: str(values.log), to: str(values.to), from: str(values.from), json: values.json === true || undefined } };
+  return { kind: "run", command: first, values: { config: str(values.config), log: str(values.log), to: str(values.to), from: str(values.from), json: values.json === true || undefined, browser: values.browser === true || undefined } };
 }
 
 /** The version in loyaltyd's package.json: the nearest one above this file (src/cli/ or dist/src/cli/). */

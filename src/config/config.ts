@@ -7,6 +7,7 @@ import { z } from "zod";
 import { limits } from "../limits.js";
 import { isTimeZone } from "../rules/time.js";
 import { REPORT_OPTIONS_DEFAULT } from "../ledger/tx.js";
+import { PORTAL_LEAF_KEYS, portalConfigSchema } from "./portal.js";
 
 // An operator may widen the event window (a migration, a long offline till), within reason.
 const EVENT_LATE_MS_CEILING = 10 * 366 * 86_400_000;
@@ -330,6 +331,8 @@ export const configSchema = z
       })
       .strict()
       .default({ ...REPORT_OPTIONS_DEFAULT, targetMilestonesPct: [...REPORT_OPTIONS_DEFAULT.targetMilestonesPct] }),
+    /** The participant portal's sign-in by one-time code (config/portal.ts). */
+    portal: portalConfigSchema,
     /** Cluster mode: instances on one NATS cluster share the virtual partitions (docs/operations.md, Scale-out). */
     cluster: z
       .object({
@@ -403,6 +406,7 @@ export const LEAF_KEYS = [
   "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
   "cluster.enabled", "cluster.instanceId", "cluster.partitions", "cluster.replicas", "cluster.leaseTtlMs", "cluster.renewMs",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
+  ...PORTAL_LEAF_KEYS,
 ] as const;
 
 export class ConfigError extends Error {

@@ -141,10 +141,17 @@ export function statusLines(s: StatusState, info: DemoInfo): Line[] {
   ];
 }
 
-/** What is printed once above the status: what runs, and the commands to try. */
-export function headerLines(info: DemoInfo, tries: TryRequest[], metricsUrl: string): Line[] {
+/** The operator console's address, and the token to sign in with when the demo made one for this run. */
+export interface ConsoleSignIn {
+  url: string;
+  token: string | null;
+}
+
+/** What is printed once above the status: what runs, the console, and the commands to try. */
+export function headerLines(info: DemoInfo, tries: TryRequest[], metricsUrl: string, console: ConsoleSignIn): Line[] {
   return [
     [value(`loyaltyd ${info.version}`, "cyan"), plain(" demo: the engine, an embedded nats-server with JetStream and a POS simulator, in this process.")],
+    [plain("Operator console: "), value(console.url, "cyan"), plain(console.token ? `   token (this run only): ${console.token}` : "   sign in with your adminToken or operator token")],
     [{ text: `Metrics: ${metricsUrl}   Logs (JSON lines): ${info.logFile}`, style: "dim" }],
     [],
     [plain("Try it from another terminal:")],

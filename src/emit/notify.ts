@@ -3,7 +3,8 @@
 // Sent after the commit is durable, as core publishes whose JetStream acknowledgements
 // come back on one inbox subscription (no request, promise or timer per message); what is
 // not acknowledged in time is sent again, from the ledger's outbox (notify.outbox on: at
-// least once, across engine crashes too) or from memory (off: lost if the engine dies first).
+// least once, across engine crashes too) or from memory (off, and the portal's sign-in codes,
+// which never reach the disk: lost if the engine dies first).
 import { createInbox, headers, nanos, StorageType, type Msg, type NatsConnection, type StreamInfo, type Subscription } from "nats";
 import { limits } from "../limits.js";
 import type { Notification } from "../ledger/ledger.js";
@@ -93,7 +94,7 @@ export class NotifyPublisher {
   /** Outbox: records whose notifications are all acknowledged, to remove (and, until removed, not to resend). */
   private readonly settled = new Set<number>();
   private removing: Promise<unknown> = Promise.resolve();
-  /** No outbox: notifications waiting for their acknowledgement, oldest first, with the engine's clock at their first send. */
+  /** Notifications outside the outbox (notify.outbox off, or the portal's codes) waiting for their acknowledgement, oldest first, with the engine's clock at their first send. */
   private readonly memory = new Map<string, { n: Notification; t: number }>();
   /** Notifications known and not yet acknowledged (the gauge). */
   private unacked = 0;
@@ -136,7 +137,9 @@ export class NotifyPublisher {
   readonly publish = (ns: Notification[]): void => {
     for (const n of ns) {
       if (FAILPOINT_CRASH_PREFIX && n.id.startsWith(FAILPOINT_CRASH_PREFIX)) process.kill(process.pid, "SIGKILL");
-      if (this.outbox) this.track(n);
+      // A notification the ledger did not write to the outbox (the portal's sign-in codes,
+      // which must not reach the disk) waits in memory for its acknowledgement, in either mode.
+      if (this.outbox && n.outbox) this.track(n);
       else this.remember(n);
       this.metrics.notifications.labels(n.kind).inc();
       this.send(n);
@@ -173,7 +176,7 @@ export class NotifyPublisher {
     const ack = pubAckOf(m);
     if (!ack) return this.failed(1);
     (ack.duplicate ? this.ackedDuplicate : this.ackedStored).inc();
-    if (this.outbox) this.acknowledged(s.n);
+    if (s.n.outbox) this.acknowledged(s.n);
     else if (this.memory.delete(s.n.id)) this.unacked--;
     if (this.backlog && !this.resendQueued && this.sent.size < limits.notifyInFlightMax / 2) {
       this.resendQueued = true;
@@ -237,11 +240,10 @@ export class NotifyPublisher {
         const box = this.known(batch);
         for (const n of batch.ns) if (!box.acked.has(n.id)) send(n);
       }
-    } else {
-      for (const { n, t } of this.memory.values()) {
-        if (resent >= room || t > before) break;
-        send(n);
-      }
+    }
+    for (const { n, t } of this.memory.values()) {
+      if (resent >= room || t > before) break;
+      send(n);
     }
     this.backlog = resent >= room;
     if (resent > 0) this.metrics.notifyResent.inc(resent);
@@ -271,7 +273,7 @@ export class NotifyPublisher {
     return this.removing;
   }
 
-  /** No outbox: the notification waits in memory until acknowledged; past the bound the oldest is given up. */
+  /** Outside the outbox: the notification waits in memory until acknowledged; past the bound the oldest is given up. */
   private remember(n: Notification): void {
     if (this.memory.has(n.id)) return;
     if (this.memory.size >= limits.notifyPendingMax) {

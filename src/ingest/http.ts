@@ -1,10 +1,11 @@
 // HTTP listeners: the main one serves `POST /v1/<verb>` (http/terminal.ts), `/metrics`,
-// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts) and, unless admin.port gives them their own listener, the admin
+// `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts), the operator console (`/console`, http/console.ts),
+// the participant portal's `/v1/me/...` (http/me.ts, unless portal.enabled is off) and its pages (`/me`),
+// and, unless admin.port gives them their own listener, the admin
 // routes (http/admin.ts). Every answer, the web server's own refusals included, is the
 // contract's envelope. Bodies are JSON.
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -13,8 +14,11 @@ import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import { registerAdminRoutes, refuseAdminRoutes, type AdminDeps } from "./http/admin.js";
+import { packageRoot, registerConsoleRoutes } from "./http/console.js";
 import { adminRoutes } from "./http/admin-routes.js";
 import { buildOpenApi } from "./http/openapi.js";
+import { registerMeRoutes, type MeHttpDeps } from "./http/me.js";
+import { meRoutes } from "./http/me-routes.js";
 import { sendError, wireErrorOf } from "./http/reply.js";
 import { registerTerminalRoutes, type TerminalDeps } from "./http/terminal.js";
 
@@ -27,7 +31,7 @@ export interface HttpServerOptions {
   connectionsMax: number;
 }
 
-export interface HttpDeps extends TerminalDeps, AdminDeps {
+export interface HttpDeps extends TerminalDeps, AdminDeps, MeHttpDeps {
   metrics: Metrics;
   log: Logger;
   readiness: () => Record<string, boolean>;
@@ -89,11 +93,8 @@ function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
 
 /** The package's version, for the OpenAPI document: from the nearest package.json up (src/ under tests, dist/src/ built). */
 function packageVersion(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, "package.json");
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version?: string }).version ?? "0.0.0";
-  }
-  return "0.0.0";
+  const root = packageRoot();
+  return root === null ? "0.0.0" : ((JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version?: string }).version ?? "0.0.0");
 }
 
 /**
@@ -104,7 +105,7 @@ function registerOpenApi(app: FastifyInstance, deps: HttpDeps, listener: Listene
   const adminApart = listener.kind === "admin" || !listener.adminHere;
   let body: string | null = null;
   app.get("/openapi.json", async (_req, res) => {
-    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps) }));
+    body ??= JSON.stringify(buildOpenApi({ version: packageVersion(), terminalAuth: deps.terminals !== null, adminApart, adminRoutes: adminRoutes(deps), portal: deps.portal !== null ? meRoutes(deps) : null }));
     return res.type("application/json").send(body);
   });
 }
@@ -145,12 +146,14 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
   });
   if (listener.kind === "main") {
     registerTerminalRoutes(app, deps);
+    registerMeRoutes(app, deps);
     if (listener.adminHere) registerAdminRoutes(app, deps);
     else refuseAdminRoutes(app, deps.metrics);
   } else {
     registerAdminRoutes(app, deps);
   }
   registerOperationsRoutes(app, deps);
+  registerConsoleRoutes(app, deps.log);
   registerOpenApi(app, deps, listener);
   return app;
 }

@@ -163,9 +163,10 @@ describe("Dockerfile", () => {
         }
       }
     }
-    // The runtime takes from the build stage what it built: dist/src (tsc's outDir is dist), production node_modules, package.json (for --version).
+    // The runtime takes from the build stage what it built: dist/src (tsc's outDir is dist), dist/web (the operator console, Vite's
+    // outDir), production node_modules, package.json (for --version).
     const fromBuild = runtime.lines.filter((l) => /^COPY --from=build/.test(l)).map((l) => l.split(/\s+/)[2]);
-    expect(fromBuild.sort()).toEqual(["/build/dist/src", "/build/node_modules", "/build/package.json"]);
+    expect(fromBuild.sort()).toEqual(["/build/dist/src", "/build/dist/web", "/build/node_modules", "/build/package.json"]);
   });
 
   it("runs as a non-root user with its data on a volume, its port exposed, and a health check on /healthz", () => {

@@ -126,6 +126,15 @@ describe.skipIf(findNatsServer() === null)("loyaltyd demo", () => {
     // Sent again: the same reply, as the screen says.
     expect(await run(authorize)).toEqual({ ...a, duplicate: true });
 
+    // The operator console's address and this run's token, as printed: the page is served and the token signs in.
+    const signIn = /Operator console: (http:\/\/127\.0\.0\.1:(\d+)\/console)\s+token \(this run only\): (\S+)/.exec(screen);
+    expect(signIn, "the console line").not.toBeNull();
+    const [, consoleUrl, consolePort, token] = signIn!;
+    expect(Number(consolePort)).toBe(ready.httpPort);
+    expect((await fetch(consoleUrl!)).headers.get("content-type")).toMatch(/^text\/html/);
+    expect((await fetch(`http://127.0.0.1:${ready.httpPort}/v1/admin/programmes`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect(logged.find((l) => l.msg === "operator console")).toMatchObject({ console: consoleUrl, consoleToken: token });
+
     // Ctrl-C (SIGINT to the engine): it stops in order, leaves a last line, and its nats-server goes too.
     const natsPid = logged.find((l) => l.msg === "started embedded nats-server with JetStream")!.natsPid as number;
     process.kill(ready.pid, "SIGINT");

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { VERB_SCHEMAS } from "../../src/codec/schema.js";
 import { newToken } from "../../src/config/credentials.js";
 import { ERROR_CODES } from "../../src/errors.js";
+import { SIGN_IN_ROUTES } from "../../src/ingest/http/me.js";
 import { adminRoutes, type AdminDeps } from "../../src/ingest/http/admin-routes.js";
 import { TERMINAL_VERBS, VERB_TABLE } from "../../src/verbs.js";
 import { docValidator, type DocValidator } from "../openapi-validator.js";
@@ -105,6 +106,11 @@ describe("the OpenAPI document", () => {
             expect((documented.anyOf ?? documented.oneOf)?.length, r.url).toBe((own.anyOf ?? own.oneOf)?.length);
           }
         }
+      } else if (r.url.startsWith("/v1/me")) {
+        // The portal: a session token, but for signing in.
+        const signIn = SIGN_IN_ROUTES.find((x) => x.method === r.method && x.url === r.url);
+        expect(op.security, `${r.method} ${r.url}`).toEqual(signIn && !signIn.session ? [] : [{ participantSession: [] }]);
+        expect(op.tags).toEqual(["portal"]);
       } else {
         expect(op.security, `${r.method} ${r.url}`).toEqual([]);
       }

@@ -5,7 +5,7 @@ import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkAdjustSchema, bulkConvert, bulkConvertSchema, parseBulkAdjust } from "../../admin/bulk.js";
 import { importProducts, listProducts, productRowSchema, productSchema, putProduct, removeProduct } from "../../admin/products.js";
-import { installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
+import { checkProgramme, installProgramme, listProgrammes, retireProgramme } from "../../admin/programmes.js";
 import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { getVoucherOffer, listVoucherOffers, offerSchema, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
@@ -28,6 +28,7 @@ import { listLimit, type Reply } from "./reply.js";
 import type { z } from "zod";
 import { IMPORT_QUERY, importRoutes, runImportRoute } from "./import-routes.js";
 import { reportRoutes } from "./report-routes.js";
+import { lookupRoutes } from "./lookup-routes.js";
 import type { ClusterView } from "../../cluster/member.js";
 
 export interface AdminDeps {
@@ -120,6 +121,11 @@ function programmeRoutes({ store, log, now, onProgrammesChanged }: AdminDeps): R
         log.info({ programme: installed.id, version: installed.version }, "programme installed");
         return { ok: true, id: installed.id, version: installed.version };
       },
+    },
+    {
+      // What PUT would say of a draft, with nothing installed: the console checks as the operator types.
+      method: "POST", url: "/v1/admin/programmes/:id/check", role: "read", summary: "Validate a programme without installing it (PUT's schema and messages)", body: programmeSchema, pathFills: "id",
+      run: async (c) => ({ ok: true, id: idOf(c), programme: checkProgramme(idOf(c), c.json()) }),
     },
     {
       method: "DELETE", url: "/v1/admin/programmes/:id", role: "write", summary: "Retire a programme",
@@ -423,6 +429,6 @@ function clusterRoutes({ cluster, log }: AdminDeps): Route[] {
 export function adminRoutes(deps: AdminDeps): Route[] {
   return [
     ...programmeRoutes(deps), ...productRoutes(deps), ...catalogueRoutes(deps), ...moneyRoutes(deps), ...customerRoutes(deps), ...approvalRoutes(deps), ...segmentRoutes(deps), ...clusterRoutes(deps),
-    ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)),
+    ...importRoutes(deps), ...reportRoutes(deps, (body, c) => withOperator(body, c.operator)), ...lookupRoutes(deps),
   ];
 }

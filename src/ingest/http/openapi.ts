@@ -2,6 +2,7 @@
 // with: the codec's request schemas, the verb table, the reply schemas and the admin
 // route table. Nothing here is a second copy of a schema: a field added to a request
 // schema appears in the document at the next start. Served at GET /openapi.json.
+import type { HTTPMethods } from "fastify";
 import { z } from "zod";
 import { customerRef, posEvent, saleEvent, VERB_SCHEMAS } from "../../codec/schema.js";
 import { REPLY_SCHEMAS, SHARED_REPLY_SCHEMAS, type ReplyVerb } from "../../codec/replies.js";
@@ -9,6 +10,8 @@ import { ERROR_CODES, type ErrorCode } from "../../errors.js";
 import { filterSchema } from "../../admin/segments/filter.js";
 import { TERMINAL_VERBS, VERB_TABLE, type CommandVerb } from "../../verbs.js";
 import type { Route } from "./admin-routes.js";
+import { SIGN_IN_ROUTES } from "./me.js";
+import type { MeRoute } from "./me-routes.js";
 
 type Json = Record<string, unknown>;
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -21,6 +24,8 @@ export interface OpenApiOptions {
   /** admin.port is set: the admin routes are served on their own listener, not the main one. */
   adminApart: boolean;
   adminRoutes: readonly Route[];
+  /** The participant portal's routes (null: portal.enabled is off, or the admin listener). */
+  portal: readonly MeRoute[] | null;
 }
 
 /** An operations route: the same on both listeners, no credential. */
@@ -40,6 +45,11 @@ export const OPERATIONS_ROUTES: readonly OperationsRoute[] = [
     produces: "application/json", reply: z.object({ ok: z.boolean(), checks: z.record(z.string(), z.boolean()) }),
   },
   { method: "GET", url: "/openapi.json", summary: "This document", produces: "application/json" },
+  // The operator console's page and built files (http/console.ts); it signs in with an operator token to the admin routes.
+  { method: "GET", url: "/console", summary: "The operator console (a web page)", produces: "text/html" },
+  { method: "GET", url: "/console/", summary: "The operator console (a web page)", produces: "text/html" },
+  { method: "GET", url: "/console/:file", summary: "A file of the operator console", produces: "application/octet-stream" },
+  { method: "GET", url: "/console/assets/:file", summary: "A script or style of the operator console, named by its content's hash (cached for a year)", produces: "application/octet-stream" },
 ];
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
@@ -152,19 +162,41 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
 }
 
 function operationsOperation(route: OperationsRoute, schemas: Schemas): Json {
-  const operationId = operationIdOf(route.method, route.url);
+  const operationId = operationIdOf(route.method, route.url === "/console/" ? "/console/index" : route.url);
+  const { params } = pathOf(route.url);
   const schema = route.reply ? ref(schemas.add(route.reply, `${cap(operationId)}Reply`)) : route.produces === "application/json" ? { type: "object" } : { type: "string" };
   return {
     operationId,
     summary: route.summary,
     tags: ["operations"],
     security: [],
+    ...(params.length ? { parameters: params.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })) } : {}),
     responses: { "200": { description: "ok", content: { [route.produces]: { schema } } }, ...(route.url === "/readyz" ? { "503": { description: "not ready", content: { "application/json": { schema } } } } : {}) },
+  };
+}
+
+/** A participant portal route: a session token, or none for signing in. */
+function portalOperation(route: { method: HTTPMethods; url: string; summary: string; body?: z.ZodType; query?: Readonly<Record<string, string>> }, session: boolean, status: number, schemas: Schemas): Json {
+  const operationId = operationIdOf(route.method as string, route.url);
+  const { params } = pathOf(route.url);
+  const parameters = [
+    ...params.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+    ...Object.entries(route.query ?? {}).map(([name, description]) => ({ name, in: "query", required: false, description, schema: { type: "string" } })),
+  ];
+  return {
+    operationId,
+    summary: route.summary,
+    tags: ["portal"],
+    security: session ? [{ participantSession: [] }] : [],
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body ? { requestBody: { required: true, content: { "application/json": { schema: ref(schemas.add(route.body, `${cap(operationId)}Body`)) } } } } : {}),
+    responses: { [String(status)]: { description: "ok: true", content: { "application/json": { schema: ref("AdminReply") } } }, ...failureResponses() },
   };
 }
 
 function securitySchemes(): Json {
   return {
+    participantSession: { type: "http", scheme: "bearer", description: "A participant's session token from POST /v1/me/session" },
     terminalKey: { type: "http", scheme: "bearer", description: "A store's API key (terminalAuth.keysFile): Authorization: Bearer <key>" },
     terminalKeyHeader: { type: "apiKey", in: "header", name: "X-Api-Key", description: "The same key as X-Api-Key: <key>" },
     operatorToken: { type: "http", scheme: "bearer", description: "adminToken, or an operator's token (admin.operatorsFile); each route needs the role named by x-role" },
@@ -196,7 +228,14 @@ export function buildOpenApi(o: OpenApiOptions): Json {
     const { path } = pathOf(route.url);
     paths[path] = { ...paths[path], [(route.method as string).toLowerCase()]: op };
   }
-  for (const route of OPERATIONS_ROUTES) paths[route.url] = { get: operationsOperation(route, schemas) };
+  for (const route of OPERATIONS_ROUTES) paths[pathOf(route.url).path] = { get: operationsOperation(route, schemas) };
+  if (o.portal) {
+    const portalOps = [...SIGN_IN_ROUTES.map((r) => ({ r, session: r.session, status: r.status })), ...o.portal.map((r) => ({ r, session: true, status: 200 }))];
+    for (const { r, session, status } of portalOps) {
+      const { path } = pathOf(r.url);
+      paths[path] = { ...paths[path], [(r.method as string).toLowerCase()]: portalOperation(r, session, status, schemas) };
+    }
+  }
   const components = schemas.build();
   // A body field the path or the credential fills in may be left out of the body.
   for (const [name, fields] of fills) {
@@ -219,6 +258,7 @@ export function buildOpenApi(o: OpenApiOptions): Json {
       { name: "terminal", description: "POST /v1/<verb> = NATS loyalty.rpc.<verb>" },
       { name: "admin", description: "Operator routes: bearer token with the role in x-role; every action is audited" },
       { name: "operations", description: "Metrics, health and readiness; no credential" },
+      { name: "portal", description: "The participant portal: sign in with a one-time code, then a session token (participantSession) acts for that customer only" },
     ],
     paths,
     components: { schemas: components, securitySchemes: securitySchemes() },

@@ -1,0 +1,89 @@
+// The console's shell: sign-in, the navigation, and the page the location's hash names
+// (#/programmes, #/customers, ...): one HTML file, so the engine serves no route per page.
+import { render } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { call, currentSession, setSession, whenUnauthorized, type Session } from "./api.js";
+import { CataloguePage } from "./pages/catalogue.js";
+import { CustomersPage } from "./pages/customers.js";
+import { ImportsPage } from "./pages/imports.js";
+import { LivePage } from "./pages/live.js";
+import { ProgrammesPage } from "./pages/programmes.js";
+import { RankingsPage } from "./pages/rankings.js";
+import { ReportsPage } from "./pages/reports.js";
+import { SegmentsPage } from "./pages/segments.js";
+import { SignIn } from "./pages/signin.js";
+import { t, type StringKey } from "./strings.js";
+import "./style.css";
+
+const PAGES: { path: string; label: StringKey; view: () => preact.JSX.Element }[] = [
+  { path: "programmes", label: "navProgrammes", view: ProgrammesPage },
+  { path: "customers", label: "navCustomers", view: CustomersPage },
+  { path: "reports", label: "navReports", view: ReportsPage },
+  { path: "segments", label: "navSegments", view: SegmentsPage },
+  { path: "catalogue", label: "navCatalogue", view: CataloguePage },
+  { path: "imports", label: "navImports", view: ImportsPage },
+  { path: "rankings", label: "navRankings", view: RankingsPage },
+  { path: "live", label: "navLive", view: LivePage },
+];
+
+const pathOfHash = (): string => location.hash.replace(/^#\/?/, "").split("?")[0] || "programmes";
+
+function App() {
+  const [session, setState] = useState<Session | null>(currentSession());
+  const [path, setPath] = useState(pathOfHash());
+  const signIn = (s: Session | null) => {
+    setSession(s);
+    setState(s);
+  };
+  useEffect(() => {
+    whenUnauthorized(() => signIn(null));
+    const onHash = () => {
+      setPath(pathOfHash());
+      // Move focus to the new page's heading, as a page load would, for keyboard and screen-reader users.
+      requestAnimationFrame(() => {
+        document.getElementById("page-title")?.focus();
+        // On a phone the links scroll sideways: keep the current one in view.
+        document.querySelector("nav [aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "nearest" });
+      });
+    };
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+  if (!session) return <SignIn onSignedIn={signIn} check={(s) => checkToken(s)} />;
+  const page = PAGES.find((p) => p.path === path) ?? PAGES[0]!;
+  const View = page.view;
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>{t("skipToContent")}</a>
+      <header class="top">
+        <span class="brand">{t("appName")}</span>
+        <nav aria-label={t("mainNav")}>
+          <ul>
+            {PAGES.map((p) => (
+              <li key={p.path}>
+                <a href={`#/${p.path}`} aria-current={p === page ? "page" : undefined}>{t(p.label)}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="session">
+          <span>{t("signedInAs", { name: session.operator ? `: ${session.operator}` : "" })}</span>
+          <button type="button" onClick={() => signIn(null)}>{t("signOut")}</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <View key={page.path} />
+      </main>
+    </>
+  );
+}
+
+/** A token is good when the API answers an operator's read with it (401: unknown; 403: no read role). */
+async function checkToken(s: Session): Promise<void> {
+  const res = await fetch("/v1/admin/programmes", { headers: { authorization: `Bearer ${s.token}` }, cache: "no-store" });
+  if (res.ok) return;
+  const body = (await res.json().catch(() => ({}))) as { error?: { message?: string; code?: string } };
+  throw new Error(`${body.error?.code ?? res.status}: ${body.error?.message ?? res.statusText}`);
+}
+
+render(<App />, document.getElementById("app")!);
