@@ -52,6 +52,14 @@ export const OPERATIONS_ROUTES: readonly OperationsRoute[] = [
   { method: "GET", url: "/console/assets/:file", summary: "A script or style of the operator console, named by its content's hash (cached for a year)", produces: "application/octet-stream" },
 ];
 
+/** The participant portal's pages (http/console.ts serves them like the console), with the /v1/me routes. */
+export const PORTAL_PAGE_ROUTES: readonly OperationsRoute[] = [
+  { method: "GET", url: "/me", summary: "The participant portal (a web page)", produces: "text/html" },
+  { method: "GET", url: "/me/", summary: "The participant portal (a web page)", produces: "text/html" },
+  { method: "GET", url: "/me/:file", summary: "A file of the participant portal", produces: "application/octet-stream" },
+  { method: "GET", url: "/me/assets/:file", summary: "A script or style of the participant portal, named by its content's hash (cached for a year)", produces: "application/octet-stream" },
+];
+
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 
@@ -162,7 +170,7 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
 }
 
 function operationsOperation(route: OperationsRoute, schemas: Schemas): Json {
-  const operationId = operationIdOf(route.method, route.url === "/console/" ? "/console/index" : route.url);
+  const operationId = operationIdOf(route.method, route.url.endsWith("/") ? `${route.url}index` : route.url);
   const { params } = pathOf(route.url);
   const schema = route.reply ? ref(schemas.add(route.reply, `${cap(operationId)}Reply`)) : route.produces === "application/json" ? { type: "object" } : { type: "string" };
   return {
@@ -235,6 +243,7 @@ export function buildOpenApi(o: OpenApiOptions): Json {
       const { path } = pathOf(r.url);
       paths[path] = { ...paths[path], [(r.method as string).toLowerCase()]: portalOperation(r, session, status, schemas) };
     }
+    for (const route of PORTAL_PAGE_ROUTES) paths[pathOf(route.url).path] = { get: operationsOperation(route, schemas) };
   }
   const components = schemas.build();
   // A body field the path or the credential fills in may be left out of the body.

@@ -1,0 +1,160 @@
+// A distributor registers sales: a report of invoice lines (POST /v1/me/reports), verified by
+// the same checks as every report and import; each check's finding is shown with its line. Below,
+// the reports and their status; one report's lines and findings on demand.
+import { useState } from "preact/hooks";
+import { money, num, when } from "../../../shared/format.js";
+import { Field, Loading, Page, Result, useAction, useLoad } from "../../../shared/ui.js";
+import { me, requestId, type Json } from "../api.js";
+import type { PageProps } from "../main.js";
+import { t } from "../strings.js";
+import { Badge, Table } from "./common.js";
+
+interface Line {
+  invoice: string;
+  date: string;
+  sku: string;
+  qty: string;
+  amount: string;
+}
+
+const today = (): string => {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
+const emptyLine = (previous?: Line): Line => ({ invoice: previous?.invoice ?? "", date: previous?.date ?? today(), sku: "", qty: "1", amount: "" });
+
+/** "300", "300.5", "300,50" -> 30050 minor units; anything else (three decimals, letters) -> null. Exact: no float rounding. */
+export function minorUnits(typed: string): number | null {
+  const m = /^(\d{1,12})(?:[.,](\d{1,2}))?$/.exec(typed.trim());
+  return m ? Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0")) : null;
+}
+
+function toLines(lines: Line[]): Json[] {
+  return lines.map((l, i) => {
+    const amount = minorUnits(l.amount);
+    if (amount === null) throw new Error(t("errAmount", { n: i + 1 }));
+    const qty = Number(l.qty.replace(",", "."));
+    if (!(qty > 0)) throw new Error(t("errQty", { n: i + 1 }));
+    return { invoice: l.invoice.trim(), date: l.date, sku: l.sku.trim(), qty, amount };
+  });
+}
+
+function Checks({ report }: { report: Json }) {
+  const checks: Json[] = report.checks ?? [];
+  if (checks.length === 0) return <p class="check good">{t("checksPassed")}</p>;
+  return (
+    <>
+      <h3>{t("checksFound")}</h3>
+      <ul class="checks">
+        {checks.map((c) => (
+          <li><strong>{c.code}</strong> ({t("checkLine", { n: c.line + 1 })}): {c.message}</li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
+export function SalesPage(_: PageProps) {
+  const [lines, setLines] = useState<Line[]>([emptyLine()]);
+  const [user, setUser] = useState("");
+  const [last, setLast] = useState<Json | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const submit = useAction();
+  const reports = useLoad(() => me<{ reports: Json[] }>("/reports?limit=1000"), []);
+  const detail = useLoad(() => (open ? me<Json>(`/reports/${encodeURIComponent(open)}`) : Promise.resolve(null)), [open]);
+
+  const set = (i: number, key: keyof Line, value: string) => setLines(lines.map((l, j) => (j === i ? { ...l, [key]: value } : l)));
+  const send = (e: Event) => {
+    e.preventDefault();
+    void submit.run(async () => {
+      const body = { requestId: requestId("sale"), ...(user.trim() ? { user: user.trim() } : {}), lines: toLines(lines) };
+      const report = await me<Json>("/reports", "POST", body);
+      setLast(report);
+      setLines([emptyLine()]);
+      reports.reload();
+      return t("submitted", { reportId: report.reportId, status: t(`status_${report.status}` as "status_pending") });
+    });
+  };
+
+  return (
+    <Page title={t("navSales")}>
+      <form class="card lines" onSubmit={send} aria-labelledby="new-report">
+        <h2 id="new-report">{t("navSales")}</h2>
+        <p class="help">{t("salesHelp")}</p>
+        {lines.map((l, i) => (
+          <fieldset>
+            <legend>{t("lineN", { n: i + 1 })}</legend>
+            <div class="row">
+              <Field label={t("invoice")}>{(id) => <input id={id} name={`invoice-${i}`} required value={l.invoice} onInput={(e) => set(i, "invoice", e.currentTarget.value)} />}</Field>
+              <Field label={t("date")}>{(id) => <input id={id} name={`date-${i}`} type="date" required value={l.date} onInput={(e) => set(i, "date", e.currentTarget.value)} />}</Field>
+              <Field label={t("sku")}>{(id) => <input id={id} name={`sku-${i}`} required value={l.sku} onInput={(e) => set(i, "sku", e.currentTarget.value)} />}</Field>
+              <Field label={t("qty")}>{(id) => <input id={id} name={`qty-${i}`} inputMode="decimal" required value={l.qty} onInput={(e) => set(i, "qty", e.currentTarget.value)} />}</Field>
+              <Field label={t("amount")} help={t("amountHelp")}>
+                {(id, help) => <input id={id} name={`amount-${i}`} inputMode="decimal" required aria-describedby={help} value={l.amount} onInput={(e) => set(i, "amount", e.currentTarget.value)} />}
+              </Field>
+            </div>
+            {lines.length > 1 && <button type="button" class="small" onClick={() => setLines(lines.filter((_, j) => j !== i))}>{t("removeLine", { n: i + 1 })}</button>}
+          </fieldset>
+        ))}
+        <div class="row">
+          <button type="button" onClick={() => setLines([...lines, emptyLine(lines[lines.length - 1])])}>{t("addLine")}</button>
+        </div>
+        <Field label={t("user")} help={t("userHelp")}>
+          {(id, help) => <input id={id} name="user" aria-describedby={help} value={user} onInput={(e) => setUser(e.currentTarget.value)} />}
+        </Field>
+        <button type="submit" class="primary" disabled={submit.busy}>{t("submit")}</button>
+        <Result outcome={submit.outcome} />
+        {last && <Checks report={last} />}
+      </form>
+      <section class="card" aria-labelledby="reports">
+        <div class="page-head">
+          <h2 id="reports">{t("yourReports")}</h2>
+          <button type="button" class="small" onClick={reports.reload}>{t("refresh")}</button>
+        </div>
+        <Loading state={reports} />
+        {reports.data && (
+          <Table
+            caption={t("yourReports")}
+            rows={[...reports.data.reports].reverse()}
+            columns={[
+              { label: t("report"), cell: (r) => <button type="button" class="link" aria-expanded={open === r.reportId} onClick={() => setOpen(open === r.reportId ? null : r.reportId)}>{r.reportId}</button> },
+              { label: t("status"), cell: (r) => <Badge status={r.status} /> },
+              { label: t("submittedAt"), cell: (r) => when(r.submittedAt) },
+              { label: t("lines"), num: true, cell: (r) => num(r.lines) },
+              { label: t("checks"), num: true, cell: (r) => num(r.checks) },
+              { label: t("points"), num: true, cell: (r) => num(r.points) },
+            ]}
+          />
+        )}
+        {open && (
+          <section aria-labelledby="report-detail" class="card">
+            <h3 id="report-detail">{t("details", { reportId: open })}</h3>
+            <Loading state={detail} />
+            {detail.data && (
+              <>
+                <dl class="inline">
+                  <dt>{t("status")}</dt><dd><Badge status={detail.data.status} /></dd>
+                  <dt>{t("points")}</dt><dd>{num(detail.data.points)}</dd>
+                  {detail.data.decidedAt && <><dt>{t("decidedAt")}</dt><dd>{when(detail.data.decidedAt)}</dd></>}
+                  {detail.data.reason && <><dt>{t("reason")}</dt><dd>{detail.data.reason}</dd></>}
+                </dl>
+                <Table
+                  caption={t("lines")}
+                  rows={detail.data.lines as Json[]}
+                  columns={[
+                    { label: t("invoice"), cell: (l) => l.invoice },
+                    { label: t("date"), cell: (l) => l.date },
+                    { label: t("sku"), cell: (l) => l.sku },
+                    { label: t("qty"), num: true, cell: (l) => num(l.qty) },
+                    { label: t("amount"), num: true, cell: (l) => money(l.amount, detail.data!.currency) },
+                  ]}
+                />
+                <Checks report={detail.data} />
+              </>
+            )}
+          </section>
+        )}
+      </section>
+    </Page>
+  );
+}
