@@ -42,18 +42,6 @@ export function requestId(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Card, phone or e-mail, as the participant typed it -> the customer reference the sign-in takes. */
-export function referenceOf(typed: string): Record<string, string> | null {
-  const s = typed.trim();
-  if (s === "") return null;
-  if (s.includes("@")) return { email: s };
-  if (s.startsWith("+")) {
-    const phone = "+" + s.slice(1).replace(/[\s().-]/g, "");
-    return /^\+\d{6,15}$/.test(phone) ? { phone } : null;
-  }
-  return { card: s };
-}
-
 export async function signOut(): Promise<void> {
   try {
     if (token !== null) await me("/logout", "POST");

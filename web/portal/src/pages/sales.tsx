@@ -5,6 +5,7 @@ import { useState } from "preact/hooks";
 import { money, num, when } from "../../../shared/format.js";
 import { Field, Loading, Page, Result, useAction, useLoad } from "../../../shared/ui.js";
 import { me, requestId, type Json } from "../api.js";
+import { minorUnits } from "../input.js";
 import type { PageProps } from "../main.js";
 import { t } from "../strings.js";
 import { Badge, Table } from "./common.js";
@@ -22,12 +23,6 @@ const today = (): string => {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 };
 const emptyLine = (previous?: Line): Line => ({ invoice: previous?.invoice ?? "", date: previous?.date ?? today(), sku: "", qty: "1", amount: "" });
-
-/** "300", "300.5", "300,50" -> 30050 minor units; anything else (three decimals, letters) -> null. Exact: no float rounding. */
-export function minorUnits(typed: string): number | null {
-  const m = /^(\d{1,12})(?:[.,](\d{1,2}))?$/.exec(typed.trim());
-  return m ? Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0")) : null;
-}
 
 function toLines(lines: Line[]): Json[] {
   return lines.map((l, i) => {

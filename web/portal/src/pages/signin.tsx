@@ -1,15 +1,12 @@
 // Sign-in in two steps: who (card, phone or e-mail) -> a one-time code goes out as a
 // loyalty.notify.otp notification, which the SMS / e-mail connector delivers -> the code.
-// The engine answers every failed sign-in alike (401), so the page words it from what it knows:
-// the code's expiry (from the code request's answer) and how many tries it has seen.
+// A refused code is worded by refusalOf (input.ts): expired, locked or wrong.
 import { useRef, useState } from "preact/hooks";
 import { when } from "../../../shared/format.js";
-import { ApiError, me, referenceOf, setToken } from "../api.js";
+import { ApiError, me, setToken } from "../api.js";
+import { referenceOf, refusalOf } from "../input.js";
 import { t } from "../strings.js";
 import { Field, Result, type Outcome } from "../../../shared/ui.js";
-
-/** portal.otpAttemptsMax's default: past it the engine locks the code (the page cannot read the setting). */
-const TRIES_BEFORE_LOCK = 5;
 
 interface Sent {
   customer: Record<string, string>;
@@ -109,11 +106,9 @@ export function SignIn(props: { onSignedIn: () => void; notice?: string }) {
   );
 }
 
-/** The engine's 401 says only "no": expired by the clock, locked after the tries, else wrong. */
-export function signInRefusal(sent: Sent, tries: number, now = Date.now()): string {
-  if (now >= sent.expiresAt) return t("errExpired");
-  if (tries >= TRIES_BEFORE_LOCK) return t("errLocked");
-  return t("errWrongCode", { tries });
+function signInRefusal(sent: Sent, tries: number): string {
+  const refusal = refusalOf(sent.expiresAt, tries, Date.now());
+  return refusal === "expired" ? t("errExpired") : refusal === "locked" ? t("errLocked") : t("errWrongCode", { tries });
 }
 
 function describeSignInError(err: unknown): string {
