@@ -15,6 +15,7 @@ import { openBrowser, type Browser } from "./browser.js";
 
 const SHOTS = join(ROOT, "test-output", "portal");
 const WAIT = { timeout: 10_000 };
+const BRUSHES = { kind: "target", id: "brushes", metric: "qty", skus: ["BRUSH"], from: Date.now() - 30 * 86_400_000, to: Date.now() + 30 * 86_400_000, goal: 8, points: 100 };
 const SALE = (eventId: string, unitPrice: number) => ({ ...sale(eventId, { card: "C-100" }, [{ lineId: "1", sku: "A1", qty: 1, unitPrice, category: "drinks" }]), at: Date.now() - 60_000 });
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -40,7 +41,7 @@ describe("the participant portal in chromium", () => {
   }
 
   beforeAll(async () => {
-    t = await startTestEnv({ "reports.currency": "PLN", "reports.autoApprove": false }, [{ ...BASE_PROGRAMME, expiry: { afterDays: 365 } }, B2B_PROGRAMME]);
+    t = await startTestEnv({ "reports.currency": "PLN", "reports.autoApprove": false }, [{ ...BASE_PROGRAMME, expiry: { afterDays: 365 } }, { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, BRUSHES] }]);
     inbox = new OtpInbox(t);
     for (const [sku, body] of Object.entries(B2B_PRODUCTS)) expect((await admin(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
     expect((await admin(t, "PUT", "/v1/admin/rewards/MUG", { name: "Mug", pointsPrice: 40, stock: 10 })).status).toBe(200);
@@ -151,16 +152,21 @@ describe("the participant portal in chromium", () => {
     await line(1).getByLabel("Quantity").fill("3");
     await line(1).getByLabel("Amount").fill("300.00");
     await page.getByRole("button", { name: "Add a line" }).click();
-    await line(2).getByLabel("Product code (SKU)").fill("GHOST");
-    await line(2).getByLabel("Amount").fill("1");
+    await line(2).getByLabel("Product code (SKU)").fill("BRUSH");
+    await line(2).getByLabel("Quantity").fill("5");
+    await line(2).getByLabel("Amount").fill("100,00");
+    await page.getByRole("button", { name: "Add a line" }).click();
+    await line(3).getByLabel("Product code (SKU)").fill("GHOST");
+    await line(3).getByLabel("Amount").fill("1");
     await page.getByLabel("Submitted by (user)").fill("anna");
     await page.getByRole("button", { name: "Submit report" }).click();
     const done = await page.getByRole("status").filter({ hasText: "waiting for review" }).textContent(WAIT);
     const reportId = /Report (\S+):/.exec(done!)![1]!;
     expect(reportId).toMatch(new RegExp(`^me:${north}:`));
-    await page.getByText("UNKNOWN_PRODUCT (line 2)").waitFor(WAIT);
+    await page.getByText("UNKNOWN_PRODUCT (line 3)").waitFor(WAIT);
     const report = (await admin(t, "GET", `/v1/admin/reports/${encodeURIComponent(reportId)}`)).body;
-    expect(report).toMatchObject({ status: "pending", checks: [expect.objectContaining({ code: "UNKNOWN_PRODUCT", line: 1 })] });
+    expect(report).toMatchObject({ status: "pending", checks: [expect.objectContaining({ code: "UNKNOWN_PRODUCT", line: 2 })] });
+    expect(report.lines.map((l: { amount: number }) => l.amount)).toEqual([30_000, 10_000, 100]);
     await shot(page, "08-sales-registered");
 
     const approved = await admin(t, "POST", `/v1/admin/reports/${encodeURIComponent(reportId)}/approve`, { operator: "olga" });
@@ -175,6 +181,11 @@ describe("the participant portal in chromium", () => {
 
     await page.getByRole("link", { name: "Targets & ranking" }).click();
     await page.getByRole("status").filter({ hasText: "You are number 1 of 1" }).waitFor(WAIT);
+    // The approved brushes count towards the target: 5 of 8, as the targets verb says.
+    const target = (await t.rpc("targets", { customer: { customerId: north } })).targets[0];
+    expect(target).toMatchObject({ targetId: "brushes", achieved: 5, goal: 8 });
+    await page.getByText("brushes · 5 of 8").waitFor(WAIT);
+    expect(await page.getByRole("progressbar").getAttribute("value")).toBe("5");
     await shot(page, "10-targets-ranking");
   });
 });
