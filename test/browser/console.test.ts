@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { B2B_PROGRAMME, BASE_PROGRAMME } from "../fixtures.js";
 import { B2B_PRODUCTS, line, send } from "../e2e/b2b-helpers.js";
 import { ADMIN_TOKEN, sale, startTestEnv, type TestEnv } from "../e2e/harness.js";
-import { openBrowser, shot, type Browser } from "./browser.js";
+import { accessibilityViolations, openBrowser, shot, type Browser } from "./browser.js";
 
 /** How long a figure on the page may take to follow the engine (queries run on their own threads; the machine may be busy). */
 const WAIT = { timeout: 10_000 };
@@ -117,9 +117,52 @@ describe("the operator console in chromium", () => {
     await shot(page, "04-customer");
   });
 
+  it("blocks a customer's card and unblocks it", async () => {
+    const { page } = b;
+    const card = page.locator("li[data-card='C-100']");
+    await card.getByRole("button", { name: "Block" }).click();
+    await card.getByText("(blocked)").waitFor();
+    expect((await t.rpc("balance", { customer: { card: "C-100" } })).error.code).toBe("CARD_BLOCKED");
+    await card.getByRole("button", { name: "Unblock" }).click();
+    await card.getByText("(active)").waitFor();
+    expect((await t.rpc("balance", { customer: { card: "C-100" } })).ok).toBe(true);
+  });
+
+  it("merges a customer into another and erases one, each after a confirmation", async () => {
+    const { page } = b;
+    const into = (await t.rpc("customer", { customer: { card: "C-100" } })).customerId as string;
+    const twin = await t.rpc("enroll", { requestId: "e-twin", card: "C-200" });
+    const gone = await t.rpc("enroll", { requestId: "e-gone", card: "C-300", profile: { name: "Gone Person", email: "gone@example.com" } });
+    const find = async (card: string) => {
+      await page.getByLabel("Search by").selectOption("card");
+      await page.getByLabel("Value").fill(card);
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByRole("heading", { name: /Profile: / }).waitFor();
+    };
+    await find("C-200");
+    await page.getByLabel("Reason").last().fill("same person, two cards");
+    await page.getByLabel("Merge this customer into (customer id)").fill(into);
+    await page.getByRole("button", { name: "Merge" }).click();
+    // Cancelled: nothing happens.
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    expect((await t.rpc("customer", { customer: { card: "C-200" } })).customerId).toBe(twin.customerId);
+    await page.getByRole("button", { name: "Merge" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("status").filter({ hasText: `Merged ${twin.customerId} into ${into}.` }).waitFor();
+    expect((await t.rpc("customer", { customer: { card: "C-200" } })).customerId).toBe(into);
+
+    await find("C-300");
+    await page.getByLabel("Reason").last().fill("GDPR request 17");
+    await page.getByRole("button", { name: "Erase" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("status").filter({ hasText: `Erased ${gone.customerId}.` }).waitFor();
+    const erased = await t.rpc("customer", { customer: { customerId: gone.customerId } });
+    expect(JSON.stringify(erased)).not.toContain("gone@example.com");
+  });
+
   it("lists a pending report with its check's reason, approves it, and the points arrive", async () => {
     const { page } = b;
-    await page.getByRole("link", { name: "Reports queue" }).click();
+    await page.getByRole("link", { name: "Reports", exact: true }).click();
     const card = page.locator("article[data-report='R-1']");
     await card.getByText("UNKNOWN_PRODUCT").waitFor();
     await shot(page, "05-reports-queue");
@@ -167,8 +210,26 @@ describe("the operator console in chromium", () => {
     await page.getByRole("button", { name: "Import", exact: true }).click();
     await page.getByRole("heading", { name: /Refused: \d+ errors in the file/ }).waitFor();
     await shot(page, "07-imports");
-    await page.getByRole("link", { name: "Rewards & vouchers" }).click();
+    await page.getByRole("link", { name: "Rewards", exact: true }).click();
     await page.getByRole("heading", { name: "Voucher offers" }).waitFor();
+    expect((await send(t, "PUT", "/v1/admin/voucher-offers/TEN", { name: "10 EUR off", pointsCost: 50, kind: "amount", value: 1000, currency: "EUR", validDays: 60 })).status).toBe(200);
+    // A reward with a seasonal price in force now: refused while its window is backwards, then saved.
+    const now = Date.now();
+    const mug = (from: number, to: number) => ({ name: "Mug", pointsPrice: 40, stock: 25, seasonalPrices: [{ from, to, pointsPrice: 30 }] });
+    await page.getByRole("button", { name: "New reward" }).click();
+    await page.getByLabel("Id", { exact: true }).fill("MUG");
+    await page.getByLabel("Item (JSON)").fill(JSON.stringify(mug(now + 86_400_000, now - 86_400_000)));
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toContain("VALIDATION");
+    expect(await page.getByRole("alert").textContent()).toContain("seasonalPrices[0].to");
+    await page.getByLabel("Item (JSON)").fill(JSON.stringify(mug(now - 86_400_000, now + 86_400_000)));
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved MUG." }).waitFor();
+    const stored = (await send(t, "GET", "/v1/admin/rewards/MUG")).body.reward;
+    expect(stored.priceNow).toBe(30);
+    await page.reload();
+    await page.locator("tr[data-reward='MUG']").getByRole("cell", { name: String(stored.priceNow), exact: true }).first().waitFor();
+    await page.getByRole("cell", { name: "10 EUR off" }).waitFor();
     await shot(page, "08-catalogue");
     await page.getByRole("link", { name: "Rankings" }).click();
     await page.getByRole("button", { name: "Show" }).click();
@@ -184,6 +245,33 @@ describe("the operator console in chromium", () => {
     const tile = page.locator(".tile", { hasText: "Events per second" }).locator("dd");
     await expect.poll(async () => Number(await tile.textContent()), { timeout: 10_000 }).toBeGreaterThan(0);
     await shot(page, "10-live");
+  });
+
+  it("passes axe-core's WCAG 2.1 AA checks on every page", async () => {
+    const { page } = b;
+    for (const hash of ["programmes", "customers", "reports", "approvals", "segments", "catalogue", "imports", "rankings", "live"]) {
+      await page.goto(`${url()}#/${hash}`);
+      await page.locator("h1").waitFor();
+      await page.waitForLoadState("networkidle");
+      expect(await accessibilityViolations(page), hash).toEqual([]);
+    }
+    // A customer's page, with its forms and tables filled.
+    await page.goto(`${url()}#/customers`);
+    await page.getByLabel("Value").fill("C-100");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("heading", { name: /Profile: / }).waitFor();
+    expect(await accessibilityViolations(page), "customer").toEqual([]);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("Operator token").waitFor();
+    expect(await accessibilityViolations(page), "sign-in").toEqual([]);
+    // The checker sees what it should: an input with no label is a violation.
+    await page.evaluate(() => document.body.append(document.createElement("input")));
+    expect((await accessibilityViolations(page)).map((v) => v.id)).toContain("label");
+    await page.reload();
+    await page.getByLabel("Operator token").fill(ADMIN_TOKEN);
+    await page.getByLabel("Your operator name").fill("olga");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Customers", level: 1 }).waitFor();
   });
 
   it("fits a phone's width without scrolling sideways", async () => {

@@ -10,6 +10,8 @@ import { sale, startTestEnv, tempDir, type TestEnv } from "../e2e/harness.js";
 import { openBrowser, shot, type Browser } from "./browser.js";
 
 const rita = newToken();
+const anna = newToken();
+const bob = newToken();
 const till = newToken();
 const WAIT = { timeout: 10_000 };
 
@@ -22,8 +24,13 @@ describe("the console under an operator's roles", () => {
   beforeAll(async () => {
     const dir = tempDir("loyaltyd-roles-");
     writeFileSync(join(dir, "keys.json"), JSON.stringify({ keys: [{ id: "s01-tills", store: "s01", keySha256: till.sha256 }] }));
-    writeFileSync(join(dir, "operators.json"), JSON.stringify({ operators: [{ name: "rita", tokenSha256: rita.sha256, roles: ["read"] }] }));
-    t = await startTestEnv({ "terminalAuth.keysFile": join(dir, "keys.json"), "admin.port": 0, "admin.operatorsFile": join(dir, "operators.json") });
+    const operators = [
+      { name: "rita", tokenSha256: rita.sha256, roles: ["read"] },
+      { name: "anna", tokenSha256: anna.sha256, roles: ["read", "money"] },
+      { name: "bob", tokenSha256: bob.sha256, roles: ["read", "money"] },
+    ];
+    writeFileSync(join(dir, "operators.json"), JSON.stringify({ operators }));
+    t = await startTestEnv({ "terminalAuth.keysFile": join(dir, "keys.json"), "admin.port": 0, "admin.operatorsFile": join(dir, "operators.json"), "admin.approvalAbove": 100 });
     admin = `http://127.0.0.1:${t.engine.adminPort}`;
     expect((await t.rpc("enroll", { requestId: "e-1", card: "C-1" })).ok).toBe(true);
     expect((await t.rpc("accrue", sale("s-1", { card: "C-1" }, [{ lineId: "1", sku: "A", qty: 1, unitPrice: 2500, category: "x" }]))).ok).toBe(true);
@@ -59,5 +66,42 @@ describe("the console under an operator's roles", () => {
     await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toContain("FORBIDDEN: rita lacks the money role");
     expect(await points()).toBe(before);
     await shot(page, "12-read-only-operator");
+  });
+
+  it("holds a large adjustment for a second operator: the requester may not approve it, another may", async () => {
+    const { page } = b;
+    const signInAs = async (token: string) => {
+      await page.goto(`${admin}/console`);
+      if (await page.getByRole("button", { name: "Sign out" }).isVisible()) await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByLabel("Operator token").fill(token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Programmes", level: 1 }).waitFor();
+    };
+    const before = await points();
+    await signInAs(anna.token);
+    await page.getByRole("link", { name: "Customers" }).click();
+    await page.getByLabel("Value").fill("C-1");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByLabel("Amount").fill("500");
+    await page.getByLabel("Reason").first().fill("lost receipt");
+    await page.getByRole("button", { name: "Adjust" }).click();
+    await page.getByRole("status").filter({ hasText: "Waiting for a second operator" }).waitFor();
+    expect(await points()).toBe(before);
+
+    await page.getByRole("link", { name: "Approvals" }).click();
+    await page.getByRole("cell", { name: "lost receipt" }).waitFor();
+    await page.getByRole("button", { name: /^Approve / }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent(), WAIT).toContain("another operator must approve it");
+    expect(await points()).toBe(before);
+
+    await signInAs(bob.token);
+    await page.getByRole("link", { name: "Approvals" }).click();
+    await page.getByRole("cell", { name: "anna" }).waitFor();
+    await shot(page, "13-approvals");
+    await page.getByRole("button", { name: /^Approve / }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    await page.getByRole("status").filter({ hasText: "applied" }).waitFor();
+    expect(await points()).toBe(before + 500);
   });
 });

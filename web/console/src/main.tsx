@@ -3,6 +3,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { call, currentSession, setSession, whenUnauthorized, type Session } from "./api.js";
+import { ApprovalsPage } from "./pages/approvals.js";
 import { CataloguePage } from "./pages/catalogue.js";
 import { CustomersPage } from "./pages/customers.js";
 import { ImportsPage } from "./pages/imports.js";
@@ -19,6 +20,7 @@ const PAGES: { path: string; label: StringKey; view: () => preact.JSX.Element }[
   { path: "programmes", label: "navProgrammes", view: ProgrammesPage },
   { path: "customers", label: "navCustomers", view: CustomersPage },
   { path: "reports", label: "navReports", view: ReportsPage },
+  { path: "approvals", label: "navApprovals", view: ApprovalsPage },
   { path: "segments", label: "navSegments", view: SegmentsPage },
   { path: "catalogue", label: "navCatalogue", view: CataloguePage },
   { path: "imports", label: "navImports", view: ImportsPage },

@@ -5,6 +5,7 @@ import { call, lookup, requestId, withOperator, type Json } from "../api.js";
 import { day, num, when } from "../format.js";
 import { t } from "../strings.js";
 import { Field, Page, Result, useAction, useConfirm, type Outcome } from "../ui.js";
+import { Cards } from "./customer-cards.js";
 
 type RefKind = "card" | "phone" | "customerId" | "loyaltyId";
 const KINDS: { kind: RefKind; label: "byCard" | "byPhone" | "byCustomerId" | "byLoyaltyId" }[] = [
@@ -65,12 +66,13 @@ export function CustomersPage() {
       </form>
       <p class="help">{t("searchEmailMissing")}</p>
       <Result outcome={searchOutcome} />
-      {found && <CustomerView found={found} refresh={refresh} onGone={() => setFound(null)} />}
+      {found && <CustomerView found={found} refresh={refresh} onGone={(text) => (setFound(null), setSearchOutcome({ ok: true, text }))} />}
     </Page>
   );
 }
 
-function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () => Promise<void>; onGone: () => void }) {
+/** `onGone`: the customer was merged away or erased; the page says so in place of the view. */
+function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () => Promise<void>; onGone: (text: string) => void }) {
   const c = found.customer;
   const profile = (c.profile ?? {}) as Json;
   return (
@@ -83,12 +85,12 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
           <dt>{t("phone")}</dt><dd>{profile.phone ?? "–"}</dd>
           <dt>{t("tier")}</dt><dd>{c.tier?.id ?? "–"}</dd>
           <dt>{t("groups")}</dt><dd>{(c.groups as string[]).join(", ") || "–"}</dd>
-          <dt>{t("cards")}</dt><dd>{(c.cards as Json[]).map((k) => `${k.card} (${k.status})`).join(", ") || "–"}</dd>
           <dt>{t("consents")}</dt><dd>{Object.entries(c.consents ?? {}).map(([ch, v]) => `${ch}: ${(v as Json).granted ? t("yes") : t("no")}`).join(", ") || "–"}</dd>
           <dt>{t("createdAt")}</dt><dd>{day(c.createdAt)}</dd>
         </dl>
       </section>
       <Adjust customerId={c.customerId} refresh={refresh} />
+      <Cards customerId={c.customerId} cards={c.cards as Json[]} refresh={refresh} />
       <section class="card wide" aria-labelledby="balances-title">
         <h2 id="balances-title">{t("balances")}</h2>
         <div class="table-wrap">
@@ -157,7 +159,7 @@ function Adjust({ customerId, refresh }: { customerId: string; refresh: () => Pr
   );
 }
 
-function Dangerous({ customerId, onGone }: { customerId: string; onGone: () => void }) {
+function Dangerous({ customerId, onGone }: { customerId: string; onGone: (text: string) => void }) {
   const [into, setInto] = useState("");
   const [reason, setReason] = useState("");
   const act = useAction();
@@ -167,8 +169,9 @@ function Dangerous({ customerId, onGone }: { customerId: string; onGone: () => v
     if (!(await ask(t("mergeConfirm", { from: customerId, into })))) return;
     act.run(async () => {
       const r = await call<Json>("/v1/admin/customers/merge", { body: withOperator({ requestId: requestId("merge"), from: customerId, into: into.trim(), reason }) });
-      onGone();
-      return t("merged", { from: r.from, into: r.into });
+      const text = t("merged", { from: r.from, into: r.into });
+      onGone(text);
+      return text;
     });
   };
   const erase = async () => {
@@ -176,8 +179,9 @@ function Dangerous({ customerId, onGone }: { customerId: string; onGone: () => v
     if (!(await ask(t("eraseConfirm", { id: customerId })))) return;
     act.run(async () => {
       await call(`/v1/admin/customers/${encodeURIComponent(customerId)}/erase`, { body: withOperator({ reason }) });
-      onGone();
-      return t("erased", { id: customerId });
+      const text = t("erased", { id: customerId });
+      onGone(text);
+      return text;
     });
   };
   return (
