@@ -11,7 +11,7 @@ import { B2B_PROGRAMME, BASE_PROGRAMME } from "../fixtures.js";
 import { B2B_PRODUCTS, send as admin } from "../e2e/b2b-helpers.js";
 import { ROOT, sale, startTestEnv, type TestEnv } from "../e2e/harness.js";
 import { OtpInbox } from "../e2e/portal-helpers.js";
-import { openBrowser, type Browser } from "./browser.js";
+import { accessibilityViolations, openBrowser, type Browser } from "./browser.js";
 
 const SHOTS = join(ROOT, "test-output", "portal");
 const WAIT = { timeout: 10_000 };
@@ -124,6 +124,16 @@ describe("the participant portal in chromium", () => {
     await shot(page, "05-profile");
   });
 
+  it("passes axe-core's WCAG 2.1 AA checks on a shopper's pages", async () => {
+    const { page } = b;
+    for (const hash of ["overview", "history", "vouchers", "rewards", "profile"]) {
+      await page.goto(`${url()}#/${hash}`);
+      await page.locator("h1").waitFor(WAIT);
+      await page.waitForLoadState("networkidle");
+      expect(await accessibilityViolations(page), hash).toEqual([]);
+    }
+  });
+
   it("fits a phone's width: no sideways scrolling, the navigation within reach", async () => {
     const { page } = b;
     await page.setViewportSize({ width: 390, height: 844 });
@@ -138,6 +148,7 @@ describe("the participant portal in chromium", () => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByLabel("Card, phone or e-mail").waitFor(WAIT);
+    expect(await accessibilityViolations(page), "sign-in").toEqual([]);
   });
 
   it("a distributor registers a sale, sees each check's reason, and follows its status to approved", async () => {
@@ -187,5 +198,10 @@ describe("the participant portal in chromium", () => {
     await page.getByText("brushes · 5 of 8").waitFor(WAIT);
     expect(await page.getByRole("progressbar").getAttribute("value")).toBe("5");
     await shot(page, "10-targets-ranking");
+    expect(await accessibilityViolations(page), "progress").toEqual([]);
+    await page.getByRole("link", { name: "Register sales" }).click();
+    await page.getByRole("group", { name: "Line 1" }).waitFor(WAIT);
+    await page.waitForLoadState("networkidle");
+    expect(await accessibilityViolations(page), "sales").toEqual([]);
   });
 });
