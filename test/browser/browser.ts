@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { ROOT, tempDir } from "../e2e/harness.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -40,10 +40,11 @@ export async function openBrowser(): Promise<Browser> {
   };
 }
 
-/** A full-page screenshot under test-output/console/<name>.png (gitignored). */
-export async function shot(page: Page, name: string): Promise<void> {
+/** A full-page screenshot (or one of `part`) under test-output/console/<name>.png (gitignored). */
+export async function shot(page: Page, name: string, part?: Locator): Promise<void> {
   mkdirSync(SHOTS_DIR, { recursive: true });
-  await page.screenshot({ path: join(SHOTS_DIR, `${name}.png`), fullPage: true });
+  const path = join(SHOTS_DIR, `${name}.png`);
+  await (part ? part.screenshot({ path }) : page.screenshot({ path, fullPage: true }));
 }
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

@@ -115,6 +115,12 @@ describe("the operator console in chromium", () => {
     expect(await page.getByTestId("balance-points").textContent(), WAIT).toBe(String(balance + 7));
     await page.getByRole("cell", { name: /adjustment .* by olga: goodwill/ }).waitFor();
     await shot(page, "04-customer");
+    // By e-mail, whatever its case: one match opens the customer.
+    await page.getByLabel("Search by").selectOption("email");
+    await page.getByLabel("Value").fill("ADA@example.com");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("heading", { name: `Profile: ${(await t.rpc("customer", { customer: { card: "C-100" } })).customerId}` }).waitFor();
+    await page.getByLabel("Search by").selectOption("card");
   });
 
   it("blocks a customer's card and unblocks it", async () => {
@@ -286,5 +292,13 @@ describe("the operator console in chromium", () => {
     await page.locator("article[data-report='R-1']").waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(page, "11-phone-reports");
+    // A found customer, with its tables: they scroll inside their boxes, the page does not.
+    await page.goto(`${url()}#/customers`);
+    await page.getByLabel("Value").fill("C-100");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("heading", { name: "Statement" }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(page, "14-phone-customer");
+    await shot(page, "15-phone-statement", page.locator("section[aria-labelledby='statement-title']"));
   });
 });

@@ -82,4 +82,25 @@ describe("POST /v1/admin/lookup/<verb>", () => {
     const listed = await fetch(`${admin}/v1/admin/programmes`, { headers: bearer(ops.rita.token) });
     expect(((await listed.json()) as { programmes: { id: string }[] }).programmes.map((p) => p.id)).not.toContain("draft");
   });
+
+  it("finds customers by e-mail, case ignored, several when they share it", async () => {
+    const a = await t.rpc("enroll", { requestId: "e-m1", profile: { name: "Jan", email: "Family@Example.com" } });
+    const b = await t.rpc("enroll", { requestId: "e-m2", profile: { name: "Ewa", email: "family@example.com" } });
+    await t.rpc("enroll", { requestId: "e-m3", profile: { email: "other@example.com" } });
+    const get = async (query: string) => {
+      const res = await fetch(`${admin}/v1/admin/customers/by-email?${query}`, { headers: bearer(ops.rita.token) });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+    const found = await get("email=FAMILY%40example.com");
+    expect(found.status).toBe(200);
+    expect(found.body.customers).toEqual([
+      { customerId: a.customerId, name: "Jan", email: "Family@Example.com" },
+      { customerId: b.customerId, name: "Ewa", email: "family@example.com" },
+    ].sort((x, y) => x.customerId.localeCompare(y.customerId)));
+    expect((await get("email=FAMILY%40example.com&limit=1")).body.customers).toHaveLength(1);
+    expect((await get("email=nobody%40example.com")).body.customers).toEqual([]);
+    expect((await get("email=")).body.error).toMatchObject({ code: "VALIDATION", field: "email" });
+    const walt = await fetch(`${admin}/v1/admin/customers/by-email?email=x`, { headers: bearer(ops.walt.token) });
+    expect(walt.status).toBe(403);
+  });
 });

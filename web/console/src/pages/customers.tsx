@@ -7,10 +7,11 @@ import { t } from "../strings.js";
 import { Field, Page, Result, useAction, useConfirm, type Outcome } from "../ui.js";
 import { Cards } from "./customer-cards.js";
 
-type RefKind = "card" | "phone" | "customerId" | "loyaltyId";
-const KINDS: { kind: RefKind; label: "byCard" | "byPhone" | "byCustomerId" | "byLoyaltyId" }[] = [
+type RefKind = "card" | "phone" | "email" | "customerId" | "loyaltyId";
+const KINDS: { kind: RefKind; label: "byCard" | "byPhone" | "byEmail" | "byCustomerId" | "byLoyaltyId" }[] = [
   { kind: "card", label: "byCard" },
   { kind: "phone", label: "byPhone" },
+  { kind: "email", label: "byEmail" },
   { kind: "customerId", label: "byCustomerId" },
   { kind: "loyaltyId", label: "byLoyaltyId" },
 ];
@@ -37,14 +38,29 @@ export function CustomersPage() {
   const [kind, setKind] = useState<RefKind>("card");
   const [value, setValue] = useState("");
   const [found, setFound] = useState<Found | null>(null);
+  /** Several customers share the e-mail searched for: the operator picks one. */
+  const [matches, setMatches] = useState<Json[] | null>(null);
   const [searchOutcome, setSearchOutcome] = useState<Outcome>(null);
-  const search = async (e?: Event) => {
-    e?.preventDefault();
+  const open = async (ref: Json) => {
     setSearchOutcome(null);
+    setMatches(null);
     try {
-      setFound(await find({ [kind]: value.trim() }));
+      setFound(await find(ref));
     } catch (error) {
       setFound(null);
+      setSearchOutcome({ ok: false, error });
+    }
+  };
+  const search = async (e?: Event) => {
+    e?.preventDefault();
+    if (kind !== "email") return open({ [kind]: value.trim() });
+    setFound(null);
+    try {
+      const { customers } = await call<{ customers: Json[] }>(`/v1/admin/customers/by-email?email=${encodeURIComponent(value.trim())}&limit=50`);
+      if (customers.length === 1) return open({ customerId: customers[0]!.customerId });
+      setMatches(customers.length > 1 ? customers : null);
+      setSearchOutcome(customers.length === 0 ? { ok: false, error: new Error(t("noEmailMatch", { email: value.trim() })) } : null);
+    } catch (error) {
       setSearchOutcome({ ok: false, error });
     }
   };
@@ -64,8 +80,19 @@ export function CustomersPage() {
         </Field>
         <button type="submit" class="primary">{t("search")}</button>
       </form>
-      <p class="help">{t("searchEmailMissing")}</p>
       <Result outcome={searchOutcome} />
+      {matches && (
+        <section class="card" aria-labelledby="matches-title">
+          <h2 id="matches-title">{t("emailMatches", { count: matches.length })}</h2>
+          <ul class="plain">
+            {matches.map((m) => (
+              <li key={m.customerId}>
+                <button type="button" class="link" onClick={() => open({ customerId: m.customerId })}>{m.customerId}</button> {m.name ?? "–"}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {found && <CustomerView found={found} refresh={refresh} onGone={(text) => (setFound(null), setSearchOutcome({ ok: true, text }))} />}
     </Page>
   );
@@ -114,7 +141,7 @@ function CustomerView({ found, refresh, onGone }: { found: Found; refresh: () =>
             <thead><tr><th scope="col">{t("at")}</th><th scope="col">{t("kind")}</th><th scope="col">{t("account")}</th><th scope="col">{t("amount")}</th><th scope="col">{t("cause")}</th></tr></thead>
             <tbody>
               {(found.statement.entries as Json[]).map((e) => (
-                <tr key={e.seq}><td>{when(e.at)}</td><td>{e.kind}</td><td>{e.account}</td><td class="num">{num(e.amount)}</td><td>{e.cause}</td></tr>
+                <tr key={e.seq}><td class="nowrap">{when(e.at)}</td><td>{e.kind}</td><td>{e.account}</td><td class="num">{num(e.amount)}</td><td>{e.cause}</td></tr>
               ))}
             </tbody>
           </table>

@@ -1,0 +1,102 @@
+// A virtual partition's command log: one JetStream stream per partition (LOYALTY_CMD_<p>,
+// subject loyalty.cmd.<p>, `replicas` copies), appended to only by the partition's owner.
+// The log is its own fence: every append names the sequence the owner last saw
+// (Nats-Expected-Last-Sequence), so once another owner appended, a stale owner's append is
+// refused and it learns it lost the partition before it applies or acknowledges anything.
+//
+// Why a stream per partition and the stream-wide expectation: on nats-server 2.9 in a
+// cluster, the per-subject one (Nats-Expected-Last-Subject-Sequence, which KV's expected
+// revision uses) let several concurrent writers through with the same expectation; the
+// stream-wide one never did (test/cluster/log.test.ts races three writers on three nodes).
+import { NatsError, StorageType, type JetStreamClient, type JetStreamManager, type NatsConnection } from "nats";
+
+export const commandStream = (partition: number): string => `LOYALTY_CMD_${partition}`;
+export const commandSubject = (partition: number): string => `loyalty.cmd.${partition}`;
+
+/** nats-server's error code for "wrong last sequence" (JSStreamWrongLastSequenceErrF). */
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** Another owner appended since this one last did: it no longer owns the partition. */
+export class FencedError extends Error {
+  constructor(
+    readonly partition: number,
+    /** The sequence this owner expected to be last. */
+    readonly expected: number,
+  ) {
+    super(`partition ${partition}: the command log moved past ${expected}; another instance owns it now`);
+  }
+}
+
+function isWrongLastSequence(err: unknown): boolean {
+  if (!(err instanceof NatsError)) return false;
+  return err.api_error?.err_code === WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(err.message);
+}
+
+export interface LoggedCommand {
+  seq: number;
+  data: Uint8Array;
+  /** The command's id (Nats-Msg-Id), when it was appended with one. */
+  id: string | null;
+}
+
+export class CommandLog {
+  private readonly js: JetStreamClient;
+  /** The last sequence this owner knows of: its next append must land right after it. */
+  private last = 0;
+
+  private constructor(
+    nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    readonly partition: number,
+  ) {
+    this.js = nc.jetstream();
+  }
+
+  /**
+   * Opens the partition's log for a new owner (creating the stream when missing): the
+   * owner continues from the log's last sequence as it reads it now, after replaying up
+   * to it.
+   */
+  static async open(nc: NatsConnection, partition: number, opts: { replicas: number }): Promise<CommandLog> {
+    const jsm = await nc.jetstreamManager();
+    const name = commandStream(partition);
+    const info = await jsm.streams.info(name).catch(() => null);
+    const stream = info ?? (await jsm.streams.add({ name, subjects: [commandSubject(partition)], num_replicas: opts.replicas, storage: StorageType.File }));
+    const log = new CommandLog(nc, jsm, partition);
+    log.last = stream.state.last_seq;
+    return log;
+  }
+
+  /** The sequence of the last command this owner appended or read. */
+  get lastSeq(): number {
+    return this.last;
+  }
+
+  /**
+   * Appends a command right after the last one this owner knows of; resolves with its
+   * sequence once the stream's replicas hold it. `id`: the command's idempotency id, so
+   * that a retry after a lost acknowledgement gets the first append's sequence back.
+   * Throws FencedError when another owner appended in between.
+   */
+  async append(data: Uint8Array, id?: string): Promise<number> {
+    try {
+      const ack = await this.js.publish(commandSubject(this.partition), data, { expect: { lastSequence: this.last }, ...(id ? { msgID: id } : {}) });
+      if (ack.seq > this.last) this.last = ack.seq;
+      return ack.seq;
+    } catch (err) {
+      if (isWrongLastSequence(err)) throw new FencedError(this.partition, this.last);
+      throw err;
+    }
+  }
+
+  /** The commands after `from` up to the last one this owner knows of, in order (a new owner's replay). */
+  async *readAfter(from: number): AsyncGenerator<LoggedCommand> {
+    const name = commandStream(this.partition);
+    for (let seq = from + 1; seq <= this.last; seq++) {
+      const m = await this.jsm.streams.getMessage(name, { seq }).catch(() => null);
+      // A gap: a message removed by the stream's limits (the snapshot covers it).
+      if (!m) continue;
+      yield { seq: m.seq, data: m.data, id: m.header?.get("Nats-Msg-Id") || null };
+    }
+  }
+}
