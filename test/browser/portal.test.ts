@@ -41,12 +41,13 @@ describe("the participant portal in chromium", () => {
   }
 
   beforeAll(async () => {
-    t = await startTestEnv({ "reports.currency": "PLN", "reports.autoApprove": false }, [{ ...BASE_PROGRAMME, expiry: { afterDays: 365 } }, { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, BRUSHES] }]);
+    t = await startTestEnv({ "reports.currency": "PLN", "reports.autoApprove": false, "portal.otpPerHourPerCustomer": 2 }, [{ ...BASE_PROGRAMME, expiry: { afterDays: 365 } }, { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, BRUSHES] }]);
     inbox = new OtpInbox(t);
     for (const [sku, body] of Object.entries(B2B_PRODUCTS)) expect((await admin(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
     expect((await admin(t, "PUT", "/v1/admin/rewards/MUG", { name: "Mug", pointsPrice: 40, stock: 10 })).status).toBe(200);
     expect((await admin(t, "PUT", "/v1/admin/rewards/BIKE", { name: "Bike", pointsPrice: 5000 })).status).toBe(200);
     ada = (await t.rpc("enroll", { requestId: "e-ada", card: "C-100", profile: { name: "Ada Lovelace", firstName: "Ada", email: "ada@example.com", phone: "+48601000001", consents: { email: true } } })).customerId;
+    expect((await t.rpc("enroll", { requestId: "e-grace", card: "C-200", profile: { name: "Grace", phone: "+48601000002" } })).ok).toBe(true);
     north = (await t.rpc("enroll", { requestId: "e-n", kind: "distributor", company: { name: "Farby Północ", taxId: "PL0001" }, users: ["anna"], profile: { email: "biuro@farby.example" } })).customerId;
     b = await openBrowser();
   });
@@ -151,6 +152,31 @@ describe("the participant portal in chromium", () => {
     expect(await accessibilityViolations(page), "sign-in").toEqual([]);
   });
 
+  it("says when a code is locked after wrong tries, and when codes are rate-limited", async () => {
+    const { page } = b;
+    const grace = (await t.rpc("customer", { customer: { card: "C-200" } })).customerId;
+    const code = await askCode(page, "+48 601 000 002", grace);
+    const wrong = code === "000000" ? "111111" : "000000";
+    const alert = page.getByRole("alert");
+    for (let i = 1; i <= 5; i++) {
+      await page.getByLabel("One-time code").fill(wrong);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect.poll(() => alert.textContent(), WAIT).toContain(i < 5 ? `(try ${i})` : "this code is locked");
+    }
+    // The engine locked it too: the right code is refused now.
+    await page.getByLabel("One-time code").fill(code);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => alert.textContent(), WAIT).toContain("this code is locked");
+    // A new code is allowed (the second this hour); a third is over portal.otpPerHourPerCustomer.
+    await page.getByRole("button", { name: "Send a new code" }).click();
+    await page.getByRole("status").filter({ hasText: "a code is on its way" }).waitFor(WAIT);
+    await page.getByRole("button", { name: "Send a new code" }).click();
+    await expect.poll(() => alert.textContent(), WAIT).toMatch(/Too many codes or tries for now\. Please wait \d+ min/);
+    await shot(page, "08-sign-in-rate-limited");
+    await page.getByRole("button", { name: "Use another card, phone or e-mail" }).click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute("name")), WAIT).toBe("who");
+  });
+
   it("a distributor registers a sale, sees each check's reason, and follows its status to approved", async () => {
     const { page } = b;
     const code = await askCode(page, "biuro@farby.example", north);
@@ -178,7 +204,7 @@ describe("the participant portal in chromium", () => {
     const report = (await admin(t, "GET", `/v1/admin/reports/${encodeURIComponent(reportId)}`)).body;
     expect(report).toMatchObject({ status: "pending", checks: [expect.objectContaining({ code: "UNKNOWN_PRODUCT", line: 2 })] });
     expect(report.lines.map((l: { amount: number }) => l.amount)).toEqual([30_000, 10_000, 100]);
-    await shot(page, "08-sales-registered");
+    await shot(page, "09-sales-registered");
 
     const approved = await admin(t, "POST", `/v1/admin/reports/${encodeURIComponent(reportId)}/approve`, { operator: "olga" });
     expect(approved.body).toMatchObject({ status: "approved" });
@@ -188,7 +214,7 @@ describe("the participant portal in chromium", () => {
     expect(await row.textContent()).toContain(String(approved.body.points));
     await row.getByRole("button", { name: reportId }).click();
     await page.getByRole("region", { name: `Details of ${reportId}` }).getByText("PAINT-10L").waitFor(WAIT);
-    await shot(page, "09-sales-approved");
+    await shot(page, "10-sales-approved");
 
     await page.getByRole("link", { name: "Targets & ranking" }).click();
     await page.getByRole("status").filter({ hasText: "You are number 1 of 1" }).waitFor(WAIT);
@@ -197,7 +223,7 @@ describe("the participant portal in chromium", () => {
     expect(target).toMatchObject({ targetId: "brushes", achieved: 5, goal: 8 });
     await page.getByText("brushes · 5 of 8").waitFor(WAIT);
     expect(await page.getByRole("progressbar").getAttribute("value")).toBe("5");
-    await shot(page, "10-targets-ranking");
+    await shot(page, "11-targets-ranking");
     expect(await accessibilityViolations(page), "progress").toEqual([]);
     await page.getByRole("link", { name: "Register sales" }).click();
     await page.getByRole("group", { name: "Line 1" }).waitFor(WAIT);

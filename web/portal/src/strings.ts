@@ -28,7 +28,7 @@ const en = {
   errWrongCode: "That code is not right. Check it and try again (try {tries}); after a few wrong tries the code is locked.",
   errLocked: "Too many wrong tries: this code is locked. Ask for a new code.",
   errExpired: "This code has expired. Ask for a new code.",
-  errRateLimited: "Too many tries from here. Please wait {minutes} min and try again.",
+  errRateLimited: "Too many codes or tries for now. Please wait {minutes} min and try again.",
   errCodeFormat: "A code is six digits.",
   errWho: "Type a card number, a phone number (+48…) or an e-mail address.",
   errSession: "You have been signed out (the session ended). Please sign in again.",
