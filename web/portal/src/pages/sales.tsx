@@ -50,14 +50,21 @@ function Checks({ report }: { report: Json }) {
 }
 
 export function SalesPage(_: PageProps) {
+  const reports = useLoad(() => me<{ reports: Json[] }>("/reports?limit=1000"), []);
+  return (
+    <Page title={t("navSales")}>
+      <ReportForm onSubmitted={reports.reload} />
+      <Reports state={reports} />
+    </Page>
+  );
+}
+
+/** The form: invoice lines, added and removed; after submitting, the report's status and each check's finding. */
+function ReportForm(props: { onSubmitted: () => void }) {
   const [lines, setLines] = useState<Line[]>([emptyLine()]);
   const [user, setUser] = useState("");
   const [last, setLast] = useState<Json | null>(null);
-  const [open, setOpen] = useState<string | null>(null);
   const submit = useAction();
-  const reports = useLoad(() => me<{ reports: Json[] }>("/reports?limit=1000"), []);
-  const detail = useLoad(() => (open ? me<Json>(`/reports/${encodeURIComponent(open)}`) : Promise.resolve(null)), [open]);
-
   const set = (i: number, key: keyof Line, value: string) => setLines(lines.map((l, j) => (j === i ? { ...l, [key]: value } : l)));
   const send = (e: Event) => {
     e.preventDefault();
@@ -66,90 +73,108 @@ export function SalesPage(_: PageProps) {
       const report = await me<Json>("/reports", "POST", body);
       setLast(report);
       setLines([emptyLine()]);
-      reports.reload();
+      props.onSubmitted();
       return t("submitted", { reportId: report.reportId, status: t(`status_${report.status}` as "status_pending") });
     });
   };
-
   return (
-    <Page title={t("navSales")}>
-      <form class="card lines" onSubmit={send} aria-labelledby="new-report">
-        <h2 id="new-report">{t("navSales")}</h2>
-        <p class="help">{t("salesHelp")}</p>
-        {lines.map((l, i) => (
-          <fieldset>
-            <legend>{t("lineN", { n: i + 1 })}</legend>
-            <div class="row">
-              <Field label={t("invoice")}>{(id) => <input id={id} name={`invoice-${i}`} required value={l.invoice} onInput={(e) => set(i, "invoice", e.currentTarget.value)} />}</Field>
-              <Field label={t("date")}>{(id) => <input id={id} name={`date-${i}`} type="date" required value={l.date} onInput={(e) => set(i, "date", e.currentTarget.value)} />}</Field>
-              <Field label={t("sku")}>{(id) => <input id={id} name={`sku-${i}`} required value={l.sku} onInput={(e) => set(i, "sku", e.currentTarget.value)} />}</Field>
-              <Field label={t("qty")}>{(id) => <input id={id} name={`qty-${i}`} inputMode="decimal" required value={l.qty} onInput={(e) => set(i, "qty", e.currentTarget.value)} />}</Field>
-              <Field label={t("amount")} help={t("amountHelp")}>
-                {(id, help) => <input id={id} name={`amount-${i}`} inputMode="decimal" required aria-describedby={help} value={l.amount} onInput={(e) => set(i, "amount", e.currentTarget.value)} />}
-              </Field>
-            </div>
-            {lines.length > 1 && <button type="button" class="small" onClick={() => setLines(lines.filter((_, j) => j !== i))}>{t("removeLine", { n: i + 1 })}</button>}
-          </fieldset>
-        ))}
-        <div class="row">
-          <button type="button" onClick={() => setLines([...lines, emptyLine(lines[lines.length - 1])])}>{t("addLine")}</button>
-        </div>
-        <Field label={t("user")} help={t("userHelp")}>
-          {(id, help) => <input id={id} name="user" aria-describedby={help} value={user} onInput={(e) => setUser(e.currentTarget.value)} />}
-        </Field>
-        <button type="submit" class="primary" disabled={submit.busy}>{t("submit")}</button>
-        <Result outcome={submit.outcome} />
-        {last && <Checks report={last} />}
-      </form>
-      <section class="card" aria-labelledby="reports">
-        <div class="page-head">
-          <h2 id="reports">{t("yourReports")}</h2>
-          <button type="button" class="small" onClick={reports.reload}>{t("refresh")}</button>
-        </div>
-        <Loading state={reports} />
-        {reports.data && (
+    <form class="card lines" onSubmit={send} aria-labelledby="new-report">
+      <h2 id="new-report">{t("navSales")}</h2>
+      <p class="help">{t("salesHelp")}</p>
+      {lines.map((l, i) => (
+        <LineFields line={l} n={i + 1} onChange={(key, value) => set(i, key, value)} onRemove={lines.length > 1 ? () => setLines(lines.filter((_, j) => j !== i)) : null} />
+      ))}
+      <div class="row">
+        <button type="button" onClick={() => setLines([...lines, emptyLine(lines[lines.length - 1])])}>{t("addLine")}</button>
+      </div>
+      <Field label={t("user")} help={t("userHelp")}>
+        {(id, help) => <input id={id} name="user" aria-describedby={help} value={user} onInput={(e) => setUser(e.currentTarget.value)} />}
+      </Field>
+      <button type="submit" class="primary" disabled={submit.busy}>{t("submit")}</button>
+      <Result outcome={submit.outcome} />
+      {last && <Checks report={last} />}
+    </form>
+  );
+}
+
+function LineFields(props: { line: Line; n: number; onChange: (key: keyof Line, value: string) => void; onRemove: (() => void) | null }) {
+  const { line: l, n, onChange } = props;
+  const input = (key: keyof Line, extra: Record<string, string> = {}) => (id: string, help?: string) => (
+    <input id={id} name={`${key}-${n}`} required aria-describedby={help} value={l[key]} onInput={(e) => onChange(key, e.currentTarget.value)} {...extra} />
+  );
+  return (
+    <fieldset>
+      <legend>{t("lineN", { n })}</legend>
+      <div class="row">
+        <Field label={t("invoice")}>{input("invoice")}</Field>
+        <Field label={t("date")}>{input("date", { type: "date" })}</Field>
+        <Field label={t("sku")}>{input("sku")}</Field>
+        <Field label={t("qty")}>{input("qty", { inputMode: "decimal" })}</Field>
+        <Field label={t("amount")} help={t("amountHelp")}>{input("amount", { inputMode: "decimal" })}</Field>
+      </div>
+      {props.onRemove && <button type="button" class="small" onClick={props.onRemove}>{t("removeLine", { n })}</button>}
+    </fieldset>
+  );
+}
+
+/** The participant's reports, newest first; one opened shows its lines and findings. */
+function Reports({ state }: { state: ReturnType<typeof useLoad<{ reports: Json[] }>> }) {
+  const [open, setOpen] = useState<string | null>(null);
+  return (
+    <section class="card" aria-labelledby="reports">
+      <div class="page-head">
+        <h2 id="reports">{t("yourReports")}</h2>
+        <button type="button" class="small" onClick={state.reload}>{t("refresh")}</button>
+      </div>
+      <Loading state={state} />
+      {state.data && (
+        <Table
+          caption={t("yourReports")}
+          rows={[...state.data.reports].reverse()}
+          columns={[
+            { label: t("report"), cell: (r) => <button type="button" class="link" aria-expanded={open === r.reportId} onClick={() => setOpen(open === r.reportId ? null : r.reportId)}>{r.reportId}</button> },
+            { label: t("status"), cell: (r) => <Badge status={r.status} /> },
+            { label: t("submittedAt"), cell: (r) => when(r.submittedAt) },
+            { label: t("lines"), num: true, cell: (r) => num(r.lines) },
+            { label: t("checks"), num: true, cell: (r) => num(r.checks) },
+            { label: t("points"), num: true, cell: (r) => num(r.points) },
+          ]}
+        />
+      )}
+      {open && <ReportDetail reportId={open} />}
+    </section>
+  );
+}
+
+function ReportDetail({ reportId }: { reportId: string }) {
+  const detail = useLoad(() => me<Json>(`/reports/${encodeURIComponent(reportId)}`), [reportId]);
+  const r = detail.data;
+  return (
+    <section aria-labelledby="report-detail" class="card">
+      <h3 id="report-detail">{t("details", { reportId })}</h3>
+      <Loading state={detail} />
+      {r && (
+        <>
+          <dl class="inline">
+            <dt>{t("status")}</dt><dd><Badge status={r.status} /></dd>
+            <dt>{t("points")}</dt><dd>{num(r.points)}</dd>
+            {r.decidedAt && <><dt>{t("decidedAt")}</dt><dd>{when(r.decidedAt)}</dd></>}
+            {r.reason && <><dt>{t("reason")}</dt><dd>{r.reason}</dd></>}
+          </dl>
           <Table
-            caption={t("yourReports")}
-            rows={[...reports.data.reports].reverse()}
+            caption={t("lines")}
+            rows={r.lines as Json[]}
             columns={[
-              { label: t("report"), cell: (r) => <button type="button" class="link" aria-expanded={open === r.reportId} onClick={() => setOpen(open === r.reportId ? null : r.reportId)}>{r.reportId}</button> },
-              { label: t("status"), cell: (r) => <Badge status={r.status} /> },
-              { label: t("submittedAt"), cell: (r) => when(r.submittedAt) },
-              { label: t("lines"), num: true, cell: (r) => num(r.lines) },
-              { label: t("checks"), num: true, cell: (r) => num(r.checks) },
-              { label: t("points"), num: true, cell: (r) => num(r.points) },
+              { label: t("invoice"), cell: (l) => l.invoice },
+              { label: t("date"), cell: (l) => l.date },
+              { label: t("sku"), cell: (l) => l.sku },
+              { label: t("qty"), num: true, cell: (l) => num(l.qty) },
+              { label: t("amount"), num: true, cell: (l) => money(l.amount, r.currency) },
             ]}
           />
-        )}
-        {open && (
-          <section aria-labelledby="report-detail" class="card">
-            <h3 id="report-detail">{t("details", { reportId: open })}</h3>
-            <Loading state={detail} />
-            {detail.data && (
-              <>
-                <dl class="inline">
-                  <dt>{t("status")}</dt><dd><Badge status={detail.data.status} /></dd>
-                  <dt>{t("points")}</dt><dd>{num(detail.data.points)}</dd>
-                  {detail.data.decidedAt && <><dt>{t("decidedAt")}</dt><dd>{when(detail.data.decidedAt)}</dd></>}
-                  {detail.data.reason && <><dt>{t("reason")}</dt><dd>{detail.data.reason}</dd></>}
-                </dl>
-                <Table
-                  caption={t("lines")}
-                  rows={detail.data.lines as Json[]}
-                  columns={[
-                    { label: t("invoice"), cell: (l) => l.invoice },
-                    { label: t("date"), cell: (l) => l.date },
-                    { label: t("sku"), cell: (l) => l.sku },
-                    { label: t("qty"), num: true, cell: (l) => num(l.qty) },
-                    { label: t("amount"), num: true, cell: (l) => money(l.amount, detail.data!.currency) },
-                  ]}
-                />
-                <Checks report={detail.data} />
-              </>
-            )}
-          </section>
-        )}
-      </section>
-    </Page>
+          <Checks report={r} />
+        </>
+      )}
+    </section>
   );
 }

@@ -13,18 +13,13 @@ interface Sent {
   expiresAt: number;
 }
 
-export function SignIn(props: { onSignedIn: () => void; notice?: string }) {
-  const [who, setWho] = useState("");
-  const [code, setCode] = useState("");
+/** The two steps' state: the code asked for (and when it expires), the refused tries, the last outcome. */
+function useSignIn(onSignedIn: () => void, notice: string | undefined, focus: { who: () => void; code: () => void; codeSelect: () => void }) {
   const [sent, setSent] = useState<Sent | null>(null);
   const [tries, setTries] = useState(0);
-  const [outcome, setOutcome] = useState<Outcome>(props.notice ? { ok: true, text: props.notice } : null);
+  const [outcome, setOutcome] = useState<Outcome>(notice ? { ok: true, text: notice } : null);
   const [busy, setBusy] = useState(false);
-  const codeInput = useRef<HTMLInputElement>(null);
-  const whoInput = useRef<HTMLInputElement>(null);
-
-  const ask = async (e?: Event) => {
-    e?.preventDefault();
+  const ask = async (who: string) => {
     const customer = referenceOf(who);
     if (customer === null) return setOutcome({ ok: false, error: new Error(t("errWho")) });
     setBusy(true);
@@ -34,40 +29,57 @@ export function SignIn(props: { onSignedIn: () => void; notice?: string }) {
       const expiresAt = Date.now() + answer.expiresInMs;
       setSent({ customer, expiresAt });
       setTries(0);
-      setCode("");
       setOutcome({ ok: true, text: t("codeSent", { time: when(expiresAt) }) });
-      requestAnimationFrame(() => codeInput.current?.focus());
+      requestAnimationFrame(focus.code);
     } catch (error) {
       setOutcome({ ok: false, error });
     } finally {
       setBusy(false);
     }
   };
-
-  const verify = async (e: Event) => {
-    e.preventDefault();
+  const verify = async (code: string) => {
     if (!sent) return;
     setBusy(true);
     setOutcome(null);
     try {
       const session = await me<{ token: string }>("/session", "POST", { customer: sent.customer, code: code.trim() });
       setToken(session.token);
-      props.onSignedIn();
+      onSignedIn();
     } catch (error) {
       const wrong = error instanceof ApiError && error.status === 401;
       if (wrong) setTries((n) => n + 1);
       setOutcome({ ok: false, error: wrong ? new Error(signInRefusal(sent, tries + 1)) : error });
       setBusy(false);
-      requestAnimationFrame(() => codeInput.current?.select());
+      requestAnimationFrame(focus.codeSelect);
     }
   };
-
   const restart = () => {
     setSent(null);
     setOutcome(null);
-    requestAnimationFrame(() => whoInput.current?.focus());
+    requestAnimationFrame(focus.who);
   };
+  return { sent, outcome, busy, ask, verify, restart };
+}
 
+export function SignIn(props: { onSignedIn: () => void; notice?: string }) {
+  const [who, setWho] = useState("");
+  const [code, setCode] = useState("");
+  const codeInput = useRef<HTMLInputElement>(null);
+  const whoInput = useRef<HTMLInputElement>(null);
+  const { sent, outcome, busy, ask: askFor, verify: verifyCode, restart } = useSignIn(props.onSignedIn, props.notice, {
+    who: () => whoInput.current?.focus(),
+    code: () => codeInput.current?.focus(),
+    codeSelect: () => codeInput.current?.select(),
+  });
+  const ask = (e?: Event) => {
+    e?.preventDefault();
+    setCode("");
+    void askFor(who);
+  };
+  const verify = (e: Event) => {
+    e.preventDefault();
+    void verifyCode(code);
+  };
   return (
     <main id="main" class="signin">
       <form onSubmit={sent ? verify : ask} aria-labelledby="signin-title" noValidate>
