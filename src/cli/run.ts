@@ -77,7 +77,8 @@ export async function runEngine(config: Config, version: string, screen: boolean
   const signIn = { url: `${consoleBase}/console`, token: consoleToken };
   log.info({ console: signIn.url, ...(consoleToken ? { consoleToken } : {}) }, "operator console");
   // The participant portal's pages are on the main listener, with the /v1/me routes.
-  const portal = config.portal.enabled ? { url: `${base}/me`, card: TRY_CARD } : null;
+  // The sample card exists only when the shoppers' simulator enrols it (the b2b one enrols distributors without a phone or e-mail).
+  const portal = config.portal.enabled ? { url: `${base}/me`, card: config.simulator === true ? TRY_CARD : null } : null;
   let stopOtp: (() => Promise<void>) | null = null;
   if (status) {
     status.showTries(tryRequests({ baseUrl: base, card: TRY_CARD, atMs: Date.now(), runId: Date.now().toString(36) }), `${base}/metrics`, signIn, portal);

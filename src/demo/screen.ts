@@ -150,7 +150,8 @@ export interface ConsoleSignIn {
 /** The participant portal's address and the sample participant to sign in as (null: portal.enabled is off). */
 export interface PortalSignIn {
   url: string;
-  card: string;
+  /** A sample participant's card, when the demo has one. */
+  card: string | null;
 }
 
 /** What is printed once above the status: what runs, the console, the portal, and the commands to try. */
@@ -158,7 +159,7 @@ export function headerLines(info: DemoInfo, tries: TryRequest[], metricsUrl: str
   return [
     [value(`loyaltyd ${info.version}`, "cyan"), plain(" demo: the engine, an embedded nats-server with JetStream and a POS simulator, in this process.")],
     [plain("Operator console: "), value(console.url, "cyan"), plain(console.token ? `   token (this run only): ${console.token}` : "   sign in with your adminToken or operator token")],
-    ...(portal ? [[plain("Participant portal: "), value(portal.url, "cyan"), plain(`   sign in with card ${portal.card}; its one-time code is printed here`)] satisfies Line] : []),
+    ...(portal ? [[plain("Participant portal: "), value(portal.url, "cyan"), plain(portal.card ? `   sign in with card ${portal.card}; its one-time code is printed here` : "   sign in with a customer's card, phone or e-mail; codes are printed here")] satisfies Line] : []),
     [{ text: `Metrics: ${metricsUrl}   Logs (JSON lines): ${info.logFile}`, style: "dim" }],
     [],
     [plain("Try it from another terminal:")],
