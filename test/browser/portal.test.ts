@@ -46,6 +46,7 @@ describe("the participant portal in chromium", () => {
     for (const [sku, body] of Object.entries(B2B_PRODUCTS)) expect((await admin(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
     expect((await admin(t, "PUT", "/v1/admin/rewards/MUG", { name: "Mug", pointsPrice: 40, stock: 10 })).status).toBe(200);
     expect((await admin(t, "PUT", "/v1/admin/rewards/BIKE", { name: "Bike", pointsPrice: 5000 })).status).toBe(200);
+    expect((await admin(t, "PUT", "/v1/admin/voucher-offers/TEN", { name: "10 EUR off", pointsCost: 50, kind: "amount", value: 1000, currency: "EUR", validDays: 60 })).status).toBe(200);
     ada = (await t.rpc("enroll", { requestId: "e-ada", card: "C-100", profile: { name: "Ada Lovelace", firstName: "Ada", email: "ada@example.com", phone: "+48601000001", consents: { email: true } } })).customerId;
     expect((await t.rpc("enroll", { requestId: "e-grace", card: "C-200", profile: { name: "Grace", phone: "+48601000002" } })).ok).toBe(true);
     north = (await t.rpc("enroll", { requestId: "e-n", kind: "distributor", company: { name: "Farby Północ", taxId: "PL0001" }, users: ["anna"], profile: { email: "biuro@farby.example" } })).customerId;
@@ -113,6 +114,17 @@ describe("the participant portal in chromium", () => {
     await expect.poll(() => page.getByRole("button", { name: "Redeem Bike" }).isDisabled(), WAIT).toBe(true);
     await shot(page, "04-rewards");
 
+    // A voucher bought with points, listed with its days left as the engine counts them.
+    await page.getByRole("link", { name: "Vouchers" }).click();
+    await page.getByRole("button", { name: "Buy 10 EUR off" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Confirm" }).click();
+    const bought = await page.getByRole("status").filter({ hasText: "Bought: voucher" }).textContent(WAIT);
+    const voucher = (await t.rpc("vouchers", { customer: { customerId: ada } })).vouchers[0];
+    expect(bought).toContain(voucher.code);
+    const row = page.getByRole("row").filter({ hasText: voucher.code });
+    await expect.poll(() => row.textContent(), WAIT).toContain(`${voucher.daysLeft} days left`);
+    await shot(page, "05-vouchers");
+
     await page.getByRole("link", { name: "Profile" }).click();
     await page.getByLabel("Offers by SMS").check();
     await page.getByLabel("Offers by e-mail").uncheck();
@@ -122,7 +134,7 @@ describe("the participant portal in chromium", () => {
     expect(consents.sms.granted).toBe(true);
     expect(consents.email.granted).toBe(false);
     await page.getByText(/agreed on/).first().waitFor(WAIT);
-    await shot(page, "05-profile");
+    await shot(page, "05-profile-consents");
   });
 
   it("passes axe-core's WCAG 2.1 AA checks on a shopper's pages", async () => {

@@ -1,5 +1,5 @@
 // Vouchers: the participant's own with the days left to use each, and the offers points can buy.
-import { day, num } from "../../../shared/format.js";
+import { day, money, num } from "../../../shared/format.js";
 import { Loading, Page, Result, useAction, useConfirm, useLoad } from "../../../shared/ui.js";
 import { me, requestId, type Json } from "../api.js";
 import type { PageProps } from "../main.js";
@@ -8,7 +8,7 @@ import { Table } from "./common.js";
 
 function valueOf(v: Json): string {
   if (v.kind === "percent") return `${v.percent}%${v.category ? ` (${v.category})` : ""}`;
-  return `${num(v.value / 100)} ${v.currency ?? ""}`.trim();
+  return money(v.value, v.currency);
 }
 
 export function VouchersPage({ reload }: PageProps) {
