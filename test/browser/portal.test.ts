@@ -16,6 +16,9 @@ import { accessibilityViolations, openBrowser, type Browser } from "./browser.js
 const SHOTS = join(ROOT, "test-output", "portal");
 const WAIT = { timeout: 10_000 };
 const BRUSHES = { kind: "target", id: "brushes", metric: "qty", skus: ["BRUSH"], from: Date.now() - 30 * 86_400_000, to: Date.now() + 30 * 86_400_000, goal: 8, points: 100 };
+/** The points' redemption rate (2 cents a point) and a prepaid account in EUR, for conversion. */
+const BASE = { ...BASE_PROGRAMME, expiry: { afterDays: 365 }, redemption: { pointValue: 2, currency: "EUR" } };
+const PREPAID = { id: "prepaid", account: "prepaid", unit: "money", currency: "EUR", scope: { stores: ["none"] }, rules: [{ kind: "spend", per: 100, points: 1 }], redemption: { pointValue: 1, currency: "EUR" } };
 const SALE = (eventId: string, unitPrice: number) => ({ ...sale(eventId, { card: "C-100" }, [{ lineId: "1", sku: "A1", qty: 1, unitPrice, category: "drinks" }]), at: Date.now() - 60_000 });
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -41,7 +44,7 @@ describe("the participant portal in chromium", () => {
   }
 
   beforeAll(async () => {
-    t = await startTestEnv({ "reports.currency": "PLN", "reports.autoApprove": false, "portal.otpPerHourPerCustomer": 2 }, [{ ...BASE_PROGRAMME, expiry: { afterDays: 365 } }, { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, BRUSHES] }]);
+    t = await startTestEnv({ "reports.currency": "PLN", "reports.autoApprove": false, "portal.otpPerHourPerCustomer": 2 }, [BASE, PREPAID, { ...B2B_PROGRAMME, rules: [...B2B_PROGRAMME.rules, BRUSHES] }]);
     inbox = new OtpInbox(t);
     for (const [sku, body] of Object.entries(B2B_PRODUCTS)) expect((await admin(t, "PUT", `/v1/admin/products/${sku}`, body)).status).toBe(200);
     expect((await admin(t, "PUT", "/v1/admin/rewards/MUG", { name: "Mug", pointsPrice: 40, stock: 10 })).status).toBe(200);
@@ -124,6 +127,17 @@ describe("the participant portal in chromium", () => {
     const row = page.getByRole("row").filter({ hasText: voucher.code });
     await expect.poll(() => row.textContent(), WAIT).toContain(`${voucher.daysLeft} days left`);
     await shot(page, "05-vouchers");
+
+    // The rest of the points to prepaid money: 10 points at 2 cents.
+    await page.getByRole("link", { name: "Rewards" }).click();
+    await page.getByLabel("Points to convert").fill("10");
+    await page.getByRole("button", { name: "Convert", exact: true }).click();
+    await page.getByRole("status").filter({ hasText: "Converted 10 points into €0.20 on prepaid" }).waitFor(WAIT);
+    const accounts = (await t.rpc("balance", { customer: { customerId: ada } })).accounts as { account: string; balance: number }[];
+    expect(accounts.find((a) => a.account === "prepaid")?.balance).toBe(20);
+    expect(accounts.find((a) => a.account === "points")?.balance).toBe(20);
+    await page.getByRole("link", { name: "Overview" }).click();
+    await expect.poll(() => page.getByRole("region", { name: "Balance: prepaid" }).locator(".balance").textContent(), WAIT).toContain("0.20");
 
     await page.getByRole("link", { name: "Profile" }).click();
     await page.getByLabel("Offers by SMS").check();

@@ -22,3 +22,7 @@ export function money(minor: number | null | undefined, currency: string): strin
     return `${numberFormat.format(minor)} ${currency}`;
   }
 }
+
+const twoDecimals = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+/** Minor units of an unnamed currency, read as hundredths ("20" -> "0.20"): the balance reply names no currency for a money account. */
+export const hundredths = (minor: number): string => twoDecimals.format(minor / 100);

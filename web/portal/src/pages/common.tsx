@@ -1,14 +1,15 @@
 // What several portal pages show the same way: an account's amount (points, or money in minor
 // units), a status badge, a table that stacks on a phone.
 import type { ComponentChildren } from "preact";
-import { money, num } from "../../../shared/format.js";
+import { hundredths, money, num } from "../../../shared/format.js";
 import type { Json } from "../api.js";
 import { t, type StringKey } from "../strings.js";
 
 /** An account's amount as its unit says: points, or minor units of the account's currency. */
 export function amountOf(account: Json | undefined, amount: number): string {
   if (account?.unit === "money" && typeof account.currency === "string") return money(amount, account.currency);
-  return account?.unit === "money" ? num(amount) : `${num(amount)} ${t("points").toLowerCase()}`;
+  // The balance reply names no currency for a money account: its minor units shown as hundredths.
+  return account?.unit === "money" ? hundredths(amount) : `${num(amount)} ${t("points").toLowerCase()}`;
 }
 
 export function Badge({ status }: { status: string }) {
