@@ -1,7 +1,7 @@
 // A distributor registers sales: a report of invoice lines (POST /v1/me/reports), verified by
 // the same checks as every report and import; each check's finding is shown with its line. Below,
 // the reports and their status; one report's lines and findings on demand.
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { money, num, when } from "../../../shared/format.js";
 import { Field, Loading, Page, Result, useAction, useLoad } from "../../../shared/ui.js";
 import { me, requestId, type Json } from "../api.js";
@@ -9,6 +9,9 @@ import { minorUnits } from "../input.js";
 import type { PageProps } from "../main.js";
 import { t } from "../strings.js";
 import { Badge, Table } from "./common.js";
+
+/** How often the reports are read again while one is pending. */
+const PENDING_REFRESH_MS = 15_000;
 
 interface Line {
   invoice: string;
@@ -120,6 +123,13 @@ function LineFields(props: { line: Line; n: number; onChange: (key: keyof Line, 
 /** The participant's reports, newest first; one opened shows its lines and findings. */
 function Reports({ state }: { state: ReturnType<typeof useLoad<{ reports: Json[] }>> }) {
   const [open, setOpen] = useState<string | null>(null);
+  // While a report waits for an operator, its status is read again now and then.
+  const waiting = state.data?.reports.some((r) => r.status === "pending") ?? false;
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setInterval(state.reload, PENDING_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [waiting, state.reload]);
   return (
     <section class="card" aria-labelledby="reports">
       <div class="page-head">
