@@ -9,12 +9,6 @@ const en = {
   cancel: "Cancel",
 };
 
-const pl: Partial<typeof en> = {
-  loading: "Wczytywanie…",
-  errorPrefix: "Błąd",
-  errorField: "pole {field}",
-  confirm: "Potwierdź",
-  cancel: "Anuluj",
-};
-
-export const t = translator(en, { pl });
+// Another language is added here together with the apps' own tables (a Polish app with English
+// building blocks, or the reverse, would read oddly).
+export const t = translator(en, {});
