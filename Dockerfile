@@ -13,7 +13,7 @@ COPY package.json package-lock.json tsconfig.json tsconfig.client.json ./
 COPY src ./src
 COPY bench ./bench
 COPY web ./web
-# npm ci runs the package's prepare script (tsc into dist/, the console into dist/web/console); then the dev dependencies go.
+# npm ci runs the package's prepare script (tsc into dist/, the console and the portal into dist/web/); then the dev dependencies go.
 RUN npm ci && npm prune --omit=dev
 
 FROM node:20-bookworm-slim AS runtime

@@ -59,6 +59,8 @@ export interface Engine {
    * terminal's rights); null with a configured nats.url, where it shares `nc`.
    */
   simulatorNats: ConnectionOptions | null;
+  /** How the demo reads loyalty.notify.otp as the local notification connector (its user); null with a configured nats.url. */
+  connectorNats: ConnectionOptions | null;
   /** Segment queries and exports (what the admin routes run), for the demo's status lines. */
   segments: SegmentJobs;
   /** The HTTP routes each listener registered (the OpenAPI document's test walks them). */
@@ -88,15 +90,16 @@ export async function startEngine(config: Config, log: Logger, engineOptions: En
   const natsUrl = config.nats.url;
   try {
     let nats: NatsTarget;
-    if (natsUrl) nats = { url: redactUrl(natsUrl), options: natsConnectOptions({ ...config.nats, url: natsUrl }), simulator: null };
+    if (natsUrl) nats = { url: redactUrl(natsUrl), options: natsConnectOptions({ ...config.nats, url: natsUrl }), simulator: null, connector: null };
     else {
       // The embedded server requires credentials: the engine, the demo simulator and a local POS each get a user.
       natsServer = await startNatsServer({ storeDir: join(config.dataDir, "jetstream"), auth: { dir: config.dataDir } });
-      const { engine, simulator, posFile, connectorFile } = natsServer.auth!;
+      const { engine, simulator, connector, posFile, connectorFile } = natsServer.auth!;
       nats = {
         url: natsServer.url,
         options: { servers: natsServer.url, user: engine.user, pass: engine.pass },
         simulator: { servers: natsServer.url, user: simulator.user, pass: simulator.pass, inboxPrefix: simulator.inboxPrefix },
+        connector: { servers: natsServer.url, user: connector.user, pass: connector.pass, inboxPrefix: connector.inboxPrefix },
       };
       log.info({ natsUrl: natsServer.url, natsPid: natsServer.child.pid, posCredentialsFile: posFile, connectorCredentialsFile: connectorFile }, "started embedded nats-server with JetStream");
     }
@@ -121,6 +124,7 @@ interface NatsTarget {
   url: string;
   options: ConnectionOptions;
   simulator: ConnectionOptions | null;
+  connector: ConnectionOptions | null;
 }
 
 async function startPipeline(
@@ -309,6 +313,7 @@ async function startPipeline(
     adminPort,
     nc,
     simulatorNats: nats.simulator,
+    connectorNats: nats.connector,
     segments,
     httpRoutes: { main: routesOf(http), admin: adminHttp ? routesOf(adminHttp) : [] },
     metrics,

@@ -76,9 +76,14 @@ export async function runEngine(config: Config, version: string, screen: boolean
   const consoleBase = engine.adminPort !== null ? reachableBase(config.admin.host, engine.adminPort) : base;
   const signIn = { url: `${consoleBase}/console`, token: consoleToken };
   log.info({ console: signIn.url, ...(consoleToken ? { consoleToken } : {}) }, "operator console");
+  // The participant portal's pages are on the main listener, with the /v1/me routes.
+  // The sample card exists only when the shoppers' simulator enrols it (the b2b one enrols distributors without a phone or e-mail).
+  const portal = config.portal.enabled ? { url: `${base}/me`, card: config.simulator === true ? TRY_CARD : null } : null;
+  let stopOtp: (() => Promise<void>) | null = null;
   if (status) {
-    status.showTries(tryRequests({ baseUrl: base, card: TRY_CARD, atMs: Date.now(), runId: Date.now().toString(36) }), `${base}/metrics`, signIn);
+    status.showTries(tryRequests({ baseUrl: base, card: TRY_CARD, atMs: Date.now(), runId: Date.now().toString(36) }), `${base}/metrics`, signIn, portal);
     status.start(() => sampleMetrics(engine.metrics, Date.now()));
+    if (portal) stopOtp = await showOtpCodes(engine, status, log);
   }
   const stopSimulator =
     config.simulator === "b2b" ? await startDemoB2b(config, engine, log, status) : config.simulator ? await startDemoSimulator(config, engine, log, status, base) : null;
@@ -87,10 +92,29 @@ export async function runEngine(config: Config, version: string, screen: boolean
   log.info("shutting down");
   status?.simulator("stopping");
   if (stopSimulator) await stopSimulator();
+  if (stopOtp) await stopOtp();
   await engine.close();
   if (config.simulator) status?.simulator("stopped");
   status?.stop([[], [{ text: `stopped. The logs are in ${logFile}.` }]]);
   return 0;
+}
+
+/**
+ * The demo plays the SMS / e-mail connector for the portal's sign-in: each loyalty.notify.otp
+ * code is printed on the screen (never logged). On the embedded server it reads as the local
+ * connector's user; with a configured nats.url, on the engine's connection.
+ */
+async function showOtpCodes(engine: Engine, status: DemoStatus, log: Logger): Promise<() => Promise<void>> {
+  try {
+    const nc = engine.connectorNats ? await connect({ ...engine.connectorNats, name: "loyaltyd-demo-connector" }) : engine.nc;
+    nc.subscribe("loyalty.notify.otp", { callback: (_err, m) => status.otp(m.json<Record<string, unknown>>()) });
+    return async () => {
+      if (nc !== engine.nc && !nc.isClosed()) await nc.drain();
+    };
+  } catch (err) {
+    log.warn({ err }, "the demo cannot read loyalty.notify.otp: the portal's codes are not shown");
+    return async () => undefined;
+  }
 }
 
 /**

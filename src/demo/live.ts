@@ -1,7 +1,7 @@
 // The demo's live status on a terminal: samples the engine's metrics every second, keeps
 // the latest warnings and segment counts, and redraws the screen (screen.ts).
 import type { LogNote } from "../observe/logger.js";
-import { LiveScreen, headerLines, type ConsoleSignIn, statusLines, type DemoInfo, type Line, type SegmentCount, type StatusState, type Terminal } from "./screen.js";
+import { LiveScreen, headerLines, otpLine, type ConsoleSignIn, type PortalSignIn, statusLines, type DemoInfo, type Line, type SegmentCount, type StatusState, type Terminal } from "./screen.js";
 import { SampleWindow, type Sample } from "./status.js";
 import type { TryRequest } from "./try.js";
 
@@ -39,8 +39,13 @@ export class DemoStatus {
     this.screen.print([[{ text: what, style: "dim" }]]);
   }
 
-  showTries(tries: TryRequest[], metricsUrl: string, console: ConsoleSignIn): void {
-    this.screen.print(headerLines(this.info, tries, metricsUrl, console));
+  showTries(tries: TryRequest[], metricsUrl: string, console: ConsoleSignIn, portal: PortalSignIn | null = null): void {
+    this.screen.print(headerLines(this.info, tries, metricsUrl, console, portal));
+  }
+
+  /** A loyalty.notify.otp notification: its code above the status, for the portal's sign-in. */
+  otp(notification: Record<string, unknown>): void {
+    this.screen.print([otpLine(notification, this.now())]);
   }
 
   /** Samples every second from now on; the first figures come after the second sample. */

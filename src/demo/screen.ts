@@ -147,17 +147,31 @@ export interface ConsoleSignIn {
   token: string | null;
 }
 
-/** What is printed once above the status: what runs, the console, and the commands to try. */
-export function headerLines(info: DemoInfo, tries: TryRequest[], metricsUrl: string, console: ConsoleSignIn): Line[] {
+/** The participant portal's address and the sample participant to sign in as (null: portal.enabled is off). */
+export interface PortalSignIn {
+  url: string;
+  /** A sample participant's card, when the demo has one. */
+  card: string | null;
+}
+
+/** What is printed once above the status: what runs, the console, the portal, and the commands to try. */
+export function headerLines(info: DemoInfo, tries: TryRequest[], metricsUrl: string, console: ConsoleSignIn, portal: PortalSignIn | null = null): Line[] {
   return [
     [value(`loyaltyd ${info.version}`, "cyan"), plain(" demo: the engine, an embedded nats-server with JetStream and a POS simulator, in this process.")],
     [plain("Operator console: "), value(console.url, "cyan"), plain(console.token ? `   token (this run only): ${console.token}` : "   sign in with your adminToken or operator token")],
+    ...(portal ? [[plain("Participant portal: "), value(portal.url, "cyan"), plain(portal.card ? `   sign in with card ${portal.card}; its one-time code is printed here` : "   sign in with a customer's card, phone or e-mail; codes are printed here")] satisfies Line] : []),
     [{ text: `Metrics: ${metricsUrl}   Logs (JSON lines): ${info.logFile}`, style: "dim" }],
     [],
     [plain("Try it from another terminal:")],
     ...tries.flatMap((t): Line[] => [[], [{ text: `  # ${t.title}`, style: "dim" }], [plain(`  ${t.curl}`)]]),
     [],
   ];
+}
+
+/** A one-time code as the demo's stand-in for the SMS / e-mail connector shows it. */
+export function otpLine(n: { channel?: unknown; to?: unknown; code?: unknown; expiresAt?: unknown }, atMs: number): Line {
+  const until = typeof n.expiresAt === "number" ? `, valid until ${clock(n.expiresAt)} UTC` : "";
+  return [{ text: `  ${clock(atMs)} one-time code ${String(n.code)} (${String(n.channel)} to ${String(n.to)}${until})`, style: "yellow" }];
 }
 
 export interface Terminal {

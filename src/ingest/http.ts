@@ -1,6 +1,7 @@
 // HTTP listeners: the main one serves `POST /v1/<verb>` (http/terminal.ts), `/metrics`,
 // `/healthz`, `/readyz`, `/openapi.json` (http/openapi.ts), the operator console (`/console`, http/console.ts),
-// the participant portal's `/v1/me/...` (http/me.ts, unless portal.enabled is off) and, unless admin.port gives them their own listener, the admin
+// the participant portal's `/v1/me/...` (http/me.ts, unless portal.enabled is off) and its pages (`/me`),
+// and, unless admin.port gives them their own listener, the admin
 // routes (http/admin.ts). Every answer, the web server's own refusals included, is the
 // contract's envelope. Bodies are JSON.
 import { readFileSync } from "node:fs";
@@ -13,7 +14,7 @@ import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import { registerAdminRoutes, refuseAdminRoutes, type AdminDeps } from "./http/admin.js";
-import { packageRoot, registerConsoleRoutes } from "./http/console.js";
+import { defaultConsoleDir, packageRoot, PORTAL_PAGES_PATH, registerConsoleRoutes } from "./http/console.js";
 import { adminRoutes } from "./http/admin-routes.js";
 import { buildOpenApi } from "./http/openapi.js";
 import { registerMeRoutes, type MeHttpDeps } from "./http/me.js";
@@ -153,6 +154,8 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
   }
   registerOperationsRoutes(app, deps);
   registerConsoleRoutes(app, deps.log);
+  // The participant portal's pages, beside the /v1/me routes they call.
+  if (listener.kind === "main" && deps.portal !== null) registerConsoleRoutes(app, deps.log, defaultConsoleDir("portal"), PORTAL_PAGES_PATH, "the participant portal");
   registerOpenApi(app, deps, listener);
   return app;
 }

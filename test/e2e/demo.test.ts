@@ -135,6 +135,21 @@ describe.skipIf(findNatsServer() === null)("loyaltyd demo", () => {
     expect((await fetch(`http://127.0.0.1:${ready.httpPort}/v1/admin/programmes`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect(logged.find((l) => l.msg === "operator console")).toMatchObject({ console: consoleUrl, consoleToken: token });
 
+    // The participant portal's line: its page is served, and the sample card's one-time code, asked for
+    // as the page asks, is printed on the screen (the demo plays the connector) and signs in.
+    const portal = /Participant portal: (http:\/\/127\.0\.0\.1:\d+\/me)\s+sign in with card (\S+);/.exec(screen);
+    expect(portal, "the portal line").not.toBeNull();
+    const [, portalUrl, card] = portal!;
+    expect((await fetch(portalUrl!)).headers.get("content-type")).toMatch(/^text\/html/);
+    const customer = { card: card! };
+    const asked = await fetch(`http://127.0.0.1:${ready.httpPort}/v1/me/otp`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customer }) });
+    expect(asked.status).toBe(202);
+    const code = await until("the code on the screen", () => /one-time code (\d{6}) \(email to /.exec(plain(term.out))?.[1]);
+    const session = await fetch(`http://127.0.0.1:${ready.httpPort}/v1/me/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ customer, code }) });
+    expect(session.status).toBe(200);
+    // Never in the log file.
+    expect(readFileSync(logFile, "utf8")).not.toContain(code);
+
     // Ctrl-C (SIGINT to the engine): it stops in order, leaves a last line, and its nats-server goes too.
     const natsPid = logged.find((l) => l.msg === "started embedded nats-server with JetStream")!.natsPid as number;
     process.kill(ready.pid, "SIGINT");

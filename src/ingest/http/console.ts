@@ -1,5 +1,6 @@
 // `GET /console`: the operator console's built files (`npm run build` writes them to
-// dist/web/console). They are read once, at start, into a table keyed by URL path; a request
+// dist/web/console); the participant portal's pages (`GET /me`, dist/web/portal) are served
+// the same way. They are read once, at start, into a table keyed by URL path; a request
 // is answered from that table only, so no part of a URL ever becomes a file-system path.
 // The console itself talks to the engine through the public HTTP API, like any client.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -13,6 +14,8 @@ import type { Logger } from "../../observe/logger.js";
 import { sendError } from "./reply.js";
 
 export const CONSOLE_PATH = "/console";
+/** The participant portal's pages (web/portal), on the main listener while portal.enabled is on. */
+export const PORTAL_PAGES_PATH = "/me";
 
 const TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
@@ -49,10 +52,10 @@ export function packageRoot(): string | null {
   return null;
 }
 
-/** Where `npm run build` puts the console: <package>/dist/web/console. */
-export function defaultConsoleDir(): string | null {
+/** Where `npm run build` puts a web app: <package>/dist/web/console (or portal). */
+export function defaultConsoleDir(app: "console" | "portal" = "console"): string | null {
   const root = packageRoot();
-  return root === null ? null : join(root, "dist", "web", "console");
+  return root === null ? null : join(root, "dist", "web", app);
 }
 
 function walk(dir: string, out: string[]): void {
@@ -65,7 +68,7 @@ function walk(dir: string, out: string[]): void {
 }
 
 /** The built files by URL path under /console/ (index.html also as /console and /console/); null when not built. */
-export function loadConsoleFiles(dir: string | null): Map<string, ConsoleFile> | null {
+export function loadConsoleFiles(dir: string | null, mount: string = CONSOLE_PATH): Map<string, ConsoleFile> | null {
   if (dir === null || !existsSync(join(dir, "index.html"))) return null;
   const paths: string[] = [];
   walk(dir, paths);
@@ -79,11 +82,11 @@ export function loadConsoleFiles(dir: string | null): Map<string, ConsoleFile> |
     const bytes = readFileSync(path);
     const rel = relative(dir, path).split(sep).join("/");
     const gzip = COMPRESSIBLE.has(extname(path)) && bytes.length > 512 ? gzipSync(bytes, { level: 9 }) : null;
-    files.set(`${CONSOLE_PATH}/${rel}`, { type, bytes, gzip, immutable: rel.startsWith("assets/") });
+    files.set(`${mount}/${rel}`, { type, bytes, gzip, immutable: rel.startsWith("assets/") });
   }
-  const index = files.get(`${CONSOLE_PATH}/index.html`)!;
-  files.set(CONSOLE_PATH, index);
-  files.set(`${CONSOLE_PATH}/`, index);
+  const index = files.get(`${mount}/index.html`)!;
+  files.set(mount, index);
+  files.set(`${mount}/`, index);
   return files;
 }
 
@@ -108,11 +111,11 @@ function send(req: FastifyRequest, res: FastifyReply, file: ConsoleFile): Fastif
  * GET /console, /console/, /console/<file> and /console/assets/<file>. Without a build the routes answer
  * BAD_REQUEST saying how to build it (the engine itself runs without the console).
  */
-export function registerConsoleRoutes(app: FastifyInstance, log: Logger, dir: string | null = defaultConsoleDir()): void {
-  const files = loadConsoleFiles(dir);
-  if (files === null) log.info({ dir }, "the operator console is not built (npm run build): /console is not served");
+export function registerConsoleRoutes(app: FastifyInstance, log: Logger, dir: string | null = defaultConsoleDir(), mount: string = CONSOLE_PATH, what = "the operator console"): void {
+  const files = loadConsoleFiles(dir, mount);
+  if (files === null) log.info({ dir }, `${what} is not built (npm run build): ${mount} is not served`);
   const serve = async (req: FastifyRequest, res: FastifyReply) => {
-    if (files === null) return sendError(res, new LoyaltyError("BAD_REQUEST", "the operator console is not built: run npm run build"));
+    if (files === null) return sendError(res, new LoyaltyError("BAD_REQUEST", `${what} is not built: run npm run build`));
     // The path without its query; a table lookup, so "..", "%2e%2e" or "//" simply find nothing.
     const path = req.url.split("?")[0]!;
     const file = files.get(path);
@@ -120,5 +123,5 @@ export function registerConsoleRoutes(app: FastifyInstance, log: Logger, dir: st
     return send(req, res, file);
   };
   // One level of files and the assets folder: what Vite's build writes (documented in openapi.ts).
-  for (const url of [CONSOLE_PATH, `${CONSOLE_PATH}/`, `${CONSOLE_PATH}/:file`, `${CONSOLE_PATH}/assets/:file`]) app.get(url, serve);
+  for (const url of [mount, `${mount}/`, `${mount}/:file`, `${mount}/assets/:file`]) app.get(url, serve);
 }

@@ -36,6 +36,8 @@ interface OperationsRoute {
   summary: string;
   produces: string;
   reply?: z.ZodType;
+  /** When the one made from the URL would clash (the portal's `/me` page and `GET /v1/me`). */
+  operationId?: string;
 }
 
 export const OPERATIONS_ROUTES: readonly OperationsRoute[] = [
@@ -51,6 +53,14 @@ export const OPERATIONS_ROUTES: readonly OperationsRoute[] = [
   { method: "GET", url: "/console/", summary: "The operator console (a web page)", produces: "text/html" },
   { method: "GET", url: "/console/:file", summary: "A file of the operator console", produces: "application/octet-stream" },
   { method: "GET", url: "/console/assets/:file", summary: "A script or style of the operator console, named by its content's hash (cached for a year)", produces: "application/octet-stream" },
+];
+
+/** The participant portal's pages (http/console.ts serves them like the console), with the /v1/me routes. */
+export const PORTAL_PAGE_ROUTES: readonly OperationsRoute[] = [
+  { method: "GET", url: "/me", summary: "The participant portal (a web page)", produces: "text/html", operationId: "getPortalPage" },
+  { method: "GET", url: "/me/", summary: "The participant portal (a web page)", produces: "text/html", operationId: "getPortalPageIndex" },
+  { method: "GET", url: "/me/:file", summary: "A file of the participant portal", produces: "application/octet-stream", operationId: "getPortalFile" },
+  { method: "GET", url: "/me/assets/:file", summary: "A script or style of the participant portal, named by its content's hash (cached for a year)", produces: "application/octet-stream", operationId: "getPortalAsset" },
 ];
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
@@ -164,7 +174,7 @@ function adminOperation(route: Route, schemas: Schemas, fills: Map<string, strin
 }
 
 function operationsOperation(route: OperationsRoute, schemas: Schemas): Json {
-  const operationId = operationIdOf(route.method, route.url === "/console/" ? "/console/index" : route.url);
+  const operationId = route.operationId ?? operationIdOf(route.method, route.url.endsWith("/") ? `${route.url}index` : route.url);
   const { params } = pathOf(route.url);
   const schema = route.reply ? ref(schemas.add(route.reply, `${cap(operationId)}Reply`)) : route.produces === "application/json" ? { type: "object" } : { type: "string" };
   return {
@@ -237,6 +247,7 @@ export function buildOpenApi(o: OpenApiOptions): Json {
       const { path } = pathOf(r.url);
       paths[path] = { ...paths[path], [(r.method as string).toLowerCase()]: portalOperation(r, session, status, schemas) };
     }
+    for (const route of PORTAL_PAGE_ROUTES) paths[pathOf(route.url).path] = { get: operationsOperation(route, schemas) };
   }
   const components = schemas.build();
   // A body field the path or the credential fills in may be left out of the body.

@@ -1,5 +1,9 @@
 // The console's only way to the engine: its public HTTP API, with the operator's token as
-// `Authorization: Bearer`. A refusal comes back as the API's typed error (code, message, field).
+// `Authorization: Bearer`. A refusal comes back as the API's typed error (code, message, field;
+// web/shared/http.ts).
+import { errorOf, type Json } from "../../shared/http.js";
+
+export { ApiError, type Json } from "../../shared/http.js";
 
 const TOKEN_KEY = "loyaltyd.console.token";
 const OPERATOR_KEY = "loyaltyd.console.operator";
@@ -25,21 +29,6 @@ export function saveSession(s: Session | null): void {
   sessionStorage.setItem(TOKEN_KEY, s.token);
   sessionStorage.setItem(OPERATOR_KEY, s.operator);
 }
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly field?: string,
-    /** The whole answer (a refused import's row errors are in it). */
-    readonly body: Json = {},
-  ) {
-    super(message);
-  }
-}
-
-export type Json = Record<string, any>;
 
 interface Request {
   method?: string;
@@ -69,16 +58,6 @@ export function whenUnauthorized(f: () => void): void {
 /** The body with `operator` set when the operator gave a name (the shared admin token needs one). */
 export function withOperator(body: Json): Json {
   return session?.operator ? { operator: session.operator, ...body } : body;
-}
-
-async function errorOf(res: Response): Promise<ApiError> {
-  try {
-    const body = (await res.json()) as Json;
-    const e = body.error ?? {};
-    return new ApiError(res.status, String(e.code ?? "INTERNAL"), String(e.message ?? res.statusText), e.field, body);
-  } catch {
-    return new ApiError(res.status, "INTERNAL", res.statusText || `HTTP ${res.status}`);
-  }
 }
 
 export async function call(path: string, req: Request & { response: true }): Promise<Response>;

@@ -14,7 +14,7 @@ import { ReportsPage } from "./pages/reports.js";
 import { SegmentsPage } from "./pages/segments.js";
 import { SignIn } from "./pages/signin.js";
 import { t, type StringKey } from "./strings.js";
-import "./style.css";
+import "../../shared/base.css";
 
 const PAGES: { path: string; label: StringKey; view: () => preact.JSX.Element }[] = [
   { path: "programmes", label: "navProgrammes", view: ProgrammesPage },

@@ -1,5 +1,7 @@
 // Every word the console shows, in one place. English now; another language is a second
 // object of the same keys (a missing key falls back to English), chosen by the browser's language.
+import { translator, type Vars } from "../../shared/i18n.js";
+
 const en = {
   appName: "loyaltyd console",
   skipToContent: "Skip to content",
@@ -244,20 +246,5 @@ const en = {
 export type StringKey = keyof typeof en;
 export type Strings = Record<StringKey, string>;
 
-const LANGUAGES: Record<string, Partial<Strings>> = { en };
-
-function pick(): Partial<Strings> {
-  for (const tag of navigator.languages ?? [navigator.language]) {
-    const l = LANGUAGES[tag.slice(0, 2).toLowerCase()];
-    if (l) return l;
-  }
-  return en;
-}
-
-const chosen = pick();
-
-/** The string for `key`, with `{name}` placeholders filled from `vars`. */
-export function t(key: StringKey, vars: Record<string, string | number> = {}): string {
-  const template = chosen[key] ?? en[key];
-  return template.replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
-}
+/** The string for `key`, with `{name}` placeholders filled from `vars` (web/shared/i18n.ts). */
+export const t: (key: StringKey, vars?: Vars) => string = translator(en, {});
