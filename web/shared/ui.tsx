@@ -120,3 +120,40 @@ export function Page(props: { title: string; children: ComponentChildren; action
     </section>
   );
 }
+
+/** The frame of both apps: a skip link, the header with the app's name, its pages' nav and who is signed in, then the page. */
+export function Shell(props: {
+  text: { appName: string; skipToContent: string; mainNav: string; signOut: string };
+  pages: { path: string; label: string }[];
+  current: string;
+  /** Who is signed in, as the header shows it (null: nothing shown). */
+  who: string | null;
+  onSignOut: () => void;
+  children: ComponentChildren;
+}) {
+  const { text } = props;
+  return (
+    <>
+      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>{text.skipToContent}</a>
+      <header class="top">
+        <span class="brand">{text.appName}</span>
+        <nav aria-label={text.mainNav}>
+          <ul>
+            {props.pages.map((p) => (
+              <li key={p.path}>
+                <a href={`#/${p.path}`} aria-current={p.path === props.current ? "page" : undefined}>{p.label}</a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="session">
+          {props.who !== null && <span>{props.who}</span>}
+          <button type="button" onClick={props.onSignOut}>{text.signOut}</button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {props.children}
+      </main>
+    </>
+  );
+}

@@ -14,6 +14,7 @@ import { ReportsPage } from "./pages/reports.js";
 import { SegmentsPage } from "./pages/segments.js";
 import { SignIn } from "./pages/signin.js";
 import { t, type StringKey } from "./strings.js";
+import { Shell } from "../../shared/ui.js";
 import "../../shared/base.css";
 
 const PAGES: { path: string; label: StringKey; view: () => preact.JSX.Element }[] = [
@@ -55,28 +56,15 @@ function App() {
   const page = PAGES.find((p) => p.path === path) ?? PAGES[0]!;
   const View = page.view;
   return (
-    <>
-      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>{t("skipToContent")}</a>
-      <header class="top">
-        <span class="brand">{t("appName")}</span>
-        <nav aria-label={t("mainNav")}>
-          <ul>
-            {PAGES.map((p) => (
-              <li key={p.path}>
-                <a href={`#/${p.path}`} aria-current={p === page ? "page" : undefined}>{t(p.label)}</a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <div class="session">
-          <span>{t("signedInAs", { name: session.operator ? `: ${session.operator}` : "" })}</span>
-          <button type="button" onClick={() => signIn(null)}>{t("signOut")}</button>
-        </div>
-      </header>
-      <main id="main" tabIndex={-1}>
-        <View key={page.path} />
-      </main>
-    </>
+    <Shell
+      text={{ appName: t("appName"), skipToContent: t("skipToContent"), mainNav: t("mainNav"), signOut: t("signOut") }}
+      pages={PAGES.map((p) => ({ path: p.path, label: t(p.label) }))}
+      current={page.path}
+      who={t("signedInAs", { name: session.operator ? `: ${session.operator}` : "" })}
+      onSignOut={() => signIn(null)}
+    >
+      <View key={page.path} />
+    </Shell>
   );
 }
 

@@ -13,7 +13,7 @@ import { SalesPage } from "./pages/sales.js";
 import { SignIn } from "./pages/signin.js";
 import { VouchersPage } from "./pages/vouchers.js";
 import { t, type StringKey } from "./strings.js";
-import { Loading, uiConfig, useLoad } from "../../shared/ui.js";
+import { Loading, Shell, uiConfig, useLoad } from "../../shared/ui.js";
 import "../../shared/base.css";
 import "./portal.css";
 
@@ -78,28 +78,15 @@ function SignedIn(props: { path: string; onSignOut: () => void }) {
   const View = page.view;
   const name = customer.company?.name ?? customer.profile?.firstName ?? customer.profile?.name;
   return (
-    <>
-      <a class="skip" href="#main" onClick={(e) => (e.preventDefault(), document.getElementById("main")?.focus())}>{t("skipToContent")}</a>
-      <header class="top">
-        <span class="brand">{t("appName")}</span>
-        <nav aria-label={t("mainNav")}>
-          <ul>
-            {pages.map((p) => (
-              <li key={p.path}>
-                <a href={`#/${p.path}`} aria-current={p === page ? "page" : undefined}>{t(p.label)}</a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <div class="session">
-          {name && <span>{name}</span>}
-          <button type="button" onClick={props.onSignOut}>{t("signOut")}</button>
-        </div>
-      </header>
-      <main id="main" tabIndex={-1}>
-        <View key={page.path} customer={customer} reload={state.reload} />
-      </main>
-    </>
+    <Shell
+      text={{ appName: t("appName"), skipToContent: t("skipToContent"), mainNav: t("mainNav"), signOut: t("signOut") }}
+      pages={pages.map((p) => ({ path: p.path, label: t(p.label) }))}
+      current={page.path}
+      who={name ? String(name) : null}
+      onSignOut={props.onSignOut}
+    >
+      <View key={page.path} customer={customer} reload={state.reload} />
+    </Shell>
   );
 }
 
