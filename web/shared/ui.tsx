@@ -157,3 +157,25 @@ export function Shell(props: {
     </>
   );
 }
+
+/**
+ * The page the URL's hash names (`#/<path>`, `fallback` when none), followed as it changes;
+ * on a change, focus moves to the new page's heading as a page load would (keyboard and
+ * screen-reader users), and the nav's current link is kept in view (on a phone it scrolls sideways).
+ */
+export function useHashPath(fallback: string): string {
+  const pathOfHash = () => location.hash.replace(/^#\/?/, "").split("?")[0] || fallback;
+  const [path, setPath] = useState(pathOfHash());
+  useEffect(() => {
+    const onHash = () => {
+      setPath(pathOfHash());
+      requestAnimationFrame(() => {
+        document.getElementById("page-title")?.focus();
+        document.querySelector("nav [aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "nearest" });
+      });
+    };
+    addEventListener("hashchange", onHash);
+    return () => removeEventListener("hashchange", onHash);
+  }, []);
+  return path;
+}

@@ -14,7 +14,7 @@ import { ReportsPage } from "./pages/reports.js";
 import { SegmentsPage } from "./pages/segments.js";
 import { SignIn } from "./pages/signin.js";
 import { t, type StringKey } from "./strings.js";
-import { Shell } from "../../shared/ui.js";
+import { Shell, useHashPath } from "../../shared/ui.js";
 import "../../shared/base.css";
 
 const PAGES: { path: string; label: StringKey; view: () => preact.JSX.Element }[] = [
@@ -29,28 +29,16 @@ const PAGES: { path: string; label: StringKey; view: () => preact.JSX.Element }[
   { path: "live", label: "navLive", view: LivePage },
 ];
 
-const pathOfHash = (): string => location.hash.replace(/^#\/?/, "").split("?")[0] || "programmes";
 
 function App() {
   const [session, setState] = useState<Session | null>(currentSession());
-  const [path, setPath] = useState(pathOfHash());
+  const path = useHashPath("programmes");
   const signIn = (s: Session | null) => {
     setSession(s);
     setState(s);
   };
   useEffect(() => {
     whenUnauthorized(() => signIn(null));
-    const onHash = () => {
-      setPath(pathOfHash());
-      // Move focus to the new page's heading, as a page load would, for keyboard and screen-reader users.
-      requestAnimationFrame(() => {
-        document.getElementById("page-title")?.focus();
-        // On a phone the links scroll sideways: keep the current one in view.
-        document.querySelector("nav [aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "nearest" });
-      });
-    };
-    addEventListener("hashchange", onHash);
-    return () => removeEventListener("hashchange", onHash);
   }, []);
   if (!session) return <SignIn onSignedIn={signIn} check={(s) => checkToken(s)} />;
   const page = PAGES.find((p) => p.path === path) ?? PAGES[0]!;

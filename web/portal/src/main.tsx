@@ -13,7 +13,7 @@ import { SalesPage } from "./pages/sales.js";
 import { SignIn } from "./pages/signin.js";
 import { VouchersPage } from "./pages/vouchers.js";
 import { t, type StringKey } from "./strings.js";
-import { Loading, Shell, uiConfig, useLoad } from "../../shared/ui.js";
+import { Loading, Shell, uiConfig, useHashPath, useLoad } from "../../shared/ui.js";
 import "../../shared/base.css";
 import "./portal.css";
 
@@ -42,27 +42,16 @@ const PAGES: PageDef[] = [
   { path: "profile", label: "navProfile", view: ProfilePage },
 ];
 
-const pathOfHash = (): string => location.hash.replace(/^#\/?/, "").split("?")[0] || "overview";
 
 function App() {
   const [session, setSession] = useState(signedIn());
   const [notice, setNotice] = useState<string | undefined>(undefined);
-  const [path, setPath] = useState(pathOfHash());
+  const path = useHashPath("overview");
   useEffect(() => {
     whenUnauthorized(() => {
       setNotice(t("errSession"));
       setSession(false);
     });
-    const onHash = () => {
-      setPath(pathOfHash());
-      // Focus the new page's heading, as a page load would, for keyboard and screen-reader users.
-      requestAnimationFrame(() => {
-        document.getElementById("page-title")?.focus();
-        document.querySelector("nav [aria-current=page]")?.scrollIntoView({ block: "nearest", inline: "nearest" });
-      });
-    };
-    addEventListener("hashchange", onHash);
-    return () => removeEventListener("hashchange", onHash);
   }, []);
   if (!session) return <SignIn notice={notice} onSignedIn={() => (setNotice(undefined), setSession(true))} />;
   return <SignedIn path={path} onSignOut={() => signOut().finally(() => setSession(false))} />;
