@@ -307,6 +307,16 @@ export const limits = {
   clusterSetupMsMax: 20_000,
   /** How long an instance waits for the engine to let go of a partition before it stops renewing that lease anyway, ms. */
   clusterReleaseMsMax: 30_000,
+  /** Commands one append to a partition's log carries at most (one JetStream message; see Command.logged). */
+  clusterAppendMax: 512,
+  /**
+   * How long a request for a partition no instance serves yet (its owner died, or is
+   * replaying its log) is retried before it is refused with UNAVAILABLE, ms: past a lease
+   * lifetime plus a replay.
+   */
+  clusterForwardMsMax: 15_000,
+  /** The pause between tries of a forward or an append that NATS did not answer, ms. */
+  clusterRetryMs: 100,
   // The operator console's built files (ingest/http/console.ts), held in memory.
   /** Files the console's build may hold (index, hashed scripts and styles, icons). */
   consoleFilesMax: 64,

@@ -70,6 +70,12 @@ export class CommandLog {
     return log;
   }
 
+  /** Learns the log's last sequence as the stream has it now (after another owner appended). */
+  async refresh(): Promise<void> {
+    const info = await this.jsm.streams.info(commandStream(this.partition));
+    this.last = info.state.last_seq;
+  }
+
   /** The sequence of the last command this owner appended or read. */
   get lastSeq(): number {
     return this.last;
