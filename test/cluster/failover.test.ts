@@ -5,76 +5,27 @@
 // data directory rebuilds the partitions it takes over from the logs alone. Balances are
 // checked against what the terminals were told, event by event: nothing lost, nothing
 // applied twice.
-import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ADMIN_TOKEN, childEngineEnv, killHard, line, sale, spawnEngine, tempDir } from "../e2e/harness.js";
+import { killHard, line, sale } from "../e2e/harness.js";
+import { balanceOf, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 8;
 const CUSTOMERS = 24;
-const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-
-interface Member {
-  id: string;
-  dir: string;
-  child: ChildProcess;
-  httpPort: number;
-}
 
 let cluster: NatsCluster;
 let nc: NatsConnection;
-const members = new Map<string, Member>();
-const dirs: string[] = [];
+const members = new Map<string, EngineProcess>();
 
-async function start(id: string, dir = tempDir()): Promise<Member> {
-  if (!dirs.includes(dir)) dirs.push(dir);
-  const env = childEngineEnv(dir, cluster.url, {
-    LOYALTYD_ADMINTOKEN: ADMIN_TOKEN,
-    LOYALTYD_LOGLEVEL: "warn",
-    LOYALTYD_CLUSTER_ENABLED: "true",
-    LOYALTYD_CLUSTER_INSTANCEID: id,
-    LOYALTYD_CLUSTER_PARTITIONS: String(PARTITIONS),
-    LOYALTYD_CLUSTER_LEASETTLMS: "2000",
-    LOYALTYD_CLUSTER_RENEWMS: "400",
-  });
-  // spawnEngine waits for "ready", logged at info: this one logs from warn on, so ask for info.
-  const { child, httpPort } = await spawnEngine({ ...env, LOYALTYD_LOGLEVEL: "info" });
-  const m = { id, dir, child, httpPort };
+async function start(id: string, dir?: string): Promise<EngineProcess> {
+  const m = await startClusterEngine(cluster, id, PARTITIONS, dir);
   members.set(id, m);
   return m;
 }
 
-async function post(m: Member, path: string, body: unknown): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${m.httpPort}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...auth },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  return res.json();
-}
-
-async function clusterOf(m: Member): Promise<any> {
-  const res = await fetch(`http://127.0.0.1:${m.httpPort}/v1/admin/cluster`, { headers: auth });
-  return res.json();
-}
-
-/** Until the live members own every partition between them, `share` each (± 1). */
-async function settled(live: Member[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const ids = new Set(live.map((m) => m.id));
-  for (;;) {
-    const s = await clusterOf(live[0]!).catch(() => null);
-    const owners: string[] = s?.partitions?.map((p: any) => p.owner) ?? [];
-    const counts = [...ids].map((id) => owners.filter((o) => o === id).length);
-    const fair = Math.floor(PARTITIONS / ids.size);
-    if (owners.length === PARTITIONS && owners.every((o) => ids.has(o)) && counts.every((c) => c >= fair && c <= fair + 1)) return;
-    if (Date.now() > deadline) throw new Error(`partitions not shared by ${[...ids]}: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const settled = (live: EngineProcess[]) => settledOf(live, PARTITIONS);
 
 /** A request over NATS rpc (any instance in the queue group answers), retried until a final reply. */
 async function rpc(verb: string, body: unknown, pauses: number[]): Promise<any> {
@@ -95,12 +46,6 @@ async function rpc(verb: string, body: unknown, pauses: number[]): Promise<any> 
   }
 }
 
-async function balanceOf(m: Member, customerId: string): Promise<number> {
-  const r = await post(m, "/v1/balance", { customer: { customerId } });
-  expect(r.ok, JSON.stringify(r)).toBe(true);
-  return r.accounts.find((a: any) => a.account === "points")?.balance ?? 0;
-}
-
 beforeAll(async () => {
   cluster = await startNatsCluster();
   nc = await connect({ servers: cluster.servers });
@@ -110,7 +55,7 @@ afterAll(async () => {
   for (const m of members.values()) await killHard(m.child);
   await nc?.close();
   await cluster?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const m of members.values()) rmSync(m.dir, { recursive: true, force: true });
 });
 
 describe("cluster mode: the command logs", () => {
