@@ -98,14 +98,25 @@ export class CommandLog {
     }
   }
 
-  /** The commands after `from` up to the last one this owner knows of, in order (a new owner's replay). */
+  /**
+   * The commands after `from` up to the last one this owner knows of, in order (a new
+   * owner's replay): an ordered consumer from `from` + 1, pulled in batches, rather than a
+   * request per message (measured: ~1,000 messages/s that way).
+   */
   async *readAfter(from: number): AsyncGenerator<LoggedCommand> {
-    const name = commandStream(this.partition);
-    for (let seq = from + 1; seq <= this.last; seq++) {
-      const m = await this.jsm.streams.getMessage(name, { seq }).catch(() => null);
-      // A gap: a message removed by the stream's limits (the snapshot covers it).
-      if (!m) continue;
-      yield { seq: m.seq, data: m.data, id: m.header?.get("Nats-Msg-Id") || null };
+    if (from >= this.last) return;
+    const consumer = await this.js.consumers.get(commandStream(this.partition), { opt_start_seq: from + 1 });
+    const messages = await consumer.consume({ max_messages: REPLAY_PULL });
+    try {
+      for await (const m of messages) {
+        yield { seq: m.seq, data: m.data, id: m.headers?.get("Nats-Msg-Id") || null };
+        if (m.seq >= this.last) break;
+      }
+    } finally {
+      await messages.close();
     }
   }
 }
+
+/** Log messages one pull of a replay asks for. */
+const REPLAY_PULL = 256;
