@@ -37,6 +37,7 @@ import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
+import { ledgerOptionsOf } from "./config/ledger-options.js";
 import { partitionOf } from "./partition/hash.js";
 import { joinCluster, type ClusterMember } from "./cluster/member.js";
 
@@ -161,19 +162,7 @@ async function startPipeline(
   };
   metrics.programmesLoaded.set(programmesCount());
 
-  const options: LedgerOptions = {
-    selection: config.programmeSelection,
-    timeZone: config.timeZone,
-    enrolOnUnknownPhone: config.enrolOnUnknownPhone,
-    enrolOnUnknownCard: config.enrolOnUnknownCard,
-    whenSpent: config.returns.whenSpent,
-    holdTtlMsDefault: config.holdTtlMsDefault,
-    expiryNoticeMs: config.expiry.noticeDays * 86_400_000,
-    eventLateMsMax: config.events.lateMsMax,
-    eventFutureMsMax: config.events.futureMsMax,
-    notifyOutbox: config.notify.outbox,
-    reports: config.reports,
-  };
+  const options: LedgerOptions = ledgerOptionsOf(config);
   const executor =
     config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);
   let fatal = false;

@@ -24,7 +24,7 @@ import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
-import { CommandLog, FencedError } from "./log.js";
+import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 export const FORWARD_PREFIX = "loyalty.cluster.vp.";
@@ -37,6 +37,31 @@ const toWire = (r: RawRequest): Wire => [r.verb, r.encoding === "msgpack" ? 1 : 
 function fromWire(w: Wire): RawRequest {
   if (!Array.isArray(w) || !isCommandVerb(w[0]) || !(w[2] instanceof Uint8Array)) throw new Error("not a logged command");
   return { verb: w[0], encoding: w[1] === 1 ? "msgpack" : "json", bytes: w[2], subjectStore: w[3] ?? null, credentialStore: w[4] ?? null };
+}
+
+/**
+ * The commands of one log message, each with where it is in the log and the time it
+ * applies at (Command.logged). A command that cannot be read is logged and skipped: it
+ * could not have been applied by the owner that appended it either.
+ */
+export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRequest[] {
+  const out: RawRequest[] = [];
+  let msg: { c: Wire[]; t: number };
+  try {
+    msg = packr.unpack(m.data) as { c: Wire[]; t: number };
+    if (!Array.isArray(msg.c) || typeof msg.t !== "number") throw new Error("not a log message");
+  } catch (err) {
+    log.error({ err, partition: vp, seq: m.seq }, "unreadable message in the command log; skipped");
+    return out;
+  }
+  msg.c.forEach((w, k) => {
+    try {
+      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k } });
+    } catch (err) {
+      log.error({ err, partition: vp, seq: m.seq, index: k }, "unreadable command in the command log; skipped");
+    }
+  });
+  return out;
 }
 
 /** Verbs that change nothing (a balance, a statement): served by the owner, never logged. */
@@ -204,25 +229,21 @@ export class ClusterGate {
     const local = p.vp % this.o.local;
     let applied = 0;
     let pending: Promise<unknown>[] = [];
-    for await (const m of p.log!.readAfter(Math.max(0, fromSeq - 1))) {
-      const msg = packr.unpack(m.data) as { c: Wire[]; t: number };
-      msg.c.forEach((w, k) => {
-        const pos = m.seq * LOG_SLOTS + k;
-        if (pos <= done) return;
-        let req: RawRequest;
-        try {
-          req = fromWire(w);
-        } catch (err) {
-          this.log.error({ err, partition: p.vp, seq: m.seq, index: k }, "unreadable command in the log; skipped");
-          return;
+    try {
+      for await (const m of p.log!.readAfter(Math.max(0, fromSeq - 1))) {
+        for (const req of loggedRequests(p.vp, m, this.log)) {
+          if (req.logged!.pos <= done) continue;
+          pending.push(this.parts.enqueue(local, req, true));
+          applied++;
         }
-        pending.push(this.parts.enqueue(local, { ...req, logged: { vp: p.vp, at: msg.t, pos } }, true));
-        applied++;
-      });
-      if (pending.length >= limits.clusterAppendMax) {
-        await Promise.all(pending);
-        pending = [];
+        if (pending.length >= limits.clusterAppendMax) {
+          await Promise.all(pending);
+          pending = [];
+        }
       }
+    } finally {
+      // Whatever happens, what was handed over is applied before anyone replays again.
+      await Promise.allSettled(pending);
     }
     await Promise.all(pending);
     this.metrics.clusterReplayed.inc(applied);
@@ -235,17 +256,24 @@ export class ClusterGate {
     const p = this.vps[vp]!;
     const run = async () => {
       await p.changing?.catch(() => undefined);
-      if (this.closing || !this.o.isOwner(vp) || p.serving) return;
       const started = performance.now();
-      p.log = await CommandLog.open(this.nc, vp, { replicas: this.o.replicas });
-      const applied = await this.replay(p);
-      if (!this.o.isOwner(vp) || this.closing) return;
-      p.serving = true;
-      this.metrics.clusterPartitionsServing.inc();
-      p.sub = this.nc.subscribe(FORWARD_PREFIX + vp, { callback: (_err, msg) => void this.answerForward(p, msg) });
-      this.log.info({ partition: vp, replayed: applied, logSeq: p.log.lastSeq, ms: Math.round(performance.now() - started) }, "virtual partition served here");
+      // NATS may be electing the log's leader (a node just died): tried again while the lease is ours.
+      for (let attempt = 1; !this.closing && this.o.isOwner(vp) && !p.serving; attempt++) {
+        try {
+          p.log = await CommandLog.open(this.nc, vp, { replicas: this.o.replicas });
+          const applied = await this.replay(p);
+          if (!this.o.isOwner(vp) || this.closing) return;
+          p.serving = true;
+          this.metrics.clusterPartitionsServing.inc();
+          p.sub = this.nc.subscribe(FORWARD_PREFIX + vp, { callback: (_err, msg) => void this.answerForward(p, msg) });
+          this.log.info({ partition: vp, replayed: applied, logSeq: p.log.lastSeq, ms: Math.round(performance.now() - started) }, "virtual partition served here");
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, partition: vp, attempt }, "could not take the partition over yet; trying again");
+          await sleep(Math.min(2000, limits.clusterRetryMs * 2 ** attempt));
+        }
+      }
     };
-    p.changing = run().catch((err) => this.log.error({ err, partition: vp }, "could not take the partition over; retried at the next round"));
+    p.changing = run();
     return p.changing;
   }
 

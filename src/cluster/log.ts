@@ -59,11 +59,24 @@ export class CommandLog {
    * to it.
    */
   static async open(nc: NatsConnection, partition: number, opts: { replicas: number; timeoutMs?: number }): Promise<CommandLog> {
+    return (await CommandLog.openOrNull(nc, partition, { ...opts, create: true }))!;
+  }
+
+  /** The partition's log for reading, or null when it has none yet (nothing was ever appended): `loyaltyd rebuild`. */
+  static async existing(nc: NatsConnection, partition: number, opts: { timeoutMs?: number } = {}): Promise<CommandLog | null> {
+    return CommandLog.openOrNull(nc, partition, { replicas: 1, ...opts, create: false });
+  }
+
+  private static async openOrNull(nc: NatsConnection, partition: number, opts: { replicas: number; timeoutMs?: number; create: boolean }): Promise<CommandLog | null> {
     // A new replicated stream answers once its replicas elected a leader: give it more than nats.js's default 5 s.
     const timeoutMs = opts.timeoutMs ?? 15_000;
     const jsm = await nc.jetstreamManager({ timeout: timeoutMs });
     const name = commandStream(partition);
-    const info = await jsm.streams.info(name).catch(() => null);
+    const info = await jsm.streams.info(name).catch((err: unknown) => {
+      if (err instanceof NatsError && /stream not found/i.test(err.message)) return null;
+      throw err;
+    });
+    if (!info && !opts.create) return null;
     const stream = info ?? (await jsm.streams.add({ name, subjects: [commandSubject(partition)], num_replicas: opts.replicas, storage: StorageType.File }));
     const log = new CommandLog(nc, jsm, partition, timeoutMs);
     log.last = stream.state.last_seq;

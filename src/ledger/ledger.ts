@@ -118,16 +118,21 @@ export class Ledger implements Tx {
         const cmd = commands[writes[k]!]!;
         const global = this.counters();
         this.now = cmd.logged ? cmd.logged.at : batchNow;
-        if (cmd.logged) this.enterPartition(cmd.logged.vp, partitions);
+        const applied = cmd.logged ? this.enterPartition(cmd.logged.vp, partitions) : 0;
         const marks = this.counters();
-        try {
-          outcomes[writes[k]!] = this.applyOne(cmd);
-        } catch (err) {
-          this.restore(marks);
-          fatal = err;
+        if (cmd.logged && cmd.logged.pos <= applied) {
+          // Already applied (a replay that overlapped what was in flight): the log applies once.
+          outcomes[writes[k]!] = { reply: { ok: true, alreadyApplied: true }, notifications: [] };
+        } else {
+          try {
+            outcomes[writes[k]!] = this.applyOne(cmd);
+          } catch (err) {
+            this.restore(marks);
+            fatal = err;
+          }
         }
         if (cmd.logged) {
-          const pos = fatal === null ? cmd.logged.pos : (partitions.get(cmd.logged.vp)?.pos ?? 0);
+          const pos = fatal === null ? Math.max(applied, cmd.logged.pos) : applied;
           partitions.set(cmd.logged.vp, { ...this.counters(), pos });
           this.restore(global);
           this.idScope = "";
@@ -176,17 +181,21 @@ export class Ledger implements Tx {
     }
   }
 
-  /** Switches to a virtual partition's counters (as this batch left them, else as stored) and id scope. */
-  private enterPartition(vp: number, partitions: Map<number, Counters & { pos: number }>): void {
+  /**
+   * Switches to a virtual partition's counters (as this batch left them, else as stored)
+   * and id scope; returns the last log position applied to it.
+   */
+  private enterPartition(vp: number, partitions: Map<number, Counters & { pos: number }>): number {
     const { meta } = this.store;
-    this.restore(
-      partitions.get(vp) ?? {
-        seq: meta.get(vpMetaKey("seq", vp)) ?? 0,
-        customerSeq: meta.get(vpMetaKey("customerSeq", vp)) ?? 0,
-        holdSeq: meta.get(vpMetaKey("holdSeq", vp)) ?? 0,
-      },
-    );
+    const c = partitions.get(vp) ?? {
+      seq: meta.get(vpMetaKey("seq", vp)) ?? 0,
+      customerSeq: meta.get(vpMetaKey("customerSeq", vp)) ?? 0,
+      holdSeq: meta.get(vpMetaKey("holdSeq", vp)) ?? 0,
+      pos: meta.get(vpMetaKey("log", vp)) ?? 0,
+    };
+    this.restore(c);
     this.idScope = `v${vp.toString(36)}_`;
+    return c.pos;
   }
 
   private counters(): Counters {

@@ -8,7 +8,9 @@
 import { rmSync } from "node:fs";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killHard, line, sale } from "../e2e/harness.js";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, line, programmesDir, sale, tempDir } from "../e2e/harness.js";
 import { balanceOf, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
@@ -26,6 +28,15 @@ async function start(id: string, dir?: string): Promise<EngineProcess> {
 }
 
 const settled = (live: EngineProcess[]) => settledOf(live, PARTITIONS);
+
+/** `loyaltyd <args>` from the build, with `env` added to this process's environment. */
+function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, "dist/src/cli.js"), ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 /** A request over NATS rpc (any instance in the queue group answers), retried until a final reply. */
 async function rpc(verb: string, body: unknown, pauses: number[]): Promise<any> {
@@ -125,5 +136,24 @@ describe("cluster mode: the command logs", () => {
     const captured = await post(e1b, "/v1/capture", { requestId: "cap-1", holdId: hold.holdId });
     expect(captured).toMatchObject({ ok: true, captured: 3 });
     for (const m of [e1b, e2, e3]) expect(await balanceOf(m, customers[5]!)).toBe((earned.get(customers[5]!) ?? 0) - 3);
+
+    // `loyaltyd rebuild --verify`: a ledger from the logs alone, on an empty data directory, balance for balance the live cluster's.
+    const rebuildDir = tempDir();
+    const env = { LOYALTYD_NATS_URL: cluster.url, LOYALTYD_DATADIR: join(rebuildDir, "data"), LOYALTYD_PROGRAMMESDIR: programmesDir(rebuildDir, [BASE_PROGRAMME]), LOYALTYD_CLUSTER_ENABLED: "true", LOYALTYD_CLUSTER_INSTANCEID: "rebuild", LOYALTYD_CLUSTER_PARTITIONS: String(PARTITIONS), LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS) };
+    try {
+      const done = await cli(["rebuild", "--verify"], env);
+      expect(done.code, done.stderr).toBe(0);
+      const result = JSON.parse(done.stdout);
+      expect(result).toMatchObject({ partitions: PARTITIONS, customers: CUSTOMERS, mismatches: [] });
+      // 24 enrolments, 240 sales, the hold and its capture, whatever was retried: at least those.
+      expect(result.commands).toBeGreaterThanOrEqual(CUSTOMERS + 240 + 2);
+      expect(result.balancesCompared).toBeGreaterThanOrEqual(CUSTOMERS);
+      // Again on the same data directory: refused, nothing overwritten.
+      const again = await cli(["rebuild"], env);
+      expect(again.code).toBe(78);
+      expect(again.stderr).toMatch(/not empty/);
+    } finally {
+      rmSync(rebuildDir, { recursive: true, force: true });
+    }
   }, 240_000);
 });

@@ -56,6 +56,24 @@ describe("logged commands", () => {
     }
   });
 
+  it("apply once: a log position already applied is skipped, whatever the command", async () => {
+    const commands = logged(2, logOf(2, 2, 6));
+    const { replies, h } = await applySplit(commands, [5], T0 + 86_400_000);
+    try {
+      const balances = () => h.store.wallets.getRange().map(({ key, value }) => [key, JSON.stringify(value)]).asArray;
+      const before = balances();
+      // The whole log again, and an overlapping tail: nothing applies twice, ids do not move on.
+      const again = await h.apply(commands);
+      expect(again.every((r) => r.alreadyApplied === true)).toBe(true);
+      await h.apply(commands.slice(3));
+      expect(balances()).toEqual(before);
+      expect(h.store.meta.get(vpMetaKey("customerSeq", 2))).toBe(2);
+      expect(replies.filter((r) => r.ok).length).toBe(commands.length);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("replayed in any split into batches, on a ledger with a different clock, give the same replies", async () => {
     const commands = logged(7, logOf(7, 3, 12));
     const first = await applySplit(commands, [], T0 + 86_400_000);
