@@ -13,6 +13,8 @@ import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 8;
 const CUSTOMERS = 16;
+/** `npm run test:cluster` runs it longer (LOYALTYD_CHAOS_SCALE=5): each phase's traffic and outage that many times longer. */
+const SCALE = Number(process.env.LOYALTYD_CHAOS_SCALE ?? 1);
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const dec = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));
 
@@ -151,9 +153,9 @@ describe("cluster mode under trouble", () => {
 
     // 1. A NATS node dies under load and comes back.
     let load = traffic("nats");
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 1500 * SCALE));
     await cluster.kill("n2");
-    await new Promise((r) => setTimeout(r, 3000));
+    await new Promise((r) => setTimeout(r, 3000 * SCALE));
     await cluster.restart("n2");
     await load.stop();
     await settled(live, PARTITIONS, 60_000);
@@ -168,6 +170,7 @@ describe("cluster mode under trouble", () => {
       await exited;
       live[k] = await start(old.id, old.dir);
       await settled(live, PARTITIONS, 60_000);
+      await new Promise((r) => setTimeout(r, 500 * (SCALE - 1)));
     }
     await load.stop();
     await verify(live);
@@ -176,8 +179,9 @@ describe("cluster mode under trouble", () => {
     load = traffic("join");
     live.push(await start("e4"));
     await settled(live, PARTITIONS, 60_000);
+    await new Promise((r) => setTimeout(r, 1000 * (SCALE - 1)));
     await load.stop();
     await verify(live);
     console.log(`cluster chaos: ${told.size} events, ${customers.length} customers, every balance exact through ${live.length} engines`);
-  }, 300_000);
+  }, 300_000 * SCALE);
 });
