@@ -1,0 +1,180 @@
+// The identity directory on a real 3-node nats-server cluster (R3): three instances on
+// three nodes race for one card and exactly one gets it, every round; releases, moves,
+// idempotent and retried claims, awkward values, a killed node. Also prints what a claim
+// costs (claims per second), which is measured, not asserted.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type NatsConnection } from "nats";
+import { IDENTITY_STREAM, IdentityDirectory, type DirectoryResult } from "../../src/cluster/directory.js";
+import { LoyaltyError } from "../../src/errors.js";
+import { startNatsCluster, type NatsCluster } from "./harness.js";
+
+const won = (results: DirectoryResult[]) => results.flatMap((r, i) => (r.ok ? [i] : []));
+
+describe("the identity directory", () => {
+  let cluster: NatsCluster;
+  let ncs: NatsConnection[];
+  let dirs: IdentityDirectory[];
+  const lastSeq = async () => (await (await ncs[0]!.jetstreamManager()).streams.info(IDENTITY_STREAM)).state.last_seq;
+
+  beforeAll(async () => {
+    cluster = await startNatsCluster();
+    // One connection per node (each may fail over to the others): the writers reach the stream's leader through different servers.
+    ncs = await Promise.all(cluster.servers.map((s, i) => connect({ servers: [s, ...cluster.servers.filter((_, j) => j !== i)], noRandomize: true })));
+    // The stream is made once and has its leader before anyone races (a loaded machine elects slowly).
+    const first = await IdentityDirectory.open(ncs[0]!, { replicas: 3 });
+    for (const deadline = Date.now() + 30_000; !(await cluster.streamLeader(IDENTITY_STREAM)); ) {
+      if (Date.now() > deadline) throw new Error("LOYALTY_IDENTITY has no leader");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    dirs = [first, ...(await Promise.all(ncs.slice(1).map((nc) => IdentityDirectory.open(nc, { replicas: 3 }))))];
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all((dirs ?? []).map((d) => d.close()));
+    await Promise.all((ncs ?? []).map((nc) => nc.close()));
+    await cluster?.stop();
+  });
+
+  it("lets exactly one of three instances on three nodes claim a card, every round, and tells the others who has it", async () => {
+    const rounds = 100;
+    const winners: string[] = [];
+    const t0 = performance.now();
+    for (let round = 0; round < rounds; round++) {
+      const card = `race-${round}`;
+      const results = await Promise.all(dirs.map((d, i) => d.claim("card", card, `cust-${i}-${round}`)));
+      const w = won(results);
+      expect(w, `round ${round}`).toHaveLength(1);
+      const winner = `cust-${w[0]}-${round}`;
+      winners.push(winner);
+      for (const [i, r] of results.entries()) if (i !== w[0]) expect(r, `round ${round}`).toEqual({ ok: false, owner: winner });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    console.log(`identity directory: ${rounds} rounds of 3 instances racing for one card: ${(rounds / seconds).toFixed(0)} rounds/s (${((rounds * 3) / seconds).toFixed(0)} claim calls/s)`);
+    // One append per round: the losers wrote nothing.
+    expect(await lastSeq()).toBe(rounds);
+    for (const d of dirs) {
+      await d.sync();
+      for (let round = 0; round < rounds; round++) expect(d.lookup("card", `race-${round}`)).toBe(winners[round]);
+    }
+    const info = await (await ncs[0]!.jetstreamManager()).streams.info(IDENTITY_STREAM);
+    expect(info.config.num_replicas).toBe(3);
+  }, 180_000);
+
+  it("lets only the holder release a key, and then another customer claim it; every instance agrees after sync", async () => {
+    const [a, b, c] = dirs as [IdentityDirectory, IdentityDirectory, IdentityDirectory];
+    expect(await a.claim("phone", "+48601000001", "alice")).toMatchObject({ ok: true, duplicate: false });
+    expect(await b.release("phone", "+48601000001", "bob")).toEqual({ ok: false, owner: "alice" });
+    expect(await b.claim("phone", "+48601000001", "bob")).toEqual({ ok: false, owner: "alice" });
+    expect(await a.release("phone", "+48601000001", "alice")).toMatchObject({ ok: true });
+    // b's cache may still show alice: the claim reads the stream before it refuses.
+    expect(await b.claim("phone", "+48601000001", "bob")).toMatchObject({ ok: true });
+    for (const d of dirs) {
+      await d.sync();
+      expect(d.lookup("phone", "+48601000001")).toBe("bob");
+    }
+    // Releasing a free key, or one already released, is done already.
+    expect(await c.release("phone", "+48609999999", "carol")).toMatchObject({ ok: true });
+    expect(await c.claim("phone", "+48601000001", "carol")).toEqual({ ok: false, owner: "bob" });
+  });
+
+  it("answers a re-claim by the holder, from any instance, without appending", async () => {
+    expect(await dirs[0]!.claim("loyaltyId", "L-1", "dora")).toMatchObject({ ok: true });
+    const before = await lastSeq();
+    for (const d of dirs) expect(await d.claim("loyaltyId", "L-1", "dora")).toMatchObject({ ok: true, duplicate: false });
+    expect(await lastSeq()).toBe(before);
+  });
+
+  it("does not apply a retried operation id twice, not even after the key changed", async () => {
+    const [a, b] = dirs as [IdentityDirectory, IdentityDirectory];
+    const first = await a.claim("card", "retry-1", "erin", { id: "enrol-erin" });
+    expect(first).toMatchObject({ ok: true, duplicate: false });
+    expect(await a.release("card", "retry-1", "erin", { id: "unlink-erin" })).toMatchObject({ ok: true, duplicate: false });
+    const before = await lastSeq();
+    // The enrolment replayed (a new partition owner, say): the stream remembers the id and appends nothing.
+    expect(await b.claim("card", "retry-1", "erin", { id: "enrol-erin" })).toEqual({ ok: true, seq: (first as { seq: number }).seq, duplicate: true });
+    expect(await lastSeq()).toBe(before);
+    await b.sync();
+    expect(b.lookup("card", "retry-1")).toBeNull();
+    // The same operation sent through two instances at once lands once.
+    const both = await Promise.all(dirs.slice(0, 2).map((d) => d.claim("card", "retry-2", "fred", { id: "enrol-fred" })));
+    expect(both.every((r) => r.ok)).toBe(true);
+    expect(await lastSeq()).toBe(before + 1);
+  });
+
+  it("moves a key from one customer to another for a merge, only from its holder", async () => {
+    const [a, b] = dirs as [IdentityDirectory, IdentityDirectory];
+    await a.claim("card", "merge-1", "gina");
+    expect(await b.move("card", "merge-1", "hank", "ivan")).toEqual({ ok: false, owner: "gina" });
+    expect(await b.move("card", "merge-1", "gina", "ivan")).toMatchObject({ ok: true });
+    expect(await a.move("card", "merge-1", "gina", "ivan")).toMatchObject({ ok: true, duplicate: false });
+    expect(await a.move("card", "merge-free", "gina", "ivan")).toEqual({ ok: false, owner: null });
+    await a.sync();
+    expect(a.lookup("card", "merge-1")).toBe("ivan");
+  });
+
+  it("keeps values with dots, spaces, wildcards and any script apart, and a new instance reads them all back", async () => {
+    const values = [".", "a.b", "a b", " lead", "*", ">", "a.*.>", "%41", "A", "~", "zażółć", "カード", "😀".repeat(128), "x".repeat(128)];
+    for (const [i, v] of values.entries()) expect(await dirs[i % 3]!.claim("card", v, `cust-${i}`), JSON.stringify(v)).toMatchObject({ ok: true });
+    const fresh = await IdentityDirectory.open(ncs[2]!);
+    try {
+      for (const [i, v] of values.entries()) expect(fresh.lookup("card", v), JSON.stringify(v)).toBe(`cust-${i}`);
+      expect(fresh.lookup("card", "a")).toBeNull();
+      expect(fresh.lookup("phone", "a.b")).toBeNull();
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("refuses a value that is not 1-128 printable characters with VALIDATION, appending nothing", async () => {
+    const before = await lastSeq();
+    for (const v of ["", "x".repeat(129), "a\nb", "\u0000"]) {
+      const err = await dirs[0]!.claim("card", v, "jack").catch((e: unknown) => e);
+      expect(err, JSON.stringify(v)).toBeInstanceOf(LoyaltyError);
+      expect((err as LoyaltyError).code).toBe("VALIDATION");
+    }
+    expect(await lastSeq()).toBe(before);
+  });
+
+  it("measures claims per second: one writer, and three writers contending for the stream", async () => {
+    const n = 150;
+    let t0 = performance.now();
+    for (let i = 0; i < n; i++) expect((await dirs[0]!.claim("card", `solo-${i}`, `solo-${i}`)).ok).toBe(true);
+    const solo = n / ((performance.now() - t0) / 1000);
+    t0 = performance.now();
+    // Different cards, one stream: every append names the last sequence, so they still take turns.
+    const all = await Promise.all(dirs.map(async (d, w) => {
+      for (let i = 0; i < n; i++) expect((await d.claim("card", `multi-${w}-${i}`, `multi-${w}-${i}`)).ok).toBe(true);
+    }));
+    const three = (n * all.length) / ((performance.now() - t0) / 1000);
+    const raced = dirs.reduce((s, d) => s + d.stats().raced, 0);
+    console.log(`identity directory: 1 writer ${solo.toFixed(0)} claims/s; 3 contending writers ${three.toFixed(0)} claims/s in all; refused appends retried so far: ${raced}`);
+  }, 180_000);
+
+  // Last: it kills a node.
+  it("keeps every claim and goes on claiming, exactly once per key, with one node of three killed", async () => {
+    const before = Array.from({ length: 20 }, (_, i) => `kill-before-${i}`);
+    for (const card of before) await dirs[0]!.claim("card", card, `owner-${card}`);
+    const leader = await cluster.streamLeader(IDENTITY_STREAM);
+    expect(leader).not.toBeNull();
+    await cluster.kill(leader!);
+    // The two remaining nodes elect a new leader (seconds); claims wait for it within their timeout.
+    for (let round = 0; round < 10; round++) {
+      const card = `kill-after-${round}`;
+      const results = await Promise.all(dirs.map((d, i) => d.claim("card", card, `cust-${i}`)));
+      expect(won(results), `round ${round}`).toHaveLength(1);
+    }
+    const survivor = cluster.nodes.find((n) => n.name !== leader)!;
+    const nc = await connect({ servers: survivor.url });
+    try {
+      // Right after a node's death nats-server 2.9 may take several tries to start the new instance's follower.
+      const fresh = await IdentityDirectory.open(nc, { timeoutMs: 30_000 });
+      for (const card of before) expect(fresh.lookup("card", card)).toBe(`owner-${card}`);
+      for (const d of dirs) {
+        await d.sync();
+        for (let round = 0; round < 10; round++) expect(d.lookup("card", `kill-after-${round}`)).toBe(fresh.lookup("card", `kill-after-${round}`));
+      }
+      await fresh.close();
+    } finally {
+      await nc.close();
+    }
+  }, 180_000);
+});
