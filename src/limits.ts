@@ -332,8 +332,13 @@ export const limits = {
    * follower that is well delivers it within a millisecond or two.
    */
   identityCatchUpMs: 100,
-  /** Appends of one claim the stream refused because another instance appended first; past it UNAVAILABLE. */
-  identityRetriesMax: 32,
+  /**
+   * Tries of one claim, release or move (appends refused because another instance appended
+   * first, NATS errors); past it, or past its timeout, UNAVAILABLE. High: instances take
+   * turns on one stream, and one writing back to back (a bulk import) wins every turn
+   * until it pauses, since its cache is never behind; the timeout ends the wait first.
+   */
+  identityRetriesMax: 1_000,
   /** Claims, releases and moves one instance has waiting (they go one at a time); past it OVERLOADED. */
   identityQueueMax: 1024,
   /** How long the stream remembers an operation's id (Nats-Msg-Id) to answer its retry as a duplicate, ms. */

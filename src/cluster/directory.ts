@@ -84,6 +84,8 @@ function wrongLastSequence(err: unknown): number | null {
 
 const mono = () => performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Pause before the next try after a NATS error: 50 ms doubling to 1 s. */
+const backoffMs = (attempt: number) => Math.min(1000, 50 * 2 ** Math.min(attempt, 5));
 
 function validate(kind: IdentityKind, value: string, customers: Record<string, string>, opId?: string): void {
   if (!(IDENTITY_KINDS as readonly string[]).includes(kind)) throw new LoyaltyError("VALIDATION", `kind: must be one of ${IDENTITY_KINDS.join(", ")}`, "kind");
@@ -173,7 +175,22 @@ export class IdentityDirectory {
   /** Resolves once the cache holds every change the stream had when called (read-your-writes across instances). */
   async sync(): Promise<void> {
     const deadline = mono() + this.timeoutMs;
-    await this.waitApplied(await this.lastSeq(), deadline);
+    for (let attempt = 0; ; attempt++) {
+      if (this.closed) throw new LoyaltyError("UNAVAILABLE", "the identity directory is closed");
+      let target: number;
+      try {
+        target = await this.lastSeq();
+      } catch (err) {
+        // No stream leader for a moment (a NATS node died): ask again until the deadline.
+        const wait = backoffMs(attempt);
+        if (mono() + wait > deadline || (err instanceof NatsError && err.code === ErrorCode.PermissionsViolation)) {
+          throw new LoyaltyError("UNAVAILABLE", `the identity directory cannot read the stream: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        await sleep(wait);
+        continue;
+      }
+      return this.waitApplied(target, deadline);
+    }
   }
 
   /** Takes the key for `customerId`; ok too when it holds it already. Refused with the holder otherwise. */
@@ -316,7 +333,7 @@ export class IdentityDirectory {
         if (!ack.duplicate) this.counts.written++;
         return { ok: true, seq: ack.seq, duplicate: ack.duplicate };
       } catch (err) {
-        if (err instanceof LoyaltyError && err.code !== "UNAVAILABLE") throw err;
+        if (err instanceof LoyaltyError) throw err; // an unreadable entry: no retry changes it
         if (err instanceof NatsError && err.code === ErrorCode.PermissionsViolation) throw err;
         lastError = err;
         const streamAt = wrongLastSequence(err);
@@ -330,7 +347,7 @@ export class IdentityDirectory {
         // Try again with the same id, so that it is not appended twice.
         needed = null;
         this.log?.warn({ err, kind, attempt }, "identity directory: retrying after an error");
-        await sleep(Math.min(1000, 50 * 2 ** Math.min(attempt, 5)));
+        await sleep(backoffMs(attempt));
       }
     }
     throw new LoyaltyError("UNAVAILABLE", `the identity directory could not complete a ${act.op} in time: ${lastError instanceof Error ? lastError.message : "too many concurrent changes"}`);
@@ -351,7 +368,7 @@ export class IdentityDirectory {
     let at = target || (await this.lastSeq());
     const caughtUp = await this.waitApplied(at, Math.min(deadline, mono() + limits.identityCatchUpMs)).then(() => true, () => false);
     if (caughtUp) return this.cached(kind, value);
-    for (let tries = 0; tries <= limits.identityRetriesMax; tries++) {
+    for (let tries = 0; tries <= limits.identityRetriesMax && mono() <= deadline; tries++) {
       const m = await this.jsm.streams.getMessage(IDENTITY_STREAM, { last_by_subj: identitySubject(kind, value) }).catch((err: unknown) => {
         if (err instanceof NatsError && err.api_error?.err_code === NO_MESSAGE) return null;
         throw err;
