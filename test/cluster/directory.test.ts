@@ -72,6 +72,10 @@ describe("the identity directory", () => {
       await d.sync();
       expect(d.lookup("phone", "+48601000001")).toBe("bob");
     }
+    // The stream keeps the key's last message only (deletes are refused, the per-subject limit still applies).
+    const info = await (await ncs[0]!.jetstreamManager()).streams.info(IDENTITY_STREAM, { subjects_filter: "loyalty.identity.phone.>" });
+    expect(info.state.subjects).toEqual({ "loyalty.identity.phone.%2B48601000001": 1 });
+    expect(info.config).toMatchObject({ max_msgs_per_subject: 1, deny_delete: true, deny_purge: true });
     // Releasing a free key, or one already released, is done already.
     expect(await c.release("phone", "+48609999999", "carol")).toMatchObject({ ok: true });
     expect(await c.claim("phone", "+48601000001", "carol")).toEqual({ ok: false, owner: "bob" });
