@@ -26,7 +26,10 @@ export { IDENTITY_KINDS, IDENTITY_STREAM, type IdentityKind } from "./identity.j
 export interface DirectoryOptions {
   /** Copies of the stream when this instance creates it (1, 3 or 5); default 3. */
   replicas?: number;
-  /** One JetStream call, and one claim, release, move or sync in all, ms; default limits.identityTimeoutMsDefault. */
+  /**
+   * One claim, release, move or sync in all, creating the stream, and the longest the
+   * first read of the stream may go without progress, ms; default limits.identityTimeoutMsDefault.
+   */
   timeoutMs?: number;
   /** How long a retried operation id is answered as a duplicate, when this instance creates the stream, ms. */
   duplicateWindowMs?: number;
@@ -136,6 +139,7 @@ export class IdentityDirectory {
       onMessage: (subject, data, seq) => this.apply(subject, data, seq),
       startMs: 2 * limits.identityTryMs,
       expiresMs: limits.identityFollowExpiresMs,
+      batchMax: limits.identityFollowBatchMax,
       missedMax: limits.identityFollowMissedMax,
       ...(log ? { log } : {}),
     });
@@ -158,13 +162,20 @@ export class IdentityDirectory {
     const tryMs = Math.min(timeoutMs, limits.identityTryMs);
     const dir = new IdentityDirectory(nc, await nc.jetstreamManager({ timeout: tryMs }), timeoutMs, opts.log, opts.now);
     dir.follower.start();
-    try {
-      await dir.waitApplied(info.state.last_seq, mono() + timeoutMs);
-    } catch (err) {
-      await dir.close();
-      throw err;
+    // A large directory takes a while to read: wait as long as the cache keeps growing.
+    for (let progress = 0; ; ) {
+      try {
+        await dir.waitApplied(info.state.last_seq, mono() + timeoutMs);
+        return dir;
+      } catch (err) {
+        if (dir.applied > progress) {
+          progress = dir.applied;
+          continue;
+        }
+        await dir.close();
+        throw err;
+      }
     }
-    return dir;
   }
 
   /** Who holds the key by this instance's cache (milliseconds behind the stream; sync() to be sure). */

@@ -18,6 +18,8 @@ export interface FollowerOptions {
   startMs: number;
   /** Each pull's wait, ms; the server sends a heartbeat every half of it. */
   expiresMs: number;
+  /** Messages one pull asks for. */
+  batchMax: number;
   /** Heartbeats missed in a row before following anew. */
   missedMax: number;
   log?: Logger;
@@ -90,7 +92,7 @@ export class StreamFollower {
         filterSubjects: this.o.filterSubject,
         ...(from > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : {}),
       });
-      return consumer.consume({ expires: this.o.expiresMs, idle_heartbeat: this.o.expiresMs / 2 });
+      return consumer.consume({ max_messages: this.o.batchMax, expires: this.o.expiresMs, idle_heartbeat: this.o.expiresMs / 2 });
     })();
     let timer: NodeJS.Timeout | undefined;
     const messages = await Promise.race([pending, new Promise<null>((r) => (timer = setTimeout(() => r(null), this.o.startMs)))]).finally(() => clearTimeout(timer));

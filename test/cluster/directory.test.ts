@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "nats";
 import { IDENTITY_STREAM, IdentityDirectory, type DirectoryResult } from "../../src/cluster/directory.js";
+import { encodeIdentityRecord, identitySubject } from "../../src/cluster/identity.js";
 import { LoyaltyError } from "../../src/errors.js";
 import { limits } from "../../src/limits.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
@@ -196,6 +197,20 @@ describe("the identity directory", () => {
       `identity directory: 1 writer ${soloRate.toFixed(0)} claims/s (p50 ${pct(solo, 0.5)} ms, p99 ${pct(solo, 0.99)} ms); ` +
         `3 contending writers ${threeRate.toFixed(0)} claims/s in all (p50 ${pct(three, 0.5)} ms, p99 ${pct(three, 0.99)} ms, max ${pct(three, 1)} ms), ${racedNow} appends refused and retried`,
     );
+    // A new instance's start reads every key: fill the stream (unfenced appends, records as a claim writes them), then time an open.
+    const js = ncs[0]!.jetstream();
+    const record = (i: number) => encodeIdentityRecord({ op: "claim", owner: `load-${i}`, by: `load-${i}`, at: i });
+    const keys = 20_000;
+    for (let i = 0; i < keys; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, keys - i) }, (_, j) => js.publish(identitySubject("card", `load-${i + j}`), record(i + j))));
+    }
+    t0 = performance.now();
+    const fresh = await IdentityDirectory.open(ncs[1]!);
+    const openMs = performance.now() - t0;
+    expect(fresh.lookup("card", `load-${keys - 1}`)).toBe(`load-${keys - 1}`);
+    const total = Object.values(fresh.stats().keys).reduce((a, b) => a + b, 0);
+    await fresh.close();
+    console.log(`identity directory: a new instance read ${total} keys in ${openMs.toFixed(0)} ms (${((total / openMs) * 1000).toFixed(0)} keys/s)`);
   }, 180_000);
 
   // Last: it kills a node.
