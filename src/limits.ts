@@ -317,6 +317,44 @@ export const limits = {
   clusterForwardMsMax: 15_000,
   /** The pause between tries of a forward or an append that NATS did not answer, ms. */
   clusterRetryMs: 100,
+  /**
+   * The identity directory (cluster/directory.ts): how long one JetStream call, and one
+   * claim, release or move in all, may take, ms. Covers a stream leader election (4 to 9 s
+   * in nats-server 2.9) so a NATS node's death delays claims instead of failing them.
+   */
+  identityTimeoutMsDefault: 15_000,
+  /**
+   * One JetStream request of the directory, ms: a request lost to a leader election is
+   * sent again (with the same operation id) rather than waited on for the whole timeout.
+   */
+  identityTryMs: 2_000,
+  /**
+   * How long each pull of the directory's follower waits, ms; the server sends a heartbeat
+   * every half of it, and two missed ones (its node died) make nats.js recreate the
+   * follower elsewhere. nats.js's 30 s default would leave the cache that long behind.
+   */
+  identityFollowExpiresMs: 2_000,
+  /** Heartbeats (one per half of identityFollowExpiresMs) the follower may miss in a row before it is started anew. */
+  identityFollowMissedMax: 3,
+  /** Messages each pull of the follower asks for: a start reads every key, and nats.js's 100 made that 16k keys/s here. */
+  identityFollowBatchMax: 1000,
+  /**
+   * How long a claim that lost a race waits for its cache to show the winner's append, ms,
+   * before it reads the key from the stream's leader instead (one more round trip): a
+   * follower that is well delivers it within a millisecond or two.
+   */
+  identityCatchUpMs: 100,
+  /**
+   * Tries of one claim, release or move (appends refused because another instance appended
+   * first, NATS errors); past it, or past its timeout, UNAVAILABLE. High: instances take
+   * turns on one stream, and one writing back to back (a bulk import) wins every turn
+   * until it pauses, since its cache is never behind; the timeout ends the wait first.
+   */
+  identityRetriesMax: 1_000,
+  /** Claims, releases and moves one instance has waiting (they go one at a time); past it OVERLOADED. */
+  identityQueueMax: 1024,
+  /** How long the stream remembers an operation's id (Nats-Msg-Id) to answer its retry as a duplicate, ms. */
+  identityDuplicateWindowMsDefault: 120_000,
   // The operator console's built files (ingest/http/console.ts), held in memory.
   /** Files the console's build may hold (index, hashed scripts and styles, icons). */
   consoleFilesMax: 64,
