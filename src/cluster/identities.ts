@@ -16,6 +16,7 @@ export interface Directory {
   lookup(kind: IdentityKind, value: string): string | null;
   claim(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
   release(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
+  sync(): Promise<void>;
 }
 
 type Value = Record<string, unknown>;
@@ -69,6 +70,11 @@ export class IdentitySync {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
+
+  /** Resolves once the directory's cache holds every claim made anywhere before the call. */
+  sync(): Promise<void> {
+    return this.directory.sync();
+  }
 
   /** The request's decoded value when its verb may touch identifiers (else null: nothing to do). */
   valueOf(req: RawRequest): unknown {

@@ -55,7 +55,16 @@ export class Handler {
       } catch {
         // Undecodable: any partition will say so.
       }
+      if (this.gate && verb === "mergeCustomers" && this.router.mergeSpans(value)) {
+        return this.refused(source, verb, encoding, new LoyaltyError("VALIDATION", "cluster mode merges only customers of one partition for now: these two are on different partitions", "from"));
+      }
       ({ partition, keys } = this.router.route(verb, value));
+      if (this.router.missed && this.gate?.identities) {
+        // A claim made a moment ago on another instance may not be in this cache yet.
+        this.router.release(keys);
+        await this.gate.identities.sync().catch(() => undefined);
+        ({ partition, keys } = this.router.route(verb, value));
+      }
     }
     let handled: Handled;
     try {

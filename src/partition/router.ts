@@ -52,7 +52,15 @@ export class Router {
   ) {}
 
   /** The partition and the in-flight keys to release once the command has committed. */
+  /**
+   * Cluster mode: the last route() met a card, phone or loyalty id that neither the
+   * directory nor this ledger knows. It may be new, or the directory's cache may be a few
+   * milliseconds behind a claim made on another instance: the caller syncs and routes again.
+   */
+  missed = false;
+
   route(verb: CommandVerb, value: unknown): { partition: number; keys: string[] } {
+    this.missed = false;
     if (this.partitions === 1) return { partition: 0, keys: [] };
     if (this.renewReads) this.store.env.resetReadTxn();
     const input = obj(value);
@@ -119,6 +127,19 @@ export class Router {
     return { partition, keys };
   }
 
+  /**
+   * Whether a merge's two customers are on different partitions (cluster mode refuses
+   * it: one partition's log cannot carry the other's records yet).
+   */
+  mergeSpans(value: unknown): boolean {
+    if (this.partitions === 1) return false;
+    const input = obj(value);
+    const ref = (v: unknown) => (typeof v === "string" ? { customerId: v } : v);
+    const into = this.customerKey(ref(input.into));
+    const from = this.customerKey(ref(input.from));
+    return into !== "" && from !== "" && this.ofKey(into) !== this.ofKey(from);
+  }
+
   private routeEvent(event: Value): { partition: number; keys: string[] } {
     if (event.type === "sale") {
       const key = this.customerKey(event.customer);
@@ -143,12 +164,17 @@ export class Router {
     if (customerId) return survivorId(this.store, customerId);
     // Cluster mode asks the directory first: this ledger's copy of partitions served elsewhere may be stale.
     const card = str(r.card);
-    if (card) return this.directory?.lookup("card", card) ?? this.store.cards.get(card)?.customerId ?? `card:${card}`;
+    if (card) return this.directory?.lookup("card", card) ?? this.store.cards.get(card)?.customerId ?? this.miss(`card:${card}`);
     const phone = str(r.phone);
-    if (phone) return this.directory?.lookup("phone", phone) ?? this.store.phones.get(phone) ?? `phone:${phone}`;
+    if (phone) return this.directory?.lookup("phone", phone) ?? this.store.phones.get(phone) ?? this.miss(`phone:${phone}`);
     const loyaltyId = str(r.loyaltyId);
-    if (loyaltyId) return this.directory?.lookup("loyaltyId", loyaltyId) ?? this.store.loyaltyIds.get(loyaltyId) ?? `loyalty:${loyaltyId}`;
+    if (loyaltyId) return this.directory?.lookup("loyaltyId", loyaltyId) ?? this.store.loyaltyIds.get(loyaltyId) ?? this.miss(`loyalty:${loyaltyId}`);
     return "";
+  }
+
+  private miss(key: string): string {
+    if (this.directory) this.missed = true;
+    return key;
   }
 
   private ofKey(key: string): number {
