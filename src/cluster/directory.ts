@@ -50,7 +50,9 @@ export interface WriteOptions {
   /**
    * The operation's id (Nats-Msg-Id): a repeat with the same id within the duplicate
    * window appends nothing and is answered `duplicate` (a command replayed after a lost
-   * acknowledgement or a crash). Default: a new id per call, kept across its own retries.
+   * acknowledgement or a crash). The stream remembers ids across all keys: make one per
+   * operation and key (`<command id>/card/<value>`), never one per command. Default: a new
+   * id per call, kept across its own retries.
    */
   id?: string;
 }
