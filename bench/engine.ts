@@ -73,7 +73,7 @@ export function engineCli(): string {
  * Starts `cli serve` on tmp/data; a second call with the same tmp restarts it on the same data.
  * `httpPort`: the caller's choice, so it can poll /readyz before the engine says it is ready.
  */
-export async function startEngine(cli: string, natsUrl: string, tmp: string, root: string, opts: { httpPort?: number } = {}): Promise<Engine> {
+export async function startEngine(cli: string, natsUrl: string, tmp: string, root: string, opts: { httpPort?: number; env?: Record<string, string> } = {}): Promise<Engine> {
   const programmesDir = join(tmp, "programmes");
   writeProgrammes(programmesDir);
   const dataDir = join(tmp, "data");
@@ -87,6 +87,7 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
     ...(process.env.LOYALTYD_PARTITIONS ? { LOYALTYD_PARTITIONS: process.env.LOYALTYD_PARTITIONS } : {}),
     LOYALTYD_SIMULATOR: "off",
     LOYALTYD_ADMIN_TOKEN: ADMIN_TOKEN,
+    ...opts.env,
   };
   // BENCH_ENGINE_NODE_ARGS: node options for the engine's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (not allowed in NODE_OPTIONS).
   const nodeArgs = process.env.BENCH_ENGINE_NODE_ARGS ? process.env.BENCH_ENGINE_NODE_ARGS.split(" ") : [];
@@ -95,7 +96,7 @@ export async function startEngine(cli: string, natsUrl: string, tmp: string, roo
   const lines: string[] = [];
   const keep = (line: string): void => {
     lines.push(line);
-    if (lines.length > 40) lines.shift();
+    if (lines.length > 400) lines.shift();
   };
   // Both pipes are read to the end: an unread pipe would block the engine once its buffer fills.
   createInterface({ input: child.stderr! }).on("line", keep);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore | cluster status`
+// Entry point: `loyaltyd serve | demo | setup | new-token | hash-token | backup | restore | cluster status | rebuild`
 // (src/cli/usage.ts declares them). Parses arguments and dispatches, nothing else.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -47,6 +47,10 @@ async function main(): Promise<number> {
     const { clusterStatusCommand } = await import("./cluster/command.js");
     return clusterStatusCommand(config, values.json === true);
   }
+  if (command === "rebuild") {
+    const config = readConfig(values.config, {});
+    return typeof config === "number" ? config : rebuildCommand(config, values.verify === true);
+  }
   let config = readConfig(values.config, command === "demo" ? demoOverrides() : {});
   if (typeof config === "number") return config;
   // The demo's operator console needs an operator: with none configured, a token for this run only (printed with the console's address).
@@ -89,6 +93,22 @@ async function backupCommand(command: "backup" | "restore", config: Config, dir:
     if (err instanceof DataDirLockedError) {
       console.error(`${command} refused: ${err.message}`);
       return 78;
+    }
+    throw err;
+  }
+}
+
+/** Prints the rebuild's figures as JSON: exit 0, 65 when --verify found a balance that differs, 69 / 78 as the usage says. */
+async function rebuildCommand(config: Config, verify: boolean): Promise<number> {
+  const { rebuild, RebuildRefused } = await import("./cluster/rebuild.js");
+  try {
+    const result = await rebuild(config, { verify, log: (line) => console.error(line) });
+    console.log(JSON.stringify(result, null, 2));
+    return (result.mismatches?.length ?? 0) > 0 ? 65 : 0;
+  } catch (err) {
+    if (err instanceof RebuildRefused) {
+      console.error(`rebuild refused: ${err.message}`);
+      return /cannot reach NATS/.test(err.message) ? 69 : 78;
     }
     throw err;
   }

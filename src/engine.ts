@@ -35,7 +35,9 @@ import type { Logger } from "./observe/logger.js";
 import { createMetrics, type Metrics } from "./observe/metrics.js";
 import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
-import { Router } from "./partition/router.js";
+import { Router, scopedPartition } from "./partition/router.js";
+import { ClusterGate } from "./cluster/gate.js";
+import { ledgerOptionsOf } from "./config/ledger-options.js";
 import { partitionOf } from "./partition/hash.js";
 import { joinCluster, type ClusterMember } from "./cluster/member.js";
 
@@ -160,19 +162,7 @@ async function startPipeline(
   };
   metrics.programmesLoaded.set(programmesCount());
 
-  const options: LedgerOptions = {
-    selection: config.programmeSelection,
-    timeZone: config.timeZone,
-    enrolOnUnknownPhone: config.enrolOnUnknownPhone,
-    enrolOnUnknownCard: config.enrolOnUnknownCard,
-    whenSpent: config.returns.whenSpent,
-    holdTtlMsDefault: config.holdTtlMsDefault,
-    expiryNoticeMs: config.expiry.noticeDays * 86_400_000,
-    eventLateMsMax: config.events.lateMsMax,
-    eventFutureMsMax: config.events.futureMsMax,
-    notifyOutbox: config.notify.outbox,
-    reports: config.reports,
-  };
+  const options: LedgerOptions = ledgerOptionsOf(config);
   const executor =
     config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);
   let fatal = false;
@@ -182,7 +172,21 @@ async function startPipeline(
     log.fatal({ err }, "invariant broken; exiting");
     setTimeout(() => process.exit(70), 100);
   });
-  const router = new Router(store, config.partitions, config.executor === "workers");
+  // Cluster mode: requests route to virtual partitions, each served by its owner (cluster/gate.ts).
+  const vpCount = config.cluster.enabled ? config.cluster.partitions : null;
+  const router = new Router(store, vpCount ?? config.partitions, config.executor === "workers");
+  let member: ClusterMember | null = null;
+  const gate =
+    vpCount === null
+      ? null
+      : new ClusterGate(nc, store, partitions, metrics, log.child({ instanceId: config.cluster.instanceId }), {
+          instanceId: config.cluster.instanceId!,
+          partitions: vpCount,
+          local: config.partitions,
+          replicas: config.cluster.replicas,
+          isOwner: (vp) => member?.manager.isOwner(vp) ?? false,
+          now,
+        });
   const n = config.notify;
   await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
   const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);
@@ -190,7 +194,8 @@ async function startPipeline(
   const publishNotifications = notifications.publish;
   const storage = new StorageHealth(config.dataDir, () => storageProbe(store), metrics.registry, log);
   storage.start();
-  const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed());
+  const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed(), gate);
+  if (gate) gate.onNotifications = publishNotifications;
 
   const subs = startRpc(nc, handler, metrics, log);
   // A refused subscription comes back as an error before the flush's PONG, and closes it.
@@ -206,9 +211,13 @@ async function startPipeline(
 
   // Cluster mode: this instance takes its share of the virtual partitions' leases (and reports it).
   const ports = { http: null as number | null, admin: null as number | null };
-  const cluster: ClusterMember | null = config.cluster.enabled
-    ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now)
+  const cluster: ClusterMember | null = gate
+    ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now, {
+        onAcquire: (vp) => gate.acquire(vp),
+        onRelease: (vp) => gate.release(vp),
+      })
     : null;
+  member = cluster;
 
   const readiness = () => ({
     nats: natsConnected && !nc.isClosed(),
@@ -261,8 +270,13 @@ async function startPipeline(
   }
 
   // The sweepers' commands go straight to their customer's partition, as JSON the worker decodes.
-  const submit = (customerId: string, verb: InternalVerb, input: Record<string, unknown>): Promise<Handled> =>
-    partitions.submit(partitionOf(customerId, config.partitions), { verb, bytes: encodeReply(input, "json"), encoding: "json" });
+  const submit = (customerId: string, verb: InternalVerb, input: Record<string, unknown>): Promise<Handled> => {
+    const req = { verb, bytes: encodeReply(input, "json"), encoding: "json" } as const;
+    if (!gate) return partitions.submit(partitionOf(customerId, config.partitions), req);
+    // Cluster mode: only the partition's owner sweeps it (through its log); this ledger's copy of other partitions may be stale.
+    const vp = scopedPartition(customerId) ?? partitionOf(customerId, vpCount!);
+    return gate.serves(vp) ? gate.submit(vp, req, false) : Promise.resolve(NOT_SWEPT_HERE);
+  };
   const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
   const sweepBirthdays = birthdaySweeper(sweepDeps, config.timeZone, n.birthdayHour);
   // An older ledger's birthdays are indexed once, in the background, before the first pass.
@@ -325,6 +339,7 @@ async function startPipeline(
     async close() {
       // First: the other instances take this one's partitions over while it shuts down.
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));
+      await gate?.close();
       clearInterval(watchdog);
       clearInterval(sweeper);
       clearInterval(expirySweeper);
@@ -381,6 +396,9 @@ interface SweepDeps {
   now: () => number;
   expiryNoticeMs: number;
 }
+
+/** A sweeper's command for a partition another instance serves: nothing done here. */
+const NOT_SWEPT_HERE: Handled = { bytes: new Uint8Array(0), outcome: "skipped", label: "sweep", notifications: [], refusal: null, points: 0 };
 
 /** Holds past their time: each expired by its customer's partition. */
 function sweepHolds({ store, submit, now }: SweepDeps): void {

@@ -307,10 +307,20 @@ export const limits = {
   clusterSetupMsMax: 20_000,
   /** How long an instance waits for the engine to let go of a partition before it stops renewing that lease anyway, ms. */
   clusterReleaseMsMax: 30_000,
+  /** Commands one append to a partition's log carries at most (one JetStream message; see Command.logged). */
+  clusterAppendMax: 512,
   /**
-   * The identity directory (cluster/directory.ts): how long one JetStream call, and one
-   * claim, release or move in all, may take, ms. Covers a stream leader election (4 to 9 s
-   * in nats-server 2.9) so a NATS node's death delays claims instead of failing them.
+   * How long a request for a partition no instance serves yet (its owner died, or is
+   * replaying its log) is retried before it is refused with UNAVAILABLE, ms: past a lease
+   * lifetime plus a replay.
+   */
+  clusterForwardMsMax: 15_000,
+  /** The pause between tries of a forward or an append that NATS did not answer, ms. */
+  clusterRetryMs: 100,
+  /**
+   * The identity directory (cluster/directory.ts): how long one claim, release, move or
+   * sync may take in all, ms. Covers a stream leader election (4 to 9 s in nats-server
+   * 2.9) so a NATS node's death delays claims instead of failing them.
    */
   identityTimeoutMsDefault: 15_000,
   /**

@@ -31,6 +31,7 @@ function readOnlyTx(store: Store, options: LedgerOptions, now: number, plan: Ret
     nextSeq: refuse,
     nextCustomerSeq: refuse,
     nextHoldSeq: refuse,
+    idScope: "",
     notify: (_n: Notification) => refuse(),
   };
 }

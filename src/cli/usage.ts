@@ -3,8 +3,8 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-export type CommandName = "serve" | "demo" | "setup" | "new-token" | "hash-token" | "backup" | "restore" | "cluster";
-type OptionName = "config" | "log" | "to" | "from" | "json" | "browser" | "help" | "version";
+export type CommandName = "serve" | "demo" | "setup" | "new-token" | "hash-token" | "backup" | "restore" | "cluster" | "rebuild";
+type OptionName = "config" | "log" | "to" | "from" | "json" | "browser" | "verify" | "help" | "version";
 
 interface OptionSpec {
   type: "string" | "boolean";
@@ -24,6 +24,7 @@ const OPTIONS: Record<OptionName, OptionSpec> = {
   to: { type: "string", arg: "DIR", help: "where to write the backup: a new or empty directory" },
   from: { type: "string", arg: "DIR", help: "the backup directory to restore from" },
   json: { type: "boolean", help: "print what GET /v1/admin/cluster returns, as JSON" },
+  verify: { type: "boolean", help: "compare every customer's balance in the rebuilt ledger with what the live cluster answers" },
   browser: { type: "boolean", help: "also Debian's chromium, which the console's browser tests drive (npm run test:browser)" },
   help: { type: "boolean", short: "h", help: "print this help" },
   version: { type: "boolean", short: "V", help: "print the version of loyaltyd" },
@@ -93,6 +94,15 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       "Reads the cluster's NATS KV buckets (nats.url) and prints the instances and their heartbeats, each\n" +
       "virtual partition's owner and lease age, and the events stream's lag; --json prints what\n" +
       "GET /v1/admin/cluster returns.",
+  },
+  rebuild: {
+    summary: "cluster mode: make a ledger on an empty dataDir from the partitions' command logs alone",
+    options: ["config", "verify"],
+    details:
+      "Applies every virtual partition's command log (LOYALTY_CMD_<p> on nats.url) in order on an empty dataDir,\n" +
+      "as a new owner replays it, and prints what it applied as JSON; --verify then compares every customer's\n" +
+      "balance with the live cluster's answer (run it while the cluster is quiet). Exit 65 on a mismatch,\n" +
+      "69 when NATS cannot be read, 78 when cluster mode is off or dataDir already holds a ledger.",
   },
 };
 
@@ -165,7 +175,7 @@ ${optionLines([...c.options, "help"])}${c.options.includes("config") ? `\n\n${EN
 
 /** What the command line asks for: a command to run, or something to print and the exit code. */
 export type Parsed =
-  | { kind: "run"; command: CommandName; values: { config?: string; log?: string; to?: string; from?: string; json?: boolean; browser?: boolean } }
+  | { kind: "run"; command: CommandName; values: { config?: string; log?: string; to?: string; from?: string; json?: boolean; browser?: boolean; verify?: boolean } }
   | { kind: "print"; text: string; exitCode: number; toStderr: boolean };
 
 const usageError = (text: string): Parsed => ({ kind: "print", text, exitCode: 2, toStderr: true });
@@ -205,7 +215,7 @@ export function parseCommandLine(args: string[], version: string): Parsed {
     return usageError(`--log is screen or json, not ${values.log}\n\n${commandHelp(first)}`);
   }
   const str = (v: string | boolean | undefined): string | undefined => (typeof v === "string" ? v : undefined);
-  return { kind: "run", command: first, values: { config: str(values.config), log: str(values.log), to: str(values.to), from: str(values.from), json: values.json === true || undefined, browser: values.browser === true || undefined } };
+  return { kind: "run", command: first, values: { config: str(values.config), log: str(values.log), to: str(values.to), from: str(values.from), json: values.json === true || undefined, browser: values.browser === true || undefined, verify: values.verify === true || undefined } };
 }
 
 /** The version in loyaltyd's package.json: the nearest one above this file (src/cli/ or dist/src/cli/). */

@@ -59,15 +59,34 @@ export class CommandLog {
    * to it.
    */
   static async open(nc: NatsConnection, partition: number, opts: { replicas: number; timeoutMs?: number }): Promise<CommandLog> {
+    return (await CommandLog.openOrNull(nc, partition, { ...opts, create: true }))!;
+  }
+
+  /** The partition's log for reading, or null when it has none yet (nothing was ever appended): `loyaltyd rebuild`. */
+  static async existing(nc: NatsConnection, partition: number, opts: { timeoutMs?: number } = {}): Promise<CommandLog | null> {
+    return CommandLog.openOrNull(nc, partition, { replicas: 1, ...opts, create: false });
+  }
+
+  private static async openOrNull(nc: NatsConnection, partition: number, opts: { replicas: number; timeoutMs?: number; create: boolean }): Promise<CommandLog | null> {
     // A new replicated stream answers once its replicas elected a leader: give it more than nats.js's default 5 s.
     const timeoutMs = opts.timeoutMs ?? 15_000;
     const jsm = await nc.jetstreamManager({ timeout: timeoutMs });
     const name = commandStream(partition);
-    const info = await jsm.streams.info(name).catch(() => null);
+    const info = await jsm.streams.info(name).catch((err: unknown) => {
+      if (err instanceof NatsError && /stream not found/i.test(err.message)) return null;
+      throw err;
+    });
+    if (!info && !opts.create) return null;
     const stream = info ?? (await jsm.streams.add({ name, subjects: [commandSubject(partition)], num_replicas: opts.replicas, storage: StorageType.File }));
     const log = new CommandLog(nc, jsm, partition, timeoutMs);
     log.last = stream.state.last_seq;
     return log;
+  }
+
+  /** Learns the log's last sequence as the stream has it now (after another owner appended). */
+  async refresh(): Promise<void> {
+    const info = await this.jsm.streams.info(commandStream(this.partition));
+    this.last = info.state.last_seq;
   }
 
   /** The sequence of the last command this owner appended or read. */
@@ -92,14 +111,25 @@ export class CommandLog {
     }
   }
 
-  /** The commands after `from` up to the last one this owner knows of, in order (a new owner's replay). */
+  /**
+   * The commands after `from` up to the last one this owner knows of, in order (a new
+   * owner's replay): an ordered consumer from `from` + 1, pulled in batches, rather than a
+   * request per message (measured: ~1,000 messages/s that way).
+   */
   async *readAfter(from: number): AsyncGenerator<LoggedCommand> {
-    const name = commandStream(this.partition);
-    for (let seq = from + 1; seq <= this.last; seq++) {
-      const m = await this.jsm.streams.getMessage(name, { seq }).catch(() => null);
-      // A gap: a message removed by the stream's limits (the snapshot covers it).
-      if (!m) continue;
-      yield { seq: m.seq, data: m.data, id: m.header?.get("Nats-Msg-Id") || null };
+    if (from >= this.last) return;
+    const consumer = await this.js.consumers.get(commandStream(this.partition), { opt_start_seq: from + 1 });
+    const messages = await consumer.consume({ max_messages: REPLAY_PULL });
+    try {
+      for await (const m of messages) {
+        yield { seq: m.seq, data: m.data, id: m.headers?.get("Nats-Msg-Id") || null };
+        if (m.seq >= this.last) break;
+      }
+    } finally {
+      await messages.close();
     }
   }
 }
+
+/** Log messages one pull of a replay asks for. */
+const REPLAY_PULL = 256;

@@ -1,6 +1,5 @@
-// The engine's side of cluster mode, for now: join the cluster, hold this instance's
-// share of the virtual partitions, report it. Commands are not yet routed by ownership
-// (docs/operations.md, Scale-out, says what comes next).
+// The engine's side of cluster mode: join the cluster, hold this instance's share of the
+// virtual partitions (serving them through cluster/gate.ts), report it.
 import type { NatsConnection } from "nats";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../observe/logger.js";
@@ -29,6 +28,8 @@ export async function joinCluster(
   metrics: Metrics,
   describe: () => Promise<{ httpPort: number | null; adminPort: number | null; eventsPending: number | null }>,
   now: () => number,
+  /** The engine's side of ownership (cluster/gate.ts): take a partition over, let it go. */
+  engine: { onAcquire: (partition: number) => Promise<void>; onRelease: (partition: number) => Promise<void> },
 ): Promise<ClusterMember> {
   const c = config.cluster;
   const clog = log.child({ instanceId: c.instanceId });
@@ -42,8 +43,14 @@ export async function joinCluster(
     metrics,
     describe,
     now,
-    onAcquire: (partition) => clog.info({ partition }, "virtual partition owned (commands are not yet routed by ownership)"),
-    onRelease: (partition, reason) => clog.info({ partition, reason }, "virtual partition let go"),
+    onAcquire: (partition) => {
+      clog.info({ partition }, "virtual partition owned; replaying its log");
+      return engine.onAcquire(partition);
+    },
+    onRelease: (partition, reason) => {
+      clog.info({ partition, reason }, "virtual partition let go");
+      return engine.onRelease(partition);
+    },
   });
   return {
     manager,

@@ -10,6 +10,7 @@ import type { Metrics } from "../observe/metrics.js";
 import type { Handled } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import type { Router } from "../partition/router.js";
+import type { ClusterGate } from "../cluster/gate.js";
 import type { CommandVerb } from "../verbs.js";
 
 export type Source = "rpc" | "http" | "stream";
@@ -26,6 +27,8 @@ export class Handler {
     private readonly publishNotifications: (n: Notification[]) => void,
     /** Told when the ledger refused a write (disk full), for readiness. */
     private readonly onUnavailable: () => void = () => undefined,
+    /** Cluster mode: the router's partitions are virtual ones, served here or by their owner. */
+    private readonly gate: ClusterGate | null = null,
   ) {}
 
   /**
@@ -56,7 +59,8 @@ export class Handler {
     }
     let handled: Handled;
     try {
-      handled = await this.partitions.submit(partition, { verb, bytes, encoding, subjectStore, credentialStore }, source !== "stream");
+      const req = { verb, bytes, encoding, subjectStore, credentialStore };
+      handled = await (this.gate ? this.gate.submit(partition, req, source !== "stream") : this.partitions.submit(partition, req, source !== "stream"));
     } catch (err) {
       return this.refused(source, verb, encoding, err);
     } finally {

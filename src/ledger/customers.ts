@@ -47,7 +47,7 @@ export function requireCustomer(tx: Tx, ref: CustomerRef, field = "customer"): C
 
 function newCustomer(tx: Tx, profile: Customer["profile"], origin: string, now: number): Customer {
   const seq = tx.nextCustomerSeq();
-  return { id: `cu_${seq.toString(36).padStart(6, "0")}`, profile, groups: [], attributes: {}, cards: [], createdAt: now, origin };
+  return { id: `cu_${tx.idScope}${seq.toString(36).padStart(6, "0")}`, profile, groups: [], attributes: {}, cards: [], createdAt: now, origin };
 }
 
 export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {

@@ -49,7 +49,7 @@ export function placeHold(
 ): { hold: Hold; available: number } {
   const seq = tx.nextHoldSeq();
   const hold: Hold = {
-    holdId: `h_${seq.toString(36).padStart(6, "0")}`,
+    holdId: `h_${tx.idScope}${seq.toString(36).padStart(6, "0")}`,
     customerId,
     account,
     amount,

@@ -21,7 +21,20 @@ export interface Command {
   hash: string;
   /** The store of the terminal key it came with (HTTP with terminalAuth). */
   scope?: string | null;
+  /**
+   * Cluster mode: the command as its partition's log holds it (src/cluster/gate.ts). It
+   * applies at the time the log gave it (`at`), with its virtual partition's own id
+   * counters, so that replaying the log anywhere makes the same ids and the same effects;
+   * `pos` (log sequence × LOG_SLOTS + its place in the log message) is recorded with it.
+   */
+  logged?: { vp: number; at: number; pos: number };
 }
+
+/** Commands one log message may hold: a command's log position is seq × LOG_SLOTS + its index. */
+export const LOG_SLOTS = 1024;
+
+/** The meta keys of a virtual partition's counters and of the last log position applied. */
+export const vpMetaKey = (what: "seq" | "customerSeq" | "holdSeq" | "log", vp: number): string => `${what}@${vp}`;
 
 export interface Outcome {
   reply: Record<string, unknown>;
@@ -52,6 +65,7 @@ export class Ledger implements Tx {
   private holdSeq = 0;
   private notes: Notification[] = [];
   now = 0;
+  idScope = "";
   scope: string | null = null;
   /** The events table as the idempotency step sees it (sale records unpacked). */
   private readonly events: ReturnType<typeof eventTable>;
@@ -97,19 +111,43 @@ export class Ledger implements Tx {
     const apply = () => {
       this.refreshPlan();
       this.restore({ seq: meta.get("seq") ?? 0, customerSeq: meta.get("customerSeq") ?? 0, holdSeq: meta.get("holdSeq") ?? 0 });
-      this.now = this.clock();
+      const batchNow = this.clock();
+      /** Cluster mode: each virtual partition's counters and last log position as this batch leaves them. */
+      const partitions = new Map<number, Counters & { pos: number }>();
       for (let k = 0; k < writes.length && fatal === null; k++) {
+        const cmd = commands[writes[k]!]!;
+        const global = this.counters();
+        this.now = cmd.logged ? cmd.logged.at : batchNow;
+        const applied = cmd.logged ? this.enterPartition(cmd.logged.vp, partitions) : 0;
         const marks = this.counters();
-        try {
-          outcomes[writes[k]!] = this.applyOne(commands[writes[k]!]!);
-        } catch (err) {
-          this.restore(marks);
-          fatal = err;
+        if (cmd.logged && cmd.logged.pos <= applied) {
+          // Already applied (a replay that overlapped what was in flight): the log applies once.
+          outcomes[writes[k]!] = { reply: { ok: true, alreadyApplied: true }, notifications: [] };
+        } else {
+          try {
+            outcomes[writes[k]!] = this.applyOne(cmd);
+          } catch (err) {
+            this.restore(marks);
+            fatal = err;
+          }
+        }
+        if (cmd.logged) {
+          const pos = fatal === null ? Math.max(applied, cmd.logged.pos) : applied;
+          partitions.set(cmd.logged.vp, { ...this.counters(), pos });
+          this.restore(global);
+          this.idScope = "";
         }
       }
+      this.now = batchNow;
       meta.put("seq", this.seq);
       meta.put("customerSeq", this.customerSeq);
       meta.put("holdSeq", this.holdSeq);
+      for (const [vp, c] of partitions) {
+        meta.put(vpMetaKey("seq", vp), c.seq);
+        meta.put(vpMetaKey("customerSeq", vp), c.customerSeq);
+        meta.put(vpMetaKey("holdSeq", vp), c.holdSeq);
+        if (c.pos > 0) meta.put(vpMetaKey("log", vp), c.pos);
+      }
       // In the batch's transaction: what commits with its effect is published, at least once.
       if (this.options.notifyOutbox) outboxAppend(this.store, writes.flatMap((i) => outcomes[i]?.notifications ?? []), this.now);
     };
@@ -141,6 +179,23 @@ export class Ledger implements Tx {
         outcomes[i] = { reply: { ok: false, error: toWireError(err), ...idOf(cmd) }, notifications: [] };
       }
     }
+  }
+
+  /**
+   * Switches to a virtual partition's counters (as this batch left them, else as stored)
+   * and id scope; returns the last log position applied to it.
+   */
+  private enterPartition(vp: number, partitions: Map<number, Counters & { pos: number }>): number {
+    const { meta } = this.store;
+    const c = partitions.get(vp) ?? {
+      seq: meta.get(vpMetaKey("seq", vp)) ?? 0,
+      customerSeq: meta.get(vpMetaKey("customerSeq", vp)) ?? 0,
+      holdSeq: meta.get(vpMetaKey("holdSeq", vp)) ?? 0,
+      pos: meta.get(vpMetaKey("log", vp)) ?? 0,
+    };
+    this.restore(c);
+    this.idScope = `v${vp.toString(36)}_`;
+    return c.pos;
   }
 
   private counters(): Counters {

@@ -77,6 +77,12 @@ export interface Tx {
   nextSeq(): number;
   nextCustomerSeq(): number;
   nextHoldSeq(): number;
+  /**
+   * What new customer and hold ids start with after their kind: "" on a single node; in
+   * cluster mode "v<partition, base 36>_", so that the id names its virtual partition
+   * (routing needs no lookup) and ids made on different partitions never collide.
+   */
+  readonly idScope: string;
   /** Emits a notification with the command's outcome (the batch writes it to the outbox with its effect). */
   notify(n: Notification): void;
 }

@@ -228,6 +228,45 @@ export function createMetrics() {
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),
+    clusterLogAppends: new Counter({
+      name: "loyalty_cluster_log_appends_total",
+      help: "Appends to the partitions' command logs by outcome (ok, fenced: another instance appended first, error: NATS did not answer; retried)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    clusterLogAppendDuration: new Histogram({
+      name: "loyalty_cluster_log_append_duration_seconds",
+      help: "Time from a state-changing command's arrival to its log append being replicated (before it is applied)",
+      buckets: latencyBuckets,
+      registers: [registry],
+    }),
+    clusterLoggedCommands: new Counter({
+      name: "loyalty_cluster_logged_commands_total",
+      help: "State-changing commands appended to the partitions' command logs by this instance",
+      registers: [registry],
+    }),
+    clusterReplayed: new Counter({
+      name: "loyalty_cluster_replayed_commands_total",
+      help: "Commands applied from a partition's log when this instance took it over (or caught up after another appended)",
+      registers: [registry],
+    }),
+    clusterForwarded: new Counter({
+      name: "loyalty_cluster_forwarded_total",
+      help: "Requests this instance passed to their partition's owner, by outcome (ok, unavailable: no owner served it in time)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    clusterPartitionsServing: new Gauge({
+      name: "loyalty_cluster_partitions_serving",
+      help: "Virtual partitions this instance owns and serves (log replayed); below partitions_owned while a takeover replays",
+      registers: [registry],
+    }),
+    clusterLogPosition: new Gauge({
+      name: "loyalty_cluster_log_sequence",
+      help: "The last log sequence this instance appended or applied, per virtual partition it serves",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
   };
 }
 

@@ -19,6 +19,8 @@ export interface RawRequest {
   subjectStore?: string | null;
   /** The store of the terminal credential an HTTP request came with (config terminalAuth). */
   credentialStore?: string | null;
+  /** Cluster mode: where the command is in its virtual partition's log (see Command.logged). */
+  logged?: { vp: number; at: number; pos: number } | null;
 }
 
 /** Why a request was refused, for the main thread's log. */
@@ -46,6 +48,12 @@ const EVENT_TYPES = new Set(["sale", "return", "void"]);
 
 /** The decoded value validated into a command; throws the refusal. */
 function commandOf(req: RawRequest, value: unknown): Command {
+  const command = plainCommandOf(req, value);
+  if (req.logged) command.logged = req.logged;
+  return command;
+}
+
+function plainCommandOf(req: RawRequest, value: unknown): Command {
   const spec = VERB_TABLE[req.verb];
   if (spec.exposure === "internal") return { verb: req.verb, input: value, hash: "" };
   const input = validate(req.verb as Verb, value) as Record<string, unknown>;
@@ -191,6 +199,8 @@ export interface PackedRequests {
   scopes: (string | null)[];
   offsets: Uint32Array;
   data: Uint8Array;
+  /** Cluster mode only: each request's Command.logged (null: none). */
+  logged: ({ vp: number; at: number; pos: number } | null)[] | null;
 }
 
 export interface PackedHandled {
@@ -214,7 +224,8 @@ export function packRequests(requests: RawRequest[]): PackedRequests {
     encodings[i] = requests[i]!.encoding === "msgpack" ? 1 : 0;
   }
   const scopes = requests.map((r) => r.credentialStore ?? null);
-  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data };
+  const logged = requests.some((r) => r.logged) ? requests.map((r) => r.logged ?? null) : null;
+  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data, logged };
 }
 
 export function unpackRequests(p: PackedRequests): RawRequest[] {
@@ -224,6 +235,7 @@ export function unpackRequests(p: PackedRequests): RawRequest[] {
     encoding: p.encodings[i] === 1 ? "msgpack" : "json",
     subjectStore: p.stores[i] ?? null,
     credentialStore: p.scopes[i] ?? null,
+    logged: p.logged?.[i] ?? null,
   }));
 }
 

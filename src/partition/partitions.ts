@@ -81,21 +81,37 @@ export class Partitions<I = RawRequest, O = Handled> {
    * only meets the count bound; the stream stops pulling instead (see hasRoom).
    */
   submit(partition: number, item: I, waitBounded = false): Promise<O> {
+    const refused = this.admits(partition, waitBounded);
+    if (refused) return Promise.reject(refused);
+    return this.enqueue(partition, item, waitBounded);
+  }
+
+  /**
+   * Queues a command past every bound: cluster mode's commands already in their partition's
+   * log (admitted before they were appended; see admits) must be applied whatever the queue.
+   */
+  enqueue(partition: number, item: I, waitBounded = false): Promise<O> {
     const part = this.parts[partition]!;
-    if (this.closing) return Promise.reject(new LoyaltyError("OVERLOADED", "the engine is shutting down"));
+    return new Promise<O>((resolve, reject) => {
+      (waitBounded ? part.urgent : part.bulk).push({ item, queuedAt: performance.now(), resolve, reject });
+      this.depthGauges[partition]!.set(part.length);
+      this.pump(part);
+    });
+  }
+
+  /** Why submit would refuse a command now (OVERLOADED), or null when it would take it. */
+  admits(partition: number, waitBounded = false): LoyaltyError | null {
+    const part = this.parts[partition]!;
+    if (this.closing) return new LoyaltyError("OVERLOADED", "the engine is shutting down");
     if (part.length >= limits.partitionQueueMax) {
-      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.length} commands waiting`));
+      return new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.length} commands waiting`);
     }
     const now = performance.now();
     const oldest = part.urgent[0];
     if (waitBounded && oldest && now - oldest.queuedAt > limits.queueWaitMsMax) {
-      return Promise.reject(new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest.queuedAt)} ms behind; retry later`));
+      return new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest.queuedAt)} ms behind; retry later`);
     }
-    return new Promise<O>((resolve, reject) => {
-      (waitBounded ? part.urgent : part.bulk).push({ item, queuedAt: now, resolve, reject });
-      this.depthGauges[partition]!.set(part.length);
-      this.pump(part);
-    });
+    return null;
   }
 
   private pump(part: Partition<I, O>): void {

@@ -25,6 +25,17 @@ function obj(v: unknown): Value {
   return typeof v === "object" && v !== null ? (v as Value) : {};
 }
 
+const SCOPED_ID = /^(?:cu|h)_v([0-9a-z]{1,3})_/;
+
+/**
+ * The virtual partition a customer or hold id made in cluster mode names ("cu_v3_000001":
+ * partition 3, see Tx.idScope), or null for any other key.
+ */
+export function scopedPartition(key: string): number | null {
+  const m = SCOPED_ID.exec(key);
+  return m ? parseInt(m[1]!, 36) : null;
+}
+
 export class Router {
   private readonly pending = new Map<string, { partition: number; count: number }>();
 
@@ -48,7 +59,8 @@ export class Router {
       case "hold": {
         const holdId = str(input.holdId) ?? "";
         const hold = holdId ? this.store.holds.get(holdId) : undefined;
-        return this.to(hold ? hold.customerId : `hold:${holdId}`);
+        // A cluster's hold id names its partition: the hold may live in another instance's ledger.
+        return this.to(hold ? hold.customerId : scopedPartition(holdId) !== null ? holdId : `hold:${holdId}`);
       }
       case "voucher": {
         const code = normalizeVoucherCode(str(input.code) ?? "");
@@ -135,7 +147,9 @@ export class Router {
 
   private ofKey(key: string): number {
     const inFlight = this.pending.get(key);
-    return inFlight ? inFlight.partition : partitionOf(key, this.partitions);
+    if (inFlight) return inFlight.partition;
+    const scoped = scopedPartition(key);
+    return scoped !== null && scoped < this.partitions ? scoped : partitionOf(key, this.partitions);
   }
 
   private hold(key: string, partition: number): void {

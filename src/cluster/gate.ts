@@ -1,0 +1,363 @@
+// Cluster mode's command path. Every request is routed to its virtual partition; the
+// instance that owns the partition serves it, any other forwards it there (NATS
+// request on loyalty.cluster.vp.<p>) and relays the owner's reply. The owner appends
+// every state-changing command to the partition's replicated log (src/cluster/log.ts)
+// before it applies it: the LMDB ledger is a view of the logs, a new owner replays a
+// partition's log from where its own ledger stopped before it serves, and a stale owner's
+// append is refused by the log itself, so it never applies or acknowledges anything.
+//
+// Commands arriving while an append is in flight go together in the next one (group
+// commit on the log). A log message is {c: [[verb, encoding, bytes, subjectStore,
+// credentialStore], ...], t}: everything a command needs to apply, and the time it
+// applies at (`t`, the owner's clock at the append), so a replay elsewhere gives the same
+// effects, ids included (Command.logged).
+import { randomUUID } from "node:crypto";
+import { Packr } from "msgpackr";
+import { ErrorCode, NatsError, type NatsConnection, type Subscription } from "nats";
+import { encodeReply } from "../codec/codec.js";
+import { LoyaltyError, failure, toWireError } from "../errors.js";
+import { LOG_SLOTS, vpMetaKey } from "../ledger/ledger.js";
+import type { Store } from "../ledger/store.js";
+import { limits } from "../limits.js";
+import type { Logger } from "../observe/logger.js";
+import type { Metrics } from "../observe/metrics.js";
+import type { Handled, RawRequest } from "../partition/batch.js";
+import type { Partitions } from "../partition/partitions.js";
+import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+export const FORWARD_PREFIX = "loyalty.cluster.vp.";
+
+/** A command as the log and a forward carry it. */
+type Wire = [verb: string, encoding: 0 | 1, bytes: Uint8Array, subjectStore: string | null, credentialStore: string | null];
+
+const toWire = (r: RawRequest): Wire => [r.verb, r.encoding === "msgpack" ? 1 : 0, r.bytes, r.subjectStore ?? null, r.credentialStore ?? null];
+
+function fromWire(w: Wire): RawRequest {
+  if (!Array.isArray(w) || !isCommandVerb(w[0]) || !(w[2] instanceof Uint8Array)) throw new Error("not a logged command");
+  return { verb: w[0], encoding: w[1] === 1 ? "msgpack" : "json", bytes: w[2], subjectStore: w[3] ?? null, credentialStore: w[4] ?? null };
+}
+
+/**
+ * The commands of one log message, each with where it is in the log and the time it
+ * applies at (Command.logged). A command that cannot be read is logged and skipped: it
+ * could not have been applied by the owner that appended it either.
+ */
+export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRequest[] {
+  const out: RawRequest[] = [];
+  let msg: { c: Wire[]; t: number };
+  try {
+    msg = packr.unpack(m.data) as { c: Wire[]; t: number };
+    if (!Array.isArray(msg.c) || typeof msg.t !== "number") throw new Error("not a log message");
+  } catch (err) {
+    log.error({ err, partition: vp, seq: m.seq }, "unreadable message in the command log; skipped");
+    return out;
+  }
+  msg.c.forEach((w, k) => {
+    try {
+      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k } });
+    } catch (err) {
+      log.error({ err, partition: vp, seq: m.seq, index: k }, "unreadable command in the command log; skipped");
+    }
+  });
+  return out;
+}
+
+/** Verbs that change nothing (a balance, a statement): served by the owner, never logged. */
+function isRead(verb: CommandVerb): boolean {
+  const spec = VERB_TABLE[verb];
+  return spec.idempotency === null && spec.exposure === "terminal";
+}
+
+interface Waiting {
+  req: RawRequest;
+  waitBounded: boolean;
+  arrived: number;
+  resolve: (h: Handled) => void;
+  reject: (e: unknown) => void;
+}
+
+class VirtualPartition {
+  log: CommandLog | null = null;
+  /** Owned, replayed and answering: commands are appended and applied here. */
+  serving = false;
+  /** A takeover's replay or a release is under way. */
+  changing: Promise<void> | null = null;
+  queue: Waiting[] = [];
+  appending: Promise<void> | null = null;
+  sub: Subscription | null = null;
+  /** Commands appended and handed to the partitions, not yet applied. */
+  applying = 0;
+  constructor(readonly vp: number) {}
+}
+
+export interface GateOptions {
+  instanceId: string;
+  /** Virtual partitions (config cluster.partitions). */
+  partitions: number;
+  /** The engine's own partitions (config partitions): virtual partition p applies on p mod this. */
+  local: number;
+  replicas: number;
+  isOwner: (vp: number) => boolean;
+  now: () => number;
+}
+
+export class ClusterGate {
+  private readonly vps: VirtualPartition[];
+  /** Set by the engine: where the notifications of commands forwarded here go (the forwarder publishes none). */
+  onNotifications: ((n: Handled["notifications"]) => void) | null = null;
+  private readonly incarnation = randomUUID().slice(0, 8);
+  private appends = 0;
+  private closing = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly store: Store,
+    private readonly parts: Partitions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly o: GateOptions,
+  ) {
+    this.vps = Array.from({ length: o.partitions }, (_, i) => new VirtualPartition(i));
+  }
+
+  /** Whether this instance serves the partition now (owns it and has replayed its log). */
+  serves(vp: number): boolean {
+    return this.vps[vp]!.serving;
+  }
+
+  /** The reply to a request of virtual partition `vp`, from here or from its owner. */
+  submit(vp: number, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+    const p = this.vps[vp]!;
+    return p.serving ? this.serve(p, req, waitBounded) : this.forward(p, req, waitBounded);
+  }
+
+  // ---- the owner ----------------------------------------------------------------------
+
+  private serve(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+    const local = p.vp % this.o.local;
+    if (isRead(req.verb)) return this.parts.submit(local, req, waitBounded);
+    // Admitted before the append: once in the log, a command is applied whatever the queue.
+    const refused = this.parts.admits(local, waitBounded);
+    if (refused) return Promise.reject(refused);
+    return new Promise<Handled>((resolve, reject) => {
+      p.queue.push({ req, waitBounded, arrived: performance.now(), resolve, reject });
+      p.appending ??= this.appendLoop(p);
+    });
+  }
+
+  private async appendLoop(p: VirtualPartition): Promise<void> {
+    try {
+      while (p.queue.length > 0) {
+        const batch = p.queue.splice(0, limits.clusterAppendMax);
+        if (!p.serving) {
+          for (const w of batch) this.forward(p, w.req, w.waitBounded).then(w.resolve, w.reject);
+          continue;
+        }
+        await this.appendBatch(p, batch);
+      }
+    } finally {
+      p.appending = null;
+    }
+  }
+
+  private async appendBatch(p: VirtualPartition, batch: Waiting[]): Promise<void> {
+    const at = this.o.now();
+    const data = packr.pack({ c: batch.map((w) => toWire(w.req)), t: at });
+    const id = `${this.o.instanceId}.${this.incarnation}.${++this.appends}`;
+    let seq: number;
+    for (;;) {
+      try {
+        seq = await p.log!.append(data, id);
+        this.metrics.clusterLogAppends.labels("ok").inc();
+        break;
+      } catch (err) {
+        if (err instanceof FencedError) {
+          this.metrics.clusterLogAppends.labels("fenced").inc();
+          // Another instance appended: while the lease is still ours that was a stale owner
+          // (its next append is refused now); apply what it wrote, then append after it.
+          if (this.o.isOwner(p.vp) && !this.closing) {
+            this.log.warn({ partition: p.vp, expected: err.expected }, "another instance appended to this partition's log; catching up");
+            await p.log!.refresh();
+            // What this instance appended before is applied first: the replay starts after it.
+            while (p.applying > 0) await sleep(1);
+            await this.replay(p);
+            continue;
+          }
+          this.log.warn({ partition: p.vp }, "partition lost to another instance; its commands go there");
+          this.stopServing(p);
+          for (const w of batch) this.forward(p, w.req, w.waitBounded).then(w.resolve, w.reject);
+          return;
+        }
+        // No answer: the append may have landed. Retried with the same id, JetStream answers
+        // a landed one with its first sequence rather than storing it twice.
+        this.metrics.clusterLogAppends.labels("error").inc();
+        if (!this.o.isOwner(p.vp) || this.closing) {
+          this.stopServing(p);
+          const unavailable = new LoyaltyError("UNAVAILABLE", `partition ${p.vp}: its log cannot be written now; retry later`);
+          for (const w of batch) w.reject(unavailable);
+          return;
+        }
+        this.log.warn({ err: (err as Error).message, partition: p.vp }, "append to the command log failed; retrying");
+        await sleep(limits.clusterRetryMs);
+      }
+    }
+    const now = performance.now();
+    for (const w of batch) this.metrics.clusterLogAppendDuration.observe((now - w.arrived) / 1000);
+    this.metrics.clusterLoggedCommands.inc(batch.length);
+    this.metrics.clusterLogPosition.labels(String(p.vp)).set(seq);
+    const local = p.vp % this.o.local;
+    batch.forEach((w, k) => {
+      p.applying++;
+      this.parts
+        .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k } }, true)
+        .then(w.resolve, w.reject)
+        .finally(() => p.applying--);
+    });
+  }
+
+  /**
+   * Applies the log from where this instance's ledger stopped up to the log's last known
+   * sequence; replies are dropped (whoever sent those commands was answered by the owner
+   * that appended them).
+   */
+  private async replay(p: VirtualPartition): Promise<number> {
+    this.store.env.resetReadTxn();
+    const done = this.store.meta.get(vpMetaKey("log", p.vp)) ?? 0;
+    const fromSeq = Math.floor(done / LOG_SLOTS);
+    const local = p.vp % this.o.local;
+    let applied = 0;
+    let pending: Promise<unknown>[] = [];
+    try {
+      for await (const m of p.log!.readAfter(Math.max(0, fromSeq - 1))) {
+        for (const req of loggedRequests(p.vp, m, this.log)) {
+          if (req.logged!.pos <= done) continue;
+          pending.push(this.parts.enqueue(local, req, true));
+          applied++;
+        }
+        if (pending.length >= limits.clusterAppendMax) {
+          await Promise.all(pending);
+          pending = [];
+        }
+      }
+    } finally {
+      // Whatever happens, what was handed over is applied before anyone replays again.
+      await Promise.allSettled(pending);
+    }
+    await Promise.all(pending);
+    this.metrics.clusterReplayed.inc(applied);
+    this.metrics.clusterLogPosition.labels(String(p.vp)).set(p.log!.lastSeq);
+    return applied;
+  }
+
+  /** The lease is ours: open the log, replay it, then serve (and answer forwards). */
+  acquire(vp: number): Promise<void> {
+    const p = this.vps[vp]!;
+    const run = async () => {
+      await p.changing?.catch(() => undefined);
+      const started = performance.now();
+      // NATS may be electing the log's leader (a node just died): tried again while the lease is ours.
+      for (let attempt = 1; !this.closing && this.o.isOwner(vp) && !p.serving; attempt++) {
+        try {
+          p.log = await CommandLog.open(this.nc, vp, { replicas: this.o.replicas });
+          const applied = await this.replay(p);
+          if (!this.o.isOwner(vp) || this.closing) return;
+          p.serving = true;
+          this.metrics.clusterPartitionsServing.inc();
+          p.sub = this.nc.subscribe(FORWARD_PREFIX + vp, { callback: (_err, msg) => void this.answerForward(p, msg) });
+          this.log.info({ partition: vp, replayed: applied, logSeq: p.log.lastSeq, ms: Math.round(performance.now() - started) }, "virtual partition served here");
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, partition: vp, attempt }, "could not take the partition over yet; trying again");
+          await sleep(Math.min(2000, limits.clusterRetryMs * 2 ** attempt));
+        }
+      }
+    };
+    p.changing = run();
+    return p.changing;
+  }
+
+  /** Stop serving: later commands are forwarded; resolves once what was taken is applied. */
+  release(vp: number): Promise<void> {
+    const p = this.vps[vp]!;
+    const run = async () => {
+      await p.changing?.catch(() => undefined);
+      this.stopServing(p);
+      while (p.appending || p.applying > 0) await (p.appending ?? sleep(5));
+    };
+    p.changing = run();
+    return p.changing;
+  }
+
+  private stopServing(p: VirtualPartition): void {
+    if (!p.serving) return;
+    p.serving = false;
+    this.metrics.clusterPartitionsServing.dec();
+    this.metrics.clusterLogPosition.remove(String(p.vp));
+    p.sub?.unsubscribe();
+    p.sub = null;
+  }
+
+  private async answerForward(p: VirtualPartition, msg: { data: Uint8Array; respond(data: Uint8Array): boolean }): Promise<void> {
+    let handled: Handled;
+    let encoding: RawRequest["encoding"] = "json";
+    try {
+      const f = packr.unpack(msg.data) as { q: Wire; w: boolean };
+      if (!p.serving) {
+        msg.respond(packr.pack({ moved: true }));
+        return;
+      }
+      const req = fromWire(f.q);
+      encoding = req.encoding;
+      handled = await this.serve(p, req, f.w).catch((err) => refusal(err, encoding));
+    } catch (err) {
+      handled = refusal(err, encoding);
+    }
+    msg.respond(packr.pack({ b: handled.bytes, o: handled.outcome, l: handled.label, p: handled.points, r: handled.refusal }));
+    // The owner published the command's notifications; the forwarder publishes none.
+    if (handled.notifications.length) this.onNotifications?.(handled.notifications);
+  }
+
+  // ---- any instance -------------------------------------------------------------------
+
+  /** To the partition's owner; retried while none serves it (a takeover) up to clusterForwardMsMax. */
+  private async forward(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+    const deadline = performance.now() + limits.clusterForwardMsMax;
+    const data = packr.pack({ q: toWire(req), w: waitBounded });
+    for (;;) {
+      if (p.serving) return this.serve(p, req, waitBounded);
+      const left = deadline - performance.now();
+      if (left <= 0 || this.closing) break;
+      try {
+        const reply = await this.nc.request(FORWARD_PREFIX + p.vp, data, { timeout: Math.min(left, limits.clusterForwardMsMax) });
+        const r = packr.unpack(reply.data) as { moved?: boolean; b: Uint8Array; o: string; l: string; p: number; r: Handled["refusal"] };
+        if (!r.moved) {
+          this.metrics.clusterForwarded.labels("ok").inc();
+          return { bytes: r.b, outcome: r.o, label: r.l, points: r.p, refusal: r.r ?? null, notifications: [] };
+        }
+      } catch (err) {
+        // No owner subscribed (503): a takeover under way. A timeout: the owner took the
+        // command and did not answer in time, so it may have applied it: not retried.
+        if (!(err instanceof NatsError && err.code === ErrorCode.NoResponders)) {
+          this.metrics.clusterForwarded.labels("unavailable").inc();
+          throw new LoyaltyError("UNAVAILABLE", `partition ${p.vp}: its owner did not answer in time; retry later`);
+        }
+      }
+      await sleep(limits.clusterRetryMs);
+    }
+    this.metrics.clusterForwarded.labels("unavailable").inc();
+    throw new LoyaltyError("UNAVAILABLE", `partition ${p.vp} has no owner serving it now; retry later`);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.vps.map((p) => this.release(p.vp)));
+  }
+}
+
+function refusal(err: unknown, encoding: RawRequest["encoding"]): Handled {
+  const error = toWireError(err);
+  return { bytes: encodeReply(failure(error), encoding), outcome: error.code, label: "unknown", notifications: [], refusal: { error, ids: {} }, points: 0 };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

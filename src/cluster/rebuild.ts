@@ -1,0 +1,116 @@
+// `loyaltyd rebuild`: a ledger made from nothing but the cluster's command logs. Every
+// virtual partition's log (LOYALTY_CMD_<p>) is applied in order on an empty data
+// directory, exactly as a new owner replays it (same times, same ids: Command.logged);
+// with --verify, every customer's balance in the rebuilt ledger is compared with what
+// the live cluster answers for it.
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import { loadProgrammesDir } from "../admin/programmes.js";
+import { encodeReply } from "../codec/codec.js";
+import type { Config } from "../config/config.js";
+import { natsConnectOptions, redactUrl } from "../ingest/nats-connect.js";
+import { ledgerOptionsOf } from "../config/ledger-options.js";
+import { Ledger } from "../ledger/ledger.js";
+import { closeStore, openStore, type Store } from "../ledger/store.js";
+import { limits } from "../limits.js";
+import { createLogger } from "../observe/logger.js";
+import { processBatch, type RawRequest } from "../partition/batch.js";
+import { loggedRequests } from "./gate.js";
+import { CommandLog } from "./log.js";
+
+const TIMEOUT_MS = 15_000;
+
+export interface RebuildResult {
+  partitions: number;
+  /** Partitions that had a log. */
+  logs: number;
+  commands: number;
+  customers: number;
+  ms: number;
+  /** With --verify: the accounts whose balances were compared. */
+  balancesCompared?: number;
+  /** With --verify: customers whose balance differs from the live cluster's, with both. */
+  mismatches?: { customerId: string; account: string; rebuilt: number; live: number | null }[];
+}
+
+export class RebuildRefused extends Error {}
+
+export async function rebuild(config: Config, opts: { verify: boolean; log?: (line: string) => void }): Promise<RebuildResult> {
+  const say = opts.log ?? (() => undefined);
+  if (!config.cluster.enabled) throw new RebuildRefused("rebuild reads a cluster's command logs: set cluster.enabled (and nats.url, cluster.partitions)");
+  if (config.nats.url === null) throw new RebuildRefused("rebuild needs nats.url: the NATS cluster whose logs it reads");
+  const ledgerPath = join(config.dataDir, "ledger");
+  if (existsSync(ledgerPath) && readdirSync(ledgerPath).length > 0) throw new RebuildRefused(`${ledgerPath} is not empty: rebuild writes a new ledger; give it an empty dataDir`);
+  mkdirSync(config.dataDir, { recursive: true });
+  const nc = await connect({ ...natsConnectOptions({ ...config.nats, url: config.nats.url }), name: "loyaltyd-rebuild", timeout: TIMEOUT_MS }).catch((err: Error) => {
+    throw new RebuildRefused(`cannot reach NATS at ${redactUrl(config.nats.url!)}: ${err.message}`);
+  });
+  const store = openStore(ledgerPath);
+  const started = performance.now();
+  try {
+    await loadProgrammesDir(store, config.programmesDir, Date.now());
+    // No outbox: the notifications of these commands went out when their owners applied them.
+    const ledger = new Ledger(store, { ...ledgerOptionsOf(config), notifyOutbox: false }, Date.now);
+    const log = createLogger("warn", "loyaltyd-rebuild");
+    let commands = 0;
+    let logs = 0;
+    for (let vp = 0; vp < config.cluster.partitions; vp++) {
+      const cmdLog = await CommandLog.existing(nc, vp, { timeoutMs: TIMEOUT_MS });
+      if (!cmdLog) continue;
+      logs++;
+      let batch: RawRequest[] = [];
+      const flush = async () => {
+        if (batch.length === 0) return;
+        const { durable } = await processBatch(ledger, batch);
+        await durable;
+        commands += batch.length;
+        batch = [];
+      };
+      for await (const m of cmdLog.readAfter(0)) {
+        batch.push(...loggedRequests(vp, m, log));
+        if (batch.length >= limits.batchSizeMax) await flush();
+      }
+      await flush();
+      say(`partition ${vp}: log applied up to sequence ${cmdLog.lastSeq}`);
+    }
+    const customers = store.customers.getKeysCount();
+    const result: RebuildResult = { partitions: config.cluster.partitions, logs, commands, customers, ms: Math.round(performance.now() - started) };
+    if (opts.verify) {
+      const compared = { n: 0 };
+      result.mismatches = await verify(nc, store, ledger, compared);
+      result.balancesCompared = compared.n;
+    }
+    return result;
+  } finally {
+    await nc.close();
+    await closeStore(store);
+  }
+}
+
+/** Every customer of the rebuilt ledger: its balance per account here and as the live cluster answers it (rpc balance). */
+async function verify(nc: NatsConnection, store: Store, ledger: Ledger, compared: { n: number }): Promise<NonNullable<RebuildResult["mismatches"]>> {
+  const out: NonNullable<RebuildResult["mismatches"]> = [];
+  for (const customerId of store.customers.getKeys()) {
+    const bytes = encodeReply({ customer: { customerId } }, "json");
+    const { handled } = await processBatch(ledger, [{ verb: "balance", bytes, encoding: "json" }]);
+    const here = JSON.parse(Buffer.from(handled[0]!.bytes).toString("utf8")) as { ok: boolean; accounts?: { account: string; balance: number }[] };
+    let live: { ok: boolean; accounts?: { account: string; balance: number }[] } | null = null;
+    try {
+      live = JSON.parse(Buffer.from((await nc.request("loyalty.rpc.balance", bytes, { timeout: TIMEOUT_MS })).data).toString("utf8"));
+    } catch {
+      live = null;
+    }
+    if (!here.ok) {
+      out.push({ customerId, account: "*", rebuilt: Number.NaN, live: null });
+      continue;
+    }
+    // A customer merged or erased since is no longer in the live cluster's answer: compared as absent.
+    for (const a of here.accounts ?? []) {
+      compared.n++;
+      const liveBalance = live?.accounts?.find((l) => l.account === a.account)?.balance ?? null;
+      if (liveBalance !== a.balance) out.push({ customerId, account: a.account, rebuilt: a.balance, live: liveBalance });
+    }
+  }
+  return out;
+}
