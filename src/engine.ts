@@ -37,6 +37,8 @@ import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
+import { IdentityDirectory } from "./cluster/directory.js";
+import { IdentitySync } from "./cluster/identities.js";
 import { ledgerOptionsOf } from "./config/ledger-options.js";
 import { partitionOf } from "./partition/hash.js";
 import { joinCluster, type ClusterMember } from "./cluster/member.js";
@@ -174,7 +176,9 @@ async function startPipeline(
   });
   // Cluster mode: requests route to virtual partitions, each served by its owner (cluster/gate.ts).
   const vpCount = config.cluster.enabled ? config.cluster.partitions : null;
-  const router = new Router(store, vpCount ?? config.partitions, config.executor === "workers");
+  // Cluster mode: cards, phones and loyalty ids of every partition, whoever serves it (cluster/directory.ts).
+  const directory = vpCount === null ? null : await IdentityDirectory.open(nc, { replicas: config.cluster.replicas, log: log.child({ instanceId: config.cluster.instanceId }), now });
+  const router = new Router(store, vpCount ?? config.partitions, config.executor === "workers", directory);
   let member: ClusterMember | null = null;
   const gate =
     vpCount === null
@@ -196,6 +200,7 @@ async function startPipeline(
   storage.start();
   const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed(), gate);
   if (gate) gate.onNotifications = publishNotifications;
+  if (gate && directory) gate.identities = new IdentitySync(directory, metrics, log);
 
   const subs = startRpc(nc, handler, metrics, log);
   // A refused subscription comes back as an error before the flush's PONG, and closes it.
@@ -340,6 +345,7 @@ async function startPipeline(
       // First: the other instances take this one's partitions over while it shuts down.
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));
       await gate?.close();
+      await directory?.close();
       clearInterval(watchdog);
       clearInterval(sweeper);
       clearInterval(expirySweeper);

@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto";
 import { Packr } from "msgpackr";
 import { ErrorCode, NatsError, type NatsConnection, type Subscription } from "nats";
-import { encodeReply } from "../codec/codec.js";
+import { decodeBytes, encodeReply } from "../codec/codec.js";
 import { LoyaltyError, failure, toWireError } from "../errors.js";
 import { LOG_SLOTS, vpMetaKey } from "../ledger/ledger.js";
 import type { Store } from "../ledger/store.js";
@@ -24,6 +24,7 @@ import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { IDENTITY_VERBS, type IdentitySync } from "./identities.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -127,25 +128,52 @@ export class ClusterGate {
     return this.vps[vp]!.serving;
   }
 
-  /** The reply to a request of virtual partition `vp`, from here or from its owner. */
-  submit(vp: number, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+  /**
+   * The reply to a request of virtual partition `vp`, from here or from its owner.
+   * `value`: the request decoded, when the caller has it (the router decoded it).
+   */
+  submit(vp: number, req: RawRequest, waitBounded: boolean, value?: unknown): Promise<Handled> {
     const p = this.vps[vp]!;
-    return p.serving ? this.serve(p, req, waitBounded) : this.forward(p, req, waitBounded);
+    return p.serving ? this.serve(p, req, waitBounded, value) : this.forward(p, req, waitBounded);
   }
 
   // ---- the owner ----------------------------------------------------------------------
 
-  private serve(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+  private serve(p: VirtualPartition, req: RawRequest, waitBounded: boolean, decoded?: unknown): Promise<Handled> {
     const local = p.vp % this.o.local;
     if (isRead(req.verb)) return this.parts.submit(local, req, waitBounded);
     // Admitted before the append: once in the log, a command is applied whatever the queue.
     const refused = this.parts.admits(local, waitBounded);
     if (refused) return Promise.reject(refused);
-    return new Promise<Handled>((resolve, reject) => {
+    const ids = this.identities;
+    const value = ids ? (decoded !== undefined && decoded !== null && IDENTITY_VERBS.has(req.verb) ? decoded : ids.valueOf(req)) : null;
+    if (ids && value !== null) {
+      const taken = ids.refusal(req.verb, value);
+      // A repeat of a request already applied goes on: the ledger answers it with its first reply.
+      if (taken && !this.seen(value)) return Promise.reject(taken);
+    }
+    const applied = new Promise<Handled>((resolve, reject) => {
       p.queue.push({ req, waitBounded, arrived: performance.now(), resolve, reject });
       p.appending ??= this.appendLoop(p);
     });
+    if (!ids || value === null || !ids.pending(req.verb, value)) return applied;
+    // The directory learns the identifiers the command gave before the reply goes out.
+    return applied.then(async (h) => {
+      if (h.outcome === "ok") await ids.afterApply(req.verb, value, decodeBytes(h.bytes, req.encoding) as Record<string, unknown>);
+      return h;
+    });
   }
+
+  /** Whether the ledger holds the request's idempotency record already (its requestId was applied). */
+  private seen(value: unknown): boolean {
+    const requestId = (value as { requestId?: unknown }).requestId;
+    if (typeof requestId !== "string") return false;
+    this.store.env.resetReadTxn();
+    return this.store.requests.get(requestId) !== undefined;
+  }
+
+  /** Set by the engine in cluster mode: the identity directory kept in step (cluster/identities.ts). */
+  identities: IdentitySync | null = null;
 
   private async appendLoop(p: VirtualPartition): Promise<void> {
     try {

@@ -48,8 +48,8 @@ export class Handler {
     }
     let partition = 0;
     let keys: string[] = [];
+    let value: unknown = null;
     if (this.router.partitions > 1) {
-      let value: unknown = null;
       try {
         value = decodeBytes(bytes, encoding);
       } catch {
@@ -60,7 +60,7 @@ export class Handler {
     let handled: Handled;
     try {
       const req = { verb, bytes, encoding, subjectStore, credentialStore };
-      handled = await (this.gate ? this.gate.submit(partition, req, source !== "stream") : this.partitions.submit(partition, req, source !== "stream"));
+      handled = await (this.gate ? this.gate.submit(partition, req, source !== "stream", value) : this.partitions.submit(partition, req, source !== "stream"));
     } catch (err) {
       return this.refused(source, verb, encoding, err);
     } finally {

@@ -261,6 +261,11 @@ export function createMetrics() {
       help: "Virtual partitions this instance owns and serves (log replayed); below partitions_owned while a takeover replays",
       registers: [registry],
     }),
+    clusterIdentityConflicts: new Counter({
+      name: "loyalty_cluster_identity_conflicts_total",
+      help: "Identifiers (card, phone, loyalty id) that two partitions gave to two customers at once; the identity directory keeps the first (cluster mode)",
+      registers: [registry],
+    }),
     clusterLogPosition: new Gauge({
       name: "loyalty_cluster_log_sequence",
       help: "The last log sequence this instance appended or applied, per virtual partition it serves",

@@ -44,6 +44,11 @@ export class Router {
     readonly partitions: number,
     /** Workers commit in other threads: renew the main thread's read snapshot before routing. */
     private readonly renewReads: boolean,
+    /**
+     * Cluster mode: the identity directory, for the cards, phones and loyalty ids of
+     * customers whose partitions other instances serve (this ledger may not know them).
+     */
+    private readonly directory: { lookup(kind: "card" | "phone" | "loyaltyId", value: string): string | null } | null = null,
   ) {}
 
   /** The partition and the in-flight keys to release once the command has committed. */
@@ -136,12 +141,13 @@ export class Router {
     const r = obj(ref);
     const customerId = str(r.customerId);
     if (customerId) return survivorId(this.store, customerId);
+    // Cluster mode asks the directory first: this ledger's copy of partitions served elsewhere may be stale.
     const card = str(r.card);
-    if (card) return this.store.cards.get(card)?.customerId ?? `card:${card}`;
+    if (card) return this.directory?.lookup("card", card) ?? this.store.cards.get(card)?.customerId ?? `card:${card}`;
     const phone = str(r.phone);
-    if (phone) return this.store.phones.get(phone) ?? `phone:${phone}`;
+    if (phone) return this.directory?.lookup("phone", phone) ?? this.store.phones.get(phone) ?? `phone:${phone}`;
     const loyaltyId = str(r.loyaltyId);
-    if (loyaltyId) return this.store.loyaltyIds.get(loyaltyId) ?? `loyalty:${loyaltyId}`;
+    if (loyaltyId) return this.directory?.lookup("loyaltyId", loyaltyId) ?? this.store.loyaltyIds.get(loyaltyId) ?? `loyalty:${loyaltyId}`;
     return "";
   }
 

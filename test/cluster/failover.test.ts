@@ -84,6 +84,26 @@ describe("cluster mode: the command logs", () => {
       expect(r.customerId).toMatch(/^cu_v[0-9a-z]+_/);
       customers.push(r.customerId);
     }
+    // Identifiers other than the one a customer was enrolled (and routed) by: a phone given at
+    // enrolment and a second card linked later. Any instance finds them (the identity directory).
+    const phoneOf = (i: number) => `+4860000${String(i).padStart(4, "0")}`;
+    for (let i = 0; i < CUSTOMERS; i++) {
+      const via = i % 2 === 0 ? e2 : e1;
+      const r = await post(via, "/v1/updateCustomer", { requestId: `phone-${i}`, customer: { customerId: customers[i] }, profile: { phone: phoneOf(i) } });
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const link = await post(via, "/v1/admin/cards", { requestId: `link-${i}`, action: "link", card: `second-${i}`, customer: { customerId: customers[i] } });
+      expect(link.ok, JSON.stringify(link)).toBe(true);
+    }
+    for (let i = 0; i < CUSTOMERS; i++) {
+      for (const [via, ref] of [[e1, { phone: phoneOf(i) }], [e2, { phone: phoneOf(i) }], [e1, { card: `second-${i}` }], [e2, { card: `second-${i}` }]] as const) {
+        const r = await post(via, "/v1/balance", { customer: ref });
+        expect(r, JSON.stringify(ref)).toMatchObject({ ok: true, customerId: customers[i] });
+      }
+    }
+    // A card another customer holds is refused, whichever partition the request lands on.
+    const stolen = await post(e2, "/v1/enroll", { requestId: "enrol-stolen", profile: {}, loyaltyId: "L-stolen", card: "second-3" });
+    expect(stolen).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+
     // A repeat through the other instance is the same enrolment.
     const again = await post(e2, "/v1/enroll", { requestId: "enrol-0", profile: { name: "C0" }, card: "card-0" });
     expect(again).toMatchObject({ ok: true, duplicate: true, customerId: customers[0] });

@@ -1,0 +1,127 @@
+// Cluster mode: keeping the identity directory (cluster/directory.ts) in step with the
+// partitions' ledgers. A partition's owner knows the cards, phones and loyalty ids of its
+// own customers; every other instance routes by the directory. The owner therefore
+// refuses a command that would give a customer an identifier the directory says another
+// customer holds (before it is logged), and once a command that introduced or dropped
+// one has applied, claims or releases it in the directory before the reply goes out.
+import { decodeBytes } from "../codec/codec.js";
+import { LoyaltyError } from "../errors.js";
+import type { Logger } from "../observe/logger.js";
+import type { Metrics } from "../observe/metrics.js";
+import type { RawRequest } from "../partition/batch.js";
+import type { IdentityKind } from "./identity.js";
+
+/** What the sync needs of the directory (cluster/directory.ts IdentityDirectory). */
+export interface Directory {
+  lookup(kind: IdentityKind, value: string): string | null;
+  claim(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
+  release(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
+}
+
+type Value = Record<string, unknown>;
+type Key = [kind: IdentityKind, value: string, field: string];
+
+const obj = (v: unknown): Value => (typeof v === "object" && v !== null ? (v as Value) : {});
+const str = (v: unknown): string | null => (typeof v === "string" && v.length > 0 ? v : null);
+
+/** The verbs that may introduce or drop an identifier: only their requests are decoded here. */
+export const IDENTITY_VERBS: ReadonlySet<string> = new Set(["enroll", "card", "updateCustomer", "accrue"]);
+
+/** The identifiers a command gives its customer (claims) and takes away (releases). */
+export function identitiesOf(verb: string, value: unknown): { gives: Key[]; drops: Key[] } {
+  const v = obj(value);
+  const gives: Key[] = [];
+  const drops: Key[] = [];
+  const add = (kind: IdentityKind, x: unknown, field: string) => {
+    const s = str(x);
+    if (s) gives.push([kind, s, field]);
+  };
+  switch (verb) {
+    case "enroll":
+      add("card", v.card, "card");
+      add("loyaltyId", v.loyaltyId, "loyaltyId");
+      add("phone", obj(v.profile).phone, "profile.phone");
+      break;
+    case "updateCustomer":
+      add("phone", obj(v.profile).phone, "profile.phone");
+      break;
+    case "card":
+      if (v.action === "link") add("card", v.card, "card");
+      if (v.action === "replace") add("card", v.newCard, "newCard");
+      if (v.action === "unlink" && str(v.card)) drops.push(["card", v.card as string, "card"]);
+      break;
+    case "accrue": {
+      // A sale by an unknown card or phone may enrol its customer (enrolOnUnknownPhone / Card).
+      const c = obj(v.customer);
+      if (v.type === "sale" && !str(c.customerId)) {
+        add("card", c.card, "customer.card");
+        add("phone", c.phone, "customer.phone");
+      }
+      break;
+    }
+  }
+  return { gives, drops };
+}
+
+export class IdentitySync {
+  constructor(
+    private readonly directory: Directory,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** The request's decoded value when its verb may touch identifiers (else null: nothing to do). */
+  valueOf(req: RawRequest): unknown {
+    if (!IDENTITY_VERBS.has(req.verb)) return null;
+    try {
+      return decodeBytes(req.bytes, req.encoding);
+    } catch {
+      return null; // the partition refuses it anyway
+    }
+  }
+
+  /**
+   * Refuses (VALIDATION, as the ledger would on one node) an enrolment or card change
+   * that gives an identifier the directory says another customer holds. Not race-free
+   * alone: afterApply's claim catches what two partitions let through at once.
+   */
+  refusal(verb: string, value: unknown): LoyaltyError | null {
+    if (verb !== "enroll" && verb !== "card" && verb !== "updateCustomer") return null;
+    const target = str(obj(obj(value).customer).customerId);
+    for (const [kind, v, field] of identitiesOf(verb, value).gives) {
+      const holder = this.directory.lookup(kind, v);
+      if (holder !== null && holder !== target) return new LoyaltyError("VALIDATION", `${kind} ${v} already belongs to a customer`, field);
+    }
+    return null;
+  }
+
+  /**
+   * Whether afterApply may have something to do: an identifier the command gives that the
+   * directory does not hold yet, or one it drops (a sale by a known card has nothing).
+   */
+  pending(verb: string, value: unknown): boolean {
+    const { gives, drops } = identitiesOf(verb, value);
+    return drops.length > 0 || gives.some(([kind, v]) => this.directory.lookup(kind, v) === null);
+  }
+
+  /** After the command applied with `reply`: the directory learns what it gave and dropped. */
+  async afterApply(verb: string, value: unknown, reply: Value): Promise<void> {
+    const customerId = str(reply.customerId);
+    if (reply.ok !== true || reply.duplicate === true || customerId === null) return;
+    const { gives, drops } = identitiesOf(verb, value);
+    for (const [kind, v] of gives) {
+      if (this.directory.lookup(kind, v) === customerId) continue;
+      const r = await this.directory.claim(kind, v, customerId).catch((err: Error) => {
+        this.log.warn({ err: err.message, kind, customerId }, "could not record an identifier in the identity directory; only its partition's owner finds it");
+        return null;
+      });
+      if (r && !r.ok) {
+        this.metrics.clusterIdentityConflicts.inc();
+        this.log.error({ kind, value: v, customerId, holder: r.owner }, "identifier given to two customers on different partitions; the directory keeps the first");
+      }
+    }
+    for (const [kind, v] of drops) {
+      await this.directory.release(kind, v, customerId).catch((err: Error) => this.log.warn({ err: err.message, kind, customerId }, "could not release an identifier in the identity directory"));
+    }
+  }
+}
