@@ -318,9 +318,9 @@ export const limits = {
   /** The pause between tries of a forward or an append that NATS did not answer, ms. */
   clusterRetryMs: 100,
   /**
-   * The identity directory (cluster/directory.ts): how long one JetStream call, and one
-   * claim, release or move in all, may take, ms. Covers a stream leader election (4 to 9 s
-   * in nats-server 2.9) so a NATS node's death delays claims instead of failing them.
+   * The identity directory (cluster/directory.ts): how long one claim, release, move or
+   * sync may take in all, ms. Covers a stream leader election (4 to 9 s in nats-server
+   * 2.9) so a NATS node's death delays claims instead of failing them.
    */
   identityTimeoutMsDefault: 15_000,
   /**

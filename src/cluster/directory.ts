@@ -50,7 +50,9 @@ export interface WriteOptions {
   /**
    * The operation's id (Nats-Msg-Id): a repeat with the same id within the duplicate
    * window appends nothing and is answered `duplicate` (a command replayed after a lost
-   * acknowledgement or a crash). Default: a new id per call, kept across its own retries.
+   * acknowledgement or a crash). The stream remembers ids across all keys: make one per
+   * operation and key (`<command id>/card/<value>`), never one per command. Default: a new
+   * id per call, kept across its own retries.
    */
   id?: string;
 }
@@ -157,10 +159,22 @@ export class IdentityDirectory {
    */
   static async open(nc: NatsConnection, opts: DirectoryOptions = {}): Promise<IdentityDirectory> {
     const timeoutMs = opts.timeoutMs ?? limits.identityTimeoutMsDefault;
-    const jsm = await nc.jetstreamManager({ timeout: timeoutMs });
-    const info = await ensureStream(jsm, opts.replicas ?? 3, opts.duplicateWindowMs ?? limits.identityDuplicateWindowMsDefault);
     const tryMs = Math.min(timeoutMs, limits.identityTryMs);
-    const dir = new IdentityDirectory(nc, await nc.jetstreamManager({ timeout: tryMs }), timeoutMs, opts.log, opts.now);
+    // Short tries, repeated: a request to a stream whose leader just died goes unanswered.
+    const jsm = await nc.jetstreamManager({ timeout: tryMs, checkAPI: false });
+    const deadline = mono() + timeoutMs;
+    let info: StreamInfo;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        info = await ensureStream(jsm, opts.replicas ?? 3, opts.duplicateWindowMs ?? limits.identityDuplicateWindowMsDefault);
+        break;
+      } catch (err) {
+        const unanswered = err instanceof NatsError && (err.code === ErrorCode.Timeout || err.code === ErrorCode.NoResponders);
+        if (!unanswered || mono() + backoffMs(attempt) > deadline) throw err;
+        await sleep(backoffMs(attempt));
+      }
+    }
+    const dir = new IdentityDirectory(nc, jsm, timeoutMs, opts.log, opts.now);
     dir.follower.start();
     // A large directory takes a while to read: wait as long as the cache keeps growing.
     for (let progress = 0; ; ) {
