@@ -32,6 +32,7 @@ function readOnlyTx(store: Store, options: LedgerOptions, now: number, plan: Ret
     nextCustomerSeq: refuse,
     nextHoldSeq: refuse,
     idScope: "",
+    random: refuse,
     notify: (_n: Notification) => refuse(),
   };
 }

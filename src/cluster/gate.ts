@@ -11,7 +11,7 @@
 // credentialStore], ...], t}: everything a command needs to apply, and the time it
 // applies at (`t`, the owner's clock at the append), so a replay elsewhere gives the same
 // effects, ids included (Command.logged).
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { Packr } from "msgpackr";
 import { ErrorCode, NatsError, type NatsConnection, type Subscription } from "nats";
 import { decodeBytes, encodeReply } from "../codec/codec.js";
@@ -47,9 +47,9 @@ function fromWire(w: Wire): RawRequest {
  */
 export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRequest[] {
   const out: RawRequest[] = [];
-  let msg: { c: Wire[]; t: number };
+  let msg: { c: Wire[]; t: number; r?: Uint8Array };
   try {
-    msg = packr.unpack(m.data) as { c: Wire[]; t: number };
+    msg = packr.unpack(m.data) as { c: Wire[]; t: number; r?: Uint8Array };
     if (!Array.isArray(msg.c) || typeof msg.t !== "number") throw new Error("not a log message");
   } catch (err) {
     log.error({ err, partition: vp, seq: m.seq }, "unreadable message in the command log; skipped");
@@ -57,7 +57,7 @@ export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRe
   }
   msg.c.forEach((w, k) => {
     try {
-      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k } });
+      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k, ...(msg.r instanceof Uint8Array ? { seed: msg.r } : {}) } });
     } catch (err) {
       log.error({ err, partition: vp, seq: m.seq, index: k }, "unreadable command in the command log; skipped");
     }
@@ -192,7 +192,9 @@ export class ClusterGate {
 
   private async appendBatch(p: VirtualPartition, batch: Waiting[]): Promise<void> {
     const at = this.o.now();
-    const data = packr.pack({ c: batch.map((w) => toWire(w.req)), t: at });
+    // The randomness its commands draw (voucher codes), in the log so that a replay draws the same.
+    const seed = new Uint8Array(randomBytes(16));
+    const data = packr.pack({ c: batch.map((w) => toWire(w.req)), t: at, r: seed });
     const id = `${this.o.instanceId}.${this.incarnation}.${++this.appends}`;
     let seq: number;
     for (;;) {
@@ -239,7 +241,7 @@ export class ClusterGate {
     batch.forEach((w, k) => {
       p.applying++;
       this.parts
-        .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k } }, true)
+        .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k, seed } }, true)
         .then(w.resolve, w.reject)
         .finally(() => p.applying--);
     });

@@ -2,6 +2,7 @@
 // (each command in a child transaction, so a failing command leaves no trace), keeps
 // the idempotency records in the same transaction as the effects, and dispatches each
 // verb to its domain module through the verb table (src/verbs.ts).
+import { createHash, randomBytes } from "node:crypto";
 import { LoyaltyError, toWireError } from "../errors.js";
 import type { Plan } from "../rules/compile.js";
 import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
@@ -27,7 +28,7 @@ export interface Command {
    * counters, so that replaying the log anywhere makes the same ids and the same effects;
    * `pos` (log sequence × LOG_SLOTS + its place in the log message) is recorded with it.
    */
-  logged?: { vp: number; at: number; pos: number };
+  logged?: { vp: number; at: number; pos: number; seed?: Uint8Array };
 }
 
 /** Commands one log message may hold: a command's log position is seq × LOG_SLOTS + its index. */
@@ -66,6 +67,8 @@ export class Ledger implements Tx {
   private notes: Notification[] = [];
   now = 0;
   idScope = "";
+  /** The command being applied, for random(): its log seed and position, and how many draws it made. */
+  private drawing: { seed: Uint8Array; pos: number; draws: number } | null = null;
   scope: string | null = null;
   /** The events table as the idempotency step sees it (sale records unpacked). */
   private readonly events: ReturnType<typeof eventTable>;
@@ -120,6 +123,7 @@ export class Ledger implements Tx {
         this.now = cmd.logged ? cmd.logged.at : batchNow;
         const applied = cmd.logged ? this.enterPartition(cmd.logged.vp, partitions) : 0;
         const marks = this.counters();
+        this.drawing = cmd.logged?.seed ? { seed: cmd.logged.seed, pos: cmd.logged.pos, draws: 0 } : null;
         if (cmd.logged && cmd.logged.pos <= applied) {
           // Already applied (a replay that overlapped what was in flight): the log applies once.
           outcomes[writes[k]!] = { reply: { ok: true, alreadyApplied: true }, notifications: [] };
@@ -139,6 +143,7 @@ export class Ledger implements Tx {
         }
       }
       this.now = batchNow;
+      this.drawing = null;
       meta.put("seq", this.seq);
       meta.put("customerSeq", this.customerSeq);
       meta.put("holdSeq", this.holdSeq);
@@ -295,6 +300,18 @@ export class Ledger implements Tx {
     if (this.compiled && version === this.planVersion) return;
     this.compiled = planOf(this.store, this.options);
     this.planVersion = version;
+  }
+
+  random(n: number): Uint8Array {
+    const d = this.drawing;
+    if (!d) return randomBytes(n);
+    // SHA-256 of the seed, the command's position and the draw's number: as unpredictable as the seed, the same on a replay.
+    const out = new Uint8Array(n);
+    for (let filled = 0; filled < n; filled += 32) {
+      const block = createHash("sha256").update(d.seed).update(`${d.pos}:${d.draws++}`).digest();
+      out.set(block.subarray(0, Math.min(32, n - filled)), filled);
+    }
+    return out;
   }
 
   nextSeq(): number {

@@ -16,8 +16,7 @@ export function priceAt(reward: Pick<Reward, "pointsPrice" | "seasonalPrices">, 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /** A fresh random voucher code: `voucherCodeLength` characters, 5 random bits each. */
-export function randomVoucherCode(): string {
-  const bytes = randomBytes(limits.voucherCodeLength);
+export function randomVoucherCode(bytes: Uint8Array = randomBytes(limits.voucherCodeLength)): string {
   let code = "";
   for (const b of bytes) code += CROCKFORD[b & 31];
   return code;

@@ -83,6 +83,11 @@ export interface Tx {
    * (routing needs no lookup) and ids made on different partitions never collide.
    */
   readonly idScope: string;
+  /**
+   * `n` unpredictable bytes (voucher codes). A logged command's come from its log
+   * message's random seed, so that a replay makes the same codes; others' from the OS.
+   */
+  random(n: number): Uint8Array;
   /** Emits a notification with the command's outcome (the batch writes it to the outbox with its effect). */
   notify(n: Notification): void;
 }

@@ -70,7 +70,7 @@ function issueVoucher(tx: Tx, customerId: string, offer: VoucherOffer): Voucher 
 
 function freshVoucherCode(tx: Tx): string {
   for (let i = 0; i < limits.voucherCodeAttemptsMax; i++) {
-    const code = randomVoucherCode();
+    const code = randomVoucherCode(tx.random(limits.voucherCodeLength));
     if (!tx.store.vouchers.get(code)) return code;
   }
   // 60 random bits colliding this often means the random source is broken.

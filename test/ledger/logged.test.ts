@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LOG_SLOTS, vpMetaKey, type Command } from "../../src/ledger/ledger.js";
+import { putVoucherOffer } from "../../src/admin/vouchers.js";
 import { cmd, openHarness, T0, type Reply } from "./harness.js";
 
 /** One partition's log: enrolments, sales, holds and captures of its own customers, by card. */
@@ -72,6 +73,32 @@ describe("logged commands", () => {
     } finally {
       await h.close();
     }
+  });
+
+  it("draw their voucher codes from the log's seed: a replay issues the same codes, another seed others", async () => {
+    const seed = new Uint8Array(16).fill(7);
+    const commands: Command[] = [
+      cmd("enroll", { requestId: "e-1", profile: {}, card: "V-1" }),
+      cmd("adjust", { requestId: "a-1", customer: { card: "V-1" }, amount: 100, reason: "welcome", operator: "ops" }),
+      cmd("buyVoucher", { requestId: "b-1", customer: { card: "V-1" }, offerId: "TEN" }),
+      cmd("buyVoucher", { requestId: "b-2", customer: { card: "V-1" }, offerId: "TEN" }),
+    ].map((c, k) => ({ ...c, logged: { vp: 4, at: T0 + k * 1000, pos: (k + 1) * LOG_SLOTS, seed } }));
+    const codes = async (withSeed: Command[]) => {
+      const h = await openHarness({ eventLateMsMax: 400 * 86_400_000 });
+      try {
+        await putVoucherOffer(h.store, "TEN", { name: "10 off", pointsCost: 30, kind: "amount", value: 1000, currency: "EUR", validDays: 10 }, T0);
+        const replies = await h.apply(withSeed);
+        return replies.filter((r) => r.voucher).map((r) => r.voucher.code as string);
+      } finally {
+        await h.close();
+      }
+    };
+    const first = await codes(commands);
+    expect(first).toHaveLength(2);
+    expect(new Set(first).size).toBe(2);
+    expect(await codes(commands)).toEqual(first);
+    const other = await codes(commands.map((c) => ({ ...c, logged: { ...c.logged!, seed: new Uint8Array(16).fill(8) } })));
+    expect(other).not.toEqual(first);
   });
 
   it("replayed in any split into batches, on a ledger with a different clock, give the same replies", async () => {
