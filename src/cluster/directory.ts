@@ -108,7 +108,7 @@ interface Waiter {
 }
 
 export class IdentityDirectory {
-  private readonly owners: Record<IdentityKind, Map<string, string>> = { card: new Map(), phone: new Map(), loyaltyId: new Map() };
+  private readonly owners: Record<IdentityKind, Map<string, string>> = { card: new Map(), phone: new Map(), loyaltyId: new Map(), voucher: new Map() };
   /** Keys whose last message this version could not read: never written over from here. */
   private readonly unreadableKeys = new Set<string>();
   private applied = 0;
@@ -246,7 +246,7 @@ export class IdentityDirectory {
   }
 
   stats(): DirectoryStats {
-    const keys = { card: this.owners.card.size, phone: this.owners.phone.size, loyaltyId: this.owners.loyaltyId.size };
+    const keys = { card: this.owners.card.size, phone: this.owners.phone.size, loyaltyId: this.owners.loyaltyId.size, voucher: this.owners.voucher.size };
     return { applied: this.applied, keys, ...this.counts, refollowed: this.follower.restarts };
   }
 

@@ -26,7 +26,10 @@ const obj = (v: unknown): Value => (typeof v === "object" && v !== null ? (v as 
 const str = (v: unknown): string | null => (typeof v === "string" && v.length > 0 ? v : null);
 
 /** The verbs that may introduce or drop an identifier: only their requests are decoded here. */
-export const IDENTITY_VERBS: ReadonlySet<string> = new Set(["enroll", "card", "updateCustomer", "accrue"]);
+export const IDENTITY_VERBS: ReadonlySet<string> = new Set(["enroll", "card", "updateCustomer", "accrue", "buyVoucher", "redeemReward"]);
+
+/** Verbs whose reply may carry a voucher issued to the customer (`voucher.code`): its code goes in the directory. */
+const VOUCHER_VERBS: ReadonlySet<string> = new Set(["buyVoucher", "redeemReward"]);
 
 /** The identifiers a command gives its customer (claims) and takes away (releases). */
 export function identitiesOf(verb: string, value: unknown): { gives: Key[]; drops: Key[] } {
@@ -106,6 +109,7 @@ export class IdentitySync {
    * directory does not hold yet, or one it drops (a sale by a known card has nothing).
    */
   pending(verb: string, value: unknown): boolean {
+    if (VOUCHER_VERBS.has(verb)) return true;
     const { gives, drops } = identitiesOf(verb, value);
     return drops.length > 0 || gives.some(([kind, v]) => this.directory.lookup(kind, v) === null);
   }
@@ -115,6 +119,8 @@ export class IdentitySync {
     const customerId = str(reply.customerId);
     if (reply.ok !== true || reply.duplicate === true || customerId === null) return;
     const { gives, drops } = identitiesOf(verb, value);
+    const code = VOUCHER_VERBS.has(verb) ? str(obj(reply.voucher).code) : null;
+    if (code) gives.push(["voucher", code, "voucher.code"]);
     for (const [kind, v] of gives) {
       if (this.directory.lookup(kind, v) === customerId) continue;
       const r = await this.directory.claim(kind, v, customerId).catch((err: Error) => {

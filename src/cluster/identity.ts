@@ -7,7 +7,8 @@ import { id } from "../codec/primitives.js";
 export const IDENTITY_STREAM = "LOYALTY_IDENTITY";
 export const IDENTITY_SUBJECT_PREFIX = "loyalty.identity";
 
-export const IDENTITY_KINDS = ["card", "phone", "loyaltyId"] as const;
+/** "voucher": a voucher code -> the customer it was issued to (its partition serves its redemption). */
+export const IDENTITY_KINDS = ["card", "phone", "loyaltyId", "voucher"] as const;
 export type IdentityKind = (typeof IDENTITY_KINDS)[number];
 
 /** Bytes a subject token keeps as they are; every other UTF-8 byte becomes %XX. */

@@ -48,7 +48,7 @@ export class Router {
      * Cluster mode: the identity directory, for the cards, phones and loyalty ids of
      * customers whose partitions other instances serve (this ledger may not know them).
      */
-    private readonly directory: { lookup(kind: "card" | "phone" | "loyaltyId", value: string): string | null } | null = null,
+    private readonly directory: { lookup(kind: "card" | "phone" | "loyaltyId" | "voucher", value: string): string | null } | null = null,
   ) {}
 
   /** The partition and the in-flight keys to release once the command has committed. */
@@ -77,8 +77,8 @@ export class Router {
       }
       case "voucher": {
         const code = normalizeVoucherCode(str(input.code) ?? "");
-        const voucher = code ? this.store.vouchers.get(code) : undefined;
-        return this.to(voucher ? voucher.customerId : `voucher:${code}`);
+        const owner = code ? (this.directory?.lookup("voucher", code) ?? this.store.vouchers.get(code)?.customerId) : undefined;
+        return this.to(owner ?? (code ? this.miss(`voucher:${code}`) : "voucher:"));
       }
       case "report": {
         const reportId = str(input.reportId) ?? "";

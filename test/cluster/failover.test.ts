@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, line, programmesDir, sale, tempDir } from "../e2e/harness.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, line, programmesDir, sale, tempDir } from "../e2e/harness.js";
 import { balanceOf, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
@@ -185,6 +185,23 @@ describe("cluster mode: the command logs", () => {
       expect(again.stderr).toMatch(/not empty/);
     } finally {
       rmSync(rebuildDir, { recursive: true, force: true });
+    }
+
+    // A voucher bought through one instance is redeemed by its code alone through another.
+    // (After the rebuild: voucher offers are the back office's, per instance, and the rebuild has none.)
+    for (const m of [e1b, e2, e3]) {
+      const res = await fetch(`http://127.0.0.1:${m.httpPort}/v1/admin/voucher-offers/TEN`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ name: "10 off", pointsCost: 5, kind: "amount", value: 1000, currency: "EUR", validDays: 10 }),
+      });
+      expect(res.status).toBe(200);
+    }
+    const bought = await post(e3, "/v1/buyVoucher", { requestId: "bv-1", customer: { customerId: customers[7] }, offerId: "TEN" });
+    expect(bought).toMatchObject({ ok: true, approved: true });
+    for (const m of [e1b, e2]) {
+      const r = await post(m, "/v1/redeemVoucher", { requestId: "rv-1", code: bought.voucher.code, eventId: "ev-voucher" });
+      expect(r, m.id).toMatchObject({ ok: true });
     }
   }, 240_000);
 });
