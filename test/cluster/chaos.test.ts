@@ -8,7 +8,7 @@ import { rmSync } from "node:fs";
 import { connect, type JetStreamClient, type NatsConnection, type Subscription } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { killHard, line, sale } from "../e2e/harness.js";
-import { balanceOf, post, settled, startClusterEngine, type EngineProcess } from "./engines.js";
+import { balanceOf, clusterOf, post, settled, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 8;
@@ -114,6 +114,16 @@ async function verify(live: EngineProcess[]): Promise<void> {
   const expected = new Map<string, number>();
   for (const t of told.values()) expected.set(t.customerId, (expected.get(t.customerId) ?? 0) + t.earned);
   for (const e of live) for (const c of customers) expect(await balanceOf(e, c), `${e.id}: ${c}`).toBe(expected.get(c) ?? 0);
+  // Every balance is the sum of its entries (read through another engine than the owner, for some).
+  for (const [k, c] of customers.entries()) {
+    const st = await post(live[k % live.length]!, "/v1/statement", { customer: { customerId: c }, limit: 1000 });
+    expect(st.ok && !st.truncated, JSON.stringify(st).slice(0, 200)).toBe(true);
+    const sum = st.entries.filter((e: any) => e.account === "points").reduce((a: number, e: any) => a + e.amount, 0);
+    expect(sum, c).toBe(expected.get(c) ?? 0);
+  }
+  // No partition is held by two instances, by their own accounts of what they hold.
+  const held = (await Promise.all(live.map((e) => clusterOf(e)))).flatMap((s: any) => s.self.owned.map((o: any) => o.partition));
+  expect(held.length).toBe(new Set(held).size);
   const sample = [...told.entries()].filter((_, k) => k % 7 === 0);
   for (const [eventId, t] of sample) {
     const r = await post(live[eventId.length % live.length]!, "/v1/accrue", bodies.get(eventId));
