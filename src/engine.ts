@@ -217,7 +217,7 @@ async function startPipeline(
   // Cluster mode: this instance takes its share of the virtual partitions' leases (and reports it).
   const ports = { http: null as number | null, admin: null as number | null };
   const cluster: ClusterMember | null = gate
-    ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null }), now, {
+    ? await joinCluster(config, nc, log, metrics, async () => ({ httpPort: ports.http, adminPort: ports.admin, eventsPending: stream ? await gaugeValue(metrics.consumerLag) : null, lag: gate.lag() }), now, {
         onAcquire: (vp) => gate.acquire(vp),
         onRelease: (vp) => gate.release(vp),
       })

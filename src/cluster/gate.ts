@@ -81,6 +81,8 @@ interface Waiting {
 
 class VirtualPartition {
   log: CommandLog | null = null;
+  /** The log sequence whose commands are all applied here (the replay's progress, then every append's). */
+  applied = 0;
   /** Owned, replayed and answering: commands are appended and applied here. */
   serving = false;
   /** A takeover's replay or a release is under way. */
@@ -121,6 +123,13 @@ export class ClusterGate {
     private readonly o: GateOptions,
   ) {
     this.vps = Array.from({ length: o.partitions }, (_, i) => new VirtualPartition(i));
+  }
+
+  /** Per partition owned here with its log open: sequences known and not applied yet (the status's lag). */
+  lag(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const p of this.vps) if (p.log && this.o.isOwner(p.vp)) out[String(p.vp)] = Math.max(0, p.log.lastSeq - p.applied);
+    return out;
   }
 
   /** Whether this instance serves the partition now (owns it and has replayed its log). */
@@ -243,7 +252,10 @@ export class ClusterGate {
       this.parts
         .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k, seed } }, true)
         .then(w.resolve, w.reject)
-        .finally(() => p.applying--);
+        .finally(() => {
+          p.applying--;
+          if (p.applied < seq) p.applied = seq;
+        });
     });
   }
 
@@ -269,6 +281,7 @@ export class ClusterGate {
         if (pending.length >= limits.clusterAppendMax) {
           await Promise.all(pending);
           pending = [];
+          p.applied = m.seq;
         }
       }
     } finally {
@@ -276,6 +289,7 @@ export class ClusterGate {
       await Promise.allSettled(pending);
     }
     await Promise.all(pending);
+    p.applied = p.log!.lastSeq;
     this.metrics.clusterReplayed.inc(applied);
     this.metrics.clusterLogPosition.labels(String(p.vp)).set(p.log!.lastSeq);
     return applied;

@@ -23,6 +23,11 @@ const instanceRecord = z.object({
   adminPort: z.number().int().nullable().default(null),
   /** LOYALTY_EVENTS messages not yet delivered to the engines (the consumer's num_pending), when known. */
   eventsPending: z.number().int().nullable().default(null),
+  /**
+   * Per virtual partition it owns (key: the partition): log sequences it knows of and has
+   * not applied yet (a takeover replaying), for the status's `lag`. Absent: an older version.
+   */
+  lag: z.record(z.string(), z.number().int()).default({}),
 });
 export type InstanceRecord = z.infer<typeof instanceRecord>;
 

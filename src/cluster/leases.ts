@@ -27,7 +27,7 @@ export interface LeaseManagerOptions {
   log: Logger;
   metrics?: Metrics | null;
   /** What the heartbeat says besides ownership: ports, lag. */
-  describe?: () => Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending">> | Promise<Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending">>>;
+  describe?: () => Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending" | "lag">> | Promise<Partial<Pick<InstanceRecord, "httpPort" | "adminPort" | "eventsPending" | "lag">>>;
   /** The partition is this instance's now. Before acting on it, still ask isOwner(). */
   onAcquire?: (partition: number) => void | Promise<void>;
   /**
@@ -287,6 +287,7 @@ export class LeaseManager {
       adminPort: null,
       eventsPending: null,
       ...described,
+      lag: described?.lag ?? {},
     };
     await this.b.instances.put(this.o.instanceId, encodeRecord(record));
   }

@@ -26,7 +26,7 @@ export async function joinCluster(
   nc: NatsConnection,
   log: Logger,
   metrics: Metrics,
-  describe: () => Promise<{ httpPort: number | null; adminPort: number | null; eventsPending: number | null }>,
+  describe: () => Promise<{ httpPort: number | null; adminPort: number | null; eventsPending: number | null; lag: Record<string, number> }>,
   now: () => number,
   /** The engine's side of ownership (cluster/gate.ts): take a partition over, let it go. */
   engine: { onAcquire: (partition: number) => Promise<void>; onRelease: (partition: number) => Promise<void> },

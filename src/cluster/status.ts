@@ -28,7 +28,11 @@ export interface PartitionStatus {
   leaseAgeMs: number | null;
   /** Since NATS last stored the lease (its last renewal), ms; null when free. */
   renewedAgoMs: number | null;
-  /** Commands of this partition not yet applied by its owner: null until partitions have their own logs (docs/operations.md, Scale-out). */
+  /**
+   * Log sequences of this partition its owner knows of and has not applied yet (a takeover
+   * replaying the log; 0 once it serves), as of the owner's last heartbeat; null when it
+   * has no owner or the owner does not say.
+   */
   lag: number | null;
 }
 
@@ -40,12 +44,13 @@ export interface ClusterStatus {
 
 export async function readClusterStatus(b: Buckets, partitions: number, now: number): Promise<ClusterStatus> {
   const [instances, leases] = await Promise.all([readInstances(b, limits.clusterInstancesMax), readLeases(b, partitions)]);
+  const lagOf = (owner: string, partition: number): number | null => instances.find((i) => i.instanceId === owner)?.lag[String(partition)] ?? null;
   const rows: PartitionStatus[] = leases.map((e, partition) => {
     if (e === null) return { partition, owner: null, state: "free", leaseAgeMs: null, renewedAgoMs: null, lag: null };
     const renewedAgoMs = Math.max(0, now - e.storedAt);
     const r = e.record;
     if (r === null || r.state === "released") return { partition, owner: null, state: "released", heir: r?.heir ?? null, leaseAgeMs: null, renewedAgoMs, lag: null };
-    return { partition, owner: r.owner, state: "held", leaseAgeMs: Math.max(0, now - r.acquiredAt), renewedAgoMs, lag: null };
+    return { partition, owner: r.owner, state: "held", leaseAgeMs: Math.max(0, now - r.acquiredAt), renewedAgoMs, lag: lagOf(r.owner, partition) };
   });
   const owned = new Map<string, number>();
   for (const r of rows) if (r.owner !== null) owned.set(r.owner, (owned.get(r.owner) ?? 0) + 1);
@@ -77,6 +82,8 @@ export function formatClusterStatus(s: ClusterStatus): string {
   if (unowned.length > 0) lines.push(`  unowned: ${compactRanges(unowned)}`);
   const ages = s.partitions.flatMap((p) => (p.leaseAgeMs === null ? [] : [p.leaseAgeMs]));
   if (ages.length > 0) lines.push(`  lease age: youngest ${Math.min(...ages)} ms, oldest ${Math.max(...ages)} ms`);
+  const behind = s.partitions.filter((p) => (p.lag ?? 0) > 0);
+  if (behind.length > 0) lines.push(`  replaying: ${behind.map((p) => `${p.partition} (${p.lag} log messages behind)`).join(", ")}`);
   return lines.join("\n");
 }
 

@@ -10,8 +10,8 @@ import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, line, programmesDir, sale, tempDir } from "../e2e/harness.js";
-import { balanceOf, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, until, line, programmesDir, sale, tempDir } from "../e2e/harness.js";
+import { balanceOf, clusterOf, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 8;
@@ -146,6 +146,8 @@ describe("cluster mode: the command logs", () => {
     // A third instance with an empty data directory rebuilds its share from the logs alone.
     const e3 = await start("e3");
     await settled([e1b, e2, e3]);
+    // Every partition's owner has applied its whole log (the status's lag, from the owners' heartbeats).
+    await until(async () => (await clusterOf(e2)).partitions.every((p: any) => p.lag === 0));
     for (const m of [e1b, e2, e3]) {
       for (const c of customers) expect(await balanceOf(m, c), `${m.id} ${c}`).toBe(earned.get(c) ?? 0);
     }
