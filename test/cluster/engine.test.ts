@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
 import { createLogger } from "../../src/observe/logger.js";
-import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, programmesDir, startTestEnv, tempDir } from "../e2e/harness.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, line, programmesDir, sale, startTestEnv, tempDir } from "../e2e/harness.js";
 import { startNatsServer } from "../../src/ingest/nats-server.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
@@ -146,14 +146,13 @@ describe("engines in cluster mode", () => {
     writeFileSync(join(dir, "server.conf"), "include ./accounts.conf\n");
     const nats = await startNatsServer({ storeDir: join(dir, "js"), configFile: join(dir, "server.conf") });
     const url = `nats://loyaltyd:test-pass@127.0.0.1:${nats.port}`;
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        "nats.url": url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
-        logLevel: "silent", executor: "inline", "cluster.enabled": true, "cluster.instanceId": "solo", "cluster.partitions": 4, "cluster.replicas": 1, ...TIMING,
-      },
-    });
-    const engine = await startEngine(config, createLogger("silent"));
+    const overrides = {
+      "nats.url": url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
+      logLevel: "silent", executor: "inline", "cluster.enabled": true, "cluster.instanceId": "solo", "cluster.partitions": 4, "cluster.replicas": 1,
+      "events.lateMsMax": EVENTS_LATE_MS_TESTS, ...TIMING,
+    };
+    const engine = await startEngine(loadConfig({ env: {}, overrides }), createLogger("silent"));
+    let closed = false;
     try {
       const t0 = Date.now();
       let status: any;
@@ -166,8 +165,31 @@ describe("engines in cluster mode", () => {
         env: { ...process.env, LOYALTYD_NATS_URL: url, LOYALTYD_CLUSTER_PARTITIONS: "4" },
       });
       expect(JSON.parse(stdout).partitions.map((p: any) => p.owner)).toEqual(["solo", "solo", "solo", "solo"]);
-    } finally {
+      // The role may append to the command logs, claim in the identity directory and, for the
+      // next instance on an empty data directory, replay the logs and follow the directory.
+      const send = async (e: Engine, path: string, body: unknown) =>
+        (await fetch(`http://127.0.0.1:${e.httpPort}${path}`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify(body) })).json();
+      const enrolled: any = await send(engine, "/v1/enroll", { requestId: "auth-enrol", profile: { phone: "+48601999001" }, card: "AUTH-1" });
+      expect(enrolled.ok, JSON.stringify(enrolled)).toBe(true);
+      const sold: any = await send(engine, "/v1/accrue", sale("auth-sale", { phone: "+48601999001" }, [line("1", 1, 2500)]));
+      expect(sold).toMatchObject({ ok: true, customerId: enrolled.customerId, earned: 25 });
       await engine.close();
+      closed = true;
+      const fresh = await startEngine(loadConfig({ env: {}, overrides: { ...overrides, dataDir: join(dir, "data2") } }), createLogger("silent"));
+      try {
+        let balance: any;
+        const t1 = Date.now();
+        do {
+          balance = await send(fresh, "/v1/balance", { customer: { card: "AUTH-1" } });
+          if (Date.now() - t1 > 20_000) throw new Error(JSON.stringify(balance));
+          if (!balance.ok) await new Promise((r) => setTimeout(r, 100));
+        } while (!balance.ok);
+        expect(balance).toMatchObject({ customerId: enrolled.customerId, accounts: [{ account: "points", balance: 25 }] });
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      if (!closed) await engine.close();
       await nats.stop();
       rmSync(dir, { recursive: true, force: true });
     }
