@@ -83,6 +83,12 @@ export function isCommandVerb(verb: string): verb is CommandVerb {
   return Object.hasOwn(VERB_TABLE, verb);
 }
 
+/** A terminal verb without an idempotency record changes nothing (balance, statement, quote...). */
+export function isReadVerb(verb: CommandVerb): boolean {
+  const spec = VERB_TABLE[verb];
+  return spec.idempotency === null && spec.exposure === "terminal";
+}
+
 /** Verbs a terminal reaches over NATS and HTTP, in table order. */
 export const TERMINAL_VERBS = (Object.keys(VERB_TABLE) as CommandVerb[]).filter((v) => VERB_TABLE[v].exposure === "terminal");
 

@@ -23,7 +23,7 @@ import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
-import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { isCommandVerb, isReadVerb } from "../verbs.js";
 import { IDENTITY_VERBS, type IdentitySync } from "./identities.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 
@@ -63,12 +63,6 @@ export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRe
     }
   });
   return out;
-}
-
-/** Verbs that change nothing (a balance, a statement): served by the owner, never logged. */
-function isRead(verb: CommandVerb): boolean {
-  const spec = VERB_TABLE[verb];
-  return spec.idempotency === null && spec.exposure === "terminal";
 }
 
 interface Waiting {
@@ -150,7 +144,8 @@ export class ClusterGate {
 
   private serve(p: VirtualPartition, req: RawRequest, waitBounded: boolean, decoded?: unknown): Promise<Handled> {
     const local = p.vp % this.o.local;
-    if (isRead(req.verb)) return this.parts.submit(local, req, waitBounded);
+    // Reads change nothing: served by the owner, never logged.
+    if (isReadVerb(req.verb)) return this.parts.submit(local, req, waitBounded);
     // Admitted before the append: once in the log, a command is applied whatever the queue.
     const refused = this.parts.admits(local, waitBounded);
     if (refused) return Promise.reject(refused);

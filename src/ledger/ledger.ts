@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { LoyaltyError, toWireError } from "../errors.js";
 import type { Plan } from "../rules/compile.js";
-import { VERB_TABLE, isCommandVerb, type CommandVerb } from "../verbs.js";
+import { VERB_TABLE, isCommandVerb, isReadVerb, type CommandVerb } from "../verbs.js";
 import { eventTable } from "./event-records.js";
 import { outboxAppend } from "./notifications.js";
 import { planOf } from "./programme-plan.js";
@@ -333,9 +333,7 @@ export class Ledger implements Tx {
 
 /** A terminal verb without an idempotency record writes nothing: it can run outside the write transaction. */
 function isRead(cmd: Command): boolean {
-  if (!isCommandVerb(cmd.verb)) return false;
-  const spec = VERB_TABLE[cmd.verb];
-  return spec.idempotency === null && spec.exposure === "terminal";
+  return isCommandVerb(cmd.verb) && isReadVerb(cmd.verb);
 }
 
 function idOf(cmd: Command): Reply {
