@@ -37,6 +37,7 @@ import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
+import { SnapshotStore, SnapshotThread, Snapshotter } from "./cluster/snapshots.js";
 import { IdentityDirectory } from "./cluster/directory.js";
 import { IdentitySync } from "./cluster/identities.js";
 import { ledgerOptionsOf } from "./config/ledger-options.js";
@@ -190,7 +191,24 @@ async function startPipeline(
           replicas: config.cluster.replicas,
           isOwner: (vp) => member?.manager.isOwner(vp) ?? false,
           now,
+          snapshotEveryCommands: config.cluster.snapshotEveryCommands,
+          snapshotEveryMs: config.cluster.snapshotEveryMs,
+          trimLog: config.cluster.trimLog,
         });
+  // Cluster mode: each served partition's snapshots in NATS Object Store (cluster/snapshots.ts).
+  const snapshotter =
+    gate === null
+      ? null
+      : new Snapshotter(await SnapshotStore.open(nc, { replicas: config.cluster.replicas }), new SnapshotThread(ledgerPath, vpCount!), metrics, log.child({ instanceId: config.cluster.instanceId }), {
+          instanceId: config.cluster.instanceId!,
+          dataDir: config.dataDir,
+          now,
+          trim: (vp, pos) => gate.trimLog(vp, pos),
+        });
+  if (gate && snapshotter) {
+    gate.snapshots = snapshotter;
+    gate.startSnapshots();
+  }
   const n = config.notify;
   await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
   const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);
@@ -345,6 +363,7 @@ async function startPipeline(
       // First: the other instances take this one's partitions over while it shuts down.
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));
       await gate?.close();
+      await snapshotter?.close();
       await directory?.close();
       clearInterval(watchdog);
       clearInterval(sweeper);

@@ -317,6 +317,12 @@ export const limits = {
   clusterForwardMsMax: 15_000,
   /** The pause between tries of a forward or an append that NATS did not answer, ms. */
   clusterRetryMs: 100,
+  /** Commands a served partition applies between two snapshots (config cluster.snapshotEveryCommands). */
+  clusterSnapshotCommandsDefault: 100_000,
+  /** At most this long between two snapshots of a partition that changed (config cluster.snapshotEveryMs). */
+  clusterSnapshotMsDefault: 600_000,
+  /** How often the snapshotter looks for partitions due, ms. */
+  clusterSnapshotCheckMs: 1_000,
   /**
    * The identity directory (cluster/directory.ts): how long one claim, release, move or
    * sync may take in all, ms. Covers a stream leader election (4 to 9 s in nats-server

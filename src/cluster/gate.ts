@@ -26,6 +26,8 @@ import type { Partitions } from "../partition/partitions.js";
 import { isCommandVerb, isReadVerb } from "../verbs.js";
 import { IDENTITY_VERBS, type IdentitySync } from "./identities.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
+import { restoreCutShort } from "./partition-data.js";
+import type { Snapshotter } from "./snapshots.js";
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 export const FORWARD_PREFIX = "loyalty.cluster.vp.";
@@ -86,6 +88,10 @@ class VirtualPartition {
   sub: Subscription | null = null;
   /** Commands appended and handed to the partitions, not yet applied. */
   applying = 0;
+  /** Commands applied here since the partition's latest snapshot (appended or replayed). */
+  sinceSnapshot = 0;
+  /** When its latest snapshot was taken (epoch ms), or when this instance began to serve it if it has none. */
+  snapshotAt = 0;
   constructor(readonly vp: number) {}
 }
 
@@ -98,6 +104,12 @@ export interface GateOptions {
   replicas: number;
   isOwner: (vp: number) => boolean;
   now: () => number;
+  /** Snapshot a served partition after this many commands (config cluster.snapshotEveryCommands)... */
+  snapshotEveryCommands?: number;
+  /** ...or this long after its latest snapshot when it changed since (cluster.snapshotEveryMs). */
+  snapshotEveryMs?: number;
+  /** Trim a partition's log up to its stored snapshot (cluster.trimLog). */
+  trimLog?: boolean;
 }
 
 export class ClusterGate {
@@ -107,6 +119,10 @@ export class ClusterGate {
   private readonly incarnation = randomUUID().slice(0, 8);
   private appends = 0;
   private closing = false;
+  /** Set by the engine in cluster mode: snapshots of the partitions served here (cluster/snapshots.ts). */
+  snapshots: Snapshotter | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
+  private snapshotRound: Promise<unknown> | null = null;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -240,6 +256,7 @@ export class ClusterGate {
     const now = performance.now();
     for (const w of batch) this.metrics.clusterLogAppendDuration.observe((now - w.arrived) / 1000);
     this.metrics.clusterLoggedCommands.inc(batch.length);
+    p.sinceSnapshot += batch.length;
     this.metrics.clusterLogPosition.labels(String(p.vp)).set(seq);
     const local = p.vp % this.o.local;
     batch.forEach((w, k) => {
@@ -285,6 +302,7 @@ export class ClusterGate {
     }
     await Promise.all(pending);
     p.applied = p.log!.lastSeq;
+    p.sinceSnapshot += applied;
     this.metrics.clusterReplayed.inc(applied);
     this.metrics.clusterLogPosition.labels(String(p.vp)).set(p.log!.lastSeq);
     return applied;
@@ -300,6 +318,7 @@ export class ClusterGate {
       for (let attempt = 1; !this.closing && this.o.isOwner(vp) && !p.serving; attempt++) {
         try {
           p.log = await CommandLog.open(this.nc, vp, { replicas: this.o.replicas });
+          await this.restore(p);
           const applied = await this.replay(p);
           if (!this.o.isOwner(vp) || this.closing) return;
           p.serving = true;
@@ -314,6 +333,63 @@ export class ClusterGate {
     };
     p.changing = run();
     return p.changing;
+  }
+
+  /**
+   * A takeover's first step: when the partition's latest snapshot is further along than
+   * this ledger (or a restore here was cut short), this ledger takes the snapshot's state
+   * and the replay goes on from there; the log may no longer hold what came before it.
+   */
+  private async restore(p: VirtualPartition): Promise<void> {
+    if (!this.snapshots) return;
+    this.store.env.resetReadTxn();
+    const local = this.store.meta.get(vpMetaKey("log", p.vp)) ?? 0;
+    const restored = await this.snapshots.restore(p.vp, local, restoreCutShort(this.store, p.vp));
+    const latest = restored ?? (await this.snapshots.latest(p.vp));
+    p.sinceSnapshot = 0;
+    p.snapshotAt = latest?.at ?? this.o.now();
+  }
+
+  /** Starts looking for served partitions due a snapshot (every limits.clusterSnapshotCheckMs). */
+  startSnapshots(): void {
+    if (!this.snapshots || this.snapshotTimer) return;
+    this.snapshotTimer = setInterval(() => {
+      if (this.snapshotRound || this.closing) return;
+      this.snapshotRound = this.snapshotDue().finally(() => (this.snapshotRound = null));
+    }, limits.clusterSnapshotCheckMs);
+    this.snapshotTimer.unref();
+    this.metrics.onScrape(() => {
+      const now = this.o.now();
+      for (const p of this.vps) if (p.serving) this.metrics.clusterSnapshotAge.labels(String(p.vp)).set(Math.max(0, (now - p.snapshotAt) / 1000));
+    });
+  }
+
+  /** Snapshots, in one round, the served partitions that applied enough commands or waited long enough since their last. */
+  async snapshotDue(force = false): Promise<number[]> {
+    if (!this.snapshots) return [];
+    const now = this.o.now();
+    const every = this.o.snapshotEveryCommands ?? limits.clusterSnapshotCommandsDefault;
+    const everyMs = this.o.snapshotEveryMs ?? limits.clusterSnapshotMsDefault;
+    const due = this.vps.filter((p) => p.serving && p.sinceSnapshot > 0 && (force || p.sinceSnapshot >= every || now - p.snapshotAt >= everyMs));
+    if (due.length === 0) return [];
+    const counted = new Map(due.map((p) => [p.vp, p.sinceSnapshot]));
+    const stored = await this.snapshots.take(due.map((p) => p.vp));
+    for (const info of stored) {
+      const p = this.vps[info.vp]!;
+      p.sinceSnapshot = Math.max(0, p.sinceSnapshot - (counted.get(info.vp) ?? 0));
+      p.snapshotAt = info.at;
+    }
+    return stored.map((i) => i.vp);
+  }
+
+  /** After a snapshot of the partition is stored: drop the log messages it holds, while this instance still serves it. */
+  async trimLog(vp: number, pos: number): Promise<number> {
+    const p = this.vps[vp]!;
+    if (!(this.o.trimLog ?? true) || !p.serving || !p.log) return 0;
+    // The message holding `pos` stays: a batch may have applied only part of it.
+    const trimmed = await p.log.trimBefore(Math.floor(pos / LOG_SLOTS));
+    this.metrics.clusterLogTrimmed.inc(trimmed);
+    return trimmed;
   }
 
   /** Stop serving: later commands are forwarded; resolves once what was taken is applied. */
@@ -333,6 +409,7 @@ export class ClusterGate {
     p.serving = false;
     this.metrics.clusterPartitionsServing.dec();
     this.metrics.clusterLogPosition.remove(String(p.vp));
+    this.metrics.clusterSnapshotAge.remove(String(p.vp));
     p.sub?.unsubscribe();
     p.sub = null;
   }
@@ -390,6 +467,8 @@ export class ClusterGate {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    await this.snapshotRound;
     await Promise.all(this.vps.map((p) => this.release(p.vp)));
   }
 }

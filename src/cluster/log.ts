@@ -32,6 +32,9 @@ function isWrongLastSequence(err: unknown): boolean {
   return err.api_error?.err_code === WRONG_LAST_SEQUENCE || /wrong last sequence/i.test(err.message);
 }
 
+/** The log no longer holds what a replay needs (trimmed after a snapshot): restore the snapshot first. */
+export class TrimmedError extends Error {}
+
 export interface LoggedCommand {
   seq: number;
   data: Uint8Array;
@@ -43,6 +46,8 @@ export class CommandLog {
   private readonly js: JetStreamClient;
   /** The last sequence this owner knows of: its next append must land right after it. */
   private last = 0;
+  /** The first sequence the log holds (messages before it were trimmed after a snapshot). */
+  private first = 1;
 
   private constructor(
     nc: NatsConnection,
@@ -80,6 +85,7 @@ export class CommandLog {
     const stream = info ?? (await jsm.streams.add({ name, subjects: [commandSubject(partition)], num_replicas: opts.replicas, storage: StorageType.File }));
     const log = new CommandLog(nc, jsm, partition, timeoutMs);
     log.last = stream.state.last_seq;
+    log.first = stream.state.first_seq;
     return log;
   }
 
@@ -87,6 +93,18 @@ export class CommandLog {
   async refresh(): Promise<void> {
     const info = await this.jsm.streams.info(commandStream(this.partition));
     this.last = info.state.last_seq;
+    this.first = info.state.first_seq;
+  }
+
+  /**
+   * Drops the messages before `seq` (a stored snapshot holds them); resolves with how many
+   * went. The fence is unaffected: the stream's last sequence stays.
+   */
+  async trimBefore(seq: number): Promise<number> {
+    if (seq <= this.first) return 0;
+    const r = await this.jsm.streams.purge(commandStream(this.partition), { seq });
+    this.first = Math.max(this.first, seq);
+    return r.purged;
   }
 
   /** The sequence of the last command this owner appended or read. */
@@ -118,6 +136,7 @@ export class CommandLog {
    */
   async *readAfter(from: number): AsyncGenerator<LoggedCommand> {
     if (from >= this.last) return;
+    if (from + 1 < this.first) throw new TrimmedError(`partition ${this.partition}: the log starts at ${this.first}, a replay from ${from + 1} needs the snapshot`);
     const consumer = await this.js.consumers.get(commandStream(this.partition), { opt_start_seq: from + 1 });
     const messages = await consumer.consume({ max_messages: REPLAY_PULL });
     try {

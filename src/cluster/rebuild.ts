@@ -1,9 +1,10 @@
-// `loyaltyd rebuild`: a ledger made from nothing but the cluster's command logs. Every
-// virtual partition's log (LOYALTY_CMD_<p>) is applied in order on an empty data
-// directory, exactly as a new owner replays it (same times, same ids: Command.logged);
+// `loyaltyd rebuild`: a ledger made from nothing but the cluster's snapshots and command
+// logs. Every virtual partition starts from its latest snapshot (LOYALTY_SNAPSHOTS, when
+// it has one), then its log (LOYALTY_CMD_<p>) is applied in order after it on an empty
+// data directory, exactly as a new owner does (same times, same ids: Command.logged);
 // with --verify, every customer's balance in the rebuilt ledger is compared with what
 // the live cluster answers for it.
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { loadProgrammesDir } from "../admin/programmes.js";
@@ -11,13 +12,15 @@ import { encodeReply } from "../codec/codec.js";
 import type { Config } from "../config/config.js";
 import { natsConnectOptions, redactUrl } from "../ingest/nats-connect.js";
 import { ledgerOptionsOf } from "../config/ledger-options.js";
-import { Ledger } from "../ledger/ledger.js";
+import { LOG_SLOTS, Ledger } from "../ledger/ledger.js";
 import { closeStore, openStore, type Store } from "../ledger/store.js";
 import { limits } from "../limits.js";
 import { createLogger } from "../observe/logger.js";
 import { processBatch, type RawRequest } from "../partition/batch.js";
 import { loggedRequests } from "./gate.js";
 import { CommandLog } from "./log.js";
+import { importPartition } from "./partition-data.js";
+import { SnapshotStore } from "./snapshots.js";
 
 const TIMEOUT_MS = 15_000;
 
@@ -25,6 +28,8 @@ export interface RebuildResult {
   partitions: number;
   /** Partitions that had a log. */
   logs: number;
+  /** Partitions that started from a snapshot. */
+  snapshots: number;
   commands: number;
   customers: number;
   ms: number;
@@ -55,10 +60,26 @@ export async function rebuild(config: Config, opts: { verify: boolean; log?: (li
     const log = createLogger("warn", "loyaltyd-rebuild");
     let commands = 0;
     let logs = 0;
+    let snapshots = 0;
+    const bucket = await SnapshotStore.open(nc, { replicas: config.cluster.replicas, timeoutMs: TIMEOUT_MS });
     for (let vp = 0; vp < config.cluster.partitions; vp++) {
       const cmdLog = await CommandLog.existing(nc, vp, { timeoutMs: TIMEOUT_MS });
       if (!cmdLog) continue;
       logs++;
+      // From the partition's latest snapshot, when it has one: the log may hold only what came after it.
+      const file = join(config.dataDir, `snapshot-${vp}.snap`);
+      let from = 0;
+      try {
+        const snap = await bucket.fetch(vp, file);
+        if (snap) {
+          const { header, records } = await importPartition(store, config.cluster.partitions, vp, file);
+          from = Math.max(0, Math.floor(header.pos / LOG_SLOTS) - 1);
+          snapshots++;
+          say(`partition ${vp}: snapshot of ${records} records restored, up to log position ${header.pos}`);
+        }
+      } finally {
+        rmSync(file, { force: true });
+      }
       let batch: RawRequest[] = [];
       const flush = async () => {
         if (batch.length === 0) return;
@@ -67,7 +88,7 @@ export async function rebuild(config: Config, opts: { verify: boolean; log?: (li
         commands += batch.length;
         batch = [];
       };
-      for await (const m of cmdLog.readAfter(0)) {
+      for await (const m of cmdLog.readAfter(from)) {
         batch.push(...loggedRequests(vp, m, log));
         if (batch.length >= limits.batchSizeMax) await flush();
       }
@@ -75,7 +96,7 @@ export async function rebuild(config: Config, opts: { verify: boolean; log?: (li
       say(`partition ${vp}: log applied up to sequence ${cmdLog.lastSeq}`);
     }
     const customers = store.customers.getKeysCount();
-    const result: RebuildResult = { partitions: config.cluster.partitions, logs, commands, customers, ms: Math.round(performance.now() - started) };
+    const result: RebuildResult = { partitions: config.cluster.partitions, logs, snapshots, commands, customers, ms: Math.round(performance.now() - started) };
     if (opts.verify) {
       const compared = { n: 0 };
       result.mismatches = await verify(nc, store, ledger, compared);

@@ -47,6 +47,9 @@ const CLUSTER_DEFAULTS = {
   replicas: 3 as const,
   leaseTtlMs: limits.clusterLeaseTtlMsDefault,
   renewMs: limits.clusterRenewMsDefault,
+  snapshotEveryCommands: limits.clusterSnapshotCommandsDefault,
+  snapshotEveryMs: limits.clusterSnapshotMsDefault,
+  trimLog: true,
 };
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
@@ -345,6 +348,12 @@ export const configSchema = z
         replicas: z.coerce.number().int().refine((r) => r === 1 || r === 3 || r === 5, "must be 1, 3 or 5").default(3),
         leaseTtlMs: z.coerce.number().int().min(500).max(300_000).default(limits.clusterLeaseTtlMsDefault),
         renewMs: z.coerce.number().int().min(100).max(60_000).default(limits.clusterRenewMsDefault),
+        /** A served partition is snapshotted after this many commands (cluster/snapshots.ts)... */
+        snapshotEveryCommands: z.coerce.number().int().min(1).max(100_000_000).default(limits.clusterSnapshotCommandsDefault),
+        /** ...or this long after its last snapshot, when it applied any command since. */
+        snapshotEveryMs: z.coerce.number().int().min(1000).max(86_400_000).default(limits.clusterSnapshotMsDefault),
+        /** Drop the log messages a stored snapshot holds (off: the logs keep everything, as the streams' limits allow). */
+        trimLog: onOff.default(true),
       })
       .strict()
       .refine((c) => c.renewMs * 3 <= c.leaseTtlMs, { message: "must be at most a third of cluster.leaseTtlMs", path: ["renewMs"] })
@@ -405,6 +414,7 @@ export const LEAF_KEYS = [
   "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
   "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
   "cluster.enabled", "cluster.instanceId", "cluster.partitions", "cluster.replicas", "cluster.leaseTtlMs", "cluster.renewMs",
+  "cluster.snapshotEveryCommands", "cluster.snapshotEveryMs", "cluster.trimLog",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
   ...PORTAL_LEAF_KEYS,
 ] as const;

@@ -67,6 +67,8 @@ export class Ledger implements Tx {
   private notes: Notification[] = [];
   now = 0;
   idScope = "";
+  /** Cluster mode: the virtual partition of the logged command being applied (its idempotency record names it), else null. */
+  private vp: number | null = null;
   /** The command being applied, for random(): its log seed and position, and how many draws it made. */
   private drawing: { seed: Uint8Array; pos: number; draws: number } | null = null;
   scope: string | null = null;
@@ -122,6 +124,7 @@ export class Ledger implements Tx {
         const global = this.counters();
         this.now = cmd.logged ? cmd.logged.at : batchNow;
         const applied = cmd.logged ? this.enterPartition(cmd.logged.vp, partitions) : 0;
+        this.vp = cmd.logged ? cmd.logged.vp : null;
         const marks = this.counters();
         this.drawing = cmd.logged?.seed ? { seed: cmd.logged.seed, pos: cmd.logged.pos, draws: 0 } : null;
         if (cmd.logged && cmd.logged.pos <= applied) {
@@ -144,6 +147,7 @@ export class Ledger implements Tx {
       }
       this.now = batchNow;
       this.drawing = null;
+      this.vp = null;
       meta.put("seq", this.seq);
       meta.put("customerSeq", this.customerSeq);
       meta.put("holdSeq", this.holdSeq);
@@ -282,8 +286,10 @@ export class Ledger implements Tx {
       return { ...seen.r, duplicate: true };
     }
     const { reply, sale } = effect();
+    // Cluster mode: the record names its partition (a snapshot of the partition takes it: cluster/partition-data.ts).
+    const v = this.vp === null ? {} : { v: this.vp };
     // A refusal that still changed state (a hold found expired) is not the request's effect: a retry re-evaluates it.
-    if (reply.ok !== false) table.put(key, sale ? { h: hash, r: reply, s: sale } : { h: hash, r: reply, ...age });
+    if (reply.ok !== false) table.put(key, sale ? { h: hash, r: reply, s: sale, ...v } : { h: hash, r: reply, ...age, ...v });
     return reply;
   }
 

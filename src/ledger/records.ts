@@ -293,6 +293,8 @@ export interface IdemRecord {
   r: Record<string, unknown>;
   /** A request record's age for retention: the engine's clock when it was written (or, for an older record, first met by the pruner). */
   t?: number;
+  /** Cluster mode: the virtual partition whose log the command came from (cluster/partition-data.ts). */
+  v?: number;
 }
 
 /**

@@ -272,6 +272,47 @@ export function createMetrics() {
       labelNames: ["partition"] as const,
       registers: [registry],
     }),
+    clusterSnapshots: new Counter({
+      name: "loyalty_cluster_snapshots_total",
+      help: "Partition snapshots this instance took, by outcome (ok: stored; superseded: the bucket had a newer one; error)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    clusterSnapshotDuration: new Histogram({
+      name: "loyalty_cluster_snapshot_duration_seconds",
+      help: "One round of snapshots: reading the partitions out of the ledger and storing them in the bucket",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    clusterSnapshotBytes: new Gauge({
+      name: "loyalty_cluster_snapshot_bytes",
+      help: "Size of the last snapshot this instance stored, per virtual partition (gzip)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    clusterSnapshotAge: new Gauge({
+      name: "loyalty_cluster_snapshot_age_seconds",
+      help: "Per virtual partition served here: how long ago its latest snapshot was taken (what a takeover would replay after)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    clusterRestores: new Counter({
+      name: "loyalty_cluster_restores_total",
+      help: "Partitions restored from their snapshot at a takeover, by outcome (ok, error)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    clusterRestoreDuration: new Histogram({
+      name: "loyalty_cluster_restore_duration_seconds",
+      help: "Restoring one partition from its snapshot: download and write into the ledger",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    clusterLogTrimmed: new Counter({
+      name: "loyalty_cluster_log_trimmed_messages_total",
+      help: "Command log messages dropped after a snapshot held them (cluster.trimLog)",
+      registers: [registry],
+    }),
   };
 }
 

@@ -53,7 +53,7 @@ const WORKER_BATCHES_IN_FLIGHT = 4;
  * the flag (the workers then take no other option of the process's: they need none);
  * otherwise they inherit the process's options as before.
  */
-const WORKER_EXEC_ARGV: string[] | undefined = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")
+export const WORKER_EXEC_ARGV: string[] | undefined = process.allowedNodeEnvironmentFlags.has("--no-experimental-require-module")
   ? ["--no-experimental-require-module"]
   : undefined;
 

@@ -149,7 +149,7 @@ describe("engines in cluster mode", () => {
     const overrides = {
       "nats.url": url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
       logLevel: "silent", executor: "inline", "cluster.enabled": true, "cluster.instanceId": "solo", "cluster.partitions": 4, "cluster.replicas": 1,
-      "events.lateMsMax": EVENTS_LATE_MS_TESTS, ...TIMING,
+      "cluster.snapshotEveryCommands": 1, "events.lateMsMax": EVENTS_LATE_MS_TESTS, ...TIMING,
     };
     const engine = await startEngine(loadConfig({ env: {}, overrides }), createLogger("silent"));
     let closed = false;
@@ -173,6 +173,14 @@ describe("engines in cluster mode", () => {
       expect(enrolled.ok, JSON.stringify(enrolled)).toBe(true);
       const sold: any = await send(engine, "/v1/accrue", sale("auth-sale", { phone: "+48601999001" }, [line("1", 1, 2500)]));
       expect(sold).toMatchObject({ ok: true, customerId: enrolled.customerId, earned: 25 });
+      // ... store the partitions' snapshots in Object Store and trim the logs (a snapshot after every command here) ...
+      const counted = async (e: Engine, name: string) => ((await e.metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.outcome === "ok")?.value ?? 0);
+      const t2 = Date.now();
+      while ((await counted(engine, "loyalty_cluster_snapshots_total")) < 1) {
+        if (Date.now() - t2 > 10_000) throw new Error("no snapshots stored under the engine role");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await engine.metrics.registry.getSingleMetric("loyalty_cluster_log_trimmed_messages_total")!.get()).values[0]!.value).toBeGreaterThan(0);
       await engine.close();
       closed = true;
       const fresh = await startEngine(loadConfig({ env: {}, overrides: { ...overrides, dataDir: join(dir, "data2") } }), createLogger("silent"));
@@ -185,6 +193,8 @@ describe("engines in cluster mode", () => {
           if (!balance.ok) await new Promise((r) => setTimeout(r, 100));
         } while (!balance.ok);
         expect(balance).toMatchObject({ customerId: enrolled.customerId, accounts: [{ account: "points", balance: 25 }] });
+        // ... and restore them on the next instance.
+        expect(await counted(fresh, "loyalty_cluster_restores_total")).toBeGreaterThanOrEqual(1);
       } finally {
         await fresh.close();
       }

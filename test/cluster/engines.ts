@@ -74,6 +74,15 @@ async function gauge(m: EngineProcess, name: string): Promise<number> {
   return line ? Number(line.split(" ")[1]) : 0;
 }
 
+/** The sum of a metric's series on an engine, of those whose labels contain `labels` (e.g. 'outcome="ok"'). */
+export async function metricSum(m: EngineProcess, name: string, labels = ""): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${m.httpPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  return (await res.text())
+    .split("\n")
+    .filter((l) => (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) && l.includes(labels))
+    .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+}
+
 export async function balanceOf(m: EngineProcess, customerId: string): Promise<number> {
   const r = await post(m, "/v1/balance", { customer: { customerId } });
   expect(r.ok, JSON.stringify(r)).toBe(true);

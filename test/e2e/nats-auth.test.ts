@@ -208,6 +208,22 @@ describe("the shipped config/nats/accounts.conf", () => {
     expect((await jsm.consumers.info("LOYALTY_NOTIFY", "connector")).num_pending).toBe(0);
   });
 
+  it("lets the engine trim a partition's command log, never purge the events, notifications or cluster buckets", async () => {
+    const engine = await connect({ servers: nats.url, user: "loyaltyd", pass: pw.loyaltyd });
+    try {
+      const jsm = await engine.jetstreamManager();
+      const js = engine.jetstream();
+      await jsm.streams.add({ name: "LOYALTY_CMD_9", subjects: ["loyalty.cmd.9"] });
+      for (let i = 0; i < 3; i++) await js.publish("loyalty.cmd.9", new Uint8Array([i]));
+      expect((await jsm.streams.purge("LOYALTY_CMD_9", { seq: 3 })).purged).toBe(2);
+      for (const stream of ["LOYALTY_EVENTS", "LOYALTY_NOTIFY"]) {
+        await expect(jsm.streams.purge(stream), stream).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+
   it("gives the operator JetStream information, read only", async () => {
     const jsm = await operator.jetstreamManager();
     expect((await jsm.streams.info("LOYALTY_EVENTS")).config.subjects).toEqual(["loyalty.events.>"]);
