@@ -31,7 +31,7 @@ const READY_TIMEOUT_MS = 60_000;
 /** The stream case fails when no new result arrives for this long. */
 const STALL_MS = 30_000;
 const ENROL_CONCURRENCY = 64;
-const ADMIN_TOKEN = "bench-admin-token";
+export const ADMIN_TOKEN = "bench-admin-token";
 
 // ---- The engine under test, as a child process ----
 

@@ -42,6 +42,11 @@ function fromWire(w: Wire): RawRequest {
   return { verb: w[0], encoding: w[1] === 1 ? "msgpack" : "json", bytes: w[2], subjectStore: w[3] ?? null, credentialStore: w[4] ?? null };
 }
 
+/** A log message: the commands, the time they apply at, the seed of their randomness (what loggedRequests reads). */
+export function logMessage(requests: RawRequest[], at: number, seed: Uint8Array): Uint8Array {
+  return packr.pack({ c: requests.map(toWire), t: at, r: seed });
+}
+
 /**
  * The commands of one log message, each with where it is in the log and the time it
  * applies at (Command.logged). A command that cannot be read is logged and skipped: it
@@ -214,7 +219,7 @@ export class ClusterGate {
     const at = this.o.now();
     // The randomness its commands draw (voucher codes), in the log so that a replay draws the same.
     const seed = new Uint8Array(randomBytes(16));
-    const data = packr.pack({ c: batch.map((w) => toWire(w.req)), t: at, r: seed });
+    const data = logMessage(batch.map((w) => w.req), at, seed);
     const id = `${this.o.instanceId}.${this.incarnation}.${++this.appends}`;
     let seq: number;
     for (;;) {
