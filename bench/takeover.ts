@@ -94,7 +94,7 @@ async function scenario(label: string, snapshots: boolean): Promise<void> {
       LOYALTYD_CLUSTER_PARTITIONS: String(PARTITIONS),
       LOYALTYD_CLUSTER_LEASETTLMS: String(LEASE_MS),
       LOYALTYD_CLUSTER_RENEWMS: String(Math.floor(LEASE_MS / 5)),
-      LOYALTYD_CLUSTER_SNAPSHOTEVERYCOMMANDS: snapshots ? "50000" : "100000000",
+      LOYALTYD_CLUSTER_SNAPSHOTEVERYCOMMANDS: snapshots ? String(Math.min(50_000, CUSTOMERS)) : "100000000",
       LOYALTYD_CLUSTER_SNAPSHOTEVERYMS: "86400000",
     },
   });
@@ -111,7 +111,7 @@ async function scenario(label: string, snapshots: boolean): Promise<void> {
     await until(() => answers(a), 900_000, "the first owner replays the log");
     log(`${label}: the first owner replayed the whole log and answers after ${((performance.now() - r0) / 1000).toFixed(1)} s`);
     if (snapshots) {
-      await until(async () => (await metric(a, "loyalty_cluster_snapshots_total", 'outcome="ok"')) >= 1, 300_000, "the snapshot");
+      await until(async () => (await metric(a, "loyalty_cluster_snapshot_duration_seconds_count")) >= 1, 300_000, "the snapshot");
       const took = await metric(a, "loyalty_cluster_snapshot_duration_seconds_sum");
       const bytes = await metric(a, "loyalty_cluster_snapshot_bytes", `partition="${BIG}"`);
       const trimmed = await metric(a, "loyalty_cluster_log_trimmed_messages_total");
@@ -135,6 +135,12 @@ async function scenario(label: string, snapshots: boolean): Promise<void> {
       .split("\n")
       .flatMap((l) => (l.includes("virtual partition served here") ? [JSON.parse(l) as { partition: number; ms: number; replayed: number }] : []))
       .find((l) => l.partition === BIG);
+    const restored = b
+      .tail()
+      .split("\n")
+      .flatMap((l) => (l.includes("partition restored from its snapshot") ? [JSON.parse(l) as { partition: number; ms: number; fetchedMs: number; records: number; bytes: number }] : []))
+      .find((l) => l.partition === BIG);
+    if (restored) log(`${label}: the restore: ${restored.records} records, ${(restored.bytes / 1e6).toFixed(1)} MB fetched from the bucket in ${(restored.fetchedMs / 1000).toFixed(2)} s, written into the ledger in ${((restored.ms - restored.fetchedMs) / 1000).toFixed(2)} s`);
     log(
       `${label}: kill -9 of partition ${BIG}'s owner: served again by the other instance ${(ms / 1000).toFixed(2)} s later (lease TTL ${LEASE_MS} ms); ` +
         `its takeover took ${((served?.ms ?? NaN) / 1000).toFixed(2)} s, of which restore ${restore.toFixed(2)} s; ${replayed} commands replayed`,

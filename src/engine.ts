@@ -13,8 +13,7 @@ import { AuditLog } from "./admin/audit.js";
 import { RateLimiter } from "./ingest/ratelimit.js";
 import { Portal } from "./portal/signin.js";
 import { limits } from "./limits.js";
-import { installProgramme, loadProgrammesDir } from "./admin/programmes.js";
-import { putProduct } from "./admin/products.js";
+import { loadProgrammesDir } from "./admin/programmes.js";
 import { ensureNotifyStream, NotifyPublisher } from "./emit/notify.js";
 import { Handler } from "./ingest/handler.js";
 import { createHttp, routesOf, type HttpDeps, type RegisteredRoute } from "./ingest/http.js";
@@ -38,6 +37,7 @@ import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
 import { SnapshotStore, SnapshotThread, Snapshotter } from "./cluster/snapshots.js";
+import { ReplicatedBackOffice, localBackOffice, type BackOfficeWriter } from "./cluster/backoffice.js";
 import { IdentityDirectory } from "./cluster/directory.js";
 import { IdentitySync } from "./cluster/identities.js";
 import { ledgerOptionsOf } from "./config/ledger-options.js";
@@ -209,6 +209,17 @@ async function startPipeline(
     gate.snapshots = snapshotter;
     gate.startSnapshots();
   }
+  // Programmes, products, rewards and voucher offers: this ledger's, or in cluster mode every instance's (cluster/backoffice.ts).
+  const replicatedBackOffice =
+    gate === null
+      ? null
+      : await ReplicatedBackOffice.open(nc, store, {
+          replicas: config.cluster.replicas,
+          log: log.child({ instanceId: config.cluster.instanceId }),
+          onApplied: () => metrics.programmesLoaded.set(programmesCount()),
+        });
+  const backOfficeWriter: BackOfficeWriter = replicatedBackOffice ?? localBackOffice(store);
+  if (gate && replicatedBackOffice) gate.backOffice = replicatedBackOffice;
   const n = config.notify;
   await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
   const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);
@@ -274,6 +285,7 @@ async function startPipeline(
     segments,
     cluster: cluster?.view ?? null,
     ledgerOptions: options,
+    backOffice: backOfficeWriter,
     portal: config.portal.enabled ? { portal: new Portal({ store, config: config.portal, publish: publishNotifications, now, log }), config: config.portal } : null,
     server: config.http,
     onProgrammesChanged: () => metrics.programmesLoaded.set(programmesCount()),
@@ -355,8 +367,8 @@ async function startPipeline(
     httpRoutes: { main: routesOf(http), admin: adminHttp ? routesOf(adminHttp) : [] },
     metrics,
     backOffice: {
-      installProgramme: async (id, body) => void (await installProgramme(store, id, body, now())),
-      putProduct: async (sku, body) => void (await putProduct(store, sku, body)),
+      installProgramme: async (id, body) => void (await backOfficeWriter.write("installProgramme", [id, body], now())),
+      putProduct: async (sku, body) => void (await backOfficeWriter.write("putProduct", [sku, body], now())),
       decideReport: (verb, body) => handler.handleValue("http", verb, body),
     },
     async close() {
@@ -364,6 +376,7 @@ async function startPipeline(
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));
       await gate?.close();
       await snapshotter?.close();
+      replicatedBackOffice?.close();
       await directory?.close();
       clearInterval(watchdog);
       clearInterval(sweeper);

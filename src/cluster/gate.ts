@@ -42,9 +42,12 @@ function fromWire(w: Wire): RawRequest {
   return { verb: w[0], encoding: w[1] === 1 ? "msgpack" : "json", bytes: w[2], subjectStore: w[3] ?? null, credentialStore: w[4] ?? null };
 }
 
-/** A log message: the commands, the time they apply at, the seed of their randomness (what loggedRequests reads). */
-export function logMessage(requests: RawRequest[], at: number, seed: Uint8Array): Uint8Array {
-  return packr.pack({ c: requests.map(toWire), t: at, r: seed });
+/**
+ * A log message: the commands, the time they apply at, the seed of their randomness, and
+ * the back-office position the owner had applied (what loggedRequests reads).
+ */
+export function logMessage(requests: RawRequest[], at: number, seed: Uint8Array, backOffice = 0): Uint8Array {
+  return packr.pack({ c: requests.map(toWire), t: at, r: seed, ...(backOffice > 0 ? { b: backOffice } : {}) });
 }
 
 /**
@@ -54,9 +57,9 @@ export function logMessage(requests: RawRequest[], at: number, seed: Uint8Array)
  */
 export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRequest[] {
   const out: RawRequest[] = [];
-  let msg: { c: Wire[]; t: number; r?: Uint8Array };
+  let msg: { c: Wire[]; t: number; r?: Uint8Array; b?: number };
   try {
-    msg = packr.unpack(m.data) as { c: Wire[]; t: number; r?: Uint8Array };
+    msg = packr.unpack(m.data) as { c: Wire[]; t: number; r?: Uint8Array; b?: number };
     if (!Array.isArray(msg.c) || typeof msg.t !== "number") throw new Error("not a log message");
   } catch (err) {
     log.error({ err, partition: vp, seq: m.seq }, "unreadable message in the command log; skipped");
@@ -64,7 +67,8 @@ export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRe
   }
   msg.c.forEach((w, k) => {
     try {
-      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k, ...(msg.r instanceof Uint8Array ? { seed: msg.r } : {}) } });
+      const b = typeof msg.b === "number" ? { backOffice: msg.b } : {};
+      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k, ...(msg.r instanceof Uint8Array ? { seed: msg.r } : {}), ...b } });
     } catch (err) {
       log.error({ err, partition: vp, seq: m.seq, index: k }, "unreadable command in the command log; skipped");
     }
@@ -124,6 +128,8 @@ export class ClusterGate {
   private readonly incarnation = randomUUID().slice(0, 8);
   private appends = 0;
   private closing = false;
+  /** Set by the engine in cluster mode: the back office every instance shares (cluster/backoffice.ts). */
+  backOffice: { readonly position: number; caughtUp(seq: number): Promise<void> } | null = null;
   /** Set by the engine in cluster mode: snapshots of the partitions served here (cluster/snapshots.ts). */
   snapshots: Snapshotter | null = null;
   private snapshotTimer: NodeJS.Timeout | null = null;
@@ -219,7 +225,7 @@ export class ClusterGate {
     const at = this.o.now();
     // The randomness its commands draw (voucher codes), in the log so that a replay draws the same.
     const seed = new Uint8Array(randomBytes(16));
-    const data = logMessage(batch.map((w) => w.req), at, seed);
+    const data = logMessage(batch.map((w) => w.req), at, seed, this.backOffice?.position ?? 0);
     const id = `${this.o.instanceId}.${this.incarnation}.${++this.appends}`;
     let seq: number;
     for (;;) {
@@ -290,7 +296,14 @@ export class ClusterGate {
     let pending: Promise<unknown>[] = [];
     try {
       for await (const m of p.log!.readAfter(Math.max(0, fromSeq - 1))) {
-        for (const req of loggedRequests(p.vp, m, this.log)) {
+        const requests = loggedRequests(p.vp, m, this.log);
+        // Applied under the back office its owner had: this instance's is at least as far first.
+        const b = requests[0]?.logged?.backOffice ?? 0;
+        if (this.backOffice && b > this.backOffice.position) {
+          await Promise.all(pending);
+          await this.backOffice.caughtUp(b);
+        }
+        for (const req of requests) {
           if (req.logged!.pos <= done) continue;
           pending.push(this.parts.enqueue(local, req, true));
           applied++;

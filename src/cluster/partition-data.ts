@@ -5,8 +5,9 @@
 // router sends it to. The table of owners below covers every table of the store (the
 // compiler checks it), so a table added later must say whose its records are.
 //
-// A snapshot file is a gzip of MessagePack frames: a header, one [table, key, value] per
-// record, and a trailer with the count (a file cut short is refused). Reading a
+// A snapshot file is a gzip of MessagePack frames: a header, one [table, keys, values] per
+// run of up to RUN_MAX records of a table, and a trailer with the count (a file cut
+// short is refused). Reading a
 // partition out uses one read transaction (a consistent cut: its records as of its `log@`
 // position); writing one in first removes what the ledger held of that partition, in
 // chunks, behind a `restoring@` mark that only the last chunk clears, so a restore cut
@@ -150,6 +151,51 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 /** Uncompressed bytes gathered before a gzip member is written. */
 const CHUNK_BYTES = 1 << 20;
 
+/** One partition's snapshot file being written. */
+interface Out {
+  file: string;
+  fd: number;
+  parts: Buffer[];
+  size: number;
+  records: number;
+  bytes: number;
+  pos: number;
+  /** Records of one table gathered into one frame [table, keys, values]: one frame per record cost more to read than the records. */
+  run: { table: TableName; keys: Key[]; values: unknown[] } | null;
+}
+
+/** Records of one table per frame at most. */
+const RUN_MAX = 1000;
+
+function flush(o: Out): void {
+  if (o.size === 0) return;
+  const z = gzipSync(Buffer.concat(o.parts), { level: 1 });
+  writeSync(o.fd, z);
+  o.bytes += z.length;
+  o.parts = [];
+  o.size = 0;
+}
+
+function writeFrame(o: Out, frame: unknown): void {
+  const b = packr.pack(frame);
+  o.parts.push(b);
+  o.size += b.length;
+  if (o.size >= CHUNK_BYTES) flush(o);
+}
+
+function endRun(o: Out): void {
+  if (o.run) writeFrame(o, [o.run.table, o.run.keys, o.run.values]);
+  o.run = null;
+}
+
+function addRecord(o: Out, name: TableName, key: Key, value: unknown): void {
+  if (o.run && (o.run.table !== name || o.run.keys.length >= RUN_MAX)) endRun(o);
+  o.run ??= { table: name, keys: [], values: [] };
+  o.run.keys.push(key);
+  o.run.values.push(value);
+  o.records++;
+}
+
 /**
  * Writes the records of partitions `vps` as they stand now, one file per partition, in
  * one pass over the ledger under one read transaction (`dir/<vp>.snap`).
@@ -159,27 +205,13 @@ export function exportPartitions(store: Store, partitions: number, vps: number[]
   try {
     const opts = { transaction: txn };
     const of = partitionReader(store, partitions, txn);
-    const out = new Map<number, { file: string; fd: number; parts: Buffer[]; size: number; records: number; bytes: number; pos: number }>();
-    const flush = (o: { fd: number; parts: Buffer[]; size: number; bytes: number }) => {
-      if (o.size === 0) return;
-      const z = gzipSync(Buffer.concat(o.parts), { level: 1 });
-      writeSync(o.fd, z);
-      o.bytes += z.length;
-      o.parts = [];
-      o.size = 0;
-    };
-    const write = (o: { fd: number; parts: Buffer[]; size: number; bytes: number }, frame: unknown) => {
-      const b = packr.pack(frame);
-      o.parts.push(b);
-      o.size += b.length;
-      if (o.size >= CHUNK_BYTES) flush(o);
-    };
+    const out = new Map<number, Out>();
     for (const vp of vps) {
       const file = `${dir}/${vp}.snap`;
       const pos = (store.meta.get(`log@${vp}`, opts) as number | undefined) ?? 0;
-      const o = { file, fd: openSync(file, "w"), parts: [] as Buffer[], size: 0, records: 0, bytes: 0, pos };
+      const o: Out = { file, fd: openSync(file, "w"), parts: [], size: 0, records: 0, bytes: 0, pos, run: null };
       out.set(vp, o);
-      write(o, { format: SNAPSHOT_FORMAT, vp, partitions, pos, at: now } satisfies SnapshotHeader);
+      writeFrame(o, { format: SNAPSHOT_FORMAT, vp, partitions, pos, at: now } satisfies SnapshotHeader);
     }
     try {
       for (const name of PARTITION_TABLES) {
@@ -188,12 +220,12 @@ export function exportPartitions(store: Store, partitions: number, vps: number[]
           const o = vp === null ? undefined : out.get(vp);
           if (!o) continue;
           if (name === "meta" && (key as string).startsWith("restoring@")) continue;
-          write(o, [name, key, value]);
-          o.records++;
+          addRecord(o, name, key, value);
         }
       }
       for (const o of out.values()) {
-        write(o, { end: true, records: o.records });
+        endRun(o);
+        writeFrame(o, { end: true, records: o.records });
         flush(o);
       }
     } finally {
@@ -221,7 +253,7 @@ function keysOf(store: Store, partitions: number, vp: number): [TableName, Key][
 }
 
 /** Records written per write transaction of a restore: other partitions' commits go in between. */
-const RESTORE_CHUNK = 5000;
+const RESTORE_CHUNK = 50_000;
 
 /** Whether the ledger holds anything of the partition (its counters, position, or a restore cut short). */
 export function holdsPartition(store: Store, vp: number): boolean {
@@ -290,12 +322,15 @@ export async function importPartition(store: Store, partitions: number, vp: numb
       ended = frame as { records: number };
       continue;
     }
-    const [name, key, value] = frame as [TableName, Key, unknown];
-    if (!Object.hasOwn(TABLE_OWNERS, name) || TABLE_OWNERS[name] === "instance") throw new Error(`snapshot ${file}: a record of table ${String(name)}`);
-    records++;
-    // The partition's counters and position go in last, with the mark's removal.
-    if (name === "meta") metas.push([key as string, value as number]);
-    else chunk.push([name, key, value]);
+    const [name, keys, values] = frame as [TableName, Key[], unknown[]];
+    if (!Object.hasOwn(TABLE_OWNERS, name) || TABLE_OWNERS[name] === "instance") throw new Error(`snapshot ${file}: records of table ${String(name)}`);
+    if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) throw new Error(`snapshot ${file}: a malformed frame of table ${name}`);
+    records += keys.length;
+    for (let i = 0; i < keys.length; i++) {
+      // The partition's counters and position go in last, with the mark's removal.
+      if (name === "meta") metas.push([keys[i] as string, values[i] as number]);
+      else chunk.push([name, keys[i]!, values[i]]);
+    }
     if (chunk.length >= RESTORE_CHUNK) write();
   }
   if (!header) throw new Error(`snapshot ${file}: empty`);

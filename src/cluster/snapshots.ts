@@ -199,11 +199,12 @@ export class Snapshotter {
         const file = join(this.freshDir(), `${vp}.snap`);
         const got = await this.bucket.fetch(vp, file);
         if (!got) throw new Error(`partition ${vp}: its snapshot went away`);
+        const fetchedMs = Math.round(performance.now() - started);
         const done = await this.thread.import(vp, file);
         const ms = Math.round(performance.now() - started);
         this.metrics.clusterRestores.labels("ok").inc();
         this.metrics.clusterRestoreDuration.observe(ms / 1000);
-        this.log.info({ partition: vp, pos: done.pos, records: done.records, removed: done.removed, bytes: got.bytes, ms }, "partition restored from its snapshot");
+        this.log.info({ partition: vp, pos: done.pos, records: done.records, removed: done.removed, bytes: got.bytes, fetchedMs, ms }, "partition restored from its snapshot");
         return got;
       } catch (err) {
         this.metrics.clusterRestores.labels("error").inc();

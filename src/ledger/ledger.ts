@@ -28,7 +28,7 @@ export interface Command {
    * counters, so that replaying the log anywhere makes the same ids and the same effects;
    * `pos` (log sequence × LOG_SLOTS + its place in the log message) is recorded with it.
    */
-  logged?: { vp: number; at: number; pos: number; seed?: Uint8Array };
+  logged?: { vp: number; at: number; pos: number; seed?: Uint8Array; backOffice?: number };
 }
 
 /** Commands one log message may hold: a command's log position is seq × LOG_SLOTS + its index. */

@@ -20,7 +20,7 @@ export interface RawRequest {
   /** The store of the terminal credential an HTTP request came with (config terminalAuth). */
   credentialStore?: string | null;
   /** Cluster mode: where the command is in its virtual partition's log (see Command.logged). */
-  logged?: { vp: number; at: number; pos: number; seed?: Uint8Array } | null;
+  logged?: Command["logged"] | null;
 }
 
 /** Why a request was refused, for the main thread's log. */
@@ -200,7 +200,7 @@ export interface PackedRequests {
   offsets: Uint32Array;
   data: Uint8Array;
   /** Cluster mode only: each request's Command.logged (null: none). */
-  logged: ({ vp: number; at: number; pos: number; seed?: Uint8Array } | null)[] | null;
+  logged: (Command["logged"] | null)[] | null;
 }
 
 export interface PackedHandled {

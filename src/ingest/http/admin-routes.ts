@@ -4,13 +4,14 @@ import type { FastifyRequest, HTTPMethods } from "fastify";
 import type { Approval, Approvals } from "../../admin/approvals.js";
 import { auditQuery, readAudit, type AuditLog } from "../../admin/audit.js";
 import { bulkAdjust, bulkAdjustSchema, bulkConvert, bulkConvertSchema, parseBulkAdjust } from "../../admin/bulk.js";
-import { importProducts, listProducts, productRowSchema, productSchema, putProduct, removeProduct } from "../../admin/products.js";
-import { checkProgramme, installProgramme, listProgrammes, programmeVersions, retireProgramme } from "../../admin/programmes.js";
+import { listProducts, productRowSchema, productSchema } from "../../admin/products.js";
+import { checkProgramme, listProgrammes, programmeVersions } from "../../admin/programmes.js";
 import { previewDraft } from "../../admin/preview.js";
-import { getReward, importRewards, listRewards, putReward, removeReward, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
+import { getReward, listRewards, rewardRowSchema, rewardSchema } from "../../admin/rewards.js";
 import { parsePrepaidQuery, prepaidCsv, prepaidHistory } from "../../admin/prepaid.js";
 import { openHoldsOf } from "../../admin/customer-search.js";
-import { getVoucherOffer, listVoucherOffers, offerSchema, putVoucherOffer, removeVoucherOffer } from "../../admin/vouchers.js";
+import { getVoucherOffer, listVoucherOffers, offerSchema } from "../../admin/vouchers.js";
+import type { BackOfficeWriter } from "../../cluster/backoffice.js";
 import { validate } from "../../codec/codec.js";
 import { VERB_SCHEMAS } from "../../codec/schema.js";
 import { programmeSchema } from "../../rules/programme.js";
@@ -54,6 +55,8 @@ export interface AdminDeps {
   cluster: ClusterView | null;
   /** The partitions' ledger options: a programme draft's preview quotes as they would. */
   ledgerOptions: LedgerOptions;
+  /** Where programmes, products, rewards and voucher offers are changed: this ledger, or in cluster mode every instance's (cluster/backoffice.ts). */
+  backOffice: BackOfficeWriter;
 }
 
 /** A route's answer when it opened an approval instead of acting: 202. */
@@ -113,7 +116,7 @@ const limitOf = (c: Call): number => listLimit(c.req.query as { limit?: string }
 /** A draft (its id may be left to the path's) and a sale as the quote verb takes it. */
 const previewBody = z.strictObject({ programme: z.record(z.string(), z.unknown()), sale: VERB_SCHEMAS.quote as z.ZodType });
 
-function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }: AdminDeps): Route[] {
+function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions, backOffice }: AdminDeps): Route[] {
   return [
     { method: "GET", url: "/v1/admin/programmes", role: "read", summary: "List the installed programmes", reply: "ProgrammeListReply", run: async () => ({ ok: true, programmes: listProgrammes(store) }) },
     {
@@ -136,7 +139,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }
     {
       method: "PUT", url: "/v1/admin/programmes/:id", role: "write", summary: "Install or replace a programme (no restart)", body: programmeSchema, pathFills: "id", reply: "ProgrammeInstalledReply",
       run: async (c) => {
-        const installed = await installProgramme(store, idOf(c), c.json(), now());
+        const installed = await backOffice.write("installProgramme", [idOf(c), c.json()], now());
         onProgrammesChanged();
         log.info({ programme: installed.id, version: installed.version }, "programme installed");
         return { ok: true, id: installed.id, version: installed.version };
@@ -158,7 +161,7 @@ function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }
     {
       method: "DELETE", url: "/v1/admin/programmes/:id", role: "write", summary: "Retire a programme", reply: "ProgrammeRetiredReply",
       run: async (c) => {
-        if (!(await retireProgramme(store, idOf(c)))) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
+        if (!(await backOffice.write("retireProgramme", [idOf(c)], now()))) throw new LoyaltyError("VALIDATION", `no programme ${idOf(c)}`, "id");
         onProgrammesChanged();
         log.info({ programme: idOf(c) }, "programme retired");
         return { ok: true, id: idOf(c), retired: true };
@@ -168,15 +171,15 @@ function programmeRoutes({ store, log, now, onProgrammesChanged, ledgerOptions }
 }
 
 function productRoutes(deps: AdminDeps): Route[] {
-  const { store, handler, log } = deps;
+  const { store, handler, log, backOffice, now } = deps;
   const sku = (c: Call) => (c.req.params as { sku: string }).sku;
   return [
-    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", summary: "Set a product of the product card", body: productSchema, pathFills: "sku", reply: "ProductReply", run: async (c) => ({ ok: true, product: await putProduct(store, sku(c), c.json()) }) },
+    { method: "PUT", url: "/v1/admin/products/:sku", role: "write", summary: "Set a product of the product card", body: productSchema, pathFills: "sku", reply: "ProductReply", run: async (c) => ({ ok: true, product: await backOffice.write("putProduct", [sku(c), c.json()], now()) }) },
     { method: "GET", url: "/v1/admin/products", role: "read", summary: "List the product card", query: LIMIT_QUERY, reply: "ProductListReply", run: async (c) => ({ ok: true, products: listProducts(store, limitOf(c)) }) },
     {
       method: "DELETE", url: "/v1/admin/products/:sku", role: "write", summary: "Remove a product", reply: "ProductRemovedReply",
       run: async (c) => {
-        if (!(await removeProduct(store, sku(c)))) throw new LoyaltyError("VALIDATION", `no product ${sku(c)}`, "sku");
+        if (!(await backOffice.write("removeProduct", [sku(c)], now()))) throw new LoyaltyError("VALIDATION", `no product ${sku(c)}`, "sku");
         return { ok: true, sku: sku(c), removed: true };
       },
     },
@@ -184,7 +187,7 @@ function productRoutes(deps: AdminDeps): Route[] {
       method: "POST", url: "/v1/admin/products/import", role: "write", large: true, summary: "Import the product card from CSV or XLSX", body: "spreadsheet", query: IMPORT_QUERY,
       run: async (c) => {
         const spec = { target: "products", schema: productRowSchema, key: "sku", rowsMax: limits.productImportRowsMax };
-        return runImportRoute(deps, c, spec, (rows) => importProducts(store, rows));
+        return runImportRoute(deps, c, spec, (rows) => backOffice.write("importProducts", [rows], now()));
       },
     },
     {
@@ -201,18 +204,18 @@ function productRoutes(deps: AdminDeps): Route[] {
 
 /** The rewards catalogue and voucher offers: PUT/GET/DELETE one, GET all. */
 function catalogueRoutes(deps: AdminDeps): Route[] {
-  const { store, log, now } = deps;
+  const { store, log, now, backOffice } = deps;
   return [
     { method: "GET", url: "/v1/admin/rewards", role: "read", summary: "List the rewards catalogue", query: LIMIT_QUERY, reply: "RewardListReply", run: async (c) => ({ ok: true, rewards: listRewards(store, limitOf(c), now()) }) },
     { method: "GET", url: "/v1/admin/rewards/:id", role: "read", summary: "One reward, with its price in force", reply: "RewardReply", run: async (c) => ({ ok: true, reward: getReward(store, idOf(c), now()) }) },
     {
       method: "POST", url: "/v1/admin/rewards/import", role: "write", large: true, summary: "Import rewards from CSV or XLSX (every row validated before any is written)", body: "spreadsheet", query: IMPORT_QUERY,
-      run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => importRewards(store, rows, now())),
+      run: async (c) => runImportRoute(deps, c, { target: "rewards", schema: rewardRowSchema, key: "id" }, (rows) => backOffice.write("importRewards", [rows], now())),
     },
     {
       method: "PUT", url: "/v1/admin/rewards/:id", role: "write", summary: "Add or replace a reward", body: rewardSchema, pathFills: "id", reply: "RewardReply",
       run: async (c) => {
-        const reward = await putReward(store, idOf(c), c.json(), now());
+        const reward = await backOffice.write("putReward", [idOf(c), c.json()], now());
         log.info({ reward: reward.id, pointsPrice: reward.pointsPrice, stock: reward.stock, active: reward.active }, "reward saved");
         return { ok: true, reward };
       },
@@ -220,7 +223,7 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
     {
       method: "DELETE", url: "/v1/admin/rewards/:id", role: "write", summary: "Remove a reward", reply: "RemovedReply",
       run: async (c) => {
-        await removeReward(store, idOf(c));
+        await backOffice.write("removeReward", [idOf(c)], now());
         log.info({ reward: idOf(c) }, "reward removed");
         return { ok: true, id: idOf(c), removed: true };
       },
@@ -230,7 +233,7 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
     {
       method: "PUT", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Add or replace a voucher offer", body: offerSchema, pathFills: "id", reply: "VoucherOfferReply",
       run: async (c) => {
-        const offer = await putVoucherOffer(store, idOf(c), c.json(), now());
+        const offer = await backOffice.write("putVoucherOffer", [idOf(c), c.json()], now());
         log.info({ offer: offer.id, kind: offer.kind, pointsCost: offer.pointsCost }, "voucher offer saved");
         return { ok: true, offer };
       },
@@ -238,7 +241,7 @@ function catalogueRoutes(deps: AdminDeps): Route[] {
     {
       method: "DELETE", url: "/v1/admin/voucher-offers/:id", role: "write", summary: "Remove a voucher offer", reply: "RemovedReply",
       run: async (c) => {
-        await removeVoucherOffer(store, idOf(c));
+        await backOffice.write("removeVoucherOffer", [idOf(c)], now());
         log.info({ offer: idOf(c) }, "voucher offer removed");
         return { ok: true, id: idOf(c), removed: true };
       },
