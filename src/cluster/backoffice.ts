@@ -60,6 +60,81 @@ function applyOp<K extends BackOfficeOp>(store: Store, op: K, args: BackOfficeAr
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 
+/**
+ * Applies one change of the stream to a ledger and records how far the ledger got. A
+ * change refused (a validation) is refused the same way on every instance: nothing
+ * changed anywhere, and the stream goes on.
+ */
+async function applyChange(store: Store, data: Uint8Array, seq: number, log: Logger): Promise<{ ok: true; op: BackOfficeOp; value: unknown } | { ok: false; error: unknown }> {
+  let change: Change | null = null;
+  let outcome: { ok: true; op: BackOfficeOp; value: unknown } | { ok: false; error: unknown };
+  try {
+    change = packr.unpack(data) as Change;
+    if (!Object.hasOwn(OPS, change.op)) throw new Error(`unknown back-office change ${String(change.op)}`);
+    outcome = { ok: true, op: change.op, value: await applyOp(store, change.op, change.args as never, change.at) };
+  } catch (err) {
+    if (!(err instanceof LoyaltyError)) log.error({ err, seq, op: change?.op }, "a back-office change could not be applied; skipped");
+    outcome = { ok: false, error: err };
+  }
+  await store.meta.put(BACKOFFICE_META, seq);
+  return outcome;
+}
+
+/**
+ * The back office read on demand, for `loyaltyd rebuild`: applied up to the position a
+ * log message names before its commands apply, then to the stream's end.
+ */
+export class BackOfficeReader {
+  private applied: number;
+  private constructor(
+    private readonly js: JetStreamClient,
+    private readonly store: Store,
+    private readonly last: number,
+    private readonly log: Logger,
+  ) {
+    this.applied = store.meta.get(BACKOFFICE_META) ?? 0;
+  }
+
+  static async open(nc: NatsConnection, store: Store, log: Logger): Promise<BackOfficeReader> {
+    const jsm = await nc.jetstreamManager({ timeout: 15_000 });
+    const last = await jsm.streams.info(BACKOFFICE_STREAM).then(
+      (i) => i.state.last_seq,
+      (err: unknown) => {
+        if (err instanceof NatsError && /stream not found/i.test(err.message)) return 0;
+        throw err;
+      },
+    );
+    return new BackOfficeReader(nc.jetstream({ timeout: 15_000 }), store, last, log);
+  }
+
+  /** The last change applied. */
+  get position(): number {
+    return this.applied;
+  }
+
+  /** Applies the stream up to `seq` (at most its last message). */
+  async upTo(seq: number): Promise<void> {
+    const target = Math.min(seq, this.last);
+    if (target <= this.applied) return;
+    const consumer = await this.js.consumers.get(BACKOFFICE_STREAM, { opt_start_seq: this.applied + 1 });
+    while (this.applied < target) {
+      const batch = await consumer.fetch({ max_messages: Math.min(256, target - this.applied), expires: 5_000 });
+      const pulled: { seq: number; data: Uint8Array }[] = [];
+      for await (const m of batch) pulled.push({ seq: m.seq, data: m.data });
+      if (pulled.length === 0) throw new Error(`the back office gave nothing after ${this.applied} (its last is ${this.last})`);
+      for (const m of pulled) {
+        if (m.seq <= this.applied) continue;
+        await applyChange(this.store, m.data, m.seq, this.log);
+        this.applied = m.seq;
+      }
+    }
+  }
+
+  toEnd(): Promise<void> {
+    return this.upTo(this.last);
+  }
+}
+
 interface Change {
   op: BackOfficeOp;
   args: unknown;
@@ -141,20 +216,10 @@ export class ReplicatedBackOffice implements BackOfficeWriter {
 
   private async apply(data: Uint8Array, seq: number): Promise<void> {
     if (seq <= this.applied) return;
-    let change: Change | null = null;
-    try {
-      change = packr.unpack(data) as Change;
-      if (!Object.hasOwn(OPS, change.op)) throw new Error(`unknown back-office change ${String(change.op)}`);
-      const value = await applyOp(this.store, change.op, change.args as never, change.at);
-      this.keep(seq, { ok: true, value });
-      this.onApplied(change.op);
-    } catch (err) {
-      // Refused the same way on every instance (a validation): nothing changed anywhere.
-      if (!(err instanceof LoyaltyError)) this.log.error({ err, seq, op: change?.op }, "a back-office change could not be applied; skipped");
-      this.keep(seq, { ok: false, error: err });
-    }
+    const outcome = await applyChange(this.store, data, seq, this.log);
+    this.keep(seq, outcome);
+    if (outcome.ok) this.onApplied(outcome.op);
     this.applied = seq;
-    await this.store.meta.put(BACKOFFICE_META, seq);
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;
       if (w.seq <= seq) {

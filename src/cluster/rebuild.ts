@@ -19,6 +19,7 @@ import { createLogger } from "../observe/logger.js";
 import { processBatch, type RawRequest } from "../partition/batch.js";
 import { loggedRequests } from "./gate.js";
 import { CommandLog } from "./log.js";
+import { BackOfficeReader } from "./backoffice.js";
 import { importPartition } from "./partition-data.js";
 import { SnapshotStore } from "./snapshots.js";
 
@@ -62,6 +63,7 @@ export async function rebuild(config: Config, opts: { verify: boolean; log?: (li
     let logs = 0;
     let snapshots = 0;
     const bucket = await SnapshotStore.open(nc, { replicas: config.cluster.replicas, timeoutMs: TIMEOUT_MS });
+    const backOffice = await BackOfficeReader.open(nc, store, log);
     for (let vp = 0; vp < config.cluster.partitions; vp++) {
       const cmdLog = await CommandLog.existing(nc, vp, { timeoutMs: TIMEOUT_MS });
       if (!cmdLog) continue;
@@ -89,12 +91,20 @@ export async function rebuild(config: Config, opts: { verify: boolean; log?: (li
         batch = [];
       };
       for await (const m of cmdLog.readAfter(from)) {
-        batch.push(...loggedRequests(vp, m, log));
+        const requests = loggedRequests(vp, m, log);
+        // Under the back office its owner had (as far as the stream goes: see docs/operations.md, Rebuild).
+        const b = requests[0]?.logged?.backOffice ?? 0;
+        if (b > backOffice.position) {
+          await flush();
+          await backOffice.upTo(b);
+        }
+        batch.push(...requests);
         if (batch.length >= limits.batchSizeMax) await flush();
       }
       await flush();
       say(`partition ${vp}: log applied up to sequence ${cmdLog.lastSeq}`);
     }
+    await backOffice.toEnd();
     const customers = store.customers.getKeysCount();
     const result: RebuildResult = { partitions: config.cluster.partitions, logs, snapshots, commands, customers, ms: Math.round(performance.now() - started) };
     if (opts.verify) {

@@ -173,6 +173,9 @@ describe("engines in cluster mode", () => {
       expect(enrolled.ok, JSON.stringify(enrolled)).toBe(true);
       const sold: any = await send(engine, "/v1/accrue", sale("auth-sale", { phone: "+48601999001" }, [line("1", 1, 2500)]));
       expect(sold).toMatchObject({ ok: true, customerId: enrolled.customerId, earned: 25 });
+      // ... change the back office every instance shares ...
+      const offer = await fetch(`http://127.0.0.1:${engine.httpPort}/v1/admin/voucher-offers/AUTH`, { method: "PUT", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ name: "auth", pointsCost: 5, kind: "amount", value: 100, currency: "EUR", validDays: 10 }) });
+      expect(offer.status, await offer.clone().text()).toBe(200);
       // ... store the partitions' snapshots in Object Store and trim the logs (a snapshot after every command here) ...
       const counted = async (e: Engine, name: string) => ((await e.metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.outcome === "ok")?.value ?? 0);
       const t2 = Date.now();
@@ -193,7 +196,12 @@ describe("engines in cluster mode", () => {
           if (!balance.ok) await new Promise((r) => setTimeout(r, 100));
         } while (!balance.ok);
         expect(balance).toMatchObject({ customerId: enrolled.customerId, accounts: [{ account: "points", balance: 25 }] });
-        // ... and restore them on the next instance.
+        // ... and restore them on the next instance, which has the back office too.
+        const t3 = Date.now();
+        while ((await fetch(`http://127.0.0.1:${fresh.httpPort}/v1/admin/voucher-offers/AUTH`, { headers: auth })).status !== 200) {
+          if (Date.now() - t3 > 10_000) throw new Error("the back office did not reach the next instance under the engine role");
+          await new Promise((r) => setTimeout(r, 100));
+        }
         expect(await counted(fresh, "loyalty_cluster_restores_total")).toBeGreaterThanOrEqual(1);
       } finally {
         await fresh.close();

@@ -1,0 +1,110 @@
+// Cluster mode's back office (cluster/backoffice.ts): a programme, a product, a reward or
+// a voucher offer changed through any instance's admin API is the same on every instance,
+// one that joins later with an empty data directory included; a change refused by
+// validation is refused to its caller and changes nothing anywhere; points earned on
+// any instance follow the programme installed through another.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/config.js";
+import { startEngine, type Engine } from "../../src/engine.js";
+import { startNatsServer, type NatsServer } from "../../src/ingest/nats-server.js";
+import { createLogger } from "../../src/observe/logger.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, tempDir, until } from "../e2e/harness.js";
+
+const PARTITIONS = 4;
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+let nats: NatsServer;
+const dirs: string[] = [];
+const engines: Engine[] = [];
+
+async function member(id: string): Promise<Engine> {
+  const dir = tempDir();
+  dirs.push(dir);
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      "nats.url": nats.url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
+      logLevel: "silent", executor: "inline", "events.lateMsMax": EVENTS_LATE_MS_TESTS,
+      "cluster.enabled": true, "cluster.instanceId": id, "cluster.partitions": PARTITIONS, "cluster.replicas": 1, "cluster.leaseTtlMs": 2000, "cluster.renewMs": 400,
+    },
+  });
+  const e = await startEngine(config, createLogger("silent"));
+  engines.push(e);
+  return e;
+}
+
+async function call(e: Engine, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${e.httpPort}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  return { status: res.status, body: await res.json() };
+}
+
+beforeAll(async () => {
+  const dir = tempDir();
+  dirs.push(dir);
+  nats = await startNatsServer({ storeDir: join(dir, "js") });
+}, 30_000);
+
+afterAll(async () => {
+  for (const e of engines) await e.close().catch(() => undefined);
+  await nats?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("cluster mode: the back office", () => {
+  it("is the same on every instance: changed through one, applied by all, refused alike, and given to one that joins", async () => {
+    const e1 = await member("b1");
+    const e2 = await member("b2");
+    // Both serve: every partition is owned between them.
+    await until(async () => (await call(e1, "GET", "/v1/admin/cluster")).body.partitions.every((p: any) => p.owner !== null), 20_000);
+
+    // A programme installed through e1 for category "X"; enrolments through e2, sales through both.
+    const bonus = { id: "bonus", name: "Bonus", account: "points", currency: "EUR", rules: [{ kind: "spend", per: 100, points: 1 }], scope: { categories: ["X"] } };
+    const installed = await call(e1, "PUT", "/v1/admin/programmes/bonus", bonus);
+    expect(installed.body, JSON.stringify(installed.body)).toMatchObject({ ok: true, id: "bonus", version: 1 });
+    // e1 answered once it had applied it; e2 applies it within moments.
+    await until(async () => (await call(e2, "GET", "/v1/admin/programmes")).body.programmes.some((p: any) => p.id === "bonus"), 10_000);
+    const customers: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await call(e2, "POST", "/v1/enroll", { requestId: `bo-enrol-${i}`, profile: {}, card: `BO-${i}` });
+      expect(r.body.ok, JSON.stringify(r.body)).toBe(true);
+      customers.push(r.body.customerId);
+    }
+    // Whichever instance serves the customer's partition, the sale earns under the programme installed through e1.
+    for (let i = 0; i < 8; i++) {
+      const r = await call(i % 2 ? e1 : e2, "POST", "/v1/accrue", sale(`bo-sale-${i}`, { card: `BO-${i}` }, [{ ...line("1", 1, 1000), category: "X" }]));
+      expect(r.body.ok, JSON.stringify(r.body)).toBe(true);
+      expect(r.body.breakdown.map((b: any) => b.programme), JSON.stringify(r.body)).toContain("bonus");
+    }
+
+    // A product, a reward and a voucher offer through e2: e1 has them too.
+    expect((await call(e2, "PUT", "/v1/admin/products/SKU-1", { name: "Paint", category: "X" })).body.ok).toBe(true);
+    expect((await call(e2, "PUT", "/v1/admin/rewards/MUG", { name: "Mug", pointsPrice: 5, stock: 10 })).body.ok).toBe(true);
+    expect((await call(e2, "PUT", "/v1/admin/voucher-offers/TEN", { name: "10 off", pointsCost: 5, kind: "amount", value: 1000, currency: "EUR", validDays: 10 })).body.ok).toBe(true);
+    await until(async () => (await call(e1, "GET", "/v1/admin/voucher-offers/TEN")).status === 200, 10_000);
+    expect((await call(e1, "GET", "/v1/admin/rewards/MUG")).body.reward).toMatchObject({ id: "MUG", pointsPrice: 5 });
+    expect((await call(e1, "GET", "/v1/admin/products")).body.products.map((p: any) => p.sku)).toContain("SKU-1");
+    // A voucher bought through either instance, whoever serves the customer.
+    for (let i = 0; i < 4; i++) {
+      const r = await call(i % 2 ? e1 : e2, "POST", "/v1/buyVoucher", { requestId: `bo-buy-${i}`, customer: { customerId: customers[i] }, offerId: "TEN" });
+      expect(r.body, JSON.stringify(r.body)).toMatchObject({ ok: true, approved: true });
+    }
+
+    // Refused by validation through e1: its caller gets the error; nothing changes anywhere.
+    const refused = await call(e1, "PUT", "/v1/admin/voucher-offers/BAD", { name: "bad", pointsCost: -5, kind: "amount", value: 1000, currency: "EUR", validDays: 10 });
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    // Removed through e1: gone from e2.
+    expect((await call(e1, "DELETE", "/v1/admin/rewards/MUG")).body.ok).toBe(true);
+    await until(async () => (await call(e2, "GET", "/v1/admin/rewards/MUG")).status !== 200, 10_000);
+    for (const e of [e1, e2]) expect((await call(e, "GET", "/v1/admin/voucher-offers/BAD")).status).not.toBe(200);
+
+    // An instance that joins with an empty data directory gets the whole back office.
+    const e3 = await member("b3");
+    await until(async () => (await call(e3, "GET", "/v1/admin/voucher-offers/TEN")).status === 200, 20_000);
+    const programmes = (await call(e3, "GET", "/v1/admin/programmes")).body.programmes;
+    expect(programmes.find((p: any) => p.id === "bonus")).toMatchObject({ version: 1 });
+    expect((await call(e3, "GET", "/v1/admin/rewards/MUG")).status).not.toBe(200);
+    expect((await call(e3, "GET", "/v1/admin/voucher-offers/BAD")).status).not.toBe(200);
+  }, 90_000);
+});
