@@ -144,6 +144,14 @@ export class ClusterGate {
     private readonly o: GateOptions,
   ) {
     this.vps = Array.from({ length: o.partitions }, (_, i) => new VirtualPartition(i));
+    metrics.onScrape(() => {
+      const lag = this.lag();
+      for (const p of this.vps) {
+        const value = lag[String(p.vp)];
+        if (value === undefined) metrics.clusterPartitionLag.remove(String(p.vp));
+        else metrics.clusterPartitionLag.labels(String(p.vp)).set(value);
+      }
+    });
   }
 
   /** Per partition owned here with its log open: sequences known and not applied yet (the status's lag). */

@@ -272,6 +272,12 @@ export function createMetrics() {
       labelNames: ["partition"] as const,
       registers: [registry],
     }),
+    clusterPartitionLag: new Gauge({
+      name: "loyalty_cluster_partition_lag",
+      help: "Per virtual partition this instance owns: log messages it knows of and has not applied yet (above 0 while a takeover replays)",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
     clusterSnapshots: new Counter({
       name: "loyalty_cluster_snapshots_total",
       help: "Partition snapshots this instance took, by outcome (ok: stored; superseded: the bucket had a newer one; error)",
