@@ -38,6 +38,7 @@ import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
 import { SnapshotStore, SnapshotThread, Snapshotter } from "./cluster/snapshots.js";
 import { ReplicatedBackOffice, localBackOffice, type BackOfficeWriter } from "./cluster/backoffice.js";
+import { ClusterStock, withClusterStock } from "./cluster/stock.js";
 import { IdentityDirectory } from "./cluster/directory.js";
 import { IdentitySync } from "./cluster/identities.js";
 import { ledgerOptionsOf } from "./config/ledger-options.js";
@@ -218,8 +219,11 @@ async function startPipeline(
           log: log.child({ instanceId: config.cluster.instanceId }),
           onApplied: () => metrics.programmesLoaded.set(programmesCount()),
         });
-  const backOfficeWriter: BackOfficeWriter = replicatedBackOffice ?? localBackOffice(store);
+  // Cluster mode: reward stock counted once for the cluster (cluster/stock.ts).
+  const clusterStock = gate === null ? null : await ClusterStock.open(nc, { replicas: config.cluster.replicas });
+  const backOfficeWriter: BackOfficeWriter = replicatedBackOffice && clusterStock ? withClusterStock(replicatedBackOffice, clusterStock, store) : localBackOffice(store);
   if (gate && replicatedBackOffice) gate.backOffice = replicatedBackOffice;
+  if (gate && clusterStock) gate.stock = clusterStock;
   const n = config.notify;
   await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
   const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);

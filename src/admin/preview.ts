@@ -34,6 +34,8 @@ function readOnlyTx(store: Store, options: LedgerOptions, now: number, plan: Ret
     idScope: "",
     random: refuse,
     notify: (_n: Notification) => refuse(),
+    stockReservation: undefined,
+    stockReturned: refuse,
   };
 }
 

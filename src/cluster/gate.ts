@@ -28,18 +28,32 @@ import { IDENTITY_VERBS, type IdentitySync } from "./identities.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 import { restoreCutShort } from "./partition-data.js";
 import type { Snapshotter } from "./snapshots.js";
+import type { ClusterStock } from "./stock.js";
+
+/** Verbs that take reward stock (redeemReward) or may give it back (a reward hold released, captured, expired). */
+const STOCK_VERBS = new Set<string>(["redeemReward", "release", "capture", "expireHold"]);
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 export const FORWARD_PREFIX = "loyalty.cluster.vp.";
 
-/** A command as the log and a forward carry it. */
-type Wire = [verb: string, encoding: 0 | 1, bytes: Uint8Array, subjectStore: string | null, credentialStore: string | null];
+/** A command as the log and a forward carry it (a redemption's stock reservation: in the log only). */
+type Wire = [verb: string, encoding: 0 | 1, bytes: Uint8Array, subjectStore: string | null, credentialStore: string | null, stock?: [number, number] | null];
 
-const toWire = (r: RawRequest): Wire => [r.verb, r.encoding === "msgpack" ? 1 : 0, r.bytes, r.subjectStore ?? null, r.credentialStore ?? null];
+const toWire = (r: RawRequest): Wire => {
+  const w: Wire = [r.verb, r.encoding === "msgpack" ? 1 : 0, r.bytes, r.subjectStore ?? null, r.credentialStore ?? null];
+  if (r.stock) w.push(r.stock);
+  return w;
+};
 
 function fromWire(w: Wire): RawRequest {
   if (!Array.isArray(w) || !isCommandVerb(w[0]) || !(w[2] instanceof Uint8Array)) throw new Error("not a logged command");
   return { verb: w[0], encoding: w[1] === 1 ? "msgpack" : "json", bytes: w[2], subjectStore: w[3] ?? null, credentialStore: w[4] ?? null };
+}
+
+/** A logged command's stock reservation, when its log message carries a valid one. */
+function stockOf(w: Wire): { stock: [number, number] } | Record<string, never> {
+  const s = w[5];
+  return Array.isArray(s) && s.length === 2 && Number.isSafeInteger(s[0]) && Number.isSafeInteger(s[1]) ? { stock: [s[0], s[1]] } : {};
 }
 
 /**
@@ -68,7 +82,7 @@ export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRe
   msg.c.forEach((w, k) => {
     try {
       const b = typeof msg.b === "number" ? { backOffice: msg.b } : {};
-      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k, ...(msg.r instanceof Uint8Array ? { seed: msg.r } : {}), ...b } });
+      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k, ...(msg.r instanceof Uint8Array ? { seed: msg.r } : {}), ...b, ...stockOf(w) } });
     } catch (err) {
       log.error({ err, partition: vp, seq: m.seq, index: k }, "unreadable command in the command log; skipped");
     }
@@ -191,10 +205,7 @@ export class ClusterGate {
       // A repeat of a request already applied goes on: the ledger answers it with its first reply.
       if (taken && !this.seen(value)) return Promise.reject(taken);
     }
-    const applied = new Promise<Handled>((resolve, reject) => {
-      p.queue.push({ req, waitBounded, arrived: performance.now(), resolve, reject });
-      p.appending ??= this.appendLoop(p);
-    });
+    const applied = this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded);
     if (!ids || value === null || !ids.pending(req.verb, value)) return applied;
     // The directory learns the identifiers the command gave before the reply goes out.
     return applied.then(async (h) => {
@@ -202,6 +213,72 @@ export class ClusterGate {
       return h;
     });
   }
+
+  /** Into the partition's log, then applied: resolves with the reply. */
+  private append(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+    return new Promise<Handled>((resolve, reject) => {
+      p.queue.push({ req, waitBounded, arrived: performance.now(), resolve, reject });
+      p.appending ??= this.appendLoop(p);
+    });
+  }
+
+  /**
+   * A command that takes or gives back reward stock (cluster/stock.ts): a redemption's
+   * units are reserved in the cluster's count before it is logged (the log carries the
+   * reservation) and given back unless the ledger approves it; the units a release,
+   * capture or expiry gave back (the reply's `stockReturned`, stripped here) return to
+   * the count. Replays give nothing back: the owner that applied the command first did.
+   */
+  private async withStock(stock: ClusterStock, p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
+    const want = req.verb === "redeemReward" ? this.stockWanted(req) : null;
+    let reserved = 0;
+    if (want) {
+      const r = await stock.reserve(want.rewardId, want.qty, want.initial);
+      reserved = r.reserved;
+      req = { ...req, stock: [r.reserved, r.left] };
+    }
+    let h: Handled;
+    try {
+      h = await this.append(p, req, waitBounded);
+    } catch (err) {
+      if (want && reserved > 0) await stock.give(want.rewardId, reserved);
+      throw err;
+    }
+    const reply = (() => {
+      try {
+        return decodeBytes(h.bytes, req.encoding) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })();
+    if (want && reserved > 0 && (reply.approved !== true || reply.duplicate === true)) await stock.give(want.rewardId, reserved);
+    if (Array.isArray(reply.stockReturned)) {
+      for (const [rewardId, qty] of reply.stockReturned as [string, number][]) await stock.give(rewardId, qty);
+      const { stockReturned: _returned, ...rest } = reply;
+      h = { ...h, bytes: encodeReply(rest, req.encoding) };
+    }
+    return h;
+  }
+
+  /** A redemption of a reward that has a stock in the catalogue: what to reserve. */
+  private stockWanted(req: RawRequest): { rewardId: string; qty: number; initial: number } | null {
+    let value: { rewardId?: unknown; qty?: unknown };
+    try {
+      value = decodeBytes(req.bytes, req.encoding) as { rewardId?: unknown; qty?: unknown };
+    } catch {
+      return null; // refused by the ledger's validation
+    }
+    if (typeof value?.rewardId !== "string") return null;
+    const qty = value.qty === undefined ? 1 : value.qty;
+    if (typeof qty !== "number" || !Number.isSafeInteger(qty) || qty < 1) return null;
+    this.store.env.resetReadTxn();
+    const reward = this.store.rewards.get(value.rewardId);
+    if (!reward || reward.stock === null) return null;
+    return { rewardId: value.rewardId, qty, initial: reward.stock };
+  }
+
+  /** Set by the engine in cluster mode: the cluster's count of reward stock (cluster/stock.ts). */
+  stock: ClusterStock | null = null;
 
   /** Whether the ledger holds the request's idempotency record already (its requestId was applied). */
   private seen(value: unknown): boolean {
@@ -281,7 +358,7 @@ export class ClusterGate {
     batch.forEach((w, k) => {
       p.applying++;
       this.parts
-        .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k, seed } }, true)
+        .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k, seed, ...(w.req.stock ? { stock: w.req.stock } : {}) } }, true)
         .then(w.resolve, w.reject)
         .finally(() => {
           p.applying--;

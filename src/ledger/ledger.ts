@@ -28,7 +28,7 @@ export interface Command {
    * counters, so that replaying the log anywhere makes the same ids and the same effects;
    * `pos` (log sequence × LOG_SLOTS + its place in the log message) is recorded with it.
    */
-  logged?: { vp: number; at: number; pos: number; seed?: Uint8Array; backOffice?: number };
+  logged?: { vp: number; at: number; pos: number; seed?: Uint8Array; backOffice?: number; stock?: [reserved: number, left: number] };
 }
 
 /** Commands one log message may hold: a command's log position is seq × LOG_SLOTS + its index. */
@@ -69,6 +69,9 @@ export class Ledger implements Tx {
   idScope = "";
   /** Cluster mode: the virtual partition of the logged command being applied (its idempotency record names it), else null. */
   private vp: number | null = null;
+  stockReservation: [number, number] | null | undefined = undefined;
+  /** Units of rewards the command gave back (cluster mode), for its reply's `stockReturned`. */
+  private returned: [string, number][] = [];
   /** The command being applied, for random(): its log seed and position, and how many draws it made. */
   private drawing: { seed: Uint8Array; pos: number; draws: number } | null = null;
   scope: string | null = null;
@@ -125,6 +128,7 @@ export class Ledger implements Tx {
         this.now = cmd.logged ? cmd.logged.at : batchNow;
         const applied = cmd.logged ? this.enterPartition(cmd.logged.vp, partitions) : 0;
         this.vp = cmd.logged ? cmd.logged.vp : null;
+        this.stockReservation = cmd.logged ? (cmd.logged.stock ?? null) : undefined;
         const marks = this.counters();
         this.drawing = cmd.logged?.seed ? { seed: cmd.logged.seed, pos: cmd.logged.pos, draws: 0 } : null;
         if (cmd.logged && cmd.logged.pos <= applied) {
@@ -148,6 +152,7 @@ export class Ledger implements Tx {
       this.now = batchNow;
       this.drawing = null;
       this.vp = null;
+      this.stockReservation = undefined;
       meta.put("seq", this.seq);
       meta.put("customerSeq", this.customerSeq);
       meta.put("holdSeq", this.holdSeq);
@@ -220,10 +225,13 @@ export class Ledger implements Tx {
   /** One command in its own child transaction: an operating error leaves no trace. Rethrows broken invariants. */
   private applyOne(cmd: Command): Outcome {
     this.notes = [];
+    this.returned = [];
     this.scope = cmd.scope ?? null;
     const marks = this.counters();
     try {
       const reply = this.store.env.transactionSync(() => this.dispatch(cmd));
+      // Cluster mode: what the owner gives back to the cluster's stock count (cluster/gate.ts strips it from the reply).
+      if (this.returned.length > 0) return { reply: { ...reply, stockReturned: this.returned }, notifications: this.notes };
       return { reply, notifications: this.notes };
     } catch (err) {
       if ((err as { fatal?: boolean }).fatal) throw err;
@@ -334,6 +342,10 @@ export class Ledger implements Tx {
 
   notify(n: Notification): void {
     this.notes.push(n);
+  }
+
+  stockReturned(rewardId: string, qty: number): void {
+    this.returned.push([rewardId, qty]);
   }
 }
 

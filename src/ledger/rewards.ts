@@ -25,9 +25,13 @@ export function redeemReward(tx: Tx, input: VerbInput<"redeemReward">): Reply {
   const base = { customerId: c.id, account: item.account, ...item.ref, qty: input.qty, price: item.price };
   const refusal = (reason: string, extra: Reply = {}): Reply => ({ ok: true, approved: false, reason, ...base, ...extra, available });
   if (!item.active) return refusal("REWARD_INACTIVE");
-  if (item.stock !== null && item.stock < input.qty) return refusal("OUT_OF_STOCK", { stock: item.stock });
+  // Cluster mode: the cluster counts the stock; the owner reserved the units before it logged the command.
+  const cluster = tx.stockReservation !== undefined && item.stock !== null;
+  const reservation = tx.stockReservation ?? [0, 0];
+  if (cluster && reservation[0] < input.qty) return refusal("OUT_OF_STOCK", { stock: reservation[1] });
+  if (!cluster && item.stock !== null && item.stock < input.qty) return refusal("OUT_OF_STOCK", { stock: item.stock });
   if (amount > available) return refusal("INSUFFICIENT_BALANCE", { requested: amount });
-  const stockTaken = takeStock(tx, input.rewardId, item.stock, input.qty);
+  const stockTaken = cluster ? input.qty : takeStock(tx, input.rewardId, item.stock, input.qty);
   const held: HeldItem = { ...item.ref, qty: input.qty, price: item.price, stockTaken };
   const { hold, available: left } = placeHold(tx, w, c.id, item.account, amount, null, input.ttlMs, held);
   return { ok: true, approved: true, holdId: hold.holdId, ...base, amount, available: left, expiresAt: hold.expiresAt };
@@ -60,6 +64,7 @@ function takeStock(tx: Tx, rewardId: string | undefined, stock: number | null, q
 /** A released or expired reward hold gives its units back (unless the reward went or became unlimited). */
 export function returnStock(tx: Tx, item: HeldItem): void {
   if (item.rewardId === undefined || !item.stockTaken) return;
+  if (tx.stockReservation !== undefined) return tx.stockReturned(item.rewardId, item.stockTaken);
   const reward = tx.store.rewards.get(item.rewardId);
   if (!reward || reward.stock === null) return;
   tx.store.rewards.put(item.rewardId, { ...reward, stock: reward.stock + item.stockTaken });

@@ -90,6 +90,14 @@ export interface Tx {
   random(n: number): Uint8Array;
   /** Emits a notification with the command's outcome (the batch writes it to the outbox with its effect). */
   notify(n: Notification): void;
+  /**
+   * Where reward stock is counted. undefined: here, in `rewards` (single-node mode). In
+   * cluster mode, by the cluster (cluster/stock.ts): the command's reservation as its
+   * log carries it, [units reserved, units left when reserved], or null (none made).
+   */
+  readonly stockReservation: [reserved: number, left: number] | null | undefined;
+  /** Cluster mode: units of a reward given back (a reward hold released or expired); the owner returns them to the cluster's count. */
+  stockReturned(rewardId: string, qty: number): void;
 }
 
 export const DAY_MS = 86_400_000;

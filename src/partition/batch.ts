@@ -21,6 +21,8 @@ export interface RawRequest {
   credentialStore?: string | null;
   /** Cluster mode: where the command is in its virtual partition's log (see Command.logged). */
   logged?: Command["logged"] | null;
+  /** Cluster mode, a redemption: the reward units its owner reserved in the cluster's count, and how many were left (cluster/stock.ts). */
+  stock?: [reserved: number, left: number] | null;
 }
 
 /** Why a request was refused, for the main thread's log. */

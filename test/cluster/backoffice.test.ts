@@ -1,4 +1,5 @@
-// Cluster mode's back office (cluster/backoffice.ts): a programme, a product, a reward or
+// Cluster mode's back office (cluster/backoffice.ts) and reward stock (cluster/stock.ts):
+// a programme, a product, a reward or
 // a voucher offer changed through any instance's admin API is the same on every instance,
 // one that joins later with an empty data directory included; a change refused by
 // validation is refused to its caller and changes nothing anywhere; points earned on
@@ -106,5 +107,37 @@ describe("cluster mode: the back office", () => {
     expect(programmes.find((p: any) => p.id === "bonus")).toMatchObject({ version: 1 });
     expect((await call(e3, "GET", "/v1/admin/rewards/MUG")).status).not.toBe(200);
     expect((await call(e3, "GET", "/v1/admin/voucher-offers/BAD")).status).not.toBe(200);
+  }, 90_000);
+
+  it("counts a reward's stock once for the cluster: redemptions through every instance take no more than there is, and a release gives back", async () => {
+    const [e1, e2, e3] = engines as [Engine, Engine, Engine];
+    expect((await call(e1, "PUT", "/v1/admin/rewards/CAP", { name: "Cap", pointsPrice: 10, stock: 3 })).body.ok).toBe(true);
+    await until(async () => (await call(e3, "GET", "/v1/admin/rewards/CAP")).status === 200, 10_000);
+    // Eight customers with 10 points each, spread over the partitions (and so over the instances).
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await call(engines[i % 3]!, "POST", "/v1/enroll", { requestId: `st-enrol-${i}`, profile: {}, card: `ST-${i}` });
+      ids.push(r.body.customerId);
+      expect((await call(e1, "POST", "/v1/accrue", sale(`st-sale-${i}`, { card: `ST-${i}` }, [line("1", 1, 1000)]))).body.ok).toBe(true);
+    }
+    const redeem = (i: number, via: Engine, tag: string) => call(via, "POST", "/v1/redeemReward", { requestId: `st-${tag}-${i}`, customer: { customerId: ids[i] }, rewardId: "CAP" });
+    // Six at once, through the three instances: three approved, three out of stock.
+    const first = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => redeem(i, engines[i % 3]!, "a")));
+    const approved = first.filter((r) => r.body.approved === true);
+    expect(first.map((r) => r.body.ok)).toEqual([true, true, true, true, true, true]);
+    expect(approved).toHaveLength(3);
+    expect(first.filter((r) => r.body.reason === "OUT_OF_STOCK")).toHaveLength(3);
+    // A release through another instance gives its unit back; a redemption refused for its balance takes none.
+    expect((await call(e2, "POST", "/v1/release", { requestId: "st-rel-1", holdId: approved[0]!.body.holdId })).body).toMatchObject({ ok: true, released: 10 });
+    const poor = await call(e3, "POST", "/v1/enroll", { requestId: "st-enrol-poor", profile: {}, card: "ST-poor" });
+    expect((await call(e1, "POST", "/v1/redeemReward", { requestId: "st-poor", customer: { customerId: poor.body.customerId }, rewardId: "CAP" })).body).toMatchObject({ approved: false, reason: "INSUFFICIENT_BALANCE" });
+    expect((await redeem(6, e3, "b")).body).toMatchObject({ ok: true, approved: true });
+    expect((await redeem(7, e1, "b")).body).toMatchObject({ ok: true, approved: false, reason: "OUT_OF_STOCK", stock: 0 });
+    // A repeat of an approved redemption is its first reply and takes nothing more.
+    expect((await redeem(6, e2, "b")).body).toMatchObject({ approved: true, duplicate: true });
+    // The operator's word: one more on hand.
+    expect((await call(e2, "PUT", "/v1/admin/rewards/CAP", { name: "Cap", pointsPrice: 10, stock: 1 })).body.ok).toBe(true);
+    expect((await redeem(7, e3, "c")).body).toMatchObject({ ok: true, approved: true });
+    expect((await redeem(5, e1, "c")).body).toMatchObject({ ok: true, approved: false, reason: "OUT_OF_STOCK" });
   }, 90_000);
 });

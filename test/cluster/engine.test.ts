@@ -176,6 +176,12 @@ describe("engines in cluster mode", () => {
       // ... change the back office every instance shares ...
       const offer = await fetch(`http://127.0.0.1:${engine.httpPort}/v1/admin/voucher-offers/AUTH`, { method: "PUT", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ name: "auth", pointsCost: 5, kind: "amount", value: 100, currency: "EUR", validDays: 10 }) });
       expect(offer.status, await offer.clone().text()).toBe(200);
+      // ... count a reward's stock in the cluster's bucket ...
+      const reward = await fetch(`http://127.0.0.1:${engine.httpPort}/v1/admin/rewards/AUTH-R`, { method: "PUT", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ name: "auth", pointsPrice: 5, stock: 1 }) });
+      expect(reward.status, await reward.clone().text()).toBe(200);
+      const redeemed: any = await send(engine, "/v1/redeemReward", { requestId: "auth-redeem-1", customer: { card: "AUTH-1" }, rewardId: "AUTH-R" });
+      expect(redeemed, JSON.stringify(redeemed)).toMatchObject({ ok: true, approved: true });
+      expect(await send(engine, "/v1/redeemReward", { requestId: "auth-redeem-2", customer: { card: "AUTH-1" }, rewardId: "AUTH-R" })).toMatchObject({ ok: true, approved: false, reason: "OUT_OF_STOCK" });
       // ... store the partitions' snapshots in Object Store and trim the logs (a snapshot after every command here) ...
       const counted = async (e: Engine, name: string) => ((await e.metrics.registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.outcome === "ok")?.value ?? 0);
       const t2 = Date.now();
@@ -195,7 +201,7 @@ describe("engines in cluster mode", () => {
           if (Date.now() - t1 > 20_000) throw new Error(JSON.stringify(balance));
           if (!balance.ok) await new Promise((r) => setTimeout(r, 100));
         } while (!balance.ok);
-        expect(balance).toMatchObject({ customerId: enrolled.customerId, accounts: [{ account: "points", balance: 25 }] });
+        expect(balance).toMatchObject({ customerId: enrolled.customerId, accounts: [{ account: "points", balance: 25, available: 20 }] });
         // ... and restore them on the next instance, which has the back office too.
         const t3 = Date.now();
         while ((await fetch(`http://127.0.0.1:${fresh.httpPort}/v1/admin/voucher-offers/AUTH`, { headers: auth })).status !== 200) {
