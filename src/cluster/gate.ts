@@ -24,7 +24,8 @@ import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { isCommandVerb, isReadVerb } from "../verbs.js";
-import { IDENTITY_VERBS, type IdentitySync } from "./identities.js";
+import { DROPPING_VERBS, IDENTITY_VERBS, type IdentitySync } from "./identities.js";
+import type { IdentityKind } from "./identity.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 import { restoreCutShort } from "./partition-data.js";
 import type { Snapshotter } from "./snapshots.js";
@@ -205,13 +206,38 @@ export class ClusterGate {
       // A repeat of a request already applied goes on: the ledger answers it with its first reply.
       if (taken && !this.seen(value)) return Promise.reject(taken);
     }
-    const applied = this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded);
+    let applied = this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded);
+    if (ids && value !== null && DROPPING_VERBS.has(req.verb)) applied = this.releasingDropped(ids, value, applied);
     if (!ids || value === null || !ids.pending(req.verb, value)) return applied;
     // The directory learns the identifiers the command gave before the reply goes out.
     return applied.then(async (h) => {
       if (h.outcome === "ok") await ids.afterApply(req.verb, value, decodeBytes(h.bytes, req.encoding) as Record<string, unknown>);
       return h;
     });
+  }
+
+  /**
+   * A command that may take identifiers from its customer (a new phone, an erasure): the
+   * customer's identifiers in this (the owner's) ledger before and after it; the directory
+   * releases what went, so that another customer may have them.
+   */
+  private async releasingDropped(ids: IdentitySync, value: unknown, applied: Promise<Handled>): Promise<Handled> {
+    const customerId = ids.customerOf(value);
+    const before = customerId ? this.identifiersOf(customerId) : [];
+    const h = await applied;
+    if (customerId && before.length > 0 && h.outcome === "ok") await ids.releaseDropped(customerId, before, this.identifiersOf(customerId));
+    return h;
+  }
+
+  /** The cards, phone and loyalty id this ledger gives a customer now (none once erased). */
+  private identifiersOf(customerId: string): [IdentityKind, string][] {
+    this.store.env.resetReadTxn();
+    const c = this.store.customers.get(customerId);
+    if (!c || c.erasedAt !== undefined) return [];
+    const out: [IdentityKind, string][] = c.cards.map((card) => ["card", card]);
+    if (c.profile.phone) out.push(["phone", c.profile.phone]);
+    if (c.loyaltyId) out.push(["loyaltyId", c.loyaltyId]);
+    return out;
   }
 
   /** Into the partition's log, then applied: resolves with the reply. */

@@ -26,7 +26,14 @@ const obj = (v: unknown): Value => (typeof v === "object" && v !== null ? (v as 
 const str = (v: unknown): string | null => (typeof v === "string" && v.length > 0 ? v : null);
 
 /** The verbs that may introduce or drop an identifier: only their requests are decoded here. */
-export const IDENTITY_VERBS: ReadonlySet<string> = new Set(["enroll", "card", "updateCustomer", "accrue", "buyVoucher", "redeemReward"]);
+export const IDENTITY_VERBS: ReadonlySet<string> = new Set(["enroll", "card", "updateCustomer", "eraseCustomer", "accrue", "buyVoucher", "redeemReward"]);
+
+/**
+ * Verbs that may take identifiers away from a customer without naming them (a new phone
+ * replaces the old one; an erasure drops them all): the owner compares the customer's
+ * identifiers before and after the command and releases what went.
+ */
+export const DROPPING_VERBS: ReadonlySet<string> = new Set(["updateCustomer", "eraseCustomer"]);
 
 /** Verbs whose reply may carry a voucher issued to the customer (`voucher.code`): its code goes in the directory. */
 const VOUCHER_VERBS: ReadonlySet<string> = new Set(["buyVoucher", "redeemReward"]);
@@ -112,6 +119,27 @@ export class IdentitySync {
     if (VOUCHER_VERBS.has(verb)) return true;
     const { gives, drops } = identitiesOf(verb, value);
     return drops.length > 0 || gives.some(([kind, v]) => this.directory.lookup(kind, v) === null);
+  }
+
+  /** The customer a request names: its id, or the holder of the card, phone or loyalty id it gives. */
+  customerOf(value: unknown): string | null {
+    const ref = obj(obj(value).customer);
+    const id = str(ref.customerId);
+    if (id) return id;
+    for (const kind of ["card", "phone", "loyaltyId"] as const) {
+      const v = str(ref[kind]);
+      if (v) return this.directory.lookup(kind, v);
+    }
+    return null;
+  }
+
+  /** Releases the identifiers `customerId` held before a command and no longer holds after it. */
+  async releaseDropped(customerId: string, before: [IdentityKind, string][], after: [IdentityKind, string][]): Promise<void> {
+    const kept = new Set(after.map(([kind, v]) => `${kind}:${v}`));
+    for (const [kind, v] of before) {
+      if (kept.has(`${kind}:${v}`) || this.directory.lookup(kind, v) !== customerId) continue;
+      await this.directory.release(kind, v, customerId).catch((err: Error) => this.log.warn({ err: err.message, kind, customerId }, "could not release an identifier in the identity directory"));
+    }
   }
 
   /** After the command applied with `reply`: the directory learns what it gave and dropped. */

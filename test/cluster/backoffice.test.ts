@@ -1,9 +1,10 @@
-// Cluster mode's back office (cluster/backoffice.ts) and reward stock (cluster/stock.ts):
-// a programme, a product, a reward or
-// a voucher offer changed through any instance's admin API is the same on every instance,
-// one that joins later with an empty data directory included; a change refused by
-// validation is refused to its caller and changes nothing anywhere; points earned on
-// any instance follow the programme installed through another.
+// What cluster mode's instances share, engines in this process on one NATS server. The
+// back office (cluster/backoffice.ts): a programme, a product, a reward or a voucher
+// offer changed through any instance's admin API is the same on every instance, one that
+// joins later with an empty data directory included; a change refused by validation
+// changes nothing anywhere; points earned anywhere follow the programme installed
+// through another. Reward stock (cluster/stock.ts), counted once. Identifiers a customer
+// gives up (cluster/identities.ts) are free again for others.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -140,4 +141,25 @@ describe("cluster mode: the back office", () => {
     expect((await redeem(7, e3, "c")).body).toMatchObject({ ok: true, approved: true });
     expect((await redeem(5, e1, "c")).body).toMatchObject({ ok: true, approved: false, reason: "OUT_OF_STOCK" });
   }, 90_000);
+
+  it("frees the identifiers a customer gives up: an old phone after a new one, every card and phone after an erasure", async () => {
+    const [e1, e2, e3] = engines as [Engine, Engine, Engine];
+    const a = await call(e1, "POST", "/v1/enroll", { requestId: "id-enrol-a", profile: { phone: "+48601100001" }, card: "ID-A", loyaltyId: "ID-LA" });
+    expect(a.body.ok, JSON.stringify(a.body)).toBe(true);
+    // Taken: refused through any instance.
+    expect((await call(e3, "POST", "/v1/enroll", { requestId: "id-enrol-b0", profile: { phone: "+48601100001" } })).body).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+    expect((await call(e2, "POST", "/v1/updateCustomer", { requestId: "id-phone", customer: { card: "ID-A" }, profile: { phone: "+48601100002" } })).body.ok).toBe(true);
+    // The old phone is free for another customer; each phone finds its own.
+    const b = await call(e3, "POST", "/v1/enroll", { requestId: "id-enrol-b", profile: { phone: "+48601100001" } });
+    expect(b.body.ok, JSON.stringify(b.body)).toBe(true);
+    for (const e of [e1, e2, e3]) {
+      expect((await call(e, "POST", "/v1/balance", { customer: { phone: "+48601100001" } })).body.customerId).toBe(b.body.customerId);
+      expect((await call(e, "POST", "/v1/balance", { customer: { phone: "+48601100002" } })).body.customerId).toBe(a.body.customerId);
+    }
+    // Erased: its card, phone and loyalty id may go to someone new.
+    expect((await call(e2, "POST", `/v1/admin/customers/${a.body.customerId}/erase`, { reason: "GDPR request", operator: "ops" })).body.ok).toBe(true);
+    const c = await call(e1, "POST", "/v1/enroll", { requestId: "id-enrol-c", profile: { phone: "+48601100002" }, card: "ID-A", loyaltyId: "ID-LA" });
+    expect(c.body.ok, JSON.stringify(c.body)).toBe(true);
+    for (const e of [e1, e2, e3]) expect((await call(e, "POST", "/v1/balance", { customer: { card: "ID-A" } })).body.customerId).toBe(c.body.customerId);
+  }, 60_000);
 });
