@@ -7,8 +7,11 @@ const URLS = "nats://10.0.0.1:4222,nats://10.0.0.2:4222, nats://10.0.0.3:4222";
 const load = (overrides: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, overrides });
 
 describe("cluster configuration", () => {
-  it("is off by default, with 64 partitions, R3 buckets, a 6 s lease renewed every second", () => {
-    expect(load({}).cluster).toEqual({ enabled: false, instanceId: null, partitions: 64, replicas: 3, leaseTtlMs: 6000, renewMs: 1000 });
+  it("is off by default, with 64 partitions, R3 buckets, a 6 s lease renewed every second, snapshots every 100,000 commands or 10 minutes, logs trimmed", () => {
+    expect(load({}).cluster).toEqual({
+      enabled: false, instanceId: null, partitions: 64, replicas: 3, leaseTtlMs: 6000, renewMs: 1000,
+      snapshotEveryCommands: 100_000, snapshotEveryMs: 600_000, trimLog: true,
+    });
   });
 
   it("takes nats.url listing several servers, comma-separated", () => {
@@ -26,8 +29,14 @@ describe("cluster configuration", () => {
       LOYALTYD_CLUSTER_REPLICAS: "5",
       LOYALTYD_CLUSTER_LEASE_TTL_MS: "9000",
       LOYALTYD_CLUSTER_RENEW_MS: "3000",
+      LOYALTYD_CLUSTER_SNAPSHOT_EVERY_COMMANDS: "5000",
+      LOYALTYD_CLUSTER_SNAPSHOT_EVERY_MS: "60000",
+      LOYALTYD_CLUSTER_TRIM_LOG: "off",
     });
-    expect(c.cluster).toEqual({ enabled: true, instanceId: "eu-1", partitions: 128, replicas: 5, leaseTtlMs: 9000, renewMs: 3000 });
+    expect(c.cluster).toEqual({
+      enabled: true, instanceId: "eu-1", partitions: 128, replicas: 5, leaseTtlMs: 9000, renewMs: 3000,
+      snapshotEveryCommands: 5000, snapshotEveryMs: 60_000, trimLog: false,
+    });
   });
 
   it.each([
@@ -38,6 +47,8 @@ describe("cluster configuration", () => {
     [{ "cluster.partitions": 0 }, "cluster.partitions"],
     [{ "cluster.partitions": 1025 }, "cluster.partitions"],
     [{ "cluster.replicas": 2 }, "cluster.replicas"],
+    [{ "cluster.snapshotEveryCommands": 0 }, "cluster.snapshotEveryCommands"],
+    [{ "cluster.snapshotEveryMs": 10 }, "cluster.snapshotEveryMs"],
     [{ "cluster.leaseTtlMs": 3000, "cluster.renewMs": 1001 }, "cluster.renewMs"],
     [{ "cluster.leaseTtlMs": 400 }, "cluster.leaseTtlMs"],
     [{ "cluster.nodes": 3 }, "cluster.nodes"],
