@@ -25,6 +25,9 @@ import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { isCommandVerb, isReadVerb } from "../verbs.js";
 import { DROPPING_VERBS, IDENTITY_VERBS, type IdentitySync } from "./identities.js";
+
+/** Verbs whose new identifiers are claimed before they are logged (IdentitySync.preclaim). */
+const PRECLAIM_VERBS = new Set<string>(["enroll", "card", "updateCustomer"]);
 import type { IdentityKind } from "./identity.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 import { restoreCutShort } from "./partition-data.js";
@@ -201,12 +204,15 @@ export class ClusterGate {
     if (refused) return Promise.reject(refused);
     const ids = this.identities;
     const value = ids ? (decoded !== undefined && decoded !== null && IDENTITY_VERBS.has(req.verb) ? decoded : ids.valueOf(req)) : null;
+    let repeat = false;
     if (ids && value !== null) {
       const taken = ids.refusal(req.verb, value);
       // A repeat of a request already applied goes on: the ledger answers it with its first reply.
-      if (taken && !this.seen(value)) return Promise.reject(taken);
+      repeat = (taken !== null || PRECLAIM_VERBS.has(req.verb)) && this.seen(value);
+      if (taken && !repeat) return Promise.reject(taken);
     }
-    let applied = this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded);
+    const log = () => (this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded));
+    let applied = ids && value !== null && PRECLAIM_VERBS.has(req.verb) && !repeat ? this.preclaimed(ids, req, value, log) : log();
     if (ids && value !== null && DROPPING_VERBS.has(req.verb)) applied = this.releasingDropped(ids, value, applied);
     if (!ids || value === null || !ids.pending(req.verb, value)) return applied;
     // The directory learns the identifiers the command gave before the reply goes out.
@@ -214,6 +220,27 @@ export class ClusterGate {
       if (h.outcome === "ok") await ids.afterApply(req.verb, value, decodeBytes(h.bytes, req.encoding) as Record<string, unknown>);
       return h;
     });
+  }
+
+  /** The identifiers the command gives claimed for it first (IdentitySync.preclaim), then handed to its customer or freed. */
+  private async preclaimed(ids: IdentitySync, req: RawRequest, value: unknown, log: () => Promise<Handled>): Promise<Handled> {
+    const pre = await ids.preclaim(req.verb, value);
+    if (!pre) return log();
+    let h: Handled;
+    try {
+      h = await log();
+    } catch (err) {
+      await ids.settle(pre, null);
+      throw err;
+    }
+    let reply: Record<string, unknown> | null = null;
+    try {
+      reply = decodeBytes(h.bytes, req.encoding) as Record<string, unknown>;
+    } catch {
+      reply = null;
+    }
+    await ids.settle(pre, reply);
+    return h;
   }
 
   /**

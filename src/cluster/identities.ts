@@ -16,6 +16,7 @@ export interface Directory {
   lookup(kind: IdentityKind, value: string): string | null;
   claim(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
   release(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
+  move(kind: IdentityKind, value: string, from: string, to: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
   sync(): Promise<void>;
 }
 
@@ -74,6 +75,20 @@ export function identitiesOf(verb: string, value: unknown): { gives: Key[]; drop
   return { gives, drops };
 }
 
+/**
+ * The holder of identifiers claimed before the command that gives them is logged (see
+ * IdentitySync.preclaim): named after the request, so that a retry finds its own claim.
+ * Routing treats such a key as not held yet.
+ */
+export const PENDING_HOLDER = "pending:";
+export const isPendingHolder = (holder: string | null): boolean => holder !== null && holder.startsWith(PENDING_HOLDER);
+
+/** Identifiers claimed for a request before it was logged, to hand to its customer (or free) once it applied. */
+export interface Preclaim {
+  holder: string;
+  keys: [IdentityKind, string][];
+}
+
 export class IdentitySync {
   constructor(
     private readonly directory: Directory,
@@ -104,9 +119,10 @@ export class IdentitySync {
   refusal(verb: string, value: unknown): LoyaltyError | null {
     if (verb !== "enroll" && verb !== "card" && verb !== "updateCustomer") return null;
     const target = str(obj(obj(value).customer).customerId);
+    const own = `${PENDING_HOLDER}${str(obj(value).requestId) ?? ""}`;
     for (const [kind, v, field] of identitiesOf(verb, value).gives) {
       const holder = this.directory.lookup(kind, v);
-      if (holder !== null && holder !== target) return new LoyaltyError("VALIDATION", `${kind} ${v} already belongs to a customer`, field);
+      if (holder !== null && holder !== target && holder !== own) return new LoyaltyError("VALIDATION", `${kind} ${v} already belongs to a customer`, field);
     }
     return null;
   }
@@ -121,6 +137,45 @@ export class IdentitySync {
     return drops.length > 0 || gives.some(([kind, v]) => this.directory.lookup(kind, v) === null);
   }
 
+  /**
+   * Claims, before the command is logged, the identifiers an enrolment, a card link or
+   * replacement, or a new phone gives that the directory does not hold yet, for the
+   * request (PENDING_HOLDER + its requestId): of two partitions giving one card to two
+   * customers at once, one claim lands and the other command is refused (VALIDATION)
+   * before it is logged. Resolves null when there is nothing to claim.
+   */
+  async preclaim(verb: string, value: unknown): Promise<Preclaim | null> {
+    if (verb !== "enroll" && verb !== "card" && verb !== "updateCustomer") return null;
+    const requestId = str(obj(value).requestId);
+    if (requestId === null) return null;
+    const holder = `${PENDING_HOLDER}${requestId}`;
+    const target = this.customerOf(value);
+    const keys: [IdentityKind, string][] = [];
+    for (const [kind, v, field] of identitiesOf(verb, value).gives) {
+      const now = this.directory.lookup(kind, v);
+      if (now !== null && now !== holder) continue; // the customer's own already, or refused by refusal()
+      const r = await this.directory.claim(kind, v, holder);
+      if (!r.ok && r.owner !== target) {
+        await this.settle({ holder, keys }, null);
+        throw new LoyaltyError("VALIDATION", `${kind} ${v} already belongs to a customer`, field);
+      }
+      if (r.ok) keys.push([kind, v]);
+    }
+    return keys.length > 0 ? { holder, keys } : null;
+  }
+
+  /** After the command applied: its customer takes what was claimed for it; refused or failed, the claims are freed. */
+  async settle(pre: Preclaim, reply: Value | null): Promise<void> {
+    const customerId = reply && reply.ok === true ? str(reply.customerId) : null;
+    for (const [kind, v] of pre.keys) {
+      const r = await (customerId ? this.directory.move(kind, v, pre.holder, customerId) : this.directory.release(kind, v, pre.holder)).catch((err: Error) => {
+        this.log.warn({ err: err.message, kind, holder: pre.holder }, "could not settle an identifier claimed for a request");
+        return null;
+      });
+      if (r && !r.ok) this.log.warn({ kind, value: v, holder: pre.holder, owner: r.owner }, "an identifier claimed for a request was no longer its own");
+    }
+  }
+
   /** The customer a request names: its id, or the holder of the card, phone or loyalty id it gives. */
   customerOf(value: unknown): string | null {
     const ref = obj(obj(value).customer);
@@ -128,7 +183,10 @@ export class IdentitySync {
     if (id) return id;
     for (const kind of ["card", "phone", "loyaltyId"] as const) {
       const v = str(ref[kind]);
-      if (v) return this.directory.lookup(kind, v);
+      if (v) {
+        const holder = this.directory.lookup(kind, v);
+        return isPendingHolder(holder) ? null : holder;
+      }
     }
     return null;
   }

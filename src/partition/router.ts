@@ -164,12 +164,18 @@ export class Router {
     if (customerId) return survivorId(this.store, customerId);
     // Cluster mode asks the directory first: this ledger's copy of partitions served elsewhere may be stale.
     const card = str(r.card);
-    if (card) return this.directory?.lookup("card", card) ?? this.store.cards.get(card)?.customerId ?? this.miss(`card:${card}`);
+    if (card) return this.held("card", card) ?? this.store.cards.get(card)?.customerId ?? this.miss(`card:${card}`);
     const phone = str(r.phone);
-    if (phone) return this.directory?.lookup("phone", phone) ?? this.store.phones.get(phone) ?? this.miss(`phone:${phone}`);
+    if (phone) return this.held("phone", phone) ?? this.store.phones.get(phone) ?? this.miss(`phone:${phone}`);
     const loyaltyId = str(r.loyaltyId);
-    if (loyaltyId) return this.directory?.lookup("loyaltyId", loyaltyId) ?? this.store.loyaltyIds.get(loyaltyId) ?? this.miss(`loyalty:${loyaltyId}`);
+    if (loyaltyId) return this.held("loyaltyId", loyaltyId) ?? this.store.loyaltyIds.get(loyaltyId) ?? this.miss(`loyalty:${loyaltyId}`);
     return "";
+  }
+
+  /** The directory's holder of an identifier; none while only a request in flight claimed it (cluster/identities.ts PENDING_HOLDER). */
+  private held(kind: "card" | "phone" | "loyaltyId", value: string): string | null {
+    const holder = this.directory?.lookup(kind, value) ?? null;
+    return holder === null || holder.startsWith("pending:") ? null : holder;
   }
 
   private miss(key: string): string {

@@ -162,4 +162,26 @@ describe("cluster mode: the back office", () => {
     expect(c.body.ok, JSON.stringify(c.body)).toBe(true);
     for (const e of [e1, e2, e3]) expect((await call(e, "POST", "/v1/balance", { customer: { card: "ID-A" } })).body.customerId).toBe(c.body.customerId);
   }, 60_000);
+
+  it("gives a card linked at once to two customers of different partitions to exactly one of them", async () => {
+    const [e1, e2, e3] = engines as [Engine, Engine, Engine];
+    // Two customers whose ids name different partitions.
+    const made: string[] = [];
+    for (let i = 0; made.length < 2 || made[0]!.slice(0, 6) === made[1]!.slice(0, 6); i++) {
+      const r = await call(e1, "POST", "/v1/enroll", { requestId: `race-enrol-${i}`, profile: {} });
+      if (made.length < 2) made.push(r.body.customerId);
+      else made[1] = r.body.customerId;
+    }
+    const [a, b] = made as [string, string];
+    for (let k = 0; k < 6; k++) {
+      const card = `RACE-${k}`;
+      const link = (via: Engine, who: string, tag: string) => call(via, "POST", "/v1/admin/cards", { requestId: `race-${tag}-${k}`, action: "link", card, customer: { customerId: who } });
+      const [ra, rb] = await Promise.all([link(k % 2 ? e1 : e2, a, "a"), link(k % 2 ? e2 : e3, b, "b")]);
+      const winners = [ra, rb].filter((r) => r.body.ok === true);
+      expect(winners, JSON.stringify([ra.body, rb.body])).toHaveLength(1);
+      expect([ra, rb].find((r) => r.body.ok !== true)!.body).toMatchObject({ ok: false, error: { code: "VALIDATION" } });
+      const owner = ra.body.ok === true ? a : b;
+      for (const e of [e1, e2, e3]) expect((await call(e, "POST", "/v1/balance", { customer: { card } })).body.customerId).toBe(owner);
+    }
+  }, 60_000);
 });
