@@ -224,7 +224,10 @@ export class ClusterGate {
 
   /** The identifiers the command gives claimed for it first (IdentitySync.preclaim), then handed to its customer or freed. */
   private async preclaimed(ids: IdentitySync, req: RawRequest, value: unknown, log: () => Promise<Handled>): Promise<Handled> {
-    const pre = await ids.preclaim(req.verb, value);
+    const pre = await ids.preclaim(req.verb, value).catch((err: unknown) => {
+      if (err instanceof LoyaltyError) throw err;
+      throw new LoyaltyError("UNAVAILABLE", `the identity directory cannot be written now (${(err as Error).message}); retry later`);
+    });
     if (!pre) return log();
     let h: Handled;
     try {
@@ -286,7 +289,9 @@ export class ClusterGate {
     const want = req.verb === "redeemReward" ? this.stockWanted(req) : null;
     let reserved = 0;
     if (want) {
-      const r = await stock.reserve(want.rewardId, want.qty, want.initial);
+      const r = await stock.reserve(want.rewardId, want.qty, want.initial).catch((err: Error) => {
+        throw new LoyaltyError("UNAVAILABLE", `the reward stock cannot be counted now (NATS: ${err.message}); retry later`);
+      });
       reserved = r.reserved;
       req = { ...req, stock: [r.reserved, r.left] };
     }
