@@ -233,7 +233,10 @@ async function startPipeline(
   storage.start();
   const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed(), gate);
   if (gate) gate.onNotifications = publishNotifications;
-  if (gate && directory) gate.identities = new IdentitySync(directory, metrics, log);
+  if (gate && directory) {
+    gate.identities = new IdentitySync(directory, metrics, log);
+    gate.startDirectorySweep(config.cluster.directorySweepMs);
+  }
 
   const subs = startRpc(nc, handler, metrics, log);
   // A refused subscription comes back as an error before the flush's PONG, and closes it.

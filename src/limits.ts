@@ -321,6 +321,10 @@ export const limits = {
   clusterSnapshotCommandsDefault: 100_000,
   /** At most this long between two snapshots of a partition that changed (config cluster.snapshotEveryMs). */
   clusterSnapshotMsDefault: 600_000,
+  /** Customers one round of the identity directory's repair looks at (cluster/identities.ts sweep). */
+  identitySweepBatch: 5000,
+  /** How often the identity directory's repair runs by default (config cluster.directorySweepMs), ms. */
+  identitySweepMsDefault: 60_000,
   /** How often the snapshotter looks for partitions due, ms. */
   clusterSnapshotCheckMs: 1_000,
   /**

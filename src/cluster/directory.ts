@@ -109,6 +109,7 @@ interface Waiter {
 
 export class IdentityDirectory {
   private readonly owners: Record<IdentityKind, Map<string, string>> = { card: new Map(), phone: new Map(), loyaltyId: new Map(), voucher: new Map() };
+  private readonly pendingKeys = new Map<string, [IdentityKind, string, string]>();
   /** Keys whose last message this version could not read: never written over from here. */
   private readonly unreadableKeys = new Set<string>();
   private applied = 0;
@@ -280,6 +281,15 @@ export class IdentityDirectory {
     this.unreadableKeys.delete(`${kind}\u0000${value}`);
     if (owner === null) this.owners[kind].delete(value);
     else this.owners[kind].set(value, owner);
+    // Keys a request holds while it is logged and applied (cluster/identities.ts PENDING_HOLDER): few, swept by their partition's owner.
+    const k = `${kind}\u0000${value}`;
+    if (owner !== null && owner.startsWith("pending:")) this.pendingKeys.set(k, [kind, value, owner]);
+    else this.pendingKeys.delete(k);
+  }
+
+  /** Keys held by a request, not yet by a customer: [kind, value, holder]. */
+  pending(): [IdentityKind, string, string][] {
+    return [...this.pendingKeys.values()];
   }
 
   private advance(seq: number): void {

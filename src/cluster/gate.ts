@@ -24,7 +24,9 @@ import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { isCommandVerb, isReadVerb } from "../verbs.js";
-import { DROPPING_VERBS, IDENTITY_VERBS, type IdentitySync } from "./identities.js";
+import { DROPPING_VERBS, IDENTITY_VERBS, customerIdentifiers, type IdentitySync } from "./identities.js";
+import { partitionOf } from "../partition/hash.js";
+import { scopedPartition } from "../partition/router.js";
 
 /** Verbs whose new identifiers are claimed before they are logged (IdentitySync.preclaim). */
 const PRECLAIM_VERBS = new Set<string>(["enroll", "card", "updateCustomer"]);
@@ -206,13 +208,13 @@ export class ClusterGate {
     const value = ids ? (decoded !== undefined && decoded !== null && IDENTITY_VERBS.has(req.verb) ? decoded : ids.valueOf(req)) : null;
     let repeat = false;
     if (ids && value !== null) {
-      const taken = ids.refusal(req.verb, value);
+      const taken = ids.refusal(req.verb, value, p.vp);
       // A repeat of a request already applied goes on: the ledger answers it with its first reply.
       repeat = (taken !== null || PRECLAIM_VERBS.has(req.verb)) && this.seen(value);
       if (taken && !repeat) return Promise.reject(taken);
     }
     const log = () => (this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded));
-    let applied = ids && value !== null && PRECLAIM_VERBS.has(req.verb) && !repeat ? this.preclaimed(ids, req, value, log) : log();
+    let applied = ids && value !== null && PRECLAIM_VERBS.has(req.verb) && !repeat ? this.preclaimed(ids, p.vp, req, value, log) : log();
     if (ids && value !== null && DROPPING_VERBS.has(req.verb)) applied = this.releasingDropped(ids, value, applied);
     if (!ids || value === null || !ids.pending(req.verb, value)) return applied;
     // The directory learns the identifiers the command gave before the reply goes out.
@@ -223,8 +225,8 @@ export class ClusterGate {
   }
 
   /** The identifiers the command gives claimed for it first (IdentitySync.preclaim), then handed to its customer or freed. */
-  private async preclaimed(ids: IdentitySync, req: RawRequest, value: unknown, log: () => Promise<Handled>): Promise<Handled> {
-    const pre = await ids.preclaim(req.verb, value).catch((err: unknown) => {
+  private async preclaimed(ids: IdentitySync, vp: number, req: RawRequest, value: unknown, log: () => Promise<Handled>): Promise<Handled> {
+    const pre = await ids.preclaim(req.verb, value, vp).catch((err: unknown) => {
       if (err instanceof LoyaltyError) throw err;
       throw new LoyaltyError("UNAVAILABLE", `the identity directory cannot be written now (${(err as Error).message}); retry later`);
     });
@@ -262,13 +264,33 @@ export class ClusterGate {
   /** The cards, phone and loyalty id this ledger gives a customer now (none once erased). */
   private identifiersOf(customerId: string): [IdentityKind, string][] {
     this.store.env.resetReadTxn();
-    const c = this.store.customers.get(customerId);
-    if (!c || c.erasedAt !== undefined) return [];
-    const out: [IdentityKind, string][] = c.cards.map((card) => ["card", card]);
-    if (c.profile.phone) out.push(["phone", c.profile.phone]);
-    if (c.loyaltyId) out.push(["loyaltyId", c.loyaltyId]);
-    return out;
+    return customerIdentifiers(this.store.customers.get(customerId));
   }
+
+  /**
+   * Starts the identity directory's repair rounds (IdentitySync.sweep) every `everyMs`,
+   * over the partitions served here.
+   */
+  startDirectorySweep(everyMs: number, batch = limits.identitySweepBatch): void {
+    const ids = this.identities;
+    if (!ids || this.sweepTimer) return;
+    let running = false;
+    this.sweepTimer = setInterval(() => {
+      if (running || this.closing) return;
+      running = true;
+      const vpOf = (id: string) => scopedPartition(id) ?? partitionOf(id, this.o.partitions);
+      ids
+        .sweep(this.store, (vp) => this.serves(vp), vpOf, batch)
+        .then((r) => {
+          if (r.moved + r.released + r.claimed > 0) this.log.info(r, "identity directory repaired");
+        })
+        .catch((err: unknown) => this.log.warn({ err }, "identity directory sweep failed; tried again next round"))
+        .finally(() => (running = false));
+    }, everyMs);
+    this.sweepTimer.unref();
+  }
+
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   /** Into the partition's log, then applied: resolves with the reply. */
   private append(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
@@ -629,6 +651,7 @@ export class ClusterGate {
   async close(): Promise<void> {
     this.closing = true;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.snapshotRound;
     await Promise.all(this.vps.map((p) => this.release(p.vp)));
   }

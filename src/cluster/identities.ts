@@ -9,6 +9,7 @@ import { LoyaltyError } from "../errors.js";
 import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { RawRequest } from "../partition/batch.js";
+import type { Customer, Store } from "../ledger/store.js";
 import type { IdentityKind } from "./identity.js";
 
 /** What the sync needs of the directory (cluster/directory.ts IdentityDirectory). */
@@ -17,6 +18,8 @@ export interface Directory {
   claim(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
   release(kind: IdentityKind, value: string, customerId: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
   move(kind: IdentityKind, value: string, from: string, to: string, opts?: { id?: string }): Promise<{ ok: true } | { ok: false; owner: string | null }>;
+  /** Keys held by a request (PENDING_HOLDER), not yet by a customer. */
+  pending?(): [IdentityKind, string, string][];
   sync(): Promise<void>;
 }
 
@@ -82,11 +85,23 @@ export function identitiesOf(verb: string, value: unknown): { gives: Key[]; drop
  */
 export const PENDING_HOLDER = "pending:";
 export const isPendingHolder = (holder: string | null): boolean => holder !== null && holder.startsWith(PENDING_HOLDER);
+/** The holder of what request `requestId` of virtual partition `vp` claims: its partition's owner sweeps it (sweep). */
+export const pendingHolder = (vp: number, requestId: string): string => `${PENDING_HOLDER}${vp}:${requestId}`;
+const PENDING = /^pending:(\d+):(.+)$/s;
 
 /** Identifiers claimed for a request before it was logged, to hand to its customer (or free) once it applied. */
 export interface Preclaim {
   holder: string;
   keys: [IdentityKind, string][];
+}
+
+/** The cards, phone and loyalty id a ledger gives a customer (none once erased). */
+export function customerIdentifiers(c: Customer | undefined): [IdentityKind, string][] {
+  if (!c || c.erasedAt !== undefined) return [];
+  const out: [IdentityKind, string][] = c.cards.map((card) => ["card", card]);
+  if (c.profile.phone) out.push(["phone", c.profile.phone]);
+  if (c.loyaltyId) out.push(["loyaltyId", c.loyaltyId]);
+  return out;
 }
 
 export class IdentitySync {
@@ -116,10 +131,10 @@ export class IdentitySync {
    * that gives an identifier the directory says another customer holds. Not race-free
    * alone: afterApply's claim catches what two partitions let through at once.
    */
-  refusal(verb: string, value: unknown): LoyaltyError | null {
+  refusal(verb: string, value: unknown, vp: number): LoyaltyError | null {
     if (verb !== "enroll" && verb !== "card" && verb !== "updateCustomer") return null;
     const target = str(obj(obj(value).customer).customerId);
-    const own = `${PENDING_HOLDER}${str(obj(value).requestId) ?? ""}`;
+    const own = pendingHolder(vp, str(obj(value).requestId) ?? "");
     for (const [kind, v, field] of identitiesOf(verb, value).gives) {
       const holder = this.directory.lookup(kind, v);
       if (holder !== null && holder !== target && holder !== own) return new LoyaltyError("VALIDATION", `${kind} ${v} already belongs to a customer`, field);
@@ -142,13 +157,14 @@ export class IdentitySync {
    * replacement, or a new phone gives that the directory does not hold yet, for the
    * request (PENDING_HOLDER + its requestId): of two partitions giving one card to two
    * customers at once, one claim lands and the other command is refused (VALIDATION)
-   * before it is logged. Resolves null when there is nothing to claim.
+   * before it is logged. Resolves null when there is nothing to claim. An owner that died
+   * between the claim and the apply leaves the request's claim: sweep settles it.
    */
-  async preclaim(verb: string, value: unknown): Promise<Preclaim | null> {
+  async preclaim(verb: string, value: unknown, vp: number): Promise<Preclaim | null> {
     if (verb !== "enroll" && verb !== "card" && verb !== "updateCustomer") return null;
     const requestId = str(obj(value).requestId);
     if (requestId === null) return null;
-    const holder = `${PENDING_HOLDER}${requestId}`;
+    const holder = pendingHolder(vp, requestId);
     const target = this.customerOf(value);
     const keys: [IdentityKind, string][] = [];
     for (const [kind, v, field] of identitiesOf(verb, value).gives) {
@@ -175,6 +191,55 @@ export class IdentitySync {
       if (r && !r.ok) this.log.warn({ kind, value: v, holder: pre.holder, owner: r.owner }, "an identifier claimed for a request was no longer its own");
     }
   }
+
+  /**
+   * One round of the directory's repair, for the partitions this instance serves (its
+   * ledger is theirs). Claims held by a request (a crash between the claim and the apply)
+   * go to the customer the ledger gave the identifier, or are freed when the request was
+   * refused, or never applied and was already pending at the previous round. Then up to
+   * `batch` customers further on (a cursor through the ledger) get the identifiers they
+   * hold and the directory lacks (a crash between the apply and the claim).
+   */
+  async sweep(store: Store, serves: (vp: number) => boolean, vpOf: (customerId: string) => number, batch: number): Promise<{ moved: number; released: number; claimed: number }> {
+    const out = { moved: 0, released: 0, claimed: 0 };
+    store.env.resetReadTxn();
+    const stillPending = new Set<string>();
+    for (const [kind, v, holder] of this.directory.pending?.() ?? []) {
+      const m = PENDING.exec(holder);
+      if (!m || !serves(Number(m[1]))) continue;
+      const holds = kind === "card" ? store.cards.get(v)?.customerId : kind === "phone" ? store.phones.get(v) : kind === "loyaltyId" ? store.loyaltyIds.get(v) : undefined;
+      const key = `${kind}\u0000${v}\u0000${holder}`;
+      if (holds !== undefined && vpOf(holds) === Number(m[1])) {
+        if ((await this.directory.move(kind, v, holder, holds).catch(() => null))?.ok) out.moved++;
+      } else if (store.requests.get(m[2]!) !== undefined || this.pendingSeen.has(key)) {
+        if ((await this.directory.release(kind, v, holder).catch(() => null))?.ok) out.released++;
+      } else stillPending.add(key);
+    }
+    this.pendingSeen = stillPending;
+    let n = 0;
+    for (const { key: id, value: c } of store.customers.getRange({ start: this.cursor, snapshot: false })) {
+      if (n++ >= batch) {
+        this.cursor = id;
+        return out;
+      }
+      if (!serves(vpOf(id)) || c.mergedInto !== undefined) continue;
+      for (const [kind, v] of customerIdentifiers(c)) {
+        if (this.directory.lookup(kind, v) !== null) continue;
+        if (!(await this.directory.claim(kind, v, id).catch(() => null))?.ok) continue;
+        // A command that took it away may have applied meanwhile (and found nothing to release).
+        store.env.resetReadTxn();
+        if (customerIdentifiers(store.customers.get(id)).some(([k, x]) => k === kind && x === v)) out.claimed++;
+        else await this.directory.release(kind, v, id).catch(() => null);
+      }
+    }
+    this.cursor = "";
+    return out;
+  }
+
+  /** Where the next sweep's walk through the customers starts. */
+  private cursor = "";
+  /** Keys held by a request at the last sweep whose request had not applied: freed if still so. */
+  private pendingSeen = new Set<string>();
 
   /** The customer a request names: its id, or the holder of the card, phone or loyalty id it gives. */
   customerOf(value: unknown): string | null {

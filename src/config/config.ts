@@ -50,6 +50,7 @@ const CLUSTER_DEFAULTS = {
   snapshotEveryCommands: limits.clusterSnapshotCommandsDefault,
   snapshotEveryMs: limits.clusterSnapshotMsDefault,
   trimLog: true,
+  directorySweepMs: limits.identitySweepMsDefault,
 };
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
@@ -354,6 +355,8 @@ export const configSchema = z
         snapshotEveryMs: z.coerce.number().int().min(1000).max(86_400_000).default(limits.clusterSnapshotMsDefault),
         /** Drop the log messages a stored snapshot holds (off: the logs keep everything, as the streams' limits allow). */
         trimLog: onOff.default(true),
+        /** How often the identity directory is repaired from the ledgers of the partitions served here (cluster/identities.ts sweep). */
+        directorySweepMs: z.coerce.number().int().min(500).max(3_600_000).default(limits.identitySweepMsDefault),
       })
       .strict()
       .refine((c) => c.renewMs * 3 <= c.leaseTtlMs, { message: "must be at most a third of cluster.leaseTtlMs", path: ["renewMs"] })
@@ -414,7 +417,7 @@ export const LEAF_KEYS = [
   "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
   "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
   "cluster.enabled", "cluster.instanceId", "cluster.partitions", "cluster.replicas", "cluster.leaseTtlMs", "cluster.renewMs",
-  "cluster.snapshotEveryCommands", "cluster.snapshotEveryMs", "cluster.trimLog",
+  "cluster.snapshotEveryCommands", "cluster.snapshotEveryMs", "cluster.trimLog", "cluster.directorySweepMs",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
   ...PORTAL_LEAF_KEYS,
 ] as const;

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
 import { startNatsServer, type NatsServer } from "../../src/ingest/nats-server.js";
+import { IdentityDirectory } from "../../src/cluster/directory.js";
+import { connect } from "nats";
 import { createLogger } from "../../src/observe/logger.js";
 import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, tempDir, until } from "../e2e/harness.js";
 
@@ -29,6 +31,7 @@ async function member(id: string): Promise<Engine> {
       "nats.url": nats.url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
       logLevel: "silent", executor: "inline", "events.lateMsMax": EVENTS_LATE_MS_TESTS,
       "cluster.enabled": true, "cluster.instanceId": id, "cluster.partitions": PARTITIONS, "cluster.replicas": 1, "cluster.leaseTtlMs": 2000, "cluster.renewMs": 400,
+      "cluster.directorySweepMs": 500,
     },
   });
   const e = await startEngine(config, createLogger("silent"));
@@ -161,6 +164,32 @@ describe("cluster mode: the back office", () => {
     const c = await call(e1, "POST", "/v1/enroll", { requestId: "id-enrol-c", profile: { phone: "+48601100002" }, card: "ID-A", loyaltyId: "ID-LA" });
     expect(c.body.ok, JSON.stringify(c.body)).toBe(true);
     for (const e of [e1, e2, e3]) expect((await call(e, "POST", "/v1/balance", { customer: { card: "ID-A" } })).body.customerId).toBe(c.body.customerId);
+  }, 60_000);
+
+  it("repairs the identity directory from the ledgers: a claim lost in a crash is made again, a request's claim goes to its customer or is freed", async () => {
+    const [e1] = engines as [Engine, Engine, Engine];
+    const nc = await connect({ servers: nats.url });
+    const directory = await IdentityDirectory.open(nc, { replicas: 1 });
+    try {
+      const a = await call(e1, "POST", "/v1/enroll", { requestId: "sw-enrol-1", profile: {}, card: "SW-1" });
+      const b = await call(e1, "POST", "/v1/enroll", { requestId: "sw-enrol-3", profile: {}, card: "SW-3" });
+      const vpOf = (id: string) => parseInt(/^cu_v([0-9a-z]+)_/.exec(id)![1]!, 36);
+      await directory.sync();
+      expect(directory.lookup("card", "SW-1")).toBe(a.body.customerId);
+      // As if the owner had died between applying the enrolment and claiming its card...
+      expect((await directory.release("card", "SW-1", a.body.customerId)).ok).toBe(true);
+      // ... or between claiming for the request and applying it (it applied) ...
+      expect((await directory.move("card", "SW-3", b.body.customerId, `pending:${vpOf(b.body.customerId)}:sw-enrol-3`)).ok).toBe(true);
+      // ... or before applying a request that never came to be.
+      expect((await directory.claim("card", "SW-2", `pending:${vpOf(a.body.customerId)}:sw-never`)).ok).toBe(true);
+      await until(async () => {
+        await directory.sync();
+        return directory.lookup("card", "SW-1") === a.body.customerId && directory.lookup("card", "SW-3") === b.body.customerId && directory.lookup("card", "SW-2") === null;
+      }, 20_000);
+    } finally {
+      await directory.close();
+      await nc.close();
+    }
   }, 60_000);
 
   it("gives a card linked at once to two customers of different partitions to exactly one of them", async () => {
