@@ -24,20 +24,18 @@ import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { isCommandVerb, isReadVerb } from "../verbs.js";
-import { DROPPING_VERBS, IDENTITY_VERBS, customerIdentifiers, type IdentitySync } from "./identities.js";
+import { DROPPING_VERBS, IDENTITY_VERBS, type IdentitySync } from "./identities.js";
+import { STOCK_VERBS, preclaimed, releasingDropped, withStock } from "./owner-steps.js";
 import { partitionOf } from "../partition/hash.js";
 import { scopedPartition } from "../partition/router.js";
 
 /** Verbs whose new identifiers are claimed before they are logged (IdentitySync.preclaim). */
 const PRECLAIM_VERBS = new Set<string>(["enroll", "card", "updateCustomer"]);
-import type { IdentityKind } from "./identity.js";
 import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
 import { restoreCutShort } from "./partition-data.js";
 import type { Snapshotter } from "./snapshots.js";
 import type { ClusterStock } from "./stock.js";
 
-/** Verbs that take reward stock (redeemReward) or may give it back (a reward hold released, captured, expired). */
-const STOCK_VERBS = new Set<string>(["redeemReward", "release", "capture", "expireHold"]);
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 export const FORWARD_PREFIX = "loyalty.cluster.vp.";
@@ -213,58 +211,15 @@ export class ClusterGate {
       repeat = (taken !== null || PRECLAIM_VERBS.has(req.verb)) && this.seen(value);
       if (taken && !repeat) return Promise.reject(taken);
     }
-    const log = () => (this.stock && STOCK_VERBS.has(req.verb) ? this.withStock(this.stock, p, req, waitBounded) : this.append(p, req, waitBounded));
-    let applied = ids && value !== null && PRECLAIM_VERBS.has(req.verb) && !repeat ? this.preclaimed(ids, p.vp, req, value, log) : log();
-    if (ids && value !== null && DROPPING_VERBS.has(req.verb)) applied = this.releasingDropped(ids, value, applied);
+    const log = () => (this.stock && STOCK_VERBS.has(req.verb) ? withStock(this.store, this.stock, req, (r) => this.append(p, r, waitBounded)) : this.append(p, req, waitBounded));
+    let applied = ids && value !== null && PRECLAIM_VERBS.has(req.verb) && !repeat ? preclaimed(ids, p.vp, req, value, log) : log();
+    if (ids && value !== null && DROPPING_VERBS.has(req.verb)) applied = releasingDropped(this.store, ids, value, applied);
     if (!ids || value === null || !ids.pending(req.verb, value)) return applied;
     // The directory learns the identifiers the command gave before the reply goes out.
     return applied.then(async (h) => {
       if (h.outcome === "ok") await ids.afterApply(req.verb, value, decodeBytes(h.bytes, req.encoding) as Record<string, unknown>);
       return h;
     });
-  }
-
-  /** The identifiers the command gives claimed for it first (IdentitySync.preclaim), then handed to its customer or freed. */
-  private async preclaimed(ids: IdentitySync, vp: number, req: RawRequest, value: unknown, log: () => Promise<Handled>): Promise<Handled> {
-    const pre = await ids.preclaim(req.verb, value, vp).catch((err: unknown) => {
-      if (err instanceof LoyaltyError) throw err;
-      throw new LoyaltyError("UNAVAILABLE", `the identity directory cannot be written now (${(err as Error).message}); retry later`);
-    });
-    if (!pre) return log();
-    let h: Handled;
-    try {
-      h = await log();
-    } catch (err) {
-      await ids.settle(pre, null);
-      throw err;
-    }
-    let reply: Record<string, unknown> | null = null;
-    try {
-      reply = decodeBytes(h.bytes, req.encoding) as Record<string, unknown>;
-    } catch {
-      reply = null;
-    }
-    await ids.settle(pre, reply);
-    return h;
-  }
-
-  /**
-   * A command that may take identifiers from its customer (a new phone, an erasure): the
-   * customer's identifiers in this (the owner's) ledger before and after it; the directory
-   * releases what went, so that another customer may have them.
-   */
-  private async releasingDropped(ids: IdentitySync, value: unknown, applied: Promise<Handled>): Promise<Handled> {
-    const customerId = ids.customerOf(value);
-    const before = customerId ? this.identifiersOf(customerId) : [];
-    const h = await applied;
-    if (customerId && before.length > 0 && h.outcome === "ok") await ids.releaseDropped(customerId, before, this.identifiersOf(customerId));
-    return h;
-  }
-
-  /** The cards, phone and loyalty id this ledger gives a customer now (none once erased). */
-  private identifiersOf(customerId: string): [IdentityKind, string][] {
-    this.store.env.resetReadTxn();
-    return customerIdentifiers(this.store.customers.get(customerId));
   }
 
   /**
@@ -298,63 +253,6 @@ export class ClusterGate {
       p.queue.push({ req, waitBounded, arrived: performance.now(), resolve, reject });
       p.appending ??= this.appendLoop(p);
     });
-  }
-
-  /**
-   * A command that takes or gives back reward stock (cluster/stock.ts): a redemption's
-   * units are reserved in the cluster's count before it is logged (the log carries the
-   * reservation) and given back unless the ledger approves it; the units a release,
-   * capture or expiry gave back (the reply's `stockReturned`, stripped here) return to
-   * the count. Replays give nothing back: the owner that applied the command first did.
-   */
-  private async withStock(stock: ClusterStock, p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
-    const want = req.verb === "redeemReward" ? this.stockWanted(req) : null;
-    let reserved = 0;
-    if (want) {
-      const r = await stock.reserve(want.rewardId, want.qty, want.initial).catch((err: Error) => {
-        throw new LoyaltyError("UNAVAILABLE", `the reward stock cannot be counted now (NATS: ${err.message}); retry later`);
-      });
-      reserved = r.reserved;
-      req = { ...req, stock: [r.reserved, r.left] };
-    }
-    let h: Handled;
-    try {
-      h = await this.append(p, req, waitBounded);
-    } catch (err) {
-      if (want && reserved > 0) await stock.give(want.rewardId, reserved);
-      throw err;
-    }
-    const reply = (() => {
-      try {
-        return decodeBytes(h.bytes, req.encoding) as Record<string, unknown>;
-      } catch {
-        return {};
-      }
-    })();
-    if (want && reserved > 0 && (reply.approved !== true || reply.duplicate === true)) await stock.give(want.rewardId, reserved);
-    if (Array.isArray(reply.stockReturned)) {
-      for (const [rewardId, qty] of reply.stockReturned as [string, number][]) await stock.give(rewardId, qty);
-      const { stockReturned: _returned, ...rest } = reply;
-      h = { ...h, bytes: encodeReply(rest, req.encoding) };
-    }
-    return h;
-  }
-
-  /** A redemption of a reward that has a stock in the catalogue: what to reserve. */
-  private stockWanted(req: RawRequest): { rewardId: string; qty: number; initial: number } | null {
-    let value: { rewardId?: unknown; qty?: unknown };
-    try {
-      value = decodeBytes(req.bytes, req.encoding) as { rewardId?: unknown; qty?: unknown };
-    } catch {
-      return null; // refused by the ledger's validation
-    }
-    if (typeof value?.rewardId !== "string") return null;
-    const qty = value.qty === undefined ? 1 : value.qty;
-    if (typeof qty !== "number" || !Number.isSafeInteger(qty) || qty < 1) return null;
-    this.store.env.resetReadTxn();
-    const reward = this.store.rewards.get(value.rewardId);
-    if (!reward || reward.stock === null) return null;
-    return { rewardId: value.rewardId, qty, initial: reward.stock };
   }
 
   /** Set by the engine in cluster mode: the cluster's count of reward stock (cluster/stock.ts). */
