@@ -325,6 +325,8 @@ export const limits = {
   identitySweepBatch: 5000,
   /** How often the identity directory's repair runs by default (config cluster.directorySweepMs), ms. */
   identitySweepMsDefault: 60_000,
+  /** After a round that stored no snapshot of a partition, how long before it is tried again, ms. */
+  clusterSnapshotRetryMs: 60_000,
   /** How often the snapshotter looks for partitions due, ms. */
   clusterSnapshotCheckMs: 1_000,
   /**

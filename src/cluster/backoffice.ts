@@ -141,6 +141,9 @@ interface Change {
   at: number;
 }
 
+/** How long an instance waits for its back office to catch up (at start, for its own change, for a replay), ms. */
+const CATCH_UP_MS = 30_000;
+
 /** Outcomes kept for the instance that made a change (it waits for its own follower to apply it). */
 const OUTCOMES_KEPT = 1024;
 
@@ -185,6 +188,12 @@ export class ReplicatedBackOffice implements BackOfficeWriter {
     });
     const b = new ReplicatedBackOffice(nc, nc.jetstream({ timeout: 15_000 }), store, opts.log, opts.onApplied ?? (() => undefined));
     b.follower.start();
+    // An instance serves nothing under a back office it has not caught up with.
+    const last = (await jsm.streams.info(BACKOFFICE_STREAM)).state.last_seq;
+    await b.caughtUp(last, CATCH_UP_MS).catch((err: unknown) => {
+      b.close();
+      throw err;
+    });
     return b;
   }
 
@@ -193,17 +202,31 @@ export class ReplicatedBackOffice implements BackOfficeWriter {
     return this.applied;
   }
 
-  /** Resolves once this instance has applied the stream up to `seq`. */
-  caughtUp(seq: number): Promise<void> {
+  /** Resolves once this instance has applied the stream up to `seq`; UNAVAILABLE after `timeoutMs`. */
+  caughtUp(seq: number, timeoutMs = CATCH_UP_MS): Promise<void> {
     if (this.applied >= seq) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
+    return new Promise((resolve, reject) => {
+      const w = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiters.indexOf(w);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(new LoyaltyError("UNAVAILABLE", `the back office did not reach change ${seq} in time (at ${this.applied}); retry later`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
   }
 
   async write<K extends BackOfficeOp>(op: K, args: BackOfficeArgs<K>, at: number): Promise<BackOfficeResult<K>> {
     const ack = await this.js.publish(BACKOFFICE_SUBJECT, packr.pack({ op, args, at } satisfies Change)).catch((err: unknown) => {
       throw new LoyaltyError("UNAVAILABLE", `the back office cannot be changed now (NATS: ${(err as Error).message}); retry later`);
     });
-    await this.caughtUp(ack.seq);
+    await this.caughtUp(ack.seq, CATCH_UP_MS);
     const outcome = this.outcomes.get(ack.seq);
     if (!outcome) throw new LoyaltyError("INTERNAL", `back-office change ${ack.seq} applied without an outcome`);
     if (!outcome.ok) throw outcome.error;
@@ -211,11 +234,22 @@ export class ReplicatedBackOffice implements BackOfficeWriter {
   }
 
   private received(data: Uint8Array, seq: number): void {
-    this.chain = this.chain.then(() => this.apply(data, seq));
+    this.chain = this.chain
+      .then(() => this.apply(data, seq))
+      .catch((err: unknown) => {
+        // Not recorded (the ledger refused the write): read again from the first change not applied.
+        this.log.error({ err, seq }, "a back-office change could not be recorded; following the stream anew");
+        void this.follower.restart("a change could not be recorded");
+      });
   }
 
   private async apply(data: Uint8Array, seq: number): Promise<void> {
     if (seq <= this.applied) return;
+    if (seq !== this.applied + 1) {
+      // Changes apply in order, none skipped: after a failure, what follows waits for the follower to start again.
+      void this.follower.restart(`change ${seq} came after ${this.applied}`);
+      return;
+    }
     const outcome = await applyChange(this.store, data, seq, this.log);
     this.keep(seq, outcome);
     if (outcome.ok) this.onApplied(outcome.op);

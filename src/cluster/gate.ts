@@ -25,7 +25,7 @@ import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
 import { isCommandVerb, isReadVerb } from "../verbs.js";
 import { DROPPING_VERBS, IDENTITY_VERBS, type IdentitySync } from "./identities.js";
-import { STOCK_VERBS, preclaimed, releasingDropped, withStock } from "./owner-steps.js";
+import { STOCK_VERBS, maybeLogged, preclaimed, releasingDropped, withStock } from "./owner-steps.js";
 import { partitionOf } from "../partition/hash.js";
 import { scopedPartition } from "../partition/router.js";
 
@@ -117,8 +117,10 @@ class VirtualPartition {
   applying = 0;
   /** Commands applied here since the partition's latest snapshot (appended or replayed). */
   sinceSnapshot = 0;
-  /** When its latest snapshot was taken (epoch ms), or when this instance began to serve it if it has none. */
+  /** When its latest snapshot was taken here, or when this instance began to serve it (epoch ms). */
   snapshotAt = 0;
+  /** No snapshot before this (epoch ms): the last round did not store one. */
+  snapshotRetryAt = 0;
   constructor(readonly vp: number) {}
 }
 
@@ -235,7 +237,8 @@ export class ClusterGate {
       running = true;
       const vpOf = (id: string) => scopedPartition(id) ?? partitionOf(id, this.o.partitions);
       ids
-        .sweep(this.store, (vp) => this.serves(vp), vpOf, batch)
+        // A request's claim is stale well past the longest its command may take to be logged and applied (a forward's bound, twice).
+        .sweep(this.store, (vp) => this.serves(vp), vpOf, batch, Math.max(2 * limits.clusterForwardMsMax, 2 * everyMs))
         .then((r) => {
           if (r.moved + r.released + r.claimed > 0) this.log.info(r, "identity directory repaired");
         })
@@ -277,7 +280,17 @@ export class ClusterGate {
           for (const w of batch) this.forward(p, w.req, w.waitBounded).then(w.resolve, w.reject);
           continue;
         }
-        await this.appendBatch(p, batch);
+        try {
+          await this.appendBatch(p, batch);
+        } catch (err) {
+          // A catch-up replay that could not run (the log trimmed past this ledger, NATS away):
+          // nothing of this batch was appended; stop serving and take the partition over again.
+          this.log.error({ err, partition: p.vp }, "could not catch up with the partition's log; taking it over again");
+          this.stopServing(p);
+          const unavailable = new LoyaltyError("UNAVAILABLE", `partition ${p.vp} is being taken over again; retry later`);
+          for (const w of [...batch, ...p.queue.splice(0)]) w.reject(unavailable);
+          if (this.o.isOwner(p.vp) && !this.closing) void this.acquire(p.vp);
+        }
       }
     } finally {
       p.appending = null;
@@ -319,7 +332,8 @@ export class ClusterGate {
         this.metrics.clusterLogAppends.labels("error").inc();
         if (!this.o.isOwner(p.vp) || this.closing) {
           this.stopServing(p);
-          const unavailable = new LoyaltyError("UNAVAILABLE", `partition ${p.vp}: its log cannot be written now; retry later`);
+          // The append may have landed: whoever replays the log applies it.
+          const unavailable = maybeLogged(new LoyaltyError("UNAVAILABLE", `partition ${p.vp}: its log cannot be written now; retry later`));
           for (const w of batch) w.reject(unavailable);
           return;
         }
@@ -337,7 +351,7 @@ export class ClusterGate {
       p.applying++;
       this.parts
         .enqueue(local, { ...w.req, logged: { vp: p.vp, at, pos: seq * LOG_SLOTS + k, seed, ...(w.req.stock ? { stock: w.req.stock } : {}) } }, true)
-        .then(w.resolve, w.reject)
+        .then(w.resolve, (err: unknown) => w.reject(maybeLogged(err)))
         .finally(() => {
           p.applying--;
           if (p.applied < seq) p.applied = seq;
@@ -425,10 +439,10 @@ export class ClusterGate {
     if (!this.snapshots) return;
     this.store.env.resetReadTxn();
     const local = this.store.meta.get(vpMetaKey("log", p.vp)) ?? 0;
-    const restored = await this.snapshots.restore(p.vp, local, restoreCutShort(this.store, p.vp));
-    const latest = restored ?? (await this.snapshots.latest(p.vp));
+    await this.snapshots.restore(p.vp, local, restoreCutShort(this.store, p.vp));
     p.sinceSnapshot = 0;
-    p.snapshotAt = latest?.at ?? this.o.now();
+    // The time rule counts from now: a wave of takeovers does not snapshot everything at once (the count rule still applies to what it replays).
+    p.snapshotAt = this.o.now();
   }
 
   /** Starts looking for served partitions due a snapshot (every limits.clusterSnapshotCheckMs). */
@@ -451,7 +465,7 @@ export class ClusterGate {
     const now = this.o.now();
     const every = this.o.snapshotEveryCommands ?? limits.clusterSnapshotCommandsDefault;
     const everyMs = this.o.snapshotEveryMs ?? limits.clusterSnapshotMsDefault;
-    const due = this.vps.filter((p) => p.serving && p.sinceSnapshot > 0 && (force || p.sinceSnapshot >= every || now - p.snapshotAt >= everyMs));
+    const due = this.vps.filter((p) => p.serving && p.sinceSnapshot > 0 && now >= p.snapshotRetryAt && (force || p.sinceSnapshot >= every || now - p.snapshotAt >= everyMs));
     if (due.length === 0) return [];
     const counted = new Map(due.map((p) => [p.vp, p.sinceSnapshot]));
     const stored = await this.snapshots.take(due.map((p) => p.vp));
@@ -460,15 +474,21 @@ export class ClusterGate {
       p.sinceSnapshot = Math.max(0, p.sinceSnapshot - (counted.get(info.vp) ?? 0));
       p.snapshotAt = info.at;
     }
+    // Not stored (failed, or the bucket had one as far along): not tried again for a while, so a failing bucket costs no pass over the ledger every second.
+    const storedVps = new Set(stored.map((i) => i.vp));
+    for (const p of due) if (!storedVps.has(p.vp)) p.snapshotRetryAt = now + limits.clusterSnapshotRetryMs;
     return stored.map((i) => i.vp);
   }
 
   /** After a snapshot of the partition is stored: drop the log messages it holds, while this instance still serves it. */
   async trimLog(vp: number, pos: number): Promise<number> {
     const p = this.vps[vp]!;
-    if (!(this.o.trimLog ?? true) || !p.serving || !p.log) return 0;
-    // The message holding `pos` stays: a batch may have applied only part of it.
-    const trimmed = await p.log.trimBefore(Math.floor(pos / LOG_SLOTS));
+    if (!(this.o.trimLog ?? true) || !p.serving || !p.log || !this.o.isOwner(vp)) return 0;
+    // Never past what the bucket holds now (a racing owner's older snapshot may have landed last).
+    const latest = await this.snapshots?.latest(vp);
+    if (!latest) return 0;
+    // The message holding the position stays: a batch may have applied only part of it.
+    const trimmed = await p.log.trimBefore(Math.floor(Math.min(pos, latest.pos) / LOG_SLOTS));
     this.metrics.clusterLogTrimmed.inc(trimmed);
     return trimmed;
   }
@@ -530,7 +550,7 @@ export class ClusterGate {
         const r = packr.unpack(reply.data) as { moved?: boolean; b: Uint8Array; o: string; l: string; p: number; r: Handled["refusal"] };
         if (!r.moved) {
           this.metrics.clusterForwarded.labels("ok").inc();
-          return { bytes: r.b, outcome: r.o, label: r.l, points: r.p, refusal: r.r ?? null, notifications: [] };
+          return { bytes: r.b, outcome: r.o, label: r.l, points: r.p, refusal: r.r ?? null, notifications: [], forwarded: true };
         }
       } catch (err) {
         // No owner subscribed (503): a takeover under way. A timeout: the owner took the

@@ -89,6 +89,7 @@ export const isPendingHolder = (holder: string | null): boolean => holder !== nu
 export const pendingHolder = (vp: number, requestId: string): string => `${PENDING_HOLDER}${vp}:${requestId}`;
 const PENDING = /^pending:(\d+):(.+)$/s;
 
+
 /** Identifiers claimed for a request before it was logged, to hand to its customer (or free) once it applied. */
 export interface Preclaim {
   holder: string;
@@ -196,14 +197,16 @@ export class IdentitySync {
    * One round of the directory's repair, for the partitions this instance serves (its
    * ledger is theirs). Claims held by a request (a crash between the claim and the apply)
    * go to the customer the ledger gave the identifier, or are freed when the request was
-   * refused, or never applied and was already pending at the previous round. Then up to
+   * refused, or has not applied `staleMs` after a round first saw it (well past the
+   * longest a command may take to be logged and applied). Then up to
    * `batch` customers further on (a cursor through the ledger) get the identifiers they
    * hold and the directory lacks (a crash between the apply and the claim).
    */
-  async sweep(store: Store, serves: (vp: number) => boolean, vpOf: (customerId: string) => number, batch: number): Promise<{ moved: number; released: number; claimed: number }> {
+  async sweep(store: Store, serves: (vp: number) => boolean, vpOf: (customerId: string) => number, batch: number, staleMs: number): Promise<{ moved: number; released: number; claimed: number }> {
     const out = { moved: 0, released: 0, claimed: 0 };
     store.env.resetReadTxn();
-    const stillPending = new Set<string>();
+    const stillPending = new Map<string, number>();
+    const now = Date.now();
     for (const [kind, v, holder] of this.directory.pending?.() ?? []) {
       const m = PENDING.exec(holder);
       if (!m || !serves(Number(m[1]))) continue;
@@ -211,9 +214,9 @@ export class IdentitySync {
       const key = `${kind}\u0000${v}\u0000${holder}`;
       if (holds !== undefined && vpOf(holds) === Number(m[1])) {
         if ((await this.directory.move(kind, v, holder, holds).catch(() => null))?.ok) out.moved++;
-      } else if (store.requests.get(m[2]!) !== undefined || this.pendingSeen.has(key)) {
+      } else if (store.requests.get(m[2]!) !== undefined || now - (this.pendingSeen.get(key) ?? now) >= staleMs) {
         if ((await this.directory.release(kind, v, holder).catch(() => null))?.ok) out.released++;
-      } else stillPending.add(key);
+      } else stillPending.set(key, this.pendingSeen.get(key) ?? now);
     }
     this.pendingSeen = stillPending;
     let n = 0;
@@ -238,8 +241,8 @@ export class IdentitySync {
 
   /** Where the next sweep's walk through the customers starts. */
   private cursor = "";
-  /** Keys held by a request at the last sweep whose request had not applied: freed if still so. */
-  private pendingSeen = new Set<string>();
+  /** Keys held by a request whose request had not applied, with when a sweep first saw them. */
+  private pendingSeen = new Map<string, number>();
 
   /** The customer a request names: its id, or the holder of the card, phone or loyalty id it gives. */
   customerOf(value: unknown): string | null {

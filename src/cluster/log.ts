@@ -152,6 +152,8 @@ export class CommandLog {
       empty = 0;
       for (const m of pulled) {
         if (m.seq <= seq) continue;
+        // A gap: trimmed since this owner read the log's start (another instance's snapshot): restore first.
+        if (m.seq !== seq + 1) throw new TrimmedError(`partition ${this.partition}: the log went from ${seq} to ${m.seq}, a replay needs the snapshot`);
         seq = m.seq;
         yield m;
         if (seq >= this.last) return;

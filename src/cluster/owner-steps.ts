@@ -10,6 +10,17 @@ import { customerIdentifiers, type IdentitySync } from "./identities.js";
 import type { IdentityKind } from "./identity.js";
 import type { ClusterStock } from "./stock.js";
 
+/**
+ * Marks a refusal met after the command may have been logged (its append unanswered, or
+ * its apply failed): whoever replays the log applies it, so its reservations stand.
+ */
+export function maybeLogged<E>(err: E): E {
+  if (typeof err === "object" && err !== null) (err as { maybeLogged?: boolean }).maybeLogged = true;
+  return err;
+}
+
+const wasLogged = (err: unknown): boolean => (err as { maybeLogged?: boolean } | null)?.maybeLogged === true;
+
 /** Verbs that take reward stock (redeemReward) or may give it back (a reward hold released, captured, expired). */
 export const STOCK_VERBS: ReadonlySet<string> = new Set(["redeemReward", "release", "capture", "expireHold"]);
 
@@ -24,7 +35,8 @@ export async function preclaimed(ids: IdentitySync, vp: number, req: RawRequest,
   try {
     h = await log();
   } catch (err) {
-    await ids.settle(pre, null);
+    // Freed only when the command is surely not in the log; else the repair settles it (IdentitySync.sweep).
+    if (!wasLogged(err)) await ids.settle(pre, null);
     throw err;
   }
   let reply: Record<string, unknown> | null = null;
@@ -77,7 +89,8 @@ export async function withStock(store: Store, stock: ClusterStock, req: RawReque
   try {
     h = await log(req);
   } catch (err) {
-    if (want && reserved > 0) await stock.give(want.rewardId, reserved);
+    // Given back only when the command is surely not in the log (a replay applies it with the reservation).
+    if (want && reserved > 0 && !wasLogged(err)) await stock.give(want.rewardId, reserved);
     throw err;
   }
   const reply = (() => {
@@ -87,7 +100,8 @@ export async function withStock(store: Store, stock: ClusterStock, req: RawReque
       return {};
     }
   })();
-  if (want && reserved > 0 && (reply.approved !== true || reply.duplicate === true)) await stock.give(want.rewardId, reserved);
+  // Forwarded: the owner elsewhere counted its own reservation. Not approved, or a repeat: nothing taken.
+  if (want && reserved > 0 && (h.forwarded === true || reply.approved !== true || reply.duplicate === true)) await stock.give(want.rewardId, reserved);
   if (Array.isArray(reply.stockReturned)) {
     for (const [rewardId, qty] of reply.stockReturned as [string, number][]) await stock.give(rewardId, qty);
     const { stockReturned: _returned, ...rest } = reply;

@@ -64,7 +64,8 @@ export class SnapshotStore {
     const existing = await this.os.info(snapshotName(vp));
     const before = infoOf(vp, existing);
     if (before && before.pos >= file.pos) return null;
-    const previousRevision = existing ? existing.revision : undefined;
+    // 0 when there is none yet: the write lands only while the object is still missing.
+    const previousRevision = existing ? existing.revision : 0;
     const data = Readable.toWeb(createReadStream(file.file)) as unknown as ReadableStream<Uint8Array>;
     const meta = { pos: String(file.pos), at: String(at), instanceId, records: String(file.records) };
     const info = await this.os.put({ name: snapshotName(vp), description: `loyaltyd partition ${vp}`, metadata: meta }, data, { previousRevision });

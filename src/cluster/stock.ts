@@ -96,22 +96,32 @@ export class ClusterStock {
 
 /**
  * The back office, with the operator's word on a reward's stock given to the cluster's
- * count: after a reward is saved, imported or removed through this instance (and applied
- * here), its count is set to the catalogue's stock (forgotten when unlimited or gone).
+ * count: after a reward is saved or imported with a stock through this instance (and
+ * applied here), its count is set to that stock (forgotten when unlimited, or when the
+ * reward is removed). A change that leaves the stock out leaves the count alone.
  */
 export function withClusterStock(writer: BackOfficeWriter, stock: ClusterStock, store: Store): BackOfficeWriter {
   return {
     async write<K extends BackOfficeOp>(op: K, args: BackOfficeArgs<K>, at: number): Promise<BackOfficeResult<K>> {
       const result = await writer.write(op, args, at);
-      const ids =
+      // Only where the change itself gave a stock: leaving it out keeps what is left (the local `stock` is not that).
+      const given: [string, number | null][] =
         op === "importRewards"
-          ? (args as unknown as BackOfficeArgs<"importRewards">)[0].map((r) => r.value.id)
-          : op === "putReward" || op === "removeReward"
-            ? [(args as unknown as [string])[0]]
-            : [];
-      if (ids.length > 0) store.env.resetReadTxn();
-      for (const id of ids) await stock.set(id, store.rewards.get(id)?.stock ?? null);
+          ? (args as unknown as BackOfficeArgs<"importRewards">)[0].flatMap((r) => (r.value.stock !== undefined ? [[r.value.id, r.value.stock] as [string, number | null]] : []))
+          : op === "putReward"
+            ? stockGiven(args as unknown as BackOfficeArgs<"putReward">)
+            : op === "removeReward"
+              ? [[(args as unknown as [string])[0], null]]
+              : [];
+      if (given.length > 0) store.env.resetReadTxn();
+      // The catalogue as applied decides (a refused change applied nothing, and threw above).
+      for (const [id, value] of given) await stock.set(id, store.rewards.get(id) ? value : null);
       return result;
     },
   };
+}
+
+function stockGiven([id, body]: BackOfficeArgs<"putReward">): [string, number | null][] {
+  const s = (body as { stock?: unknown } | null)?.stock;
+  return s === undefined ? [] : [[id, typeof s === "number" ? s : null]];
 }

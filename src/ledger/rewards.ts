@@ -25,13 +25,14 @@ export function redeemReward(tx: Tx, input: VerbInput<"redeemReward">): Reply {
   const base = { customerId: c.id, account: item.account, ...item.ref, qty: input.qty, price: item.price };
   const refusal = (reason: string, extra: Reply = {}): Reply => ({ ok: true, approved: false, reason, ...base, ...extra, available });
   if (!item.active) return refusal("REWARD_INACTIVE");
-  // Cluster mode: the cluster counts the stock; the owner reserved the units before it logged the command.
-  const cluster = tx.stockReservation !== undefined && item.stock !== null;
-  const reservation = tx.stockReservation ?? [0, 0];
-  if (cluster && reservation[0] < input.qty) return refusal("OUT_OF_STOCK", { stock: reservation[1] });
+  // Cluster mode: the cluster counts the stock, and the log decides (a replay may meet a newer catalogue): the
+  // owner reserved the units before it logged the command ([reserved, left]), or counted none (null: no stock then).
+  const cluster = tx.stockReservation !== undefined;
+  const reservation = tx.stockReservation ?? null;
+  if (cluster && reservation !== null && reservation[0] < input.qty) return refusal("OUT_OF_STOCK", { stock: reservation[1] });
   if (!cluster && item.stock !== null && item.stock < input.qty) return refusal("OUT_OF_STOCK", { stock: item.stock });
   if (amount > available) return refusal("INSUFFICIENT_BALANCE", { requested: amount });
-  const stockTaken = cluster ? input.qty : takeStock(tx, input.rewardId, item.stock, input.qty);
+  const stockTaken = cluster ? (reservation !== null && input.rewardId !== undefined ? input.qty : 0) : takeStock(tx, input.rewardId, item.stock, input.qty);
   const held: HeldItem = { ...item.ref, qty: input.qty, price: item.price, stockTaken };
   const { hold, available: left } = placeHold(tx, w, c.id, item.account, amount, null, input.ttlMs, held);
   return { ok: true, approved: true, holdId: hold.holdId, ...base, amount, available: left, expiresAt: hold.expiresAt };

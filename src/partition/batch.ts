@@ -44,6 +44,8 @@ export interface Handled {
   refusal: Refusal | null;
   /** Account units the command moved, for loyalty_points_total (see pointsMoved); 0 for most. */
   points: number;
+  /** Cluster mode: answered by the partition's owner on another instance (cluster/gate.ts forward). */
+  forwarded?: true;
 }
 
 const EVENT_TYPES = new Set(["sale", "return", "void"]);
