@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
-import { logMessage } from "../src/cluster/gate.js";
+import { logMessage } from "../src/cluster/log-message.js";
 import { CommandLog } from "../src/cluster/log.js";
 import { affinity } from "../src/cluster/share.js";
 import { encodeReply } from "../src/codec/codec.js";

@@ -206,10 +206,7 @@ async function startPipeline(
           now,
           trim: (vp, pos) => gate.trimLog(vp, pos),
         });
-  if (gate && snapshotter) {
-    gate.snapshots = snapshotter;
-    gate.startSnapshots();
-  }
+  if (gate && snapshotter) gate.useSnapshots(snapshotter);
   // Programmes, products, rewards and voucher offers: this ledger's, or in cluster mode every instance's (cluster/backoffice.ts).
   const replicatedBackOffice =
     gate === null

@@ -7,10 +7,10 @@
 // append is refused by the log itself, so it never applies or acknowledges anything.
 //
 // Commands arriving while an append is in flight go together in the next one (group
-// commit on the log). A log message is {c: [[verb, encoding, bytes, subjectStore,
-// credentialStore], ...], t}: everything a command needs to apply, and the time it
-// applies at (`t`, the owner's clock at the append), so a replay elsewhere gives the same
-// effects, ids included (Command.logged).
+// commit on the log); cluster/log-message.ts is the log message's format. A new owner
+// restores the partition's snapshot first when its ledger is behind it
+// (cluster/snapshots.ts); the owner's steps around a command (identifier claims, reward
+// stock) are in cluster/owner-steps.ts.
 import { randomBytes, randomUUID } from "node:crypto";
 import { Packr } from "msgpackr";
 import { ErrorCode, NatsError, type NatsConnection, type Subscription } from "nats";
@@ -23,7 +23,7 @@ import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import type { Partitions } from "../partition/partitions.js";
-import { isCommandVerb, isReadVerb } from "../verbs.js";
+import { isReadVerb } from "../verbs.js";
 import { DROPPING_VERBS, IDENTITY_VERBS, type IdentitySync } from "./identities.js";
 import { STOCK_VERBS, maybeLogged, preclaimed, releasingDropped, withStock } from "./owner-steps.js";
 import { partitionOf } from "../partition/hash.js";
@@ -31,68 +31,16 @@ import { scopedPartition } from "../partition/router.js";
 
 /** Verbs whose new identifiers are claimed before they are logged (IdentitySync.preclaim). */
 const PRECLAIM_VERBS = new Set<string>(["enroll", "card", "updateCustomer"]);
-import { CommandLog, FencedError, type LoggedCommand } from "./log.js";
+import { CommandLog, FencedError } from "./log.js";
+import { fromWire, logMessage, loggedRequests, toWire, type Wire } from "./log-message.js";
 import { restoreCutShort } from "./partition-data.js";
+import { SnapshotSchedule } from "./snapshot-schedule.js";
 import type { Snapshotter } from "./snapshots.js";
 import type { ClusterStock } from "./stock.js";
 
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 export const FORWARD_PREFIX = "loyalty.cluster.vp.";
-
-/** A command as the log and a forward carry it (a redemption's stock reservation: in the log only). */
-type Wire = [verb: string, encoding: 0 | 1, bytes: Uint8Array, subjectStore: string | null, credentialStore: string | null, stock?: [number, number] | null];
-
-const toWire = (r: RawRequest): Wire => {
-  const w: Wire = [r.verb, r.encoding === "msgpack" ? 1 : 0, r.bytes, r.subjectStore ?? null, r.credentialStore ?? null];
-  if (r.stock) w.push(r.stock);
-  return w;
-};
-
-function fromWire(w: Wire): RawRequest {
-  if (!Array.isArray(w) || !isCommandVerb(w[0]) || !(w[2] instanceof Uint8Array)) throw new Error("not a logged command");
-  return { verb: w[0], encoding: w[1] === 1 ? "msgpack" : "json", bytes: w[2], subjectStore: w[3] ?? null, credentialStore: w[4] ?? null };
-}
-
-/** A logged command's stock reservation, when its log message carries a valid one. */
-function stockOf(w: Wire): { stock: [number, number] } | Record<string, never> {
-  const s = w[5];
-  return Array.isArray(s) && s.length === 2 && Number.isSafeInteger(s[0]) && Number.isSafeInteger(s[1]) ? { stock: [s[0], s[1]] } : {};
-}
-
-/**
- * A log message: the commands, the time they apply at, the seed of their randomness, and
- * the back-office position the owner had applied (what loggedRequests reads).
- */
-export function logMessage(requests: RawRequest[], at: number, seed: Uint8Array, backOffice = 0): Uint8Array {
-  return packr.pack({ c: requests.map(toWire), t: at, r: seed, ...(backOffice > 0 ? { b: backOffice } : {}) });
-}
-
-/**
- * The commands of one log message, each with where it is in the log and the time it
- * applies at (Command.logged). A command that cannot be read is logged and skipped: it
- * could not have been applied by the owner that appended it either.
- */
-export function loggedRequests(vp: number, m: LoggedCommand, log: Logger): RawRequest[] {
-  const out: RawRequest[] = [];
-  let msg: { c: Wire[]; t: number; r?: Uint8Array; b?: number };
-  try {
-    msg = packr.unpack(m.data) as { c: Wire[]; t: number; r?: Uint8Array; b?: number };
-    if (!Array.isArray(msg.c) || typeof msg.t !== "number") throw new Error("not a log message");
-  } catch (err) {
-    log.error({ err, partition: vp, seq: m.seq }, "unreadable message in the command log; skipped");
-    return out;
-  }
-  msg.c.forEach((w, k) => {
-    try {
-      const b = typeof msg.b === "number" ? { backOffice: msg.b } : {};
-      out.push({ ...fromWire(w), logged: { vp, at: msg.t, pos: m.seq * LOG_SLOTS + k, ...(msg.r instanceof Uint8Array ? { seed: msg.r } : {}), ...b, ...stockOf(w) } });
-    } catch (err) {
-      log.error({ err, partition: vp, seq: m.seq, index: k }, "unreadable command in the command log; skipped");
-    }
-  });
-  return out;
-}
 
 interface Waiting {
   req: RawRequest;
@@ -115,12 +63,6 @@ class VirtualPartition {
   sub: Subscription | null = null;
   /** Commands appended and handed to the partitions, not yet applied. */
   applying = 0;
-  /** Commands applied here since the partition's latest snapshot (appended or replayed). */
-  sinceSnapshot = 0;
-  /** When its latest snapshot was taken here, or when this instance began to serve it (epoch ms). */
-  snapshotAt = 0;
-  /** No snapshot before this (epoch ms): the last round did not store one. */
-  snapshotRetryAt = 0;
   constructor(readonly vp: number) {}
 }
 
@@ -150,10 +92,9 @@ export class ClusterGate {
   private closing = false;
   /** Set by the engine in cluster mode: the back office every instance shares (cluster/backoffice.ts). */
   backOffice: { readonly position: number; caughtUp(seq: number): Promise<void> } | null = null;
-  /** Set by the engine in cluster mode: snapshots of the partitions served here (cluster/snapshots.ts). */
+  /** Set by the engine in cluster mode: snapshots of the partitions served here (cluster/snapshots.ts), and when (useSnapshots). */
   snapshots: Snapshotter | null = null;
-  private snapshotTimer: NodeJS.Timeout | null = null;
-  private snapshotRound: Promise<unknown> | null = null;
+  private schedule: SnapshotSchedule | null = null;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -224,31 +165,11 @@ export class ClusterGate {
     });
   }
 
-  /**
-   * Starts the identity directory's repair rounds (IdentitySync.sweep) every `everyMs`,
-   * over the partitions served here.
-   */
-  startDirectorySweep(everyMs: number, batch = limits.identitySweepBatch): void {
-    const ids = this.identities;
-    if (!ids || this.sweepTimer) return;
-    let running = false;
-    this.sweepTimer = setInterval(() => {
-      if (running || this.closing) return;
-      running = true;
-      const vpOf = (id: string) => scopedPartition(id) ?? partitionOf(id, this.o.partitions);
-      ids
-        // A request's claim is stale well past the longest its command may take to be logged and applied (a forward's bound, twice).
-        .sweep(this.store, (vp) => this.serves(vp), vpOf, batch, Math.max(2 * limits.clusterForwardMsMax, 2 * everyMs))
-        .then((r) => {
-          if (r.moved + r.released + r.claimed > 0) this.log.info(r, "identity directory repaired");
-        })
-        .catch((err: unknown) => this.log.warn({ err }, "identity directory sweep failed; tried again next round"))
-        .finally(() => (running = false));
-    }, everyMs);
-    this.sweepTimer.unref();
+  /** Starts the identity directory's repair rounds over the partitions served here (IdentitySync.startSweep). */
+  startDirectorySweep(everyMs: number): void {
+    const vpOf = (id: string) => scopedPartition(id) ?? partitionOf(id, this.o.partitions);
+    this.identities?.startSweep(this.store, (vp) => this.serves(vp), vpOf, everyMs);
   }
-
-  private sweepTimer: NodeJS.Timeout | null = null;
 
   /** Into the partition's log, then applied: resolves with the reply. */
   private append(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
@@ -344,7 +265,7 @@ export class ClusterGate {
     const now = performance.now();
     for (const w of batch) this.metrics.clusterLogAppendDuration.observe((now - w.arrived) / 1000);
     this.metrics.clusterLoggedCommands.inc(batch.length);
-    p.sinceSnapshot += batch.length;
+    this.schedule?.applied(p.vp, batch.length);
     this.metrics.clusterLogPosition.labels(String(p.vp)).set(seq);
     const local = p.vp % this.o.local;
     batch.forEach((w, k) => {
@@ -397,7 +318,7 @@ export class ClusterGate {
     }
     await Promise.all(pending);
     p.applied = p.log!.lastSeq;
-    p.sinceSnapshot += applied;
+    this.schedule?.applied(p.vp, applied);
     this.metrics.clusterReplayed.inc(applied);
     this.metrics.clusterLogPosition.labels(String(p.vp)).set(p.log!.lastSeq);
     return applied;
@@ -440,44 +361,25 @@ export class ClusterGate {
     this.store.env.resetReadTxn();
     const local = this.store.meta.get(vpMetaKey("log", p.vp)) ?? 0;
     await this.snapshots.restore(p.vp, local, restoreCutShort(this.store, p.vp));
-    p.sinceSnapshot = 0;
-    // The time rule counts from now: a wave of takeovers does not snapshot everything at once (the count rule still applies to what it replays).
-    p.snapshotAt = this.o.now();
+    this.schedule?.takenOver(p.vp);
   }
 
-  /** Starts looking for served partitions due a snapshot (every limits.clusterSnapshotCheckMs). */
-  startSnapshots(): void {
-    if (!this.snapshots || this.snapshotTimer) return;
-    this.snapshotTimer = setInterval(() => {
-      if (this.snapshotRound || this.closing) return;
-      this.snapshotRound = this.snapshotDue().finally(() => (this.snapshotRound = null));
-    }, limits.clusterSnapshotCheckMs);
-    this.snapshotTimer.unref();
-    this.metrics.onScrape(() => {
-      const now = this.o.now();
-      for (const p of this.vps) if (p.serving) this.metrics.clusterSnapshotAge.labels(String(p.vp)).set(Math.max(0, (now - p.snapshotAt) / 1000));
+  /** Snapshots the partitions served here from now on, when due (cluster/snapshot-schedule.ts). */
+  useSnapshots(snapshots: Snapshotter): void {
+    this.snapshots = snapshots;
+    this.schedule = new SnapshotSchedule(snapshots, this.metrics, {
+      partitions: this.o.partitions,
+      now: this.o.now,
+      serves: (vp) => this.serves(vp),
+      everyCommands: this.o.snapshotEveryCommands,
+      everyMs: this.o.snapshotEveryMs,
     });
+    this.schedule.start();
   }
 
-  /** Snapshots, in one round, the served partitions that applied enough commands or waited long enough since their last. */
-  async snapshotDue(force = false): Promise<number[]> {
-    if (!this.snapshots) return [];
-    const now = this.o.now();
-    const every = this.o.snapshotEveryCommands ?? limits.clusterSnapshotCommandsDefault;
-    const everyMs = this.o.snapshotEveryMs ?? limits.clusterSnapshotMsDefault;
-    const due = this.vps.filter((p) => p.serving && p.sinceSnapshot > 0 && now >= p.snapshotRetryAt && (force || p.sinceSnapshot >= every || now - p.snapshotAt >= everyMs));
-    if (due.length === 0) return [];
-    const counted = new Map(due.map((p) => [p.vp, p.sinceSnapshot]));
-    const stored = await this.snapshots.take(due.map((p) => p.vp));
-    for (const info of stored) {
-      const p = this.vps[info.vp]!;
-      p.sinceSnapshot = Math.max(0, p.sinceSnapshot - (counted.get(info.vp) ?? 0));
-      p.snapshotAt = info.at;
-    }
-    // Not stored (failed, or the bucket had one as far along): not tried again for a while, so a failing bucket costs no pass over the ledger every second.
-    const storedVps = new Set(stored.map((i) => i.vp));
-    for (const p of due) if (!storedVps.has(p.vp)) p.snapshotRetryAt = now + limits.clusterSnapshotRetryMs;
-    return stored.map((i) => i.vp);
+  /** One round of snapshots now (all that applied anything with `force`); resolves with the partitions stored. */
+  snapshotDue(force = false): Promise<number[]> {
+    return this.schedule?.take(force) ?? Promise.resolve([]);
   }
 
   /** After a snapshot of the partition is stored: drop the log messages it holds, while this instance still serves it. */
@@ -510,7 +412,6 @@ export class ClusterGate {
     p.serving = false;
     this.metrics.clusterPartitionsServing.dec();
     this.metrics.clusterLogPosition.remove(String(p.vp));
-    this.metrics.clusterSnapshotAge.remove(String(p.vp));
     p.sub?.unsubscribe();
     p.sub = null;
   }
@@ -568,9 +469,8 @@ export class ClusterGate {
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.snapshotTimer) clearInterval(this.snapshotTimer);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await this.snapshotRound;
+    this.identities?.stopSweep();
+    await this.schedule?.stop();
     await Promise.all(this.vps.map((p) => this.release(p.vp)));
   }
 }

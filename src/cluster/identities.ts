@@ -10,6 +10,7 @@ import type { Logger } from "../observe/logger.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { RawRequest } from "../partition/batch.js";
 import type { Customer, Store } from "../ledger/store.js";
+import { limits } from "../limits.js";
 import type { IdentityKind } from "./identity.js";
 
 /** What the sync needs of the directory (cluster/directory.ts IdentityDirectory). */
@@ -155,41 +156,52 @@ export class IdentitySync {
 
   /**
    * Claims, before the command is logged, the identifiers an enrolment, a card link or
-   * replacement, or a new phone gives that the directory does not hold yet, for the
-   * request (PENDING_HOLDER + its requestId): of two partitions giving one card to two
+   * replacement, or a new phone gives that the directory does not hold yet: for the
+   * customer a link or a new phone names, or, for an enrolment (whose customer has no id
+   * yet), for the request (pendingHolder): of two partitions giving one card to two
    * customers at once, one claim lands and the other command is refused (VALIDATION)
-   * before it is logged. Resolves null when there is nothing to claim. An owner that died
-   * between the claim and the apply leaves the request's claim: sweep settles it.
+   * before it is logged. An enrolment's own card (or loyalty id without a card) is not
+   * claimed first: it is the enrolment's routing key, so every command giving it goes to
+   * one partition, in order (its claim follows the apply, as before). Resolves null when
+   * there is nothing to claim. An owner that died between a request's claim and the
+   * apply leaves the claim: sweep settles it.
    */
   async preclaim(verb: string, value: unknown, vp: number): Promise<Preclaim | null> {
     if (verb !== "enroll" && verb !== "card" && verb !== "updateCustomer") return null;
     const requestId = str(obj(value).requestId);
     if (requestId === null) return null;
-    const holder = pendingHolder(vp, requestId);
-    const target = this.customerOf(value);
+    const target = verb === "enroll" ? null : this.customerOf(value);
+    const holder = target ?? pendingHolder(vp, requestId);
+    const v0 = obj(value);
+    const routing = verb !== "enroll" ? null : str(v0.card) ? `card:${str(v0.card)}` : str(v0.loyaltyId) ? `loyaltyId:${str(v0.loyaltyId)}` : null;
     const keys: [IdentityKind, string][] = [];
     for (const [kind, v, field] of identitiesOf(verb, value).gives) {
+      if (`${kind}:${v}` === routing) continue;
       const now = this.directory.lookup(kind, v);
       if (now !== null && now !== holder) continue; // the customer's own already, or refused by refusal()
       const r = await this.directory.claim(kind, v, holder);
-      if (!r.ok && r.owner !== target) {
+      if (!r.ok) {
         await this.settle({ holder, keys }, null);
         throw new LoyaltyError("VALIDATION", `${kind} ${v} already belongs to a customer`, field);
       }
-      if (r.ok) keys.push([kind, v]);
+      if (now === null) keys.push([kind, v]);
     }
     return keys.length > 0 ? { holder, keys } : null;
   }
 
-  /** After the command applied: its customer takes what was claimed for it; refused or failed, the claims are freed. */
+  /**
+   * After the command applied: what a request claimed goes to its customer; what a
+   * customer's command claimed stays. Refused or failed, the claims are freed.
+   */
   async settle(pre: Preclaim, reply: Value | null): Promise<void> {
     const customerId = reply && reply.ok === true ? str(reply.customerId) : null;
+    if (customerId !== null && customerId === pre.holder) return;
     for (const [kind, v] of pre.keys) {
-      const r = await (customerId ? this.directory.move(kind, v, pre.holder, customerId) : this.directory.release(kind, v, pre.holder)).catch((err: Error) => {
-        this.log.warn({ err: err.message, kind, holder: pre.holder }, "could not settle an identifier claimed for a request");
+      const r = await (customerId && isPendingHolder(pre.holder) ? this.directory.move(kind, v, pre.holder, customerId) : this.directory.release(kind, v, pre.holder)).catch((err: Error) => {
+        this.log.warn({ err: err.message, kind, holder: pre.holder }, "could not settle an identifier claimed for a command");
         return null;
       });
-      if (r && !r.ok) this.log.warn({ kind, value: v, holder: pre.holder, owner: r.owner }, "an identifier claimed for a request was no longer its own");
+      if (r && !r.ok) this.log.warn({ kind, value: v, holder: pre.holder, owner: r.owner }, "an identifier claimed for a command was no longer its own");
     }
   }
 
@@ -238,6 +250,35 @@ export class IdentitySync {
     this.cursor = "";
     return out;
   }
+
+  /**
+   * Runs sweep every `everyMs` over the partitions `serves` says are served here; a
+   * request's claim is stale well past the longest its command may take to be logged and
+   * applied (twice a forward's bound, or two rounds).
+   */
+  startSweep(store: Store, serves: (vp: number) => boolean, vpOf: (customerId: string) => number, everyMs: number, batch = limits.identitySweepBatch): void {
+    if (this.sweepTimer) return;
+    let running = false;
+    const staleMs = Math.max(2 * limits.clusterForwardMsMax, 2 * everyMs);
+    this.sweepTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.sweep(store, serves, vpOf, batch, staleMs)
+        .then((r) => {
+          if (r.moved + r.released + r.claimed > 0) this.log.info(r, "identity directory repaired");
+        })
+        .catch((err: unknown) => this.log.warn({ err }, "identity directory sweep failed; tried again next round"))
+        .finally(() => (running = false));
+    }, everyMs);
+    this.sweepTimer.unref();
+  }
+
+  stopSweep(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   /** Where the next sweep's walk through the customers starts. */
   private cursor = "";

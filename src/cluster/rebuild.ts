@@ -17,7 +17,7 @@ import { closeStore, openStore, type Store } from "../ledger/store.js";
 import { limits } from "../limits.js";
 import { createLogger } from "../observe/logger.js";
 import { processBatch, type RawRequest } from "../partition/batch.js";
-import { loggedRequests } from "./gate.js";
+import { loggedRequests } from "./log-message.js";
 import { CommandLog } from "./log.js";
 import { BackOfficeReader } from "./backoffice.js";
 import { importPartition } from "./partition-data.js";
