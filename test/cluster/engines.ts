@@ -1,9 +1,10 @@
 // loyaltyd engines in cluster mode, each in its own process (for kill -9 and restarts),
 // on a real NATS cluster: start one, wait until the live ones share the partitions,
 // call its HTTP routes, read a customer's balance.
-import type { ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
 import { expect } from "vitest";
-import { ADMIN_TOKEN, childEngineEnv, spawnEngine, tempDir } from "../e2e/harness.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, childEngineEnv, programmesDir, spawnEngine, tempDir } from "../e2e/harness.js";
 import type { NatsCluster } from "./harness.js";
 
 export const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -87,4 +88,26 @@ export async function balanceOf(m: EngineProcess, customerId: string): Promise<n
   const r = await post(m, "/v1/balance", { customer: { customerId } });
   expect(r.ok, JSON.stringify(r)).toBe(true);
   return r.accounts.find((a: any) => a.account === "points")?.balance ?? 0;
+}
+
+/** `loyaltyd <args>` from the build, with `env` added to this process's environment. */
+export function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, "dist/src/cli.js"), ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The environment of `loyaltyd rebuild` into `dir` (an empty data directory under it) from the cluster's logs and snapshots. */
+export function rebuildEnv(cluster: NatsCluster, dir: string, partitions: number): Record<string, string> {
+  return {
+    LOYALTYD_NATS_URL: cluster.url,
+    LOYALTYD_DATADIR: join(dir, "data"),
+    LOYALTYD_PROGRAMMESDIR: programmesDir(dir, [BASE_PROGRAMME]),
+    LOYALTYD_CLUSTER_ENABLED: "true",
+    LOYALTYD_CLUSTER_INSTANCEID: "rebuild",
+    LOYALTYD_CLUSTER_PARTITIONS: String(partitions),
+    LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS),
+  };
 }

@@ -8,10 +8,8 @@
 import { rmSync } from "node:fs";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, until, line, programmesDir, sale, tempDir } from "../e2e/harness.js";
-import { balanceOf, clusterOf, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
+import { ADMIN_TOKEN, killHard, until, line, sale, tempDir } from "../e2e/harness.js";
+import { balanceOf, cli, clusterOf, post, rebuildEnv, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 8;
@@ -29,14 +27,6 @@ async function start(id: string, dir?: string): Promise<EngineProcess> {
 
 const settled = (live: EngineProcess[]) => settledOf(live, PARTITIONS);
 
-/** `loyaltyd <args>` from the build, with `env` added to this process's environment. */
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, "dist/src/cli.js"), ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** A request over NATS rpc (any instance in the queue group answers), retried until a final reply. */
 async function rpc(verb: string, body: unknown, pauses: number[]): Promise<any> {
@@ -172,7 +162,7 @@ describe("cluster mode: the command logs", () => {
 
     // `loyaltyd rebuild --verify`: a ledger from the logs alone, on an empty data directory, balance for balance the live cluster's.
     const rebuildDir = tempDir();
-    const env = { LOYALTYD_NATS_URL: cluster.url, LOYALTYD_DATADIR: join(rebuildDir, "data"), LOYALTYD_PROGRAMMESDIR: programmesDir(rebuildDir, [BASE_PROGRAMME]), LOYALTYD_CLUSTER_ENABLED: "true", LOYALTYD_CLUSTER_INSTANCEID: "rebuild", LOYALTYD_CLUSTER_PARTITIONS: String(PARTITIONS), LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS) };
+    const env = rebuildEnv(cluster, rebuildDir, PARTITIONS);
     try {
       const done = await cli(["rebuild", "--verify"], env);
       expect(done.code, done.stderr).toBe(0);

@@ -5,14 +5,12 @@
 // log alone no longer holds the partition's beginning); an instance back on its old,
 // stale data directory restores too; `loyaltyd rebuild --verify` starts from the
 // snapshots. Balances equal what the terminals were told throughout.
-import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commandStream } from "../../src/cluster/log.js";
-import { BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, ROOT, killHard, line, programmesDir, sale, tempDir, until } from "../e2e/harness.js";
-import { balanceOf, metricSum, post, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
+import { killHard, line, sale, tempDir, until } from "../e2e/harness.js";
+import { balanceOf, cli, metricSum, post, rebuildEnv, settled as settledOf, startClusterEngine, type EngineProcess } from "./engines.js";
 import { startNatsCluster, type NatsCluster } from "./harness.js";
 
 const PARTITIONS = 4;
@@ -30,13 +28,6 @@ async function start(id: string, dir?: string): Promise<EngineProcess> {
   return m;
 }
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, "dist/src/cli.js"), ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 beforeAll(async () => {
   cluster = await startNatsCluster();
@@ -102,7 +93,7 @@ describe("cluster mode: snapshots", () => {
 
     // rebuild --verify: from the snapshots and the logs' tails, balance for balance the live cluster's.
     const rebuildDir = tempDir();
-    const env = { LOYALTYD_NATS_URL: cluster.url, LOYALTYD_DATADIR: join(rebuildDir, "data"), LOYALTYD_PROGRAMMESDIR: programmesDir(rebuildDir, [BASE_PROGRAMME]), LOYALTYD_CLUSTER_ENABLED: "true", LOYALTYD_CLUSTER_INSTANCEID: "rebuild", LOYALTYD_CLUSTER_PARTITIONS: String(PARTITIONS), LOYALTYD_EVENTS_LATE_MS_MAX: String(EVENTS_LATE_MS_TESTS) };
+    const env = rebuildEnv(cluster, rebuildDir, PARTITIONS);
     try {
       const done = await cli(["rebuild", "--verify"], env);
       expect(done.code, done.stderr).toBe(0);
