@@ -36,6 +36,7 @@ import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
+import { Locator } from "./cluster/locator.js";
 import { SnapshotStore, SnapshotThread, Snapshotter } from "./cluster/snapshots.js";
 import { ReplicatedBackOffice, localBackOffice, type BackOfficeWriter } from "./cluster/backoffice.js";
 import { ClusterStock, withClusterStock } from "./cluster/stock.js";
@@ -221,6 +222,7 @@ async function startPipeline(
   const backOfficeWriter: BackOfficeWriter = replicatedBackOffice && clusterStock ? withClusterStock(replicatedBackOffice, clusterStock, store) : localBackOffice(store);
   if (gate && replicatedBackOffice) gate.backOffice = replicatedBackOffice;
   if (gate && clusterStock) gate.stock = clusterStock;
+  if (gate) gate.locator = new Locator(nc, store, vpCount!, (vp) => gate.serves(vp), log);
   const n = config.notify;
   await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
   const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);

@@ -44,6 +44,19 @@ export interface WireError {
 }
 
 /** An operating error: bad input or a refused operation. Becomes a typed reply, never a crash. */
+/** How an UNAVAILABLE refusal of the storage (disk full) begins: the one kind that says the engine is not ready (observe/storage.ts). */
+const STORAGE_REFUSED = "the ledger cannot write now";
+
+/** The ledger's storage refused a commit: UNAVAILABLE, to be retried. */
+export function storageRefusal(detail?: string): LoyaltyError {
+  return new LoyaltyError("UNAVAILABLE", `${STORAGE_REFUSED}${detail ? ` (${detail})` : ""}; retry later`);
+}
+
+/** Whether a refusal is the storage's (others are UNAVAILABLE too: a cluster partition being taken over). */
+export function refusedByStorage(e: WireError): boolean {
+  return e.code === "UNAVAILABLE" && e.message.startsWith(STORAGE_REFUSED);
+}
+
 export class LoyaltyError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;

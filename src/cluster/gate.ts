@@ -35,6 +35,7 @@ import { CommandLog, FencedError } from "./log.js";
 import { fromWire, logMessage, loggedRequests, toWire, type Wire } from "./log-message.js";
 import { restoreCutShort } from "./partition-data.js";
 import { SnapshotSchedule } from "./snapshot-schedule.js";
+import type { Locator } from "./locator.js";
 import type { Snapshotter } from "./snapshots.js";
 import type { ClusterStock } from "./stock.js";
 
@@ -192,6 +193,9 @@ export class ClusterGate {
 
   /** Set by the engine in cluster mode: the identity directory kept in step (cluster/identities.ts). */
   identities: IdentitySync | null = null;
+
+  /** Set by the engine in cluster mode: which partition holds a sale a return names, or a report (cluster/locator.ts). */
+  locator: Locator | null = null;
 
   private async appendLoop(p: VirtualPartition): Promise<void> {
     try {
@@ -470,6 +474,7 @@ export class ClusterGate {
   async close(): Promise<void> {
     this.closing = true;
     this.identities?.stopSweep();
+    this.locator?.close();
     await this.schedule?.stop();
     await Promise.all(this.vps.map((p) => this.release(p.vp)));
   }

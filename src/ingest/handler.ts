@@ -2,7 +2,7 @@
 // bytes -> route -> partition (which decodes, validates, applies and encodes) -> reply
 // bytes. Failures are typed replies, counted and logged here; they never escape.
 import { decodeBytes, encodeReply, type Encoding } from "../codec/codec.js";
-import { LoyaltyError, failure, toWireError } from "../errors.js";
+import { LoyaltyError, failure, refusedByStorage, toWireError } from "../errors.js";
 import { limits } from "../limits.js";
 import type { Notification } from "../ledger/ledger.js";
 import type { Logger } from "../observe/logger.js";
@@ -65,6 +65,9 @@ export class Handler {
         await this.gate.identities.sync().catch(() => undefined);
         ({ partition, keys } = this.router.route(verb, value));
       }
+      // A return's sale or a report this ledger does not hold: the partition that does.
+      const missed = this.router.missedRecord;
+      if (missed !== null && this.gate?.locator) partition = (await this.gate.locator.locate(missed.kind, missed.id)) ?? partition;
     }
     let handled: Handled;
     try {
@@ -96,7 +99,7 @@ export class Handler {
     if (!h.refusal) return;
     this.metrics.rejected.labels(source, h.outcome).inc();
     if (h.outcome === "OVERLOADED") return this.overloaded();
-    if (h.outcome === "UNAVAILABLE") return this.onUnavailable();
+    if (refusedByStorage(h.refusal.error)) return this.onUnavailable();
     const { error, ids, internal } = h.refusal;
     // An unexpected exception: its stack (from the partition's thread), the command's ids and the partition.
     if (internal) this.log.error({ source, label: h.label, partition, error, ...ids, err: internal }, "request failed");

@@ -3,7 +3,7 @@
 // here, on the partition's thread, so the main thread does no per-event parsing.
 import { contentHash, decodeBytes, encodeReply, validate, type Encoding } from "../codec/codec.js";
 import type { Verb } from "../codec/schema.js";
-import { LoyaltyError, failure, toWireError, type WireError } from "../errors.js";
+import { LoyaltyError, failure, storageRefusal, toWireError, type WireError } from "../errors.js";
 import type { Command, Ledger, Notification } from "../ledger/ledger.js";
 import { limits } from "../limits.js";
 import { isStorageRefusal } from "../ledger/store.js";
@@ -175,7 +175,7 @@ export async function processBatch(ledger: Ledger, requests: RawRequest[]): Prom
     if (!isStorageRefusal(err)) throw err;
     // The storage refused the commit (disk full): nothing of the batch was written; every
     // command is refused as UNAVAILABLE, to be retried, and the engine stays up.
-    const unavailable = new LoyaltyError("UNAVAILABLE", `the ledger cannot write now (${(err as Error).message}); retry later`);
+    const unavailable = storageRefusal((err as Error).message);
     at.forEach((i, k) => (handled[i] = refusedReply(requests[i]!, commands[k]!.input, unavailable)));
     return { handled, durable: Promise.resolve() };
   }

@@ -2,7 +2,7 @@
 // within each of two lanes: requests someone waits for (rpc, HTTP) go first, then bulk
 // work (stream events, sweeps), so a stream backlog never stands between a till and its
 // answer. A full queue refuses with OVERLOADED instead of growing memory.
-import { LoyaltyError } from "../errors.js";
+import { LoyaltyError, storageRefusal } from "../errors.js";
 import { limits } from "../limits.js";
 import { isStorageRefusal } from "../ledger/store.js";
 import type { Metrics } from "../observe/metrics.js";
@@ -181,7 +181,7 @@ export class Partitions<I = RawRequest, O = Handled> {
     if (isStorageRefusal(err)) {
       // The disk refused the batch (full): not a broken invariant; the engine stays up.
       this.log.error({ err, partition: part.index }, "the ledger could not write the batch; refused as UNAVAILABLE");
-      for (const w of batch) w.reject(new LoyaltyError("UNAVAILABLE", "the ledger cannot write now; retry later"));
+      for (const w of batch) w.reject(storageRefusal());
       return;
     }
     this.log.fatal({ err, partition: part.index }, "batch failed; its replies are withheld");

@@ -58,9 +58,16 @@ export class Router {
    * milliseconds behind a claim made on another instance: the caller syncs and routes again.
    */
   missed = false;
+  /**
+   * Cluster mode: the record the last route() went by (a return's original sale, a
+   * report), when this ledger does not hold it (the partition serving it may be another
+   * instance's): the caller asks the cluster where it lives (cluster/locator.ts).
+   */
+  missedRecord: { kind: "sale" | "report"; id: string } | null = null;
 
   route(verb: CommandVerb, value: unknown): { partition: number; keys: string[] } {
     this.missed = false;
+    this.missedRecord = null;
     if (this.partitions === 1) return { partition: 0, keys: [] };
     if (this.renewReads) this.store.env.resetReadTxn();
     const input = obj(value);
@@ -83,6 +90,7 @@ export class Router {
       case "report": {
         const reportId = str(input.reportId) ?? "";
         const report = reportId ? this.store.reports.get(reportId) : undefined;
+        if (!report && reportId && this.directory) this.missedRecord = { kind: "report", id: reportId };
         return this.to(report ? survivorId(this.store, report.customerId) : `report:${reportId}`);
       }
       case "card":
@@ -154,6 +162,7 @@ export class Router {
     const inFlight = this.pending.get(`sale:${original}`);
     if (inFlight) return { partition: inFlight.partition, keys: [] };
     const sale = original ? this.store.events.get(original)?.s : undefined;
+    if (!sale && original && this.directory) this.missedRecord = { kind: "sale", id: original };
     return this.to(sale ? survivorId(this.store, sale.customerId) : `sale:${original}`);
   }
 

@@ -8,40 +8,22 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.js";
-import { startEngine, type Engine } from "../../src/engine.js";
+import type { Engine } from "../../src/engine.js";
 import { startNatsServer, type NatsServer } from "../../src/ingest/nats-server.js";
+import { call, inProcessMember } from "./in-process.js";
 import { IdentityDirectory } from "../../src/cluster/directory.js";
 import { connect } from "nats";
-import { createLogger } from "../../src/observe/logger.js";
-import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, line, programmesDir, sale, tempDir, until } from "../e2e/harness.js";
+import { line, sale, tempDir, until } from "../e2e/harness.js";
 
 const PARTITIONS = 4;
-const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 let nats: NatsServer;
 const dirs: string[] = [];
 const engines: Engine[] = [];
 
 async function member(id: string): Promise<Engine> {
-  const dir = tempDir();
-  dirs.push(dir);
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      "nats.url": nats.url, dataDir: join(dir, "data"), programmesDir: programmesDir(dir, [BASE_PROGRAMME]), "http.port": 0, adminToken: ADMIN_TOKEN,
-      logLevel: "silent", executor: "inline", "events.lateMsMax": EVENTS_LATE_MS_TESTS,
-      "cluster.enabled": true, "cluster.instanceId": id, "cluster.partitions": PARTITIONS, "cluster.replicas": 1, "cluster.leaseTtlMs": 2000, "cluster.renewMs": 400,
-      "cluster.directorySweepMs": 500,
-    },
-  });
-  const e = await startEngine(config, createLogger("silent"));
+  const e = await inProcessMember(nats.url, id, PARTITIONS, dirs, { "cluster.directorySweepMs": 500 });
   engines.push(e);
   return e;
-}
-
-async function call(e: Engine, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`http://127.0.0.1:${e.httpPort}${path}`, { method, headers: auth, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, body: await res.json() };
 }
 
 beforeAll(async () => {

@@ -116,6 +116,33 @@ describe("a partition's share of the ledger", () => {
     }
   });
 
+  it("never changes a customer of one partition through another's log (an instance serving both holds both)", async () => {
+    const a = await ledger();
+    try {
+      const [enrolled, sold] = await a.apply(logged(1, [
+        cmd("enroll", { requestId: "g-e", card: "g-card", profile: {} }),
+        cmd("accrue", { type: "sale", eventId: "g-s", at: T0, storeId: "s01", customer: { card: "g-card" }, currency: "EUR", lines: [{ lineId: "1", sku: "A", qty: 2, unitPrice: 2500 }] }),
+      ]));
+      const customerId = enrolled!.customerId as string;
+      expect(customerId.startsWith("cu_v1_")).toBe(true);
+      expect(sold!.ok).toBe(true);
+      const before = JSON.stringify(recordsOf(a.store, 1));
+      // Logged in partition 2: a return of the sale, a sale by the customer's id, an adjustment.
+      const misrouted = await a.apply(logged(2, [
+        cmd("accrue", { type: "return", eventId: "g-r", originalEventId: "g-s", at: T0, lines: [{ lineId: "1", qty: 1 }] }),
+        cmd("accrue", { type: "sale", eventId: "g-s2", at: T0, storeId: "s01", customer: { customerId }, currency: "EUR", lines: [{ lineId: "1", sku: "A", qty: 1, unitPrice: 900 }] }),
+        cmd("adjust", { requestId: "g-adj", customer: { customerId }, account: "points", amount: 5, reason: "goodwill", operator: "ops" }),
+      ]));
+      for (const r of misrouted) expect(r, JSON.stringify(r)).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+      expect(JSON.stringify(recordsOf(a.store, 1))).toBe(before);
+      // Through its own partition's log, the return applies.
+      const [returned] = await a.apply(logged(1, [cmd("accrue", { type: "return", eventId: "g-r", originalEventId: "g-s", at: T0, lines: [{ lineId: "1", qty: 1 }] })], 2));
+      expect(returned!.ok, JSON.stringify(returned)).toBe(true);
+    } finally {
+      await a.close();
+    }
+  });
+
   it("refuses a file cut short or of another partition, and leaves the mark that makes the next takeover restore again", async () => {
     const a = await ledger();
     const b = await ledger();
