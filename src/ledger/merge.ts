@@ -10,7 +10,7 @@ import { limits } from "../limits.js";
 import { accountFor, accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { findCustomer } from "./customers.js";
 import { consumeLots, setDue } from "./expiry.js";
-import type { Customer, Wallet } from "./store.js";
+import type { Card, Customer, Lot, Voucher, Wallet } from "./store.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 import { reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import { indexBirthday } from "./birthdays.js";
@@ -54,35 +54,136 @@ export function mergeCustomers(tx: Tx, input: VerbInput<"mergeCustomers">): Repl
   const from = partyOf(tx, refOf(input.from), "from");
   const into = partyOf(tx, refOf(input.into), "into");
   if (from.id === into.id) throw new LoyaltyError("VALIDATION", `from and into are both ${into.id}`, "into");
+  const mergedFrom = mergedIds(from, into.mergedFrom?.length ?? 0, into.id);
+  const cause = mergeCause(input.requestId, from.id, into.id, input.operator, input.reason);
+  const parcel = mergeOut(tx, from, into.id, cause);
+  return { ok: true, requestId: input.requestId, ...mergeIn(tx, into, parcel, cause, mergedFrom) };
+}
+
+export const mergeCause = (requestId: string, from: string, into: string, operator: string, reason: string): string =>
+  `merge ${requestId} of ${from} into ${into} by ${operator}: ${reason}`;
+
+/** The survivor's merged ids after the merge (`into` has `intoMerged` already), within the limit. */
+export function mergedIds(from: Customer, intoMerged: number, intoId: string): string[] {
   const moving = [from.id, ...(from.mergedFrom ?? [])];
-  const mergedFrom = [...(into.mergedFrom ?? []), ...moving];
-  if (mergedFrom.length > limits.mergedIdsMax) {
-    throw new LoyaltyError("LIMIT_EXCEEDED", `${into.id} would stand for ${mergedFrom.length} merged customers; the limit is ${limits.mergedIdsMax}`, "from");
+  if (intoMerged + moving.length > limits.mergedIdsMax) {
+    throw new LoyaltyError("LIMIT_EXCEEDED", `${intoId} would stand for ${intoMerged + moving.length} merged customers; the limit is ${limits.mergedIdsMax}`, "from");
   }
+  return moving;
+}
+
+/**
+ * What a merge takes from the merged-away customer, as records: mergeOut leaves `from`
+ * with nothing, mergeIn gives it all to the survivor. On one ledger both run in one
+ * transaction; across a cluster's partitions, each on its own partition's log with the
+ * parcel carried between them (ledger/merge-steps.ts).
+ */
+export interface MergeParcel {
+  /** The merged-away customer's record as it was. */
+  customer: Customer;
+  /** Each account's balance, moved (-x on `from`, +x on the survivor). */
+  accounts: { account: string; amount: number }[];
+  /** Open holds: id -> [account, amount, expiresAt] as in the wallet; their records already name the survivor. */
+  holds: [string, [string, number, number]][];
+  /** Lots: [account, expiresAt, entry seq] -> lot. */
+  lots: [[string, number, number], Lot][];
+  /** When `from`'s lots next needed the sweeper. */
+  due?: number;
+  /** Vouchers with their customer index's middle key and whether each sweeper index held them. */
+  vouchers: { voucher: Voucher; k: number; expiry: boolean; notice: boolean }[];
+  /** Card records of `from`. */
+  cards: [string, Card][];
+  turnover: [number, number][];
+  purchases?: Wallet["purchases"];
+}
+
+/** Everything of `from` leaves it (in this partition's ledger); `from` becomes a stub that names the survivor. */
+export function mergeOut(tx: Tx, from: Customer, intoId: string, cause: string): MergeParcel {
   const wf = loadWallet(tx, from.id);
-  const wi = loadWallet(tx, into.id);
   checkSize(tx, wf, from.id);
-  const cause = `merge ${input.requestId} of ${from.id} into ${into.id} by ${input.operator}: ${input.reason}`;
-  const tier = tierBefore(tx, into.id, wi, tx.now);
-  const holds = moveHolds(tx, wf, wi, from.id, into.id);
-  const lots = moveLots(tx, wf, wi, from.id, into.id);
-  const moved = moveBalances(tx, wf, wi, from.id, into.id, cause);
-  trimLots(tx, wi, into.id, moved.map((m) => m.account));
-  const vouchers = moveVouchers(tx, from.id, into.id);
-  wi.turnover = mergeTurnover(wf.turnover, wi.turnover);
+  const holds = holdsOut(tx, wf, from.id, intoId);
+  const { lots, due } = lotsOut(tx, wf, from.id);
+  const accounts = accountsOf(wf).map(({ account, state }) => {
+    const amount = state.balance;
+    if (amount !== 0) post(tx, wf, from.id, { at: tx.now, account, kind: "merge", amount: -amount, cause });
+    return { account, amount };
+  });
+  const vouchers = vouchersOut(tx, from.id);
+  const parcel: MergeParcel = { customer: from, accounts, holds, lots, vouchers, cards: cardsOut(tx, from), turnover: wf.turnover };
+  if (due !== undefined) parcel.due = due;
+  if (wf.purchases) parcel.purchases = wf.purchases;
   wf.turnover = [];
-  mergePurchases(wf, wi);
+  delete wf.purchases;
   delete wf.tier;
+  saveWallet(tx, from.id, wf);
+  for (const idf of IDENTIFIERS) {
+    const value = idf.of(from);
+    if (value !== undefined) idf.reindex(tx, from.id, value, null);
+  }
+  tx.store.customers.put(from.id, { ...skeleton(from), mergedInto: intoId, mergedAt: tx.now });
+  tx.store.aliases.put(from.id, intoId);
+  for (const id of from.mergedFrom ?? []) {
+    // Across partitions an earlier merged-away customer may live in a third partition: its alias moves all the same.
+    const earlier = tx.store.customers.get(id);
+    if (earlier) {
+      assertInvariant(earlier.mergedInto === from.id, `${id} is listed as merged into ${from.id} but is not`);
+      tx.store.customers.put(id, { ...earlier, mergedInto: intoId });
+    }
+    tx.store.aliases.put(id, intoId);
+  }
+  return parcel;
+}
+
+/** The survivor takes the parcel: balances, holds, lots, vouchers, cards, turnover, purchases and the profile fields it lacks. */
+export function mergeIn(tx: Tx, into: Customer, parcel: MergeParcel, cause: string, moving: string[]) {
+  const from = parcel.customer;
+  const wi = loadWallet(tx, into.id);
+  const tier = tierBefore(tx, into.id, wi, tx.now);
+  for (const [holdId, held] of parcel.holds) {
+    accountFor(wi, held[0]).held += held[1];
+    (wi.holds ??= {})[holdId] = held;
+  }
+  for (const [[account, expiresAt, seq], lot] of parcel.lots) {
+    // Entry seqs are per partition in a cluster: two lots may meet at one key, and then add up (same expiry).
+    const key: [string, string, number, number] = [into.id, account, expiresAt, seq];
+    const there = tx.store.lots.get(key);
+    tx.store.lots.put(key, there ? { ...there, r: there.r + lot.r, n: there.n && lot.n } : lot);
+  }
+  if (parcel.due !== undefined) setDue(tx, wi, into.id, wi.due === undefined ? parcel.due : Math.min(wi.due, parcel.due));
+  for (const { account, amount } of parcel.accounts) {
+    if (amount !== 0) post(tx, wi, into.id, { at: tx.now, account, kind: "merge", amount, cause });
+  }
+  trimLots(tx, wi, into.id, parcel.accounts.map((m) => m.account));
+  vouchersIn(tx, into.id, parcel.vouchers);
+  wi.turnover = mergeTurnover(parcel.turnover, wi.turnover);
+  const book = mergeBooks(parcel.purchases ?? null, wi.purchases ?? null, PURCHASE_BOUNDS);
+  if (book !== null) wi.purchases = book;
   // The summed turnover may move the survivor's tier (announced as any tier change).
   settleTier(tx, into.id, wi, tier, tx.now);
-  saveWallet(tx, from.id, wf);
   saveWallet(tx, into.id, wi);
-  const { cards, released } = mergeRecords(tx, from, into, mergedFrom);
-  const accounts = moved.map(({ account, amount }) => {
+  const cards: string[] = [];
+  for (const [card, record] of parcel.cards) {
+    tx.store.cards.put(card, { ...record, customerId: into.id });
+    cards.push(card);
+  }
+  const mergedFrom = [...(into.mergedFrom ?? []), ...moving];
+  const survivor = { ...mergeRecord(from, into), cards: [...into.cards, ...cards.filter((c) => !into.cards.includes(c))], mergedFrom };
+  const released: string[] = [];
+  for (const idf of IDENTIFIERS) {
+    const value = idf.of(from);
+    if (value === undefined) continue;
+    if (idf.of(survivor) === value) idf.reindex(tx, into.id, undefined, value);
+    else released.push(idf.name);
+  }
+  // The survivor's birthday entry takes the merged time zone (its own, else the other's).
+  indexBirthday(tx, into.id, survivor.profile.birthday, survivor.profile.birthday, survivor.profile.timeZone ?? null);
+  tx.store.customers.put(into.id, survivor);
+  for (const id of moving) tx.store.aliases.put(id, into.id);
+  const accounts = parcel.accounts.map(({ account, amount }) => {
     const state = peekAccount(wi, account);
     return { account, moved: amount, balance: state.balance, held: state.held, available: state.balance - state.held };
   });
-  return { ok: true, requestId: input.requestId, from: from.id, into: into.id, accounts, holds, lots, vouchers, cards, released };
+  return { from: from.id, into: into.id, accounts, holds: parcel.holds.length, lots: parcel.lots.length, vouchers: parcel.vouchers.length, cards, released };
 }
 
 /** A party to a merge as it is: a merged-away or erased customer is refused, not followed to its survivor. */
@@ -104,53 +205,70 @@ function checkSize(tx: Tx, wf: Wallet, fromId: string): void {
   }
 }
 
-/** Open holds keep their ids, amounts and expiry; only their customer changes (a capture then finds the survivor). */
-function moveHolds(tx: Tx, wf: Wallet, wi: Wallet, fromId: string, intoId: string): number {
+/** Open holds keep their ids, amounts and expiry; their records name the survivor (a capture then finds it). */
+function holdsOut(tx: Tx, wf: Wallet, fromId: string, intoId: string): MergeParcel["holds"] {
   const open = Object.entries(wf.holds ?? {});
   for (const [holdId, held] of open) {
     const hold = tx.store.holds.get(holdId);
     assertInvariant(hold?.status === "open" && hold.customerId === fromId, `hold ${holdId} in ${fromId}'s wallet is not its open hold`);
     tx.store.holds.put(holdId, { ...hold, customerId: intoId });
     tx.store.holdsByExpiry.put([hold.expiresAt, holdId], intoId);
-    const [account, amount] = held;
-    accountFor(wf, account).held -= amount;
-    accountFor(wi, account).held += amount;
-    (wi.holds ??= {})[holdId] = held;
+    accountFor(wf, held[0]).held -= held[1];
   }
   delete wf.holds;
   for (const { account, state } of accountsOf(wf)) assertInvariant(state.held === 0, `${fromId}'s ${account} holds ${state.held} without an open hold`);
-  return open.length;
+  return open;
 }
 
 /**
  * Lots keep their expiry and entry seq (a return of a merged-away customer's sale still
  * finds its own lot); the survivor's sweeper key becomes the earlier of the two.
  */
-function moveLots(tx: Tx, wf: Wallet, wi: Wallet, fromId: string, intoId: string): number {
+function lotsOut(tx: Tx, wf: Wallet, fromId: string): { lots: MergeParcel["lots"]; due: number | undefined } {
   const { lots } = tx.store;
   const range = [...lots.getRange({ start: [fromId, "", 0, 0], end: [fromId, "\uffff", 0, 0] })];
-  for (const { key, value } of range) {
-    lots.put([intoId, key[1], key[2], key[3]], value);
-    lots.remove(key);
-  }
+  for (const { key } of range) lots.remove(key);
   const due = wf.due;
-  if (due !== undefined) {
-    setDue(tx, wf, fromId, undefined);
-    setDue(tx, wi, intoId, wi.due === undefined ? due : Math.min(wi.due, due));
-  }
-  return range.length;
+  setDue(tx, wf, fromId, undefined);
+  return { lots: range.map(({ key, value }) => [[key[1], key[2], key[3]], value]), due };
 }
 
-/** Each account's whole balance, as a pair of entries: -x on the merged-away customer, +x on the survivor. */
-function moveBalances(tx: Tx, wf: Wallet, wi: Wallet, fromId: string, intoId: string, cause: string): { account: string; amount: number }[] {
-  return accountsOf(wf).map(({ account, state }) => {
-    const amount = state.balance;
-    if (amount !== 0) {
-      post(tx, wf, fromId, { at: tx.now, account, kind: "merge", amount: -amount, cause });
-      post(tx, wi, intoId, { at: tx.now, account, kind: "merge", amount, cause });
-    }
-    return { account, amount };
-  });
+/** Vouchers keep their codes; the customer's index and the sweepers' (which name the customer) follow. */
+function vouchersOut(tx: Tx, fromId: string): MergeParcel["vouchers"] {
+  const { vouchers, vouchersByCustomer, vouchersByExpiry, voucherNotices } = tx.store;
+  const range = [...vouchersByCustomer.getRange({ start: [fromId, 0, ""], end: [fromId, Number.MAX_SAFE_INTEGER, ""] })];
+  const out: MergeParcel["vouchers"] = [];
+  for (const { key, value: code } of range) {
+    vouchersByCustomer.remove(key);
+    const v = vouchers.get(code);
+    if (!v) continue;
+    const sweep: [number, string] = [v.expiresAt, code];
+    out.push({ voucher: v, k: key[1], expiry: vouchersByExpiry.get(sweep) !== undefined, notice: voucherNotices.get(sweep) !== undefined });
+    vouchers.remove(code);
+    vouchersByExpiry.remove(sweep);
+    voucherNotices.remove(sweep);
+  }
+  return out;
+}
+
+function vouchersIn(tx: Tx, intoId: string, moved: MergeParcel["vouchers"]): void {
+  const { vouchers, vouchersByCustomer, vouchersByExpiry, voucherNotices } = tx.store;
+  for (const { voucher, k, expiry, notice } of moved) {
+    vouchers.put(voucher.code, { ...voucher, customerId: intoId });
+    vouchersByCustomer.put([intoId, k, voucher.code], voucher.code);
+    if (expiry) vouchersByExpiry.put([voucher.expiresAt, voucher.code], intoId);
+    if (notice) voucherNotices.put([voucher.expiresAt, voucher.code], intoId);
+  }
+}
+
+/** The card records that are `from`'s (a card listed but since given to another customer stays theirs). */
+function cardsOut(tx: Tx, from: Customer): [string, Card][] {
+  const out: [string, Card][] = [];
+  for (const card of from.cards) {
+    const record = tx.store.cards.get(card);
+    if (record?.customerId === from.id) out.push([card, record]);
+  }
+  return out;
 }
 
 /**
@@ -166,72 +284,11 @@ function trimLots(tx: Tx, wi: Wallet, intoId: string, accounts: string[]): void 
   }
 }
 
-/** Vouchers keep their codes; the customer's index and the sweepers' (which name the customer's partition) follow. */
-function moveVouchers(tx: Tx, fromId: string, intoId: string): number {
-  const { vouchers, vouchersByCustomer, vouchersByExpiry, voucherNotices } = tx.store;
-  const range = [...vouchersByCustomer.getRange({ start: [fromId, 0, ""], end: [fromId, Number.MAX_SAFE_INTEGER, ""] })];
-  for (const { key, value: code } of range) {
-    vouchersByCustomer.remove(key);
-    vouchersByCustomer.put([intoId, key[1], code], code);
-    const v = vouchers.get(code);
-    if (!v) continue;
-    vouchers.put(code, { ...v, customerId: intoId });
-    if (vouchersByExpiry.get([v.expiresAt, code]) !== undefined) vouchersByExpiry.put([v.expiresAt, code], intoId);
-    if (voucherNotices.get([v.expiresAt, code]) !== undefined) voucherNotices.put([v.expiresAt, code], intoId);
-  }
-  return range.length;
-}
-
 /** Daily turnover buckets, summed by day (tier windows then count both customers' spend). */
 function mergeTurnover(a: [number, number][], b: [number, number][]): [number, number][] {
   const byDay = new Map<number, number>();
   for (const [day, amount] of [...a, ...b]) byDay.set(day, (byDay.get(day) ?? 0) + amount);
   return [...byDay].sort((x, y) => x[0] - y[0]);
-}
-
-/** The survivor's book counts both customers' sales (ledger/purchase-merge.ts: how bounded lists merge); the other keeps none. */
-function mergePurchases(wf: Wallet, wi: Wallet): void {
-  const book = mergeBooks(wf.purchases ?? null, wi.purchases ?? null, PURCHASE_BOUNDS);
-  if (book !== null) wi.purchases = book;
-  delete wf.purchases;
-}
-
-/**
- * The survivor's record takes the other's cards and the fields it lacks; the merged-away
- * record keeps nothing personal and points at the survivor, as do the ids merged into it
- * before (so every alias is one hop from its survivor).
- */
-function mergeRecords(tx: Tx, from: Customer, into: Customer, mergedFrom: string[]): { cards: string[]; released: string[] } {
-  const { customers, cards, aliases } = tx.store;
-  const movedCards = from.cards.filter((card) => cards.get(card)?.customerId === from.id);
-  for (const card of movedCards) cards.put(card, { ...cards.get(card)!, customerId: into.id });
-  const survivor = { ...mergeRecord(from, into), cards: [...into.cards, ...movedCards.filter((c) => !into.cards.includes(c))], mergedFrom };
-  const released = moveIdentifiers(tx, from, survivor);
-  // The survivor's birthday entry takes the merged time zone (its own, else the other's).
-  indexBirthday(tx, into.id, survivor.profile.birthday, survivor.profile.birthday, survivor.profile.timeZone ?? null);
-  customers.put(into.id, survivor);
-  customers.put(from.id, { ...skeleton(from), mergedInto: into.id, mergedAt: tx.now });
-  aliases.put(from.id, into.id);
-  for (const id of from.mergedFrom ?? []) {
-    const earlier = customers.get(id);
-    assertInvariant(earlier?.mergedInto === from.id, `${id} is listed as merged into ${from.id} but is not`);
-    customers.put(id, { ...earlier, mergedInto: into.id });
-    aliases.put(id, into.id);
-  }
-  return { cards: movedCards, released };
-}
-
-/** The survivor's index entries for identifiers it took over; the names of the other's that it did not (released). */
-function moveIdentifiers(tx: Tx, from: Customer, survivor: Customer): string[] {
-  const released: string[] = [];
-  for (const idf of IDENTIFIERS) {
-    const value = idf.of(from);
-    if (value === undefined) continue;
-    idf.reindex(tx, from.id, value, null);
-    if (idf.of(survivor) === value) idf.reindex(tx, survivor.id, undefined, value);
-    else released.push(idf.name);
-  }
-  return released;
 }
 
 function mergeRecord(from: Customer, into: Customer): Customer {
