@@ -37,6 +37,7 @@ import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
 import { ClusterGate } from "./cluster/gate.js";
 import { Locator } from "./cluster/locator.js";
+import { crossPartitionMerges } from "./cluster/merge.js";
 import { SnapshotStore, SnapshotThread, Snapshotter } from "./cluster/snapshots.js";
 import { ReplicatedBackOffice, localBackOffice, type BackOfficeWriter } from "./cluster/backoffice.js";
 import { ClusterStock, withClusterStock } from "./cluster/stock.js";
@@ -234,6 +235,7 @@ async function startPipeline(
   if (gate) gate.onNotifications = publishNotifications;
   if (gate && directory) {
     gate.identities = new IdentitySync(directory, metrics, log);
+    gate.merges = crossPartitionMerges(gate, directory, log);
     gate.startDirectorySweep(config.cluster.directorySweepMs);
   }
 

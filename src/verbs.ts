@@ -10,6 +10,7 @@ import { sweepExpiry } from "./ledger/expiry.js";
 import { customer, updateCustomer } from "./ledger/profiles.js";
 import { authorize, capture, expireHold, release } from "./ledger/holds.js";
 import { eraseCustomer, mergeCustomers } from "./ledger/merge.js";
+import { mergeInStep, mergeOutStep, mergeRelease, mergeReserve, type InInput, type OutInput, type ReleaseInput, type ReserveInput } from "./ledger/merge-steps.js";
 import { redeemReward } from "./ledger/rewards.js";
 import { approveReport, rejectReport, statementWithReports, submitReport } from "./ledger/reports.js";
 import { accrue, quote, type Accrued } from "./ledger/sales.js";
@@ -75,6 +76,11 @@ export const VERB_TABLE = {
   sweepExpiry: { idempotency: null, route: "internal", exposure: "internal", apply: sweepExpiry } as Spec<{ customerId: string }, Reply>,
   sweepVoucher: { idempotency: null, route: "internal", exposure: "internal", apply: sweepVoucher } as Spec<{ code: string }, Reply>,
   sweepBirthday: { idempotency: null, route: "internal", exposure: "internal", apply: sweepBirthday } as Spec<{ customerId: string; day: string; year: number }, Reply>,
+  // A merge across a cluster's partitions, step by step (ledger/merge-steps.ts, driven by cluster/merge.ts).
+  mergeReserve: { idempotency: null, route: "internal", exposure: "internal", apply: mergeReserve } as Spec<ReserveInput, Reply>,
+  mergeOut: { idempotency: "request", route: "internal", exposure: "internal", apply: mergeOutStep } as Spec<OutInput, Reply>,
+  mergeIn: { idempotency: "request", route: "internal", exposure: "internal", apply: mergeInStep } as Spec<InInput, Reply>,
+  mergeRelease: { idempotency: null, route: "internal", exposure: "internal", apply: mergeRelease } as Spec<ReleaseInput, Reply>,
 } as const;
 
 export type CommandVerb = keyof typeof VERB_TABLE;
@@ -128,6 +134,10 @@ export const RATE_CLASS: Record<CommandVerb, RateClass> = {
   sweepExpiry: null,
   sweepVoucher: null,
   sweepBirthday: null,
+  mergeReserve: null,
+  mergeOut: null,
+  mergeIn: null,
+  mergeRelease: null,
 };
 
 // Every wire verb has its row: a schema without one fails to compile here.

@@ -14,7 +14,8 @@ describe("verb table", () => {
   it("keeps the admin verbs off the terminal doors, and the sweepers' commands off every door", () => {
     const by = (exposure: string) => Object.entries(VERB_TABLE).filter(([, s]) => s.exposure === exposure).map(([v]) => v).sort();
     expect(by("admin")).toEqual(["adjust", "approveReport", "card", "convertEarned", "eraseCustomer", "mergeCustomers", "rejectReport"]);
-    expect(by("internal")).toEqual(["expireHold", "sweepBirthday", "sweepExpiry", "sweepVoucher"]);
+    // The sweepers', and a cluster merge's steps across partitions (ledger/merge-steps.ts).
+    expect(by("internal")).toEqual(["expireHold", "mergeIn", "mergeOut", "mergeRelease", "mergeReserve", "sweepBirthday", "sweepExpiry", "sweepVoucher"]);
   });
 
   it("gives every wire verb a schema, and records every state-changing request under its id", () => {
@@ -23,7 +24,7 @@ describe("verb table", () => {
       expect(Object.hasOwn(VERB_SCHEMAS, verb), verb).toBe(true);
     }
     const idempotent = Object.entries(VERB_TABLE).filter(([, s]) => s.idempotency !== null).map(([v]) => v).sort();
-    expect(idempotent).toEqual(["accrue", "adjust", "authorize", "buyVoucher", "capture", "card", "convert", "convertEarned", "enroll", "mergeCustomers", "redeemReward", "redeemVoucher", "release", "submitReport", "updateCustomer"]);
+    expect(idempotent).toEqual(["accrue", "adjust", "authorize", "buyVoucher", "capture", "card", "convert", "convertEarned", "enroll", "mergeCustomers", "mergeIn", "mergeOut", "redeemReward", "redeemVoucher", "release", "submitReport", "updateCustomer"]);
     expect(VERB_TABLE.accrue.idempotency).toBe("event");
     // Contract v1.1 gives erase no requestId: erasing twice is itself harmless (duplicate: true).
     expect(VERB_TABLE.eraseCustomer.idempotency).toBe(null);

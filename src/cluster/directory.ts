@@ -108,7 +108,7 @@ interface Waiter {
 }
 
 export class IdentityDirectory {
-  private readonly owners: Record<IdentityKind, Map<string, string>> = { card: new Map(), phone: new Map(), loyaltyId: new Map(), voucher: new Map() };
+  private readonly owners = Object.fromEntries(IDENTITY_KINDS.map((k) => [k, new Map<string, string>()])) as Record<IdentityKind, Map<string, string>>;
   private readonly pendingKeys = new Map<string, [IdentityKind, string, string]>();
   /** Keys whose last message this version could not read: never written over from here. */
   private readonly unreadableKeys = new Set<string>();
@@ -247,7 +247,7 @@ export class IdentityDirectory {
   }
 
   stats(): DirectoryStats {
-    const keys = { card: this.owners.card.size, phone: this.owners.phone.size, loyaltyId: this.owners.loyaltyId.size, voucher: this.owners.voucher.size };
+    const keys = Object.fromEntries(IDENTITY_KINDS.map((k) => [k, this.owners[k].size])) as Record<IdentityKind, number>;
     return { applied: this.applied, keys, ...this.counts, refollowed: this.follower.restarts };
   }
 

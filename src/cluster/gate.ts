@@ -36,6 +36,7 @@ import { fromWire, logMessage, loggedRequests, toWire, type Wire } from "./log-m
 import { restoreCutShort } from "./partition-data.js";
 import { SnapshotSchedule } from "./snapshot-schedule.js";
 import type { Locator } from "./locator.js";
+import type { CrossPartitionMerge } from "./merge.js";
 import type { Snapshotter } from "./snapshots.js";
 import type { ClusterStock } from "./stock.js";
 
@@ -196,6 +197,9 @@ export class ClusterGate {
 
   /** Set by the engine in cluster mode: which partition holds a sale a return names, or a report (cluster/locator.ts). */
   locator: Locator | null = null;
+
+  /** Set by the engine in cluster mode: merges of customers of two partitions (cluster/merge.ts). */
+  merges: CrossPartitionMerge | null = null;
 
   private async appendLoop(p: VirtualPartition): Promise<void> {
     try {

@@ -7,8 +7,12 @@ import { id } from "../codec/primitives.js";
 export const IDENTITY_STREAM = "LOYALTY_IDENTITY";
 export const IDENTITY_SUBJECT_PREFIX = "loyalty.identity";
 
-/** "voucher": a voucher code -> the customer it was issued to (its partition serves its redemption). */
-export const IDENTITY_KINDS = ["card", "phone", "loyaltyId", "voucher"] as const;
+/**
+ * "voucher": a voucher code -> the customer it was issued to (its partition serves its
+ * redemption). "customer": a customer merged into one of another partition -> the
+ * survivor (cluster/merge.ts), the cluster's `aliases`.
+ */
+export const IDENTITY_KINDS = ["card", "phone", "loyaltyId", "voucher", "customer"] as const;
 export type IdentityKind = (typeof IDENTITY_KINDS)[number];
 
 /** Bytes a subject token keeps as they are; every other UTF-8 byte becomes %XX. */

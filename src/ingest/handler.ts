@@ -1,8 +1,9 @@
 // One path for every request whatever its transport (NATS rpc, HTTP, JetStream): raw
 // bytes -> route -> partition (which decodes, validates, applies and encodes) -> reply
 // bytes. Failures are typed replies, counted and logged here; they never escape.
-import { decodeBytes, encodeReply, type Encoding } from "../codec/codec.js";
-import { LoyaltyError, failure, refusedByStorage, toWireError } from "../errors.js";
+import { decodeBytes, encodeReply, validate, type Encoding } from "../codec/codec.js";
+import type { VerbInput } from "../codec/schema.js";
+import { LoyaltyError, failure, refusedByStorage, toWireError, type WireError } from "../errors.js";
 import { limits } from "../limits.js";
 import type { Notification } from "../ledger/ledger.js";
 import type { Logger } from "../observe/logger.js";
@@ -55,15 +56,19 @@ export class Handler {
       } catch {
         // Undecodable: any partition will say so.
       }
-      if (this.gate && verb === "mergeCustomers" && this.router.mergeSpans(value)) {
-        return this.refused(source, verb, encoding, new LoyaltyError("VALIDATION", "cluster mode merges only customers of one partition for now: these two are on different partitions", "from"));
-      }
       ({ partition, keys } = this.router.route(verb, value));
       if (this.router.missed && this.gate?.identities) {
         // A claim made a moment ago on another instance may not be in this cache yet.
         this.router.release(keys);
         await this.gate.identities.sync().catch(() => undefined);
         ({ partition, keys } = this.router.route(verb, value));
+      }
+      if (this.gate && verb === "mergeCustomers") {
+        const parties = this.router.mergeParties(value);
+        if (parties !== null) {
+          this.router.release(keys);
+          return this.crossMerge(source, encoding, value, parties);
+        }
       }
       // A return's sale or a report this ledger does not hold: the partition that does.
       const missed = this.router.missedRecord;
@@ -81,6 +86,33 @@ export class Handler {
     this.count(source, handled, partition);
     // After the caller's reply: NATS handles a connection's messages in order, and the reply should not wait behind the notifications' JetStream writes.
     if (handled.notifications.length) setImmediate(this.publishNotifications, handled.notifications);
+    return handled;
+  }
+
+  /** Cluster mode: a merge of customers of two partitions, in steps (cluster/merge.ts). */
+  private async crossMerge(source: Source, encoding: Encoding, value: unknown, parties: { from: string; into: string } | "unscoped"): Promise<Handled> {
+    const verb = "mergeCustomers";
+    if (parties === "unscoped" || !this.gate?.merges) {
+      return this.refused(source, verb, encoding, new LoyaltyError("VALIDATION", "these customers are on different partitions and one of them predates cluster mode: they cannot be merged", "from"));
+    }
+    let input: VerbInput<"mergeCustomers">;
+    try {
+      input = validate(verb, value);
+    } catch (err) {
+      return this.refused(source, verb, encoding, err);
+    }
+    const { reply, notifications } = await this.gate.merges.run(input, parties.from, parties.into);
+    const error = reply.ok === false ? (reply.error as WireError) : null;
+    const handled: Handled = {
+      bytes: encodeReply(reply, encoding),
+      outcome: error ? error.code : reply.duplicate === true ? "duplicate" : "ok",
+      label: verb,
+      notifications,
+      refusal: error ? { error, ids: { requestId: input.requestId } } : null,
+      points: 0,
+    };
+    this.count(source, handled);
+    if (notifications.length) setImmediate(this.publishNotifications, notifications);
     return handled;
   }
 

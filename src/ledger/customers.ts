@@ -29,9 +29,14 @@ export function findCustomer(tx: Pick<Tx, "store">, ref: CustomerRef): Customer 
 
 /** The customer an id names now: a merged-away id is its survivor (one hop, see ledger/merge.ts); an erased one is nobody. */
 function live(tx: Pick<Tx, "store">, id: string): Customer | null {
-  let c = tx.store.customers.get(id);
-  if (c?.mergedInto !== undefined) c = tx.store.customers.get(c.mergedInto);
-  return c && c.erasedAt === undefined ? c : null;
+  const c = tx.store.customers.get(id);
+  // A merge across a cluster's partitions leaves the survivor's ledger the alias, not the merged-away record.
+  const survivor = c ? c.mergedInto : tx.store.aliases.get(id);
+  if (survivor === undefined) return c && c.erasedAt === undefined ? c : null;
+  const s = tx.store.customers.get(survivor);
+  // Cluster mode: merged into a customer of another partition (ledger/merge-steps.ts), which this ledger may not hold: its partition serves it.
+  if (!s) throw new LoyaltyError("UNAVAILABLE", `customer ${id} was merged into ${survivor}, served by another partition; retry`);
+  return s.erasedAt === undefined ? s : null;
 }
 
 /** A merged-away customer's id -> its survivor's; any other id as it is. Reads the small `aliases` table only. */

@@ -192,6 +192,7 @@ function partyOf(tx: Tx, ref: CustomerRef, field: string): Customer {
   if (!c) throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(ref)}`, field);
   if (c.erasedAt !== undefined) throw new LoyaltyError("VALIDATION", `customer ${c.id} was erased`, field);
   if (c.mergedInto !== undefined) throw new LoyaltyError("VALIDATION", `customer ${c.id} was merged into ${c.mergedInto}`, field);
+  if (c.mergingIn !== undefined) throw new LoyaltyError("VALIDATION", `a merge into ${c.id} is under way (request ${c.mergingIn})`, field);
   return c;
 }
 
@@ -336,6 +337,7 @@ export function eraseCustomer(tx: Tx, input: VerbInput<"eraseCustomer">): Reply 
   if (!c) throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer ${id}`, "customerId");
   if (c.mergedInto !== undefined) throw new LoyaltyError("VALIDATION", `customer ${id} was merged into ${c.mergedInto}: erase that one`, "customerId");
   if (c.erasedAt !== undefined) return { ok: true, customerId: id, erasedAt: c.erasedAt, cards: 0, identifiers: [], duplicate: true };
+  if (c.mergingIn !== undefined) throw new LoyaltyError("VALIDATION", `a merge into ${id} is under way (request ${c.mergingIn}): erase it once it ends`, "customerId");
   const identifiers: string[] = [];
   for (const idf of IDENTIFIERS) {
     const value = idf.of(c);

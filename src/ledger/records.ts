@@ -55,6 +55,12 @@ export interface Customer {
   /** Merged away (ledger/merge.ts): the survivor every reference to this id resolves to. */
   mergedInto?: string;
   mergedAt?: number;
+  /**
+   * Cluster mode: the request of a merge into this customer from another partition, under
+   * way (ledger/merge-steps.ts). Until it ends the customer is neither merged away nor
+   * erased, and takes no other merge.
+   */
+  mergingIn?: string;
   /** On a survivor: the ids merged into it (each one hop from it, also in `aliases`). */
   mergedFrom?: string[];
   /** Erased (GDPR, ledger/merge.ts): profile and identifiers gone, ledger kept; found by nothing. */

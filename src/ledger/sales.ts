@@ -206,6 +206,10 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
   // A sale of a customer merged away since: its points (and the sale's lots, same keys) are the survivor's now.
   const customerId = survivorId(tx.store, sale.customerId);
+  if (customerId !== sale.customerId && tx.idScope !== "" && !customerId.startsWith(`cu_${tx.idScope}`)) {
+    // Cluster mode: a merge across partitions moved the sale's record with its customer; a record left behind (a sale a second such merge did not move) is not returned.
+    throw new LoyaltyError("VALIDATION", `sale ${event.originalEventId} was made by ${sale.customerId}, merged since into ${customerId} of another partition; it cannot be returned here`, "originalEventId");
+  }
   const w = loadWallet(tx, customerId);
   const perAccount = new Map<string, number>();
   let takenTotal = 0;

@@ -49,6 +49,7 @@ export interface Handled {
 }
 
 const EVENT_TYPES = new Set(["sale", "return", "void"]);
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
 /** The decoded value validated into a command; throws the refusal. */
 function commandOf(req: RawRequest, value: unknown): Command {
@@ -59,7 +60,8 @@ function commandOf(req: RawRequest, value: unknown): Command {
 
 function plainCommandOf(req: RawRequest, value: unknown): Command {
   const spec = VERB_TABLE[req.verb];
-  if (spec.exposure === "internal") return { verb: req.verb, input: value, hash: "" };
+  // The engine's own commands are not validated; an idempotent one carries its content hash (ledger/merge-steps.ts).
+  if (spec.exposure === "internal") return { verb: req.verb, input: value, hash: str((value as { hash?: unknown } | null)?.hash) };
   const input = validate(req.verb as Verb, value) as Record<string, unknown>;
   if (req.verb === "accrue") {
     if (req.subjectStore && input.storeId !== undefined && input.storeId !== req.subjectStore) {

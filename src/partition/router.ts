@@ -48,7 +48,7 @@ export class Router {
      * Cluster mode: the identity directory, for the cards, phones and loyalty ids of
      * customers whose partitions other instances serve (this ledger may not know them).
      */
-    private readonly directory: { lookup(kind: "card" | "phone" | "loyaltyId" | "voucher", value: string): string | null } | null = null,
+    private readonly directory: { lookup(kind: "card" | "phone" | "loyaltyId" | "voucher" | "customer", value: string): string | null } | null = null,
   ) {}
 
   /** The partition and the in-flight keys to release once the command has committed. */
@@ -136,16 +136,22 @@ export class Router {
   }
 
   /**
-   * Whether a merge's two customers are on different partitions (cluster mode refuses
-   * it: one partition's log cannot carry the other's records yet).
+   * Cluster mode: a merge's two customers when they are on different partitions (merged
+   * in steps, cluster/merge.ts), else null (one partition merges them, or the ledger
+   * refuses a party it does not know); "unscoped" when an id does not name its partition.
    */
-  mergeSpans(value: unknown): boolean {
-    if (this.partitions === 1) return false;
+  mergeParties(value: unknown): { from: string; into: string } | "unscoped" | null {
+    if (this.partitions === 1) return null;
     const input = obj(value);
-    const ref = (v: unknown) => (typeof v === "string" ? { customerId: v } : v);
-    const into = this.customerKey(ref(input.into));
-    const from = this.customerKey(ref(input.from));
-    return into !== "" && from !== "" && this.ofKey(into) !== this.ofKey(from);
+    // An id as it is (not its survivor: the ledger refuses a merged-away party, and a repeat of this merge finds its steps' records).
+    const key = (v: unknown) => (typeof v === "string" ? v : (str(obj(v).customerId) ?? this.customerKey(v)));
+    const into = key(input.into);
+    const from = key(input.from);
+    // Where each lives (not where a command of it in flight was sent: route() holds both keys on into's partition).
+    const home = (key: string) => scopedPartition(key) ?? partitionOf(key, this.partitions);
+    if (into === "" || from === "" || home(into) === home(from)) return null;
+    if (from.includes(":") || into.includes(":")) return null;
+    return scopedPartition(from) === null || scopedPartition(into) === null ? "unscoped" : { from, into };
   }
 
   private routeEvent(event: Value): { partition: number; keys: string[] } {
@@ -170,7 +176,8 @@ export class Router {
   private customerKey(ref: unknown): string {
     const r = obj(ref);
     const customerId = str(r.customerId);
-    if (customerId) return survivorId(this.store, customerId);
+    // Cluster mode: merged into a customer of another partition (cluster/merge.ts): the directory names the survivor.
+    if (customerId) return this.directory?.lookup("customer", customerId) ?? survivorId(this.store, customerId);
     // Cluster mode asks the directory first: this ledger's copy of partitions served elsewhere may be stale.
     const card = str(r.card);
     if (card) return this.held("card", card) ?? this.store.cards.get(card)?.customerId ?? this.miss(`card:${card}`);

@@ -49,10 +49,19 @@ describe("router in cluster mode", () => {
   it("tells a merge of one partition's customers from one across partitions", async () => {
     h = await openHarness();
     const router = new Router(h.store, PARTITIONS, false, directory({}));
-    expect(router.mergeSpans({ requestId: "m", from: "cu_v3_000001", into: "cu_v3_000002" })).toBe(false);
-    expect(router.mergeSpans({ requestId: "m", from: { customerId: "cu_v3_000001" }, into: "cu_v4_000001" })).toBe(true);
-    // A single-node ledger's ids hash; a single partition never spans.
+    expect(router.mergeParties({ requestId: "m", from: "cu_v3_000001", into: "cu_v3_000002" })).toBe(null);
+    expect(router.mergeParties({ requestId: "m", from: { customerId: "cu_v3_000001" }, into: "cu_v4_000001" })).toEqual({ from: "cu_v3_000001", into: "cu_v4_000001" });
+    // By card, through the directory; an unknown card is the ledger's to refuse.
+    const byCard = new Router(h.store, PARTITIONS, false, directory({ "card:C-5": "cu_v5_000002" }));
+    expect(byCard.mergeParties({ from: { card: "C-5" }, into: "cu_v4_000001" })).toEqual({ from: "cu_v5_000002", into: "cu_v4_000001" });
+    expect(byCard.mergeParties({ from: { card: "C-none" }, into: "cu_v4_000001" })).toBe(null);
+    // A single-node ledger's ids hash: across partitions they cannot be merged; a single partition never spans.
     const e = await h.one(cmd("enroll", { requestId: "e-1", card: "C-9", profile: {} }));
-    expect(new Router(h.store, 1, false).mergeSpans({ from: e.customerId, into: "cu_v4_000001" })).toBe(false);
+    const other = [...Array(PARTITIONS).keys()].map((i) => `cu_v${i.toString(36)}_000001`).find((id) => partitionOf(e.customerId, PARTITIONS) !== scopedPartition(id))!;
+    expect(router.mergeParties({ from: e.customerId, into: other })).toBe("unscoped");
+    expect(new Router(h.store, 1, false).mergeParties({ from: e.customerId, into: "cu_v4_000001" })).toBe(null);
+    // Merged into a customer of another partition: the directory's alias names the survivor.
+    const aliased = new Router(h.store, PARTITIONS, false, directory({ "customer:cu_v3_000007": "cu_v9_000001" }));
+    expect(aliased.route("balance", { customer: { customerId: "cu_v3_000007" } }).partition).toBe(9);
   });
 });
