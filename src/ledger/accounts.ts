@@ -3,6 +3,7 @@
 // (the balance is a cached sum of the entries), and reads are range reads by customer.
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
+import { assertServedHere } from "./scope.js";
 import type { VerbInput } from "../codec/schema.js";
 import { expiringOf } from "./expiry.js";
 import { requireCustomer } from "./customers.js";
@@ -13,22 +14,6 @@ import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 export function loadWallet(tx: Tx, customerId: string): Wallet {
   if (tx.idScope !== "") assertServedHere(tx, customerId);
   return tx.store.wallets.get(customerId) ?? { accounts: {}, turnover: [] };
-}
-
-const SCOPE = /^cu_(v[0-9a-z]{1,3}_)/;
-
-/**
- * Cluster mode: a command changes customers of its own partition only. An instance
- * serving two partitions holds both in one ledger, so a command that reached the wrong
- * one (a return whose sale's owner could not be asked in time, a report's decision)
- * would find the other's customer: it is refused, to be retried, rather than applied
- * through another partition's log.
- */
-function assertServedHere(tx: Tx, customerId: string): void {
-  const scope = SCOPE.exec(customerId)?.[1];
-  if (scope !== undefined && scope !== tx.idScope) {
-    throw new LoyaltyError("UNAVAILABLE", `customer ${customerId} is in partition ${parseInt(scope.slice(1), 36)}, not this command's; retry`);
-  }
 }
 
 export function saveWallet(tx: Tx, customerId: string, w: Wallet): void {

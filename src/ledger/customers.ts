@@ -3,6 +3,7 @@
 // unblock, replace).
 import type { CustomerRef, SaleEvent, VerbInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
+import { handedOn, ofOtherPartition, standsFor } from "./scope.js";
 import { limits } from "../limits.js";
 import { indexBirthday } from "./birthdays.js";
 import { consentsGiven, reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
@@ -10,21 +11,21 @@ import { notificationId, notifyCustomer } from "./notifications.js";
 import type { Customer, Store } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
-export function findCustomer(tx: Pick<Tx, "store">, ref: CustomerRef): Customer | null {
+export function findCustomer(tx: Pick<Tx, "store"> & { readonly idScope?: string }, ref: CustomerRef): Customer | null {
   const { cards, phones } = tx.store;
   if ("customerId" in ref) return live(tx, ref.customerId);
   if ("loyaltyId" in ref) {
     const id = tx.store.loyaltyIds.get(ref.loyaltyId);
-    return id ? live(tx, id) : null;
+    return id ? live(tx, standsFor(tx, id)) : null;
   }
   if ("card" in ref) {
     const card = cards.get(ref.card);
     if (!card) return null;
     if (card.status === "blocked") throw new LoyaltyError("CARD_BLOCKED", `card ${ref.card} is blocked`, "customer.card");
-    return live(tx, card.customerId);
+    return live(tx, standsFor(tx, card.customerId));
   }
   const id = phones.get(ref.phone);
-  return id ? live(tx, id) : null;
+  return id ? live(tx, standsFor(tx, id)) : null;
 }
 
 /** The customer an id names now: a merged-away id is its survivor (one hop, see ledger/merge.ts); an erased one is nobody. */
@@ -57,7 +58,7 @@ function newCustomer(tx: Tx, profile: Customer["profile"], origin: string, now: 
 
 export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
   const { customers, cards } = tx.store;
-  if (input.card && cards.get(input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
+  if (input.card && cardTaken(tx, input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
   const { consents, ...profile } = input.profile;
   const c = newCustomer(tx, {}, "enroll", tx.now);
   // Each identifier is checked (VALIDATION when taken) and indexed; a refusal rolls back the lot.
@@ -76,7 +77,7 @@ export function enroll(tx: Tx, input: VerbInput<"enroll">): Reply {
   if (input.attributes) c.attributes = input.attributes;
   if (input.card) {
     c.cards = [input.card];
-    cards.put(input.card, { customerId: c.id, status: "active" });
+    putCard(tx, input.card, c.id);
   }
   customers.put(c.id, c);
   indexBirthday(tx, c.id, undefined, profile.birthday, profile.timeZone ?? null);
@@ -109,6 +110,17 @@ export function saleCustomer(tx: Tx, event: SaleEvent): Customer {
   throw new LoyaltyError("UNKNOWN_CUSTOMER", `no customer for ${JSON.stringify(event.customer)}`, "customer");
 }
 
+/** A card given to a customer, active (unless a merge across partitions handed it on: ledger/scope.ts). */
+function putCard(tx: Tx, card: string, customerId: string): void {
+  if (!handedOn(tx, tx.store.cards.get(card)?.customerId, customerId)) tx.store.cards.put(card, { customerId, status: "active" });
+}
+
+/** Whether a card belongs to a customer (of this partition, in cluster mode: ledger/scope.ts). */
+function cardTaken(tx: Tx, card: string): boolean {
+  const found = tx.store.cards.get(card);
+  return found !== undefined && !ofOtherPartition(tx, found.customerId);
+}
+
 /** Whether a sale (or quote) naming this unknown reference would enrol a customer. */
 export function enrolsAtSale(tx: Tx, ref: CustomerRef): boolean {
   return ("phone" in ref && tx.options.enrolOnUnknownPhone) || ("card" in ref && tx.options.enrolOnUnknownCard);
@@ -119,8 +131,8 @@ export function card(tx: Tx, input: VerbInput<"card">): Reply {
   const { cards, customers } = tx.store;
   if (input.action === "link") {
     const c = requireCustomer(tx, input.customer);
-    if (cards.get(input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
-    cards.put(input.card, { customerId: c.id, status: "active" });
+    if (cardTaken(tx, input.card)) throw new LoyaltyError("VALIDATION", `card ${input.card} already belongs to a customer`, "card");
+    putCard(tx, input.card, c.id);
     customers.put(c.id, { ...c, cards: [...c.cards, input.card] });
     return { ok: true, customerId: c.id, card: input.card, status: "active" };
   }
@@ -140,9 +152,9 @@ export function card(tx: Tx, input: VerbInput<"card">): Reply {
       return { ok: true, customerId: owner.id, card: input.card, status };
     }
     case "replace": {
-      if (cards.get(input.newCard)) throw new LoyaltyError("VALIDATION", `card ${input.newCard} already belongs to a customer`, "newCard");
+      if (cardTaken(tx, input.newCard)) throw new LoyaltyError("VALIDATION", `card ${input.newCard} already belongs to a customer`, "newCard");
       cards.put(input.card, { ...found, status: "blocked" });
-      cards.put(input.newCard, { customerId: owner.id, status: "active" });
+      putCard(tx, input.newCard, owner.id);
       customers.put(owner.id, { ...owner, cards: [...owner.cards, input.newCard] });
       return { ok: true, customerId: owner.id, card: input.newCard, replaced: input.card, status: "active" };
     }

@@ -1,9 +1,11 @@
 // A customer's identifiers besides cards (phone, e-mail, loyalty id) and consents: each
 // identifier is moved in its index in the caller's transaction, so a record and its
 // index never disagree; a phone or loyalty id another customer has is refused without
-// saying whose. Merge and erase use the same functions to move or drop identifiers.
+// saying whose (in cluster mode, one of this partition: ledger/scope.ts). Merge and erase
+// use the same functions to move or drop identifiers.
 import type { ConsentInput } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
+import { handedOn, ofOtherPartition } from "./scope.js";
 import { emailKey, type Consent, type Customer } from "./store.js";
 import type { Tx } from "./tx.js";
 
@@ -13,8 +15,8 @@ export function reindexPhone(tx: Tx, customerId: string, from: string | undefine
   if (from === (to ?? undefined)) return;
   if (to) {
     const owner = phones.get(to);
-    if (owner !== undefined && owner !== customerId) throw new LoyaltyError("VALIDATION", `phone ${to} already belongs to a customer`, "profile.phone");
-    phones.put(to, customerId);
+    if (owner !== undefined && owner !== customerId && !ofOtherPartition(tx, owner)) throw new LoyaltyError("VALIDATION", `phone ${to} already belongs to a customer`, "profile.phone");
+    if (!handedOn(tx, owner, customerId)) phones.put(to, customerId);
   }
   if (from && phones.get(from) === customerId) phones.remove(from);
 }
@@ -33,8 +35,8 @@ export function reindexLoyaltyId(tx: Tx, customerId: string, from: string | unde
   if (from === (to ?? undefined)) return;
   if (to) {
     const owner = loyaltyIds.get(to);
-    if (owner !== undefined && owner !== customerId) throw new LoyaltyError("VALIDATION", `loyalty id ${to} already belongs to a customer`, "loyaltyId");
-    loyaltyIds.put(to, customerId);
+    if (owner !== undefined && owner !== customerId && !ofOtherPartition(tx, owner)) throw new LoyaltyError("VALIDATION", `loyalty id ${to} already belongs to a customer`, "loyaltyId");
+    if (!handedOn(tx, owner, customerId)) loyaltyIds.put(to, customerId);
   }
   if (from && loyaltyIds.get(from) === customerId) loyaltyIds.remove(from);
 }

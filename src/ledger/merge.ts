@@ -109,7 +109,7 @@ export function mergeOut(tx: Tx, from: Customer, intoId: string, cause: string):
     return { account, amount };
   });
   const vouchers = vouchersOut(tx, from.id);
-  const parcel: MergeParcel = { customer: from, accounts, holds, lots, vouchers, cards: cardsOut(tx, from), turnover: wf.turnover };
+  const parcel: MergeParcel = { customer: from, accounts, holds, lots, vouchers, cards: cardsOut(tx, from, intoId), turnover: wf.turnover };
   if (due !== undefined) parcel.due = due;
   if (wf.purchases) parcel.purchases = wf.purchases;
   wf.turnover = [];
@@ -263,11 +263,14 @@ function vouchersIn(tx: Tx, intoId: string, moved: MergeParcel["vouchers"]): voi
 }
 
 /** The card records that are `from`'s (a card listed but since given to another customer stays theirs). */
-function cardsOut(tx: Tx, from: Customer): [string, Card][] {
+function cardsOut(tx: Tx, from: Customer, intoId: string): [string, Card][] {
   const out: [string, Card][] = [];
   for (const card of from.cards) {
     const record = tx.store.cards.get(card);
-    if (record?.customerId === from.id) out.push([card, record]);
+    if (record?.customerId !== from.id) continue;
+    out.push([card, record]);
+    // Here too the card names the survivor: on a cluster partition the record then belongs to the survivor's (mergeIn writes the same).
+    tx.store.cards.put(card, { ...record, customerId: intoId });
   }
   return out;
 }

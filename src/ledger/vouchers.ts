@@ -1,5 +1,6 @@
 // Vouchers: bought with points (the oldest lots spent first), identified by an
 // unguessable code, redeemed once, expired and noticed by the sweeper.
+import { handedOn } from "./scope.js";
 import type { VerbInput } from "../codec/schema.js";
 import { LoyaltyError, failure } from "../errors.js";
 import { limits } from "../limits.js";
@@ -61,6 +62,8 @@ function issueVoucher(tx: Tx, customerId: string, offer: VoucherOffer): Voucher 
     noticed: false,
   };
   const { vouchers, vouchersByCustomer, vouchersByExpiry, voucherNotices } = tx.store;
+  // A replay of a partition's time before a merge across partitions that carried this voucher on: the survivor's record stands (ledger/scope.ts).
+  if (handedOn(tx, vouchers.get(voucher.code)?.customerId, customerId)) return voucher;
   vouchers.put(voucher.code, voucher);
   vouchersByCustomer.put([customerId, now, voucher.code], voucher.code);
   vouchersByExpiry.put([voucher.expiresAt, voucher.code], customerId);

@@ -6,13 +6,12 @@ import { mkdtempSync, rmSync, truncateSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { putVoucherOffer } from "../../src/admin/vouchers.js";
 import { exportPartitions, importPartition, partitionReader, restoreCutShort, TABLE_OWNERS, type TableName } from "../../src/cluster/partition-data.js";
 import { LOG_SLOTS, vpMetaKey, type Command } from "../../src/ledger/ledger.js";
 import type { Store } from "../../src/ledger/store.js";
-import { cmd, openHarness, T0, type Harness } from "../ledger/harness.js";
+import { cmd, T0 } from "../ledger/harness.js";
+import { ledger, logged, PARTITIONS, recordsOf } from "./ledgers.js";
 
-const PARTITIONS = 4;
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const tmp = () => {
@@ -36,28 +35,6 @@ function logOf(vp: number, n: number): Command[] {
     if (k % 5 === 4) out.push(cmd("buyVoucher", { requestId: `v${vp}-b-${k}`, customer: who, offerId: "TEN" }));
   }
   out.push(cmd("mergeCustomers", { requestId: `v${vp}-m`, into: { card: card(0) }, from: { card: card(1) }, operator: "ops", reason: "same person" }));
-  return out;
-}
-
-const logged = (vp: number, commands: Command[], from = 0): Command[] =>
-  commands.map((c, k) => ({ ...c, logged: { vp, at: T0 + (from + k) * 60_000, pos: (from + k + 1) * LOG_SLOTS, seed: new Uint8Array(16).fill(vp) } }));
-
-async function ledger(): Promise<Harness> {
-  const h = await openHarness({ eventLateMsMax: 400 * 86_400_000 });
-  h.clock.now = T0;
-  await putVoucherOffer(h.store, "TEN", { name: "10 off", pointsCost: 10, kind: "amount", value: 1000, currency: "EUR", validDays: 30 }, T0);
-  return h;
-}
-
-/** Every record of partition `vp`, table by table, as JSON. */
-function recordsOf(store: Store, vp: number): Record<string, string[]> {
-  store.env.resetReadTxn();
-  const of = partitionReader(store, PARTITIONS);
-  const out: Record<string, string[]> = {};
-  for (const name of Object.keys(TABLE_OWNERS) as TableName[]) {
-    const db = store[name] as unknown as { getRange(): Iterable<{ key: unknown; value: unknown }> };
-    out[name] = [...db.getRange()].filter(({ key, value }) => of(name, key as never, value) === vp).map(({ key, value }) => JSON.stringify([key, value]));
-  }
   return out;
 }
 
