@@ -259,8 +259,10 @@ export const limits = {
   mergedIdsMax: 100,
   /** Lots, open holds and vouchers one merge moves at most, in one write transaction: ~0.1 s of write lock (bench/merge.ts). */
   mergeRecordsMax: 5_000,
-  /** A merge across a cluster's partitions carries the merged-away customer's records in one log message (JSON bytes, under NATS's 1 MB). */
+  /** A merge across a cluster's partitions carries the merged-away customer's records in one log message (MessagePack bytes, under NATS's 1 MB). */
   mergeParcelBytesMax: 512 * 1024,
+  /** The engine's own commands (a merge's steps carry its parcel): decoded up to this, not payloadBytesMax. */
+  internalPayloadBytesMax: 1024 * 1024,
   // Retention (config `retention.*`): idempotency records, closed holds and sale records
   // are deleted by a background scan once past their windows. Long by default: a retry
   // after its request's window is applied again.

@@ -8,6 +8,7 @@ import type { VerbInput } from "../codec/schema.js";
 import { failure, toWireError } from "../errors.js";
 import type { ClusterParcel } from "../ledger/merge-steps.js";
 import type { Notification } from "../ledger/ledger.js";
+import { limits } from "../limits.js";
 import type { Logger } from "../observe/logger.js";
 import type { Handled, RawRequest } from "../partition/batch.js";
 import { scopedPartition } from "../partition/router.js";
@@ -16,6 +17,15 @@ import type { Directory } from "./identities.js";
 import type { IdentityKind } from "./identity.js";
 
 type Reply = Record<string, unknown>;
+
+/** A step's own request id: the merge's and the step's name, joined by a character no client id has (a control character). */
+const stepId = (merge: string, name: string): string => `${merge}\u001f${name}`;
+
+/** Whether a step's refusal is final (it changed nothing), rather than "not applied now, maybe later" (it may be in the log). */
+function refused(reply: Reply): boolean {
+  const code = (reply.error as { code?: string } | undefined)?.code;
+  return code !== "UNAVAILABLE" && code !== "OVERLOADED" && code !== "INTERNAL";
+}
 
 /** Submits an engine command to a virtual partition (served here or forwarded to its owner). */
 export type SubmitTo = (vp: number, verb: CommandVerb, input: Reply) => Promise<Handled>;
@@ -45,30 +55,35 @@ export class CrossPartitionMerge {
     const step = async (vp: number, verb: CommandVerb, fields: Reply): Promise<Reply> => {
       const h = await this.submit(vp, verb, { merge, ...fields });
       notifications.push(...h.notifications);
-      return decodeBytes(h.bytes, "msgpack") as Reply;
+      return decodeBytes(h.bytes, "msgpack", limits.internalPayloadBytesMax) as Reply;
     };
     const done = (reply: Reply) => ({ reply: reply.ok === false ? { ...reply, requestId: merge } : reply, notifications });
     const { operator, reason } = input;
     try {
       const reserved = await step(vpInto, "mergeReserve", { customerId: into, from });
-      if (reserved.ok === false) return done(reserved);
-      const out = await step(vpFrom, "mergeOut", { ...recorded, requestId: `${merge}#out`, customerId: from, into, intoPartition: vpInto, intoMerged: reserved.merged, operator, reason });
+      if (reserved.ok === false) {
+        if (!refused(reserved)) await this.release(step, vpInto, into);
+        return done(reserved);
+      }
+      const out = await step(vpFrom, "mergeOut", { ...recorded, requestId: stepId(merge, "out"), customerId: from, into, intoPartition: vpInto, fromPartition: vpFrom, intoMerged: reserved.merged, operator, reason });
       if (out.ok === false) {
-        await this.release(step, vpInto, into);
+        // Refused: nothing left `from`, the reservation ends. Not answered (it may be in the log): `into` stays reserved until the merge is sent again.
+        if (refused(out)) await this.release(step, vpInto, into);
         return done(out);
       }
       const parcel = out.parcel as ClusterParcel;
-      const merged = await step(vpInto, "mergeIn", { ...recorded, requestId: `${merge}#in`, customerId: into, from, intoPartition: vpInto, operator, reason, parcel });
-      // Sent again, the reservation was made again: it ends here whatever mergeIn answered.
-      await this.release(step, vpInto, into);
+      const merged = await step(vpInto, "mergeIn", { ...recorded, requestId: stepId(merge, "in"), customerId: into, from, intoPartition: vpInto, fromPartition: vpFrom, operator, reason, parcel });
       if (merged.ok === false) {
-        // The parcel is in from's partition's log and mergeOut's record: sending the merge again applies it.
-        this.log.error({ requestId: merge, from, into, error: merged.error }, "a merge across partitions took the customer out but could not give it to the survivor; send it again");
+        // The parcel is in from's partition's log and mergeOut's record; `into` stays reserved for it: sending the merge again applies it.
+        this.log.error({ requestId: merge, from, into, error: merged.error }, "a merge across partitions took the customer out but could not give it to the survivor yet; send it again");
         return done(merged);
       }
+      // Sent again, the reservation was made again: it ends here.
+      await this.release(step, vpInto, into);
       await this.redirect(parcel, into, merged.released as string[]);
       return done(merged);
     } catch (err) {
+      // Not answered (a forward timed out, the partition moving): what was done stays done; sending the merge again finishes it.
       return done(failure(toWireError(err)));
     }
   }

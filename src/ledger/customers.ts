@@ -16,27 +16,44 @@ export function findCustomer(tx: Pick<Tx, "store"> & { readonly idScope?: string
   if ("customerId" in ref) return live(tx, ref.customerId);
   if ("loyaltyId" in ref) {
     const id = tx.store.loyaltyIds.get(ref.loyaltyId);
-    return id ? live(tx, standsFor(tx, id)) : null;
+    return id ? byIndex(tx, id) : null;
   }
   if ("card" in ref) {
     const card = cards.get(ref.card);
     if (!card) return null;
     if (card.status === "blocked") throw new LoyaltyError("CARD_BLOCKED", `card ${ref.card} is blocked`, "customer.card");
-    return live(tx, standsFor(tx, card.customerId));
+    return byIndex(tx, card.customerId);
   }
   const id = phones.get(ref.phone);
-  return id ? live(tx, standsFor(tx, id)) : null;
+  return id ? byIndex(tx, id) : null;
+}
+
+/**
+ * The customer an index entry names (ledger/scope.ts standsFor). Cluster mode: one of
+ * another partition that this ledger does not hold (a card a merge across partitions
+ * handed on, before the directory says so) is UNAVAILABLE, to be retried where it lives,
+ * never unknown (a sale would enrol a second customer with it).
+ */
+function byIndex(tx: Pick<Tx, "store"> & { readonly idScope?: string }, owner: string): Customer | null {
+  const id = standsFor(tx, owner);
+  if (id === null) return null;
+  if (ofOtherPartition(tx, id) && tx.store.customers.get(id) === undefined) {
+    throw new LoyaltyError("UNAVAILABLE", `customer ${id} is served by another partition; retry`);
+  }
+  return live(tx, id);
 }
 
 /** The customer an id names now: a merged-away id is its survivor (one hop, see ledger/merge.ts); an erased one is nobody. */
 function live(tx: Pick<Tx, "store">, id: string): Customer | null {
   const c = tx.store.customers.get(id);
-  // A merge across a cluster's partitions leaves the survivor's ledger the alias, not the merged-away record.
-  const survivor = c ? c.mergedInto : tx.store.aliases.get(id);
-  if (survivor === undefined) return c && c.erasedAt === undefined ? c : null;
+  if (c && c.mergedInto === undefined) return c.erasedAt === undefined ? c : null;
+  // Merged away (one hop to the survivor: ledger/merge.ts). The alias first: after a merge across a
+  // cluster's partitions this ledger may hold the alias but not the record, or a stale record.
+  const survivor = tx.store.aliases.get(id) ?? c?.mergedInto;
+  if (survivor === undefined) return null;
   const s = tx.store.customers.get(survivor);
-  // Cluster mode: merged into a customer of another partition (ledger/merge-steps.ts), which this ledger may not hold: its partition serves it.
-  if (!s) throw new LoyaltyError("UNAVAILABLE", `customer ${id} was merged into ${survivor}, served by another partition; retry`);
+  // Cluster mode: merged into a customer of another partition (ledger/merge-steps.ts), which this ledger does not hold: its partition serves it.
+  if (!s || s.mergedInto !== undefined) throw new LoyaltyError("UNAVAILABLE", `customer ${id} was merged into ${survivor}, served by another partition; retry`);
   return s.erasedAt === undefined ? s : null;
 }
 
@@ -95,14 +112,14 @@ export function saleCustomer(tx: Tx, event: SaleEvent): Customer {
   const ref = event.customer;
   if ("phone" in ref && tx.options.enrolOnUnknownPhone) {
     const c = newCustomer(tx, { phone: ref.phone }, "phone", event.at);
-    tx.store.phones.put(ref.phone, c.id);
+    reindexPhone(tx, c.id, undefined, ref.phone);
     tx.store.customers.put(c.id, c);
     notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "sale", eventId: event.eventId, phone: ref.phone, at: event.at });
     return c;
   }
   if ("card" in ref && tx.options.enrolOnUnknownCard) {
     const c = { ...newCustomer(tx, {}, "card", event.at), cards: [ref.card] };
-    tx.store.cards.put(ref.card, { customerId: c.id, status: "active" });
+    putCard(tx, ref.card, c.id);
     tx.store.customers.put(c.id, c);
     notifyCustomer(tx, "enrolled", notificationId.enrolled(c.id), c.id, c, { via: "sale", eventId: event.eventId, card: ref.card, at: event.at });
     return c;
@@ -112,7 +129,7 @@ export function saleCustomer(tx: Tx, event: SaleEvent): Customer {
 
 /** A card given to a customer, active (unless a merge across partitions handed it on: ledger/scope.ts). */
 function putCard(tx: Tx, card: string, customerId: string): void {
-  if (!handedOn(tx, tx.store.cards.get(card)?.customerId, customerId)) tx.store.cards.put(card, { customerId, status: "active" });
+  if (tx.idScope === "" || !handedOn(tx, tx.store.cards.get(card)?.customerId, customerId)) tx.store.cards.put(card, { customerId, status: "active" });
 }
 
 /** Whether a card belongs to a customer (of this partition, in cluster mode: ledger/scope.ts). */

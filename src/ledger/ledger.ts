@@ -289,7 +289,9 @@ export class Ledger implements Tx {
     age: Pick<EventRecord, "t" | "a">,
   ): Reply {
     const seen = table.get(key);
-    if (seen) {
+    // Cluster mode: a record a merge moved from this partition to another is not this partition's (a replay of its time before the merge).
+    const movedAway = seen !== undefined && this.vp !== null && seen.m === this.vp && seen.v !== this.vp;
+    if (seen && !movedAway) {
       if (seen.h !== hash) throw new LoyaltyError("IDEMPOTENCY_CONFLICT", `${key} was already used with other content`);
       return { ...seen.r, duplicate: true };
     }
@@ -297,7 +299,7 @@ export class Ledger implements Tx {
     // Cluster mode: the record names its partition (a snapshot of the partition takes it: cluster/partition-data.ts).
     const v = this.vp === null ? {} : { v: this.vp };
     // A refusal that still changed state (a hold found expired) is not the request's effect: a retry re-evaluates it.
-    if (reply.ok !== false) table.put(key, sale ? { h: hash, r: reply, s: sale, ...v } : { h: hash, r: reply, ...age, ...v });
+    if (reply.ok !== false && !movedAway) table.put(key, sale ? { h: hash, r: reply, s: sale, ...v } : { h: hash, r: reply, ...age, ...v });
     return reply;
   }
 

@@ -9,14 +9,16 @@
 //      needs no other partition), is the survivor's (mergeIn), and the reservation ends;
 //   or, when step 2 is refused, mergeRelease ends the reservation.
 // mergeOut and mergeIn are idempotent by their own request ids (the merge's with the
-// step's suffix); a reservation is made again and ended again by each sending (the
+// step's name); a reservation is made again and ended again by each sending (the
 // driver ends it after mergeIn too). So a merge cut short by a crash is finished by
 // sending it again. Between steps 2 and 3 the points are in the parcel (the log and
 // mergeOut's idempotency record hold it): in neither customer's balance, never in both.
+import { encodeReply } from "../codec/codec.js";
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
 import { getEvent, putEvent } from "./event-records.js";
 import { mergeCause, mergedIds, mergeIn, mergeOut, type MergeParcel } from "./merge.js";
+import { ofOtherPartition } from "./scope.js";
 import type { Customer, EventRecord } from "./store.js";
 import type { Reply, Tx } from "./tx.js";
 
@@ -28,7 +30,7 @@ interface Step {
 
 /** A step with an idempotency record. */
 interface Recorded extends Step {
-  /** The step's own request id: `<merge's requestId>#<step>`. */
+  /** The step's own request id: the merge's, a control character and the step's name (cluster/merge.ts stepId). */
   requestId: string;
   /** The content hash of the merge request (an id used again with other content is refused). */
   hash: string;
@@ -46,6 +48,8 @@ export interface OutInput extends Recorded {
   into: string;
   /** The survivor's partition (the sale records that move name it). */
   intoPartition: number;
+  /** This step's partition, the merged-away customer's (the records that move say where they came from). */
+  fromPartition: number;
   /** How many ids were merged into the survivor already (mergeReserve's answer). */
   intoMerged: number;
   operator: string;
@@ -56,6 +60,7 @@ export interface InInput extends Recorded {
   customerId: string;
   from: string;
   intoPartition: number;
+  fromPartition: number;
   operator: string;
   reason: string;
   parcel: ClusterParcel;
@@ -63,7 +68,7 @@ export interface InInput extends Recorded {
 
 export type ReleaseInput = Step & { customerId: string };
 
-/** A parcel across partitions: also the records of the merged-away customer's sales. */
+/** A parcel across partitions: also the records of the merged-away customer's sales, returns and voids. */
 export interface ClusterParcel extends MergeParcel {
   moving: string[];
   sales: [string, EventRecord][];
@@ -81,22 +86,25 @@ export function mergeOutStep(tx: Tx, input: OutInput): Reply {
   if (open > 0) {
     throw new LoyaltyError("VALIDATION", `${from.id} has ${open} open holds: capture or release them before a merge into a customer of another partition`, "from");
   }
+  // Reports (and their invoices) stay with their partition: a distributor with reports is merged within its partition only.
+  const reports = tx.store.reportsByCustomer.getKeysCount({ start: [from.id, 0, ""], end: [from.id, Number.MAX_SAFE_INTEGER, ""] });
+  if (reports > 0) throw new LoyaltyError("VALIDATION", `${from.id} has ${reports} sales reports: a merge into a customer of another partition moves none`, "from");
   const moving = mergedIds(from, input.intoMerged, input.into);
-  const sales = salesOf(tx, moving);
-  const parcel: ClusterParcel = { ...mergeOut(tx, from, input.into, mergeCause(input.merge, from.id, input.into, input.operator, input.reason)), moving, sales };
-  const bytes = JSON.stringify(parcel).length;
+  const events = eventsOf(tx, moving);
+  const parcel: ClusterParcel = { ...mergeOut(tx, from, input.into, mergeCause(input.merge, from.id, input.into, input.operator, input.reason)), moving, sales: events };
+  const bytes = encodeReply(parcel, "msgpack").length;
   if (bytes > limits.mergeParcelBytesMax) {
     throw new LoyaltyError("LIMIT_EXCEEDED", `${from.id}'s records are ${bytes} bytes; a merge across partitions moves at most ${limits.mergeParcelBytesMax}`, "from");
   }
-  // Its sales are the survivor's partition's now: the copies here answer a retry as duplicates, and name that partition.
-  for (const [eventId, record] of sales) putEvent(tx.store, eventId, { ...record, v: input.intoPartition });
+  // Its events are the survivor's partition's now: the copies here name that partition (a retry that reaches this one is refused, to be retried there).
+  for (const [eventId, record] of events) putEvent(tx.store, eventId, { ...record, v: input.intoPartition, m: input.fromPartition });
   return { ok: true, customerId: from.id, parcel };
 }
 
 export function mergeInStep(tx: Tx, input: InInput): Reply {
   const { mergingIn: _reserved, ...into } = party(tx, input.customerId, "into", input.merge);
   const { parcel } = input;
-  for (const [eventId, record] of parcel.sales) putEvent(tx.store, eventId, { ...record, v: input.intoPartition });
+  for (const [eventId, record] of parcel.sales) putEvent(tx.store, eventId, { ...record, v: input.intoPartition, m: input.fromPartition });
   const cause = mergeCause(input.merge, input.from, into.id, input.operator, input.reason);
   return { ok: true, requestId: input.merge, ...mergeIn(tx, into, parcel, cause, parcel.moving) };
 }
@@ -120,16 +128,24 @@ function party(tx: Tx, id: string, field: string, merge: string | null): Custome
   return c;
 }
 
-/** The sale records of customers `ids` (their accrual entries name them) that this ledger holds. */
-function salesOf(tx: Tx, ids: string[]): [string, EventRecord][] {
+/**
+ * The records of the sales, returns and voids of customers `ids` of this partition (their
+ * entries name them): a retry of one after the merge is a duplicate on the survivor's
+ * partition, and a return of a sale is served there. Events that moved no points wrote
+ * no entry and stay behind.
+ */
+function eventsOf(tx: Tx, ids: string[]): [string, EventRecord][] {
   const out: [string, EventRecord][] = [];
   for (const id of ids) {
+    if (ofOtherPartition(tx, id)) continue;
     for (const { value } of tx.store.entries.getRange({ start: [id, 0], end: [id, Number.MAX_SAFE_INTEGER] })) {
       const group = value as { kind?: string; eventId?: string; p?: unknown };
-      if (group.p === undefined || group.kind !== "accrual" || group.eventId === undefined) continue;
+      if (group.p === undefined || group.eventId === undefined || !EVENT_KINDS.has(group.kind ?? "")) continue;
       const record = getEvent(tx.store, group.eventId);
-      if (record?.s) out.push([group.eventId, record]);
+      if (record) out.push([group.eventId, record]);
     }
   }
   return out;
 }
+
+const EVENT_KINDS: ReadonlySet<string> = new Set(["accrual", "return", "void"]);

@@ -16,6 +16,7 @@ import { reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
 import { indexBirthday } from "./birthdays.js";
 import { settleTier, tierBefore } from "./tiers.js";
 import { mergeBooks } from "./purchase-merge.js";
+import { ofOtherPartition } from "./scope.js";
 import { PURCHASE_BOUNDS } from "./purchases.js";
 
 /**
@@ -123,13 +124,12 @@ export function mergeOut(tx: Tx, from: Customer, intoId: string, cause: string):
   tx.store.customers.put(from.id, { ...skeleton(from), mergedInto: intoId, mergedAt: tx.now });
   tx.store.aliases.put(from.id, intoId);
   for (const id of from.mergedFrom ?? []) {
-    // Across partitions an earlier merged-away customer may live in a third partition: its alias moves all the same.
-    const earlier = tx.store.customers.get(id);
-    if (earlier) {
-      assertInvariant(earlier.mergedInto === from.id, `${id} is listed as merged into ${from.id} but is not`);
-      tx.store.customers.put(id, { ...earlier, mergedInto: intoId });
-    }
     tx.store.aliases.put(id, intoId);
+    // Cluster mode: one merged into `from` from a third partition is that partition's record (this ledger's copy may be stale): only its alias moves.
+    if (ofOtherPartition(tx, id)) continue;
+    const earlier = tx.store.customers.get(id);
+    assertInvariant(earlier?.mergedInto === from.id, `${id} is listed as merged into ${from.id} but is not`);
+    tx.store.customers.put(id, { ...earlier, mergedInto: intoId });
   }
   return parcel;
 }

@@ -36,6 +36,8 @@ export function customerView(tx: Tx, c: Customer): Reply {
     groups: c.groups,
     ...(c.groupChanges ? { groupChanges: c.groupChanges } : {}),
     ...(c.kind ? { kind: c.kind } : {}),
+    // Cluster mode: a merge into this customer from another partition is under way (ledger/merge-steps.ts).
+    ...(c.mergingIn !== undefined ? { mergingIn: c.mergingIn } : {}),
     ...(c.company ? { company: c.company } : {}),
     ...(c.users ? { users: c.users } : {}),
     attributes: c.attributes,

@@ -301,6 +301,12 @@ export interface IdemRecord {
   t?: number;
   /** Cluster mode: the virtual partition whose log the command came from (cluster/partition-data.ts). */
   v?: number;
+  /**
+   * Cluster mode: the partition a merge across partitions moved this record from (`v` is
+   * then the survivor's): a replay of that partition's time before the merge does not
+   * meet it as its own (ledger/ledger.ts idempotent).
+   */
+  m?: number;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Sales, returns and voids: a sale is evaluated by the rule engine and posted per
 // account; its event record keeps the reply (idempotency) and the line-level provenance
 // returns need; returns and voids take back what the returned lines earned.
+import { ofOtherPartition } from "./scope.js";
 import { checkEventTime } from "../codec/codec.js";
 import { lineAmountOf, type PosEvent, type SaleEvent } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
@@ -205,10 +206,14 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   }
   const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
   // A sale of a customer merged away since: its points (and the sale's lots, same keys) are the survivor's now.
+  // Cluster mode: a sale of another partition (a merge across partitions moved it there) is returned there: retried, it goes there.
+  if (tx.idScope !== "" && record.v !== undefined && tx.idScope !== `v${record.v.toString(36)}_`) {
+    throw new LoyaltyError("UNAVAILABLE", `sale ${event.originalEventId} is served by partition ${record.v}; retry`, "originalEventId");
+  }
   const customerId = survivorId(tx.store, sale.customerId);
-  if (customerId !== sale.customerId && tx.idScope !== "" && !customerId.startsWith(`cu_${tx.idScope}`)) {
-    // Cluster mode: a merge across partitions moved the sale's record with its customer; a record left behind (a sale a second such merge did not move) is not returned.
-    throw new LoyaltyError("VALIDATION", `sale ${event.originalEventId} was made by ${sale.customerId}, merged since into ${customerId} of another partition; it cannot be returned here`, "originalEventId");
+  if (customerId !== sale.customerId && ofOtherPartition(tx, customerId)) {
+    // A sale a second merge across partitions did not carry on (it moves the events of its own partition's customers only).
+    throw new LoyaltyError("VALIDATION", `sale ${event.originalEventId} was made by ${sale.customerId}, merged since into ${customerId} of another partition; it cannot be returned`, "originalEventId");
   }
   const w = loadWallet(tx, customerId);
   const perAccount = new Map<string, number>();

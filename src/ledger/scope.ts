@@ -28,15 +28,18 @@ export function ofOtherPartition(tx: { readonly idScope?: string }, customerId: 
 
 /**
  * The customer an index entry naming `owner` stands for in this command's partition: the
- * owner, or, when a merge across partitions gave the entry to `owner`, the customer of this
- * partition it came from while that one is still live here (a replay of the time before).
+ * owner; or, when a merge across partitions handed the entry on to `owner`, the customer
+ * of this partition it came from while that one is still live here, or null while this
+ * partition has not made it yet (a replay of the time before the merge, where the entry
+ * was unknown: a sale may enrol it, with the id it had).
  */
-export function standsFor(tx: Scoped, owner: string): string {
+export function standsFor(tx: Scoped, owner: string): string | null {
   if (!ofOtherPartition(tx, owner)) return owner;
   for (const id of tx.store.customers.get(owner)?.mergedFrom ?? []) {
     if (ofOtherPartition(tx, id)) continue;
     const c = tx.store.customers.get(id);
-    if (c && c.mergedInto === undefined) return id;
+    if (!c) return null;
+    if (c.mergedInto === undefined) return id;
   }
   return owner;
 }

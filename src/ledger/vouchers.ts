@@ -50,7 +50,7 @@ function issueVoucher(tx: Tx, customerId: string, offer: VoucherOffer): Voucher 
   const now = tx.now;
   const voucher: Voucher = {
     ...termsOf(offer),
-    code: freshVoucherCode(tx),
+    code: freshVoucherCode(tx, customerId),
     customerId,
     offerId: offer.id,
     name: offer.name,
@@ -63,7 +63,7 @@ function issueVoucher(tx: Tx, customerId: string, offer: VoucherOffer): Voucher 
   };
   const { vouchers, vouchersByCustomer, vouchersByExpiry, voucherNotices } = tx.store;
   // A replay of a partition's time before a merge across partitions that carried this voucher on: the survivor's record stands (ledger/scope.ts).
-  if (handedOn(tx, vouchers.get(voucher.code)?.customerId, customerId)) return voucher;
+  if (tx.idScope !== "" && handedOn(tx, vouchers.get(voucher.code)?.customerId, customerId)) return voucher;
   vouchers.put(voucher.code, voucher);
   vouchersByCustomer.put([customerId, now, voucher.code], voucher.code);
   vouchersByExpiry.put([voucher.expiresAt, voucher.code], customerId);
@@ -71,10 +71,12 @@ function issueVoucher(tx: Tx, customerId: string, offer: VoucherOffer): Voucher 
   return voucher;
 }
 
-function freshVoucherCode(tx: Tx): string {
+function freshVoucherCode(tx: Tx, customerId: string): string {
   for (let i = 0; i < limits.voucherCodeAttemptsMax; i++) {
     const code = randomVoucherCode(tx.random(limits.voucherCodeLength));
-    if (!tx.store.vouchers.get(code)) return code;
+    const taken = tx.store.vouchers.get(code);
+    // Cluster mode: a code a merge across partitions handed on from this customer is the one this replay drew before (ledger/scope.ts).
+    if (!taken || (tx.idScope !== "" && handedOn(tx, taken.customerId, customerId))) return code;
   }
   // 60 random bits colliding this often means the random source is broken.
   assertInvariant(false, `no fresh voucher code in ${limits.voucherCodeAttemptsMax} attempts`);

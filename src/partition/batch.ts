@@ -163,7 +163,7 @@ export async function processBatch(ledger: Ledger, requests: RawRequest[]): Prom
   requests.forEach((req, i) => {
     let value: unknown;
     try {
-      value = decodeBytes(req.bytes, req.encoding);
+      value = decodeBytes(req.bytes, req.encoding, VERB_TABLE[req.verb].exposure === "internal" ? limits.internalPayloadBytesMax : limits.payloadBytesMax);
       commands.push(commandOf(req, value));
       at.push(i);
     } catch (err) {

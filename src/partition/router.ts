@@ -169,7 +169,8 @@ export class Router {
     if (inFlight) return { partition: inFlight.partition, keys: [] };
     const sale = original ? this.store.events.get(original)?.s : undefined;
     if (!sale && original && this.directory) this.missedRecord = { kind: "sale", id: original };
-    return this.to(sale ? survivorId(this.store, sale.customerId) : `sale:${original}`);
+    // Cluster mode: a customer merged into one of another partition is the directory's to name.
+    return this.to(sale ? (this.directory?.lookup("customer", sale.customerId) ?? survivorId(this.store, sale.customerId)) : `sale:${original}`);
   }
 
   /** The customer id when known, else a stable stand-in for the reference. */

@@ -12,7 +12,7 @@ export const logged = (vp: number, commands: Command[], from = 0): Command[] =>
   commands.map((c, k) => ({ ...c, logged: { vp, at: T0 + (from + k) * 60_000, pos: (from + k + 1) * LOG_SLOTS, seed: new Uint8Array(16).fill(vp) } }));
 
 export async function ledger(): Promise<Harness> {
-  const h = await openHarness({ eventLateMsMax: 400 * 86_400_000 });
+  const h = await openHarness({ eventLateMsMax: 400 * 86_400_000, enrolOnUnknownCard: true });
   h.clock.now = T0;
   await putVoucherOffer(h.store, "TEN", { name: "10 off", pointsCost: 10, kind: "amount", value: 1000, currency: "EUR", validDays: 30 }, T0);
   return h;
