@@ -143,7 +143,7 @@ export class ClusterGate {
   private serve(p: VirtualPartition, req: RawRequest, waitBounded: boolean, decoded?: unknown): Promise<Handled> {
     const local = p.vp % this.o.local;
     // Reads change nothing: served by the owner, never logged.
-    if (isReadVerb(req.verb)) return this.parts.submit(local, req, waitBounded);
+    if (isReadVerb(req.verb)) return this.parts.submit(local, { ...req, readIn: p.vp }, waitBounded);
     // Admitted before the append: once in the log, a command is applied whatever the queue.
     const refused = this.parts.admits(local, waitBounded);
     if (refused) return Promise.reject(refused);

@@ -3,7 +3,7 @@
 // (the balance is a cached sum of the entries), and reads are range reads by customer.
 import { LoyaltyError } from "../errors.js";
 import { limits } from "../limits.js";
-import { assertServedHere } from "./scope.js";
+import { assertServedHere, ofOtherPartition } from "./scope.js";
 import type { VerbInput } from "../codec/schema.js";
 import { expiringOf } from "./expiry.js";
 import { requireCustomer } from "./customers.js";
@@ -139,11 +139,14 @@ export function* entriesOf(tx: Pick<Tx, "store">, customerId: string): Generator
 
 /**
  * A customer's entries and those of the customers merged into it (`mergedFrom`), in
- * sequence order: the history a statement shows once two customers became one.
+ * sequence order: the history a statement shows once two customers became one. Cluster
+ * mode: those merged in from another partition keep their history there (this ledger
+ * may hold a stale copy of it); the survivor's shows their `merge` entries only.
  */
-export function* historyOf(tx: Pick<Tx, "store">, c: Customer): Generator<Entry> {
-  if (!c.mergedFrom?.length) return yield* entriesOf(tx, c.id);
-  const heads = [c.id, ...c.mergedFrom].map((id) => {
+export function* historyOf(tx: Pick<Tx, "store"> & { readonly idScope?: string }, c: Customer): Generator<Entry> {
+  const merged = (c.mergedFrom ?? []).filter((id) => !ofOtherPartition(tx, id));
+  if (merged.length === 0) return yield* entriesOf(tx, c.id);
+  const heads = [c.id, ...merged].map((id) => {
     const it = entriesOf(tx, id);
     return { it, next: it.next() };
   });

@@ -30,30 +30,33 @@ export function findCustomer(tx: Pick<Tx, "store"> & { readonly idScope?: string
 
 /**
  * The customer an index entry names (ledger/scope.ts standsFor). Cluster mode: one of
- * another partition that this ledger does not hold (a card a merge across partitions
- * handed on, before the directory says so) is UNAVAILABLE, to be retried where it lives,
- * never unknown (a sale would enrol a second customer with it).
+ * another partition (a card a merge across partitions handed on, before the directory
+ * says so) is UNAVAILABLE, to be retried where it lives, never unknown (a sale would
+ * enrol a second customer with it).
  */
 function byIndex(tx: Pick<Tx, "store"> & { readonly idScope?: string }, owner: string): Customer | null {
   const id = standsFor(tx, owner);
-  if (id === null) return null;
-  if (ofOtherPartition(tx, id) && tx.store.customers.get(id) === undefined) {
-    throw new LoyaltyError("UNAVAILABLE", `customer ${id} is served by another partition; retry`);
-  }
-  return live(tx, id);
+  return id === null ? null : live(tx, id);
 }
 
 /** The customer an id names now: a merged-away id is its survivor (one hop, see ledger/merge.ts); an erased one is nobody. */
-function live(tx: Pick<Tx, "store">, id: string): Customer | null {
+function live(tx: Pick<Tx, "store"> & { readonly idScope?: string }, id: string): Customer | null {
   const c = tx.store.customers.get(id);
-  if (c && c.mergedInto === undefined) return c.erasedAt === undefined ? c : null;
+  // Cluster mode: another partition's customer here is a stale copy, unless merged into one of this partition (its alias says so).
+  const foreign = ofOtherPartition(tx, id);
+  if (c && c.mergedInto === undefined && !foreign) return c.erasedAt === undefined ? c : null;
   // Merged away (one hop to the survivor: ledger/merge.ts). The alias first: after a merge across a
   // cluster's partitions this ledger may hold the alias but not the record, or a stale record.
   const survivor = tx.store.aliases.get(id) ?? c?.mergedInto;
-  if (survivor === undefined) return null;
+  if (survivor === undefined) {
+    if (foreign) throw new LoyaltyError("UNAVAILABLE", `customer ${id} is served by another partition; retry`);
+    return null;
+  }
   const s = tx.store.customers.get(survivor);
-  // Cluster mode: merged into a customer of another partition (ledger/merge-steps.ts), which this ledger does not hold: its partition serves it.
-  if (!s || s.mergedInto !== undefined) throw new LoyaltyError("UNAVAILABLE", `customer ${id} was merged into ${survivor}, served by another partition; retry`);
+  // Cluster mode: merged into a customer of another partition (ledger/merge-steps.ts): its partition serves it.
+  if (!s || s.mergedInto !== undefined || ofOtherPartition(tx, survivor)) {
+    throw new LoyaltyError("UNAVAILABLE", `customer ${id} was merged into ${survivor}, served by another partition; retry`);
+  }
   return s.erasedAt === undefined ? s : null;
 }
 

@@ -29,7 +29,16 @@ export interface Command {
    * `pos` (log sequence × LOG_SLOTS + its place in the log message) is recorded with it.
    */
   logged?: { vp: number; at: number; pos: number; seed?: Uint8Array; backOffice?: number; stock?: [reserved: number, left: number] };
+  /**
+   * Cluster mode, a read (not logged): the virtual partition it is answered for, so that
+   * it reads that partition's customers only (ledger/scope.ts), never a stale copy of
+   * another partition this ledger holds.
+   */
+  readIn?: number;
 }
+
+/** What a virtual partition's customer and hold ids start with after their kind ("v3_"), the Tx's idScope. */
+const scopeOf = (vp: number): string => `v${vp.toString(36)}_`;
 
 /** Commands one log message may hold: a command's log position is seq × LOG_SLOTS + its index. */
 export const LOG_SLOTS = 1024;
@@ -186,11 +195,14 @@ export class Ledger implements Tx {
     this.now = this.clock();
     for (const i of reads) {
       const cmd = commands[i]!;
+      this.idScope = cmd.readIn === undefined ? "" : scopeOf(cmd.readIn);
       try {
         outcomes[i] = { reply: this.dispatch(cmd), notifications: [] };
       } catch (err) {
         if ((err as { fatal?: boolean }).fatal) throw err;
         outcomes[i] = { reply: { ok: false, error: toWireError(err), ...idOf(cmd) }, notifications: [] };
+      } finally {
+        this.idScope = "";
       }
     }
   }
@@ -208,7 +220,7 @@ export class Ledger implements Tx {
       pos: meta.get(vpMetaKey("log", vp)) ?? 0,
     };
     this.restore(c);
-    this.idScope = `v${vp.toString(36)}_`;
+    this.idScope = scopeOf(vp);
     return c.pos;
   }
 

@@ -21,6 +21,8 @@ export interface RawRequest {
   credentialStore?: string | null;
   /** Cluster mode: where the command is in its virtual partition's log (see Command.logged). */
   logged?: Command["logged"] | null;
+  /** Cluster mode, a read: the virtual partition it is answered for (Command.readIn). */
+  readIn?: number;
   /** Cluster mode, a redemption: the reward units its owner reserved in the cluster's count, and how many were left (cluster/stock.ts). */
   stock?: [reserved: number, left: number] | null;
 }
@@ -55,6 +57,7 @@ const str = (v: unknown): string => (typeof v === "string" ? v : "");
 function commandOf(req: RawRequest, value: unknown): Command {
   const command = plainCommandOf(req, value);
   if (req.logged) command.logged = req.logged;
+  if (req.readIn !== undefined) command.readIn = req.readIn;
   return command;
 }
 
@@ -207,6 +210,8 @@ export interface PackedRequests {
   data: Uint8Array;
   /** Cluster mode only: each request's Command.logged (null: none). */
   logged: (Command["logged"] | null)[] | null;
+  /** Cluster mode only: each read's partition (Command.readIn; -1: none). */
+  readIn: Int32Array | null;
 }
 
 export interface PackedHandled {
@@ -231,7 +236,8 @@ export function packRequests(requests: RawRequest[]): PackedRequests {
   }
   const scopes = requests.map((r) => r.credentialStore ?? null);
   const logged = requests.some((r) => r.logged) ? requests.map((r) => r.logged ?? null) : null;
-  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data, logged };
+  const readIn = requests.some((r) => r.readIn !== undefined) ? Int32Array.from(requests, (r) => r.readIn ?? -1) : null;
+  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data, logged, readIn };
 }
 
 export function unpackRequests(p: PackedRequests): RawRequest[] {
@@ -242,6 +248,7 @@ export function unpackRequests(p: PackedRequests): RawRequest[] {
     subjectStore: p.stores[i] ?? null,
     credentialStore: p.scopes[i] ?? null,
     logged: p.logged?.[i] ?? null,
+    ...(p.readIn && p.readIn[i]! >= 0 ? { readIn: p.readIn[i]! } : {}),
   }));
 }
 

@@ -4,7 +4,8 @@
 // balance, read through every engine, is exactly the sum of what the terminals were
 // told (each event counted once, by its first reply), and every event sent again is a
 // duplicate. Partitions are snapshotted every 40 commands and their logs trimmed, so
-// takeovers restore snapshots throughout.
+// takeovers restore snapshots throughout. Two customers are merged into customers of
+// other partitions under load, before the fourth engine joins.
 import { rmSync } from "node:fs";
 import { connect, type JetStreamClient, type NatsConnection, type Subscription } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +32,9 @@ const told = new Map<string, { customerId: string; earned: number }>();
 /** Every event sent, by id. */
 const bodies = new Map<string, unknown>();
 const customers: string[] = [];
+/** Customers merged away (across partitions) -> their survivors. */
+const survivors = new Map<string, string>();
+const survivorOf = (c: string) => survivors.get(c) ?? c;
 
 async function start(id: string, dir?: string): Promise<EngineProcess> {
   // An event delivered to an engine that then lost its NATS node is redelivered after 3 s, not 30.
@@ -113,17 +117,34 @@ function traffic(tag: string) {
   };
 }
 
+/** A merge of two customers of different partitions, through any engine, sent again until it answers for good. */
+async function mergeAcross(live: EngineProcess[], from: string, into: string): Promise<void> {
+  const body = { requestId: `merge-${from}`, from, into, reason: "duplicate account", operator: "ops" };
+  const deadline = Date.now() + 60_000;
+  for (let k = 0; Date.now() < deadline; k++) {
+    const r = await post(live[k % live.length]!, "/v1/admin/customers/merge", body).catch(() => null);
+    if (r && (r.ok || !["UNAVAILABLE", "OVERLOADED"].includes(r.error?.code))) {
+      expect(r, JSON.stringify(r)).toMatchObject({ ok: true, from, into });
+      survivors.set(from, into);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  throw new Error(`merge of ${from} into ${into}: no final reply in 60 s`);
+}
+
 /** Every balance through every live engine equals the sum of what was told; events sent again are duplicates. */
 async function verify(live: EngineProcess[]): Promise<void> {
   const expected = new Map<string, number>();
-  for (const t of told.values()) expected.set(t.customerId, (expected.get(t.customerId) ?? 0) + t.earned);
-  for (const e of live) for (const c of customers) expect(await balanceOf(e, c), `${e.id}: ${c}`).toBe(expected.get(c) ?? 0);
+  for (const t of told.values()) expected.set(survivorOf(t.customerId), (expected.get(survivorOf(t.customerId)) ?? 0) + t.earned);
+  // A merged-away customer's id reads as its survivor.
+  for (const e of live) for (const c of customers) expect(await balanceOf(e, c), `${e.id}: ${c}`).toBe(expected.get(survivorOf(c)) ?? 0);
   // Every balance is the sum of its entries (read through another engine than the owner, for some).
   for (const [k, c] of customers.entries()) {
     const st = await post(live[k % live.length]!, "/v1/statement", { customer: { customerId: c }, limit: 1000 });
     expect(st.ok && !st.truncated, JSON.stringify(st).slice(0, 200)).toBe(true);
     const sum = st.entries.filter((e: any) => e.account === "points").reduce((a: number, e: any) => a + e.amount, 0);
-    expect(sum, c).toBe(expected.get(c) ?? 0);
+    expect(sum, c).toBe(expected.get(survivorOf(c)) ?? 0);
   }
   // No partition is held by two instances, by their own accounts of what they hold.
   const held = (await Promise.all(live.map((e) => clusterOf(e)))).flatMap((s: any) => s.self.owned.map((o: any) => o.partition));
@@ -185,6 +206,17 @@ describe("cluster mode under trouble", () => {
       live[k] = await start(old.id, old.dir);
       await settled(live, PARTITIONS, 60_000);
       await new Promise((r) => setTimeout(r, 500 * (SCALE - 1)));
+    }
+    await load.stop();
+    await verify(live);
+
+    // 2b. Two customers merged into customers of other partitions under load (their cards and ids go on
+    // earning, for the survivors now; what was in flight is retried by the terminals).
+    load = traffic("merge");
+    const vpOf = (c: string) => /^cu_v([0-9a-z]+)_/.exec(c)![1];
+    for (const from of [customers[0]!, customers[1]!]) {
+      const into = customers.slice(2).find((c) => vpOf(c) !== vpOf(from) && !survivors.has(c) && ![...survivors.values()].includes(c))!;
+      await mergeAcross(live, from, into);
     }
     await load.stop();
     await verify(live);
