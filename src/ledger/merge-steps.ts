@@ -106,7 +106,11 @@ export function mergeInStep(tx: Tx, input: InInput): Reply {
   const { parcel } = input;
   for (const [eventId, record] of parcel.sales) putEvent(tx.store, eventId, { ...record, v: input.intoPartition, m: input.fromPartition });
   const cause = mergeCause(input.merge, input.from, into.id, input.operator, input.reason);
-  return { ok: true, requestId: input.merge, ...mergeIn(tx, into, parcel, cause, parcel.moving) };
+  const reply = { ok: true, requestId: input.merge, ...mergeIn(tx, into, parcel, cause, parcel.moving) };
+  // The merge's own record too, as a merge within one partition keeps it: the request sent again by card or
+  // phone (both now the survivor's, so one partition) is answered duplicate; its id used for another merge, IDEMPOTENCY_CONFLICT.
+  if (!tx.store.requests.get(input.merge)) tx.store.requests.put(input.merge, { h: input.hash, r: reply, t: tx.now, v: input.intoPartition });
+  return reply;
 }
 
 export function mergeRelease(tx: Tx, input: ReleaseInput): Reply {

@@ -84,10 +84,13 @@ describe("cluster mode: a merge across partitions", () => {
     // The earlier sale sent again: a duplicate wherever it comes through.
     expect((await call(e2, "POST", "/v1/accrue", sale("mx-s1", { customerId: from }, [line("1", 2, 1000), line("2", 1, 700)]))).body).toMatchObject({ ok: true, duplicate: true });
 
-    // Sent again (through the other instance): the same reply, nothing moves twice.
+    // Sent again (through the other instance): the same reply, nothing moves twice. Its id with another body
+    // (from by its card, now the survivor's): IDEMPOTENCY_CONFLICT, as for a merge within one partition.
     const before = await points(e1, { customerId: into });
     const again = await call(e1, "POST", "/v1/admin/customers/merge", body);
     expect(again.body, JSON.stringify(again.body)).toMatchObject({ ok: true, duplicate: true, from, into });
+    const byCard = await call(e2, "POST", "/v1/admin/customers/merge", { ...body, from: { card: fromRec.cards[0].card } });
+    expect(byCard.body.error?.code, JSON.stringify(byCard.body)).toBe("IDEMPOTENCY_CONFLICT");
     expect(await points(e2, { customerId: into })).toBe(before);
     // The statement shows the move; the survivor takes merges and erasure again (no reservation left).
     const st = await call(e2, "POST", "/v1/statement", { customer: { customerId: into } });
