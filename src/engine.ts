@@ -35,14 +35,8 @@ import { createMetrics, type Metrics } from "./observe/metrics.js";
 import { createExecutor, InlineExecutor } from "./partition/executor.js";
 import { Partitions } from "./partition/partitions.js";
 import { Router, scopedPartition } from "./partition/router.js";
-import { ClusterGate } from "./cluster/gate.js";
-import { Locator } from "./cluster/locator.js";
-import { crossPartitionMerges } from "./cluster/merge.js";
-import { SnapshotStore, SnapshotThread, Snapshotter } from "./cluster/snapshots.js";
-import { ReplicatedBackOffice, localBackOffice, type BackOfficeWriter } from "./cluster/backoffice.js";
-import { ClusterStock, withClusterStock } from "./cluster/stock.js";
-import { IdentityDirectory } from "./cluster/directory.js";
-import { IdentitySync } from "./cluster/identities.js";
+import { localBackOffice, type BackOfficeWriter } from "./cluster/backoffice.js";
+import { openCluster, wireRequests } from "./cluster/wire.js";
 import { ledgerOptionsOf } from "./config/ledger-options.js";
 import { partitionOf } from "./partition/hash.js";
 import { joinCluster, type ClusterMember } from "./cluster/member.js";
@@ -178,52 +172,16 @@ async function startPipeline(
     log.fatal({ err }, "invariant broken; exiting");
     setTimeout(() => process.exit(70), 100);
   });
-  // Cluster mode: requests route to virtual partitions, each served by its owner (cluster/gate.ts).
-  const vpCount = config.cluster.enabled ? config.cluster.partitions : null;
-  // Cluster mode: cards, phones and loyalty ids of every partition, whoever serves it (cluster/directory.ts).
-  const directory = vpCount === null ? null : await IdentityDirectory.open(nc, { replicas: config.cluster.replicas, log: log.child({ instanceId: config.cluster.instanceId }), now });
-  const router = new Router(store, vpCount ?? config.partitions, config.executor === "workers", directory);
+  // Cluster mode: the directory, the gate, snapshots, the shared back office and stock (cluster/wire.ts).
   let member: ClusterMember | null = null;
-  const gate =
-    vpCount === null
-      ? null
-      : new ClusterGate(nc, store, partitions, metrics, log.child({ instanceId: config.cluster.instanceId }), {
-          instanceId: config.cluster.instanceId!,
-          partitions: vpCount,
-          local: config.partitions,
-          replicas: config.cluster.replicas,
-          isOwner: (vp) => member?.manager.isOwner(vp) ?? false,
-          now,
-          snapshotEveryCommands: config.cluster.snapshotEveryCommands,
-          snapshotEveryMs: config.cluster.snapshotEveryMs,
-          trimLog: config.cluster.trimLog,
-        });
-  // Cluster mode: each served partition's snapshots in NATS Object Store (cluster/snapshots.ts).
-  const snapshotter =
-    gate === null
-      ? null
-      : new Snapshotter(await SnapshotStore.open(nc, { replicas: config.cluster.replicas }), new SnapshotThread(ledgerPath, vpCount!), metrics, log.child({ instanceId: config.cluster.instanceId }), {
-          instanceId: config.cluster.instanceId!,
-          dataDir: config.dataDir,
-          now,
-          trim: (vp, pos) => gate.trimLog(vp, pos),
-        });
-  if (gate && snapshotter) gate.useSnapshots(snapshotter);
+  const clusterParts = config.cluster.enabled
+    ? await openCluster({ config, nc, store, partitions, metrics, log, ledgerPath, now, isOwner: (vp) => member?.manager.isOwner(vp) ?? false, onBackOfficeApplied: () => metrics.programmesLoaded.set(programmesCount()) })
+    : null;
+  const gate = clusterParts?.gate ?? null;
+  const vpCount = gate === null ? null : config.cluster.partitions;
+  const router = new Router(store, vpCount ?? config.partitions, config.executor === "workers", clusterParts?.directory ?? null);
   // Programmes, products, rewards and voucher offers: this ledger's, or in cluster mode every instance's (cluster/backoffice.ts).
-  const replicatedBackOffice =
-    gate === null
-      ? null
-      : await ReplicatedBackOffice.open(nc, store, {
-          replicas: config.cluster.replicas,
-          log: log.child({ instanceId: config.cluster.instanceId }),
-          onApplied: () => metrics.programmesLoaded.set(programmesCount()),
-        });
-  // Cluster mode: reward stock counted once for the cluster (cluster/stock.ts).
-  const clusterStock = gate === null ? null : await ClusterStock.open(nc, { replicas: config.cluster.replicas });
-  const backOfficeWriter: BackOfficeWriter = replicatedBackOffice && clusterStock ? withClusterStock(replicatedBackOffice, clusterStock, store) : localBackOffice(store);
-  if (gate && replicatedBackOffice) gate.backOffice = replicatedBackOffice;
-  if (gate && clusterStock) gate.stock = clusterStock;
-  if (gate) gate.locator = new Locator(nc, store, vpCount!, (vp) => gate.serves(vp), log);
+  const backOfficeWriter: BackOfficeWriter = clusterParts?.backOffice ?? localBackOffice(store);
   const n = config.notify;
   await ensureNotifyStream(nc, { maxAgeMs: n.streamMaxAgeMs, maxBytes: n.streamMaxBytes, duplicateWindowMs: n.duplicateWindowMs }, log);
   const notifications = new NotifyPublisher(nc, n.outbox ? store : null, metrics, log, now, nats.options.inboxPrefix);
@@ -232,12 +190,7 @@ async function startPipeline(
   const storage = new StorageHealth(config.dataDir, () => storageProbe(store), metrics.registry, log);
   storage.start();
   const handler = new Handler(router, partitions, metrics, log, publishNotifications, () => storage.failed(), gate);
-  if (gate) gate.onNotifications = publishNotifications;
-  if (gate && directory) {
-    gate.identities = new IdentitySync(directory, metrics, log);
-    gate.merges = crossPartitionMerges(gate, directory, log);
-    gate.startDirectorySweep(config.cluster.directorySweepMs);
-  }
+  if (clusterParts) wireRequests(clusterParts, publishNotifications, metrics, log, config.cluster.directorySweepMs);
 
   const subs = startRpc(nc, handler, metrics, log);
   // A refused subscription comes back as an error before the flush's PONG, and closes it.
@@ -382,10 +335,7 @@ async function startPipeline(
     async close() {
       // First: the other instances take this one's partitions over while it shuts down.
       await cluster?.stop().catch((err) => log.warn({ err }, "could not leave the cluster in order; its leases expire instead"));
-      await gate?.close();
-      await snapshotter?.close();
-      replicatedBackOffice?.close();
-      await directory?.close();
+      await clusterParts?.close();
       clearInterval(watchdog);
       clearInterval(sweeper);
       clearInterval(expirySweeper);
