@@ -5,38 +5,17 @@
 // changes nothing anywhere; points earned anywhere follow the programme installed
 // through another. Reward stock (cluster/stock.ts), counted once. Identifiers a customer
 // gives up (cluster/identities.ts) are free again for others.
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Engine } from "../../src/engine.js";
-import { startNatsServer, type NatsServer } from "../../src/ingest/nats-server.js";
-import { call, inProcessMember } from "./in-process.js";
+import { call, inProcessCluster } from "./in-process.js";
 import { IdentityDirectory } from "../../src/cluster/directory.js";
 import { connect } from "nats";
-import { line, sale, tempDir, until } from "../e2e/harness.js";
+import { line, sale, until } from "../e2e/harness.js";
 
 const PARTITIONS = 4;
-let nats: NatsServer;
-const dirs: string[] = [];
-const engines: Engine[] = [];
-
-async function member(id: string): Promise<Engine> {
-  const e = await inProcessMember(nats.url, id, PARTITIONS, dirs, { "cluster.directorySweepMs": 500 });
-  engines.push(e);
-  return e;
-}
-
-beforeAll(async () => {
-  const dir = tempDir();
-  dirs.push(dir);
-  nats = await startNatsServer({ storeDir: join(dir, "js") });
-}, 30_000);
-
-afterAll(async () => {
-  for (const e of engines) await e.close().catch(() => undefined);
-  await nats?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const cluster = inProcessCluster(PARTITIONS, { "cluster.directorySweepMs": 500 });
+const engines = cluster.engines;
+const member = cluster.member;
 
 describe("cluster mode: the back office", () => {
   it("is the same on every instance: changed through one, applied by all, refused alike, and given to one that joins", async () => {
@@ -153,7 +132,7 @@ describe("cluster mode: the back office", () => {
 
   it("repairs the identity directory from the ledgers: a claim lost in a crash is made again, a request's claim goes to its customer or is freed", async () => {
     const [e1] = engines as [Engine, Engine, Engine];
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: cluster.natsUrl() });
     const directory = await IdentityDirectory.open(nc, { replicas: 1 });
     try {
       const a = await call(e1, "POST", "/v1/enroll", { requestId: "sw-enrol-1", profile: {}, card: "SW-1" });

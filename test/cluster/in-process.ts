@@ -1,10 +1,13 @@
 // Engines in cluster mode in the test's own process (executor inline), on one NATS
 // server: for what instances share, where killing a process is not the point.
+import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "vitest";
 import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
+import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
 import { createLogger } from "../../src/observe/logger.js";
-import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, programmesDir, tempDir } from "../e2e/harness.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, programmesDir, tempDir, until } from "../e2e/harness.js";
 
 const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
@@ -28,4 +31,44 @@ export async function inProcessMember(natsUrl: string, id: string, partitions: n
 export async function call(e: Engine, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${e.httpPort}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   return { status: res.status, body: await res.json() };
+}
+
+/** A points balance through an engine (a customer reference: id, card...). */
+export async function pointsOf(e: Engine, customer: Record<string, string>): Promise<number> {
+  const r = await call(e, "POST", "/v1/balance", { customer });
+  expect(r.body.ok, JSON.stringify(r.body)).toBe(true);
+  return r.body.accounts.find((a: any) => a.account === "points")?.balance ?? 0;
+}
+
+/**
+ * For a test file: one NATS server started before its tests, the members it starts
+ * (`member`), and everything stopped and removed after them.
+ */
+export function inProcessCluster(partitions: number, extra: Record<string, unknown> = {}) {
+  let nats: NatsServerHandle | null = null;
+  const dirs: string[] = [];
+  const engines: Engine[] = [];
+  beforeAll(async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    nats = await startNatsServer({ storeDir: join(dir, "js") });
+  }, 30_000);
+  afterAll(async () => {
+    for (const e of engines) await e.close().catch(() => undefined);
+    await nats?.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    engines,
+    natsUrl: () => nats!.url,
+    async member(id: string): Promise<Engine> {
+      const e = await inProcessMember(nats!.url, id, partitions, dirs, extra);
+      engines.push(e);
+      return e;
+    },
+    /** Until every partition has an owner. */
+    async owned(e: Engine): Promise<void> {
+      await until(async () => (await call(e, "GET", "/v1/admin/cluster")).body.partitions.every((p: any) => p.owner !== null), 20_000);
+    },
+  };
 }

@@ -3,25 +3,15 @@
 // both balances, the merged-away customer's id, card and phone find the survivor through
 // either instance, a return of its earlier sale takes back from the survivor, a repeat
 // answers duplicate, and a merge that cannot take a customer out leaves both as they were.
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/engine.js";
-import { startNatsServer, type NatsServer } from "../../src/ingest/nats-server.js";
 import { scopedPartition } from "../../src/partition/router.js";
-import { line, sale, tempDir, until } from "../e2e/harness.js";
-import { call, inProcessMember } from "./in-process.js";
+import { line, sale } from "../e2e/harness.js";
+import { call, inProcessCluster, pointsOf } from "./in-process.js";
 
-const PARTITIONS = 6;
-let nats: NatsServer;
-const dirs: string[] = [];
-const engines: Engine[] = [];
-
-async function points(e: Engine, customer: Record<string, string>): Promise<number> {
-  const r = await call(e, "POST", "/v1/balance", { customer });
-  expect(r.body.ok, JSON.stringify(r.body)).toBe(true);
-  return r.body.accounts.find((a: any) => a.account === "points")?.balance ?? 0;
-}
+const cluster = inProcessCluster(6);
+const engines = cluster.engines;
+const points = pointsOf;
 
 /** Enrols customers (card and phone) until two of them are on different partitions. */
 async function pair(e: Engine, tag: string): Promise<[string, string]> {
@@ -36,18 +26,9 @@ async function pair(e: Engine, tag: string): Promise<[string, string]> {
 }
 
 beforeAll(async () => {
-  const dir = tempDir();
-  dirs.push(dir);
-  nats = await startNatsServer({ storeDir: join(dir, "js") });
-  for (const id of ["m1", "m2"]) engines.push(await inProcessMember(nats.url, id, PARTITIONS, dirs));
-  await until(async () => (await call(engines[0]!, "GET", "/v1/admin/cluster")).body.partitions.every((p: any) => p.owner !== null), 20_000);
+  for (const id of ["m1", "m2"]) await cluster.member(id);
+  await cluster.owned(engines[0]!);
 }, 40_000);
-
-afterAll(async () => {
-  for (const e of engines) await e.close().catch(() => undefined);
-  await nats?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 describe("cluster mode: a merge across partitions", () => {
   it("moves everything to the survivor, and every reference follows it through any instance", async () => {

@@ -2,45 +2,21 @@
 // names only its original sale, a report's approval only the report; each is applied by
 // the partition of the sale's or report's customer, whichever instance it comes through
 // (cluster/locator.ts).
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../src/engine.js";
-import { startNatsServer, type NatsServer } from "../../src/ingest/nats-server.js";
-import { call, inProcessMember } from "./in-process.js";
+import { call, inProcessCluster, pointsOf } from "./in-process.js";
 import { line as invoiceLine } from "../e2e/b2b-helpers.js";
-import { line, sale, tempDir, until } from "../e2e/harness.js";
+import { line, sale, until } from "../e2e/harness.js";
 
 const PARTITIONS = 6;
-let nats: NatsServer;
-const dirs: string[] = [];
-const engines: Engine[] = [];
-
-async function member(id: string): Promise<Engine> {
-  const e = await inProcessMember(nats.url, id, PARTITIONS, dirs);
-  engines.push(e);
-  return e;
-}
-
-async function balance(e: Engine, customerId: string): Promise<number> {
-  const r = await call(e, "POST", "/v1/balance", { customer: { customerId } });
-  expect(r.body.ok, JSON.stringify(r.body)).toBe(true);
-  return r.body.accounts.find((a: any) => a.account === "points")?.balance ?? 0;
-}
+const cluster = inProcessCluster(PARTITIONS);
+const engines = cluster.engines;
+const balance = (e: Engine, customerId: string) => pointsOf(e, { customerId });
 
 beforeAll(async () => {
-  const dir = tempDir();
-  dirs.push(dir);
-  nats = await startNatsServer({ storeDir: join(dir, "js") });
-  const [e1] = [await member("r1"), await member("r2")];
-  await until(async () => (await call(e1, "GET", "/v1/admin/cluster")).body.partitions.every((p: any) => p.owner !== null), 20_000);
+  for (const id of ["r1", "r2"]) await cluster.member(id);
+  await cluster.owned(engines[0]!);
 }, 40_000);
-
-afterAll(async () => {
-  for (const e of engines) await e.close().catch(() => undefined);
-  await nats?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
 
 describe("cluster mode: returns and voids", () => {
   it("find their original sale's partition through any instance", async () => {
