@@ -12,6 +12,7 @@ import { planOf } from "./programme-plan.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
+import { scopeOf } from "./scope.js";
 
 export type { LedgerOptions, Notification } from "./tx.js";
 
@@ -36,9 +37,6 @@ export interface Command {
    */
   readIn?: number;
 }
-
-/** What a virtual partition's customer and hold ids start with after their kind ("v3_"), the Tx's idScope. */
-const scopeOf = (vp: number): string => `v${vp.toString(36)}_`;
 
 /** Commands one log message may hold: a command's log position is seq × LOG_SLOTS + its index. */
 export const LOG_SLOTS = 1024;

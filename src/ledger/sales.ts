@@ -1,7 +1,7 @@
 // Sales, returns and voids: a sale is evaluated by the rule engine and posted per
 // account; its event record keeps the reply (idempotency) and the line-level provenance
 // returns need; returns and voids take back what the returned lines earned.
-import { ofOtherPartition } from "./scope.js";
+import { ofOtherPartition, scopeOf } from "./scope.js";
 import { checkEventTime } from "../codec/codec.js";
 import { lineAmountOf, type PosEvent, type SaleEvent } from "../codec/schema.js";
 import { LoyaltyError } from "../errors.js";
@@ -207,7 +207,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
   const fullyReturned = Object.entries(sale.lines).every(([id, l]) => (own(sale.returnedQty, id) ?? 0) >= l.qty - 1e-9);
   // A sale of a customer merged away since: its points (and the sale's lots, same keys) are the survivor's now.
   // Cluster mode: a sale of another partition (a merge across partitions moved it there) is returned there: retried, it goes there.
-  if (tx.idScope !== "" && record.v !== undefined && tx.idScope !== `v${record.v.toString(36)}_`) {
+  if (tx.idScope !== "" && record.v !== undefined && tx.idScope !== scopeOf(record.v)) {
     throw new LoyaltyError("UNAVAILABLE", `sale ${event.originalEventId} is served by partition ${record.v}; retry`, "originalEventId");
   }
   const customerId = survivorId(tx.store, sale.customerId);

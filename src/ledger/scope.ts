@@ -17,13 +17,25 @@ import type { Tx } from "./tx.js";
 /** A transaction, or a read outside one (no partition: idScope absent). */
 type Scoped = Pick<Tx, "store"> & { readonly idScope?: string };
 
-const SCOPE = /^cu_(v[0-9a-z]{1,3}_)/;
+const SCOPED_ID = /^(?:cu|h)_v([0-9a-z]{1,3})_/;
+
+/** What a virtual partition's customer and hold ids start with after their kind ("v3_"): the Tx's idScope. */
+export const scopeOf = (vp: number): string => `v${vp.toString(36)}_`;
+
+/**
+ * The virtual partition a customer or hold id made in cluster mode names ("cu_v3_000001":
+ * partition 3, see Tx.idScope), or null for any other key.
+ */
+export function scopedPartition(key: string): number | null {
+  const m = SCOPED_ID.exec(key);
+  return m ? parseInt(m[1]!, 36) : null;
+}
 
 /** Whether `customerId` belongs to a partition other than the command's. */
 export function ofOtherPartition(tx: { readonly idScope?: string }, customerId: string | undefined): boolean {
   if (!tx.idScope || customerId === undefined) return false;
-  const scope = SCOPE.exec(customerId)?.[1];
-  return scope !== undefined && scope !== tx.idScope;
+  const vp = scopedPartition(customerId);
+  return vp !== null && scopeOf(vp) !== tx.idScope;
 }
 
 /**

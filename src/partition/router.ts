@@ -10,6 +10,7 @@
 import { normalizeVoucherCode } from "../codec/schema.js";
 import { limits } from "../limits.js";
 import { survivorId } from "../ledger/customers.js";
+import { scopedPartition } from "../ledger/scope.js";
 import type { Store } from "../ledger/store.js";
 import { VERB_TABLE, type CommandVerb } from "../verbs.js";
 import { partitionOf } from "./hash.js";
@@ -25,16 +26,8 @@ function obj(v: unknown): Value {
   return typeof v === "object" && v !== null ? (v as Value) : {};
 }
 
-const SCOPED_ID = /^(?:cu|h)_v([0-9a-z]{1,3})_/;
-
-/**
- * The virtual partition a customer or hold id made in cluster mode names ("cu_v3_000001":
- * partition 3, see Tx.idScope), or null for any other key.
- */
-export function scopedPartition(key: string): number | null {
-  const m = SCOPED_ID.exec(key);
-  return m ? parseInt(m[1]!, 36) : null;
-}
+// The id format is the ledger's (ledger/scope.ts); the cluster's modules read it from here too.
+export { scopedPartition };
 
 export class Router {
   private readonly pending = new Map<string, { partition: number; count: number }>();
@@ -148,8 +141,7 @@ export class Router {
     const into = key(input.into);
     const from = key(input.from);
     // Where each lives (not where a command of it in flight was sent: route() holds both keys on into's partition).
-    const home = (key: string) => scopedPartition(key) ?? partitionOf(key, this.partitions);
-    if (into === "" || from === "" || home(into) === home(from)) return null;
+    if (into === "" || from === "" || this.homeOf(into) === this.homeOf(from)) return null;
     if (from.includes(":") || into.includes(":")) return null;
     return scopedPartition(from) === null || scopedPartition(into) === null ? "unscoped" : { from, into };
   }
@@ -169,16 +161,14 @@ export class Router {
     if (inFlight) return { partition: inFlight.partition, keys: [] };
     const sale = original ? this.store.events.get(original)?.s : undefined;
     if (!sale && original && this.directory) this.missedRecord = { kind: "sale", id: original };
-    // Cluster mode: a customer merged into one of another partition is the directory's to name.
-    return this.to(sale ? (this.directory?.lookup("customer", sale.customerId) ?? survivorId(this.store, sale.customerId)) : `sale:${original}`);
+    return this.to(sale ? this.survivorOf(sale.customerId) : `sale:${original}`);
   }
 
   /** The customer id when known, else a stable stand-in for the reference. */
   private customerKey(ref: unknown): string {
     const r = obj(ref);
     const customerId = str(r.customerId);
-    // Cluster mode: merged into a customer of another partition (cluster/merge.ts): the directory names the survivor.
-    if (customerId) return this.directory?.lookup("customer", customerId) ?? survivorId(this.store, customerId);
+    if (customerId) return this.survivorOf(customerId);
     // Cluster mode asks the directory first: this ledger's copy of partitions served elsewhere may be stale.
     const card = str(r.card);
     if (card) return this.held("card", card) ?? this.store.cards.get(card)?.customerId ?? this.miss(`card:${card}`);
@@ -200,9 +190,18 @@ export class Router {
     return key;
   }
 
+  /** A customer id's survivor: in cluster mode, merged into one of another partition (cluster/merge.ts), the directory names it. */
+  private survivorOf(customerId: string): string {
+    return this.directory?.lookup("customer", customerId) ?? survivorId(this.store, customerId);
+  }
+
   private ofKey(key: string): number {
     const inFlight = this.pending.get(key);
-    if (inFlight) return inFlight.partition;
+    return inFlight ? inFlight.partition : this.homeOf(key);
+  }
+
+  /** Where a key lives: the partition its id names, else its hash. */
+  private homeOf(key: string): number {
     const scoped = scopedPartition(key);
     return scoped !== null && scoped < this.partitions ? scoped : partitionOf(key, this.partitions);
   }
