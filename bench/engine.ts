@@ -261,7 +261,7 @@ export async function waitUntil(done: () => boolean, lastProgressMs: () => numbe
 
 // ---- (2)-(4) request/reply and HTTP ----
 
-function authorizeBody(customers: number, prefix: string, seed: number): () => { requestId: string; customer: { card: string }; amount: number; ttlMs: number } {
+export function authorizeBody(customers: number, prefix: string, seed: number): () => { requestId: string; customer: { card: string }; amount: number; ttlMs: number } {
   const rng = mulberry32(seed);
   let n = 0;
   // A short TTL: the holds this load leaves open expire instead of piling up.
@@ -272,7 +272,7 @@ function authorizeBody(customers: number, prefix: string, seed: number): () => {
  * Load through loyaltyd/client without retries (a refusal is counted, not smoothed
  * away): per request it encodes, sends, decodes and looks at `ok`, as the raw path did.
  */
-const benchClient = (nc: NatsConnection): LoyaltyClient => createClient({ nats: nc, retry: false });
+export const benchClient = (nc: NatsConnection): LoyaltyClient => createClient({ nats: nc, retry: false });
 
 async function rpcRun(ctx: EngineContext, nc: NatsConnection, verb: string, call: () => Promise<unknown>, notes: string[]): Promise<Figures> {
   const base = { nc, subject: `loyalty.rpc.${verb}`, durationMs: ctx.size.requestMs, warmupMs: ctx.size.warmupMs, body: () => new Uint8Array(), call, checkOk: true };

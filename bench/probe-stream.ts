@@ -1,41 +1,10 @@
 // Probe: drains a pre-filled stream once and prints per-thread CPU of the engine during the
 // drain (from /proc), to find the serial stage. Run: node dist/bench/probe-stream.js
 // PROBE_CUSTOMERS (20000), PROBE_EVENTS (30000), LOYALTYD_PARTITIONS passes through.
-import { readdirSync, readFileSync } from "node:fs";
 import { connect } from "nats";
 import { engineCli, enrolAll, startEngine, streamRun, withNats } from "./engine.js";
 import { machineInfo, machineLine } from "./machine.js";
-
-function threadTimes(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(f[11]) + Number(f[12]);
-      out.set(`${tid}:${name}`, ticks);
-    } catch { /* thread gone */ }
-  }
-  return out;
-}
-
-function cpuIdle(): [number, number] {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return [f[3]! + f[4]!, f.reduce((a, b) => a + b, 0)];
-}
-function natsTicks(): number {
-  let total = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (!stat.includes("(nats-server)")) continue;
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      total += Number(f[11]) + Number(f[12]);
-    } catch { /* gone */ }
-  }
-  return total;
-}
+import { cpuIdle, natsTicks, threadSeconds, threadTimes } from "./threads.js";
 
 const customers = Number(process.env.PROBE_CUSTOMERS ?? 20000);
 const events = Number(process.env.PROBE_EVENTS ?? 30000);
@@ -60,7 +29,7 @@ await withNats("loyaltyd-probe-", async (natsUrl, tmp) => {
       const text = await (await fetch(`http://127.0.0.1:${engine.httpPort}/metrics`)).text();
       for (const line of text.split("\n")) if (/^loyalty_(batch_size|commit_duration_seconds|worker_busy)[a-z_]*(_sum|_count)?\b/.test(line) && !line.includes("_bucket")) console.log("  " + line);
       console.log(`run ${run}: ${r.eventsPerSec.toFixed(0)} ev/s (wall incl. prefill ${wall.toFixed(1)} s)`);
-      const rows = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / 100] as const).filter(([, s]) => s > 0.05).sort((a, b) => b[1] - a[1]);
+      const rows = threadSeconds(before, after);
       for (const [k, s] of rows) console.log(`  ${k.padEnd(28)} ${s.toFixed(2)} s cpu`);
     }
     console.log(notes.join("\n"));
