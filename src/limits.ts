@@ -26,6 +26,16 @@ export const limits = {
   watchdogMsDefault: 10_000,
   /** Commands handed to a worker in one micro-batch (one LMDB write transaction). */
   batchSizeMax: 512,
+  /**
+   * Batches holding bulk work (stream events, sweeps) a partition may have in its executor
+   * at once (partition/partitions.ts): a request someone waits for, queued behind them,
+   * waits for them all. Two keep the worker fed (one applies while the next is sent).
+   */
+  bulkBatchesInFlight: 2,
+  /** Bulk commands a batch may carry while requests someone waits for are coming in (a worker takes ~130 us per event). */
+  bulkBatchShared: 64,
+  /** How long after the last urgent request (rpc, HTTP) a partition's batches still carry at most bulkBatchShared bulk commands, ms. */
+  urgentRecentMs: 1000,
   /** JetStream messages fetched per pull. */
   streamFetchMax: 1024,
   /** JetStream messages delivered and not yet acknowledged. */

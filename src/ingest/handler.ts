@@ -84,8 +84,7 @@ export class Handler {
       this.router.release(keys);
     }
     this.count(source, handled, partition);
-    // After the caller's reply: NATS handles a connection's messages in order, and the reply should not wait behind the notifications' JetStream writes.
-    if (handled.notifications.length) setImmediate(this.publishNotifications, handled.notifications);
+    if (handled.notifications.length) this.notifyAfterReplies(handled.notifications);
     return handled;
   }
 
@@ -112,9 +111,36 @@ export class Handler {
       points: 0,
     };
     this.count(source, handled);
-    if (notifications.length) setImmediate(this.publishNotifications, notifications);
+    if (notifications.length) this.notifyAfterReplies(notifications);
     return handled;
   }
+
+  /** Notifications of commands answered this turn, published together on the next. */
+  private notifyQueue: Notification[][] = [];
+
+  /**
+   * After the callers' replies: NATS handles a connection's messages in order, and a reply
+   * should not wait behind the notifications' JetStream writes. A batch's commands are
+   * answered in one turn; their notifications go out together on the next, so the
+   * connection writes them in one socket write (one setImmediate per command made one
+   * write per notification: measured, ~1.2 socket writes per stream event).
+   */
+  private notifyAfterReplies(ns: Notification[]): void {
+    if (this.notifyQueue.push(ns) === 1) setImmediate(this.flushNotifications);
+  }
+
+  private readonly flushNotifications = (): void => {
+    const queued = this.notifyQueue;
+    this.notifyQueue = [];
+    for (const ns of queued) {
+      try {
+        this.publishNotifications(ns);
+      } catch (err) {
+        // The connection is closing: the outbox sends them again on the next start.
+        this.log.warn({ err }, "notifications not published");
+      }
+    }
+  };
 
   /** A value in (admin routes, bulk jobs), the decoded reply out. */
   async handleValue(source: Source, verb: CommandVerb, value: unknown): Promise<Reply> {

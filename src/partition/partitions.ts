@@ -1,7 +1,10 @@
 // Per-partition bounded queues feeding the executor in micro-batches, in arrival order
 // within each of two lanes: requests someone waits for (rpc, HTTP) go first, then bulk
 // work (stream events, sweeps), so a stream backlog never stands between a till and its
-// answer. A full queue refuses with OVERLOADED instead of growing memory.
+// answer. The executor applies a partition's batches in order, so bulk work also keeps
+// out of the way once handed over: few batches holding bulk work at a time, and small
+// ones while requests are coming in. A full queue refuses with OVERLOADED instead of
+// growing memory.
 import { LoyaltyError, storageRefusal } from "../errors.js";
 import { limits } from "../limits.js";
 import { isStorageRefusal } from "../ledger/store.js";
@@ -25,6 +28,10 @@ class Partition<I, O> {
   bulk: Waiting<I, O>[] = [];
   /** Batches handed to the executor and not yet committed. */
   running = 0;
+  /** How many of them hold bulk work (at most limits.bulkBatchesInFlight). */
+  bulkRunning = 0;
+  /** When the last urgent request was queued (performance.now ms). */
+  urgentAt = -Infinity;
   /** When each batch now in the executor was handed to it (performance.now ms), oldest first. */
   readonly started: number[] = [];
   constructor(readonly index: number) {}
@@ -93,7 +100,9 @@ export class Partitions<I = RawRequest, O = Handled> {
   enqueue(partition: number, item: I, waitBounded = false): Promise<O> {
     const part = this.parts[partition]!;
     return new Promise<O>((resolve, reject) => {
-      (waitBounded ? part.urgent : part.bulk).push({ item, queuedAt: performance.now(), resolve, reject });
+      const queuedAt = performance.now();
+      if (waitBounded) part.urgentAt = queuedAt;
+      (waitBounded ? part.urgent : part.bulk).push({ item, queuedAt, resolve, reject });
       this.depthGauges[partition]!.set(part.length);
       this.pump(part);
     });
@@ -115,15 +124,31 @@ export class Partitions<I = RawRequest, O = Handled> {
   }
 
   private pump(part: Partition<I, O>): void {
-    if (part.running >= this.executor.depth || part.length === 0) return;
+    const bulkReady = part.bulkRunning < limits.bulkBatchesInFlight ? part.bulk.length : 0;
+    if (part.running >= this.executor.depth || part.urgent.length + bulkReady === 0) return;
     part.running++;
     // Yield one turn so that commands arriving in the same tick share the batch.
     setImmediate(() => void this.runBatch(part));
   }
 
+  /**
+   * Bulk commands the next batch may take: none while limits.bulkBatchesInFlight batches
+   * holding bulk work are in the executor (an urgent request queued behind them waits for
+   * them all), few while urgent requests are coming in, else a full batch (fewer commits).
+   */
+  private bulkRoom(part: Partition<I, O>, taken: number): number {
+    if (part.bulkRunning >= limits.bulkBatchesInFlight) return 0;
+    const cap = performance.now() - part.urgentAt < limits.urgentRecentMs ? limits.bulkBatchShared : limits.batchSizeMax;
+    return Math.max(0, Math.min(cap, limits.batchSizeMax - taken));
+  }
+
   private async runBatch(part: Partition<I, O>): Promise<void> {
     const batch = part.urgent.splice(0, limits.batchSizeMax);
-    if (batch.length < limits.batchSizeMax) batch.push(...part.bulk.splice(0, limits.batchSizeMax - batch.length));
+    const bulk = part.bulk.splice(0, this.bulkRoom(part, batch.length));
+    if (bulk.length > 0) {
+      part.bulkRunning++;
+      batch.push(...bulk);
+    }
     if (batch.length === 0) {
       part.running--; // an earlier batch of this turn took everything
       return;
@@ -136,10 +161,12 @@ export class Partitions<I = RawRequest, O = Handled> {
       committed = await this.executor.run(part.index, batch.map((w) => w.item));
     } catch (err) {
       part.running--;
+      if (bulk.length > 0) part.bulkRunning--;
       this.finished(part, started);
       this.failed(part, batch, err);
       return;
     }
+    if (bulk.length > 0) part.bulkRunning--;
     this.finished(part, started);
     // Committed: the partition's next batch may apply while this one's fsync runs.
     this.busyCounters[part.index]!.inc((performance.now() - started) / 1000);

@@ -32,6 +32,35 @@ class GatedExecutor implements Executor<Command, Outcome> {
 
 const cmd = (requestId: string): Command => ({ verb: "enroll", input: { requestId }, hash: "" });
 
+/** An executor that takes up to four batches at once and finishes each when told to, oldest first. */
+class SteppedExecutor implements Executor<Command, Outcome> {
+  readonly depth = 4;
+  /** Batches handed over, in order; `done` once finished. */
+  batches: { ids: string[]; done: boolean; finish: () => void }[] = [];
+  async run(_partition: number, commands: Command[]): Promise<Committed<Outcome>> {
+    const ids = commands.map((c) => (c.input as { requestId: string }).requestId);
+    const entry = { ids, done: false, finish: () => undefined as void };
+    await new Promise<void>((r) => {
+      entry.finish = r;
+      this.batches.push(entry);
+    });
+    entry.done = true;
+    return { results: ids.map((id) => ({ reply: { ok: true, id }, notifications: [] })), durable: Promise.resolve() };
+  }
+  /** Batches in the executor now. */
+  inFlight(): string[][] {
+    return this.batches.filter((b) => !b.done).map((b) => b.ids);
+  }
+  /** Finishes the oldest batch still running and lets the queue hand over what it will. */
+  async step(): Promise<void> {
+    this.batches.find((b) => !b.done)?.finish();
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  }
+  async close(): Promise<void> {}
+}
+
+const bulkIn = (ids: string[]): number => ids.filter((id) => id.startsWith("b-")).length;
+
 describe("partitions", () => {
   it("refuses with OVERLOADED once a partition's queue is full, and recovers", async () => {
     const ex = new GatedExecutor();
@@ -85,6 +114,40 @@ describe("partitions", () => {
     const order = ex.batches.flatMap((b) => b.ids);
     expect(order.slice(0, 4)).toEqual(["in-flight", "u-0", "u-1", "u-2"]);
     expect(order.slice(4)).toEqual(Array.from({ length: 600 }, (_, i) => `b-${i}`));
+  });
+
+  it("keeps bulk work from piling up in the executor ahead of waiting requests: few bulk batches at once, small ones while requests come in", async () => {
+    const ex = new SteppedExecutor();
+    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
+    const n = limits.batchSizeMax * 6;
+    const bulk = Array.from({ length: n }, (_, i) => parts.submit(0, cmd(`b-${i}`), false));
+    await ex.step(); // nothing to finish yet: lets the first batches be handed over
+    // Only bulk work: full batches, but never more than bulkBatchesInFlight of them in the executor.
+    for (let i = 0; i < 3; i++) {
+      const running = ex.inFlight();
+      expect(running.length).toBe(limits.bulkBatchesInFlight);
+      for (const ids of running) expect(ids.length).toBe(limits.batchSizeMax);
+      await ex.step();
+    }
+    // A request someone waits for arrives: it goes out in the next batch handed over, behind
+    // at most bulkBatchesInFlight bulk batches, and bulk batches shrink while such requests come in.
+    const waiting = parts.submit(0, cmd("u-0"), true);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const ahead = ex.inFlight().filter((ids) => !ids.includes("u-0"));
+    expect(ahead.length).toBeLessThanOrEqual(limits.bulkBatchesInFlight);
+    const mine = ex.batches.find((b) => b.ids.includes("u-0"));
+    expect(mine).toBeDefined();
+    expect(bulkIn(mine!.ids)).toBe(0);
+    for (let i = 0; i < 4; i++) await ex.step();
+    await expect(waiting).resolves.toMatchObject({ reply: { id: "u-0" } });
+    const after = ex.batches.slice(ex.batches.indexOf(mine!) + 1);
+    expect(after.length).toBeGreaterThan(0);
+    for (const b of after) expect(bulkIn(b.ids)).toBeLessThanOrEqual(limits.bulkBatchShared);
+    // Every bulk command still applies, once and in order.
+    while (ex.inFlight().length > 0) await ex.step();
+    await Promise.all(bulk);
+    expect(ex.batches.flatMap((b) => b.ids).filter((id) => id.startsWith("b-"))).toEqual(Array.from({ length: n }, (_, i) => `b-${i}`));
   });
 
   it("hands a partition's commands over in arrival order, in batches of at most batchSizeMax", async () => {
