@@ -1,4 +1,4 @@
-// Probe: LMDB puts and removes per table per accrual through the worker's batch path (five-line
+// Probe: LMDB puts, removes, gets and range reads per table per accrual through the worker's batch path (five-line
 // baskets, the bench's programmes, 5,000 customers with history). Run: node dist/bench/probe-puts.js
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ for (let i = 0; i < 20; i++) await (await processBatch(ledger, batch(250))).dura
 const counts = new Map<string, number>();
 for (const [name, db] of Object.entries(store)) {
   if (!db || typeof (db as { put?: unknown }).put !== "function" || name === "env") continue;
-  for (const m of ["put", "remove"] as const) {
+  for (const m of ["put", "remove", "get", "getRange", "getKeysCount"] as const) {
     const orig = (db as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(db);
     (db as Record<string, unknown>)[m] = (...a: unknown[]) => {
       counts.set(`${name}.${m}`, (counts.get(`${name}.${m}`) ?? 0) + 1);
@@ -38,4 +38,5 @@ for (const [name, db] of Object.entries(store)) {
 const N = 2000;
 for (let i = 0; i < N; i += 100) await (await processBatch(ledger, batch(100))).durable;
 for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`${k.padEnd(28)} ${(v / N).toFixed(2)} per accrual`);
-console.log(`total ${([...counts.values()].reduce((a, b) => a + b, 0) / N).toFixed(2)} per accrual`);
+const sum = (re: RegExp) => [...counts].filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0) / N;
+console.log(`writes (put, remove) ${sum(/\.(put|remove)$/).toFixed(2)} per accrual, reads (get, getRange, getKeysCount) ${sum(/\.(get|getRange|getKeysCount)$/).toFixed(2)}`);

@@ -11,6 +11,7 @@ import { outboxAppend } from "./notifications.js";
 import { planOf } from "./programme-plan.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
+import { durableTransaction } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
 import { scopeOf } from "./scope.js";
 
@@ -173,7 +174,7 @@ export class Ledger implements Tx {
       if (this.options.notifyOutbox) outboxAppend(this.store, writes.flatMap((i) => outcomes[i]?.notifications ?? []), this.now);
     };
     if (writes.length > 0) {
-      if (this.syncCommit) env.transactionSync(apply);
+      if (this.syncCommit) durableTransaction(this.store, apply);
       else await env.transaction(apply);
       if (fatal) throw fatal;
     }
