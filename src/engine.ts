@@ -21,12 +21,13 @@ import { natsConnectOptions, natsRefusal, NatsRefusedError, redactUrl } from "./
 import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js";
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
-import { backfillBirthdays, birthdaysDue } from "./ledger/birthdays.js";
+import { backfillBirthdays } from "./ledger/birthdays.js";
+import { NOT_SWEPT_HERE, birthdaySweeper, sweepHolds, sweepPointsExpiry, sweepVouchers, type InternalVerb, type SweepDeps } from "./sweepers.js";
 import { Pruner } from "./ledger/retention.js";
 import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
 import { StorageHealth } from "./observe/storage.js";
-import type { LedgerOptions, Notification } from "./ledger/ledger.js";
+import type { LedgerOptions } from "./ledger/ledger.js";
 import { encodeReply } from "./codec/codec.js";
 import type { Handled } from "./partition/batch.js";
 import type { Store } from "./ledger/store.js";
@@ -297,7 +298,18 @@ async function startPipeline(
     setTimeout(() => process.kill(process.pid, "SIGKILL"), 200);
   }, Math.min(1000, config.watchdogMs / 2));
   watchdog.unref();
-  const sweeper = setInterval(() => sweepHolds(sweepDeps), limits.holdSweepMs);
+  let sweepingHolds = false;
+  const sweeper = setInterval(() => {
+    if (sweepingHolds) return;
+    sweepingHolds = true;
+    void (async () => {
+      // A full pass that moved the index on means more are due: the next one at once
+      // (bulk work, behind the tills' requests), not a holdSweepMs later.
+      while (!closing && (await sweepHolds(sweepDeps)));
+    })()
+      .catch((err) => log.warn({ err }, "hold sweep failed; retried at the next pass"))
+      .finally(() => (sweepingHolds = false));
+  }, limits.holdSweepMs);
   sweeper.unref();
   const expirySweeper = setInterval(() => {
     sweepPointsExpiry(sweepDeps);
@@ -380,91 +392,6 @@ async function listen(app: FastifyInstance, port: number, host: string): Promise
   await app.listen({ port, host });
   const addr = app.server.address();
   return typeof addr === "object" && addr ? addr.port : port;
-}
-
-type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher" | "sweepBirthday";
-
-interface SweepDeps {
-  store: Store;
-  submit: (customerId: string, verb: InternalVerb, input: Record<string, unknown>) => Promise<Handled>;
-  publishNotifications: (n: Notification[]) => void;
-  log: Logger;
-  now: () => number;
-  expiryNoticeMs: number;
-}
-
-/** A sweeper's command for a partition another instance serves: nothing done here. */
-const NOT_SWEPT_HERE: Handled = { bytes: new Uint8Array(0), outcome: "skipped", label: "sweep", notifications: [], refusal: null, points: 0 };
-
-/** Holds past their time: each expired by its customer's partition. */
-function sweepHolds({ store, submit, now }: SweepDeps): void {
-  const t = now();
-  store.env.resetReadTxn();
-  let n = 0;
-  for (const { key, value: customerId } of store.holdsByExpiry.getRange({ end: [t, "\uffff"] })) {
-    if (++n > limits.holdSweepBatchMax) break;
-    submit(customerId, "expireHold", { holdId: key[1] }).catch(() => undefined);
-  }
-}
-
-/** Points expiry: customers whose lots are past their time or entering the notice window. */
-function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps): void {
-  const t = now();
-  store.env.resetReadTxn();
-  let n = 0;
-  for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"] })) {
-    if (++n > limits.expirySweepCustomersMax) break;
-    const customerId = key[1];
-    submit(customerId, "sweepExpiry", { customerId })
-      .then((o) => publishNotifications(o.notifications))
-      .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
-  }
-}
-
-/**
- * Vouchers past their time (to mark expired) or entering the notice window (to notify
- * once). Both indexes hold only vouchers with something still to do.
- */
-function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps): void {
-  const t = now();
-  store.env.resetReadTxn();
-  const due = new Map<string, string>();
-  const collect = (range: Iterable<{ key: [number, string]; value: string }>) => {
-    for (const { key, value: customerId } of range) {
-      if (due.size >= limits.voucherSweepBatchMax) return;
-      due.set(key[1], customerId);
-    }
-  };
-  collect(store.vouchersByExpiry.getRange({ end: [t, "\uffff"] }));
-  collect(store.voucherNotices.getRange({ end: [t + expiryNoticeMs, "\uffff"] }));
-  for (const [code, customerId] of due) {
-    submit(customerId, "sweepVoucher", { code })
-      .then((o) => publishNotifications(o.notifications))
-      .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
-  }
-}
-
-/**
- * Today's birthdays, each on the customer's local date (its profile.timeZone, else config
- * timeZone), from the local hour notify.birthdayHour on (ledger/birthdays.ts birthdaysDue):
- * each customer not yet notified this local year goes to its partition. Every pass reads
- * the days again, so customers enrolled later in the day, and a restart later the same
- * day, are caught up; one pass at a time.
- */
-function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number): () => void {
-  let running = false;
-  return () => {
-    if (running) return;
-    store.env.resetReadTxn();
-    const pending = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax).map(({ customerId, day, year }) =>
-      submit(customerId, "sweepBirthday", { customerId, day, year })
-        .then((o) => publishNotifications(o.notifications))
-        .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
-    );
-    if (pending.length === 0) return;
-    running = true;
-    void Promise.all(pending).finally(() => (running = false));
-  };
 }
 
 /** One bounded retention step per table (src/ledger/retention.ts); a failed step is retried at the next. */

@@ -1,0 +1,109 @@
+// The sweepers: time-driven work the engine's main thread finds in the ledger's indexes
+// (holds, points and vouchers past their time, today's birthdays) and hands, as internal
+// commands, to each customer's partition like any other bulk work.
+import { limits } from "./limits.js";
+import { birthdaysDue } from "./ledger/birthdays.js";
+import type { Notification } from "./ledger/ledger.js";
+import type { Store } from "./ledger/store.js";
+import type { Logger } from "./observe/logger.js";
+import type { Handled } from "./partition/batch.js";
+
+export type InternalVerb = "expireHold" | "sweepExpiry" | "sweepVoucher" | "sweepBirthday";
+
+export interface SweepDeps {
+  store: Store;
+  submit: (customerId: string, verb: InternalVerb, input: Record<string, unknown>) => Promise<Handled>;
+  publishNotifications: (n: Notification[]) => void;
+  log: Logger;
+  now: () => number;
+  expiryNoticeMs: number;
+}
+
+/** A sweeper's command for a partition another instance serves: nothing done here. */
+export const NOT_SWEPT_HERE: Handled = { bytes: new Uint8Array(0), outcome: "skipped", label: "sweep", notifications: [], refusal: null, points: 0 };
+
+/**
+ * Holds past their time: each expired by its customer's partition, at most
+ * holdSweepBatchMax per pass. Resolves whether another pass is due at once: this one was
+ * full, and once its commands were applied the oldest hold it found has left the index
+ * (commands refused while the engine closes, or skipped for a partition another instance
+ * serves, leave it there: then the next pass waits for the timer). Passes a holdSweepMs
+ * apart expired at most holdSweepBatchMax holds a second, fewer than a busy till fleet
+ * opens; the rest stayed held, and in their wallets, until their turn.
+ */
+export async function sweepHolds({ store, submit, now }: SweepDeps): Promise<boolean> {
+  const t = now();
+  store.env.resetReadTxn();
+  const due = (limit: number) => store.holdsByExpiry.getRange({ end: [t, "\uffff"], limit });
+  const submitted: Promise<unknown>[] = [];
+  let oldest: string | null = null;
+  for (const { key, value: customerId } of due(limits.holdSweepBatchMax)) {
+    oldest ??= key[1];
+    submitted.push(submit(customerId, "expireHold", { holdId: key[1] }).catch(() => undefined));
+  }
+  if (submitted.length < limits.holdSweepBatchMax) return false;
+  await Promise.all(submitted);
+  store.env.resetReadTxn();
+  for (const { key } of due(1)) return key[1] !== oldest;
+  return false;
+}
+
+/** Points expiry: customers whose lots are past their time or entering the notice window. */
+export function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps): void {
+  const t = now();
+  store.env.resetReadTxn();
+  let n = 0;
+  for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"] })) {
+    if (++n > limits.expirySweepCustomersMax) break;
+    const customerId = key[1];
+    submit(customerId, "sweepExpiry", { customerId })
+      .then((o) => publishNotifications(o.notifications))
+      .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
+  }
+}
+
+/**
+ * Vouchers past their time (to mark expired) or entering the notice window (to notify
+ * once). Both indexes hold only vouchers with something still to do.
+ */
+export function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps): void {
+  const t = now();
+  store.env.resetReadTxn();
+  const due = new Map<string, string>();
+  const collect = (range: Iterable<{ key: [number, string]; value: string }>) => {
+    for (const { key, value: customerId } of range) {
+      if (due.size >= limits.voucherSweepBatchMax) return;
+      due.set(key[1], customerId);
+    }
+  };
+  collect(store.vouchersByExpiry.getRange({ end: [t, "\uffff"] }));
+  collect(store.voucherNotices.getRange({ end: [t + expiryNoticeMs, "\uffff"] }));
+  for (const [code, customerId] of due) {
+    submit(customerId, "sweepVoucher", { code })
+      .then((o) => publishNotifications(o.notifications))
+      .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
+  }
+}
+
+/**
+ * Today's birthdays, each on the customer's local date (its profile.timeZone, else config
+ * timeZone), from the local hour notify.birthdayHour on (ledger/birthdays.ts birthdaysDue):
+ * each customer not yet notified this local year goes to its partition. Every pass reads
+ * the days again, so customers enrolled later in the day, and a restart later the same
+ * day, are caught up; one pass at a time.
+ */
+export function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number): () => void {
+  let running = false;
+  return () => {
+    if (running) return;
+    store.env.resetReadTxn();
+    const pending = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax).map(({ customerId, day, year }) =>
+      submit(customerId, "sweepBirthday", { customerId, day, year })
+        .then((o) => publishNotifications(o.notifications))
+        .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
+    );
+    if (pending.length === 0) return;
+    running = true;
+    void Promise.all(pending).finally(() => (running = false));
+  };
+}

@@ -1,0 +1,97 @@
+// The hold sweeper's passes (src/sweepers.ts): a full pass whose commands took the holds
+// out of the index asks for the next one at once; a pass that moved nothing (refused,
+// skipped for another instance's partition) does not, so it cannot spin.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { limits } from "../src/limits.js";
+import { openStore, type Store } from "../src/ledger/store.js";
+import { createLogger } from "../src/observe/logger.js";
+import type { Handled } from "../src/partition/batch.js";
+import { NOT_SWEPT_HERE, sweepHolds, type SweepDeps } from "../src/sweepers.js";
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const batchMax = limits.holdSweepBatchMax;
+afterEach(() => {
+  limits.holdSweepBatchMax = batchMax;
+});
+
+const NOW = Date.UTC(2026, 11, 1);
+const ok: Handled = { bytes: new Uint8Array(0), outcome: "ok", label: "expireHold", notifications: [], refusal: null, points: 0 };
+
+/** A store whose index holds `n` holds past their time (and one not yet due). */
+function storeWithDueHolds(n: number): Store {
+  const dir = mkdtempSync(join(tmpdir(), "loyaltyd-sweep-"));
+  dirs.push(dir);
+  const store = openStore(join(dir, "ledger"));
+  store.env.transactionSync(() => {
+    for (let i = 0; i < n; i++) store.holdsByExpiry.put([NOW - 1000 + i, `h_${String(i).padStart(6, "0")}`], `cu_${i % 7}`);
+    store.holdsByExpiry.put([NOW + 60_000, "h_later"], "cu_0");
+  });
+  return store;
+}
+
+/** Deps whose partition expires each hold it is sent (takes it out of the index), or refuses it. */
+function deps(store: Store, outcome: "expire" | "refuse" | "skip", sent: string[], applied: Promise<unknown>[] = []): SweepDeps {
+  const apply = async (holdId: string): Promise<Handled> => {
+    if (outcome === "refuse") throw new Error("OVERLOADED");
+    if (outcome === "skip") return NOT_SWEPT_HERE;
+    await store.env.transaction(() => {
+      for (const { key } of store.holdsByExpiry.getRange({})) if (key[1] === holdId) store.holdsByExpiry.remove(key);
+    });
+    return ok;
+  };
+  return {
+    store,
+    now: () => NOW,
+    log: createLogger("silent"),
+    publishNotifications: () => undefined,
+    expiryNoticeMs: 0,
+    submit: (_customerId, verb, input) => {
+      expect(verb).toBe("expireHold");
+      const holdId = String(input.holdId);
+      sent.push(holdId);
+      const done = apply(holdId);
+      applied.push(done.catch(() => undefined));
+      return done;
+    },
+  };
+}
+
+describe("the hold sweeper", () => {
+  it("goes on at once after a full pass that expired its holds, until a pass is not full", async () => {
+    limits.holdSweepBatchMax = 4;
+    const store = storeWithDueHolds(11);
+    const sent: string[] = [];
+    const applied: Promise<unknown>[] = [];
+    const d = deps(store, "expire", sent, applied);
+    const passes: boolean[] = [];
+    for (;;) {
+      const more = await sweepHolds(d);
+      passes.push(more);
+      if (!more) break;
+    }
+    expect(passes).toEqual([true, true, false]);
+    expect(sent).toHaveLength(11);
+    expect(new Set(sent).size).toBe(11);
+    await Promise.all(applied); // the last pass (not full) does not wait for its commands
+    store.env.resetReadTxn();
+    expect([...store.holdsByExpiry.getKeys({})].map((k) => k[1])).toEqual(["h_later"]);
+    await store.env.close();
+  });
+
+  it("does not ask for another pass when the pass's commands were refused or skipped: the holds stay for the timer's next pass", async () => {
+    limits.holdSweepBatchMax = 4;
+    for (const outcome of ["refuse", "skip"] as const) {
+      const store = storeWithDueHolds(9);
+      const sent: string[] = [];
+      expect(await sweepHolds(deps(store, outcome, sent))).toBe(false);
+      expect(sent).toEqual(["h_000000", "h_000001", "h_000002", "h_000003"]);
+      store.env.resetReadTxn();
+      expect(store.holdsByExpiry.getKeysCount({})).toBe(10);
+      await store.env.close();
+    }
+  });
+});
