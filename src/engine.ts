@@ -22,7 +22,7 @@ import { startNatsServer, type NatsServerHandle } from "./ingest/nats-server.js"
 import { startRpc } from "./ingest/rpc.js";
 import { startStream, type StreamConsumer } from "./ingest/stream.js";
 import { backfillBirthdays } from "./ledger/birthdays.js";
-import { NOT_SWEPT_HERE, birthdaySweeper, sweepHolds, sweepPointsExpiry, sweepVouchers, type InternalVerb, type SweepDeps } from "./sweepers.js";
+import { NOT_SWEPT_HERE, birthdaySweeper, holdSweeper, sweepPointsExpiry, sweepVouchers, type InternalVerb, type SweepDeps } from "./sweepers.js";
 import { Pruner } from "./ledger/retention.js";
 import { closeStore, isStorageRefusal, openStore } from "./ledger/store.js";
 import { streamMarks } from "./ledger/marks.js";
@@ -298,18 +298,7 @@ async function startPipeline(
     setTimeout(() => process.kill(process.pid, "SIGKILL"), 200);
   }, Math.min(1000, config.watchdogMs / 2));
   watchdog.unref();
-  let sweepingHolds = false;
-  const sweeper = setInterval(() => {
-    if (sweepingHolds) return;
-    sweepingHolds = true;
-    void (async () => {
-      // A full pass that moved the index on means more are due: the next one at once
-      // (bulk work, behind the tills' requests), not a holdSweepMs later.
-      while (!closing && (await sweepHolds(sweepDeps)));
-    })()
-      .catch((err) => log.warn({ err }, "hold sweep failed; retried at the next pass"))
-      .finally(() => (sweepingHolds = false));
-  }, limits.holdSweepMs);
+  const sweeper = setInterval(holdSweeper(sweepDeps, () => closing), limits.holdSweepMs);
   sweeper.unref();
   const expirySweeper = setInterval(() => {
     sweepPointsExpiry(sweepDeps);

@@ -48,6 +48,23 @@ export async function sweepHolds({ store, submit, now }: SweepDeps): Promise<boo
   return false;
 }
 
+/**
+ * The hold sweeper's timer tick: one run at a time, and within a run, passes one after
+ * the other while each says more are due (sweepHolds), until the engine closes.
+ */
+export function holdSweeper(deps: SweepDeps, closing: () => boolean): () => void {
+  let running = false;
+  return () => {
+    if (running) return;
+    running = true;
+    void (async () => {
+      while (!closing() && (await sweepHolds(deps)));
+    })()
+      .catch((err) => deps.log.warn({ err }, "hold sweep failed; retried at the next pass"))
+      .finally(() => (running = false));
+  };
+}
+
 /** Points expiry: customers whose lots are past their time or entering the notice window. */
 export function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps): void {
   const t = now();

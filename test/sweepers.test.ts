@@ -9,7 +9,7 @@ import { limits } from "../src/limits.js";
 import { openStore, type Store } from "../src/ledger/store.js";
 import { createLogger } from "../src/observe/logger.js";
 import type { Handled } from "../src/partition/batch.js";
-import { NOT_SWEPT_HERE, sweepHolds, type SweepDeps } from "../src/sweepers.js";
+import { NOT_SWEPT_HERE, holdSweeper, sweepHolds, type SweepDeps } from "../src/sweepers.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -93,5 +93,30 @@ describe("the hold sweeper", () => {
       expect(store.holdsByExpiry.getKeysCount({})).toBe(10);
       await store.env.close();
     }
+  });
+
+  it("runs one sweep at a time on the timer's ticks, each going on while passes are full, and stops once the engine closes", async () => {
+    limits.holdSweepBatchMax = 4;
+    const store = storeWithDueHolds(11);
+    const sent: string[] = [];
+    const applied: Promise<unknown>[] = [];
+    const tick = holdSweeper(deps(store, "expire", sent, applied), () => false);
+    tick();
+    tick(); // still running: ignored
+    for (let i = 0; i < 50 && sent.length < 11; i++) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all(applied);
+    expect(sent).toHaveLength(11);
+    expect(new Set(sent).size).toBe(11);
+    await store.env.close();
+
+    const closingStore = storeWithDueHolds(11);
+    const closingSent: string[] = [];
+    let closed = false;
+    const closingTick = holdSweeper(deps(closingStore, "expire", closingSent), () => closed);
+    closed = true;
+    closingTick();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closingSent).toEqual([]);
+    await closingStore.env.close();
   });
 });
