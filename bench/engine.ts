@@ -188,7 +188,8 @@ export interface StreamRunResult {
  * pre-filled stream like the ideal pipeline does, instead of racing the publisher for the
  * two cores. Timed from SIGCONT to the last expected result.
  */
-export async function streamRun(nc: NatsConnection, engine: Engine, customers: number, events: number, seed: number, tag: string, notes: string[], duplicate = 0.02): Promise<StreamRunResult> {
+/** `onResume`: called once the engine runs again over the pre-filled stream (a probe starts its own load beside the drain). */
+export async function streamRun(nc: NatsConnection, engine: Engine, customers: number, events: number, seed: number, tag: string, notes: string[], duplicate = 0.02, onResume?: () => void): Promise<StreamRunResult> {
   const gen = salesGenerator(seed, customers, `${tag}-${runTag()}-`, duplicate);
   const jsm = await nc.jetstreamManager();
   const expected = new Set<string>();
@@ -220,6 +221,7 @@ export async function streamRun(nc: NatsConnection, engine: Engine, customers: n
       engine.child.kill("SIGCONT");
     }
     const resumedMs = performance.now();
+    onResume?.();
     const timed = expected.size;
     // The re-sent copies fall in the stream's duplicate window: only originals are stored, each gets one result.
     if (stored !== timed) throw new Error(`${tag}: the stream stored ${stored} messages for ${timed} distinct events`);
