@@ -353,6 +353,24 @@ export async function withNats<T>(prefix: string, fn: (natsUrl: string, tmp: str
 }
 
 /** The error with the engine's last log lines: a failing case is diagnosed from the engine's side too. */
+/**
+ * The probes' set-up (bench/probe-*.ts): a private nats-server, an engine on it, `customers`
+ * enrolled, a connection of the probe's own; all stopped and removed afterwards.
+ */
+export async function withProbeEngine(prefix: string, customers: number, fn: (engine: Engine, nc: NatsConnection) => Promise<void>): Promise<void> {
+  await withNats(prefix, async (natsUrl, tmp) => {
+    const engine = await startEngine(engineCli(), natsUrl, tmp, tmp);
+    const nc = await connect({ servers: natsUrl });
+    try {
+      await enrolAll(nc, engine, customers, () => {});
+      await fn(engine, nc);
+    } finally {
+      await nc.close();
+      await engine.stop();
+    }
+  });
+}
+
 export function withEngineTail(err: unknown, engine: Engine | null): Error {
   const tail = engine ? `\n--- engine log tail ---\n${engine.tail()}` : "";
   return new Error(`${err instanceof Error ? err.message : String(err)}${tail}`);

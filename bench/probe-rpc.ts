@@ -4,8 +4,7 @@
 // path, and whether a change moved it. Run: node dist/bench/probe-rpc.js
 // PROBE_CUSTOMERS (2000), PROBE_ROUNDS (3), PROBE_MS (5000 per round), PROBE_CASES
 // (accrue.c1,accrue.c64,authorize.c64; also http.accrue, http.authorize); LOYALTYD_* settings pass through to the engine.
-import { connect } from "nats";
-import { authorizeBody, benchClient, engineCli, enrolAll, runTag, salesGenerator, startEngine, withNats } from "./engine.js";
+import { authorizeBody, benchClient, runTag, salesGenerator, withProbeEngine } from "./engine.js";
 import { httpLoad, requestLoad } from "./load.js";
 import { machineInfo, machineLine } from "./machine.js";
 import { cpuIdle, natsTicks, threadSeconds, threadTimes, writtenBytes } from "./threads.js";
@@ -16,46 +15,38 @@ const durationMs = Number(process.env.PROBE_MS ?? 5000);
 const cases = (process.env.PROBE_CASES ?? "accrue.c1,accrue.c64,authorize.c64").split(",").map((c) => c.trim());
 
 console.log(machineLine(machineInfo()));
-await withNats("loyaltyd-probe-rpc-", async (natsUrl, tmp) => {
-  const engine = await startEngine(engineCli(), natsUrl, tmp, tmp);
-  const nc = await connect({ servers: natsUrl });
-  try {
-    await enrolAll(nc, engine, customers, () => {});
-    const client = benchClient(nc);
-    const sales = salesGenerator(4000, customers, `probe-${runTag()}-`, 0);
-    const holds = authorizeBody(customers, `probe-az-${runTag()}-`, 6000);
-    const calls: Record<string, () => Promise<unknown>> = { accrue: () => client.accrue(sales.sale()), authorize: () => client.authorize(holds()) };
-    const bodies: Record<string, () => string> = { accrue: () => JSON.stringify(sales.sale()), authorize: () => JSON.stringify(holds()) };
-    const load = async (name: string): Promise<{ perSec: number; p50Ms: number; p99Ms: number; failures: number; requests: number }> => {
-      const [verb, c] = name.split(".") as [string, string];
-      if (verb === "http") {
-        const r = await httpLoad({ url: `http://127.0.0.1:${engine.httpPort}`, path: `/v1/${c}`, connections: 64, durationSec: durationMs / 1000, warmupSec: 0.5, body: bodies[c]! });
-        return { perSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.non2xx + r.errors, requests: r.requests };
-      }
-      const call = calls[verb];
-      if (!call) throw new Error(`unknown case ${name}`);
-      return requestLoad({ nc, subject: `loyalty.rpc.${verb}`, concurrency: Number(c.slice(1)), durationMs, warmupMs: 500, body: () => new Uint8Array(), call, checkOk: true });
-    };
-    for (const name of cases) {
-      for (let round = 0; round < rounds; round++) {
-        const before = threadTimes(engine.child.pid!);
-        const idle0 = cpuIdle();
-        const nats0 = natsTicks();
-        const written0 = writtenBytes(engine.child.pid!);
-        const r = await load(name);
-        const written = writtenBytes(engine.child.pid!) - written0;
-        const idle1 = cpuIdle();
-        const threads = threadSeconds(before, threadTimes(engine.child.pid!));
-        const perReq = (s: number) => ((s / r.requests) * 1e6).toFixed(0);
-        console.log(
-          `${name} round ${round}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, failed ${r.failures}; ` +
-            `idle ${(((idle1[0] - idle0[0]) / (idle1[1] - idle0[1])) * 100).toFixed(0)} %, nats-server ${perReq((natsTicks() - nats0) / 100)} us/req, ` +
-            `threads (us/req) ${threads.map(([, s]) => perReq(s)).join(" ")}, written ${(written / r.requests / 1024).toFixed(1)} KiB/req`,
-        );
-      }
+await withProbeEngine("loyaltyd-probe-rpc-", customers, async (engine, nc) => {
+  const client = benchClient(nc);
+  const sales = salesGenerator(4000, customers, `probe-${runTag()}-`, 0);
+  const holds = authorizeBody(customers, `probe-az-${runTag()}-`, 6000);
+  const calls: Record<string, () => Promise<unknown>> = { accrue: () => client.accrue(sales.sale()), authorize: () => client.authorize(holds()) };
+  const bodies: Record<string, () => string> = { accrue: () => JSON.stringify(sales.sale()), authorize: () => JSON.stringify(holds()) };
+  const load = async (name: string): Promise<{ perSec: number; p50Ms: number; p99Ms: number; failures: number; requests: number }> => {
+    const [verb, c] = name.split(".") as [string, string];
+    if (verb === "http") {
+      const r = await httpLoad({ url: `http://127.0.0.1:${engine.httpPort}`, path: `/v1/${c}`, connections: 64, durationSec: durationMs / 1000, warmupSec: 0.5, body: bodies[c]! });
+      return { perSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.non2xx + r.errors, requests: r.requests };
     }
-  } finally {
-    await nc.close();
-    await engine.stop();
+    const call = calls[verb];
+    if (!call) throw new Error(`unknown case ${name}`);
+    return requestLoad({ nc, subject: `loyalty.rpc.${verb}`, concurrency: Number(c.slice(1)), durationMs, warmupMs: 500, body: () => new Uint8Array(), call, checkOk: true });
+  };
+  for (const name of cases) {
+    for (let round = 0; round < rounds; round++) {
+      const before = threadTimes(engine.child.pid!);
+      const idle0 = cpuIdle();
+      const nats0 = natsTicks();
+      const written0 = writtenBytes(engine.child.pid!);
+      const r = await load(name);
+      const written = writtenBytes(engine.child.pid!) - written0;
+      const idle1 = cpuIdle();
+      const threads = threadSeconds(before, threadTimes(engine.child.pid!));
+      const perReq = (s: number) => ((s / r.requests) * 1e6).toFixed(0);
+      console.log(
+        `${name} round ${round}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, failed ${r.failures}; ` +
+          `idle ${(((idle1[0] - idle0[0]) / (idle1[1] - idle0[1])) * 100).toFixed(0)} %, nats-server ${perReq((natsTicks() - nats0) / 100)} us/req, ` +
+          `threads (us/req) ${threads.map(([, s]) => perReq(s)).join(" ")}, written ${(written / r.requests / 1024).toFixed(1)} KiB/req`,
+      );
+    }
   }
 });
