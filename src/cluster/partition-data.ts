@@ -19,6 +19,7 @@ import type { Database, Key, Transaction } from "lmdb";
 import { partitionOf } from "../partition/hash.js";
 import { scopedPartition } from "../partition/router.js";
 import type { Store } from "../ledger/store.js";
+import { moveLotsIntoWallets } from "../ledger/lots.js";
 
 export type TableName = Exclude<keyof Store, "env">;
 
@@ -336,6 +337,8 @@ export async function importPartition(store: Store, partitions: number, vp: numb
   if (!header) throw new Error(`snapshot ${file}: empty`);
   if (!ended || ended.records !== records) throw new Error(`snapshot ${file}: cut short (${records} records, trailer ${JSON.stringify(ended)})`);
   write();
+  // A snapshot an instance of ledger format 4 made has its lots in that table: into the wallets with them.
+  moveLotsIntoWallets(store);
   store.env.transactionSync(() => {
     for (const [key, value] of metas) store.meta.put(key, value);
     store.meta.remove(restoringKey(vp));

@@ -170,18 +170,18 @@ export function balance(tx: Tx, input: VerbInput<"balance">): Reply {
   const { asOf } = input;
   const accounts = accountsOf(w).map(({ account, state }) => {
     const unit = tx.plan().unitFor(account) ?? "points";
-    const { balance, held } = asOf === undefined ? state : asOf > tx.now ? projected(tx, c.id, w, account, asOf) : { balance: balanceAsOf(tx, c, account, asOf), held: 0 };
+    const { balance, held } = asOf === undefined ? state : asOf > tx.now ? projected(w, account, asOf) : { balance: balanceAsOf(tx, c, account, asOf), held: 0 };
     const expiringFrom = asOf !== undefined && asOf > tx.now ? asOf + 1 : asOf;
-    return { account, unit, balance, held, available: balance - held, expiring: expiringOf(tx.store, c.id, account, expiringFrom) };
+    return { account, unit, balance, held, available: balance - held, expiring: expiringOf(w, account, expiringFrom) };
   });
   // The tier as it stands now, whatever asOf says (it is kept, not historical).
   return { ok: true, customerId: c.id, groups: c.groups, accounts, tier: tierView(tx, c, w) };
 }
 
-function projected(tx: Tx, customerId: string, w: Wallet, account: string, asOf: number): { balance: number; held: number } {
+function projected(w: Wallet, account: string, asOf: number): { balance: number; held: number } {
   const state = peekAccount(w, account);
   let expiring = 0;
-  for (const { amount, at } of expiringOf(tx.store, customerId, account, 0, Number.MAX_SAFE_INTEGER)) if (at <= asOf) expiring += amount;
+  for (const { amount, at } of expiringOf(w, account, 0, Number.MAX_SAFE_INTEGER)) if (at <= asOf) expiring += amount;
   let held = 0;
   for (const [holdAccount, amount, expiresAt] of Object.values(w.holds ?? {})) if (holdAccount === account && expiresAt > asOf) held += amount;
   return { balance: state.balance - expiring, held };

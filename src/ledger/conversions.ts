@@ -24,8 +24,8 @@ export function convert(tx: Tx, input: VerbInput<"convert">): Reply {
   const after = post(tx, w, c.id, { at: tx.now, account: input.from, kind: "conversion", amount: -input.amount, cause });
   const debited = { balance: after.balance, held: after.held };
   const credited = post(tx, w, c.id, { at: tx.now, account: input.to, kind: "conversion", amount: value, cause });
+  consumeLots(w, input.from, input.amount, null);
   saveWallet(tx, c.id, w);
-  consumeLots(tx.store, c.id, input.from, input.amount, null);
   return {
     ok: true,
     approved: true,
@@ -68,7 +68,7 @@ export function adjust(tx: Tx, input: VerbInput<"adjust">): Reply {
     operator: input.operator,
     reason: input.reason,
   });
+  if (input.amount < 0) consumeLots(w, input.account, -input.amount, null);
   saveWallet(tx, c.id, w);
-  if (input.amount < 0) consumeLots(tx.store, c.id, input.account, -input.amount, null);
   return { ok: true, customerId: c.id, kind, account: input.account, amount: input.amount, balance: acc.balance, available: acc.balance - acc.held };
 }

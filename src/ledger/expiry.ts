@@ -1,17 +1,18 @@
-// Expiry lots: the points of one accrual that expire together, kept per customer and
-// account in expiry order. The sweeper finds customers through `expiryDue`, one key per
+// Expiry lots: the points of one accrual that expire together, kept in the customer's
+// wallet per account in expiry order (ledger/lots.ts). The sweeper finds customers through `expiryDue`, one key per
 // customer (when their lots or their tier next need it), kept no later than the true next instant:
 // an accrual whose lot expires after the earliest one writes no index at all.
 import { limits } from "../limits.js";
 import { post } from "./accounts.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
-import type { Lot, Store, Wallet } from "./store.js";
+import { LOT_EXPIRES, LOT_LEFT, LOT_NOTICED, LOT_SEQ, keepLots, lotAccounts, lotEvent, lotRows, putLot, setLotRows } from "./lots.js";
+import type { LotRow, Wallet } from "./store.js";
 import { sweepTier } from "./tiers.js";
 import { own, type Reply, type Tx } from "./tx.js";
 
 /** When the sweeper must next look at a lot: its notice time until noticed, then its expiry. */
-function lotDue(expiresAt: number, lot: Lot, noticeMs: number): number {
-  return lot.n ? expiresAt : expiresAt - noticeMs;
+function lotDue(row: LotRow, noticeMs: number): number {
+  return row[LOT_NOTICED] ? row[LOT_EXPIRES] : row[LOT_EXPIRES] - noticeMs;
 }
 
 /** Moves the customer's key in the sweeper's index (the caller saves the wallet). */
@@ -23,50 +24,49 @@ export function setDue(tx: Tx, w: Wallet, customerId: string, due: number | unde
   else w.due = due;
 }
 
-export function addLot(tx: Tx, w: Wallet, customerId: string, account: string, expiresAt: number, seq: number, amount: number, eventId: string): void {
-  const lot: Lot = { r: amount, e: eventId, n: false };
-  tx.store.lots.put([customerId, account, expiresAt, seq], lot);
-  const due = lotDue(expiresAt, lot, tx.options.expiryNoticeMs);
+/**
+ * A new lot in the wallet the caller saves. `eventId`: the event that earned it, kept only
+ * when the entry at `seq` does not name it (a sale's does: undefined).
+ */
+export function addLot(tx: Tx, w: Wallet, customerId: string, account: string, expiresAt: number, seq: number, amount: number, eventId?: string): void {
+  const row: LotRow = eventId === undefined ? [expiresAt, seq, amount, 0] : [expiresAt, seq, amount, 0, eventId];
+  putLot(w, account, row);
+  const due = lotDue(row, tx.options.expiryNoticeMs);
   if (w.due === undefined || due < w.due) setDue(tx, w, customerId, due);
 }
 
 /**
  * Points leave expiring lots oldest-expiry first (a return first from its own sale's
- * lot); points beyond the lots came from non-expiring programmes. A lot emptied here
- * leaves the index early at worst: the sweeper's next look moves it.
+ * lot); points beyond the lots came from non-expiring programmes. In the wallet the
+ * caller saves. A lot emptied here leaves the index early at worst: the sweeper's next
+ * look moves it.
  */
-export function consumeLots(store: Store, customerId: string, account: string, amount: number, prefer: [number, number] | null): void {
+export function consumeLots(w: Wallet, account: string, amount: number, prefer: [number, number] | null): void {
+  const rows = lotRows(w, account);
+  if (rows.length === 0 || amount <= 0) return;
   let left = amount;
-  const take = (expiresAt: number, seq: number, lot: Lot) => {
-    const used = Math.min(lot.r, left);
+  const take = (row: LotRow) => {
+    const used = Math.min(row[LOT_LEFT], left);
     left -= used;
-    if (used === lot.r) store.lots.remove([customerId, account, expiresAt, seq]);
-    else store.lots.put([customerId, account, expiresAt, seq], { ...lot, r: lot.r - used });
+    row[LOT_LEFT] -= used;
   };
-  if (prefer) {
-    const lot = store.lots.get([customerId, account, prefer[0], prefer[1]]);
-    if (lot) take(prefer[0], prefer[1], lot);
-  }
-  if (left <= 0) return;
-  const range = store.lots.getRange({ start: [customerId, account, 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] });
-  for (const { key, value } of [...range]) {
+  const preferred = prefer ? rows.find((r) => r[LOT_EXPIRES] === prefer[0] && r[LOT_SEQ] === prefer[1]) : undefined;
+  if (preferred) take(preferred);
+  for (const row of rows) {
     if (left <= 0) break;
-    take(key[2], key[3], value);
+    take(row);
   }
+  setLotRows(w, account, rows);
 }
 
 /** Points expiring, grouped by instant, soonest first (asOf: those still unexpired then). */
-export function expiringOf(
-  store: Store,
-  customerId: string,
-  account: string,
-  asOf: number | undefined,
-  instantsMax: number = limits.expiringListedMax,
-): { amount: number; at: number }[] {
+export function expiringOf(w: Wallet, account: string, asOf: number | undefined, instantsMax: number = limits.expiringListedMax): { amount: number; at: number }[] {
   const byAt = new Map<number, number>();
-  for (const { key, value } of store.lots.getRange({ start: [customerId, account, asOf ?? 0, 0], end: [customerId, account, Number.MAX_SAFE_INTEGER, 0] })) {
-    if (!byAt.has(key[2]) && byAt.size >= instantsMax) break;
-    byAt.set(key[2], (byAt.get(key[2]) ?? 0) + value.r);
+  for (const row of lotRows(w, account)) {
+    const at = row[LOT_EXPIRES];
+    if (at < (asOf ?? 0)) continue;
+    if (!byAt.has(at) && byAt.size >= instantsMax) break;
+    byAt.set(at, (byAt.get(at) ?? 0) + row[LOT_LEFT]);
   }
   return [...byAt].map(([at, amount]) => ({ amount, at }));
 }
@@ -87,30 +87,28 @@ export function sweepExpiry(tx: Tx, input: { customerId: string }): Reply {
   let expired = 0;
   let due: number | undefined;
   const notices = new Map<string, { amount: number; at: number }>();
-  const lots = [...store.lots.getRange({ start: [customerId, "", 0, 0], end: [customerId, "\uffff", 0, 0] })];
-  for (const { key, value } of lots) {
-    const [, account, expiresAt] = key;
-    let lot: Lot | null = value;
-    if (expiresAt <= now) {
-      const balanceBefore = own(w.accounts, account)?.balance ?? 0;
-      const amount = expireLot(tx, w, customerId, account, expiresAt, value);
-      expired += amount;
-      // Open holds keep their points: what they cover stays in the lot and expires at a
-      // later sweep, once the hold is captured (spent), released or expired.
-      lot = amount === value.r || balanceBefore <= 0 ? null : { ...value, r: value.r - amount };
-    } else if (!value.n && expiresAt <= now + noticeMs) {
-      const n = notices.get(account) ?? { amount: 0, at: expiresAt };
-      n.amount += value.r;
-      n.at = Math.min(n.at, expiresAt);
-      notices.set(account, n);
-      lot = { ...value, n: true };
-    }
-    if (lot === null) store.lots.remove(key);
-    else {
-      if (lot !== value) store.lots.put(key, lot);
-      const d = lotDue(expiresAt, lot, noticeMs);
+  for (const account of lotAccounts(w)) {
+    keepLots(w, account, (row) => {
+      const expiresAt = row[LOT_EXPIRES];
+      if (expiresAt <= now) {
+        const balanceBefore = own(w.accounts, account)?.balance ?? 0;
+        const amount = expireLot(tx, w, customerId, account, row);
+        expired += amount;
+        // Open holds keep their points: what they cover stays in the lot and expires at a
+        // later sweep, once the hold is captured (spent), released or expired.
+        if (amount === row[LOT_LEFT] || balanceBefore <= 0) return false;
+        row[LOT_LEFT] -= amount;
+      } else if (!row[LOT_NOTICED] && expiresAt <= now + noticeMs) {
+        const n = notices.get(account) ?? { amount: 0, at: expiresAt };
+        n.amount += row[LOT_LEFT];
+        n.at = Math.min(n.at, expiresAt);
+        notices.set(account, n);
+        row[LOT_NOTICED] = 1;
+      }
+      const d = lotDue(row, noticeMs);
       due = due === undefined ? d : Math.min(due, d);
-    }
+      return true;
+    });
   }
   const tierDue = sweepTier(tx, customerId, w);
   setDue(tx, w, customerId, tierDue === undefined || (due !== undefined && due < tierDue) ? due : tierDue);
@@ -123,11 +121,13 @@ export function sweepExpiry(tx: Tx, input: { customerId: string }): Reply {
 }
 
 /** Posts the expiry of what the lot holds, within what open holds leave available; returns the amount. */
-function expireLot(tx: Tx, w: Wallet, customerId: string, account: string, expiresAt: number, lot: Lot): number {
+function expireLot(tx: Tx, w: Wallet, customerId: string, account: string, row: LotRow): number {
   const acc = own(w.accounts, account);
-  const amount = acc ? Math.min(lot.r, Math.max(0, acc.balance - acc.held)) : 0;
+  const amount = acc ? Math.min(row[LOT_LEFT], Math.max(0, acc.balance - acc.held)) : 0;
   if (amount > 0) {
-    post(tx, w, customerId, { at: expiresAt, account, kind: "expiry", amount: -amount, cause: `expiry of points earned by ${lot.e}`, eventId: lot.e });
+    const e = lotEvent(tx.store, customerId, row);
+    const cause = e === "" ? `expiry of points of entry ${row[LOT_SEQ]}` : `expiry of points earned by ${e}`;
+    post(tx, w, customerId, { at: row[LOT_EXPIRES], account, kind: "expiry", amount: -amount, cause, ...(e === "" ? {} : { eventId: e }) });
   }
   return amount;
 }

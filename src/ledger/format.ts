@@ -1,5 +1,6 @@
 // The ledger's format version: what this code reads and writes, how a ledger of an earlier
 // format is migrated at open, and the refusal (with what to do) of one it cannot read.
+import { moveLotsIntoWallets } from "./lots.js";
 import type { Store } from "./store.js";
 
 /**
@@ -7,11 +8,12 @@ import type { Store } from "./store.js";
  * accrual); 2: wallets, entries keyed by customer, event records; 3: a sale's, return's
  * or void's postings in one entries record (EntryGroup), a sale's record with arrays in
  * line order instead of maps keyed by lineId (PackedSale); 4: a sale's first reply kept as
- * figures rebuilt with the sale (SaleFigures, ledger/sale-reply.ts), not whole. Each format
- * reads every record of the ones before it as it is, so a format-2 or 3 ledger is migrated
- * by stamping it (migrateFormat).
+ * figures rebuilt with the sale (SaleFigures, ledger/sale-reply.ts), not whole; 5: expiry
+ * lots in the wallet (ledger/lots.ts), not in the `lots` table. Each format reads every
+ * other record of the ones before it as it is, so a format-2, 3 or 4 ledger is migrated by
+ * moving its lots into the wallets and stamping it (migrateFormat).
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 
 export class StoreFormatError extends Error {}
 
@@ -38,18 +40,21 @@ export function checkFormat(store: Store, path: string): void {
 
 /** Whether this code opens a ledger of that format by migrating it (a backup of it restores too). */
 export function migratesFrom(version: number): boolean {
-  return version === 2 || version === 3;
+  return version === 2 || version === 3 || version === 4;
 }
 
 /**
  * Brings a ledger of an earlier format this code can migrate up to FORMAT_VERSION, and
- * says which format it is in now. 2 -> 4 and 3 -> 4: format-2 entries (one record per
- * posting) and whole first replies (formats 2 and 3) stay as they are and are read
- * alongside the newer records; only the stamp changes, so that an older release refuses
- * the ledger from now on (it would answer a duplicate of a newer sale without its reply).
+ * says which format it is in now. 2, 3 or 4 -> 5: the `lots` table moves into the wallets
+ * (in chunks, each lot leaving the table in the transaction that puts it in its wallet, so
+ * an interrupted start resumes the move); format-2 entries (one record per posting) and
+ * whole first replies (formats 2 and 3) stay as they are and are read alongside the newer
+ * records. The stamp comes last, so that an older release refuses the ledger from then on
+ * (it would find no lots, and answer a duplicate of a newer sale without its reply).
  */
 function migrateFormat(store: Store, version: number | undefined): number | undefined {
   if (version !== undefined && migratesFrom(version)) {
+    moveLotsIntoWallets(store);
     store.meta.putSync("formatVersion", FORMAT_VERSION);
     return FORMAT_VERSION;
   }

@@ -137,8 +137,8 @@ export function capture(tx: Tx, input: VerbInput<"capture">): Reply {
     holdId: hold.holdId,
     held: hold.amount,
   });
+  consumeLots(w, hold.account, captured, null);
   saveWallet(tx, hold.customerId, w);
-  consumeLots(tx.store, hold.customerId, hold.account, captured, null);
   const reply: Reply = { ok: true, holdId: hold.holdId, customerId: hold.customerId, account: hold.account, captured, released: hold.amount - captured, balance: acc.balance, available: acc.balance - acc.held };
   return hold.item ? { ...reply, ...itemRef(hold.item), qty: hold.item.qty } : reply;
 }

@@ -10,6 +10,7 @@ import { limits } from "../limits.js";
 import { accountFor, accountsOf, loadWallet, peekAccount, post, saveWallet } from "./accounts.js";
 import { findCustomer } from "./customers.js";
 import { consumeLots, setDue } from "./expiry.js";
+import { LOT_EXPIRES, LOT_LEFT, LOT_NOTICED, LOT_SEQ, dropLots, lotAccounts, lotCount, lotRecord, lotRows, putLot, setLotRows } from "./lots.js";
 import type { Card, Customer, Lot, Voucher, Wallet } from "./store.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 import { reindexEmail, reindexLoyaltyId, reindexPhone } from "./identity.js";
@@ -144,16 +145,15 @@ export function mergeIn(tx: Tx, into: Customer, parcel: MergeParcel, cause: stri
     (wi.holds ??= {})[holdId] = held;
   }
   for (const [[account, expiresAt, seq], lot] of parcel.lots) {
-    // Entry seqs are per partition in a cluster: two lots may meet at one key, and then add up (same expiry).
-    const key: [string, string, number, number] = [into.id, account, expiresAt, seq];
-    const there = tx.store.lots.get(key);
-    tx.store.lots.put(key, there ? { ...there, r: there.r + lot.r, n: there.n && lot.n } : lot);
+    // The seq is the merged-away customer's entry: the lot keeps its event. Entry seqs are
+    // per partition in a cluster: two lots may meet at one key, and then add up (same expiry).
+    putLot(wi, account, [expiresAt, seq, lot.r, lot.n ? 1 : 0, lot.e]);
   }
   if (parcel.due !== undefined) setDue(tx, wi, into.id, wi.due === undefined ? parcel.due : Math.min(wi.due, parcel.due));
   for (const { account, amount } of parcel.accounts) {
     if (amount !== 0) post(tx, wi, into.id, { at: tx.now, account, kind: "merge", amount, cause });
   }
-  trimLots(tx, wi, into.id, parcel.accounts.map((m) => m.account));
+  trimLots(wi, parcel.accounts.map((m) => m.account));
   vouchersIn(tx, into.id, parcel.vouchers);
   wi.turnover = mergeTurnover(parcel.turnover, wi.turnover);
   const book = mergeBooks(parcel.purchases ?? null, wi.purchases ?? null, PURCHASE_BOUNDS);
@@ -198,7 +198,7 @@ function partyOf(tx: Tx, ref: CustomerRef, field: string): Customer {
 
 /** One merge is one write transaction: what it moves is bounded, and counted before anything is written. */
 function checkSize(tx: Tx, wf: Wallet, fromId: string): void {
-  const lots = tx.store.lots.getKeysCount({ start: [fromId, "", 0, 0], end: [fromId, "\uffff", 0, 0] });
+  const lots = lotCount(wf);
   const vouchers = tx.store.vouchersByCustomer.getKeysCount({ start: [fromId, 0, ""], end: [fromId, Number.MAX_SAFE_INTEGER, ""] });
   const n = lots + vouchers + Object.keys(wf.holds ?? {}).length;
   if (n > limits.mergeRecordsMax) {
@@ -226,12 +226,13 @@ function holdsOut(tx: Tx, wf: Wallet, fromId: string, intoId: string): MergeParc
  * finds its own lot); the survivor's sweeper key becomes the earlier of the two.
  */
 function lotsOut(tx: Tx, wf: Wallet, fromId: string): { lots: MergeParcel["lots"]; due: number | undefined } {
-  const { lots } = tx.store;
-  const range = [...lots.getRange({ start: [fromId, "", 0, 0], end: [fromId, "\uffff", 0, 0] })];
-  for (const { key } of range) lots.remove(key);
+  const lots: MergeParcel["lots"] = lotAccounts(wf).flatMap((account) =>
+    lotRows(wf, account).map((row): MergeParcel["lots"][number] => [[account, row[LOT_EXPIRES], row[LOT_SEQ]], lotRecord(tx.store, fromId, row)]),
+  );
+  dropLots(wf);
   const due = wf.due;
   setDue(tx, wf, fromId, undefined);
-  return { lots: range.map(({ key, value }) => [[key[1], key[2], key[3]], value]), due };
+  return { lots, due };
 }
 
 /** Vouchers keep their codes; the customer's index and the sweepers' (which name the customer) follow. */
@@ -279,12 +280,11 @@ function cardsOut(tx: Tx, from: Customer, intoId: string): [string, Card][] {
  * Expiring points never exceed a positive balance (points that pay back a debt never
  * expire, as at a sale): when one side was below zero, the excess leaves the soonest lots.
  */
-function trimLots(tx: Tx, wi: Wallet, intoId: string, accounts: string[]): void {
+function trimLots(wi: Wallet, accounts: string[]): void {
   for (const account of accounts) {
-    let inLots = 0;
-    for (const { value } of tx.store.lots.getRange({ start: [intoId, account, 0, 0], end: [intoId, account, Number.MAX_SAFE_INTEGER, 0] })) inLots += value.r;
+    const inLots = lotRows(wi, account).reduce((sum, row) => sum + row[LOT_LEFT], 0);
     const excess = inLots - Math.max(0, peekAccount(wi, account).balance);
-    if (excess > 0) consumeLots(tx.store, intoId, account, excess, null);
+    if (excess > 0) consumeLots(wi, account, excess, null);
   }
 }
 
@@ -366,14 +366,22 @@ export function eraseCustomer(tx: Tx, input: VerbInput<"eraseCustomer">): Reply 
  * time, so the ledger runs on as before) and its vouchers leave the notice index.
  */
 function silence(tx: Tx, id: string): void {
-  const { lots, vouchers, vouchersByCustomer, voucherNotices } = tx.store;
+  const { vouchers, vouchersByCustomer, voucherNotices } = tx.store;
   let due: number | undefined;
-  for (const { key, value } of [...lots.getRange({ start: [id, "", 0, 0], end: [id, "\uffff", 0, 0] })]) {
-    if (!value.n) lots.put(key, { ...value, n: true });
-    due = due === undefined ? key[2] : Math.min(due, key[2]);
-  }
   const w = loadWallet(tx, id);
-  if (w.due !== due) {
+  let changed = false;
+  for (const account of lotAccounts(w)) {
+    const rows = lotRows(w, account);
+    for (const row of rows) {
+      if (!row[LOT_NOTICED]) {
+        row[LOT_NOTICED] = 1;
+        changed = true;
+      }
+      due = due === undefined ? row[LOT_EXPIRES] : Math.min(due, row[LOT_EXPIRES]);
+    }
+    setLotRows(w, account, rows);
+  }
+  if (w.due !== due || changed) {
     setDue(tx, w, id, due);
     saveWallet(tx, id, w);
   }

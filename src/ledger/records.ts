@@ -119,7 +119,21 @@ export interface Wallet {
   purchases?: Uint8Array;
   /** The customer's tier as the last sale, return or void left it (absent: never evaluated). */
   tier?: WalletTier;
+  /**
+   * Open expiry lots (format 5): account -> its lots as 25-byte rows (expiresAt, entry seq,
+   * points left as float64; a notice flag), soonest expiry first, then oldest entry (ledger/lots.ts).
+   */
+  lots?: Record<string, Uint8Array>;
+  /** The event that earned a lot, for the few lots no entry of the customer's names it ("<account>␟<expiresAt>␟<seq>", parted by U+001F -> eventId). */
+  lotEvents?: Record<string, string>;
 }
+
+/**
+ * One expiry lot as read from the wallet: [expiresAt, the seq of the entry that earned it,
+ * points left, 1 once the "expiring" notice went out, and the event that earned it when no
+ * entry of the customer's names it (a report's credit, a lot a merge brought in)].
+ */
+export type LotRow = [expiresAt: number, seq: number, left: number, noticed: 0 | 1, eventId?: string];
 
 /** A customer's tier under the programmes' tier ladder (see ledger/tiers.ts). */
 export interface WalletTier {
@@ -267,7 +281,7 @@ export type Voucher = VoucherTerms & {
   usedEventId?: string;
 };
 
-/** Points of one accrual that expire together; consumed oldest-expiry first. */
+/** Points of one accrual that expire together; consumed oldest-expiry first. Format 4's `lots` table held these (a wallet's LotRow since format 5); a merge parcel still carries them so. */
 export interface Lot {
   /** Points of the lot not yet spent, taken back or expired. */
   r: number;

@@ -104,7 +104,7 @@ export function takeBackReport(tx: Tx, c: Customer, report: Report, reason: stri
       programme: credit.programme,
       version: credit.version,
     });
-    consumeLots(tx.store, c.id, credit.account, amount, credit.lot);
+    consumeLots(w, credit.account, amount, credit.lot);
     total += amount;
   }
   saveWallet(tx, c.id, w);

@@ -98,7 +98,7 @@ function sale(tx: Tx, event: SaleEvent): Accrued {
     // Points that only pay back a negative balance never expire: the lot holds the rest.
     const lotAmount = Math.min(p.earned, Math.max(0, after.balance));
     if (lotAmount > 0 && p.expiresAt !== null) {
-      addLot(tx, w, customer.id, p.account, p.expiresAt, seq, lotAmount, event.eventId);
+      addLot(tx, w, customer.id, p.account, p.expiresAt, seq, lotAmount);
       lots[lots.length - 1] = [p.expiresAt, seq];
     }
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) + p.earned);
@@ -236,7 +236,7 @@ function reverse(tx: Tx, event: Extract<PosEvent, { type: "return" | "void" }>):
     const takeBack = tx.options.whenSpent === "clamp" ? Math.min(amount, Math.max(0, acc.balance - acc.held)) : amount;
     if (takeBack > 0) {
       entries.post(w, { account: p.account, amount: -takeBack, programme: p.programme, version: p.version });
-      consumeLots(tx.store, customerId, p.account, takeBack, sale.lots?.[i] ?? null);
+      consumeLots(w, p.account, takeBack, sale.lots?.[i] ?? null);
     }
     perAccount.set(p.account, (perAccount.get(p.account) ?? 0) - takeBack);
     takenTotal += takeBack;

@@ -103,7 +103,7 @@ export function removeFromTargets(tx: Tx, c: Customer, report: Report): void {
       const back = tx.options.whenSpent === "clamp" ? Math.min(owed, Math.max(0, acc.balance - acc.held)) : owed;
       if (back > 0) {
         post(tx, w, c.id, { at: tx.now, account, kind: "target.lost", amount: -back, cause: `target ${id} no longer reached: report ${report.reportId} rejected`, reportId: report.reportId, ...(t ? { programme: t.programme, version: t.version } : {}) });
-        consumeLots(tx.store, c.id, account, back, null);
+        consumeLots(w, account, back, null);
       }
       saveWallet(tx, c.id, w);
       p.awarded = due;

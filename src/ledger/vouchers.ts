@@ -31,8 +31,8 @@ export function buyVoucher(tx: Tx, input: VerbInput<"buyVoucher">): Reply {
     amount: -offer.pointsCost,
     cause: `voucher ${voucher.code} of offer ${offer.id}, bought by ${input.requestId}`,
   });
+  consumeLots(w, offer.account, offer.pointsCost, null);
   saveWallet(tx, c.id, w);
-  consumeLots(tx.store, c.id, offer.account, offer.pointsCost, null);
   return {
     ok: true,
     approved: true,

@@ -1,25 +1,33 @@
-// The store's format: a new store is stamped with this code's format; ledgers of formats 2
-// and 3 (fixtures written by those releases' code) are migrated at open and read as they
-// did, re-sent sales answered with their first replies; one of format 1 is refused with
-// what to do.
+// The store's format: a new store is stamped with this code's format; ledgers of formats 2,
+// 3 and 4 (fixtures written by those releases' code) are migrated at open and read as they
+// did, re-sent sales answered with their first replies, lots moved into the wallets; one
+// of format 1 is refused with what to do.
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Ledger, type Command } from "../../src/ledger/ledger.js";
-import { closeStore, FORMAT_VERSION, openStore, StoreFormatError, type Store } from "../../src/ledger/store.js";
+import { allLots } from "../../src/ledger/lots.js";
+import { closeStore, FORMAT_VERSION, openStore, StoreFormatError, type Lot, type Store } from "../../src/ledger/store.js";
 import { cmd, OPTIONS, T0, type Reply } from "./harness.js";
 
 const FIXTURE_V1 = join(import.meta.dirname, "..", "fixtures", "ledger-v1");
-type Expected = { statement: Reply; balance: Reply; holdId: string; replies?: Record<string, { request: Reply; reply: Reply }> };
+type Expected = {
+  statement: Reply;
+  balance: Reply;
+  holdId: string;
+  replies?: Record<string, { request: Reply; reply: Reply }>;
+  lots?: { key: [string, string, number, number]; value: Lot }[];
+};
 const fixture = (name: string): { dir: string; expected: Expected } => ({
   dir: join(import.meta.dirname, "..", "fixtures", name),
   expected: JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", `${name}.expected.json`), "utf8")) as Expected,
 });
-/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2) and 41bad72's (format 3), with what that code replied and read back. */
+/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2), 41bad72's (format 3) and 3b95502's (format 4), with what that code replied and read back. */
 const { dir: FIXTURE_V2, expected: EXPECTED_V2 } = fixture("ledger-v2");
 const { dir: FIXTURE_V3, expected: EXPECTED_V3 } = fixture("ledger-v3");
+const { dir: FIXTURE_V4, expected: EXPECTED_V4 } = fixture("ledger-v4");
 let dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -112,6 +120,43 @@ describe("store format", () => {
       expect(raw.r).toBeUndefined();
       expect(raw.f).toBeDefined();
       expect(JSON.stringify(await one(cmd("accrue", sale)))).toBe(JSON.stringify({ ...first, duplicate: true }));
+    } finally {
+      await closeStore(store);
+    }
+  });
+
+  it("migrates a format-4 ledger at open: its lots move into the wallet, and expire on time naming the sales that earned them", async () => {
+    const { store, one } = await openMigrated(FIXTURE_V4, EXPECTED_V4);
+    try {
+      const before = EXPECTED_V4.lots!;
+      expect(before.length).toBe(4);
+      expect(store.lots.getCount(), "the format-4 table is emptied").toBe(0);
+      expect([...allLots(store)], "the same lots, read from the wallet").toEqual(before);
+      // Sales' lots name their event through their entry, not in the wallet.
+      const w = store.wallets.get(before[0]!.key[0])!;
+      expect(w.lotEvents).toBeUndefined();
+      // A return takes from its own sale's lots (keyed as the sale record names them), not
+      // from the soonest ones: s-2 returned whole leaves s-1's lots as they were.
+      expect((await one(cmd("accrue", { type: "return", eventId: "r-4", originalEventId: "s-2", at: T0 + 9000, lines: [{ lineId: "1", qty: 1 }] }))).ok).toBe(true);
+      expect([...allLots(store)]).toEqual(before.filter(({ value }) => value.e === "s-1"));
+      // Past their expiry the sweeper expires what is left, each entry naming its sale.
+      const expiresAt = Math.max(...before.map(({ key }) => key[2]));
+      const sweepLedger = new Ledger(store, { ...OPTIONS, notifyOutbox: false }, () => expiresAt + 1);
+      const [swept] = await sweepLedger.applyBatch([{ verb: "sweepExpiry", input: { customerId: before[0]!.key[0] }, hash: "" }]);
+      expect(swept!.reply.ok).toBe(true);
+      store.env.resetReadTxn();
+      expect([...allLots(store)]).toEqual([]);
+      const st = await one(cmd("statement", { customer: { card: "C-1" } }));
+      const expiries = (st.entries as Reply[]).filter((e) => e.kind === "expiry");
+      expect(expiries.map((e) => [e.account, e.amount, e.eventId])).toEqual(
+        before.filter(({ value }) => value.e === "s-1").map(({ key, value }) => [key[1], -value.r, "s-1"]),
+      );
+      for (const e of expiries) expect(e.cause).toBe(`expiry of points earned by ${e.eventId}`);
+      const bal = await one(cmd("balance", { customer: { card: "C-1" } }));
+      for (const a of bal.accounts as Reply[]) {
+        expect(a.balance, a.account).toBe((st.entries as Reply[]).filter((e) => e.account === a.account).reduce((sum, e) => sum + e.amount, 0));
+        expect(a.expiring, a.account).toEqual([]);
+      }
     } finally {
       await closeStore(store);
     }

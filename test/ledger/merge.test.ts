@@ -2,6 +2,7 @@
 // injected clock: what moves (balances as entries, holds, lots, vouchers, cards, phone,
 // turnover, purchase records, profile), what the merged-away id resolves to, idempotency and refusals; what
 // an erasure removes and what it keeps.
+import { allLots } from "../../src/ledger/lots.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { putVoucherOffer } from "../../src/admin/vouchers.js";
 import type { Command } from "../../src/ledger/ledger.js";
@@ -208,7 +209,7 @@ describe("merge", () => {
     const expiresB = T0 + 60_000 + 30 * DAY_MS;
     expect(h.store.wallets.get(A)!.due).toBe(expiresA - 7 * DAY_MS);
     await h.one(merge("m-1", A, B));
-    expect([...h.store.lots.getRange()].map(({ key, value }) => [key[0], key[2], value.r])).toEqual([[B, expiresA, 50], [B, expiresB, 20]]);
+    expect([...allLots(h.store)].map(({ key, value }) => [key[0], key[2], value.r])).toEqual([[B, expiresA, 50], [B, expiresB, 20]]);
     expect([...h.store.expiryDue.getKeys()]).toEqual([[expiresA - 7 * DAY_MS, B]]);
     expect(h.store.wallets.get(A)!.due).toBeUndefined();
     const bal = await h.one(balanceCmd(B));
@@ -227,7 +228,7 @@ describe("merge", () => {
     await h.one(merge("m-1", A, B));
     const r = await h.one(cmd("accrue", ret("r-a", "s-a", [{ lineId: "1", qty: 1 }], T0 + 120_000)));
     expect(r).toMatchObject({ ok: true, customerId: B, earned: -50, balance: 20 });
-    expect([...h.store.lots.getRange()].map(({ key, value }) => [key[0], value.e, value.r])).toEqual([[B, "s-b", 20]]);
+    expect([...allLots(h.store)].map(({ key, value }) => [key[0], value.e, value.r])).toEqual([[B, "s-b", 20]]);
     expect(sumOfEntries(h, A)).toBe(0);
     expect(sumOfEntries(h, B)).toBe(20);
   });
@@ -239,14 +240,14 @@ describe("merge", () => {
     expect(accountState(h.store, A, "points").balance).toBe(-30);
     await h.one(merge("m-1", A, B));
     expect(accountState(h.store, B, "points").balance).toBe(-10);
-    expect([...h.store.lots.getRange()]).toEqual([]);
+    expect([...allLots(h.store)]).toEqual([]);
     const h2 = await harness();
     await twoCustomers(h2);
     await h2.one(cmd("adjust", { requestId: "d-1", customer: { customerId: B }, amount: -35, reason: "clawback", operator: "ops" }));
     await h2.one(merge("m-1", A, B));
     // B owed 15; A's 50 points pay it back, and only 35 of them stay in a lot.
     expect(accountState(h2.store, B, "points").balance).toBe(35);
-    expect([...h2.store.lots.getRange()].map(({ value }) => value.r)).toEqual([35]);
+    expect([...allLots(h2.store)].map(({ value }) => value.r)).toEqual([35]);
   });
 
   it("moves vouchers with their codes: listed, swept and redeemed as the survivor's", async () => {
@@ -371,7 +372,7 @@ describe("erase", () => {
     expect(entriesOf(h.store, A)).toEqual(entriesBefore);
     expect(accountState(h.store, A, "points").balance).toBe(50);
     expect(h.store.events.get("s-a")!.s!.customerId).toBe(A);
-    expect([...h.store.lots.getRange()].filter(({ key }) => key[0] === A).map(({ value }) => value.r)).toEqual([50]);
+    expect([...allLots(h.store)].filter(({ key }) => key[0] === A).map(({ value }) => value.r)).toEqual([50]);
   });
 
   it("sends no more notices to the erased customer, while its points still expire on time", async () => {

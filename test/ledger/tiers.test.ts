@@ -2,6 +2,7 @@
 // sweeper's key for the customer (wallet.due in expiryDue) comes due and its sweep moves
 // the tier down with a tier.changed notification. On a real LMDB with an injected clock;
 // the sweep is the internal command the engine's sweeper submits.
+import { allLots } from "../../src/ledger/lots.js";
 import { describe, expect, it } from "vitest";
 import type { Command, Notification } from "../../src/ledger/ledger.js";
 import { BASE_PROGRAMME, T0, cmd, enrol, harnessPerTest, ret, sale, type Harness, type Reply } from "./harness.js";
@@ -115,7 +116,7 @@ describe("tier drop without an event", () => {
     const swept = await run(h, sweep);
     expect(moves(swept.notes).map((m) => m[2])).toEqual(["basic"]);
     // Now the lot's notice time (the harness's expiryNoticeMs before its expiry) is what is left.
-    const lot = [...h.store.lots.getRange()].map(({ key }) => key[2]);
+    const lot = [...allLots(h.store)].map(({ key }) => key[2]);
     expect(lot).toHaveLength(1);
     expect(dueOf(h)).toBe(lot[0]! - h.ledger.options.expiryNoticeMs);
   });

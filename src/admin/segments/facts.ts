@@ -2,6 +2,7 @@
 // transaction. Each part loads on first use: the customer record always, the wallet for
 // balances, the lots for expiry, the purchase record for what was bought where and when.
 import { consentGiven } from "../../ledger/consents.js";
+import { LOT_EXPIRES, LOT_LEFT, lotRows } from "../../ledger/lots.js";
 import type { Customer, Store, Wallet } from "../../ledger/store.js";
 import type { Bought, SegmentFacts } from "./filter.js";
 
@@ -85,7 +86,12 @@ class CustomerFacts implements SegmentFacts {
   }
   expiring(name: string, until: number): number {
     let sum = 0;
-    for (const { value } of this.store.lots.getRange({ start: [this.c.id, name, 0, 0], end: [this.c.id, name, until, Number.MAX_SAFE_INTEGER] })) sum += value.r;
+    const w = this.walletOf();
+    if (!w) return 0;
+    for (const row of lotRows(w, name)) {
+      if (row[LOT_EXPIRES] > until) break;
+      sum += row[LOT_LEFT];
+    }
     return sum;
   }
   lastVisitAt(): number | null {
