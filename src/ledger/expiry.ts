@@ -1,7 +1,8 @@
 // Expiry lots: the points of one accrual that expire together, kept in the customer's
-// wallet per account in expiry order (ledger/lots.ts). The sweeper finds customers through `expiryDue`, one key per
-// customer (when their lots or their tier next need it), kept no later than the true next instant:
-// an accrual whose lot expires after the earliest one writes no index at all.
+// wallet per account in expiry order (ledger/lots.ts). The sweeper finds customers through
+// `expiryDue`, one key per customer (when their lots or their tier next need it), kept no
+// later than the true next instant: an accrual whose lot expires after the earliest one
+// writes no index at all.
 import { limits } from "../limits.js";
 import { post } from "./accounts.js";
 import { notificationId, notifyCustomer } from "./notifications.js";

@@ -79,6 +79,13 @@ export function lotAccounts(w: Wallet): string[] {
   return w.lots ? Object.keys(w.lots).sort() : [];
 }
 
+/** The expiry and seq of the last row (the rest left as zeros): where an appended row must sort after. */
+function lastRow(bytes: Uint8Array): LotRow {
+  const v = view(bytes);
+  const o = bytes.byteLength - ROW;
+  return [v.getFloat64(o, true), v.getFloat64(o + 8, true), 0, 0];
+}
+
 function before(a: LotRow, b: LotRow): boolean {
   return a[LOT_EXPIRES] < b[LOT_EXPIRES] || (a[LOT_EXPIRES] === b[LOT_EXPIRES] && a[LOT_SEQ] < b[LOT_SEQ]);
 }
@@ -91,16 +98,13 @@ function before(a: LotRow, b: LotRow): boolean {
  */
 export function putLot(w: Wallet, account: string, row: LotRow): void {
   const bytes = (w.lots && own(w.lots, account)) ?? new Uint8Array(0);
-  if (row[LOT_EVENT] === undefined && row[LOT_LEFT] > 0) {
-    const n = bytes.byteLength;
-    const last = n >= ROW ? view(bytes) : null;
-    if (!last || last.getFloat64(n - ROW, true) < row[LOT_EXPIRES] || (last.getFloat64(n - ROW, true) === row[LOT_EXPIRES] && last.getFloat64(n - ROW + 8, true) < row[LOT_SEQ])) {
-      const grown = new Uint8Array(n + ROW);
-      grown.set(bytes);
-      writeRow(view(grown), n, row);
-      (w.lots ??= {})[account] = grown;
-      return;
-    }
+  const n = bytes.byteLength;
+  if (row[LOT_EVENT] === undefined && row[LOT_LEFT] > 0 && (n === 0 || before(lastRow(bytes), row))) {
+    const grown = new Uint8Array(n + ROW);
+    grown.set(bytes);
+    writeRow(view(grown), n, row);
+    (w.lots ??= {})[account] = grown;
+    return;
   }
   const rows = lotRows(w, account);
   let i = rows.length;
