@@ -135,6 +135,9 @@ export function dropLots(w: Wallet): void {
 
 /** The event an entry of the customer names, by the entry's seq (a grouped record's postings included). */
 export function eventOfEntry(store: Store, customerId: string, seq: number): string | undefined {
+  // Most lots are a record's first posting (one key read); a later posting's record starts below it.
+  const at = store.entries.get([customerId, seq]);
+  if (at !== undefined) return (at as { eventId?: string }).eventId;
   const range = store.entries.getRange({ start: [customerId, seq], end: [customerId] as unknown as [string, number], reverse: true, limit: 1 });
   for (const { key, value } of range) {
     const first = key[1];
