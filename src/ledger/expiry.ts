@@ -6,8 +6,8 @@
 import { limits } from "../limits.js";
 import { post } from "./accounts.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
-import { LOT_EXPIRES, LOT_LEFT, LOT_NOTICED, LOT_SEQ, keepLots, lotAccounts, lotEvent, lotRows, putLot, setLotRows } from "./lots.js";
-import type { LotRow, Wallet } from "./store.js";
+import { LOT_EXPIRES, LOT_LEFT, LOT_NOTICED, LOT_SEQ, keepLots, lotAccounts, lotEvent, lotRows, putLot, setLotRows, type LotRow } from "./lots.js";
+import type { Wallet } from "./store.js";
 import { sweepTier } from "./tiers.js";
 import { own, type Reply, type Tx } from "./tx.js";
 

@@ -5,8 +5,15 @@
 // that earned it by seq; the event is read from that entry when the lot expires, and kept
 // in the lot only when no entry of the customer's names it (a report's credit, a lot a
 // merge brought in: its seq is the merged-away customer's).
-import type { Entry, EntryGroup, Lot, LotRow, StoredEntry, Store, Wallet } from "./store.js";
+import type { EntryGroup, Lot, Store, Wallet } from "./store.js";
 import { own } from "./tx.js";
+
+/**
+ * One expiry lot as read from the wallet: [expiresAt, the seq of the entry that earned it,
+ * points left, 1 once the "expiring" notice went out, and the event that earned it when no
+ * entry of the customer's names it (a report's credit, a lot a merge brought in)].
+ */
+export type LotRow = [expiresAt: number, seq: number, left: number, noticed: 0 | 1, eventId?: string];
 
 export const LOT_EXPIRES = 0;
 export const LOT_SEQ = 1;
@@ -136,16 +143,13 @@ export function dropLots(w: Wallet): void {
 /** The event an entry of the customer names, by the entry's seq (a grouped record's postings included). */
 export function eventOfEntry(store: Store, customerId: string, seq: number): string | undefined {
   // Most lots are a record's first posting (one key read); a later posting's record starts below it.
+  // Either record form (a posting of its own, a grouped record) names its event as eventId.
   const at = store.entries.get([customerId, seq]);
   if (at !== undefined) return (at as { eventId?: string }).eventId;
   const range = store.entries.getRange({ start: [customerId, seq], end: [customerId] as unknown as [string, number], reverse: true, limit: 1 });
   for (const { key, value } of range) {
-    const first = key[1];
-    if ((value as EntryGroup).p !== undefined) {
-      const g = value as EntryGroup;
-      return seq < first + g.p.length ? g.eventId : undefined;
-    }
-    return first === seq ? (value as StoredEntry as Omit<Entry, "seq" | "customerId">).eventId : undefined;
+    const postings = (value as Partial<EntryGroup>).p;
+    return postings !== undefined && seq < key[1] + postings.length ? (value as EntryGroup).eventId : undefined;
   }
   return undefined;
 }

@@ -128,13 +128,6 @@ export interface Wallet {
   lotEvents?: Record<string, string>;
 }
 
-/**
- * One expiry lot as read from the wallet: [expiresAt, the seq of the entry that earned it,
- * points left, 1 once the "expiring" notice went out, and the event that earned it when no
- * entry of the customer's names it (a report's credit, a lot a merge brought in)].
- */
-export type LotRow = [expiresAt: number, seq: number, left: number, noticed: 0 | 1, eventId?: string];
-
 /** A customer's tier under the programmes' tier ladder (see ledger/tiers.ts). */
 export interface WalletTier {
   /** The tier's id; null: below every tier. */
