@@ -1,7 +1,8 @@
 // The LMDB environment and its tables, laid out for the hot path: an accrual writes the
-// customer's wallet, one entry per account it moves (keyed by customer, so a statement
-// is a range read), its expiry lot and one event record (idempotency, reply and the
-// sale's provenance for returns). docs/operations.md lists every table.
+// customer's wallet (its expiry lots inside, ledger/lots.ts), one entries record for the
+// accounts it moves (keyed by customer, so a statement is a range read) and one event
+// record (idempotency, reply and the sale's provenance for returns). docs/operations.md
+// lists every table.
 import { TransactionFlags, open, type Database, type RootDatabase } from "lmdb";
 import { checkFormat } from "./format.js";
 import type { Approval } from "../admin/approvals.js";
@@ -33,6 +34,7 @@ export interface Store {
   requests: Database<IdemRecord, string>;
   holds: Database<Hold, string>;
   /** [customerId, account, expiresAt, entry seq] -> lot. */
+  /** Format 4's expiry lots: empty from format 5 (moved into the wallets at open, ledger/lots.ts). */
   lots: Database<Lot, [string, string, number, number]>;
   /** [dueAt, customerId] -> 1: when a customer's lots next need the sweeper (expiry or notice). */
   expiryDue: Database<number, [number, string]>;
