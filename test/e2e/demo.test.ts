@@ -94,8 +94,10 @@ describe.skipIf(findNatsServer() === null)("loyaltyd demo", () => {
 
   async function onScreen(term: ReturnType<typeof onTerminal>): Promise<void> {
     const logFile = join(dir, "tty", "data", "loyaltyd.log");
-    // The status once the simulator redeems: an authorize latency and points redeemed.
-    await until("a status with authorize figures and redeemed points", () => /authorize\s+p50 \d/.test(plain(term.out)) && /[1-9][\d,]* redeemed/.test(plain(term.out)), 60_000);
+    // The status once the simulator redeems (an authorize latency and points redeemed) and the
+    // first segment counts are in (a segment job of its own, which may finish later).
+    const settled = (out: string) => /authorize\s+p50 \d/.test(out) && /[1-9][\d,]* redeemed/.test(out) && /segments\s+birthday soon, e-mail ok: \d+/.test(out);
+    await until("a status with authorize figures, redeemed points and segment counts", () => settled(plain(term.out)), 60_000);
     const screen = plain(term.out);
     expect(screen).toMatch(/loyaltyd \d+\.\d+\.\d+ demo: the engine/);
     expect(screen).toContain(`Logs (JSON lines): ${logFile}`);
