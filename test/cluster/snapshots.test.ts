@@ -43,8 +43,13 @@ afterAll(async () => {
 
 /** The first sequence each partition's log still holds. */
 async function logStarts(): Promise<number[]> {
+  return (await logStates()).map((s) => s.first_seq);
+}
+
+/** Each partition's log: the first and last sequences it holds. */
+async function logStates(): Promise<{ first_seq: number; last_seq: number }[]> {
   const jsm = await nc.jetstreamManager();
-  return Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => (await jsm.streams.info(commandStream(p))).state.first_seq));
+  return Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => (await jsm.streams.info(commandStream(p))).state));
 }
 
 describe("cluster mode: snapshots", () => {
@@ -84,8 +89,16 @@ describe("cluster mode: snapshots", () => {
       const r = await post(e3, "/v1/accrue", sale(`ev-${n}`, { card: `card-${n % CUSTOMERS}` }, [line("1", 1, 1000 + 100 * (n % 7))]));
       expect(r, `ev-${n}`).toMatchObject({ ok: true, duplicate: true });
     }
-    // More sales on e3 (more snapshots and trims), then s1 back on its old data directory: behind the trimmed logs, it restores what it takes.
-    for (let n = 160; n < 260; n++) await sell(e3, n);
+    // More sales on e3 until every partition's log is trimmed past all that s1 could have
+    // applied before it died (how sales fall on partitions depends on the customer ids, so
+    // a fixed count may leave a quiet partition untrimmed); then s1 back on its old data
+    // directory: behind the trimmed logs, it restores whichever partitions it takes.
+    const seenByS1 = (await logStates()).map((s) => s.last_seq);
+    let n = 160;
+    for (; n < 260 || !(await logStarts()).every((first, p) => first > seenByS1[p]!); n++) {
+      expect(n, `logs not trimmed past ${seenByS1}: ${await logStarts()}`).toBeLessThan(1200);
+      await sell(e3, n);
+    }
     const e1b = await start("s1", e1.dir);
     await settledOf([e1b, e3], PARTITIONS, 45_000);
     expect(await metricSum(e1b, "loyalty_cluster_restores_total", 'outcome="ok"')).toBeGreaterThan(0);
