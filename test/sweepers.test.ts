@@ -103,7 +103,8 @@ describe("the hold sweeper", () => {
     const tick = holdSweeper(deps(store, "expire", sent, applied), () => false);
     tick();
     tick(); // still running: ignored
-    for (let i = 0; i < 50 && sent.length < 11; i++) await new Promise((r) => setTimeout(r, 10));
+    // Bounded at 5 s, not 0.5 s: a loaded machine may stall this process that long; the ticks are only the two above.
+    for (let i = 0; i < 500 && sent.length < 11; i++) await new Promise((r) => setTimeout(r, 10));
     await Promise.all(applied);
     expect(sent).toHaveLength(11);
     expect(new Set(sent).size).toBe(11);

@@ -105,7 +105,12 @@ describe("crash loops", () => {
     // No replay: no event at or below the ack floor of the first crash had a result after it.
     const replayed = [...resultsByEvent].filter(([id, phases]) => seqOf.get(id)! <= floor && phases.some((p) => p > 0));
     expect(replayed).toEqual([]);
-    // The ledger records how far it covers the stream (read every streamInfoMs).
+    // The ledger records how far it covers the stream (read every streamInfoMs): once JetStream's
+    // ack floor has reached the last event (the ack follows its result), two reads later.
+    const last = Math.max(...seqOf.values());
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(100)) {
+      if ((await jsm.consumers.info("LOYALTY_EVENTS", "loyaltyd")).ack_floor.stream_seq >= last) break;
+    }
     await sleep(limits.streamInfoMs * 2 + 500);
     s.unsubscribe();
     await killHard(child);
