@@ -7,7 +7,7 @@
 import { authorizeBody, benchClient, runTag, salesGenerator, withProbeEngine } from "./engine.js";
 import { httpLoad, requestLoad } from "./load.js";
 import { machineInfo, machineLine } from "./machine.js";
-import { cpuIdle, natsTicks, threadSeconds, threadTimes, writtenBytes } from "./threads.js";
+import { cpuIdle, natsTicks, threadSeconds, threadTimes, deviceWrittenBytes, writtenBytes } from "./threads.js";
 
 const customers = Number(process.env.PROBE_CUSTOMERS ?? 2000);
 const rounds = Number(process.env.PROBE_ROUNDS ?? 3);
@@ -54,17 +54,19 @@ await withProbeEngine("loyaltyd-probe-rpc-", customers, async (engine, nc) => {
       const idle0 = cpuIdle();
       const nats0 = natsTicks();
       const written0 = writtenBytes(engine.child.pid!);
+      const device0 = deviceWrittenBytes(engine.dataDir);
       const metrics0 = await batchMetrics(engine.httpPort);
       const r = await load(name);
       const m = diffMetrics(metrics0, await batchMetrics(engine.httpPort));
       const written = writtenBytes(engine.child.pid!) - written0;
+      const device = device0 === null ? null : deviceWrittenBytes(engine.dataDir)! - device0;
       const idle1 = cpuIdle();
       const threads = threadSeconds(before, threadTimes(engine.child.pid!));
       const perReq = (s: number) => ((s / r.requests) * 1e6).toFixed(0);
       console.log(
         `${name} round ${round}: ${r.perSec.toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, failed ${r.failures}${r.failures > 0 && r.failuresByCode ? ` ${JSON.stringify(r.failuresByCode)}` : ""}; ` +
           `idle ${(((idle1[0] - idle0[0]) / (idle1[1] - idle0[1])) * 100).toFixed(0)} %, nats-server ${perReq((natsTicks() - nats0) / 100)} us/req, ` +
-          `threads (us/req) ${threads.map(([k, s]) => `${k.startsWith(`${engine.child.pid}:`) ? "main" : k.split(":")[1]}=${perReq(s)}`).join(" ")}, written ${(written / r.requests / 1024).toFixed(1)} KiB/req; ` +
+          `threads (us/req) ${threads.map(([k, s]) => `${k.startsWith(`${engine.child.pid}:`) ? "main" : k.split(":")[1]}=${perReq(s)}`).join(" ")}, dirtied ${(written / r.requests / 1024).toFixed(1)} KiB/req, device ${device === null ? "n/a" : (device / r.requests / 1024).toFixed(1)} KiB/req; ` +
           `batches ${m.batches}, mean ${(m.commands / m.batches).toFixed(1)} commands, commit mean ${((m.commitSec / m.commits) * 1000).toFixed(2)} ms, partition busy ${((m.busySec / (durationMs / 1000)) * 100).toFixed(0)} %`,
       );
     }
