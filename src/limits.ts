@@ -326,7 +326,7 @@ export const limits = {
   /**
    * How long a request for a partition no instance serves yet (its owner died, or is
    * replaying its log) is retried before it is refused with UNAVAILABLE, ms: past a lease
-   * lifetime plus a replay.
+   * lifetime plus a replay. Default of config cluster.forwardMsMax.
    */
   clusterForwardMsMax: 15_000,
   /** The pause between tries of a forward or an append that NATS did not answer, ms. */

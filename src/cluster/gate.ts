@@ -83,6 +83,8 @@ export interface GateOptions {
   snapshotEveryMs?: number;
   /** Trim a partition's log up to its stored snapshot (cluster.trimLog). */
   trimLog?: boolean;
+  /** How long a forward is retried while nobody serves the partition (cluster.forwardMsMax). */
+  forwardMsMax?: number;
 }
 
 export class ClusterGate {
@@ -170,7 +172,7 @@ export class ClusterGate {
   /** Starts the identity directory's repair rounds over the partitions served here (IdentitySync.startSweep). */
   startDirectorySweep(everyMs: number): void {
     const vpOf = (id: string) => scopedPartition(id) ?? partitionOf(id, this.o.partitions);
-    this.identities?.startSweep(this.store, (vp) => this.serves(vp), vpOf, everyMs);
+    this.identities?.startSweep(this.store, (vp) => this.serves(vp), vpOf, everyMs, this.forwardMsMax);
   }
 
   /** Into the partition's log, then applied: resolves with the reply. */
@@ -446,16 +448,20 @@ export class ClusterGate {
 
   // ---- any instance -------------------------------------------------------------------
 
-  /** To the partition's owner; retried while none serves it (a takeover) up to clusterForwardMsMax. */
+  private get forwardMsMax(): number {
+    return this.o.forwardMsMax ?? limits.clusterForwardMsMax;
+  }
+
+  /** To the partition's owner; retried while none serves it (a takeover) up to forwardMsMax. */
   private async forward(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {
-    const deadline = performance.now() + limits.clusterForwardMsMax;
+    const deadline = performance.now() + this.forwardMsMax;
     const data = packr.pack({ q: toWire(req), w: waitBounded });
     for (;;) {
       if (p.serving) return this.serve(p, req, waitBounded);
       const left = deadline - performance.now();
       if (left <= 0 || this.closing) break;
       try {
-        const reply = await this.nc.request(FORWARD_PREFIX + p.vp, data, { timeout: Math.min(left, limits.clusterForwardMsMax) });
+        const reply = await this.nc.request(FORWARD_PREFIX + p.vp, data, { timeout: Math.min(left, this.forwardMsMax) });
         const r = packr.unpack(reply.data) as { moved?: boolean; b: Uint8Array; o: string; l: string; p: number; r: Handled["refusal"] };
         if (!r.moved) {
           this.metrics.clusterForwarded.labels("ok").inc();

@@ -254,12 +254,19 @@ export class IdentitySync {
   /**
    * Runs sweep every `everyMs` over the partitions `serves` says are served here; a
    * request's claim is stale well past the longest its command may take to be logged and
-   * applied (twice a forward's bound, or two rounds).
+   * applied (twice a forward's bound, `forwardMsMax`, or two rounds).
    */
-  startSweep(store: Store, serves: (vp: number) => boolean, vpOf: (customerId: string) => number, everyMs: number, batch = limits.identitySweepBatch): void {
+  startSweep(
+    store: Store,
+    serves: (vp: number) => boolean,
+    vpOf: (customerId: string) => number,
+    everyMs: number,
+    forwardMsMax: number = limits.clusterForwardMsMax,
+    batch: number = limits.identitySweepBatch,
+  ): void {
     if (this.sweepTimer) return;
     let running = false;
-    const staleMs = Math.max(2 * limits.clusterForwardMsMax, 2 * everyMs);
+    const staleMs = Math.max(2 * forwardMsMax, 2 * everyMs);
     this.sweepTimer = setInterval(() => {
       if (running) return;
       running = true;

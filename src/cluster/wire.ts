@@ -59,6 +59,7 @@ export async function openCluster(d: ClusterDeps): Promise<ClusterParts> {
     snapshotEveryCommands: c.snapshotEveryCommands,
     snapshotEveryMs: c.snapshotEveryMs,
     trimLog: c.trimLog,
+    forwardMsMax: c.forwardMsMax,
   });
   // Each served partition's snapshots in NATS Object Store (cluster/snapshots.ts).
   const snapshots = await SnapshotStore.open(nc, { replicas: c.replicas });

@@ -51,6 +51,7 @@ const CLUSTER_DEFAULTS = {
   snapshotEveryMs: limits.clusterSnapshotMsDefault,
   trimLog: true,
   directorySweepMs: limits.identitySweepMsDefault,
+  forwardMsMax: limits.clusterForwardMsMax,
 };
 
 const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
@@ -357,6 +358,11 @@ export const configSchema = z
         trimLog: onOff.default(true),
         /** How often the identity directory is repaired from the ledgers of the partitions served here (cluster/identities.ts sweep). */
         directorySweepMs: z.coerce.number().int().min(500).max(3_600_000).default(limits.identitySweepMsDefault),
+        /**
+         * How long a request for a partition nobody serves yet (a takeover, a replay) is retried
+         * before UNAVAILABLE; a claim an unapplied request made is freed after twice this.
+         */
+        forwardMsMax: z.coerce.number().int().min(1000).max(600_000).default(limits.clusterForwardMsMax),
       })
       .strict()
       .refine((c) => c.renewMs * 3 <= c.leaseTtlMs, { message: "must be at most a third of cluster.leaseTtlMs", path: ["renewMs"] })
@@ -417,7 +423,7 @@ export const LEAF_KEYS = [
   "reports.autoApprove", "reports.currency", "reports.windowDaysBack", "reports.windowDaysAhead", "reports.plausibilityFactor",
   "reports.plausibilityHistoryMin", "reports.priceTolerancePct", "reports.targetMilestonesPct",
   "cluster.enabled", "cluster.instanceId", "cluster.partitions", "cluster.replicas", "cluster.leaseTtlMs", "cluster.renewMs",
-  "cluster.snapshotEveryCommands", "cluster.snapshotEveryMs", "cluster.trimLog", "cluster.directorySweepMs",
+  "cluster.snapshotEveryCommands", "cluster.snapshotEveryMs", "cluster.trimLog", "cluster.directorySweepMs", "cluster.forwardMsMax",
   "notify.outbox", "notify.streamMaxAgeMs", "notify.streamMaxBytes", "notify.duplicateWindowMs", "notify.birthdayHour", "notify.birthdaySweepMs",
   ...PORTAL_LEAF_KEYS,
 ] as const;

@@ -7,10 +7,10 @@ const URLS = "nats://10.0.0.1:4222,nats://10.0.0.2:4222, nats://10.0.0.3:4222";
 const load = (overrides: Record<string, unknown>, env: Record<string, string> = {}) => loadConfig({ env, overrides });
 
 describe("cluster configuration", () => {
-  it("is off by default, with 64 partitions, R3 buckets, a 6 s lease renewed every second, snapshots every 100,000 commands or 10 minutes, logs trimmed", () => {
+  it("is off by default, with 64 partitions, R3 buckets, a 6 s lease renewed every second, snapshots every 100,000 commands or 10 minutes, logs trimmed, forwards retried 15 s", () => {
     expect(load({}).cluster).toEqual({
       enabled: false, instanceId: null, partitions: 64, replicas: 3, leaseTtlMs: 6000, renewMs: 1000,
-      snapshotEveryCommands: 100_000, snapshotEveryMs: 600_000, trimLog: true, directorySweepMs: 60_000,
+      snapshotEveryCommands: 100_000, snapshotEveryMs: 600_000, trimLog: true, directorySweepMs: 60_000, forwardMsMax: 15_000,
     });
   });
 
@@ -33,10 +33,11 @@ describe("cluster configuration", () => {
       LOYALTYD_CLUSTER_SNAPSHOT_EVERY_MS: "60000",
       LOYALTYD_CLUSTER_TRIM_LOG: "off",
       LOYALTYD_CLUSTER_DIRECTORY_SWEEP_MS: "5000",
+      LOYALTYD_CLUSTER_FORWARD_MS_MAX: "20000",
     });
     expect(c.cluster).toEqual({
       enabled: true, instanceId: "eu-1", partitions: 128, replicas: 5, leaseTtlMs: 9000, renewMs: 3000,
-      snapshotEveryCommands: 5000, snapshotEveryMs: 60_000, trimLog: false, directorySweepMs: 5000,
+      snapshotEveryCommands: 5000, snapshotEveryMs: 60_000, trimLog: false, directorySweepMs: 5000, forwardMsMax: 20_000,
     });
   });
 
@@ -51,6 +52,8 @@ describe("cluster configuration", () => {
     [{ "cluster.snapshotEveryCommands": 0 }, "cluster.snapshotEveryCommands"],
     [{ "cluster.snapshotEveryMs": 10 }, "cluster.snapshotEveryMs"],
     [{ "cluster.directorySweepMs": 100 }, "cluster.directorySweepMs"],
+    [{ "cluster.forwardMsMax": 999 }, "cluster.forwardMsMax"],
+    [{ "cluster.forwardMsMax": 600_001 }, "cluster.forwardMsMax"],
     [{ "cluster.leaseTtlMs": 3000, "cluster.renewMs": 1001 }, "cluster.renewMs"],
     [{ "cluster.leaseTtlMs": 400 }, "cluster.leaseTtlMs"],
     [{ "cluster.nodes": 3 }, "cluster.nodes"],
