@@ -22,7 +22,8 @@ describe("crash safety", () => {
 
   it("applies every acknowledged event exactly once through kill -9 and restart", async () => {
     nats = await startNatsServer({ storeDir: join(dir, "js") });
-    const env = childEngineEnv(dir, nats.url, { LOYALTYD_PARTITIONS: "2", LOYALTYD_EXECUTOR: "workers" });
+    // What the killed engine had in flight comes back after the consumer's ack wait: 3 s, not the default 30.
+    const env = childEngineEnv(dir, nats.url, { LOYALTYD_PARTITIONS: "2", LOYALTYD_EXECUTOR: "workers", LOYALTYD_EVENTS_ACK_WAIT_MS: "3000" });
     let engine = await spawnEngine(env);
     nc = await connect({ servers: nats.url });
     const rpc = async (verb: string, body: unknown) =>
