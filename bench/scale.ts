@@ -10,7 +10,8 @@ import { connect, type NatsConnection } from "nats";
 import { installProgramme } from "../src/admin/programmes.js";
 import { freePort } from "../src/ingest/nats-server.js";
 import { Ledger, type LedgerOptions } from "../src/ledger/ledger.js";
-import { closeStore, openStore } from "../src/ledger/store.js";
+import { outboxRemove } from "../src/ledger/notifications.js";
+import { closeStore, openStore, type Store } from "../src/ledger/store.js";
 import { processBatch, type RawRequest } from "../src/partition/batch.js";
 import { cardOf, enrolRequests, type EnrolRequest } from "../src/simulator/baskets.js";
 import { decodeReply, encodeJson } from "../src/simulator/wire.js";
@@ -90,6 +91,21 @@ function nextBatch(requests: Iterator<EnrolRequest>): RawRequest[] {
   return batch;
 }
 
+/**
+ * What a running engine does meanwhile: publishes the enrolments' notifications and removes
+ * their outbox records. A ledger left holding them is not one a running engine leaves (one
+ * record per 5,000 enrolments, 70 bytes per customer), and the engine started on it would
+ * first publish ten million `enrolled` notifications beside the measured accruals.
+ */
+async function emptyOutbox(store: Store): Promise<void> {
+  for (;;) {
+    store.env.resetReadTxn();
+    const keys = [...store.notifyOutbox.getKeys({ limit: 100 })];
+    if (keys.length === 0) return;
+    await outboxRemove(store, keys);
+  }
+}
+
 /** Enrols customers 1..n as the partition worker would apply them; returns enrolments per second. */
 async function enrolInProcess(path: string, customers: number, log: (line: string) => void, label: string): Promise<number> {
   const store = openStore(path);
@@ -110,6 +126,7 @@ async function enrolInProcess(path: string, customers: number, log: (line: strin
         log(`scale: ${label}: ${done.toLocaleString("en-US")} customers in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       }
     }
+    await emptyOutbox(store);
   } finally {
     await closeStore(store);
   }

@@ -55,16 +55,24 @@ export interface OutboxBatch {
   ns: Notification[];
 }
 
-/** The oldest outbox records written at or before `before` (the engine's clock), at most `max`, skipping `skip`. */
+/**
+ * The oldest outbox records written at or before `before` (the engine's clock), skipping
+ * `skip`, holding about `max` notifications: records are taken while fewer than `max` are
+ * taken, so the first one always (a record holds a whole batch's: up to thousands). Bounded
+ * by notifications, not records: a restart after a long JetStream outage (or on a ledger
+ * filled by a bulk load) finds millions of them, which must not all be decoded at once.
+ */
 export function outboxDue(store: Store, before: number, max: number, skip: ReadonlySet<number>): OutboxBatch[] {
   const due: OutboxBatch[] = [];
+  let taken = 0;
   for (const { key, value } of store.notifyOutbox.getRange({})) {
-    if (due.length >= max) break;
+    if (taken >= max) break;
     // Keys follow the commits, so the clock they ran at too (near enough: partitions share Date.now).
     if (value.t > before) break;
     if (skip.has(key)) continue;
     const ns = value.p.map((p) => ({ id: String(p.id), kind: String(p.kind), payload: p, outbox: { key, size: value.p.length } }));
     due.push({ key, t: value.t, ns });
+    taken += ns.length;
   }
   return due;
 }

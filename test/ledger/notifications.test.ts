@@ -97,6 +97,20 @@ describe("notifications from the ledger", () => {
     expect(outboxDue(h.store, T0, 10, new Set([2]))).toEqual([]);
   });
 
+  it("reads due records up to about `max` notifications, not `max` records: always the first, then while fewer are taken", async () => {
+    const h = await harness();
+    const payloads = (k: number, n: number) => Array.from({ length: n }, (_, i) => ({ id: `x:${k}:${i}`, kind: "earned", payload: { id: `x:${k}:${i}`, kind: "earned" } }));
+    // Records of 3, 5000 and 2 notifications, as a bulk load's batches or a busy hour leave them.
+    h.store.env.transactionSync(() => {
+      for (const [k, n] of [[1, 3], [2, 5000], [3, 2]] as const) h.store.notifyOutbox.put(k, { t: T0, p: payloads(k, n).map((x) => x.payload) });
+    });
+    const keys = (max: number, skip: number[] = []) => outboxDue(h.store, T0, max, new Set(skip)).map((b) => [b.key, b.ns.length]);
+    expect(keys(2)).toEqual([[1, 3]]);
+    expect(keys(4)).toEqual([[1, 3], [2, 5000]]);
+    expect(keys(2, [1])).toEqual([[2, 5000]]);
+    expect(keys(10_000)).toEqual([[1, 3], [2, 5000], [3, 2]]);
+  });
+
   it("writes no outbox record for a duplicate, a refused command, or with the outbox off", async () => {
     const h = await harness();
     await h.one(enrol("e-1", "C-1"));
