@@ -57,11 +57,23 @@ export function refusedByStorage(e: WireError): boolean {
   return e.code === "UNAVAILABLE" && e.message.startsWith(STORAGE_REFUSED);
 }
 
+/**
+ * A refusal with its stable code: an answer the engine gives, not a fault in it, so it
+ * carries no stack trace (none is ever logged: only other throwables' stacks are, as
+ * INTERNAL). Walking the stack was half the main thread's cost of refusing a request with
+ * OVERLOADED while shedding load (bench/RESULTS.md, 2026-12-01).
+ */
 export class LoyaltyError extends Error {
   readonly code: ErrorCode;
   readonly field: string | undefined;
   constructor(code: ErrorCode, message?: string, field?: string) {
-    super(message ?? ERROR_CODES[code].message);
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message ?? ERROR_CODES[code].message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.code = code;
     this.field = field;
   }

@@ -1,5 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { ERROR_CODES, httpStatusOf, validationError } from "../src/errors.js";
+import { ERROR_CODES, LoyaltyError, httpStatusOf, toWireError, validationError } from "../src/errors.js";
+
+describe("LoyaltyError", () => {
+  it("is a refusal without a stack trace, and leaves other errors theirs", () => {
+    const limit = Error.stackTraceLimit;
+    const e = new LoyaltyError("OVERLOADED", "partition 0 is 300 ms behind; retry later");
+    expect(e).toBeInstanceOf(Error);
+    expect(e.message).toBe("partition 0 is 300 ms behind; retry later");
+    expect(e.stack ?? "").not.toMatch(/\n\s+at /);
+    expect(toWireError(e)).toEqual({ code: "OVERLOADED", message: "partition 0 is 300 ms behind; retry later" });
+    expect(new LoyaltyError("VALIDATION", "qty: must be positive", "qty").toWire()).toEqual({ code: "VALIDATION", message: "qty: must be positive", field: "qty" });
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(new Error("a fault").stack).toMatch(/\n\s+at /);
+  });
+});
 
 describe("error codes", () => {
   it("are exactly the contract's stable list", () => {
