@@ -4,10 +4,10 @@
 // its queue: coordinated omission). Then the same excess goes to JetStream, which must
 // catch up without losing an event. The engine's resident memory is sampled meanwhile.
 import { existsSync, readFileSync } from "node:fs";
-import { connect, headers, type NatsConnection } from "nats";
+import { connect, createInbox, headers, type NatsConnection } from "nats";
 import { latencyHistogram, percentileMs, recordMs, type LatencyHistogram } from "../src/simulator/latency.js";
 import { decodeReply, encodeJson, type WireReply } from "../src/simulator/wire.js";
-import { createClient, LoyaltyClientError, type LoyaltyClient } from "../src/client/index.js";
+import { createClient } from "../src/client/index.js";
 import type { SaleEvent } from "../src/simulator/baskets.js";
 import { enrolAll, engineCli, EVENTS_STREAM, runTag, salesGenerator, startEngine, waitUntil, withEngineTail, withNats, type Engine, type EngineContext, type EngineOutcome } from "./engine.js";
 import { streamLastSeq } from "./jetstream.js";
@@ -123,31 +123,63 @@ function classify(r: OpenLoopResult, reply: WireReply, ms: number): boolean {
   return true;
 }
 
-/** rpc.accrue at `perSec`, open-loop, through loyaltyd/client without retries; resolves once every request has a reply or timed out. */
-async function openLoopAccrue(client: LoyaltyClient, perSec: number, durationMs: number, sale: () => SaleEvent): Promise<OpenLoopResult> {
+/** The error code of an engine reply (JSON), read no further than it must be; null for an ok reply. */
+function replyCode(data: Uint8Array): string | null {
+  const head = utf8.decode(data.subarray(0, 160));
+  if (head.startsWith('{"ok":true')) return null;
+  const m = /"code":"([A-Z_]+)"/.exec(head);
+  if (m) return m[1]!;
+  const reply = decodeReply(data);
+  return reply.ok ? null : reply.error.code;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * rpc.accrue at `perSec`, open-loop, from as light a client as NATS allows: the bench shares
+ * the engine's two cores, and a client that falls behind its own schedule or its replies
+ * (one promise, timer and parse per request through loyaltyd/client did, by over a second)
+ * adds its own lag to every latency it takes. So the bodies are encoded before the clock
+ * starts, each request is one publish with a reply subject on a single wildcard
+ * subscription, a reply is read only as far as its error code, and unanswered requests are
+ * swept once a second. Resolves once every request has a reply or timed out.
+ */
+async function openLoopAccrue(nc: NatsConnection, perSec: number, durationMs: number, sale: () => SaleEvent): Promise<OpenLoopResult> {
   const r: OpenLoopResult = { offered: 0, admitted: 0, overloaded: 0, unanswered: 0, byCode: {}, admittedH: latencyHistogram(), overloadedH: latencyHistogram(), admittedPerSec: 0, lateMaxMs: 0 };
-  let outstanding = 0;
+  const bodies = Array.from({ length: Math.max(1, Math.round((perSec * durationMs) / 1000)) }, () => encodeJson(sale()));
+  const inbox = createInbox();
+  /** Reply token -> the request's scheduled send time. */
+  const waiting = new Map<string, number>();
   let lastAdmittedMs = 0;
-  const pace = await fixedRate(perSec, durationMs, (scheduledMs) => {
-    outstanding++;
-    const answered = (reply: WireReply): void => {
+  const sub = nc.subscribe(`${inbox}.*`, {
+    callback: (_err, m) => {
+      const token = m.subject.slice(inbox.length + 1);
+      const scheduledMs = waiting.get(token);
+      if (scheduledMs === undefined) return; // timed out already
+      waiting.delete(token);
       const now = performance.now();
-      if (classify(r, reply, now - scheduledMs)) lastAdmittedMs = now;
-    };
-    client
-      .accrue(sale(), { timeoutMs: REQUEST_TIMEOUT_MS })
-      .then(
-        () => answered({ ok: true }),
-        (err: unknown) => {
-          if (err instanceof LoyaltyClientError && err.fromEngine) return answered({ ok: false, error: { code: err.code } });
-          const code = err instanceof LoyaltyClientError ? err.code : "ERROR";
-          r.unanswered++;
-          r.byCode[code] = (r.byCode[code] ?? 0) + 1;
-        },
-      )
-      .finally(() => outstanding--);
+      const code = replyCode(m.data);
+      if (classify(r, code === null ? { ok: true } : { ok: false, error: { code } }, now - scheduledMs)) lastAdmittedMs = now;
+    },
   });
-  while (outstanding > 0) await new Promise((res) => setTimeout(res, 10));
+  const sweep = setInterval(() => {
+    const expired = performance.now() - REQUEST_TIMEOUT_MS;
+    for (const [token, scheduledMs] of waiting) {
+      if (scheduledMs > expired) break;
+      waiting.delete(token);
+      r.unanswered++;
+      r.byCode.TIMEOUT = (r.byCode.TIMEOUT ?? 0) + 1;
+    }
+  }, 1000);
+  let next = 0;
+  const pace = await fixedRate(perSec, durationMs, (scheduledMs) => {
+    const token = (next++).toString(36);
+    waiting.set(token, scheduledMs);
+    nc.publish(ACCRUE, bodies[next - 1]!, { reply: `${inbox}.${token}` });
+  });
+  while (waiting.size > 0) await new Promise((res) => setTimeout(res, 10));
+  clearInterval(sweep);
+  sub.unsubscribe();
   const admittedPerSec = r.admitted > 0 ? r.admitted / ((lastAdmittedMs - pace.startMs) / 1000) : 0;
   return { ...r, offered: pace.sent, admittedPerSec, lateMaxMs: pace.lateMaxMs };
 }
@@ -164,7 +196,7 @@ async function rpcOverload(ctx: OverloadContext, nc: NatsConnection, notes: stri
   const perSec = OVERLOAD_FACTOR * nominal.perSec;
   const secs = ctx.size.overloadMs / 1000;
   ctx.log(`overload: rpc.accrue sustains ${nominal.perSec.toFixed(0)}/s at 64 in flight (p99 ${ms(nominal.p99Ms)}); offering ${perSec.toFixed(0)}/s open-loop for ${secs} s`);
-  const r = await openLoopAccrue(client, perSec, ctx.size.overloadMs, () => gen.sale());
+  const r = await openLoopAccrue(nc, perSec, ctx.size.overloadMs, () => gen.sale());
   const admittedP99Ms = percentileMs(r.admittedH, 99);
   ctx.log(
     `overload: rpc ${r.offered} offered: ${r.admitted} admitted (p50 ${ms(percentileMs(r.admittedH, 50))}, p99 ${ms(admittedP99Ms)}, max ${ms(r.admittedH.maxValue / 1000)}), ` +

@@ -15,8 +15,9 @@ export const limits = {
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */
   partitionQueueMax: 8192,
   /**
-   * Once the oldest command waiting in a partition has waited this long, requests that
-   * someone waits for (rpc, HTTP) are refused with OVERLOADED at once, ms.
+   * Once the oldest request someone waits for (rpc, HTTP) that a partition has not answered
+   * yet (queued, or in a batch its executor holds) has waited this long, new ones are
+   * refused with OVERLOADED at once, ms.
    */
   queueWaitMsMax: 250,
   /**
