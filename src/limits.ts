@@ -19,7 +19,7 @@ export const limits = {
    * yet (queued, or in a batch its executor holds) has waited this long, new ones are
    * refused with OVERLOADED at once, ms.
    */
-  queueWaitMsMax: 250,
+  queueWaitMsMax: 150,
   /**
    * Default of config watchdogMs: a batch running this long means its partition is wedged
    * (a full batch takes tens of ms), ms.
