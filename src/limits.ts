@@ -15,11 +15,10 @@ export const limits = {
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */
   partitionQueueMax: 8192,
   /**
-   * Once the oldest request someone waits for (rpc, HTTP) that a partition has not answered
-   * yet (queued, or in a batch its executor holds) has waited this long, new ones are
-   * refused with OVERLOADED at once, ms.
+   * Once the oldest command waiting in a partition has waited this long, requests that
+   * someone waits for (rpc, HTTP) are refused with OVERLOADED at once, ms.
    */
-  queueWaitMsMax: 150,
+  queueWaitMsMax: 250,
   /**
    * Default of config watchdogMs: a batch running this long means its partition is wedged
    * (a full batch takes tens of ms), ms.

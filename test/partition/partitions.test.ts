@@ -102,23 +102,6 @@ describe("partitions", () => {
     await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
   });
 
-  it("counts the requests the executor holds too: refuses while one of them has waited over queueWaitMsMax, even with nothing queued", async () => {
-    const ex = new GatedExecutor();
-    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
-    const held = Array.from({ length: 3 }, (_, i) => parts.submit(0, cmd(`held-${i}`), true));
-    await new Promise((r) => setImmediate(r));
-    // Everything is in the executor's batch; the queue is empty.
-    expect(ex.batches.flatMap((b) => b.ids)).toEqual(["held-0", "held-1", "held-2"]);
-    await new Promise((r) => setTimeout(r, limits.queueWaitMsMax + 50));
-    await expect(parts.submit(0, cmd("too-late"), true)).rejects.toMatchObject({ code: "OVERLOADED", message: expect.stringMatching(/ms behind/) });
-    // Bulk work still queues; once the held batch is answered, requests are admitted again.
-    const streamed = parts.submit(0, cmd("stream-event"), false);
-    ex.open();
-    expect((await Promise.all(held)).map((o) => o.reply.id)).toEqual(["held-0", "held-1", "held-2"]);
-    await expect(streamed).resolves.toMatchObject({ reply: { id: "stream-event" } });
-    await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
-  });
-
   it("serves requests someone waits for before queued bulk work, each lane in arrival order", async () => {
     const ex = new GatedExecutor();
     const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
