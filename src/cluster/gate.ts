@@ -204,6 +204,13 @@ export class ClusterGate {
   merges: CrossPartitionMerge | null = null;
 
   private async appendLoop(p: VirtualPartition): Promise<void> {
+    // Not one step before append() has stored this loop in p.appending, which the finally
+    // below clears. When every batch is forwarded (the partition stopped being served while
+    // a command waited for its stock reservation or identity claim), nothing else awaits:
+    // the loop would end synchronously, clear p.appending first, and leave it holding a
+    // settled promise for good: no later command of the partition appended, and release()
+    // spinning on it at 100 % CPU (a CI run hung so, in test/cluster/backoffice.test.ts).
+    await null;
     try {
       while (p.queue.length > 0) {
         const batch = p.queue.splice(0, limits.clusterAppendMax);
