@@ -85,7 +85,9 @@ Columns:
   - \`size\`: 100 k customers enrolled (rpc enroll, one card each), then 200 k accruals through JetStream
     (5-line baskets); the engine stopped cleanly before each reading of its LMDB environment
     (\`<dataDir>/ledger\`, read-only): (branch + leaf + overflow pages) × page size over the root and
-    every named table, minus the empty engine's reading. \`dataFileMb\`: data.mdb on disk, for information. One run.
+    every named table, minus the empty engine's reading. \`bytesPerCustomerLasting\`: the same without the
+    tables whose records go by themselves (\`requests\`, the idempotency records, after retention.requestsMs;
+    \`notifyOutbox\`, once JetStream stored the notifications). \`dataFileMb\`: data.mdb on disk, for information. One run.
   - \`overload\`: rpc.accrue at 64 in flight for 3 s sets the 1× rate and the nominal p99; then 3× that
     rate open-loop for 30 s (latency from each request's scheduled send time; shares of all requests
     offered), then 3× that rate published to JetStream for 30 s: \`catchUpSec\` from the last publish to
@@ -93,7 +95,7 @@ Columns:
     \`rssPeakMb\`: the engine's VmHWM. One run per executor.
   - \`scale\`: a ledger of 10 M customers (\`big\`) and one of 100 k (\`small\`, the control), each built in
     process through the engine's batch path (rpc enroll bodies, 5,000 per durable transaction; \`buildPerSec\`,
-    and \`bytesPerCustomer\` as in \`size\`, of the big one); then the engine on each, the \`engine.stream\` runs
+    and \`bytesPerCustomer\`, \`bytesPerCustomerLasting\` as in \`size\`, of the big one); then the engine on each, the \`engine.stream\` runs
     with events drawn over all its customers. At 10 M, 50 k more events are pre-filled and the engine is
     killed (SIGKILL) once 30 % have their result: \`restartToReadyMs\` from the restart's spawn to the first
     200 on GET /readyz (polled every 20 ms); every event must then have a result and none be applied twice.
