@@ -204,12 +204,8 @@ export class ClusterGate {
   merges: CrossPartitionMerge | null = null;
 
   private async appendLoop(p: VirtualPartition): Promise<void> {
-    // Not one step before append() has stored this loop in p.appending, which the finally
-    // below clears. When every batch is forwarded (the partition stopped being served while
-    // a command waited for its stock reservation or identity claim), nothing else awaits:
-    // the loop would end synchronously, clear p.appending first, and leave it holding a
-    // settled promise for good: no later command of the partition appended, and release()
-    // spinning on it at 100 % CPU (a CI run hung so, in test/cluster/backoffice.test.ts).
+    // Not a step before append() stored this loop in p.appending (the finally clears it): with every batch
+    // forwarded it would end at once and leave a settled promise there, release() spinning on it (gate-append.test.ts).
     await null;
     try {
       while (p.queue.length > 0) {
@@ -455,9 +451,7 @@ export class ClusterGate {
 
   // ---- any instance -------------------------------------------------------------------
 
-  private get forwardMsMax(): number {
-    return this.o.forwardMsMax ?? limits.clusterForwardMsMax;
-  }
+  private get forwardMsMax(): number { return this.o.forwardMsMax ?? limits.clusterForwardMsMax; }
 
   /** To the partition's owner; retried while none serves it (a takeover) up to forwardMsMax. */
   private async forward(p: VirtualPartition, req: RawRequest, waitBounded: boolean): Promise<Handled> {

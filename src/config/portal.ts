@@ -1,8 +1,8 @@
 // The participant portal's configuration (`portal.*`): sign-in by a one-time code, how
 // long codes and sessions live, and how often a customer or an address may ask.
 import { z } from "zod";
+import { onOff } from "./values.js";
 
-const onOff = z.union([z.boolean(), z.enum(["on", "off", "true", "false"])]).transform((v) => v === true || v === "on" || v === "true");
 /** Requests per hour a bucket allows (its capacity too); 0: no limit. */
 const perHour = z.coerce.number().int().min(0).max(1_000_000);
 
