@@ -34,6 +34,14 @@ class Partition<I, O> {
   urgentAt = -Infinity;
   /** When each batch now in the executor was handed to it (performance.now ms), oldest first. */
   readonly started: number[] = [];
+  /** Urgent requests in batches the executor holds, not yet answered. */
+  urgentHeld = 0;
+  /**
+   * When the oldest urgent request of each batch not yet answered was queued (performance.now
+   * ms; one entry per batch that holds urgent requests, oldest first): admission counts
+   * what the executor holds, not only the queue.
+   */
+  readonly urgentUnanswered: number[] = [];
   constructor(readonly index: number) {}
   get length(): number {
     return this.urgent.length + this.bulk.length;
@@ -81,11 +89,15 @@ export class Partitions<I = RawRequest, O = Handled> {
 
   /**
    * Queues a command. A request someone waits for (`waitBounded`: rpc, HTTP) goes in the
-   * urgent lane, and is refused with OVERLOADED at once while the oldest urgent request
-   * has waited longer than limits.queueWaitMsMax: the lane's actual delay, not a
-   * forecast, so a burst cleared in a batch or two refuses nobody, and under sustained
-   * overload admitted requests keep their latency. Bulk work (stream events, sweeps)
-   * only meets the count bound; the stream stops pulling instead (see hasRoom).
+   * urgent lane, and is refused with OVERLOADED at once while the oldest urgent request not
+   * yet answered (queued, or in a batch the executor holds) has waited longer than
+   * limits.queueWaitMsMax and the partition holds at least limits.admissionBacklogMin of
+   * them: the partition's actual delay, not a forecast, so a burst cleared in a batch or two
+   * refuses nobody, a few requests held up by a stall are answered when it ends, and under
+   * sustained overload admitted requests keep their latency. (Counting the queue alone let
+   * four full batches pile up in the executor behind it: admitted requests waited 0.7-1.1 s
+   * at three times capacity, bench/RESULTS.md 2026-12-01.) Bulk work (stream events,
+   * sweeps) only meets the count bound; the stream stops pulling instead (see hasRoom).
    */
   submit(partition: number, item: I, waitBounded = false): Promise<O> {
     const refused = this.admits(partition, waitBounded);
@@ -115,10 +127,12 @@ export class Partitions<I = RawRequest, O = Handled> {
     if (part.length >= limits.partitionQueueMax) {
       return new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.length} commands waiting`);
     }
+    if (!waitBounded || part.urgent.length + part.urgentHeld < limits.admissionBacklogMin) return null;
+    // Queued requests are younger than those in the executor: its oldest batch's comes first.
+    const oldest = part.urgentUnanswered[0] ?? part.urgent[0]?.queuedAt;
     const now = performance.now();
-    const oldest = part.urgent[0];
-    if (waitBounded && oldest && now - oldest.queuedAt > limits.queueWaitMsMax) {
-      return new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest.queuedAt)} ms behind; retry later`);
+    if (oldest !== undefined && now - oldest > limits.queueWaitMsMax) {
+      return new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest)} ms behind; retry later`);
     }
     return null;
   }
@@ -144,6 +158,9 @@ export class Partitions<I = RawRequest, O = Handled> {
 
   private async runBatch(part: Partition<I, O>): Promise<void> {
     const batch = part.urgent.splice(0, limits.batchSizeMax);
+    // The urgent requests lead the batch, oldest first.
+    const urgent = batch.length;
+    const urgentAt = urgent > 0 ? batch[0]!.queuedAt : null;
     const bulk = part.bulk.splice(0, this.bulkRoom(part, batch.length));
     if (bulk.length > 0) {
       part.bulkRunning++;
@@ -156,6 +173,8 @@ export class Partitions<I = RawRequest, O = Handled> {
     this.depthGauges[part.index]!.set(part.length);
     const started = performance.now();
     part.started.push(started);
+    if (urgentAt !== null) part.urgentUnanswered.push(urgentAt);
+    part.urgentHeld += urgent;
     let committed: Committed<O>;
     try {
       committed = await this.executor.run(part.index, batch.map((w) => w.item));
@@ -163,6 +182,7 @@ export class Partitions<I = RawRequest, O = Handled> {
       part.running--;
       if (bulk.length > 0) part.bulkRunning--;
       this.finished(part, started);
+      this.answered(part, urgentAt, urgent);
       this.failed(part, batch, err);
       return;
     }
@@ -183,7 +203,16 @@ export class Partitions<I = RawRequest, O = Handled> {
       this.failed(part, batch, err);
     } finally {
       this.inFlightDurable--;
+      this.answered(part, urgentAt, urgent);
     }
+  }
+
+  /** A batch's requests are answered: they no longer hold admission back. */
+  private answered(part: Partition<I, O>, urgentAt: number | null, urgent: number): void {
+    part.urgentHeld -= urgent;
+    if (urgentAt === null) return;
+    const i = part.urgentUnanswered.indexOf(urgentAt);
+    if (i >= 0) part.urgentUnanswered.splice(i, 1);
   }
 
   private finished(part: Partition<I, O>, started: number): void {

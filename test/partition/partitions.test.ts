@@ -102,6 +102,42 @@ describe("partitions", () => {
     await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
   });
 
+  it("counts the requests the executor holds too: refuses while one of them has waited over queueWaitMsMax, even with nothing queued", async () => {
+    const ex = new GatedExecutor();
+    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
+    const n = limits.admissionBacklogMin;
+    const held = Array.from({ length: n }, (_, i) => parts.submit(0, cmd(`held-${i}`), true));
+    await new Promise((r) => setImmediate(r));
+    // Everything is in the executor's batch; the queue is empty.
+    expect(ex.batches.flatMap((b) => b.ids)).toEqual(Array.from({ length: n }, (_, i) => `held-${i}`));
+    await new Promise((r) => setTimeout(r, limits.queueWaitMsMax + 50));
+    await expect(parts.submit(0, cmd("too-late"), true)).rejects.toMatchObject({ code: "OVERLOADED", message: expect.stringMatching(/ms behind/) });
+    // Bulk work still queues; once the held batch is answered, requests are admitted again.
+    const streamed = parts.submit(0, cmd("stream-event"), false);
+    ex.open();
+    expect((await Promise.all(held)).length).toBe(n);
+    await expect(streamed).resolves.toMatchObject({ reply: { id: "stream-event" } });
+    await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
+  });
+
+  it("admits requests behind a stall while fewer than admissionBacklogMin are unanswered, however long they waited", async () => {
+    const ex = new GatedExecutor();
+    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
+    const few = limits.admissionBacklogMin - 2;
+    const held = Array.from({ length: few }, (_, i) => parts.submit(0, cmd(`held-${i}`), true));
+    await new Promise((r) => setImmediate(r));
+    const queued = parts.submit(0, cmd("queued"), true);
+    await new Promise((r) => setTimeout(r, limits.queueWaitMsMax + 50));
+    // One below the floor: still admitted, though the oldest has waited past the bound.
+    const admitted = parts.submit(0, cmd("admitted"), true);
+    // The floor reached: refused.
+    await expect(parts.submit(0, cmd("refused"), true)).rejects.toMatchObject({ code: "OVERLOADED" });
+    ex.open();
+    expect((await Promise.all(held)).length).toBe(few);
+    await expect(queued).resolves.toMatchObject({ reply: { id: "queued" } });
+    await expect(admitted).resolves.toMatchObject({ reply: { id: "admitted" } });
+  });
+
   it("serves requests someone waits for before queued bulk work, each lane in arrival order", async () => {
     const ex = new GatedExecutor();
     const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
