@@ -20,7 +20,7 @@ export const limits = {
    * refused with OVERLOADED at once (while admissionBacklogMin or more such requests are
    * unanswered), ms.
    */
-  queueWaitMsMax: 150,
+  queueWaitMsMax: 100,
   /**
    * Requests someone waits for a partition must hold unanswered (queued or in its executor)
    * before queueWaitMsMax refuses any: a few requests held up by a stall (a cold worker, a

@@ -80,16 +80,17 @@ export class SnapshotSchedule {
     const due = this.due.flatMap((d, vp) => (this.o.serves(vp) && d.since > 0 && now >= d.retryAt && (force || d.since >= every || now - d.at >= everyMs) ? [vp] : []));
     if (due.length === 0) return [];
     const counted = new Map(due.map((vp) => [vp, this.due[vp]!.since]));
-    const stored = await this.snapshots.take(due);
-    for (const info of stored) {
+    const covered = await this.snapshots.take(due);
+    // Stored, or the bucket already held one as far along (a takeover's): the count starts again either way.
+    for (const info of covered) {
       const d = this.due[info.vp]!;
       d.since = Math.max(0, d.since - (counted.get(info.vp) ?? 0));
-      d.at = info.at;
+      d.at = info.superseded ? Math.max(d.at, info.at) : info.at;
     }
-    // Not stored (failed, or the bucket had one as far along): not tried again for a while, so a failing bucket costs no pass over the ledger every second.
-    const storedVps = new Set(stored.map((i) => i.vp));
-    for (const vp of due) if (!storedVps.has(vp)) this.due[vp]!.retryAt = now + limits.clusterSnapshotRetryMs;
-    return stored.map((i) => i.vp);
+    // Failed: not tried again for a while, so a failing bucket costs no pass over the ledger every second.
+    const coveredVps = new Set(covered.map((i) => i.vp));
+    for (const vp of due) if (!coveredVps.has(vp)) this.due[vp]!.retryAt = now + limits.clusterSnapshotRetryMs;
+    return covered.filter((i) => !i.superseded).map((i) => i.vp);
   }
 
   /** Stops looking; resolves once a round under way has ended. */

@@ -34,6 +34,11 @@ export interface SnapshotInfo {
   revision: number;
 }
 
+/** A partition a snapshot round left covered by the bucket: its snapshot, or the one already there (`superseded`). */
+export interface SnapshotRound extends SnapshotInfo {
+  superseded: boolean;
+}
+
 function infoOf(vp: number, o: ObjectInfo | null): SnapshotInfo | null {
   if (!o || o.deleted) return null;
   const m = o.metadata ?? {};
@@ -57,19 +62,20 @@ export class SnapshotStore {
 
   /**
    * Stores a partition's snapshot file unless the bucket already holds one as far along
-   * (another owner's, newer): then resolves null and stores nothing. The object's meta
-   * message is written expecting the revision read, so of two owners racing one wins.
+   * (another owner's, or the one a takeover restored): then stores nothing and resolves
+   * with that one, `stored` false. The object's meta message is written expecting the
+   * revision read, so of two owners racing one wins.
    */
-  async put(vp: number, file: PartitionFile, at: number, instanceId: string): Promise<SnapshotInfo | null> {
+  async put(vp: number, file: PartitionFile, at: number, instanceId: string): Promise<{ info: SnapshotInfo | null; stored: boolean }> {
     const existing = await this.os.info(snapshotName(vp));
     const before = infoOf(vp, existing);
-    if (before && before.pos >= file.pos) return null;
+    if (before && before.pos >= file.pos) return { info: before, stored: false };
     // 0 when there is none yet: the write lands only while the object is still missing.
     const previousRevision = existing ? existing.revision : 0;
     const data = Readable.toWeb(createReadStream(file.file)) as unknown as ReadableStream<Uint8Array>;
     const meta = { pos: String(file.pos), at: String(at), instanceId, records: String(file.records) };
     const info = await this.os.put({ name: snapshotName(vp), description: `loyaltyd partition ${vp}`, metadata: meta }, data, { previousRevision });
-    return infoOf(vp, info);
+    return { info: infoOf(vp, info), stored: true };
   }
 
   /** Downloads the partition's latest snapshot into `file`; null when it has none. */
@@ -145,9 +151,11 @@ export class Snapshotter {
 
   /**
    * Snapshots the partitions (one pass over the ledger), stores each, and trims each
-   * one's log up to what its snapshot holds. Resolves with the stored ones.
+   * one's log up to what its snapshot holds. Resolves with those the bucket now covers:
+   * stored, or `superseded` when it already held a snapshot as far along (the log is
+   * trimmed up to this file's position all the same: that snapshot holds it).
    */
-  take(vps: number[]): Promise<SnapshotInfo[]> {
+  take(vps: number[]): Promise<SnapshotRound[]> {
     return this.serial(async () => {
       const started = performance.now();
       const at = this.o.now();
@@ -159,17 +167,25 @@ export class Snapshotter {
         this.log.error({ err, partitions: vps }, "could not snapshot partitions");
         return [];
       }
-      const stored: SnapshotInfo[] = [];
+      const covered: SnapshotRound[] = [];
       for (const f of files) {
         try {
-          const info = f.pos === 0 ? null : await this.bucket.put(f.vp, f, at, this.o.instanceId);
-          if (!info) {
+          if (f.pos === 0) {
             this.metrics.clusterSnapshots.labels("superseded").inc();
+            continue;
+          }
+          const { info, stored } = await this.bucket.put(f.vp, f, at, this.o.instanceId);
+          if (!info) throw new Error(`partition ${f.vp}: the bucket's snapshot has no position`);
+          if (!stored) {
+            this.metrics.clusterSnapshots.labels("superseded").inc();
+            covered.push({ ...info, superseded: true });
+            const trimmed = await this.o.trim(f.vp, f.pos);
+            this.log.info({ partition: f.vp, pos: f.pos, bucketPos: info.pos, trimmed }, "partition snapshot not stored: the bucket holds one as far along");
             continue;
           }
           this.metrics.clusterSnapshots.labels("ok").inc();
           this.metrics.clusterSnapshotBytes.labels(String(f.vp)).set(info.bytes);
-          stored.push(info);
+          covered.push({ ...info, superseded: false });
           const trimmed = await this.o.trim(f.vp, f.pos);
           this.log.info({ partition: f.vp, pos: f.pos, records: f.records, bytes: info.bytes, trimmed }, "partition snapshot stored");
         } catch (err) {
@@ -179,7 +195,7 @@ export class Snapshotter {
       }
       this.metrics.clusterSnapshotDuration.observe((performance.now() - started) / 1000);
       rmSync(this.dir, { recursive: true, force: true });
-      return stored;
+      return covered;
     });
   }
 

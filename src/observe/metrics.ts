@@ -280,7 +280,7 @@ export function createMetrics() {
     }),
     clusterSnapshots: new Counter({
       name: "loyalty_cluster_snapshots_total",
-      help: "Partition snapshots this instance took, by outcome (ok: stored; superseded: the bucket had a newer one; error)",
+      help: "Partition snapshots this instance took, by outcome (ok: stored; superseded: the bucket already held one as far along; error)",
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),

@@ -92,10 +92,9 @@ describe("cluster mode: snapshots", () => {
     }
     // More sales on e3 until every partition's log is trimmed past all that s1 could have
     // applied before it died (how sales fall on partitions depends on the customer ids, so
-    // a fixed count may leave a quiet partition untrimmed; and a round that finds the bucket
-    // already as far along, as right after a takeover, tries that partition again only
-    // clusterSnapshotRetryMs later); then s1 back on its old data directory: behind the
-    // trimmed logs, it restores whichever partitions it takes.
+    // a fixed count may leave a quiet partition untrimmed; the bound allows one failed
+    // round's clusterSnapshotRetryMs back-off); then s1 back on its old data directory:
+    // behind the trimmed logs, it restores whichever partitions it takes.
     const seenByS1 = (await logStates()).map((s) => s.last_seq);
     const trimmedBy = Date.now() + limits.clusterSnapshotRetryMs + 30_000;
     for (let n = 160; n < 260 || !(await logStarts()).every((first, p) => first > seenByS1[p]!); n++) {

@@ -24,7 +24,7 @@ describe("Prometheus with the shipped alerts: latency", () => {
   it("alerts when partitions are slow: authorize and accrue latency", async () => {
     // About 80 % of the ledger's one writer (LMDB serialises the partitions' commits): no
     // backlog, but a till's request often waits behind a slow event
-    // (past 150 ms of waiting, with 64 or more unanswered, it would be refused OVERLOADED, which is fast).
+    // (past 100 ms of waiting, with 64 or more unanswered, it would be refused OVERLOADED, which is fast).
     await live().scenario(SCENARIOS.slowPartitions, async () => slowEvents(4, 0), 120_000);
   }, 180_000);
 
