@@ -6,57 +6,17 @@
 // as much), so keys are not kept, only recognised; and its size has a hard bound
 // (bookBytesMax). Pure: bytes in, bytes out.
 //
-// Layout (little-endian):
-//   header  56 bytes: u8 format, u8 months, u8 × 4 slots in use (stores, channels,
-//           categories, skus), u16 0, f64 visits, f64 spend, f64 firstAt, f64 lastAt,
-//           i32 × 4 dropped (same order: the latest last day of an entry dropped to keep the
-//           list within its bound, -1 when none was)
-//   months  12 bytes each, ascending: u16 month (year × 12 + month − 1), u16 visits, f64 spend
-//   slots   stores, channels, categories, skus, one list after the other, 21 bytes each:
-//           u32 keyHash, u8 key length (UTF-16 units, 255: 255 or more), u16 first day, u16
-//           last day, u32 count, f64 amount
-// Days are local days since 1970-01-01. For skus and categories `count` is the net quantity
-// in thousandths of a unit; for stores and channels the net number of visits. Counts stop at
-// 2^32 − 1 and month visits at 65,535. Two keys of one list with the same hash and length
-// would share a slot: about one customer in 10^8 with 16 skus.
+// The layout (its constants, header and slots) is in purchase-book-layout.ts; the book
+// decoded whole, for reads and merges, in purchase-book-read.ts.
+import {
+  CATEGORIES, CHANNELS, HEADER_BYTES, LISTS, MONTH_BYTES, OFF_DROPPED, OFF_FIRST, OFF_LAST, OFF_MONTHS, OFF_SLOTS, OFF_SPEND, OFF_VISITS,
+  S_AMOUNT, S_COUNT, S_FIRST, S_LAST, S_LEN, SKUS, SLOT_BYTES, STORES, U16_MAX, U32_MAX, keyHash, keyLength, listStart, viewOf, type BookBounds, type ListIndex,
+} from "./purchase-book-layout.js";
 
-export const BOOK_FORMAT = 1;
-const HEADER_BYTES = 56;
-const MONTH_BYTES = 12;
-export const SLOT_BYTES = 21;
-const OFF_MONTHS = 1;
-const OFF_SLOTS = 2;
-const OFF_VISITS = 8;
-const OFF_SPEND = 16;
-const OFF_FIRST = 24;
-const OFF_LAST = 32;
-const OFF_DROPPED = 40;
-// Within a slot:
-const S_LEN = 4;
-const S_FIRST = 5;
-const S_LAST = 7;
-const S_COUNT = 9;
-const S_AMOUNT = 13;
-const U16_MAX = 0xffff;
-const U32_MAX = 0xffff_ffff;
-
-export const STORES = 0;
-export const CHANNELS = 1;
-export const CATEGORIES = 2;
-export const SKUS = 3;
-export type ListIndex = 0 | 1 | 2 | 3;
-const LISTS: readonly ListIndex[] = [STORES, CHANNELS, CATEGORIES, SKUS];
-
-/** How many months and slots per list (indexed by ListIndex) a book keeps; each at most 255. */
-export interface BookBounds {
-  months: number;
-  lists: readonly [number, number, number, number];
-}
-
-/** The largest book the bounds allow: what the wallet must have room for. */
-export function bookBytesMax(bounds: BookBounds): number {
-  return HEADER_BYTES + bounds.months * MONTH_BYTES + bounds.lists.reduce((n, s) => n + s, 0) * SLOT_BYTES;
-}
+export {
+  BOOK_FORMAT, CATEGORIES, CHANNELS, SKUS, SLOT_BYTES, STORES, bookBytesMax, emptyBook, isBook, keyHash, keyIdOf, type BookBounds, type KeyId, type ListIndex,
+} from "./purchase-book-layout.js";
+export { bookTotals, decodeBook, encodeBook, tallyKey, type MonthBucket, type PurchaseRecord, type Tally } from "./purchase-book-read.js";
 
 /** One sale as the book counts it. Days and months are the caller's (local calendar). */
 export interface SaleFacts {
@@ -67,12 +27,6 @@ export interface SaleFacts {
   channel: string;
   /** A basket's lines: quantity in units (at most 3 decimals), amount in minor units. */
   lines: readonly { sku: string; category: string | null; qty: number; amount: number }[];
-}
-
-/** A key as a slot knows it: its keyHash and its length (keyLength). */
-export interface KeyId {
-  hash: number;
-  length: number;
 }
 
 /** What a return or void takes back: the sale's day and month, and per line what comes back now. */
@@ -86,21 +40,6 @@ export interface TakeBack {
   /** Per returned line: its sku's and category's keyHash (0: no category), as the sale recorded them. */
   lines: readonly { skuHash: number; categoryHash: number; qtyMilli: number; amount: number }[];
 }
-
-// ---- keys --------------------------------------------------------------------------------
-
-/** FNV-1a over the UTF-16 code units: the same key always hashes alike, whatever its bytes. */
-export function keyHash(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** What a slot keeps of a key besides its hash. */
-const keyLength = (key: string): number => Math.min(key.length, 255);
 
 function slotHolds(buf: Uint8Array, v: DataView, off: number, key: string, hash: number): boolean {
   return v.getUint32(off, true) === hash && buf[off + S_LEN] === keyLength(key);
@@ -116,35 +55,6 @@ function writeSlot(buf: Uint8Array, v: DataView, off: number, p: Pending, day: n
 }
 
 const clampU16 = (n: number): number => Math.min(U16_MAX, Math.max(0, n));
-
-// ---- the layout ---------------------------------------------------------------------------
-
-function viewOf(buf: Uint8Array): DataView {
-  return new DataView(buf.buffer, buf.byteOffset, buf.length);
-}
-
-export function emptyBook(): Uint8Array {
-  const buf = new Uint8Array(HEADER_BYTES);
-  buf[0] = BOOK_FORMAT;
-  const v = viewOf(buf);
-  for (const l of LISTS) v.setInt32(OFF_DROPPED + 4 * l, -1, true);
-  return buf;
-}
-
-/** Whether the bytes are a book whose header agrees with its length: anything else is a corrupted record. */
-export function isBook(buf: Uint8Array): boolean {
-  if (buf.length < HEADER_BYTES || buf[0] !== BOOK_FORMAT) return false;
-  let slots = 0;
-  for (const l of LISTS) slots += buf[OFF_SLOTS + l]!;
-  return buf.length === HEADER_BYTES + buf[OFF_MONTHS]! * MONTH_BYTES + slots * SLOT_BYTES;
-}
-
-/** Where list `l`'s first slot lies. */
-function listStart(buf: Uint8Array, l: ListIndex): number {
-  let off = HEADER_BYTES + buf[OFF_MONTHS]! * MONTH_BYTES;
-  for (let k = 0; k < l; k++) off += buf[OFF_SLOTS + k]! * SLOT_BYTES;
-  return off;
-}
 
 function findSlot(buf: Uint8Array, v: DataView, l: ListIndex, key: string, hash: number): number {
   const start = listStart(buf, l);
@@ -165,11 +75,6 @@ function findHash(buf: Uint8Array, v: DataView, l: ListIndex, hash: number): num
   const n = buf[OFF_SLOTS + l]!;
   for (let i = 0; i < n; i++) if (v.getUint32(start + i * SLOT_BYTES, true) === hash) return start + i * SLOT_BYTES;
   return -1;
-}
-
-/** A key's KeyId. */
-export function keyIdOf(key: string): KeyId {
-  return { hash: keyHash(key), length: keyLength(key) };
 }
 
 function findMonth(buf: Uint8Array, v: DataView, month: number): number {
@@ -401,107 +306,4 @@ function takeBackAt(v: DataView, off: number, count: number, amount: number, day
   if (off < 0 || day < v.getUint16(off + S_FIRST, true)) return;
   v.setUint32(off + S_COUNT, Math.max(0, v.getUint32(off + S_COUNT, true) - count), true);
   v.setFloat64(off + S_AMOUNT, Math.max(0, v.getFloat64(off + S_AMOUNT, true) - amount), true);
-}
-
-// ---- decoding, for reads ---------------------------------------------------------------------
-
-/** One list entry decoded: [key, count, amount, first day, last day]; the key as its KeyId, "hash/length" in hex/decimal. */
-export type Tally = [key: string, count: number, amount: number, firstDay: number, lastDay: number];
-
-/** How a decoded record names a key: its hash in 8 hex digits and its length, e.g. "0a1b2c3d/6". */
-export function tallyKey(key: string): string {
-  return idLabel(keyIdOf(key));
-}
-
-function idLabel(id: KeyId): string {
-  return `${id.hash.toString(16).padStart(8, "0")}/${id.length}`;
-}
-
-/** [month (year × 12 + month − 1), visits, spend]. */
-export type MonthBucket = [month: number, visits: number, spend: number];
-
-/** The book decoded: what reads (the customer verb, segment queries, tests) see. */
-export interface PurchaseRecord {
-  /** Sales less the voided ones. */
-  visits: number;
-  /** What the lines paid (the sum of line amounts), minor units, less returns and voids. */
-  spend: number;
-  /** Earliest and latest `at` of a sale, 0 before the first (returns and voids do not move them). */
-  firstAt: number;
-  lastAt: number;
-  months: MonthBucket[];
-  /** Keys as tallyKey() names them: the book recognises a key, it does not keep it. */
-  stores: Tally[];
-  channels: Tally[];
-  categories: Tally[];
-  skus: Tally[];
-  /** Per list (stores, channels, categories, skus): see the layout above. */
-  dropped: [number, number, number, number];
-}
-
-/** Visits, spend, first and last sale: the header alone. */
-export function bookTotals(buf: Uint8Array): { visits: number; spend: number; firstAt: number; lastAt: number } {
-  const v = viewOf(buf);
-  return { visits: v.getFloat64(OFF_VISITS, true), spend: v.getFloat64(OFF_SPEND, true), firstAt: v.getFloat64(OFF_FIRST, true), lastAt: v.getFloat64(OFF_LAST, true) };
-}
-
-function tallies(buf: Uint8Array, v: DataView, l: ListIndex): Tally[] {
-  const out: Tally[] = [];
-  const start = listStart(buf, l);
-  for (let i = 0; i < buf[OFF_SLOTS + l]!; i++) {
-    const off = start + i * SLOT_BYTES;
-    const key = idLabel({ hash: v.getUint32(off, true), length: buf[off + S_LEN]! });
-    out.push([key, v.getUint32(off + S_COUNT, true), v.getFloat64(off + S_AMOUNT, true), v.getUint16(off + S_FIRST, true), v.getUint16(off + S_LAST, true)]);
-  }
-  return out;
-}
-
-/** A decoded record as bytes again (what a merge writes back): decodeBook's inverse. */
-export function encodeBook(r: PurchaseRecord): Uint8Array {
-  const lists = [r.stores, r.channels, r.categories, r.skus];
-  const buf: Uint8Array = Buffer.alloc(HEADER_BYTES + r.months.length * MONTH_BYTES + lists.reduce((n, t) => n + t.length, 0) * SLOT_BYTES);
-  const v = viewOf(buf);
-  buf[0] = BOOK_FORMAT;
-  buf[OFF_MONTHS] = r.months.length;
-  [r.visits, r.spend, r.firstAt, r.lastAt].forEach((x, i) => v.setFloat64(OFF_VISITS + 8 * i, x, true));
-  let off = HEADER_BYTES;
-  for (const [month, visits, spend] of r.months) {
-    v.setUint16(off, month, true);
-    v.setUint16(off + 2, visits, true);
-    v.setFloat64(off + 4, spend, true);
-    off += MONTH_BYTES;
-  }
-  for (const l of LISTS) {
-    v.setInt32(OFF_DROPPED + 4 * l, r.dropped[l], true);
-    buf[OFF_SLOTS + l] = lists[l]!.length;
-    for (const [key, count, amount, first, last] of lists[l]!) {
-      const [hash, length] = key.split("/");
-      v.setUint32(off, Number.parseInt(hash!, 16), true);
-      buf[off + S_LEN] = Number(length);
-      v.setUint16(off + S_FIRST, first, true);
-      v.setUint16(off + S_LAST, last, true);
-      v.setUint32(off + S_COUNT, count, true);
-      v.setFloat64(off + S_AMOUNT, amount, true);
-      off += SLOT_BYTES;
-    }
-  }
-  return buf;
-}
-
-export function decodeBook(buf: Uint8Array): PurchaseRecord {
-  const v = viewOf(buf);
-  const months: MonthBucket[] = [];
-  for (let i = 0; i < buf[OFF_MONTHS]!; i++) {
-    const off = HEADER_BYTES + i * MONTH_BYTES;
-    months.push([v.getUint16(off, true), v.getUint16(off + 2, true), v.getFloat64(off + 4, true)]);
-  }
-  return {
-    ...bookTotals(buf),
-    months,
-    stores: tallies(buf, v, STORES),
-    channels: tallies(buf, v, CHANNELS),
-    categories: tallies(buf, v, CATEGORIES),
-    skus: tallies(buf, v, SKUS),
-    dropped: [v.getInt32(OFF_DROPPED, true), v.getInt32(OFF_DROPPED + 4, true), v.getInt32(OFF_DROPPED + 8, true), v.getInt32(OFF_DROPPED + 12, true)],
-  };
 }
