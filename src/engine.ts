@@ -172,7 +172,7 @@ async function startPipeline(
     fatal = true;
     log.fatal({ err }, "invariant broken; exiting");
     setTimeout(() => process.exit(70), 100);
-  });
+  }, config.admission);
   // Cluster mode: the directory, the gate, snapshots, the shared back office and stock (cluster/wire.ts).
   let member: ClusterMember | null = null;
   const clusterParts = config.cluster.enabled

@@ -15,17 +15,18 @@ export const limits = {
   /** Commands waiting per partition before new ones are refused with OVERLOADED. */
   partitionQueueMax: 8192,
   /**
-   * Once the oldest request someone waits for (rpc, HTTP) that a partition has not answered
-   * yet (queued, or in a batch its executor holds) has waited this long, new ones are
-   * refused with OVERLOADED at once (while admissionBacklogMin or more such requests are
-   * unanswered), ms.
+   * Default of config admission.queueWaitMs: once the oldest request someone waits for (rpc,
+   * HTTP) that a partition has not answered yet (queued, or in a batch its executor holds)
+   * has waited this long, new ones are refused with OVERLOADED at once (while
+   * admissionBacklogMin or more such requests are unanswered), ms.
    */
   queueWaitMsMax: 100,
   /**
-   * Requests someone waits for a partition must hold unanswered (queued or in its executor)
-   * before queueWaitMsMax refuses any: a few requests held up by a stall (a cold worker, a
-   * merge holding the writer) are answered when it ends, and a refusal would only send
-   * their tills back into it. About 16 ms of work at the worker's ~250 us per command.
+   * Default of config admission.backlogMin: requests someone waits for a partition must hold
+   * unanswered (queued or in its executor) before queueWaitMsMax refuses any: a few requests
+   * held up by a stall (a cold worker, a merge holding the writer) are answered when it ends,
+   * and a refusal would only send their tills back into it. About 16 ms of work at the
+   * worker's ~250 us per command.
    */
   admissionBacklogMin: 64,
   /**

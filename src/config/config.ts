@@ -227,6 +227,16 @@ export const configSchema = z
     executor: z.enum(["workers", "inline"]).default("workers"),
     /** A partition whose batch runs longer than this is wedged: its thread is replaced, ms. */
     watchdogMs: z.coerce.number().int().min(200).max(3_600_000).default(limits.watchdogMsDefault),
+    /** Load shedding of rpc and HTTP requests (partition/partitions.ts admits). */
+    admission: z
+      .object({
+        /** Refuse with OVERLOADED while a partition's oldest unanswered request has waited longer, ms. */
+        queueWaitMs: z.coerce.number().int().min(10).max(60_000).default(limits.queueWaitMsMax),
+        /** ... and the partition holds at least this many unanswered requests. */
+        backlogMin: z.coerce.number().int().min(1).max(limits.partitionQueueMax).default(limits.admissionBacklogMin),
+      })
+      .strict()
+      .default({ queueWaitMs: limits.queueWaitMsMax, backlogMin: limits.admissionBacklogMin }),
     /** on: the POS simulator; "b2b": the distributors' reports (docs/b2b.md); off. */
     simulator: z.union([z.literal("b2b"), onOff]).default(false),
     simulatorRate: z.coerce.number().int().min(1).max(100_000).default(200),
@@ -365,6 +375,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 export const LEAF_KEYS = [
   "nats.url", "nats.user", "nats.pass", "nats.passFile", "nats.token", "nats.tokenFile", "nats.credsFile", "nats.nkeySeedFile",
   "nats.tls.ca", "nats.tls.cert", "nats.tls.key", "dataDir", "http.port", "http.host", "adminToken", "programmesDir", "partitions", "executor", "watchdogMs",
+  "admission.queueWaitMs", "admission.backlogMin",
   "simulator", "simulatorRate", "simulatorCustomers", "enrolOnUnknownPhone", "enrolOnUnknownCard", "programmeSelection", "timeZone",
   "returns.whenSpent", "holdTtlMsDefault", "stream", "logLevel", "expiry.noticeDays", "expiry.sweepMs",
   "events.lateMsMax", "events.futureMsMax", "events.streamMaxAgeMs", "events.streamMaxBytes", "events.streamDenyDelete", "events.streamDenyPurge", "events.ackWaitMs",

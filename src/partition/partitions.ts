@@ -48,6 +48,12 @@ class Partition<I, O> {
   }
 }
 
+/** Config admission (its defaults: limits.queueWaitMsMax, limits.admissionBacklogMin). */
+export interface Admission {
+  queueWaitMs: number;
+  backlogMin: number;
+}
+
 export class Partitions<I = RawRequest, O = Handled> {
   private readonly parts: Partition<I, O>[];
   private readonly depthGauges;
@@ -62,6 +68,8 @@ export class Partitions<I = RawRequest, O = Handled> {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly onFatal: (err: unknown) => void,
+    /** Config admission: when requests someone waits for are refused (see submit). */
+    private readonly admission: Admission = { queueWaitMs: limits.queueWaitMsMax, backlogMin: limits.admissionBacklogMin },
   ) {
     this.parts = Array.from({ length: count }, (_, i) => new Partition<I, O>(i));
     this.depthGauges = this.parts.map((p) => metrics.queueDepth.labels(String(p.index)));
@@ -91,8 +99,8 @@ export class Partitions<I = RawRequest, O = Handled> {
    * Queues a command. A request someone waits for (`waitBounded`: rpc, HTTP) goes in the
    * urgent lane, and is refused with OVERLOADED at once while the oldest urgent request not
    * yet answered (queued, or in a batch the executor holds) has waited longer than
-   * limits.queueWaitMsMax and the partition holds at least limits.admissionBacklogMin of
-   * them: the partition's actual delay, not a forecast, so a burst cleared in a batch or two
+   * admission.queueWaitMs (config; default 100 ms) and the partition holds at least
+   * admission.backlogMin (64) of them: the partition's actual delay, not a forecast, so a burst cleared in a batch or two
    * refuses nobody, a few requests held up by a stall are answered when it ends, and under
    * sustained overload admitted requests keep their latency. (Counting the queue alone let
    * four full batches pile up in the executor behind it: admitted requests waited 0.7-1.1 s
@@ -127,11 +135,11 @@ export class Partitions<I = RawRequest, O = Handled> {
     if (part.length >= limits.partitionQueueMax) {
       return new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.length} commands waiting`);
     }
-    if (!waitBounded || part.urgent.length + part.urgentHeld < limits.admissionBacklogMin) return null;
+    if (!waitBounded || part.urgent.length + part.urgentHeld < this.admission.backlogMin) return null;
     // Queued requests are younger than those in the executor: its oldest batch's comes first.
     const oldest = part.urgentUnanswered[0] ?? part.urgent[0]?.queuedAt;
     const now = performance.now();
-    if (oldest !== undefined && now - oldest > limits.queueWaitMsMax) {
+    if (oldest !== undefined && now - oldest > this.admission.queueWaitMs) {
       return new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest)} ms behind; retry later`);
     }
     return null;

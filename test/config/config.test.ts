@@ -71,6 +71,20 @@ describe("configuration", () => {
     expect(keyOf(() => loadConfig({ env: { LOYALTYD_EVENTS_FUTURE_MS_MAX: "soon" } }))).toBe("events.futureMsMax");
   });
 
+  it("sheds rpc and HTTP load past 100 ms with 64 unanswered by default, settable by key and environment, within bounds", () => {
+    expect(loadConfig({ env: {} }).admission).toEqual({ queueWaitMs: 100, backlogMin: 64 });
+    expect(limits.queueWaitMsMax).toBe(100);
+    expect(limits.admissionBacklogMin).toBe(64);
+    expect(envNamesFor("admission.queueWaitMs")).toEqual(["LOYALTYD_ADMISSION_QUEUEWAITMS", "LOYALTYD_ADMISSION_QUEUE_WAIT_MS"]);
+    const c = loadConfig({ env: { LOYALTYD_ADMISSION_QUEUE_WAIT_MS: "250", LOYALTYD_ADMISSION_BACKLOG_MIN: "1" } });
+    expect(c.admission).toEqual({ queueWaitMs: 250, backlogMin: 1 });
+    expect(loadConfig({ env: {}, overrides: { "admission.backlogMin": 512 } }).admission).toEqual({ queueWaitMs: 100, backlogMin: 512 });
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_ADMISSION_QUEUE_WAIT_MS: "5" } }))).toBe("admission.queueWaitMs");
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_ADMISSION_QUEUE_WAIT_MS: "60001" } }))).toBe("admission.queueWaitMs");
+    expect(keyOf(() => loadConfig({ env: { LOYALTYD_ADMISSION_BACKLOG_MIN: "0" } }))).toBe("admission.backlogMin");
+    expect(keyOf(() => loadConfig({ env: {}, overrides: { "admission.backlogMin": limits.partitionQueueMax + 1 } }))).toBe("admission.backlogMin");
+  });
+
   it("protects the event stream by default (no purge, no message deletion, no age or size limit), settable by key and environment", () => {
     expect(loadConfig({ env: {} }).events).toMatchObject({ streamMaxAgeMs: 0, streamMaxBytes: 0, streamDenyDelete: true, streamDenyPurge: true });
     const c = loadConfig({ env: { LOYALTYD_EVENTS_STREAM_MAX_AGE_MS: "7776000000", LOYALTYD_EVENTS_STREAM_DENY_PURGE: "off" } });

@@ -138,6 +138,19 @@ describe("partitions", () => {
     await expect(admitted).resolves.toMatchObject({ reply: { id: "admitted" } });
   });
 
+  it("takes its bounds from config admission when given: here 2 unanswered and 30 ms", async () => {
+    const ex = new GatedExecutor();
+    const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined, { queueWaitMs: 30, backlogMin: 2 });
+    const held = [parts.submit(0, cmd("held-0"), true), parts.submit(0, cmd("held-1"), true)];
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 80));
+    // Far below the defaults (64 unanswered, 100 ms), past these.
+    await expect(parts.submit(0, cmd("refused"), true)).rejects.toMatchObject({ code: "OVERLOADED", message: expect.stringMatching(/ms behind/) });
+    ex.open();
+    expect((await Promise.all(held)).map((o) => o.reply.id)).toEqual(["held-0", "held-1"]);
+    await expect(parts.submit(0, cmd("after"), true)).resolves.toMatchObject({ reply: { id: "after" } });
+  });
+
   it("serves requests someone waits for before queued bulk work, each lane in arrival order", async () => {
     const ex = new GatedExecutor();
     const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined);
