@@ -86,6 +86,18 @@ export function createMetrics() {
       labelNames: ["partition"] as const,
       registers: [registry],
     }),
+    partitionUnansweredAge: new Gauge({
+      name: "loyalty_partition_unanswered_age_seconds",
+      help: "How long the oldest rpc or HTTP request each partition has not answered (queued, or in a batch its worker holds) has waited, 0 when none: new ones are refused OVERLOADED past admission.queueWaitMs while admission.backlogMin or more are unanswered",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
+    partitionUnanswered: new Gauge({
+      name: "loyalty_partition_unanswered_requests",
+      help: "rpc and HTTP requests each partition has not answered yet (queued, or in a batch its worker holds): what admission.backlogMin is compared with",
+      labelNames: ["partition"] as const,
+      registers: [registry],
+    }),
     partitionQueueAge: new Gauge({
       name: "loyalty_partition_queue_age_seconds",
       help: "How long the oldest command waiting in each partition's queue has waited, 0 when the queue is empty",

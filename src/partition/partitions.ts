@@ -78,7 +78,7 @@ export class Partitions<I = RawRequest, O = Handled> {
     metrics.onScrape(() => this.sampleAges());
   }
 
-  /** Per partition: how long its oldest running batch has run, and its oldest queued command waited. */
+  /** Per partition: how long its oldest running batch has run, its oldest queued command and oldest unanswered request waited, and how many requests are unanswered. */
   private sampleAges(): void {
     const now = performance.now();
     const age = (since: number | undefined) => (since === undefined ? 0 : (now - since) / 1000);
@@ -87,6 +87,9 @@ export class Partitions<I = RawRequest, O = Handled> {
       this.metrics.partitionBatchAge.labels(label).set(age(p.started[0]));
       const queuedAt = Math.min(p.urgent[0]?.queuedAt ?? Infinity, p.bulk[0]?.queuedAt ?? Infinity);
       this.metrics.partitionQueueAge.labels(label).set(age(Number.isFinite(queuedAt) ? queuedAt : undefined));
+      // What admission looks at (see admits).
+      this.metrics.partitionUnansweredAge.labels(label).set(age(p.urgentUnanswered[0] ?? p.urgent[0]?.queuedAt));
+      this.metrics.partitionUnanswered.labels(label).set(p.urgent.length + p.urgentHeld);
     }
   }
 

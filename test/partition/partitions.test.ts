@@ -138,6 +138,28 @@ describe("partitions", () => {
     await expect(admitted).resolves.toMatchObject({ reply: { id: "admitted" } });
   });
 
+  it("reports what admission looks at: the unanswered requests (queued or in the executor) and how long the oldest has waited", async () => {
+    const ex = new GatedExecutor();
+    const metrics = createMetrics();
+    const parts = new Partitions<Command, Outcome>(ex, 1, metrics, createLogger("silent"), () => undefined);
+    const gauge = async (name: string): Promise<number> => {
+      const line = (await metrics.text()).split("\n").find((l) => l.startsWith(`${name}{partition="0"}`));
+      return Number(line?.slice(line.lastIndexOf(" ") + 1));
+    };
+    const held = [parts.submit(0, cmd("held-0"), true), parts.submit(0, cmd("held-1"), true)];
+    await new Promise((r) => setImmediate(r));
+    // In the executor, nothing queued: the queue's age is 0, the requests' is not.
+    const queued = parts.submit(0, cmd("queued"), true);
+    const streamed = parts.submit(0, cmd("stream-event"), false);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await gauge("loyalty_partition_unanswered_requests")).toBe(3);
+    expect(await gauge("loyalty_partition_unanswered_age_seconds")).toBeGreaterThanOrEqual(0.05);
+    ex.open();
+    await Promise.all([...held, queued, streamed]);
+    expect(await gauge("loyalty_partition_unanswered_requests")).toBe(0);
+    expect(await gauge("loyalty_partition_unanswered_age_seconds")).toBe(0);
+  });
+
   it("takes its bounds from config admission when given: here 2 unanswered and 30 ms", async () => {
     const ex = new GatedExecutor();
     const parts = new Partitions<Command, Outcome>(ex, 1, createMetrics(), createLogger("silent"), () => undefined, { queueWaitMs: 30, backlogMin: 2 });
