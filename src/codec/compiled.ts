@@ -53,8 +53,11 @@ function compileVerb(verb: Verb): Compiled | null {
   }) as JsonNode;
   if (!plain) return null;
   delete json.$schema;
-  const valid = ajv.compile(json);
   const shape = shaperOf(json, table);
+  // A union and nothing else (accrue's sale, return or void): its shaper tries each branch's
+  // own validator, which is the whole check; validating against the union first did it twice.
+  if ((json.oneOf ?? json.anyOf) && Object.keys(json).every((k) => k === "oneOf" || k === "anyOf" || k === CHECKS_KEY)) return shape;
+  const valid = ajv.compile(json);
   return (value) => (valid(value) ? shape(value) : REFUSED);
 }
 
