@@ -176,18 +176,13 @@ export class Snapshotter {
           }
           const { info, stored } = await this.bucket.put(f.vp, f, at, this.o.instanceId);
           if (!info) throw new Error(`partition ${f.vp}: the bucket's snapshot has no position`);
-          if (!stored) {
-            this.metrics.clusterSnapshots.labels("superseded").inc();
-            covered.push({ ...info, superseded: true });
-            const trimmed = await this.o.trim(f.vp, f.pos);
-            this.log.info({ partition: f.vp, pos: f.pos, bucketPos: info.pos, trimmed }, "partition snapshot not stored: the bucket holds one as far along");
-            continue;
-          }
-          this.metrics.clusterSnapshots.labels("ok").inc();
-          this.metrics.clusterSnapshotBytes.labels(String(f.vp)).set(info.bytes);
-          covered.push({ ...info, superseded: false });
+          this.metrics.clusterSnapshots.labels(stored ? "ok" : "superseded").inc();
+          if (stored) this.metrics.clusterSnapshotBytes.labels(String(f.vp)).set(info.bytes);
+          covered.push({ ...info, superseded: !stored });
+          // Superseded: the bucket's snapshot holds at least this file's position, so the log may go up to it all the same.
           const trimmed = await this.o.trim(f.vp, f.pos);
-          this.log.info({ partition: f.vp, pos: f.pos, records: f.records, bytes: info.bytes, trimmed }, "partition snapshot stored");
+          const what = stored ? "partition snapshot stored" : "partition snapshot not stored: the bucket holds one as far along";
+          this.log.info({ partition: f.vp, pos: f.pos, records: f.records, bytes: info.bytes, bucketPos: info.pos, trimmed }, what);
         } catch (err) {
           this.metrics.clusterSnapshots.labels("error").inc();
           this.log.error({ err, partition: f.vp }, "could not store the partition's snapshot");

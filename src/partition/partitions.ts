@@ -46,6 +46,14 @@ class Partition<I, O> {
   get length(): number {
     return this.urgent.length + this.bulk.length;
   }
+  /** Requests someone waits for not answered yet: queued, or in the executor. */
+  get unanswered(): number {
+    return this.urgent.length + this.urgentHeld;
+  }
+  /** When the oldest of them was queued: those in the executor are older than the queue's. */
+  get oldestUnansweredAt(): number | undefined {
+    return this.urgentUnanswered[0] ?? this.urgent[0]?.queuedAt;
+  }
 }
 
 /** Config admission (its defaults: limits.queueWaitMsMax, limits.admissionBacklogMin). */
@@ -88,8 +96,8 @@ export class Partitions<I = RawRequest, O = Handled> {
       const queuedAt = Math.min(p.urgent[0]?.queuedAt ?? Infinity, p.bulk[0]?.queuedAt ?? Infinity);
       this.metrics.partitionQueueAge.labels(label).set(age(Number.isFinite(queuedAt) ? queuedAt : undefined));
       // What admission looks at (see admits).
-      this.metrics.partitionUnansweredAge.labels(label).set(age(p.urgentUnanswered[0] ?? p.urgent[0]?.queuedAt));
-      this.metrics.partitionUnanswered.labels(label).set(p.urgent.length + p.urgentHeld);
+      this.metrics.partitionUnansweredAge.labels(label).set(age(p.oldestUnansweredAt));
+      this.metrics.partitionUnanswered.labels(label).set(p.unanswered);
     }
   }
 
@@ -103,12 +111,13 @@ export class Partitions<I = RawRequest, O = Handled> {
    * urgent lane, and is refused with OVERLOADED at once while the oldest urgent request not
    * yet answered (queued, or in a batch the executor holds) has waited longer than
    * admission.queueWaitMs (config; default 100 ms) and the partition holds at least
-   * admission.backlogMin (64) of them: the partition's actual delay, not a forecast, so a burst cleared in a batch or two
-   * refuses nobody, a few requests held up by a stall are answered when it ends, and under
-   * sustained overload admitted requests keep their latency. (Counting the queue alone let
-   * four full batches pile up in the executor behind it: admitted requests waited 0.7-1.1 s
-   * at three times capacity, bench/RESULTS.md 2026-12-01.) Bulk work (stream events,
-   * sweeps) only meets the count bound; the stream stops pulling instead (see hasRoom).
+   * admission.backlogMin (64) of them: the partition's actual delay, not a forecast, so a
+   * burst cleared in a batch or two refuses nobody, a few requests held up by a stall are
+   * answered when it ends, and under sustained overload admitted requests keep their
+   * latency. (Counting the queue alone let four full batches pile up in the executor
+   * behind it: admitted requests waited 0.7-1.1 s at three times capacity,
+   * bench/RESULTS.md 2026-12-01.) Bulk work (stream events, sweeps) only meets the count
+   * bound; the stream stops pulling instead (see hasRoom).
    */
   submit(partition: number, item: I, waitBounded = false): Promise<O> {
     const refused = this.admits(partition, waitBounded);
@@ -138,9 +147,8 @@ export class Partitions<I = RawRequest, O = Handled> {
     if (part.length >= limits.partitionQueueMax) {
       return new LoyaltyError("OVERLOADED", `partition ${partition} has ${part.length} commands waiting`);
     }
-    if (!waitBounded || part.urgent.length + part.urgentHeld < this.admission.backlogMin) return null;
-    // Queued requests are younger than those in the executor: its oldest batch's comes first.
-    const oldest = part.urgentUnanswered[0] ?? part.urgent[0]?.queuedAt;
+    if (!waitBounded || part.unanswered < this.admission.backlogMin) return null;
+    const oldest = part.oldestUnansweredAt;
     const now = performance.now();
     if (oldest !== undefined && now - oldest > this.admission.queueWaitMs) {
       return new LoyaltyError("OVERLOADED", `partition ${partition} is ${Math.round(now - oldest)} ms behind; retry later`);
