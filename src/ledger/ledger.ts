@@ -11,7 +11,7 @@ import { outboxAppend } from "./notifications.js";
 import { planOf } from "./programme-plan.js";
 import type { Accrued } from "./sales.js";
 import type { EventRecord, IdemRecord, Store } from "./store.js";
-import { durableTransaction } from "./store.js";
+import { durableTransaction, writesSoFar } from "./store.js";
 import type { LedgerOptions, Notification, Reply, Tx } from "./tx.js";
 import { scopeOf } from "./scope.js";
 
@@ -66,7 +66,16 @@ interface Counters {
   holdSeq: number;
 }
 
+/** A command failed after writing in a batch applied without child transactions: the batch is applied again with them. */
+class Unguarded extends Error {
+  constructor(readonly failure: unknown) {
+    super("a command failed after writing, outside a child transaction", { cause: failure });
+  }
+}
+
 export class Ledger implements Tx {
+  /** Batches applied again with a child transaction per command (see applyOne). */
+  guardedRetries = 0;
   private compiled: Plan | null = null;
   private planVersion = -1;
   seq = 0;
@@ -124,7 +133,9 @@ export class Ledger implements Tx {
     const reads: number[] = [];
     commands.forEach((c, i) => (isRead(c) ? reads : writes).push(i));
     let fatal: unknown = null;
+    let guarded = !this.syncCommit;
     const apply = () => {
+      this.idScope = "";
       this.refreshPlan();
       this.restore({ seq: meta.get("seq") ?? 0, customerSeq: meta.get("customerSeq") ?? 0, holdSeq: meta.get("holdSeq") ?? 0 });
       const batchNow = this.clock();
@@ -144,8 +155,9 @@ export class Ledger implements Tx {
           outcomes[writes[k]!] = { reply: { ok: true, alreadyApplied: true }, notifications: [] };
         } else {
           try {
-            outcomes[writes[k]!] = this.applyOne(cmd);
+            outcomes[writes[k]!] = this.applyOne(cmd, guarded);
           } catch (err) {
+            if (err instanceof Unguarded) throw err;
             this.restore(marks);
             fatal = err;
           }
@@ -174,8 +186,19 @@ export class Ledger implements Tx {
       if (this.options.notifyOutbox) outboxAppend(this.store, writes.flatMap((i) => outcomes[i]?.notifications ?? []), this.now);
     };
     if (writes.length > 0) {
-      if (this.syncCommit) durableTransaction(this.store, apply);
-      else await env.transaction(apply);
+      if (!this.syncCommit) await env.transaction(apply);
+      else {
+        try {
+          durableTransaction(this.store, apply);
+        } catch (err) {
+          if (!(err instanceof Unguarded)) throw err;
+          // A command failed after writing: the batch rolled back whole; again, each command in a child transaction.
+          this.guardedRetries++;
+          guarded = true;
+          outcomes.fill(undefined as unknown as Outcome);
+          durableTransaction(this.store, apply);
+        }
+      }
       if (fatal) throw fatal;
     }
     if (reads.length > 0) this.applyReads(commands, reads, outcomes);
@@ -233,20 +256,32 @@ export class Ledger implements Tx {
     this.holdSeq = c.holdSeq;
   }
 
-  /** One command in its own child transaction: an operating error leaves no trace. Rethrows broken invariants. */
-  private applyOne(cmd: Command): Outcome {
+  /**
+   * One command; an operating error leaves no trace. Rethrows broken invariants.
+   *
+   * Guarded, it runs in a child transaction, which a refusal rolls back. Unguarded (a
+   * worker's synchronous batch, first try) it runs in the batch's transaction itself:
+   * child transactions cost the worker ~10 % of its CPU per accrual (bench/RESULTS.md,
+   * 2026-12-01), and most refusals come before a command's first write. A refusal that
+   * wrote nothing is answered as it is; any other failure (a refusal after a write, a
+   * broken invariant) throws {@link Unguarded}, which rolls the batch back whole, to be
+   * applied again guarded.
+   */
+  private applyOne(cmd: Command, guarded: boolean): Outcome {
     this.notes = [];
     this.returned = [];
     this.scope = cmd.scope ?? null;
     const marks = this.counters();
+    const written = writesSoFar();
     try {
-      const reply = this.store.env.transactionSync(() => this.dispatch(cmd));
+      const reply = guarded ? this.store.env.transactionSync(() => this.dispatch(cmd)) : this.dispatch(cmd);
       // Cluster mode: what the owner gives back to the cluster's stock count (cluster/gate.ts strips it from the reply).
       if (this.returned.length > 0) return { reply: { ...reply, stockReturned: this.returned }, notifications: this.notes };
       return { reply, notifications: this.notes };
     } catch (err) {
+      if (!guarded && ((err as { fatal?: boolean }).fatal || writesSoFar() !== written)) throw new Unguarded(err);
       if ((err as { fatal?: boolean }).fatal) throw err;
-      // The child transaction rolled back: so do the counters it advanced.
+      // The child transaction rolled back (or nothing was written): so do the counters it advanced.
       this.restore(marks);
       return { reply: { ok: false, error: toWireError(err), ...idOf(cmd) }, notifications: [] };
     }

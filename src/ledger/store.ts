@@ -90,12 +90,37 @@ export { FORMAT_VERSION, StoreFormatError, migratesFrom } from "./format.js";
 
 const STRUCTURES = Symbol.for("loyaltyd.structures");
 
+/** Calls of a table's writing methods in this thread so far (see {@link writesSoFar}). */
+let writeCalls = 0;
+
+/**
+ * How many times this thread has written through the store's tables. A command that
+ * refuses with the count unchanged left nothing in the transaction, so the partition's
+ * batch needs no child transaction to roll it back (ledger.ts, Ledger.applyOne).
+ */
+export function writesSoFar(): number {
+  return writeCalls;
+}
+
+/** The table, its writing methods counted (on the instance: lmdb-js's own methods run as before). */
+function counted<V, K extends import("lmdb").Key>(db: Database<V, K>): Database<V, K> {
+  const target = db as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of ["put", "putSync", "remove", "removeSync", "ifNoExists"]) {
+    const write = target[name]!;
+    target[name] = function (this: unknown, a: unknown, b: unknown, c: unknown, d: unknown) {
+      writeCalls++;
+      return write.call(this, a, b, c, d);
+    };
+  }
+  return db;
+}
+
 export function openStore(path: string): Store {
   // lmdb-js batches async transactions into shared commits; overlappingSync lets a
   // commit's fsync overlap the next one, so durability is awaited with env.flushed.
   const env = open({ path, maxDbs: 64, mapSize: 64 * 1024 ** 3 });
   // Shared msgpack structures (stored in each table): records decode without their key names.
-  const db = <V, K extends import("lmdb").Key>(name: string) => env.openDB<V, K>({ name, sharedStructuresKey: STRUCTURES });
+  const db = <V, K extends import("lmdb").Key>(name: string) => counted(env.openDB<V, K>({ name, sharedStructuresKey: STRUCTURES }));
   const store: Store = {
     env,
     customers: db("customers"),
@@ -123,7 +148,7 @@ export function openStore(path: string): Store {
     voucherNotices: db("voucherNotices"),
     meta: db("meta"),
     // No shared structures: its entry count is then exactly its records (the pending gauge reads it).
-    notifyOutbox: env.openDB<OutboxRecord, number>({ name: "notifyOutbox" }),
+    notifyOutbox: counted(env.openDB<OutboxRecord, number>({ name: "notifyOutbox" })),
     birthdays: db("birthdays"),
     audit: db("audit"),
     approvals: db("approvals"),

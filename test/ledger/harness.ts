@@ -72,15 +72,21 @@ function scratchRoot(): string {
 }
 const SCRATCH = scratchRoot();
 
+/**
+ * `commit`: "worker" commits as a partition's worker does (synchronously, a command's
+ * child transaction only when it failed after writing), "inline" as the inline executor
+ * does (lmdb-js's async transaction, a child transaction per command).
+ */
 export async function openHarness(
   options: Partial<LedgerOptions> = {},
   programmes: Record<string, unknown>[] = [BASE_PROGRAMME],
+  commit: "worker" | "inline" = "worker",
 ): Promise<Harness> {
   const dir = mkdtempSync(join(SCRATCH, "loyaltyd-ledger-"));
   const store = openStore(join(dir, "data"));
   for (const p of programmes) await installProgramme(store, p.id as string, p, T0);
   const clock = { now: T0 };
-  const ledger = new Ledger(store, { ...OPTIONS, ...options }, () => clock.now);
+  const ledger = new Ledger(store, { ...OPTIONS, ...options }, () => clock.now, commit === "worker");
   const apply = async (commands: Command[]): Promise<Reply[]> => {
     const outcomes = await ledger.applyBatch(commands);
     store.env.resetReadTxn();

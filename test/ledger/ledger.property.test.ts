@@ -981,8 +981,8 @@ function tally(c: Command, r: Reply): void {
 
 // ---- the properties ---------------------------------------------------------------------------
 
-async function runScenario(whenSpent: "negative" | "clamp", ops: Op[], sizes: number[]): Promise<void> {
-  const h = await openHarness({ whenSpent }, PROGRAMMES);
+async function runScenario(whenSpent: "negative" | "clamp", ops: Op[], sizes: number[], commit: "worker" | "inline" = "worker"): Promise<void> {
+  const h = await openHarness({ whenSpent }, PROGRAMMES, commit);
   try {
     const model = new Model(whenSpent);
     const builder = new Builder(h.clock);
@@ -1044,7 +1044,8 @@ describe("ledger properties", () => {
         fc.constantFrom<"negative" | "clamp">("negative", "clamp"),
         fc.array(opArb, { minLength: 1, maxLength: 50, size: "max" }),
         fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 }),
-        (whenSpent, ops, sizes) => runScenario(whenSpent, [...WARM_UP, ...ops], sizes),
+        fc.constantFrom<"worker" | "inline">("worker", "inline"),
+        (whenSpent, ops, sizes, commit) => runScenario(whenSpent, [...WARM_UP, ...ops], sizes, commit),
       ),
       settings(60),
     );

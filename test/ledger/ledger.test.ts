@@ -573,7 +573,7 @@ describe("idempotency", () => {
   });
 });
 
-describe("batches", () => {
+describe.each(["worker", "inline"] as const)("batches (%s commit)", (commit) => {
   it("a command that throws midway does not affect the other commands of its batch", async () => {
     // A programme that can be made to throw inside the rule engine, after the sale has
     // already enrolled its (new) phone customer: that enrolment must roll back too.
@@ -590,7 +590,7 @@ describe("batches", () => {
       return withFailures ? [ok1, boom, ok2, tooMuch, ok3, over, ok4, conflict] : [ok1, ok2, ok3, ok4];
     };
     const run = async (withFailures: boolean) => {
-      const h = await withCustomer({}, [explosive]);
+      const h = await withCustomer({}, [explosive], commit);
       await h.one(cmd("accrue", sale("s-0", CARD, [{ lineId: "1", qty: 1, unitPrice: 2000 }])));
       const a = await h.one(cmd("authorize", { requestId: "a-1", customer: CARD, amount: 5 }));
       expect(a.holdId).toBe("h_000001");
@@ -612,6 +612,48 @@ describe("batches", () => {
     // ...and the stores are identical: the failures left no trace at all.
     expect(snapshot(withF.h.store)).toBe(snapshot(without.h.store));
     expect(withF.h.store.phones.get("+48600000001")).toBeUndefined();
+    // The worker's commit: s-boom failed after its enrolment's writes, so the batch rolled
+    // back whole and was applied again with a child transaction per command.
+    expect(withF.h.ledger.guardedRetries).toBe(commit === "worker" ? 1 : 0);
+    expect(without.h.ledger.guardedRetries).toBe(0);
+  });
+
+  it("refusals that wrote nothing are answered in the batch's first pass, the rest applied as if they were not there", async () => {
+    const h = await withCustomer({}, [BASE_PROGRAMME], commit);
+    const control = await withCustomer({}, [BASE_PROGRAMME], commit);
+    for (const x of [h, control]) await x.one(cmd("accrue", sale("s-0", CARD, [{ lineId: "1", qty: 1, unitPrice: 2000 }])));
+    const ok = [
+      cmd("accrue", sale("s-1", CARD, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
+      cmd("authorize", { requestId: "a-1", customer: CARD, amount: 5 }),
+      cmd("accrue", ret("r-1", "s-1", [{ lineId: "1", qty: 1 }])),
+    ];
+    const refused = [
+      cmd("accrue", ret("r-x", "s-1", [{ lineId: "1", qty: 2 }])),
+      cmd("accrue", ret("r-y", "s-unknown")),
+      cmd("authorize", { requestId: "a-2", customer: CARD, amount: 1_000_000 }),
+      cmd("accrue", sale("s-x", { card: "C-unknown" }, [{ lineId: "1", qty: 1, unitPrice: 1000 }])),
+      cmd("authorize", { requestId: "a-1", customer: CARD, amount: 6 }),
+    ];
+    const replies = await h.apply([ok[0]!, refused[0]!, refused[1]!, ok[1]!, refused[2]!, refused[3]!, ok[2]!, refused[4]!]);
+    expect(replies.map((r) => errorCode(r) ?? r.approved ?? "ok")).toEqual([
+      "ok",
+      "RETURN_EXCEEDS_SALE",
+      "UNKNOWN_EVENT",
+      true,
+      false,
+      "UNKNOWN_CUSTOMER",
+      "ok",
+      "IDEMPOTENCY_CONFLICT",
+    ]);
+    expect(h.ledger.guardedRetries).toBe(0);
+    const controlReplies = await control.apply(ok);
+    expect([replies[0], replies[3], replies[6]]).toEqual(controlReplies);
+    // The declined authorisation is an answer, not a failure: its idempotency record stays.
+    const declined = h.store.requests.get("a-2");
+    expect(declined?.r).toMatchObject({ approved: false });
+    await h.store.requests.remove("a-2");
+    h.store.env.resetReadTxn();
+    expect(snapshot(h.store)).toBe(snapshot(control.store));
   });
 
   // Customer operating errors never break an invariant (a balance beyond the business
@@ -625,7 +667,7 @@ describe("batches", () => {
     h.store.env.resetReadTxn();
   }
   async function nearlyOverflowing(): Promise<Harness> {
-    const h = await withCustomer();
+    const h = await withCustomer({}, [BASE_PROGRAMME], commit);
     await h.one(enrol("e-2", "C-2"));
     const replies = await h.apply(Array.from({ length: 9 }, (_, i) => big(`big-${i}`)));
     expect(replies.every((r) => r.ok === true)).toBe(true);
@@ -733,7 +775,7 @@ describe("batches", () => {
 
   it("a breach after the breaching command already posted an entry rolls that entry and its seq back too", async () => {
     // A conversion posts the points leg first; the prepaid leg then meets a corrupted balance.
-    const h = await withCustomer();
+    const h = await withCustomer({}, [BASE_PROGRAMME], commit);
     await h.apply([cmd("accrue", sale("s-0", CARD, [{ lineId: "1", qty: 1, unitPrice: 5000 }]))]); // 50 points
     const adj = await h.one(cmd("adjust", { requestId: "adj-1", customer: CARD, account: "prepaid", amount: 100, reason: "test", operator: "op" }));
     expect(adj).toMatchObject({ ok: true, balance: 100 });
