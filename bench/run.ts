@@ -87,7 +87,9 @@ Columns:
     (\`<dataDir>/ledger\`, read-only): (branch + leaf + overflow pages) × page size over the root and
     every named table, minus the empty engine's reading. \`bytesPerCustomerLasting\`: the same without the
     tables whose records go by themselves (\`requests\`, the idempotency records, after retention.requestsMs;
-    \`notifyOutbox\`, once JetStream stored the notifications). \`dataFileMb\`: data.mdb on disk, for information. One run.
+    \`notifyOutbox\`, once JetStream stored the notifications). \`bytesPerAccrualPastRetention\`: the accruals'
+    bytes without those tables and \`events\`, whose records go once retention.salesMs (400 days by default) has
+    passed: what a sale leaves for good (its entries, the wallet's growth). \`dataFileMb\`: data.mdb on disk, for information. One run.
   - \`overload\`: rpc.accrue at 64 in flight for 3 s sets the 1× rate and the nominal p99; then 3× that
     rate open-loop for 30 s (latency from each request's scheduled send time; shares of all requests
     offered), then 3× that rate published to JetStream for 30 s: \`catchUpSec\` from the last publish to

@@ -75,7 +75,15 @@ const TRANSIENT_TABLES = new Set(["requests", "notifyOutbox"]);
 
 /** What the ledger keeps for good: its bytes without the transient tables'. */
 export function lastingBytes(u: LedgerUsage): number {
-  return u.tables.filter((t) => !TRANSIENT_TABLES.has(t.name.replace(/\0$/, ""))).reduce((n, t) => n + t.bytes, 0);
+  return bytesWithout(u, TRANSIENT_TABLES);
+}
+
+/** Tables a sale's records leave once retention.salesMs (400 days by default) has passed: its event record. */
+const SALE_RETENTION_TABLES = new Set([...TRANSIENT_TABLES, "events"]);
+
+/** The ledger's bytes without the named tables'. */
+function bytesWithout(u: LedgerUsage, names: ReadonlySet<string>): number {
+  return u.tables.filter((t) => !names.has(t.name.replace(/\0$/, ""))).reduce((n, t) => n + t.bytes, 0);
 }
 
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(0)} KiB`;
@@ -147,11 +155,13 @@ export async function benchStorage(ctx: SizeContext): Promise<EngineOutcome> {
       "size.bytesPerCustomer": (afterEnrol.bytes - empty.bytes) / enrolled,
       "size.bytesPerCustomerLasting": (lastingBytes(afterEnrol) - lastingBytes(empty)) / enrolled,
       "size.bytesPerAccrual": (afterAccrue.bytes - afterEnrol.bytes) / applied,
+      "size.bytesPerAccrualPastRetention": (bytesWithout(afterAccrue, SALE_RETENTION_TABLES) - bytesWithout(afterEnrol, SALE_RETENTION_TABLES)) / applied,
       "size.dataFileMb": afterAccrue.fileBytes / 2 ** 20,
     };
     ctx.log(
       `size: ${figures["size.bytesPerCustomer"]!.toFixed(0)} bytes per customer (goal ≤ 200), ${figures["size.bytesPerCustomerLasting"]!.toFixed(0)} once its enrolment's ` +
-        `idempotency record is past retention; ${figures["size.bytesPerAccrual"]!.toFixed(0)} bytes per accrual (goal ≤ 300)`,
+        `idempotency record is past retention; ${figures["size.bytesPerAccrual"]!.toFixed(0)} bytes per accrual (goal ≤ 300), ` +
+        `${figures["size.bytesPerAccrualPastRetention"]!.toFixed(0)} once its event record is past retention.salesMs (entries and the wallet's growth)`,
     );
     return { figures: once(figures), notes: h.notes };
   });
