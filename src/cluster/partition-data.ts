@@ -202,6 +202,11 @@ function addRecord(o: Out, name: TableName, key: Key, value: unknown): void {
  * one pass over the ledger under one read transaction (`dir/<vp>.snap`).
  */
 export function exportPartitions(store: Store, partitions: number, vps: number[], dir: string, now: number): PartitionFile[] {
+  // This thread only reads between its own writes: without a reset, lmdb-js may hand it the
+  // read transaction it last had, older than what the partitions' workers have committed
+  // since (seen: a new owner's every snapshot held the position it had restored, so its
+  // logs were never trimmed; test/cluster/snapshots.test.ts failed 2 runs in 5).
+  store.env.resetReadTxn();
   const txn = store.env.useReadTransaction();
   try {
     const opts = { transaction: txn };
@@ -240,6 +245,7 @@ export function exportPartitions(store: Store, partitions: number, vps: number[]
 
 /** The keys of a partition's records in the ledger now, table by table. */
 function keysOf(store: Store, partitions: number, vp: number): [TableName, Key][] {
+  store.env.resetReadTxn(); // the ledger as the workers left it (see exportPartitions)
   const txn = store.env.useReadTransaction();
   try {
     const of = partitionReader(store, partitions, txn);
@@ -273,6 +279,7 @@ export function restoreCutShort(store: Store, vp: number): boolean {
  */
 function clearPartition(store: Store, partitions: number, vp: number): number {
   // Nothing of it here (never served here, no restore cut short): nothing to look for.
+  store.env.resetReadTxn(); // the ledger as the workers left it (see exportPartitions)
   const held = holdsPartition(store, vp);
   store.env.transactionSync(() => store.meta.put(restoringKey(vp), 1));
   if (!held) return 0;
