@@ -56,6 +56,11 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers: [registry],
     }),
+    batchesReapplied: new Counter({
+      name: "loyalty_batch_reapplied_total",
+      help: "Micro-batches applied a second time, each command in a child transaction, because one of their commands failed after writing",
+      registers: [registry],
+    }),
     commitDuration: new Histogram({
       name: "loyalty_lmdb_commit_duration_seconds",
       help: "Time to apply and durably commit one micro-batch",

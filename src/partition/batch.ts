@@ -222,6 +222,8 @@ export interface PackedHandled {
   notifications: (Notification[] | null)[];
   refusals: (Refusal | null)[];
   points: Float64Array;
+  /** Times the batch was applied again (Committed.reapplied). */
+  reapplied: number;
 }
 
 export function packRequests(requests: RawRequest[]): PackedRequests {
@@ -252,7 +254,7 @@ export function unpackRequests(p: PackedRequests): RawRequest[] {
   }));
 }
 
-export function packHandled(handled: Handled[]): PackedHandled {
+export function packHandled(handled: Handled[], reapplied = 0): PackedHandled {
   const n = handled.length;
   const offsets = new Uint32Array(n + 1);
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + handled[i]!.bytes.length;
@@ -266,6 +268,7 @@ export function packHandled(handled: Handled[]): PackedHandled {
     notifications: handled.map((h) => (h.notifications.length ? h.notifications : null)),
     refusals: handled.map((h) => h.refusal),
     points: Float64Array.from(handled, (h) => h.points),
+    reapplied,
   };
 }
 

@@ -12,6 +12,8 @@ export interface Committed<O> {
   results: O[];
   /** Resolves once the batch is durable; replies wait for it. */
   durable: Promise<unknown>;
+  /** Times the batch was applied again, each command in a child transaction (ledger.ts, Ledger.applyOne); absent: none. */
+  reapplied?: number;
 }
 
 export interface Executor<I = RawRequest, O = Handled> {
@@ -93,7 +95,7 @@ export class WorkerExecutor implements Executor {
     const task = packRequests(requests);
     const packed = (await this.pools[partition]!.run(task, { transferList: [task.data.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer] })) as PackedHandled;
     // The worker replies once its batch is durable.
-    return { results: unpackHandled(packed), durable: Promise.resolve() };
+    return { results: unpackHandled(packed), durable: Promise.resolve(), reapplied: packed.reapplied };
   }
   async close(): Promise<void> {
     await Promise.all(this.pools.map((p) => p.destroy()));

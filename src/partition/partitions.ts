@@ -216,6 +216,7 @@ export class Partitions<I = RawRequest, O = Handled> {
       await committed.durable;
       this.metrics.commitDuration.observe((performance.now() - started) / 1000);
       this.metrics.batchSize.observe(batch.length);
+      if (committed.reapplied) this.metrics.batchesReapplied.inc(committed.reapplied);
       this.commandCounters[part.index]!.inc(batch.length);
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.results[i]!);
     } catch (err) {
