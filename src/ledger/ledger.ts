@@ -75,7 +75,7 @@ class Unguarded extends Error {
 
 export class Ledger implements Tx {
   /** Batches applied again with a child transaction per command (see applyOne). */
-  guardedRetries = 0;
+  batchesReapplied = 0;
   private compiled: Plan | null = null;
   private planVersion = -1;
   seq = 0;
@@ -193,7 +193,7 @@ export class Ledger implements Tx {
         } catch (err) {
           if (!(err instanceof Unguarded)) throw err;
           // A command failed after writing: the batch rolled back whole; again, each command in a child transaction.
-          this.guardedRetries++;
+          this.batchesReapplied++;
           guarded = true;
           outcomes.fill(undefined as unknown as Outcome);
           durableTransaction(this.store, apply);
@@ -279,8 +279,9 @@ export class Ledger implements Tx {
       if (this.returned.length > 0) return { reply: { ...reply, stockReturned: this.returned }, notifications: this.notes };
       return { reply, notifications: this.notes };
     } catch (err) {
-      if (!guarded && ((err as { fatal?: boolean }).fatal || writesSoFar() !== written)) throw new Unguarded(err);
-      if ((err as { fatal?: boolean }).fatal) throw err;
+      const fatal = (err as { fatal?: boolean }).fatal === true;
+      if (!guarded && (fatal || writesSoFar() !== written)) throw new Unguarded(err);
+      if (fatal) throw err;
       // The child transaction rolled back (or nothing was written): so do the counters it advanced.
       this.restore(marks);
       return { reply: { ok: false, error: toWireError(err), ...idOf(cmd) }, notifications: [] };

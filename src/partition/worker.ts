@@ -12,10 +12,10 @@ const data = workerData as WorkerData;
 const ledger = new Ledger(openStore(data.ledgerPath), data.options, Date.now, true);
 
 export default async function applyBatch(task: PackedRequests): Promise<unknown> {
-  const reappliedBefore = ledger.guardedRetries;
+  const reappliedBefore = ledger.batchesReapplied;
   const { handled, durable } = await processBatch(ledger, unpackRequests(task));
   await durable;
-  const packed = packHandled(handled, ledger.guardedRetries - reappliedBefore);
+  const packed = packHandled(handled, ledger.batchesReapplied - reappliedBefore);
   // The replies go back as one transferred buffer, not a structured clone.
   return Piscina.move({
     [Piscina.transferableSymbol]: [packed.data.buffer, packed.offsets.buffer, packed.points.buffer],

@@ -614,8 +614,8 @@ describe.each(["worker", "inline"] as const)("batches (%s commit)", (commit) => 
     expect(withF.h.store.phones.get("+48600000001")).toBeUndefined();
     // The worker's commit: s-boom failed after its enrolment's writes, so the batch rolled
     // back whole and was applied again with a child transaction per command.
-    expect(withF.h.ledger.guardedRetries).toBe(commit === "worker" ? 1 : 0);
-    expect(without.h.ledger.guardedRetries).toBe(0);
+    expect(withF.h.ledger.batchesReapplied).toBe(commit === "worker" ? 1 : 0);
+    expect(without.h.ledger.batchesReapplied).toBe(0);
   });
 
   it("refusals that wrote nothing are answered in the batch's first pass, the rest applied as if they were not there", async () => {
@@ -645,7 +645,7 @@ describe.each(["worker", "inline"] as const)("batches (%s commit)", (commit) => 
       "ok",
       "IDEMPOTENCY_CONFLICT",
     ]);
-    expect(h.ledger.guardedRetries).toBe(0);
+    expect(h.ledger.batchesReapplied).toBe(0);
     const controlReplies = await control.apply(ok);
     expect([replies[0], replies[3], replies[6]]).toEqual(controlReplies);
     // The declined authorisation is an answer, not a failure: its idempotency record stays.
