@@ -115,6 +115,56 @@ function counted<V, K extends import("lmdb").Key>(db: Database<V, K>): Database<
   return db;
 }
 
+/**
+ * A wallet as format 6 stores it: its maps keyed by hold ids and lot keys as arrays of
+ * [key, ...value] rows. msgpackr shares one structure per key set, so a map whose keys
+ * are new each time (every hold's id is) made a structure of its own on every write:
+ * a wallet with one open hold took twice as long to read and write, and grew slower
+ * with every hold more (bench/RESULTS.md, 2026-12-02). In memory they stay maps.
+ */
+interface StoredWallet extends Omit<Wallet, "holds" | "lotEvents"> {
+  holds?: Wallet["holds"] | [holdId: string, account: string, amount: number, expiresAt: number][];
+  lotEvents?: Wallet["lotEvents"] | [key: string, eventId: string][];
+}
+
+/** The wallet as stored: its hold and lot-event maps as rows (a new object; the caller's is left as it is). */
+export function storedWallet(w: Wallet | StoredWallet): StoredWallet {
+  const holds = w.holds !== undefined && !Array.isArray(w.holds);
+  const lotEvents = w.lotEvents !== undefined && !Array.isArray(w.lotEvents);
+  if (!holds && !lotEvents) return w;
+  const out: StoredWallet = { ...w };
+  if (holds) out.holds = Object.entries(w.holds as NonNullable<Wallet["holds"]>).map(([id, [account, amount, expiresAt]]) => [id, account, amount, expiresAt]);
+  if (lotEvents) out.lotEvents = Object.entries(w.lotEvents as NonNullable<Wallet["lotEvents"]>);
+  return out;
+}
+
+/** The wallet as the ledger works with it (either stored form: format 5's maps are read as they are). */
+export function walletOf(w: StoredWallet): Wallet {
+  if (Array.isArray(w.holds)) {
+    const holds: NonNullable<Wallet["holds"]> = {};
+    for (const [id, account, amount, expiresAt] of w.holds) holds[id] = [account, amount, expiresAt];
+    w.holds = holds;
+  }
+  if (Array.isArray(w.lotEvents)) w.lotEvents = Object.fromEntries(w.lotEvents);
+  return w as Wallet;
+}
+
+/** The wallets table, read and written in memory's form (the rows of storedWallet on disk). */
+function walletTable(db: Database<Wallet, string>): Database<Wallet, string> {
+  const raw = db as unknown as Database<StoredWallet, string>;
+  const get = raw.get.bind(raw);
+  const put = raw.put.bind(raw);
+  const getRange = raw.getRange.bind(raw);
+  const target = db as unknown as Record<string, unknown>;
+  target.get = (key: string, options?: unknown) => {
+    const w = get(key, options as never);
+    return w === undefined ? undefined : walletOf(w);
+  };
+  target.put = (key: string, value: Wallet, ...rest: unknown[]) => (put as (...a: unknown[]) => unknown)(key, storedWallet(value), ...rest);
+  target.getRange = (options?: unknown) => getRange(options as never).map(({ key, value }) => ({ key, value: walletOf(value) }));
+  return db;
+}
+
 export function openStore(path: string): Store {
   // lmdb-js batches async transactions into shared commits; overlappingSync lets a
   // commit's fsync overlap the next one, so durability is awaited with env.flushed.
@@ -129,7 +179,7 @@ export function openStore(path: string): Store {
     aliases: db("aliases"),
     loyaltyIds: db("loyaltyIds"),
     emails: db("emails"),
-    wallets: db("wallets"),
+    wallets: walletTable(db("wallets")),
     entries: db("ledgerEntries"),
     events: db("events"),
     requests: db("requests"),

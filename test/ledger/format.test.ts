@@ -19,15 +19,18 @@ type Expected = {
   holdId: string;
   replies?: Record<string, { request: Reply; reply: Reply }>;
   lots?: { key: [string, string, number, number]; value: Lot }[];
+  openHoldId?: string;
+  holds?: Record<string, [string, number, number]>;
 };
 const fixture = (name: string): { dir: string; expected: Expected } => ({
   dir: join(import.meta.dirname, "..", "fixtures", name),
   expected: JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", `${name}.expected.json`), "utf8")) as Expected,
 });
-/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2), 41bad72's (format 3) and 3b95502's (format 4), with what that code replied and read back. */
+/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2), 41bad72's (format 3), 3b95502's (format 4) and 229d6b2's (format 5), with what that code replied and read back. */
 const { dir: FIXTURE_V2, expected: EXPECTED_V2 } = fixture("ledger-v2");
 const { dir: FIXTURE_V3, expected: EXPECTED_V3 } = fixture("ledger-v3");
 const { dir: FIXTURE_V4, expected: EXPECTED_V4 } = fixture("ledger-v4");
+const { dir: FIXTURE_V5, expected: EXPECTED_V5 } = fixture("ledger-v5");
 let dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -157,6 +160,33 @@ describe("store format", () => {
         expect(a.balance, a.account).toBe((st.entries as Reply[]).filter((e) => e.account === a.account).reduce((sum, e) => sum + e.amount, 0));
         expect(a.expiring, a.account).toEqual([]);
       }
+    } finally {
+      await closeStore(store);
+    }
+  });
+
+  it("migrates a format-5 ledger at open: a wallet's open hold kept as a map reads as it did, is captured, and the wallet is written back as rows", async () => {
+    const { store, one } = await openMigrated(FIXTURE_V5, EXPECTED_V5);
+    try {
+      const holdId = EXPECTED_V5.openHoldId!;
+      const customerId = (EXPECTED_V5.balance as { customerId: string }).customerId;
+      const raw = store.env.openDB<{ holds?: unknown }, string>({ name: "wallets", sharedStructuresKey: Symbol.for("loyaltyd.structures") });
+      expect(raw.get(customerId)!.holds, "format 5 wrote it as a map").toEqual(EXPECTED_V5.holds);
+      expect(store.wallets.get(customerId)!.holds).toEqual(EXPECTED_V5.holds);
+      // The open hold counts in what the customer may spend, as it did.
+      const before = await one(cmd("balance", { customer: { card: "C-1" } }));
+      const points = (before.accounts as Reply[]).find((a) => a.account === "points")!;
+      expect(points.held).toBe(30);
+      const captured = await one(cmd("capture", { requestId: "c-2", holdId, amount: 30 }));
+      expect(captured.ok, JSON.stringify(captured)).toBe(true);
+      const after = (await one(cmd("balance", { customer: { card: "C-1" } }))).accounts as Reply[];
+      expect(after.find((a) => a.account === "points")).toMatchObject({ balance: (points.balance as number) - 30, held: 0 });
+      // A new hold: the wallet is written in format 6's rows.
+      const placed = await one(cmd("authorize", { requestId: "a-3", customer: { card: "C-1" }, amount: 5 }));
+      expect(placed.ok, JSON.stringify(placed)).toBe(true);
+      store.env.resetReadTxn();
+      expect(raw.get(customerId)!.holds).toEqual([[placed.holdId, "points", 5, expect.any(Number)]]);
+      expect(Object.keys(store.wallets.get(customerId)!.holds!)).toEqual([placed.holdId]);
     } finally {
       await closeStore(store);
     }
