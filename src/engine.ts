@@ -165,7 +165,7 @@ async function startPipeline(
 
   const options: LedgerOptions = ledgerOptionsOf(config);
   const executor =
-    config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options, Number(process.env.LOYALTYD_XLANES ?? 1));
+    config.executor === "inline" ? new InlineExecutor(store, options, now) : createExecutor(config.executor, config.partitions, ledgerPath, store, options);
   let fatal = false;
   const partitions = new Partitions(executor, config.partitions, metrics, log, (err) => {
     // A broken invariant: stop, and let the supervisor restart from durable state.

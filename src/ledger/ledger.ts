@@ -66,18 +66,6 @@ interface Counters {
   holdSeq: number;
 }
 
-/** One batch's place in its partition's order when the partition has lanes (partition/lanes.ts). */
-export interface Turn {
-  /** Blocks until this batch may begin. */
-  wait(): void;
-  /** Blocks until the batch before this one is committed and synced. */
-  waitForPredecessor(): void;
-  /** Lets the next batch begin (once the write lock is free). Idempotent. */
-  pass(): void;
-  /** This batch is committed and synced (or failed: nothing of it will be). Idempotent. */
-  durable(): void;
-}
-
 /** A command failed after writing in a batch applied without child transactions: the batch is applied again with them. */
 class Unguarded extends Error {
   constructor(readonly failure: unknown) {
@@ -104,11 +92,6 @@ export class Ledger implements Tx {
   /** The command being applied, for random(): its log seed and position, and how many draws it made. */
   private drawing: { seed: Uint8Array; pos: number; draws: number } | null = null;
   scope: string | null = null;
-  /**
-   * The next batch's place among its partition's lanes (partition/lanes.ts), set by the
-   * worker before each batch; null: this thread is its partition's only writer.
-   */
-  turn: Turn | null = null;
   /** The events table as the idempotency step sees it (sale records unpacked). */
   private readonly events: ReturnType<typeof eventTable>;
 
@@ -144,23 +127,6 @@ export class Ledger implements Tx {
    * one's fsync runs, and must not reply before `durable` resolves.
    */
   async commitBatch(commands: Command[]): Promise<{ outcomes: Outcome[]; durable: Promise<unknown> }> {
-    const turn = this.turn;
-    this.turn = null;
-    if (!turn) return this.commitInTurn(commands, null);
-    if (!this.syncCommit) throw new Error("lanes need a ledger that commits synchronously");
-    turn.wait();
-    try {
-      return this.commitInTurn(commands, turn);
-    } finally {
-      // Synchronously, before this thread takes its next task, which may block waiting for
-      // its own turn; also when the batch failed: nothing of it is left to wait for.
-      turn.pass();
-      turn.durable();
-    }
-  }
-
-  /** With a turn, this runs to its end without yielding (a synchronous commit), so commitBatch's finally follows at once. */
-  private async commitInTurn(commands: Command[], turn: Turn | null): Promise<{ outcomes: Outcome[]; durable: Promise<unknown> }> {
     const outcomes: Outcome[] = new Array(commands.length);
     const { env, meta } = this.store;
     const writes: number[] = [];
@@ -218,11 +184,6 @@ export class Ledger implements Tx {
       }
       // In the batch's transaction: what commits with its effect is published, at least once.
       if (this.options.notifyOutbox) outboxAppend(this.store, writes.flatMap((i) => outcomes[i]?.notifications ?? []), this.now);
-      if (turn && fatal === null) {
-        // Lanes: the reads see this batch's writes and nothing after them; then the next batch may begin (at this commit).
-        if (reads.length > 0) this.applyReads(commands, reads, outcomes);
-        turn.pass();
-      }
     };
     if (writes.length > 0) {
       if (!this.syncCommit) await env.transaction(apply);
@@ -239,14 +200,8 @@ export class Ledger implements Tx {
         }
       }
       if (fatal) throw fatal;
-      turn?.durable();
-    } else if (turn) {
-      // Reads only: after the batch before is durable, and before the next one writes.
-      turn.waitForPredecessor();
-      if (reads.length > 0) this.applyReads(commands, reads, outcomes);
-      return { outcomes, durable: env.flushed };
     }
-    if (reads.length > 0 && !turn) this.applyReads(commands, reads, outcomes);
+    if (reads.length > 0) this.applyReads(commands, reads, outcomes);
     // Reads wait for durability too: a balance must not show what a crash could still undo.
     return { outcomes, durable: env.flushed };
   }

@@ -212,8 +212,6 @@ export interface PackedRequests {
   logged: (Command["logged"] | null)[] | null;
   /** Cluster mode only: each read's partition (Command.readIn; -1: none). */
   readIn: Int32Array | null;
-  /** The batch's number in its partition's order when the partition has lanes (partition/lanes.ts); absent: one thread. */
-  batch?: number;
 }
 
 export interface PackedHandled {

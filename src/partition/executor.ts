@@ -7,7 +7,6 @@ import { Piscina } from "piscina";
 import { Ledger, type LedgerOptions } from "../ledger/ledger.js";
 import type { Store } from "../ledger/store.js";
 import { packRequests, processBatch, unpackHandled, type Handled, type PackedHandled, type RawRequest } from "./batch.js";
-import { LaneOrder } from "./lanes.js";
 
 export interface Committed<O> {
   results: O[];
@@ -28,8 +27,6 @@ export interface Executor<I = RawRequest, O = Handled> {
 export interface WorkerData {
   ledgerPath: string;
   options: LedgerOptions;
-  /** Lanes: the turn counters the partition's threads share (partition/lanes.ts); absent: one thread per partition. */
-  turns?: SharedArrayBuffer;
 }
 
 export class InlineExecutor implements Executor {
@@ -77,54 +74,39 @@ export class WorkerExecutor implements Executor {
    * rpc.authorize at 64 in flight: depth 2 5.8k/s, 4 7.8k/s, 8 7.8k/s.
    */
   readonly depth = WORKER_BATCHES_IN_FLIGHT;
-  /** Per partition, one single-thread pool per lane. */
-  private readonly pools: Piscina[][];
-  /** Per partition with lanes, the order its batches take (partition/lanes.ts); null with one lane. */
-  private readonly orders: (LaneOrder | null)[];
-  constructor(partitions: number, data: WorkerData, lanes = 1) {
-    // One thread per lane, each with its share of the partition's batches in flight: a partition's batches apply in order.
-    this.orders = Array.from({ length: partitions }, () => (lanes > 1 ? new LaneOrder(lanes) : null));
-    this.pools = this.orders.map((order) =>
-      Array.from(
-        { length: lanes },
-        () =>
-          new Piscina({
-            filename: workerFile(),
-            minThreads: 1,
-            maxThreads: 1,
-            // The partition has at most `depth` batches in flight, so none waits in Piscina's queue.
-            concurrentTasksPerWorker: WORKER_BATCHES_IN_FLIGHT,
-            // And if one ever does, it keeps its place: by default Piscina puts a task it could
-            // not hand over back at the queue's tail, behind later batches of the partition.
-            stricterFIFO: true,
-            idleTimeout: Number.MAX_SAFE_INTEGER,
-            workerData: order ? { ...data, turns: order.memory } : data,
-            execArgv: WORKER_EXEC_ARGV,
-          }),
-      ),
+  private readonly pools: Piscina[];
+  constructor(partitions: number, data: WorkerData) {
+    // One thread per partition and one task at a time: a partition's batches apply in order.
+    this.pools = Array.from(
+      { length: partitions },
+      () =>
+        new Piscina({
+          filename: workerFile(),
+          minThreads: 1,
+          maxThreads: 1,
+          concurrentTasksPerWorker: WORKER_BATCHES_IN_FLIGHT,
+          // A partition has at most `depth` batches in flight, so none should wait in Piscina's
+          // queue; if one ever does, it keeps its place. By default Piscina puts a task it could
+          // not hand over back at the queue's tail, behind later batches of the same partition
+          // (measured: 9 batches handed over at once applied as 0-2, 4, 6, 3, 7, 5, 8).
+          stricterFIFO: true,
+          idleTimeout: Number.MAX_SAFE_INTEGER,
+          workerData: data,
+          execArgv: WORKER_EXEC_ARGV,
+        }),
     );
   }
   async run(partition: number, requests: RawRequest[]): Promise<Committed<Handled>> {
     const task = packRequests(requests);
-    const order = this.orders[partition]!;
-    const { batch, lane } = order ? order.take() : { batch: undefined, lane: 0 };
-    if (batch !== undefined) task.batch = batch;
-    let packed: PackedHandled;
-    try {
-      packed = (await this.pools[partition]![lane]!.run(task, { transferList: [task.data.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer] })) as PackedHandled;
-    } catch (err) {
-      // The batch may never have reached its ledger (a thread that died): the ones behind it must not wait for it.
-      if (order && batch !== undefined) void order.abandon(batch);
-      throw err;
-    }
+    const packed = (await this.pools[partition]!.run(task, { transferList: [task.data.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer] })) as PackedHandled;
     // The worker replies once its batch is durable.
     return { results: unpackHandled(packed), durable: Promise.resolve(), reapplied: packed.reapplied };
   }
   async close(): Promise<void> {
-    await Promise.all(this.pools.flat().map((p) => p.destroy()));
+    await Promise.all(this.pools.map((p) => p.destroy()));
   }
 }
 
-export function createExecutor(kind: "inline" | "workers", partitions: number, ledgerPath: string, store: Store, options: LedgerOptions, lanes = 1): Executor {
-  return kind === "workers" ? new WorkerExecutor(partitions, { ledgerPath, options }, lanes) : new InlineExecutor(store, options);
+export function createExecutor(kind: "inline" | "workers", partitions: number, ledgerPath: string, store: Store, options: LedgerOptions): Executor {
+  return kind === "workers" ? new WorkerExecutor(partitions, { ledgerPath, options }) : new InlineExecutor(store, options);
 }

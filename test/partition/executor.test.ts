@@ -1,0 +1,74 @@
+// The workers executor keeps a partition's order: batches handed over faster than the
+// worker takes them (more than its tasks in flight) apply in the order they were cut, as
+// when each waits for the one before. Real worker thread, real LMDB.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { installProgramme } from "../../src/admin/programmes.js";
+import { closeStore, openStore } from "../../src/ledger/store.js";
+import type { RawRequest } from "../../src/partition/batch.js";
+import { WorkerExecutor } from "../../src/partition/executor.js";
+import { BASE_PROGRAMME } from "../fixtures.js";
+import { OPTIONS } from "../ledger/harness.js";
+
+const json = (verb: RawRequest["verb"], body: unknown): RawRequest => ({ verb, bytes: Buffer.from(JSON.stringify(body)), encoding: "json" });
+const line = (lineId: string, qty: number, unitPrice: number) => ({ lineId, sku: `SKU-${lineId}`, qty, unitPrice });
+
+/** Batches whose answers depend on their order: returns of the batch before's sale, balances read between them. */
+function traffic(at: number): RawRequest[][] {
+  const batches: RawRequest[][] = [[json("enroll", { requestId: "e-1", card: "C-1" }), json("enroll", { requestId: "e-2", card: "C-2" })]];
+  const balance = (card: string) => json("balance", { customer: { card } });
+  for (let i = 0; i < 48; i++) {
+    const card = `C-${1 + (i % 2)}`;
+    if (i % 6 === 5) {
+      batches.push([balance("C-1"), balance("C-2")]);
+      continue;
+    }
+    const batch = [json("accrue", { type: "sale", eventId: `s-${i}`, at: at + i, storeId: "s1", customer: { card }, currency: "EUR", lines: [line("1", 2, 1000 + i * 10), line("2", 1, 555)] })];
+    if (i > 0 && (i - 1) % 6 !== 5) batch.push(json("accrue", { type: "return", eventId: `r-${i}`, originalEventId: `s-${i - 1}`, at: at + i, lines: [{ lineId: "1", qty: 1 }] }));
+    if (i % 4 === 0) batch.push(balance(card));
+    batches.push(batch);
+  }
+  return batches;
+}
+
+describe("the workers executor", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  async function answers(batches: RawRequest[][], atOnce: boolean): Promise<unknown[][]> {
+    const dir = mkdtempSync(join(tmpdir(), "loyaltyd-executor-"));
+    dirs.push(dir);
+    const ledgerPath = join(dir, "ledger");
+    const store = openStore(ledgerPath);
+    await installProgramme(store, BASE_PROGRAMME.id, BASE_PROGRAMME, Date.now() - 3_600_000);
+    const executor = new WorkerExecutor(1, { ledgerPath, options: { ...OPTIONS, notifyOutbox: false } });
+    try {
+      const committed = [];
+      if (atOnce) committed.push(...(await Promise.all(batches.map((b) => executor.run(0, b)))));
+      else for (const b of batches) committed.push(await executor.run(0, b));
+      return committed.map((c) => c.results.map((h) => JSON.parse(Buffer.from(h.bytes).toString("utf8")) as unknown));
+    } finally {
+      await executor.close();
+      await closeStore(store);
+    }
+  }
+
+  it("applies batches handed over all at once in the order they were cut, as one at a time", async () => {
+    const batches = traffic(Date.now() - 60_000);
+    // Far more than the worker's tasks in flight (the executor's depth, 4): most wait in Piscina's queue.
+    expect(batches.length).toBeGreaterThan(40);
+    const oneByOne = await answers(batches, false);
+    // The traffic means something: every sale and return applied, and the balances moved.
+    const flat = oneByOne.flat() as { ok: boolean; type?: string; accounts?: { balance: number }[] }[];
+    expect(flat.filter((r) => !r.ok)).toEqual([]);
+    const returns = batches.flat().filter((r) => r.bytes.includes('"type":"return"')).length;
+    expect(returns).toBeGreaterThan(25);
+    expect(flat.filter((r) => r.type === "return").length).toBe(returns);
+    expect(new Set(flat.filter((r) => r.type === undefined && r.accounts).map((r) => r.accounts![0]!.balance)).size).toBeGreaterThan(10);
+    for (let round = 0; round < 3; round++) expect(await answers(batches, true), `round ${round}`).toEqual(oneByOne);
+  });
+});
