@@ -226,19 +226,28 @@ describe.skipIf(findNatsServer() === null)("config/nats/server.conf on a real na
 
   beforeAll(async () => {
     dir = tempDir("loyaltyd-deploy-");
-    const port = await freePort();
-    monitorPort = await freePort();
-    natsUrl = `nats://127.0.0.1:${port}`;
-    // The file as shipped; only the addresses and the store directory are this machine's. No -js: the file turns JetStream on.
-    server = spawn(findNatsServer()!, ["-c", join(ROOT, "config/nats/server.conf"), "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-sd", join(dir, "js")], { stdio: "ignore" });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${monitorPort}/healthz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error("nats-server with config/nats/server.conf did not become healthy");
-      await new Promise((r) => setTimeout(r, 100));
+    // A port freePort() found free may be taken by a test running beside this one before
+    // the server binds it: then the server exits, and is started again on other ports.
+    let stderr = "";
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      monitorPort = await freePort();
+      natsUrl = `nats://127.0.0.1:${port}`;
+      // The file as shipped; only the addresses and the store directory are this machine's. No -js: the file turns JetStream on.
+      server = spawn(findNatsServer()!, ["-c", join(ROOT, "config/nats/server.conf"), "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-sd", join(dir, `js-${attempt}`)], { stdio: ["ignore", "ignore", "pipe"] });
+      stderr = "";
+      server.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+      const deadline = Date.now() + 20_000;
+      let healthy = false;
+      while (!healthy && server.exitCode === null && Date.now() < deadline) {
+        healthy = await fetch(`http://127.0.0.1:${monitorPort}/healthz`).then((r) => r.ok, () => false);
+        if (!healthy) await new Promise((r) => setTimeout(r, 100));
+      }
+      if (healthy) break;
+      if (server.exitCode === null) server.kill("SIGKILL");
+      if (attempt === 3) throw new Error(`nats-server with config/nats/server.conf did not become healthy: ${stderr}`);
     }
-  });
+  }, 90_000);
 
   afterAll(async () => {
     await nc?.close();
