@@ -83,19 +83,28 @@ export function unpackSale(s: SaleRecord | PackedSale): SaleRecord {
 export function getEvent(store: Store, eventId: string): EventRecord | undefined {
   const stored = store.events.get(eventId);
   if (!stored?.s) return stored as EventRecord | undefined;
-  const { f, ...rest } = stored;
   const packed = isPacked(stored.s) ? stored.s : null;
-  const r = f && packed ? saleReply(eventId, f, packed) : stored.r!;
-  return { ...rest, r, s: unpackSale(stored.s) };
+  const r = stored.f && packed ? saleReply(eventId, stored.f, packed) : stored.r!;
+  // The stored keys in their order, less the figures, the sale unpacked, then the reply (as
+  // `{ ...rest, r, s }` would build it: object rest costs V8 ~1.5 µs a call, a loop ~0.04).
+  const out: Record<string, unknown> = {};
+  for (const k in stored) if (k !== "f") out[k] = k === "s" ? unpackSale(stored.s) : stored[k as keyof StoredEventRecord];
+  out.r = r;
+  return out as unknown as EventRecord;
 }
 
 /** A sale's record keeps its first reply as figures when they rebuild it exactly (format 4). */
 export function putEvent(store: Store, eventId: string, record: EventRecord): void {
   if (!record.s) return void store.events.put(eventId, record as StoredEventRecord);
-  const { r, ...rest } = record;
   const s = packSale(record.s);
-  const f = saleFigures(eventId, r, s);
-  store.events.put(eventId, f ? { ...rest, f, s } : { ...rest, r, s });
+  const f = saleFigures(eventId, record.r, s);
+  // The record's keys in their order with the sale packed, then the figures or the whole
+  // reply: the key order `{ ...rest, f, s }` gave, so the table's msgpackr structures stay the same.
+  const stored: Record<string, unknown> = {};
+  for (const k in record) if (k !== "r") stored[k] = k === "s" ? s : record[k as keyof EventRecord];
+  if (f) stored.f = f;
+  else stored.r = record.r;
+  store.events.put(eventId, stored as StoredEventRecord);
 }
 
 /** The events table as the ledger's idempotency step reads and writes it. */
