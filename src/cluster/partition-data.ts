@@ -18,7 +18,7 @@ import { Packr, UnpackrStream } from "msgpackr";
 import type { Database, Key, Transaction } from "lmdb";
 import { partitionOf } from "../partition/hash.js";
 import { scopedPartition } from "../partition/router.js";
-import type { Store } from "../ledger/store.js";
+import { portableWallet, type Store, type Wallet } from "../ledger/store.js";
 import { moveLotsIntoWallets } from "../ledger/lots.js";
 
 export type TableName = Exclude<keyof Store, "env">;
@@ -226,7 +226,8 @@ export function exportPartitions(store: Store, partitions: number, vps: number[]
           const o = vp === null ? undefined : out.get(vp);
           if (!o) continue;
           if (name === "meta" && (key as string).startsWith("restoring@")) continue;
-          addRecord(o, name, key, value);
+          // A wallet in the form every ledger format reads: another instance restores it, whatever its release.
+          addRecord(o, name, key, name === "wallets" ? portableWallet(value as Wallet) : value);
         }
       }
       for (const o of out.values()) {

@@ -9,11 +9,12 @@ import { expiringOf } from "./expiry.js";
 import { requireCustomer } from "./customers.js";
 import type { Account, Customer, Entry, EntryGroup, StoredEntry, Wallet } from "./store.js";
 import { tierView } from "./tiers.js";
+import { NO_TURNOVER } from "./turnover.js";
 import { assertInvariant, own, type Reply, type Tx } from "./tx.js";
 
 export function loadWallet(tx: Tx, customerId: string): Wallet {
   if (tx.idScope !== "") assertServedHere(tx, customerId);
-  return tx.store.wallets.get(customerId) ?? { accounts: {}, turnover: [] };
+  return tx.store.wallets.get(customerId) ?? { accounts: {}, turnover: NO_TURNOVER };
 }
 
 export function saveWallet(tx: Tx, customerId: string, w: Wallet): void {

@@ -10,12 +10,13 @@ import type { Store } from "./store.js";
  * line order instead of maps keyed by lineId (PackedSale); 4: a sale's first reply kept as
  * figures rebuilt with the sale (SaleFigures, ledger/sale-reply.ts), not whole; 5: expiry
  * lots in the wallet (ledger/lots.ts), not in the `lots` table; 6: a wallet's open holds
- * and lot events as rows, not maps keyed by hold id and lot (store.ts storedWallet). Each
- * format reads every other record of the ones before it as it is, so a format-2, 3, 4 or 5
- * ledger is migrated by moving its lots into the wallets (none are left from format 5 on)
- * and stamping it (migrateFormat).
+ * and lot events as rows, not maps keyed by hold id and lot (store.ts storedWallet); 7: a
+ * wallet's daily turnover as one binary value (ledger/turnover.ts), not [day, amount]
+ * pairs. Each format reads every other record of the ones before it as it is, so a
+ * format-2 to 6 ledger is migrated by moving its lots into the wallets (none are left
+ * from format 5 on) and stamping it (migrateFormat).
  */
-export const FORMAT_VERSION = 6;
+export const FORMAT_VERSION = 7;
 
 export class StoreFormatError extends Error {}
 
@@ -42,18 +43,20 @@ export function checkFormat(store: Store, path: string): void {
 
 /** Whether this code opens a ledger of that format by migrating it (a backup of it restores too). */
 export function migratesFrom(version: number): boolean {
-  return version === 2 || version === 3 || version === 4 || version === 5;
+  return version !== undefined && version >= 2 && version <= 6;
 }
 
 /**
  * Brings a ledger of an earlier format this code can migrate up to FORMAT_VERSION, and
- * says which format it is in now. 2, 3, 4 or 5 -> 6: the `lots` table moves into the wallets
+ * says which format it is in now. 2 to 6 -> 7: the `lots` table moves into the wallets
  * (in chunks, each lot leaving the table in the transaction that puts it in its wallet, so
  * an interrupted start resumes the move); format-2 entries (one record per posting) and
- * whole first replies (formats 2 and 3) and wallets with maps of holds (formats 2 to 5)
- * stay as they are and are read alongside the newer records. The stamp comes last, so that
- * an older release refuses the ledger from then on (it would find no lots, answer a
- * duplicate of a newer sale without its reply, or misread a wallet's holds).
+ * whole first replies (formats 2 and 3), wallets with maps of holds (formats 2 to 5) and
+ * wallets with turnover pairs (formats 2 to 6) stay as they are and are read alongside
+ * the newer records, each wallet written in the new form at its next change. The stamp
+ * comes last, so that an older release refuses the ledger from then on (it would find no
+ * lots, answer a duplicate of a newer sale without its reply, or misread a wallet's holds
+ * or turnover).
  */
 function migrateFormat(store: Store, version: number | undefined): number | undefined {
   if (version !== undefined && migratesFrom(version)) {

@@ -7,6 +7,7 @@
 // merge brought in: its seq is the merged-away customer's).
 import type { EntryGroup, Lot, Store, Wallet } from "./store.js";
 import { own } from "./tx.js";
+import { NO_TURNOVER } from "./turnover.js";
 
 /**
  * One expiry lot as read from the wallet: [expiresAt, the seq of the entry that earned it,
@@ -194,7 +195,7 @@ export function moveLotsIntoWallets(store: Store, chunk = 10_000): number {
         const [customerId, account, expiresAt, seq] = key;
         let w = wallets.get(customerId);
         if (!w) {
-          w = store.wallets.get(customerId) ?? { accounts: {}, turnover: [] };
+          w = store.wallets.get(customerId) ?? { accounts: {}, turnover: NO_TURNOVER };
           wallets.set(customerId, w);
         }
         putLot(w, account, ownLotRow(store, customerId, expiresAt, seq, value));

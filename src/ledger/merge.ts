@@ -19,6 +19,7 @@ import { settleTier, tierBefore } from "./tiers.js";
 import { mergeBooks } from "./purchase-merge.js";
 import { ofOtherPartition } from "./scope.js";
 import { PURCHASE_BOUNDS } from "./purchases.js";
+import { NO_TURNOVER, turnoverDays, turnoverOf, type TurnoverDay } from "./turnover.js";
 
 /**
  * A customer's identifiers besides cards, each moved in its index by identity.ts (a
@@ -95,7 +96,8 @@ export interface MergeParcel {
   vouchers: { voucher: Voucher; k: number; expiry: boolean; notice: boolean }[];
   /** Card records of `from`. */
   cards: [string, Card][];
-  turnover: [number, number][];
+  /** As pairs (the parcel's form before format 7), so that a cluster instance of either format reads it. */
+  turnover: TurnoverDay[];
   purchases?: Wallet["purchases"];
 }
 
@@ -111,10 +113,10 @@ export function mergeOut(tx: Tx, from: Customer, intoId: string, cause: string):
     return { account, amount };
   });
   const vouchers = vouchersOut(tx, from.id);
-  const parcel: MergeParcel = { customer: from, accounts, holds, lots, vouchers, cards: cardsOut(tx, from, intoId), turnover: wf.turnover };
+  const parcel: MergeParcel = { customer: from, accounts, holds, lots, vouchers, cards: cardsOut(tx, from, intoId), turnover: turnoverDays(wf.turnover) };
   if (due !== undefined) parcel.due = due;
   if (wf.purchases) parcel.purchases = wf.purchases;
-  wf.turnover = [];
+  wf.turnover = NO_TURNOVER;
   delete wf.purchases;
   delete wf.tier;
   saveWallet(tx, from.id, wf);
@@ -155,7 +157,8 @@ export function mergeIn(tx: Tx, into: Customer, parcel: MergeParcel, cause: stri
   }
   trimLots(wi, parcel.accounts.map((m) => m.account));
   vouchersIn(tx, into.id, parcel.vouchers);
-  wi.turnover = mergeTurnover(parcel.turnover, wi.turnover);
+  // Summed by day: the tier windows then count both customers' spend.
+  wi.turnover = turnoverOf([...parcel.turnover, ...turnoverDays(wi.turnover)]);
   const book = mergeBooks(parcel.purchases ?? null, wi.purchases ?? null, PURCHASE_BOUNDS);
   if (book !== null) wi.purchases = book;
   // The summed turnover may move the survivor's tier (announced as any tier change).
@@ -286,13 +289,6 @@ function trimLots(wi: Wallet, accounts: string[]): void {
     const excess = inLots - Math.max(0, peekAccount(wi, account).balance);
     if (excess > 0) consumeLots(wi, account, excess, null);
   }
-}
-
-/** Daily turnover buckets, summed by day (tier windows then count both customers' spend). */
-function mergeTurnover(a: [number, number][], b: [number, number][]): [number, number][] {
-  const byDay = new Map<number, number>();
-  for (const [day, amount] of [...a, ...b]) byDay.set(day, (byDay.get(day) ?? 0) + amount);
-  return [...byDay].sort((x, y) => x[0] - y[0]);
 }
 
 function mergeRecord(from: Customer, into: Customer): Customer {

@@ -105,8 +105,12 @@ export interface Account {
 export interface Wallet {
   /** Account name -> state. */
   accounts: Record<string, Account>;
-  /** Daily turnover buckets [day since epoch, minor units], pruned to limits.turnoverDaysKept. */
-  turnover: [number, number][];
+  /**
+   * Daily turnover buckets, pruned to limits.turnoverDaysKept: one binary value of
+   * [day since epoch, minor units] rows, day ascending (format 7, ledger/turnover.ts; format 6
+   * and earlier stored pairs, which the wallets table reads into this form).
+   */
+  turnover: Uint8Array;
   /** This customer's key in `expiryDue` (when the sweeper should next look), if any. */
   due?: number;
   /** Open holds: holdId -> [account, amount, expiresAt] (what a projected balance releases). */

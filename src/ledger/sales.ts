@@ -18,6 +18,7 @@ import { notificationId, notifyCustomer } from "./notifications.js";
 import { addSale, itemsOf, keepsPurchases, takeBackSale, type LineBack } from "./purchases.js";
 import type { Customer, SaleRecord, Wallet } from "./store.js";
 import { settleTier, tierBefore, windowTurnover } from "./tiers.js";
+import { withTurnover } from "./turnover.js";
 import { DAY_MS, PRIMARY_ACCOUNT, own, type Reply, type Tx } from "./tx.js";
 
 /** What an accrue command produced: the reply, and for a sale the record returns will need. */
@@ -75,11 +76,7 @@ export function factsOf(tx: Tx, c: Customer, w: Wallet, at: number, plan: Plan):
 function addTurnover(w: Wallet, at: number, amount: number): void {
   if (amount === 0) return;
   const day = Math.floor(at / DAY_MS);
-  const days = w.turnover.filter(([d]) => d > day - limits.turnoverDaysKept);
-  const bucket = days.find(([d]) => d === day);
-  if (bucket) bucket[1] += amount;
-  else days.push([day, amount]);
-  w.turnover = days;
+  w.turnover = withTurnover(w.turnover, day, amount, day - limits.turnoverDaysKept);
 }
 
 function sale(tx: Tx, event: SaleEvent): Accrued {

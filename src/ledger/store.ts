@@ -5,6 +5,7 @@
 // lists every table.
 import { TransactionFlags, open, type Database, type RootDatabase } from "lmdb";
 import { checkFormat } from "./format.js";
+import { NO_TURNOVER, turnoverDays, turnoverOf, type TurnoverDay } from "./turnover.js";
 import type { Approval } from "../admin/approvals.js";
 import type { Segment } from "../admin/segments/saved.js";
 import type { ImportMapping } from "../admin/sheets/mappings.js";
@@ -116,30 +117,38 @@ function counted<V, K extends import("lmdb").Key>(db: Database<V, K>): Database<
 }
 
 /**
- * A wallet as format 6 stores it: its maps keyed by hold ids and lot keys as arrays of
+ * A wallet as formats 6 and 7 store it: its maps keyed by hold ids and lot keys as arrays of
  * [key, ...value] rows. msgpackr shares one structure per key set, so a map whose keys
  * are new each time (every hold's id is) made a structure of its own on every write:
  * a wallet with one open hold took twice as long to read and write, and grew slower
  * with every hold more (bench/RESULTS.md, 2026-12-02). In memory they stay maps.
  */
-interface StoredWallet extends Omit<Wallet, "holds" | "lotEvents"> {
+interface StoredWallet extends Omit<Wallet, "holds" | "lotEvents" | "turnover"> {
   holds?: Wallet["holds"] | [holdId: string, account: string, amount: number, expiresAt: number][];
   lotEvents?: Wallet["lotEvents"] | [key: string, eventId: string][];
+  /** Format 7's binary rows; format 6 and earlier wrote [day, amount] pairs (as cluster snapshots still carry them). */
+  turnover: Uint8Array | TurnoverDay[];
 }
 
-/** The wallet as stored: its hold and lot-event maps as rows (a new object; the caller's is left as it is). */
+/**
+ * The wallet as stored: its hold and lot-event maps as rows, its turnover binary (a new
+ * object when anything changes form; the caller's is left as it is).
+ */
 export function storedWallet(w: Wallet | StoredWallet): StoredWallet {
   const holds = w.holds !== undefined && !Array.isArray(w.holds);
   const lotEvents = w.lotEvents !== undefined && !Array.isArray(w.lotEvents);
-  if (!holds && !lotEvents) return w;
+  const pairs = Array.isArray(w.turnover);
+  if (!holds && !lotEvents && !pairs) return w;
   const out: StoredWallet = { ...w };
+  if (pairs) out.turnover = turnoverOf(w.turnover as TurnoverDay[]);
   if (holds) out.holds = Object.entries(w.holds as NonNullable<Wallet["holds"]>).map(([id, [account, amount, expiresAt]]) => [id, account, amount, expiresAt]);
   if (lotEvents) out.lotEvents = Object.entries(w.lotEvents as NonNullable<Wallet["lotEvents"]>);
   return out;
 }
 
-/** The wallet as the ledger works with it (either stored form: format 5's maps are read as they are). */
+/** The wallet as the ledger works with it, from any stored form (format 5's maps, format 6's turnover pairs). */
 export function walletOf(w: StoredWallet): Wallet {
+  if (!(w.turnover instanceof Uint8Array)) w.turnover = w.turnover === undefined ? NO_TURNOVER : turnoverOf(w.turnover);
   if (Array.isArray(w.holds)) {
     const holds: NonNullable<Wallet["holds"]> = {};
     for (const [id, account, amount, expiresAt] of w.holds) holds[id] = [account, amount, expiresAt];
@@ -147,6 +156,14 @@ export function walletOf(w: StoredWallet): Wallet {
   }
   if (Array.isArray(w.lotEvents)) w.lotEvents = Object.fromEntries(w.lotEvents);
   return w as Wallet;
+}
+
+/**
+ * A wallet in the form every format reads (format 6's: turnover as [day, amount] pairs), for
+ * what leaves this ledger for another instance: a cluster snapshot of a partition.
+ */
+export function portableWallet(w: Wallet): Omit<Wallet, "turnover"> & { turnover: TurnoverDay[] } {
+  return { ...w, turnover: turnoverDays(w.turnover) };
 }
 
 /** The wallets table, read and written in memory's form (the rows of storedWallet on disk). */

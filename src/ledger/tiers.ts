@@ -8,14 +8,13 @@ import { setDue } from "./expiry.js";
 import { notificationId, notifyCustomer } from "./notifications.js";
 import { tierIdFor, type TierLadder } from "../rules/tiers.js";
 import type { Customer, Wallet, WalletTier } from "./store.js";
+import { eachTurnoverDay, turnoverBetween } from "./turnover.js";
 import { DAY_MS, type Reply, type Tx } from "./tx.js";
 
 /** Turnover (minor units, returns deducted) over the `windowDays` days ending with the day of `at`. */
 export function windowTurnover(w: Wallet, at: number, windowDays: number): number {
   const today = Math.floor(at / DAY_MS);
-  let sum = 0;
-  for (const [day, amount] of w.turnover) if (day > today - windowDays && day <= today) sum += amount;
-  return sum;
+  return turnoverBetween(w.turnover, today - windowDays, today);
 }
 
 /**
@@ -69,13 +68,14 @@ export function tierDueOf(ladder: TierLadder, w: Wallet, at: number): number | u
   if (id === null) return undefined;
   const minSpend = ladder.tiers.find((t) => t.id === id)!.minSpend;
   const today = Math.floor(at / DAY_MS);
-  const inWindow = w.turnover.filter(([day]) => day > today - ladder.windowDays && day <= today).sort((a, b) => a[0] - b[0]);
   let left = turnover;
-  for (const [day, amount] of inWindow) {
+  let due: number | undefined;
+  eachTurnoverDay(w.turnover, (day, amount) => {
+    if (due !== undefined || day <= today - ladder.windowDays || day > today) return;
     left -= amount;
-    if (left < minSpend) return (day + ladder.windowDays) * DAY_MS;
-  }
-  return undefined;
+    if (left < minSpend) due = (day + ladder.windowDays) * DAY_MS;
+  });
+  return due;
 }
 
 /**

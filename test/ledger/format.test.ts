@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Ledger, type Command } from "../../src/ledger/ledger.js";
 import { allLots } from "../../src/ledger/lots.js";
 import { closeStore, FORMAT_VERSION, openStore, StoreFormatError, type Lot, type Store } from "../../src/ledger/store.js";
+import { turnoverDays } from "../../src/ledger/turnover.js";
 import { cmd, OPTIONS, T0, type Reply } from "./harness.js";
 
 const FIXTURE_V1 = join(import.meta.dirname, "..", "fixtures", "ledger-v1");
@@ -21,16 +22,18 @@ type Expected = {
   lots?: { key: [string, string, number, number]; value: Lot }[];
   openHoldId?: string;
   holds?: Record<string, [string, number, number]>;
+  turnover?: [number, number][];
 };
 const fixture = (name: string): { dir: string; expected: Expected } => ({
   dir: join(import.meta.dirname, "..", "fixtures", name),
   expected: JSON.parse(readFileSync(join(import.meta.dirname, "..", "fixtures", `${name}.expected.json`), "utf8")) as Expected,
 });
-/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2), 41bad72's (format 3), 3b95502's (format 4) and 229d6b2's (format 5), with what that code replied and read back. */
+/** Written by test/fixtures/ledger-fixture.make.mjs with 9eb041f's code (format 2), 41bad72's (format 3), 3b95502's (format 4), 229d6b2's (format 5) and 6d6bca7's (format 6), with what that code replied and read back. */
 const { dir: FIXTURE_V2, expected: EXPECTED_V2 } = fixture("ledger-v2");
 const { dir: FIXTURE_V3, expected: EXPECTED_V3 } = fixture("ledger-v3");
 const { dir: FIXTURE_V4, expected: EXPECTED_V4 } = fixture("ledger-v4");
 const { dir: FIXTURE_V5, expected: EXPECTED_V5 } = fixture("ledger-v5");
+const { dir: FIXTURE_V6, expected: EXPECTED_V6 } = fixture("ledger-v6");
 let dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -187,6 +190,34 @@ describe("store format", () => {
       store.env.resetReadTxn();
       expect(raw.get(customerId)!.holds).toEqual([[placed.holdId, "points", 5, expect.any(Number)]]);
       expect(Object.keys(store.wallets.get(customerId)!.holds!)).toEqual([placed.holdId]);
+    } finally {
+      await closeStore(store);
+    }
+  });
+
+  it("migrates a format-6 ledger at open: turnover kept as pairs gives the tier it gave, takes new sales and returns, and is written back as rows", async () => {
+    const { store, one } = await openMigrated(FIXTURE_V6, EXPECTED_V6);
+    try {
+      const customerId = (EXPECTED_V6.balance as { customerId: string }).customerId;
+      const pairs = EXPECTED_V6.turnover!;
+      const raw = store.env.openDB<{ turnover?: unknown }, string>({ name: "wallets", sharedStructuresKey: Symbol.for("loyaltyd.structures") });
+      expect(raw.get(customerId)!.turnover, "format 6 wrote pairs").toEqual(pairs);
+      expect(turnoverDays(store.wallets.get(customerId)!.turnover)).toEqual(pairs);
+      // The balance openMigrated compared names the tier format 6's code gave: 201.50 over 30 days, silver.
+      expect(EXPECTED_V6.balance.tier).toMatchObject({ id: "silver" });
+      const [day0, day2] = [pairs[0]![0], pairs[1]![0]];
+      const sale = cmd("accrue", { type: "sale", eventId: "s-9", at: T0 + 5000, storeId: "s01", customer: { card: "C-1" }, currency: "EUR", lines: [{ lineId: "1", sku: "E", qty: 1, unitPrice: 10_000, category: "food" }] });
+      expect(await one(sale)).toMatchObject({ ok: true });
+      expect((await one(cmd("balance", { customer: { card: "C-1" } }))).tier).toMatchObject({ id: "gold" });
+      store.env.resetReadTxn();
+      const written = raw.get(customerId)!.turnover;
+      expect(written).toBeInstanceOf(Uint8Array);
+      expect(turnoverDays(written as Uint8Array)).toEqual([[day0, 5000], [day2, pairs[1]![1] + 10_000]]);
+      // The oldest day's sale returned: its turnover comes off day0's bucket, and the tier follows.
+      expect(await one(cmd("accrue", { type: "return", eventId: "r-9", originalEventId: "s-0", at: T0 + 6000, lines: [{ lineId: "1", qty: 1 }] }))).toMatchObject({ ok: true });
+      store.env.resetReadTxn();
+      expect(turnoverDays(store.wallets.get(customerId)!.turnover)).toEqual([[day0, 5000], [day2, pairs[1]![1] + 10_000 - 5000]]);
+      expect((await one(cmd("balance", { customer: { card: "C-1" } }))).tier).toMatchObject({ id: "silver" });
     } finally {
       await closeStore(store);
     }

@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { consumeLots } from "../../src/ledger/expiry.js";
 import { allLots, eventOfEntry, lotCount, lotRows, moveLotsIntoWallets, putLot } from "../../src/ledger/lots.js";
 import { closeStore, openStore, type Lot, type Store, type Wallet } from "../../src/ledger/store.js";
+import { NO_TURNOVER } from "../../src/ledger/turnover.js";
 
-const wallet = (): Wallet => ({ accounts: {}, turnover: [] });
+const wallet = (): Wallet => ({ accounts: {}, turnover: NO_TURNOVER });
 
 describe("lots in the wallet", () => {
   it("keeps each account's lots soonest expiry first, then oldest entry, and adds up two at one key", () => {
@@ -81,7 +82,7 @@ describe("moving format 4's lots table into the wallets", () => {
       store.entries.put(["cu_a", 4], { at: 0, kind: "report", account: "points", amount: 3, cause: "report R1" });
       store.entries.put(["cu_a", 2], { at: 0, kind: "accrual", account: "points", amount: 7, cause: "sale s-2", eventId: "s-2" });
       store.entries.put(["cu_b", 3], { at: 0, kind: "accrual", eventId: "s-3", st: "s01", p: [["drinks", 5, "drinks", 1]] });
-      store.wallets.put("cu_a", { accounts: { points: { balance: 20, held: 0 } }, turnover: [], due: 900 });
+      store.wallets.put("cu_a", { accounts: { points: { balance: 20, held: 0 } }, turnover: NO_TURNOVER, due: 900 });
       for (const { key, value } of table) store.lots.put(key, value);
     });
     expect(eventOfEntry(store, "cu_a", 1)).toBe("s-1");

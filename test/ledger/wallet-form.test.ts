@@ -1,12 +1,14 @@
-// A wallet's stored form (format 6): its maps keyed by hold ids and lot keys go to disk as
-// rows and come back as the same maps, through every way the ledger and the cluster read
-// and write the wallets table; a wallet stored as format 5 did (maps) reads the same.
+// A wallet's stored form (formats 6 and 7): its maps keyed by hold ids and lot keys go to
+// disk as rows and come back as the same maps, its turnover is one binary value, through
+// every way the ledger and the cluster read and write the wallets table; a wallet stored as
+// format 5 did (maps) or as format 6 did (turnover pairs) reads the same.
 import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { closeStore, openStore, storedWallet, walletOf, type Store, type Wallet } from "../../src/ledger/store.js";
+import { closeStore, openStore, portableWallet, storedWallet, walletOf, type Store, type Wallet } from "../../src/ledger/store.js";
+import { NO_TURNOVER, turnoverDays, turnoverOf } from "../../src/ledger/turnover.js";
 import { T0, cmd, enrol, openHarness, type Harness } from "./harness.js";
 
 const opened: Store[] = [];
@@ -24,6 +26,9 @@ function freshStore(): Store {
   return store;
 }
 
+/** A wallet with its turnover as pairs, to compare (msgpackr may read the rows as a Buffer). */
+const plain = (w: Wallet) => ({ ...w, turnover: turnoverDays(w.turnover) });
+
 /** The wallets table as lmdb-js decodes it, without the ledger's conversion. */
 function rawWallets(store: Store) {
   return store.env.openDB<Record<string, unknown>, string>({ name: "wallets", sharedStructuresKey: Symbol.for("loyaltyd.structures") });
@@ -33,7 +38,7 @@ const key = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => k !== "__pr
 const wallet: fc.Arbitrary<Wallet> = fc.record(
   {
     accounts: fc.dictionary(key, fc.record({ balance: fc.integer(), held: fc.nat() })),
-    turnover: fc.array(fc.tuple(fc.nat(30_000), fc.integer())),
+    turnover: fc.array(fc.tuple(fc.nat(30_000), fc.integer())).map(turnoverOf),
     due: fc.nat(),
     holds: fc.dictionary(key, fc.tuple(key, fc.nat(), fc.nat())),
     lotEvents: fc.dictionary(key, key),
@@ -51,28 +56,45 @@ describe("a wallet's stored form", () => {
         const id = `c${n++}`;
         const before = structuredClone(w);
         await store.wallets.put(id, w);
-        expect(w, "the caller's wallet is left as it was").toEqual(before);
-        expect(store.wallets.get(id)).toEqual(w);
+        expect(plain(w), "the caller's wallet is left as it was").toEqual(plain(before));
+        expect(plain(store.wallets.get(id)!)).toEqual(plain(w));
         const stored = raw.get(id)!;
         if (w.holds) expect(stored.holds).toEqual(Object.entries(w.holds).map(([h, row]) => [h, ...row]));
         if (w.lotEvents) expect(stored.lotEvents).toEqual(Object.entries(w.lotEvents));
-        expect(walletOf(storedWallet(w))).toEqual(w);
+        expect(stored.turnover).toBeInstanceOf(Uint8Array);
+        expect([...(stored.turnover as Uint8Array)]).toEqual([...w.turnover]);
+        expect(plain(walletOf(storedWallet(w)))).toEqual(plain(w));
+        // What a cluster snapshot carries: turnover as format 6's pairs, which any release reads.
+        expect(portableWallet(w).turnover).toEqual(turnoverDays(w.turnover));
+        expect(plain(walletOf(storedWallet(structuredClone(portableWallet(w)) as unknown as Wallet)))).toEqual(plain(w));
       }),
       { numRuns: 200 },
     );
     // A range read (the cluster's snapshots, the lots migration) converts as a get does.
     const ranged = [...store.wallets.getRange()];
     expect(ranged.length).toBe(n);
-    for (const { key: id, value } of ranged) expect(value).toEqual(store.wallets.get(id));
+    for (const { key: id, value } of ranged) expect(plain(value)).toEqual(plain(store.wallets.get(id)!));
+  });
+
+  it("reads turnover stored as pairs (format 6) into rows, and writes it back as rows", async () => {
+    const store = freshStore();
+    const raw = rawWallets(store);
+    await raw.put("c1", { accounts: {}, turnover: [[20_005, 300], [20_001, 1_000], [20_003, -200]] });
+    await raw.put("c2", { accounts: {} });
+    const read = store.wallets.get("c1")!;
+    expect(turnoverDays(read.turnover)).toEqual([[20_001, 1_000], [20_003, -200], [20_005, 300]]);
+    expect(store.wallets.get("c2")!.turnover).toBe(NO_TURNOVER);
+    await store.wallets.put("c1", read);
+    expect(turnoverDays(raw.get("c1")!.turnover as Uint8Array)).toEqual([[20_001, 1_000], [20_003, -200], [20_005, 300]]);
   });
 
   it("reads a wallet stored with maps (format 5) as it is, and writes it back as rows", async () => {
     const store = freshStore();
     const raw = rawWallets(store);
-    const w: Wallet = { accounts: { points: { balance: 100, held: 30 } }, turnover: [], holds: { h_1: ["points", 30, T0 + 60_000] }, lotEvents: { "points\u001f1\u001f2": "s-1" } };
+    const w = { accounts: { points: { balance: 100, held: 30 } }, turnover: [], holds: { h_1: ["points", 30, T0 + 60_000] }, lotEvents: { "points\u001f1\u001f2": "s-1" } };
     await raw.put("c1", w as unknown as Record<string, unknown>);
     const read = store.wallets.get("c1")!;
-    expect(read).toEqual(w);
+    expect(plain(read)).toEqual(w);
     await store.wallets.put("c1", read);
     expect(raw.get("c1")!.holds).toEqual([["h_1", "points", 30, T0 + 60_000]]);
     expect(raw.get("c1")!.lotEvents).toEqual([["points\u001f1\u001f2", "s-1"]]);
