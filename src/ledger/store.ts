@@ -166,6 +166,11 @@ export function portableWallet(w: Wallet): Omit<Wallet, "turnover"> & { turnover
   return { ...w, turnover: turnoverDays(w.turnover) };
 }
 
+/** The wallets table as lmdb-js decodes it, without the conversion of walletTable (each stored form as it is: tests and migrations). */
+export function rawWallets(store: Store): Database<Record<string, unknown>, string> {
+  return store.env.openDB<Record<string, unknown>, string>({ name: "wallets", sharedStructuresKey: STRUCTURES });
+}
+
 /** The wallets table, read and written in memory's form (the rows of storedWallet on disk). */
 function walletTable(db: Database<Wallet, string>): Database<Wallet, string> {
   const raw = db as unknown as Database<StoredWallet, string>;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Ledger, type Command } from "../../src/ledger/ledger.js";
 import { allLots } from "../../src/ledger/lots.js";
-import { closeStore, FORMAT_VERSION, openStore, StoreFormatError, type Lot, type Store } from "../../src/ledger/store.js";
+import { closeStore, FORMAT_VERSION, openStore, rawWallets, StoreFormatError, type Lot, type Store } from "../../src/ledger/store.js";
 import { turnoverDays } from "../../src/ledger/turnover.js";
 import { cmd, OPTIONS, T0, type Reply } from "./harness.js";
 
@@ -173,7 +173,7 @@ describe("store format", () => {
     try {
       const holdId = EXPECTED_V5.openHoldId!;
       const customerId = (EXPECTED_V5.balance as { customerId: string }).customerId;
-      const raw = store.env.openDB<{ holds?: unknown }, string>({ name: "wallets", sharedStructuresKey: Symbol.for("loyaltyd.structures") });
+      const raw = rawWallets(store);
       expect(raw.get(customerId)!.holds, "format 5 wrote it as a map").toEqual(EXPECTED_V5.holds);
       expect(store.wallets.get(customerId)!.holds).toEqual(EXPECTED_V5.holds);
       // The open hold counts in what the customer may spend, as it did.
@@ -200,7 +200,7 @@ describe("store format", () => {
     try {
       const customerId = (EXPECTED_V6.balance as { customerId: string }).customerId;
       const pairs = EXPECTED_V6.turnover!;
-      const raw = store.env.openDB<{ turnover?: unknown }, string>({ name: "wallets", sharedStructuresKey: Symbol.for("loyaltyd.structures") });
+      const raw = rawWallets(store);
       expect(raw.get(customerId)!.turnover, "format 6 wrote pairs").toEqual(pairs);
       expect(turnoverDays(store.wallets.get(customerId)!.turnover)).toEqual(pairs);
       // The balance openMigrated compared names the tier format 6's code gave: 201.50 over 30 days, silver.

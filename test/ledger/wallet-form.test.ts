@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { closeStore, openStore, portableWallet, storedWallet, walletOf, type Store, type Wallet } from "../../src/ledger/store.js";
+import { closeStore, openStore, portableWallet, rawWallets, storedWallet, walletOf, type Store, type Wallet } from "../../src/ledger/store.js";
 import { NO_TURNOVER, turnoverDays, turnoverOf } from "../../src/ledger/turnover.js";
 import { T0, cmd, enrol, openHarness, type Harness } from "./harness.js";
 
@@ -29,10 +29,6 @@ function freshStore(): Store {
 /** A wallet with its turnover as pairs, to compare (msgpackr may read the rows as a Buffer). */
 const plain = (w: Wallet) => ({ ...w, turnover: turnoverDays(w.turnover) });
 
-/** The wallets table as lmdb-js decodes it, without the ledger's conversion. */
-function rawWallets(store: Store) {
-  return store.env.openDB<Record<string, unknown>, string>({ name: "wallets", sharedStructuresKey: Symbol.for("loyaltyd.structures") });
-}
 
 const key = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => k !== "__proto__");
 const wallet: fc.Arbitrary<Wallet> = fc.record(
