@@ -45,6 +45,19 @@ export class InlineExecutor implements Executor {
 
 const WORKER_BATCHES_IN_FLIGHT = 4;
 
+/**
+ * The young generation of each partition's worker, MB (V8 keeps two semi-spaces of a third
+ * each). A worker allocates ~45 KB per command that dies within its batch (decoded JSON,
+ * replies, records on their way to LMDB); with V8's default (48 MB, 16 MB semi-spaces) it
+ * scavenged every ~350 commands, ~5 ms each. 192 MB took scavenging from ~15 to ~5 us per
+ * command and the worker's CPU per event ~2-3 % down (bench/RESULTS.md, 2026-12-02). The
+ * semi-spaces grow to it only under load, by up to ~130 MB of memory per worker: from 5
+ * partitions on, the workers share 768 MB, never less than V8's default each.
+ */
+export function workerYoungGenerationMb(partitions: number): number {
+  return Math.max(48, Math.min(192, Math.floor(768 / partitions)));
+}
+
 /** The compiled worker, whether this module runs from src/ (tests) or dist/src/. */
 /**
  * Piscina loads a task file with require() first and import() when that throws. With
@@ -67,11 +80,12 @@ function workerFile(): string {
 
 export class WorkerExecutor implements Executor {
   /**
-   * A worker answers once its batch is durable. Further batches in flight let the worker
-   * apply them while earlier ones' fsyncs run (lmdb-js syncs in the background, one sync
-   * covering every commit before it); the thread handles its tasks in arrival order, and
-   * each batch's transaction runs to its end before the next starts. Measured here with
-   * rpc.authorize at 64 in flight: depth 2 5.8k/s, 4 7.8k/s, 8 7.8k/s.
+   * A worker answers once its batch is durable (it commits synchronously: store.ts
+   * durableTransaction). Further batches in flight let it start the next as soon as one is
+   * durable, without a round trip to the main thread; the thread handles its tasks in
+   * arrival order, and each batch's transaction runs to its end before the next starts.
+   * Measured with rpc.authorize at 64 in flight, when commits ran in lmdb-js's writer
+   * thread: depth 2 5.8k/s, 4 7.8k/s, 8 7.8k/s (bench/RESULTS.md).
    */
   readonly depth = WORKER_BATCHES_IN_FLIGHT;
   private readonly pools: Piscina[];
@@ -93,6 +107,7 @@ export class WorkerExecutor implements Executor {
           idleTimeout: Number.MAX_SAFE_INTEGER,
           workerData: data,
           execArgv: WORKER_EXEC_ARGV,
+          resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb(partitions) },
         }),
     );
   }

@@ -1,6 +1,7 @@
 // The workers executor keeps a partition's order: batches handed over faster than the
 // worker takes them (more than its tasks in flight) apply in the order they were cut, as
-// when each waits for the one before. Real worker thread, real LMDB.
+// when each waits for the one before; its threads run with the young generation it sets.
+// Real worker threads, real LMDB.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { installProgramme } from "../../src/admin/programmes.js";
 import { closeStore, openStore } from "../../src/ledger/store.js";
 import type { RawRequest } from "../../src/partition/batch.js";
-import { WorkerExecutor } from "../../src/partition/executor.js";
+import { WorkerExecutor, workerYoungGenerationMb } from "../../src/partition/executor.js";
 import { BASE_PROGRAMME } from "../fixtures.js";
 import { OPTIONS } from "../ledger/harness.js";
 
@@ -70,5 +71,24 @@ describe("the workers executor", () => {
     expect(flat.filter((r) => r.type === "return").length).toBe(returns);
     expect(new Set(flat.filter((r) => r.type === undefined && r.accounts).map((r) => r.accounts![0]!.balance)).size).toBeGreaterThan(10);
     for (let round = 0; round < 3; round++) expect(await answers(batches, true), `round ${round}`).toEqual(oneByOne);
+  });
+
+  it("gives each partition's worker a young generation of 192 MB, shared out from 5 partitions on", async () => {
+    expect([1, 4, 5, 8, 16, 64].map(workerYoungGenerationMb)).toEqual([192, 192, 153, 96, 48, 48]);
+    const dir = mkdtempSync(join(tmpdir(), "loyaltyd-executor-"));
+    dirs.push(dir);
+    const ledgerPath = join(dir, "ledger");
+    await closeStore(openStore(ledgerPath));
+    for (const partitions of [1, 8]) {
+      const executor = new WorkerExecutor(partitions, { ledgerPath, options: { ...OPTIONS, notifyOutbox: false } });
+      try {
+        await Promise.all(Array.from({ length: partitions }, (_, p) => executor.run(p, [json("balance", { customer: { card: "nobody" } })])));
+        // What the threads actually run with, as Node reports it for each Worker.
+        const pools = (executor as unknown as { pools: { threads: { resourceLimits?: { maxYoungGenerationSizeMb: number } }[] }[] }).pools;
+        expect(pools.map((p) => p.threads.map((t) => t.resourceLimits?.maxYoungGenerationSizeMb))).toEqual(pools.map(() => [workerYoungGenerationMb(partitions)]));
+      } finally {
+        await executor.close();
+      }
+    }
   });
 });
