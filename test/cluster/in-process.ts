@@ -48,6 +48,7 @@ export function inProcessCluster(partitions: number, extra: Record<string, unkno
   let nats: NatsServerHandle | null = null;
   const dirs: string[] = [];
   const engines: Engine[] = [];
+  const ids = new Map<Engine, string>();
   beforeAll(async () => {
     const dir = tempDir();
     dirs.push(dir);
@@ -64,11 +65,28 @@ export function inProcessCluster(partitions: number, extra: Record<string, unkno
     async member(id: string): Promise<Engine> {
       const e = await inProcessMember(nats!.url, id, partitions, dirs, extra);
       engines.push(e);
+      ids.set(e, id);
       return e;
     },
-    /** Until every partition has an owner. */
-    async owned(e: Engine): Promise<void> {
-      await until(async () => (await call(e, "GET", "/v1/admin/cluster")).body.partitions.every((p: any) => p.owner !== null), 20_000);
+    /**
+     * Until the members own every partition between them in fair shares (± 1) and each
+     * serves what it owns (loyalty_cluster_partitions_serving): after one joins or leaves,
+     * a request meanwhile may wait out a handover (cluster.forwardMsMax) and be refused.
+     */
+    async settled(timeoutMs = 30_000): Promise<void> {
+      const live = [...ids.keys()];
+      const serving = async (e: Engine): Promise<number> => {
+        const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
+        const found = text.split("\n").find((l) => l.startsWith("loyalty_cluster_partitions_serving "));
+        return found ? Number(found.split(" ")[1]) : -1;
+      };
+      await until(async () => {
+        const owners: (string | null)[] = (await call(live[0]!, "GET", "/v1/admin/cluster")).body.partitions.map((p: any) => p.owner);
+        const counts = live.map((e) => owners.filter((o) => o === ids.get(e)).length);
+        const fair = Math.floor(partitions / live.length);
+        if (owners.some((o) => o === null || ![...ids.values()].includes(o)) || counts.some((c) => c < fair || c > fair + 1)) return false;
+        return (await Promise.all(live.map(serving))).every((n, i) => n === counts[i]);
+      }, timeoutMs);
     },
   };
 }

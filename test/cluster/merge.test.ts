@@ -27,7 +27,7 @@ async function pair(e: Engine, tag: string): Promise<[string, string]> {
 
 beforeAll(async () => {
   for (const id of ["m1", "m2"]) await cluster.member(id);
-  await cluster.owned(engines[0]!);
+  await cluster.settled();
 }, 40_000);
 
 describe("cluster mode: a merge across partitions", () => {

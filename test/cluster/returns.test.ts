@@ -15,7 +15,7 @@ const balance = (e: Engine, customerId: string) => pointsOf(e, { customerId });
 
 beforeAll(async () => {
   for (const id of ["r1", "r2"]) await cluster.member(id);
-  await cluster.owned(engines[0]!);
+  await cluster.settled();
 }, 40_000);
 
 describe("cluster mode: returns and voids", () => {
