@@ -41,7 +41,10 @@ export async function post(m: EngineProcess, path: string, body: unknown): Promi
   return res.json();
 }
 
-export async function clusterOf(m: EngineProcess): Promise<any> {
+/** What the cluster helpers need of an instance: its id and HTTP port (an engine process, or one in the test's own process). */
+export type Instance = Pick<EngineProcess, "id" | "httpPort">;
+
+export async function clusterOf(m: Instance): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${m.httpPort}/v1/admin/cluster`, { headers: auth, signal: AbortSignal.timeout(5000) });
   return res.json();
 }
@@ -50,7 +53,7 @@ export async function clusterOf(m: EngineProcess): Promise<any> {
  * Until the live engines own every partition between them in fair shares (± 1), and
  * each serves what it owns (its log replayed: loyalty_cluster_partitions_serving).
  */
-export async function settled(live: EngineProcess[], partitions: number, timeoutMs = 30_000): Promise<void> {
+export async function settled(live: Instance[], partitions: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const ids = new Set(live.map((m) => m.id));
   let last: unknown = null;
@@ -69,7 +72,7 @@ export async function settled(live: EngineProcess[], partitions: number, timeout
   }
 }
 
-async function gauge(m: EngineProcess, name: string): Promise<number> {
+async function gauge(m: Instance, name: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${m.httpPort}/metrics`, { signal: AbortSignal.timeout(5000) });
   const line = (await res.text()).split("\n").find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(" ")[1]) : 0;

@@ -7,7 +7,8 @@ import { loadConfig } from "../../src/config/config.js";
 import { startEngine, type Engine } from "../../src/engine.js";
 import { startNatsServer, type NatsServerHandle } from "../../src/ingest/nats-server.js";
 import { createLogger } from "../../src/observe/logger.js";
-import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, programmesDir, tempDir, until } from "../e2e/harness.js";
+import { ADMIN_TOKEN, BASE_PROGRAMME, EVENTS_LATE_MS_TESTS, programmesDir, tempDir } from "../e2e/harness.js";
+import { settled as settledOf } from "./engines.js";
 
 const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
 
@@ -69,24 +70,12 @@ export function inProcessCluster(partitions: number, extra: Record<string, unkno
       return e;
     },
     /**
-     * Until the members own every partition between them in fair shares (± 1) and each
-     * serves what it owns (loyalty_cluster_partitions_serving): after one joins or leaves,
-     * a request meanwhile may wait out a handover (cluster.forwardMsMax) and be refused.
+     * Until the members own every partition between them in fair shares and each serves
+     * what it owns (engines.ts settled): after one joins or leaves, a request meanwhile may
+     * wait out a handover (cluster.forwardMsMax) and be refused.
      */
     async settled(timeoutMs = 30_000): Promise<void> {
-      const live = [...ids.keys()];
-      const serving = async (e: Engine): Promise<number> => {
-        const text = await (await fetch(`http://127.0.0.1:${e.httpPort}/metrics`)).text();
-        const found = text.split("\n").find((l) => l.startsWith("loyalty_cluster_partitions_serving "));
-        return found ? Number(found.split(" ")[1]) : -1;
-      };
-      await until(async () => {
-        const owners: (string | null)[] = (await call(live[0]!, "GET", "/v1/admin/cluster")).body.partitions.map((p: any) => p.owner);
-        const counts = live.map((e) => owners.filter((o) => o === ids.get(e)).length);
-        const fair = Math.floor(partitions / live.length);
-        if (owners.some((o) => o === null || ![...ids.values()].includes(o)) || counts.some((c) => c < fair || c > fair + 1)) return false;
-        return (await Promise.all(live.map(serving))).every((n, i) => n === counts[i]);
-      }, timeoutMs);
+      await settledOf([...ids].map(([e, id]) => ({ id, httpPort: e.httpPort })), partitions, timeoutMs);
     },
   };
 }
