@@ -212,6 +212,8 @@ export interface PackedRequests {
   logged: (Command["logged"] | null)[] | null;
   /** Cluster mode only: each read's partition (Command.readIn; -1: none). */
   readIn: Int32Array | null;
+  /** How many requests, at the head, someone waits for (rpc, HTTP); the rest are bulk (the stream). */
+  urgent: number;
 }
 
 export interface PackedHandled {
@@ -224,9 +226,11 @@ export interface PackedHandled {
   points: Float64Array;
   /** Times the batch was applied again (Committed.reapplied). */
   reapplied: number;
+  /** Committed.transactionCommands: the commands of the transaction it shared, on its first batch; else 0. */
+  transaction: number;
 }
 
-export function packRequests(requests: RawRequest[]): PackedRequests {
+export function packRequests(requests: RawRequest[], urgent = requests.length): PackedRequests {
   const n = requests.length;
   const offsets = new Uint32Array(n + 1);
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + requests[i]!.bytes.length;
@@ -239,7 +243,7 @@ export function packRequests(requests: RawRequest[]): PackedRequests {
   const scopes = requests.map((r) => r.credentialStore ?? null);
   const logged = requests.some((r) => r.logged) ? requests.map((r) => r.logged ?? null) : null;
   const readIn = requests.some((r) => r.readIn !== undefined) ? Int32Array.from(requests, (r) => r.readIn ?? -1) : null;
-  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data, logged, readIn };
+  return { verbs: requests.map((r) => r.verb), encodings, stores: requests.map((r) => r.subjectStore ?? null), scopes, offsets, data, logged, readIn, urgent };
 }
 
 export function unpackRequests(p: PackedRequests): RawRequest[] {
@@ -254,7 +258,7 @@ export function unpackRequests(p: PackedRequests): RawRequest[] {
   }));
 }
 
-export function packHandled(handled: Handled[], reapplied = 0): PackedHandled {
+export function packHandled(handled: Handled[], reapplied = 0, transaction = handled.length): PackedHandled {
   const n = handled.length;
   const offsets = new Uint32Array(n + 1);
   for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + handled[i]!.bytes.length;
@@ -269,6 +273,7 @@ export function packHandled(handled: Handled[], reapplied = 0): PackedHandled {
     refusals: handled.map((h) => h.refusal),
     points: Float64Array.from(handled, (h) => h.points),
     reapplied,
+    transaction,
   };
 }
 

@@ -14,13 +14,23 @@ export interface Committed<O> {
   durable: Promise<unknown>;
   /** Times the batch was applied again, each command in a child transaction (ledger.ts, Ledger.applyOne); absent: none. */
   reapplied?: number;
+  /**
+   * Commands in the LMDB write transaction that applied this batch, when the executor
+   * applied several batches in one (the workers' group commit): given with the first of
+   * them, 0 with the others. Absent: the batch was a transaction of its own.
+   */
+  transactionCommands?: number;
 }
 
 export interface Executor<I = RawRequest, O = Handled> {
   /** Batches of one partition that may be in the executor at once (they still apply in order). */
   readonly depth: number;
-  /** Resolves once the batch is committed (the next batch of the partition may start). */
-  run(partition: number, items: I[]): Promise<Committed<O>>;
+  /**
+   * Resolves once the batch is committed (the next batch of the partition may start).
+   * `urgent`: how many of the items, at its head, someone waits for (rpc, HTTP); the rest
+   * are bulk (the stream). Default: all of them.
+   */
+  run(partition: number, items: I[], urgent?: number): Promise<Committed<O>>;
   close(): Promise<void>;
 }
 
@@ -111,11 +121,11 @@ export class WorkerExecutor implements Executor {
         }),
     );
   }
-  async run(partition: number, requests: RawRequest[]): Promise<Committed<Handled>> {
-    const task = packRequests(requests);
+  async run(partition: number, requests: RawRequest[], urgent = requests.length): Promise<Committed<Handled>> {
+    const task = packRequests(requests, urgent);
     const packed = (await this.pools[partition]!.run(task, { transferList: [task.data.buffer as ArrayBuffer, task.offsets.buffer as ArrayBuffer] })) as PackedHandled;
     // The worker replies once its batch is durable.
-    return { results: unpackHandled(packed), durable: Promise.resolve(), reapplied: packed.reapplied };
+    return { results: unpackHandled(packed), durable: Promise.resolve(), reapplied: packed.reapplied, transactionCommands: packed.transaction };
   }
   async close(): Promise<void> {
     await Promise.all(this.pools.map((p) => p.destroy()));

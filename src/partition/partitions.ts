@@ -196,7 +196,7 @@ export class Partitions<I = RawRequest, O = Handled> {
     part.urgentHeld += urgent;
     let committed: Committed<O>;
     try {
-      committed = await this.executor.run(part.index, batch.map((w) => w.item));
+      committed = await this.executor.run(part.index, batch.map((w) => w.item), urgent);
     } catch (err) {
       part.running--;
       if (bulk.length > 0) part.bulkRunning--;
@@ -215,7 +215,9 @@ export class Partitions<I = RawRequest, O = Handled> {
     try {
       await committed.durable;
       this.metrics.commitDuration.observe((performance.now() - started) / 1000);
-      this.metrics.batchSize.observe(batch.length);
+      // One observation per LMDB write transaction: several batches may have shared one.
+      const transaction = committed.transactionCommands ?? batch.length;
+      if (transaction > 0) this.metrics.batchSize.observe(transaction);
       if (committed.reapplied) this.metrics.batchesReapplied.inc(committed.reapplied);
       this.commandCounters[part.index]!.inc(batch.length);
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed.results[i]!);

@@ -1,7 +1,7 @@
 // The workers executor keeps a partition's order: batches handed over faster than the
 // worker takes them (more than its tasks in flight) apply in the order they were cut, as
-// when each waits for the one before; its threads run with the young generation it sets.
-// Real worker threads, real LMDB.
+// when each waits for the one before, though those that wait share transactions (group
+// commit); its threads run with the young generation it sets. Real worker threads, real LMDB.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,7 +40,8 @@ describe("the workers executor", () => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  async function answers(batches: RawRequest[][], atOnce: boolean): Promise<unknown[][]> {
+  /** Each batch's replies, and the commands of each LMDB transaction the worker committed. */
+  async function answers(batches: RawRequest[][], atOnce: boolean, urgent?: (b: RawRequest[], i: number) => number): Promise<{ replies: unknown[][]; transactions: number[] }> {
     const dir = mkdtempSync(join(tmpdir(), "loyaltyd-executor-"));
     dirs.push(dir);
     const ledgerPath = join(dir, "ledger");
@@ -49,9 +50,12 @@ describe("the workers executor", () => {
     const executor = new WorkerExecutor(1, { ledgerPath, options: { ...OPTIONS, notifyOutbox: false } });
     try {
       const committed = [];
-      if (atOnce) committed.push(...(await Promise.all(batches.map((b) => executor.run(0, b)))));
+      if (atOnce) committed.push(...(await Promise.all(batches.map((b, i) => executor.run(0, b, urgent?.(b, i))))));
       else for (const b of batches) committed.push(await executor.run(0, b));
-      return committed.map((c) => c.results.map((h) => JSON.parse(Buffer.from(h.bytes).toString("utf8")) as unknown));
+      return {
+        replies: committed.map((c) => c.results.map((h) => JSON.parse(Buffer.from(h.bytes).toString("utf8")) as unknown)),
+        transactions: committed.map((c) => c.transactionCommands ?? c.results.length).filter((n) => n > 0),
+      };
     } finally {
       await executor.close();
       await closeStore(store);
@@ -62,7 +66,9 @@ describe("the workers executor", () => {
     const batches = traffic(Date.now() - 60_000);
     // Far more than the worker's tasks in flight (the executor's depth, 4): most wait in Piscina's queue.
     expect(batches.length).toBeGreaterThan(40);
-    const oneByOne = await answers(batches, false);
+    const { replies: oneByOne, transactions: alone } = await answers(batches, false);
+    // One at a time, every batch is a transaction of its own.
+    expect(alone).toEqual(batches.map((b) => b.length));
     // The traffic means something: every sale and return applied, and the balances moved.
     const flat = oneByOne.flat() as { ok: boolean; type?: string; accounts?: { balance: number }[] }[];
     expect(flat.filter((r) => !r.ok)).toEqual([]);
@@ -70,7 +76,38 @@ describe("the workers executor", () => {
     expect(returns).toBeGreaterThan(25);
     expect(flat.filter((r) => r.type === "return").length).toBe(returns);
     expect(new Set(flat.filter((r) => r.type === undefined && r.accounts).map((r) => r.accounts![0]!.balance)).size).toBeGreaterThan(10);
-    for (let round = 0; round < 3; round++) expect(await answers(batches, true), `round ${round}`).toEqual(oneByOne);
+    for (let round = 0; round < 3; round++) {
+      const { replies, transactions } = await answers(batches, true);
+      // The balances read between the writes are the same: a batch that reads ends a shared transaction.
+      expect(replies, `round ${round}`).toEqual(oneByOne);
+      // Batches that waited for the worker shared transactions; every command was in one.
+      expect(transactions.length, `round ${round}`).toBeLessThan(batches.length);
+      expect(transactions.reduce((a, n) => a + n, 0)).toBe(batches.flat().length);
+    }
+  });
+
+  it("never lets stream work share a transaction with a till's requests, and keeps a batch that mixes them alone", async () => {
+    // Writes only, so that nothing but the kinds keeps batches apart: every third batch is the
+    // stream's (no urgent request), every seventh mixes a till's request with stream events.
+    const batches = traffic(Date.now() - 60_000).map((b) => b.filter((r) => r.verb !== "balance")).filter((b) => b.length > 0);
+    const urgent = (b: RawRequest[], i: number) => (i % 7 === 3 ? 1 : i % 3 === 0 ? 0 : b.length);
+    const kinds = batches.map((b, i) => (urgent(b, i) === b.length ? "urgent" : urgent(b, i) === 0 ? "bulk" : "mixed"));
+    const { replies: oneByOne } = await answers(batches, false);
+    const { replies, transactions } = await answers(batches, true, urgent);
+    expect(replies).toEqual(oneByOne);
+    // Walk the transactions over the batches in order: each covers whole batches of one kind, a mixed one alone.
+    let at = 0;
+    for (const commands of transactions) {
+      let covered = 0;
+      const first = at;
+      while (covered < commands) covered += batches[at++]!.length;
+      expect(covered).toBe(commands);
+      const shared = kinds.slice(first, at);
+      expect(new Set(shared).size, `batches ${first}-${at - 1}: ${shared.join(", ")}`).toBe(1);
+      if (shared[0] === "mixed") expect(at - first).toBe(1);
+    }
+    expect(at).toBe(batches.length);
+    expect(transactions.length).toBeLessThan(batches.length);
   });
 
   it("gives each partition's worker a young generation of 192 MB, shared out from 5 partitions on", async () => {

@@ -61,6 +61,31 @@ class SteppedExecutor implements Executor<Command, Outcome> {
 
 const bulkIn = (ids: string[]): number => ids.filter((id) => id.startsWith("b-")).length;
 
+/**
+ * An executor that holds every batch until opened, then applies those it holds as one
+ * transaction, as the workers' group commit does (Committed.transactionCommands on the
+ * first of them, 0 on the rest), and each later batch as its own.
+ */
+class SharingExecutor implements Executor<Command, Outcome> {
+  readonly depth = 4;
+  batches: { ids: string[]; urgent: number | undefined }[] = [];
+  private held: { size: number; resolve: (transaction: number | undefined) => void }[] | null = [];
+  async run(_partition: number, commands: Command[], urgent?: number): Promise<Committed<Outcome>> {
+    const ids = commands.map((c) => (c.input as { requestId: string }).requestId);
+    this.batches.push({ ids, urgent });
+    const held = this.held;
+    const transactionCommands = held === null ? undefined : await new Promise<number | undefined>((resolve) => held.push({ size: ids.length, resolve }));
+    return { results: ids.map((id) => ({ reply: { ok: true, id }, notifications: [] })), durable: Promise.resolve(), transactionCommands };
+  }
+  open(): void {
+    const held = this.held!;
+    this.held = null;
+    const total = held.reduce((a, h) => a + h.size, 0);
+    held.forEach((h, i) => h.resolve(i === 0 ? total : 0));
+  }
+  async close(): Promise<void> {}
+}
+
 describe("partitions", () => {
   it("refuses with OVERLOADED once a partition's queue is full, and recovers", async () => {
     const ex = new GatedExecutor();
@@ -219,6 +244,31 @@ describe("partitions", () => {
     while (ex.inFlight().length > 0) await ex.step();
     await Promise.all(bulk);
     expect(ex.batches.flatMap((b) => b.ids).filter((id) => id.startsWith("b-"))).toEqual(Array.from({ length: n }, (_, i) => `b-${i}`));
+  });
+
+  it("tells the executor how many of a batch's commands are waited for, and counts a transaction several batches shared once", async () => {
+    const ex = new SharingExecutor();
+    const metrics = createMetrics();
+    const parts = new Partitions<Command, Outcome>(ex, 1, metrics, createLogger("silent"), () => undefined);
+    const first = parts.submit(0, cmd("b-first"), false);
+    await new Promise((r) => setImmediate(r));
+    // The urgent requests lead the next batch, with as much bulk work as may share it.
+    const urgent = Array.from({ length: 3 }, (_, i) => parts.submit(0, cmd(`u-${i}`), true));
+    const bulk = Array.from({ length: 100 }, (_, i) => parts.submit(0, cmd(`b-${i}`), false));
+    await new Promise((r) => setImmediate(r));
+    expect(ex.batches.map((b) => [b.ids.length, b.urgent])).toEqual([
+      [1, 0],
+      [3 + limits.bulkBatchShared, 3],
+    ]);
+    ex.open();
+    await Promise.all([first, ...urgent, ...bulk]);
+    // The two batches held shared one transaction; the rest of the bulk work was one of its own.
+    const rest = 100 - limits.bulkBatchShared;
+    expect(ex.batches.slice(2).map((b) => [b.ids.length, b.urgent])).toEqual([[rest, 0]]);
+    const values = (await metrics.batchSize.get()).values;
+    const value = (name: string) => values.find((v) => v.metricName === name)!.value;
+    expect(value("loyalty_batch_size_count")).toBe(2);
+    expect(value("loyalty_batch_size_sum")).toBe(104);
   });
 
   it("hands a partition's commands over in arrival order, in batches of at most batchSizeMax", async () => {
