@@ -41,12 +41,17 @@ describe("the workers executor", () => {
   });
 
   /** Each batch's replies, and the commands of each LMDB transaction the worker committed. */
-  async function answers(batches: RawRequest[][], atOnce: boolean, urgent?: (b: RawRequest[], i: number) => number): Promise<{ replies: unknown[][]; transactions: number[] }> {
+  async function answers(
+    batches: RawRequest[][],
+    atOnce: boolean,
+    urgent?: (b: RawRequest[], i: number) => number,
+    programme: typeof BASE_PROGRAMME = BASE_PROGRAMME,
+  ): Promise<{ replies: unknown[][]; transactions: number[]; reapplied: number }> {
     const dir = mkdtempSync(join(tmpdir(), "loyaltyd-executor-"));
     dirs.push(dir);
     const ledgerPath = join(dir, "ledger");
     const store = openStore(ledgerPath);
-    await installProgramme(store, BASE_PROGRAMME.id, BASE_PROGRAMME, Date.now() - 3_600_000);
+    await installProgramme(store, programme.id, programme, Date.now() - 3_600_000);
     const executor = new WorkerExecutor(1, { ledgerPath, options: { ...OPTIONS, notifyOutbox: false } });
     try {
       const committed = [];
@@ -55,6 +60,7 @@ describe("the workers executor", () => {
       return {
         replies: committed.map((c) => c.results.map((h) => JSON.parse(Buffer.from(h.bytes).toString("utf8")) as unknown)),
         transactions: committed.map((c) => c.transactionCommands ?? c.results.length).filter((n) => n > 0),
+        reapplied: committed.reduce((a, c) => a + (c.reapplied ?? 0), 0),
       };
     } finally {
       await executor.close();
@@ -84,6 +90,42 @@ describe("the workers executor", () => {
       expect(transactions.length, `round ${round}`).toBeLessThan(batches.length);
       expect(transactions.reduce((a, n) => a + n, 0)).toBe(batches.flat().length);
     }
+  });
+
+  it("applies a shared transaction again, command by command, when one of its commands fails after writing", async () => {
+    // A rule that overflows inside the rule engine, after the sale enrolled its new phone customer.
+    const explosive = { ...BASE_PROGRAMME, rules: [{ kind: "spend", per: 100, points: 1 }, { kind: "sku", sku: "BOOM", pointsPerUnit: 1_000_000_000 }] };
+    const at = Date.now() - 60_000;
+    const sale = (eventId: string, customer: Record<string, string>, l: ReturnType<typeof line>) => json("accrue", { type: "sale", eventId, at, storeId: "s1", customer, currency: "EUR", lines: [l] });
+    const batches: RawRequest[][] = [[json("enroll", { requestId: "e-1", card: "C-1" })]];
+    for (let i = 0; i < 12; i++) batches.push([sale(`s-${i}`, { card: "C-1" }, line("1", 1, 1000 + i)), sale(`p-${i}`, { phone: `+4860000${String(i).padStart(4, "0")}` }, line("1", 1, 700))]);
+    batches.splice(6, 0, [sale("s-boom", { phone: "+48609999999" }, { ...line("1", 1_000_000, 1), sku: "BOOM" })]);
+    const alone = await answers(batches, false, undefined, explosive);
+    const boom = alone.replies[6]![0] as { ok: boolean; error?: { code: string } };
+    expect(boom).toMatchObject({ ok: false });
+    expect(alone.replies.flat().filter((r) => (r as { ok: boolean }).ok === false)).toEqual([boom]);
+    /** How many batches shared the transaction that applied batch `k`. */
+    const sharing = (transactions: number[], k: number) => {
+      let at = 0;
+      for (const commands of transactions) {
+        const first = at;
+        for (let covered = 0; covered < commands; ) covered += batches[at++]!.length;
+        if (k < at) return at - first;
+      }
+      return 0;
+    };
+    let shared = 0;
+    for (let round = 0; round < 3; round++) {
+      const { replies, transactions, reapplied } = await answers(batches, true, undefined, explosive);
+      shared = Math.max(shared, sharing(transactions, 6));
+      // The same replies, ids of the phone customers included: the failed sale burnt no counter and left no customer.
+      expect(replies, `round ${round}`).toEqual(alone.replies);
+      expect(transactions.length).toBeLessThan(batches.length);
+      // Once for the transaction that held it, however many batches shared that transaction.
+      expect(reapplied).toBe(1);
+    }
+    // The failing sale's batch did share its transaction with others.
+    expect(shared).toBeGreaterThan(1);
   });
 
   it("never lets stream work share a transaction with a till's requests, and keeps a batch that mixes them alone", async () => {
