@@ -34,6 +34,18 @@ function traffic(at: number): RawRequest[][] {
   return batches;
 }
 
+/** The batches each transaction applied, as [first, end) indexes: a transaction covers whole batches, in order. */
+function spans(batches: RawRequest[][], transactions: number[]): [number, number][] {
+  let at = 0;
+  return transactions.map((commands) => {
+    const first = at;
+    let covered = 0;
+    while (covered < commands && at < batches.length) covered += batches[at++]!.length;
+    expect(covered, `the transaction from batch ${first}`).toBe(commands);
+    return [first, at];
+  });
+}
+
 describe("the workers executor", () => {
   const dirs: string[] = [];
   afterEach(() => {
@@ -106,13 +118,8 @@ describe("the workers executor", () => {
     expect(alone.replies.flat().filter((r) => (r as { ok: boolean }).ok === false)).toEqual([boom]);
     /** How many batches shared the transaction that applied batch `k`. */
     const sharing = (transactions: number[], k: number) => {
-      let at = 0;
-      for (const commands of transactions) {
-        const first = at;
-        for (let covered = 0; covered < commands; ) covered += batches[at++]!.length;
-        if (k < at) return at - first;
-      }
-      return 0;
+      const [first, end] = spans(batches, transactions).find(([, e]) => k < e)!;
+      return end - first;
     };
     let shared = 0;
     for (let round = 0; round < 3; round++) {
@@ -137,18 +144,14 @@ describe("the workers executor", () => {
     const { replies: oneByOne } = await answers(batches, false);
     const { replies, transactions } = await answers(batches, true, urgent);
     expect(replies).toEqual(oneByOne);
-    // Walk the transactions over the batches in order: each covers whole batches of one kind, a mixed one alone.
-    let at = 0;
-    for (const commands of transactions) {
-      let covered = 0;
-      const first = at;
-      while (covered < commands) covered += batches[at++]!.length;
-      expect(covered).toBe(commands);
-      const shared = kinds.slice(first, at);
-      expect(new Set(shared).size, `batches ${first}-${at - 1}: ${shared.join(", ")}`).toBe(1);
-      if (shared[0] === "mixed") expect(at - first).toBe(1);
+    // Each transaction covers whole batches of one kind, a mixed one alone.
+    const covered = spans(batches, transactions);
+    for (const [first, end] of covered) {
+      const shared = kinds.slice(first, end);
+      expect(new Set(shared).size, `batches ${first}-${end - 1}: ${shared.join(", ")}`).toBe(1);
+      if (shared[0] === "mixed") expect(end - first).toBe(1);
     }
-    expect(at).toBe(batches.length);
+    expect(covered.at(-1)![1]).toBe(batches.length);
     expect(transactions.length).toBeLessThan(batches.length);
   });
 
