@@ -52,13 +52,13 @@ export function createMetrics() {
     }),
     batchSize: new Histogram({
       name: "loyalty_batch_size",
-      help: "Commands per micro-batch (one LMDB write transaction)",
+      help: "Commands per LMDB write transaction: one micro-batch, or the micro-batches of a partition that waited for its worker and shared one",
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers: [registry],
     }),
     batchesReapplied: new Counter({
       name: "loyalty_batch_reapplied_total",
-      help: "Micro-batches applied a second time, each command in a child transaction, because one of their commands failed after writing",
+      help: "Write transactions (micro-batches, or micro-batches that shared one) applied a second time, each command in a child transaction, because one of their commands failed after writing",
       registers: [registry],
     }),
     commitDuration: new Histogram({
