@@ -19,8 +19,8 @@ import { adminRoutes } from "./http/admin-routes.js";
 import { buildOpenApi } from "./http/openapi.js";
 import { registerMeRoutes, type MeHttpDeps } from "./http/me.js";
 import { meRoutes } from "./http/me-routes.js";
-import { sendError, wireErrorOf } from "./http/reply.js";
-import { registerTerminalRoutes, type TerminalDeps } from "./http/terminal.js";
+import { answerable, sendError } from "./http/reply.js";
+import { installTerminalFastPath, registerTerminalRoutes, type TerminalDeps } from "./http/terminal.js";
 
 /** config http.*: how long each phase of a request may take, and how many sockets are open at once. */
 export interface HttpServerOptions {
@@ -61,7 +61,8 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy();
 }
 
-function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
+/** The web server with the envelope, parsers, bounds and error handlers every listener shares (no routes). */
+export function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
   const app = Fastify({
     logger: false,
     // Our codec enforces the payload limit with a typed error; this is the admin routes' backstop.
@@ -81,11 +82,7 @@ function createApp(options: HttpServerOptions, log: Logger): FastifyInstance {
   app.server.maxConnections = options.connectionsMax;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err, _req, res) => {
-    const wire = wireErrorOf(err);
-    if (wire.code === "INTERNAL") log.error({ err }, "http error");
-    return sendError(res, new LoyaltyError(wire.code, wire.code === "INTERNAL" ? undefined : wire.message));
-  });
+  app.setErrorHandler((err, _req, res) => sendError(res, answerable(err, log)));
   // No CORS: no Access-Control-* header is ever sent, and a preflight (OPTIONS) finds no route.
   app.setNotFoundHandler((req, res) => sendError(res, new LoyaltyError("BAD_REQUEST", `no route ${req.method} ${req.url}`)));
   return app;
@@ -146,6 +143,7 @@ export function createHttp(deps: HttpDeps, listener: Listener = { kind: "main", 
   });
   if (listener.kind === "main") {
     registerTerminalRoutes(app, deps);
+    installTerminalFastPath(app, deps);
     registerMeRoutes(app, deps);
     if (listener.adminHere) registerAdminRoutes(app, deps);
     else refuseAdminRoutes(app, deps.metrics);

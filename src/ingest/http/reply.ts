@@ -5,6 +5,7 @@ import { decodeBytes } from "../../codec/codec.js";
 import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode, type WireError } from "../../errors.js";
 import { limits } from "../../limits.js";
 import { isStorageRefusal } from "../../ledger/store.js";
+import type { Logger } from "../../observe/logger.js";
 
 export type Reply = Record<string, unknown>;
 
@@ -24,6 +25,16 @@ export function wireErrorOf(err: unknown): WireError {
   if (status === 413) return { code: "PAYLOAD_TOO_LARGE", message: (err as Error).message };
   if (status < 500) return { code: "BAD_REQUEST", message: (err as Error).message };
   return toWireError(err);
+}
+
+/**
+ * What the web server answers for a value thrown while serving a request: a typed error as
+ * it is; anything unexpected logged, and answered INTERNAL without its message.
+ */
+export function answerable(err: unknown, log: Logger): LoyaltyError {
+  const wire = wireErrorOf(err);
+  if (wire.code === "INTERNAL") log.error({ err }, "http error");
+  return new LoyaltyError(wire.code, wire.code === "INTERNAL" ? undefined : wire.message);
 }
 
 export function sendError(res: FastifyReply, err: unknown): FastifyReply {
