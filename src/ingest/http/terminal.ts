@@ -102,7 +102,9 @@ export function installTerminalFastPath(app: FastifyInstance, deps: TerminalDeps
   if (listeners.length !== 1) return false;
   const framework = listeners[0]!;
   const { handler, metrics, log } = deps;
-  const answer = async (verb: CommandVerb, body: Buffer, started: number, res: ServerResponse) => {
+  const answer = async (verb: CommandVerb, body: Buffer, res: ServerResponse) => {
+    // Timed from the whole body's arrival, as the route's handler is.
+    const started = performance.now();
     let status: number;
     let bytes: Uint8Array;
     // What fastify sends: the route's bytes as given, its error handler's envelope serialised.
@@ -128,10 +130,9 @@ export function installTerminalFastPath(app: FastifyInstance, deps: TerminalDeps
     if (!VERB_SET.has(verb)) return false;
     const declared = Number(req.headers["content-length"]);
     if (!(declared > 0 && declared <= limits.payloadBytesMax)) return false;
-    const started = performance.now();
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => void answer(verb as CommandVerb, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), started, res));
+    req.on("end", () => void answer(verb as CommandVerb, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), res));
     return true;
   };
   server.removeListener("request", framework);
