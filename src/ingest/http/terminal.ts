@@ -67,21 +67,21 @@ export function registerTerminalRoutes(app: FastifyInstance, deps: TerminalDeps)
   // The web server refuses a body over the payload limit as it arrives, before buffering it.
   const options = { bodyLimit: limits.payloadBytesMax, ...(guarded ? { onRequest: terminalGuard(deps) } : {}) };
   app.post<{ Params: { verb: string } }>("/v1/:verb", options, async (req, res) => {
-    const started = performance.now();
     const verb = req.params.verb;
     if (!VERB_SET.has(verb)) return sendError(res, new LoyaltyError("BAD_REQUEST", `unknown verb ${verb}`));
     // The body goes to the partition as bytes: it is decoded and validated there.
     const body = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const store = credentials.get(req)?.store ?? null;
-    const handled = await handler.handle("http", verb as CommandVerb, body, "json", null, store);
-    metrics.requestDuration.labels("http", verb).observe((performance.now() - started) / 1000);
-    return res.code(statusOf(handled.outcome)).type("application/json").send(Buffer.from(handled.bytes.buffer, handled.bytes.byteOffset, handled.bytes.length));
+    const { status, bytes } = await serve(handler, metrics, verb as CommandVerb, body, credentials.get(req)?.store ?? null);
+    return res.code(status).type("application/json").send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
   });
 }
 
-/** The HTTP status of a terminal verb's answer. */
-function statusOf(outcome: string): number {
-  return outcome === "ok" || outcome === "duplicate" ? 200 : httpStatusOf(outcome as ErrorCode);
+/** A terminal verb's request handled and timed (from its whole body's arrival): the HTTP status and the reply's bytes. */
+async function serve(handler: Handler, metrics: Metrics, verb: CommandVerb, body: Buffer, store: string | null): Promise<{ status: number; bytes: Uint8Array }> {
+  const started = performance.now();
+  const handled = await handler.handle("http", verb, body, "json", null, store);
+  metrics.requestDuration.labels("http", verb).observe((performance.now() - started) / 1000);
+  return { status: handled.outcome === "ok" || handled.outcome === "duplicate" ? 200 : httpStatusOf(handled.outcome as ErrorCode), bytes: handled.bytes };
 }
 
 /**
@@ -103,17 +103,12 @@ export function installTerminalFastPath(app: FastifyInstance, deps: TerminalDeps
   const framework = listeners[0]!;
   const { handler, metrics, log } = deps;
   const answer = async (verb: CommandVerb, body: Buffer, res: ServerResponse) => {
-    // Timed from the whole body's arrival, as the route's handler is.
-    const started = performance.now();
     let status: number;
     let bytes: Uint8Array;
     // What fastify sends: the route's bytes as given, its error handler's envelope serialised.
     let type = "application/json";
     try {
-      const handled = await handler.handle("http", verb, body, "json", null, null);
-      metrics.requestDuration.labels("http", verb).observe((performance.now() - started) / 1000);
-      status = statusOf(handled.outcome);
-      bytes = handled.bytes;
+      ({ status, bytes } = await serve(handler, metrics, verb, body, null));
     } catch (err) {
       const refusal = answerable(err, log);
       status = httpStatusOf(refusal.code);
