@@ -143,9 +143,9 @@ export interface HttpLoadResult {
  * body per request. Latency comes from its per-response hrtime into our µs HDR histogram:
  * autocannon's own histogram keeps whole milliseconds, too coarse for sub-ms figures.
  */
-export async function httpLoad(o: { url: string; path: string; connections: number; durationSec: number; warmupSec: number; body: () => string }): Promise<HttpLoadResult> {
+export async function httpLoad(o: { url: string; path: string; connections: number; durationSec: number; warmupSec: number; body: () => string; headers?: Record<string, string> }): Promise<HttpLoadResult> {
   const requests: AutocannonOptions["requests"] = [
-    { method: "POST", path: o.path, headers: { "content-type": "application/json" }, setupRequest: (req) => ({ ...req, body: o.body() }) },
+    { method: "POST", path: o.path, headers: { "content-type": "application/json", ...o.headers }, setupRequest: (req) => ({ ...req, body: o.body() }) },
   ];
   if (o.warmupSec > 0) await autocannon({ url: o.url, connections: o.connections, duration: o.warmupSec, requests });
   const h = latencyHistogram();

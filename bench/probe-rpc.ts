@@ -4,6 +4,8 @@
 // path, and whether a change moved it. Run: node dist/bench/probe-rpc.js
 // PROBE_CUSTOMERS (2000), PROBE_ROUNDS (3), PROBE_MS (5000 per round), PROBE_CASES
 // (accrue.c1,accrue.c64,authorize.c64; also http.accrue, http.authorize); LOYALTYD_* settings pass through to the engine.
+// PROBE_HTTP_KEY: a terminal key the HTTP cases send (X-Api-Key), with LOYALTYD_TERMINALAUTH_KEYSFILE naming a keys
+// file that holds its digest (authorize only: a key acts for one store, and the sales name five).
 import { authorizeBody, benchClient, runTag, salesGenerator, withProbeEngine } from "./engine.js";
 import { httpLoad, requestLoad } from "./load.js";
 import { machineInfo, machineLine } from "./machine.js";
@@ -12,6 +14,7 @@ import { cpuIdle, natsTicks, threadSeconds, threadTimes, deviceWrittenBytes, wri
 const customers = Number(process.env.PROBE_CUSTOMERS ?? 2000);
 const rounds = Number(process.env.PROBE_ROUNDS ?? 3);
 const durationMs = Number(process.env.PROBE_MS ?? 5000);
+const httpKey = process.env.PROBE_HTTP_KEY;
 const cases = (process.env.PROBE_CASES ?? "accrue.c1,accrue.c64,authorize.c64").split(",").map((c) => c.trim());
 
 /** The engine's batch figures from /metrics: batches and commands, commits and their seconds, partition busy seconds. */
@@ -41,7 +44,7 @@ await withProbeEngine("loyaltyd-probe-rpc-", customers, async (engine, nc) => {
   const load = async (name: string): Promise<{ perSec: number; p50Ms: number; p99Ms: number; failures: number; requests: number; failuresByCode?: Record<string, number> }> => {
     const [verb, c] = name.split(".") as [string, string];
     if (verb === "http") {
-      const r = await httpLoad({ url: `http://127.0.0.1:${engine.httpPort}`, path: `/v1/${c}`, connections: 64, durationSec: durationMs / 1000, warmupSec: 0.5, body: bodies[c]! });
+      const r = await httpLoad({ url: `http://127.0.0.1:${engine.httpPort}`, path: `/v1/${c}`, connections: 64, durationSec: durationMs / 1000, warmupSec: 0.5, body: bodies[c]!, ...(httpKey ? { headers: { "x-api-key": httpKey } } : {}) });
       return { perSec: r.reqPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, failures: r.non2xx + r.errors, requests: r.requests };
     }
     const call = calls[verb];

@@ -1,5 +1,6 @@
 // What every HTTP route answers with: the contract's envelope, the status its code maps
 // to, and the request's credential as the headers present it.
+import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { decodeBytes } from "../../codec/codec.js";
 import { LoyaltyError, failure, httpStatusOf, toWireError, type ErrorCode, type WireError } from "../../errors.js";
@@ -51,20 +52,23 @@ export function listLimit(query: { limit?: string }): number {
   return Math.min(Math.max(Number(query.limit ?? 1000) || 1000, 1), limits.adminListMax);
 }
 
+/** What the credential helpers read of a request: its headers (fastify's request or node:http's). */
+type Headed = { headers: IncomingHttpHeaders };
+
 /** The bearer token of `Authorization: Bearer <secret>`, if any. */
-export function bearerOf(req: FastifyRequest): string | null {
+export function bearerOf(req: Headed): string | null {
   const header = req.headers.authorization;
   return typeof header === "string" && header.startsWith("Bearer ") && header.length > 7 ? header.slice(7) : null;
 }
 
 /** A terminal's key: `Authorization: Bearer <key>` or `X-Api-Key: <key>`. */
-export function apiKeyOf(req: FastifyRequest): string | null {
+export function apiKeyOf(req: Headed): string | null {
   const key = req.headers["x-api-key"];
   return bearerOf(req) ?? (typeof key === "string" && key.length > 0 ? key : null);
 }
 
 /** Whether the body is declared JSON: `application/json`, parameters (charset) allowed. */
-export function isJsonContentType(req: FastifyRequest): boolean {
+export function isJsonContentType(req: Headed): boolean {
   const type = req.headers["content-type"];
   if (typeof type !== "string") return false;
   const semi = type.indexOf(";");
