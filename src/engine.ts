@@ -275,9 +275,9 @@ async function startPipeline(
     return gate.serves(vp) ? gate.submit(vp, req, false) : Promise.resolve(NOT_SWEPT_HERE);
   };
   const sweepDeps: SweepDeps = { store, submit, publishNotifications, log, now, expiryNoticeMs: options.expiryNoticeMs };
-  const sweepBirthdays = birthdaySweeper(sweepDeps, config.timeZone, n.birthdayHour);
-  // An older ledger's birthdays are indexed once, in the background, before the first pass.
   let closing = false;
+  const sweepBirthdays = birthdaySweeper(sweepDeps, config.timeZone, n.birthdayHour, () => closing);
+  // An older ledger's birthdays are indexed once, in the background, before the first pass.
   const backfill = backfillBirthdays(store, limits.birthdayBackfillChunk, () => closing)
     .then((indexed) => indexed > 0 && log.info({ indexed }, "birthday index built"))
     .catch((err) => log.error({ err }, "could not build the birthday index; restart to retry"))
@@ -300,9 +300,15 @@ async function startPipeline(
   watchdog.unref();
   const sweeper = setInterval(holdSweeper(sweepDeps, () => closing), limits.holdSweepMs);
   sweeper.unref();
+  // One sweep at a time: a chunked sweep (sweepers.ts inChunks) may outlast the interval.
+  let sweepingExpiry = false;
   const expirySweeper = setInterval(() => {
-    sweepPointsExpiry(sweepDeps);
-    sweepVouchers(sweepDeps);
+    if (sweepingExpiry) return;
+    sweepingExpiry = true;
+    const stop = () => closing;
+    void sweepPointsExpiry(sweepDeps, stop)
+      .then(() => sweepVouchers(sweepDeps, stop))
+      .finally(() => (sweepingExpiry = false));
   }, config.expiry.sweepMs);
   expirySweeper.unref();
   const pruner = new Pruner(store, { ...config.retention, eventFutureMsMax: config.events.futureMsMax }, now);

@@ -74,6 +74,12 @@ export const limits = {
   holdSweepBatchMax: 1000,
   /** Customers whose points expiry is swept per sweep at most. */
   expirySweepCustomersMax: 2000,
+  /**
+   * A sweep's commands handed to the partitions at once (points expiry, vouchers, birthdays):
+   * the next chunk goes once this one is answered, so the stream's events, which share the
+   * bulk lane with them, wait behind at most one chunk, not the whole sweep.
+   */
+  sweepChunkMax: 64,
   /** Distinct expiry instants listed in a balance's `expiring`. */
   expiringListedMax: 20,
   /** Items in one bulk job given explicitly (a conversion over every customer is not bounded by it). */

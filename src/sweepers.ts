@@ -65,25 +65,42 @@ export function holdSweeper(deps: SweepDeps, closing: () => boolean): () => void
   };
 }
 
-/** Points expiry: customers whose lots are past their time or entering the notice window. */
-export function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps): void {
+/**
+ * Runs a sweep's commands a chunk at a time (limits.sweepChunkMax), each chunk once the one
+ * before is answered, rather than all at once: they share the bulk lane with the stream's
+ * events, and a points-expiry pass of ~2,000 customers put ~300 ms of work ahead of every
+ * event behind it (the demo's stream p99 rose to 180-390 ms at each sweep in December, when
+ * year-end lots enter their notice window; bench/RESULTS.md 2026-12-02). Chunked, an event
+ * waits behind one chunk at most. `run` settles without throwing (it logs its own failure);
+ * the sweep stops between chunks once `stop` says so (the engine closing).
+ */
+export async function inChunks<T>(items: readonly T[], run: (item: T) => Promise<unknown>, stop: () => boolean = () => false): Promise<void> {
+  for (let i = 0; i < items.length && !stop(); i += limits.sweepChunkMax) {
+    await Promise.all(items.slice(i, i + limits.sweepChunkMax).map(run));
+  }
+}
+
+/** Points expiry: customers whose lots are past their time or entering the notice window, in chunks. */
+export async function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps, stop?: () => boolean): Promise<void> {
   const t = now();
   store.env.resetReadTxn();
-  let n = 0;
-  for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"] })) {
-    if (++n > limits.expirySweepCustomersMax) break;
-    const customerId = key[1];
-    submit(customerId, "sweepExpiry", { customerId })
-      .then((o) => publishNotifications(o.notifications))
-      .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep"));
-  }
+  const due: string[] = [];
+  for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"], limit: limits.expirySweepCustomersMax })) due.push(key[1]);
+  await inChunks(
+    due,
+    (customerId) =>
+      submit(customerId, "sweepExpiry", { customerId })
+        .then((o) => publishNotifications(o.notifications))
+        .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep")),
+    stop,
+  );
 }
 
 /**
  * Vouchers past their time (to mark expired) or entering the notice window (to notify
- * once). Both indexes hold only vouchers with something still to do.
+ * once), in chunks. Both indexes hold only vouchers with something still to do.
  */
-export function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps): void {
+export async function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps, stop?: () => boolean): Promise<void> {
   const t = now();
   store.env.resetReadTxn();
   const due = new Map<string, string>();
@@ -95,11 +112,14 @@ export function sweepVouchers({ store, submit, publishNotifications, log, now, e
   };
   collect(store.vouchersByExpiry.getRange({ end: [t, "\uffff"] }));
   collect(store.voucherNotices.getRange({ end: [t + expiryNoticeMs, "\uffff"] }));
-  for (const [code, customerId] of due) {
-    submit(customerId, "sweepVoucher", { code })
-      .then((o) => publishNotifications(o.notifications))
-      .catch((err) => log.warn({ err, customerId }, "voucher sweep failed; retried at the next sweep"));
-  }
+  await inChunks(
+    [...due],
+    ([code, customerId]) =>
+      submit(customerId, "sweepVoucher", { code })
+        .then((o) => publishNotifications(o.notifications))
+        .catch((err) => log.warn({ err, customerId, code }, "voucher sweep failed; retried at the next sweep")),
+    stop,
+  );
 }
 
 /**
@@ -107,20 +127,23 @@ export function sweepVouchers({ store, submit, publishNotifications, log, now, e
  * timeZone), from the local hour notify.birthdayHour on (ledger/birthdays.ts birthdaysDue):
  * each customer not yet notified this local year goes to its partition. Every pass reads
  * the days again, so customers enrolled later in the day, and a restart later the same
- * day, are caught up; one pass at a time.
+ * day, are caught up; one pass at a time, in chunks (inChunks).
  */
-export function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number): () => void {
+export function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number, stop?: () => boolean): () => void {
   let running = false;
   return () => {
     if (running) return;
     store.env.resetReadTxn();
-    const pending = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax).map(({ customerId, day, year }) =>
-      submit(customerId, "sweepBirthday", { customerId, day, year })
-        .then((o) => publishNotifications(o.notifications))
-        .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
-    );
-    if (pending.length === 0) return;
+    const due = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax);
+    if (due.length === 0) return;
     running = true;
-    void Promise.all(pending).finally(() => (running = false));
+    void inChunks(
+      due,
+      ({ customerId, day, year }) =>
+        submit(customerId, "sweepBirthday", { customerId, day, year })
+          .then((o) => publishNotifications(o.notifications))
+          .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
+      stop,
+    ).finally(() => (running = false));
   };
 }

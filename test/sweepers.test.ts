@@ -1,6 +1,8 @@
 // The hold sweeper's passes (src/sweepers.ts): a full pass whose commands took the holds
 // out of the index asks for the next one at once; a pass that moved nothing (refused,
-// skipped for another instance's partition) does not, so it cannot spin.
+// skipped for another instance's partition) does not, so it cannot spin. The points-expiry
+// and voucher sweeps hand their commands over a chunk at a time, so that the stream's
+// events, in the same bulk lane, never wait behind a whole sweep.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,13 +11,15 @@ import { limits } from "../src/limits.js";
 import { openStore, type Store } from "../src/ledger/store.js";
 import { createLogger } from "../src/observe/logger.js";
 import type { Handled } from "../src/partition/batch.js";
-import { NOT_SWEPT_HERE, holdSweeper, sweepHolds, type SweepDeps } from "../src/sweepers.js";
+import { NOT_SWEPT_HERE, holdSweeper, sweepHolds, sweepPointsExpiry, sweepVouchers, type InternalVerb, type SweepDeps } from "../src/sweepers.js";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const batchMax = limits.holdSweepBatchMax;
+const chunkMax = limits.sweepChunkMax;
 afterEach(() => {
   limits.holdSweepBatchMax = batchMax;
+  limits.sweepChunkMax = chunkMax;
 });
 
 const NOW = Date.UTC(2026, 11, 1);
@@ -119,5 +123,76 @@ describe("the hold sweeper", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(closingSent).toEqual([]);
     await closingStore.env.close();
+  });
+});
+
+describe("the points-expiry and voucher sweeps", () => {
+  /** A store with `n` customers due for the expiry sweep and `n` vouchers past their time (and one of each not yet due). */
+  function storeWithDue(n: number): Store {
+    const dir = mkdtempSync(join(tmpdir(), "loyaltyd-sweep-"));
+    dirs.push(dir);
+    const store = openStore(join(dir, "ledger"));
+    store.env.transactionSync(() => {
+      for (let i = 0; i < n; i++) {
+        store.expiryDue.put([NOW - 1000 + i, `cu_${String(i).padStart(4, "0")}`], 1);
+        store.vouchersByExpiry.put([NOW - 1000 + i, `V-${i}`], `cu_${i}`);
+      }
+      store.expiryDue.put([NOW + 60_000, "cu_later"], 1);
+      store.vouchersByExpiry.put([NOW + 60_000, "V-later"], "cu_later");
+    });
+    return store;
+  }
+
+  /** Deps whose partition answers each command a few turns later, counting how many were unanswered at once. */
+  function pacedDeps(store: Store) {
+    const seen = { sent: [] as string[], inFlight: 0, inFlightMax: 0 };
+    const d: SweepDeps = {
+      store,
+      now: () => NOW,
+      log: createLogger("silent"),
+      publishNotifications: () => undefined,
+      expiryNoticeMs: 0,
+      submit: async (customerId: string, verb: InternalVerb, input: Record<string, unknown>) => {
+        seen.sent.push(verb === "sweepVoucher" ? String(input.code) : customerId);
+        seen.inFlightMax = Math.max(seen.inFlightMax, ++seen.inFlight);
+        for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+        seen.inFlight--;
+        return ok;
+      },
+    };
+    return { d, seen };
+  }
+
+  it("hands the due customers and vouchers over a chunk at a time, each once the chunk before is answered, every one of them in order", async () => {
+    limits.sweepChunkMax = 8;
+    const store = storeWithDue(30);
+    const expiry = pacedDeps(store);
+    await sweepPointsExpiry(expiry.d);
+    expect(expiry.seen.sent).toEqual(Array.from({ length: 30 }, (_, i) => `cu_${String(i).padStart(4, "0")}`));
+    expect(expiry.seen.inFlightMax).toBe(8);
+    expect(expiry.seen.inFlight).toBe(0);
+    const vouchers = pacedDeps(store);
+    await sweepVouchers(vouchers.d);
+    expect(vouchers.seen.sent).toEqual(Array.from({ length: 30 }, (_, i) => `V-${i}`));
+    expect(vouchers.seen.inFlightMax).toBe(8);
+    await store.env.close();
+  });
+
+  it("stops between chunks once told to (the engine closing), and a refused command does not stop the others", async () => {
+    limits.sweepChunkMax = 8;
+    const store = storeWithDue(30);
+    const { d, seen } = pacedDeps(store);
+    let stop = false;
+    const submit = d.submit;
+    d.submit = (customerId, verb, input) => {
+      if (seen.sent.length === 10) stop = true;
+      if (customerId === "cu_0003") return Promise.reject(new Error("OVERLOADED"));
+      return submit(customerId, verb, input);
+    };
+    await sweepPointsExpiry(d, () => stop);
+    // The first chunk (8) and the second (8, during which it was told to stop) went; no third.
+    expect(seen.sent).toHaveLength(15);
+    expect(seen.sent).not.toContain("cu_0003");
+    await store.env.close();
   });
 });
