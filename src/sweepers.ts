@@ -80,27 +80,33 @@ export async function inChunks<T>(items: readonly T[], run: (item: T) => Promise
   }
 }
 
+/**
+ * One sweep command for a customer's partition: its notifications published once applied;
+ * a failure logged as `failed` says (the item stays due, so the next pass tries it again).
+ * Never rejects.
+ */
+function sweepOne({ submit, publishNotifications, log }: SweepDeps, customerId: string, verb: InternalVerb, input: Record<string, unknown>, failed: string): Promise<void> {
+  return submit(customerId, verb, input)
+    .then((o) => publishNotifications(o.notifications))
+    .catch((err) => log.warn({ err, customerId, ...input }, failed));
+}
+
 /** Points expiry: customers whose lots are past their time or entering the notice window, in chunks. */
-export async function sweepPointsExpiry({ store, submit, publishNotifications, log, now }: SweepDeps, stop?: () => boolean): Promise<void> {
+export async function sweepPointsExpiry(deps: SweepDeps, stop?: () => boolean): Promise<void> {
+  const { store, now } = deps;
   const t = now();
   store.env.resetReadTxn();
   const due: string[] = [];
   for (const key of store.expiryDue.getKeys({ end: [t, "\uffff"], limit: limits.expirySweepCustomersMax })) due.push(key[1]);
-  await inChunks(
-    due,
-    (customerId) =>
-      submit(customerId, "sweepExpiry", { customerId })
-        .then((o) => publishNotifications(o.notifications))
-        .catch((err) => log.warn({ err, customerId }, "expiry sweep failed; retried at the next sweep")),
-    stop,
-  );
+  await inChunks(due, (customerId) => sweepOne(deps, customerId, "sweepExpiry", { customerId }, "expiry sweep failed; retried at the next sweep"), stop);
 }
 
 /**
  * Vouchers past their time (to mark expired) or entering the notice window (to notify
  * once), in chunks. Both indexes hold only vouchers with something still to do.
  */
-export async function sweepVouchers({ store, submit, publishNotifications, log, now, expiryNoticeMs }: SweepDeps, stop?: () => boolean): Promise<void> {
+export async function sweepVouchers(deps: SweepDeps, stop?: () => boolean): Promise<void> {
+  const { store, now, expiryNoticeMs } = deps;
   const t = now();
   store.env.resetReadTxn();
   const due = new Map<string, string>();
@@ -112,14 +118,7 @@ export async function sweepVouchers({ store, submit, publishNotifications, log, 
   };
   collect(store.vouchersByExpiry.getRange({ end: [t, "\uffff"] }));
   collect(store.voucherNotices.getRange({ end: [t + expiryNoticeMs, "\uffff"] }));
-  await inChunks(
-    [...due],
-    ([code, customerId]) =>
-      submit(customerId, "sweepVoucher", { code })
-        .then((o) => publishNotifications(o.notifications))
-        .catch((err) => log.warn({ err, customerId, code }, "voucher sweep failed; retried at the next sweep")),
-    stop,
-  );
+  await inChunks([...due], ([code, customerId]) => sweepOne(deps, customerId, "sweepVoucher", { code }, "voucher sweep failed; retried at the next sweep"), stop);
 }
 
 /**
@@ -129,7 +128,8 @@ export async function sweepVouchers({ store, submit, publishNotifications, log, 
  * the days again, so customers enrolled later in the day, and a restart later the same
  * day, are caught up; one pass at a time, in chunks (inChunks).
  */
-export function birthdaySweeper({ store, submit, publishNotifications, log, now }: SweepDeps, timeZone: string, fromHour: number, stop?: () => boolean): () => void {
+export function birthdaySweeper(deps: SweepDeps, timeZone: string, fromHour: number, stop?: () => boolean): () => void {
+  const { store, now } = deps;
   let running = false;
   return () => {
     if (running) return;
@@ -137,13 +137,8 @@ export function birthdaySweeper({ store, submit, publishNotifications, log, now 
     const due = birthdaysDue(store, now(), timeZone, fromHour, limits.birthdaySweepBatchMax);
     if (due.length === 0) return;
     running = true;
-    void inChunks(
-      due,
-      ({ customerId, day, year }) =>
-        submit(customerId, "sweepBirthday", { customerId, day, year })
-          .then((o) => publishNotifications(o.notifications))
-          .catch((err) => log.warn({ err, customerId }, "birthday sweep failed; retried at the next pass")),
-      stop,
-    ).finally(() => (running = false));
+    void inChunks(due, ({ customerId, day, year }) => sweepOne(deps, customerId, "sweepBirthday", { customerId, day, year }, "birthday sweep failed; retried at the next pass"), stop).finally(
+      () => (running = false),
+    );
   };
 }
