@@ -32,6 +32,9 @@ type Admission = { key: TerminalKey | null; refusal?: undefined } | { refusal: L
 
 const OPEN: Admission = { key: null };
 
+/** Whether terminal requests are checked at all (keys or rate limits configured); else every one is admitted as OPEN. */
+const isGuarded = (deps: TerminalDeps): boolean => deps.terminals !== null || deps.rateLimiter !== null;
+
 /**
  * Who is calling, whether the body is declared JSON, and whether their bucket has a token:
  * read from the headers, before the body. The fastify route's guard and the fast path
@@ -80,7 +83,7 @@ function terminalGuard(deps: TerminalDeps) {
 export function registerTerminalRoutes(app: FastifyInstance, deps: TerminalDeps): void {
   const { handler, metrics } = deps;
   // With neither keys nor rate limits there is nothing to check: no hook on the hot path.
-  const guarded = deps.terminals !== null || deps.rateLimiter !== null;
+  const guarded = isGuarded(deps);
   // The web server refuses a body over the payload limit as it arrives, before buffering it.
   const options = { bodyLimit: limits.payloadBytesMax, ...(guarded ? { onRequest: terminalGuard(deps) } : {}) };
   app.post<{ Params: { verb: string } }>("/v1/:verb", options, async (req, res) => {
@@ -119,7 +122,7 @@ export function installTerminalFastPath(app: FastifyInstance, deps: TerminalDeps
   if (listeners.length !== 1) return false;
   const framework = listeners[0]!;
   const { handler, metrics, log } = deps;
-  const guarded = deps.terminals !== null || deps.rateLimiter !== null;
+  const guarded = isGuarded(deps);
   const send = (res: ServerResponse, status: number, type: string, bytes: Uint8Array, retryAfter?: string) => {
     if (res.destroyed) return;
     res.writeHead(status, retryAfter === undefined ? { "content-type": type, "content-length": bytes.length } : { "retry-after": retryAfter, "content-type": type, "content-length": bytes.length });
